@@ -1,0 +1,320 @@
+/* netcore: one I/O engine per process shared by every server and client role,
+ * I/O threads that only frame packets, and a worker pool of named queues with
+ * per-queue thread caps, bounded capacity and priorities.  Knows nothing of games.
+ *
+ * Conventions: functions return 0 or a negative NC_E* code (see nc_strerror());
+ * a callback never fires if the call that registered it failed, and fires
+ * exactly once if it succeeded.  Every handler runs as a job on a pool worker,
+ * never on an I/O thread. */
+#ifndef NETCORE_H
+#define NETCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* X(name, errno-ish value, text).  Values are negative and stable; the
+ * platform layer maps errno / WSA codes onto them (nc__err_from_os). */
+#define NC_ERRNO_MAP(X)                                                    \
+    X(EINVAL, -1, "invalid argument")                                      \
+    X(ENOMEM, -2, "out of memory")                                         \
+    X(EAGAIN, -3, "resource temporarily unavailable")                      \
+    X(ECANCELED, -4, "operation canceled")                                 \
+    X(ECLOSED, -5, "session closed")                                       \
+    X(ESTALE, -6, "stale session id")                                      \
+    X(EQFULL, -7, "queue full")                                            \
+    X(ENOBUFS, -8, "send buffer full")                                     \
+    X(EMSGSIZE, -9, "packet too large")                                    \
+    X(EADDRINUSE, -10, "address already in use")                           \
+    X(EADDRNOTAVAIL, -11, "address not available")                         \
+    X(ECONNREFUSED, -12, "connection refused")                             \
+    X(ECONNRESET, -13, "connection reset by peer")                         \
+    X(ETIMEDOUT, -14, "timed out")                                         \
+    X(EHOSTUNREACH, -15, "host unreachable")                               \
+    X(ENOTFOUND, -16, "name not found")                                    \
+    X(EPIPE, -17, "broken pipe")                                           \
+    X(EMFILE, -18, "too many open files")                                  \
+    X(ESTOPPED, -19, "stopped")                                            \
+    X(EEXIST, -20, "already exists")                                       \
+    X(EIO, -99, "i/o error")
+
+enum {
+#define NC_ERR_ENUM(name, val, text) NC_##name = (val),
+    NC_ERRNO_MAP(NC_ERR_ENUM)
+#undef NC_ERR_ENUM
+};
+
+const char *nc_strerror(int err);
+/* "ECONNREFUSED" etc. */
+const char *nc_errname(int err);
+
+/* ---- logging ----------------------------------------------------------- */
+
+typedef enum {
+    NC_LOG_TRACE,
+    NC_LOG_DEBUG,
+    NC_LOG_INFO,
+    NC_LOG_WARN,
+    NC_LOG_ERROR,
+    NC_LOG_OFF
+} nc_log_level_t;
+
+/* Lines are "2026-11-27T18:00:00.123Z INFO  [tag] text" on stderr unless a
+ * sink is set.  Thread-safe. */
+typedef void (*nc_log_sink_fn)(nc_log_level_t lvl, const char *line, void *ud);
+void nc_log_set_level(nc_log_level_t lvl);
+nc_log_level_t nc_log_get_level(void);
+void nc_log_set_sink(nc_log_sink_fn fn, void *ud);
+int nc_log_level_parse(const char *s, nc_log_level_t *out); /* "info" ... */
+void nc_log(nc_log_level_t lvl, const char *tag, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+#define NC_LOG_ENABLED(lvl) ((lvl) >= nc_log_get_level())
+
+/* ---- time -------------------------------------------------------------- */
+
+uint64_t nc_now_ns(void); /* monotonic */
+uint64_t nc_now_ms(void); /* monotonic */
+uint64_t nc_wall_ms(void); /* unix epoch */
+
+/* ---- job system: pool, queues, strands, timers ---------------------------
+ *
+ * A pool owns a fixed set of worker threads.  Queues are registered on a pool
+ * by name; each has a thread cap (never more than `max_threads` workers run
+ * its jobs at the same instant), a capacity (pending jobs) and a priority.
+ * A free worker takes work from the highest-priority queue that has runnable
+ * work and is below its cap; a queue at its cap is skipped, not waited on.
+ *
+ * A strand is an ordered lane on a queue: its jobs run one at a time, in
+ * posting order.  A session owns one; a zone is one.  Separate pools are the
+ * same API: create one pool per queue. */
+
+typedef struct nc_pool_s nc_pool_t;
+typedef struct nc_queue_s nc_queue_t;
+typedef struct nc_strand_s nc_strand_t;
+
+typedef void (*nc_job_fn)(void *arg);
+
+typedef enum { NC_PRIO_LOW = 0, NC_PRIO_NORMAL = 1, NC_PRIO_HIGH = 2 } nc_prio_t;
+
+typedef struct nc_pool_opts_s {
+    const char *name;      /* for logs and thread names; default "pool" */
+    int threads;           /* worker threads, >= 1; default 4 */
+    int strand_batch;      /* jobs a strand runs before yielding; default 64 */
+    uint32_t strand_slice_us; /* ... or time before yielding; default 2000 */
+} nc_pool_opts_t;
+
+int nc_pool_create(const nc_pool_opts_t *opts, nc_pool_t **out);
+/* Stop policy: DRAIN.  Stops timers (pending timers are canceled: their jobs
+ * never run and their arg is released through nothing — timers own no
+ * memory), runs every job already posted, then joins the workers and frees
+ * queues and strands.  Posting after stop begins returns NC_ESTOPPED.
+ * Call after every engine using the pool has been destroyed. */
+void nc_pool_destroy(nc_pool_t *pool);
+int nc_pool_threads(const nc_pool_t *pool);
+
+typedef struct nc_queue_opts_s {
+    const char *name;      /* required, unique in the pool */
+    int max_threads;       /* thread cap, >= 1 */
+    uint32_t capacity;     /* max pending jobs; default 65536 */
+    uint32_t low_water;    /* resume readers below this; default capacity/2 */
+    nc_prio_t priority;    /* default NC_PRIO_NORMAL */
+} nc_queue_opts_t;
+
+int nc_queue_create(nc_pool_t *pool, const nc_queue_opts_t *opts, nc_queue_t **out);
+nc_queue_t *nc_queue_find(nc_pool_t *pool, const char *name);
+const char *nc_queue_name(const nc_queue_t *q);
+nc_pool_t *nc_queue_pool(const nc_queue_t *q);
+
+/* Post an unordered job (runs in parallel with others of the queue, up to
+ * the cap).  NC_EQFULL if the queue holds `capacity` pending jobs: nothing
+ * was queued and fn will not run. */
+int nc_queue_post(nc_queue_t *q, nc_job_fn fn, void *arg);
+
+/* Strands are reference counted: create gives one reference. */
+int nc_strand_create(nc_queue_t *q, nc_strand_t **out);
+void nc_strand_retain(nc_strand_t *s);
+void nc_strand_release(nc_strand_t *s);
+nc_queue_t *nc_strand_queue(const nc_strand_t *s);
+/* NC_EQFULL when the strand's queue is at capacity. */
+int nc_strand_post(nc_strand_t *s, nc_job_fn fn, void *arg);
+/* Non-zero when called from a job currently running on this strand. */
+int nc_strand_running_here(const nc_strand_t *s);
+
+/* Timers: delivered as jobs on a strand.  repeat_ms = 0 for one-shot.
+ * Cancel is safe from any thread; after nc_timer_cancel returns 0 the job
+ * will not start (one already running finishes).  Ids are never reused.
+ * A timer's job is posted even when the queue is full (timers are bounded
+ * by their own count), so a tick is never lost. */
+typedef uint64_t nc_timer_id_t;
+int nc_timer_start(nc_strand_t *s, uint64_t delay_ms, uint64_t repeat_ms,
+                   nc_job_fn fn, void *arg, nc_timer_id_t *out);
+/* 0 if canceled, NC_ESTALE if it already fired (one-shot) or was canceled. */
+int nc_timer_cancel(nc_pool_t *pool, nc_timer_id_t id);
+
+typedef struct nc_queue_stats_s {
+    char name[32];
+    nc_prio_t priority;
+    int max_threads;
+    uint32_t capacity;
+    uint64_t pending;        /* jobs waiting now */
+    int running;             /* workers running its jobs now */
+    int max_running_seen;    /* highest concurrency observed */
+    uint64_t jobs_run;
+    uint64_t wait_p50_us;    /* post-to-start wait, recent window */
+    uint64_t wait_p99_us;
+    uint64_t wait_max_us;
+    uint64_t capacity_pauses; /* times a reader was paused on this queue */
+    uint64_t rejected;        /* posts refused with NC_EQFULL */
+} nc_queue_stats_t;
+
+/* Fills up to `max` entries, returns how many queues the pool has. */
+int nc_pool_stats(nc_pool_t *pool, nc_queue_stats_t *out, int max);
+
+/* ---- engine, roles, sessions -------------------------------------------- */
+
+typedef struct nc_engine_s nc_engine_t;
+typedef struct nc_server_s nc_server_t;
+typedef struct nc_client_s nc_client_t;
+typedef struct nc_session_s nc_session_t;
+
+/* Sessions are named across threads by {index, generation}: a stale id is
+ * detected, never dereferenced.  0 is never a valid id. */
+typedef uint64_t nc_sid_t;
+
+#define NC_HEADER_SIZE 4
+#define NC_MAX_PACKET 65535
+
+typedef struct nc_engine_opts_s {
+    int io_threads;          /* fixed; default 1 */
+    uint32_t max_sessions;   /* slots in the session table; default 65536 */
+} nc_engine_opts_t;
+
+int nc_engine_create(const nc_engine_opts_t *opts, nc_engine_t **out);
+/* Orderly stop: closes listeners, closes every session with
+ * NC_ESTOPPED/"shutdown", waits until their close callbacks ran (the pools
+ * must still be running), joins the I/O threads and frees everything. */
+void nc_engine_destroy(nc_engine_t *e);
+
+/* Close reasons: code is 0 (orderly, by us), a negative NC_E* code, or an
+ * application code (> 0).  Text is copied. */
+typedef struct nc_close_reason_s {
+    int code;
+    char text[64];
+} nc_close_reason_t;
+
+/* Well-known reason texts set by the engine. */
+#define NC_REASON_BAD_LENGTH "bad length"
+#define NC_REASON_SEND_FULL "send buffer full"
+#define NC_REASON_IDLE "idle"
+#define NC_REASON_PEER "peer closed"
+#define NC_REASON_SHUTDOWN "shutdown"
+
+/* Role callbacks.  All run as jobs on the session's strand (one at a time,
+ * in order).  on_open, then any number of on_packet, then exactly one
+ * on_close; the session stays valid during each call, and may be closed
+ * from inside one.  `body` is valid only during the call. */
+typedef struct nc_handlers_s {
+    void (*on_open)(nc_session_t *s, void *role_ud);
+    void (*on_packet)(nc_session_t *s, uint16_t type, const uint8_t *body,
+                      size_t len, void *role_ud);
+    void (*on_close)(nc_session_t *s, const nc_close_reason_t *why, void *role_ud);
+} nc_handlers_t;
+
+typedef struct nc_role_opts_s {
+    const char *name;           /* logs; default "server"/"client" */
+    nc_queue_t *queue;          /* required: sessions' strands live here */
+    nc_handlers_t handlers;
+    void *ud;                   /* role_ud passed to handlers */
+    uint32_t max_packet;        /* default and ceiling 65535; >= 4 */
+    uint32_t max_send_bytes;    /* unsent bytes per session; default 1 MiB */
+    uint32_t idle_timeout_ms;   /* 0 = off */
+    uint32_t max_sessions;      /* servers: live session cap; 0 = engine's */
+    uint32_t reconnect_base_ms; /* clients: back-off base; default 100 */
+    uint32_t reconnect_max_ms;  /* clients: back-off ceiling; default 10000 */
+    int no_reconnect;           /* clients: 1 = connect once */
+} nc_role_opts_t;
+
+/* Listen on host:port ("0.0.0.0", "::", "127.0.0.1"...; port 0 = pick one). */
+int nc_server_create(nc_engine_t *e, const char *host, uint16_t port,
+                     const nc_role_opts_t *opts, nc_server_t **out);
+uint16_t nc_server_port(const nc_server_t *srv);
+/* Stops listening and closes the server's sessions (reason "shutdown");
+ * returns after their on_close ran. Must not be called from a worker of the
+ * role's pool. */
+void nc_server_destroy(nc_server_t *srv);
+
+/* Connect to host:port and stay connected: reconnects with exponential
+ * back-off and jitter until destroyed (unless no_reconnect). */
+int nc_client_create(nc_engine_t *e, const char *host, uint16_t port,
+                     const nc_role_opts_t *opts, nc_client_t **out);
+/* Current session id or 0 if not connected. */
+nc_sid_t nc_client_session(const nc_client_t *c);
+void nc_client_destroy(nc_client_t *c);
+
+typedef struct nc_role_stats_s {
+    uint64_t sessions_live;
+    uint64_t sessions_total;
+    uint64_t rejected_cap;       /* accepted then closed at once: over cap */
+    uint64_t closed_bad_length;
+    uint64_t closed_send_full;
+    uint64_t closed_idle;
+    uint64_t connect_failures;   /* clients */
+    uint64_t reconnects;         /* clients */
+    uint64_t packets_in, packets_out, bytes_in, bytes_out;
+    uint64_t read_pauses;        /* reads paused for a full queue */
+} nc_role_stats_t;
+void nc_server_stats(const nc_server_t *srv, nc_role_stats_t *out);
+void nc_client_stats(const nc_client_t *c, nc_role_stats_t *out);
+
+/* Session handles are valid inside handlers without extra references.
+ * Elsewhere, look one up by id (takes a reference) and release it. */
+nc_sid_t nc_session_id(const nc_session_t *s);
+nc_session_t *nc_session_get(nc_engine_t *e, nc_sid_t id); /* NULL if stale */
+void nc_session_put(nc_session_t *s);
+const char *nc_session_peer(const nc_session_t *s); /* "127.0.0.1:5000" */
+void *nc_session_ud(const nc_session_t *s);
+void nc_session_set_ud(nc_session_t *s, void *ud);
+nc_strand_t *nc_session_strand(const nc_session_t *s);
+nc_engine_t *nc_session_engine(const nc_session_t *s);
+int nc_session_is_closing(const nc_session_t *s);
+size_t nc_session_unsent(const nc_session_t *s);
+
+/* Close from any thread; the first reason wins and reaches on_close once. */
+void nc_session_close(nc_session_t *s, int code, const char *text);
+int nc_close_id(nc_engine_t *e, nc_sid_t id, int code, const char *text);
+
+/* Send from any thread; one session's packets leave in order.  Copies body.
+ * NC_ECLOSED if closing; NC_ENOBUFS (and the session is closed with
+ * "send buffer full") past max_send_bytes; NC_EMSGSIZE over max_packet. */
+int nc_send(nc_session_t *s, uint16_t type, const void *body, size_t len);
+int nc_send_id(nc_engine_t *e, nc_sid_t id, uint16_t type, const void *body,
+               size_t len);
+
+/* Zero-copy packets: allocate, encode the body in place, send to one or
+ * many sessions (each send takes a reference), then release yours. */
+typedef struct nc_packet_s {
+    uint32_t cap;     /* body capacity */
+    uint32_t len;     /* body length; set before sending */
+    uint16_t type;    /* set before sending */
+    /* private below */
+    uint32_t refs_;
+    uint8_t data_[];  /* header (4) + body */
+} nc_packet_t;
+nc_packet_t *nc_packet_alloc(size_t body_cap);
+static inline uint8_t *nc_packet_body(nc_packet_t *p) { return p->data_ + NC_HEADER_SIZE; }
+void nc_packet_release(nc_packet_t *p);
+int nc_send_packet(nc_session_t *s, nc_packet_t *p);
+int nc_send_packet_id(nc_engine_t *e, nc_sid_t id, nc_packet_t *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

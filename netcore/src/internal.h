@@ -1,0 +1,34 @@
+/* netcore internals shared between the job system and the engine.
+ * Nothing here is public API; names are nc__*. */
+#ifndef NC_INTERNAL_H
+#define NC_INTERNAL_H
+
+#include "netcore.h"
+#include "platform.h"
+
+#include <stdbool.h>
+
+#define NC_CONTAINER_OF(ptr, type, member) \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* ---- pool <-> engine contract ------------------------------------------ */
+
+/* Post to a strand ignoring the queue's capacity (the engine's receive path:
+ * the bytes are already read, so the job must not be dropped).  Returns
+ * NC_ESTOPPED if the pool is stopping, otherwise 1 when the queue is now at
+ * or above capacity (the caller must stop reading from the session and wait
+ * for room with nc__queue_wait_room), else 0. */
+int nc__strand_post_force(nc_strand_t *s, nc_job_fn fn, void *arg);
+
+/* A waiter is called once, on a worker thread and outside pool locks, when
+ * the queue's pending count drops below its low-water mark (or at once if it
+ * already is, or when the pool stops).  Intrusive: the caller owns the
+ * memory and must keep it alive until fn ran.  Each registration counts as
+ * one capacity pause in the queue's metrics. */
+typedef struct nc__waiter_s {
+    struct nc__waiter_s *next;
+    void (*fn)(struct nc__waiter_s *w);
+} nc__waiter_t;
+void nc__queue_wait_room(nc_queue_t *q, nc__waiter_t *w);
+
+#endif
