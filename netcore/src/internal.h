@@ -31,4 +31,22 @@ typedef struct nc__waiter_s {
 } nc__waiter_t;
 void nc__queue_wait_room(nc_queue_t *q, nc__waiter_t *w);
 
+/* ---- framing ------------------------------------------------------------
+ * Wire header: little-endian u16 length (whole packet, header included), then
+ * u16 type, then the body.  Pure function, no I/O: the I/O threads and the
+ * fuzz target both call it. */
+typedef void (*nc__frame_cb)(void *ud, uint16_t type, const uint8_t *body, size_t len);
+/* Calls cb for each complete packet at the front of buf.  Returns the bytes
+ * consumed (a partial packet at the end is left), or NC_EMSGSIZE if a header
+ * declares a length < 4 or > max_packet (nothing after it is delivered). */
+long nc__frame_scan(const uint8_t *buf, size_t len, uint32_t max_packet,
+                    nc__frame_cb cb, void *ud);
+static inline void nc__put_header(uint8_t *h, uint16_t total_len, uint16_t type)
+{
+    h[0] = (uint8_t)(total_len & 0xff);
+    h[1] = (uint8_t)(total_len >> 8);
+    h[2] = (uint8_t)(type & 0xff);
+    h[3] = (uint8_t)(type >> 8);
+}
+
 #endif
