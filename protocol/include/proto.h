@@ -116,10 +116,12 @@ static inline void proto_w_bytes(proto_w_t *w, const uint8_t *p, size_t n, size_
         memcpy(d, p, n);
 }
 
-/* s lives in a char[max + 1]: strnlen never reads past it. */
+/* s lives in a char[max + 1]: the NUL search never reads past it, and a
+ * string filling all max + 1 bytes is ETOOLONG. */
 static inline void proto_w_str(proto_w_t *w, const char *s, size_t max)
 {
-    proto_w_bytes(w, (const uint8_t *)s, strnlen(s, max + 1), max);
+    const char *z = (const char *)memchr(s, 0, max + 1);
+    proto_w_bytes(w, (const uint8_t *)s, z ? (size_t)(z - s) : max + 1, max);
 }
 
 /* ---- bounded reader ------------------------------------------------------
