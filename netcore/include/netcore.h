@@ -102,7 +102,13 @@ typedef struct nc_strand_s nc_strand_t;
 
 typedef void (*nc_job_fn)(void *arg);
 
-typedef enum { NC_PRIO_LOW = 0, NC_PRIO_NORMAL = 1, NC_PRIO_HIGH = 2 } nc_prio_t;
+/* NC_PRIO_DEFAULT (0) lets a zero-initialised nc_queue_opts_t mean NORMAL. */
+typedef enum {
+    NC_PRIO_DEFAULT = 0,
+    NC_PRIO_LOW = 1,
+    NC_PRIO_NORMAL = 2,
+    NC_PRIO_HIGH = 3
+} nc_prio_t;
 
 typedef struct nc_pool_opts_s {
     const char *name;      /* for logs and thread names; default "pool" */

@@ -31,6 +31,11 @@ typedef struct nc__waiter_s {
 } nc__waiter_t;
 void nc__queue_wait_room(nc_queue_t *q, nc__waiter_t *w);
 
+/* Leak checks for tests and shutdown logs: strands not yet freed (owners'
+ * references or queued jobs remain) and timers still armed or queued. */
+int nc__pool_live_strands(nc_pool_t *pool);
+int nc__pool_live_timers(nc_pool_t *pool);
+
 /* ---- framing ------------------------------------------------------------
  * Wire header: little-endian u16 length (whole packet, header included), then
  * u16 type, then the body.  Pure function, no I/O: the I/O threads and the
