@@ -304,14 +304,16 @@ int nc_send(nc_session_t *s, uint16_t type, const void *body, size_t len);
 int nc_send_id(nc_engine_t *e, nc_sid_t id, uint16_t type, const void *body,
                size_t len);
 
-/* Zero-copy packets: allocate, encode the body in place, send to one or
- * many sessions (each send takes a reference), then release yours. */
+/* Zero-copy packets: allocate, encode the body in place, set len and type,
+ * send to one or many sessions (each send takes a reference), then release
+ * yours.  len and type must not change after the first send. */
 typedef struct nc_packet_s {
     uint32_t cap;     /* body capacity */
     uint32_t len;     /* body length; set before sending */
     uint16_t type;    /* set before sending */
     /* private below */
-    uint32_t refs_;
+    _Atomic uint32_t refs_;
+    _Atomic uint32_t seal_; /* header written: 0 no, 1 writing, 2 yes */
     uint8_t data_[];  /* header (4) + body */
 } nc_packet_t;
 nc_packet_t *nc_packet_alloc(size_t body_cap);

@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Polls pred(arg) every millisecond until it is true or timeout_ms passed.
@@ -14,5 +15,17 @@ bool nc_test_wait(bool (*pred)(void *arg), void *arg, uint32_t timeout_ms);
 bool nc_test_wait_atomic_ge(atomic_int *v, int want, uint32_t timeout_ms);
 /* Sets the log level from NC_TEST_LOG (default: warn). */
 void nc_test_init(void);
+
+
+/* Raw blocking sockets to 127.0.0.1 for hostile-peer tests (timeouts set,
+ * no SIGPIPE).  Return 0 / fd on success, -1 on failure. */
+int nc_test_sock_connect(uint16_t port);
+int nc_test_sock_write_all(int fd, const void *buf, size_t len);
+int nc_test_sock_read_full(int fd, void *buf, size_t len, uint32_t timeout_ms);
+/* True when the peer closed (EOF or reset) within the timeout; data that
+ * arrives meanwhile is discarded. */
+bool nc_test_sock_wait_eof(int fd, uint32_t timeout_ms);
+void nc_test_sock_shrink_rcvbuf(int fd);
+void nc_test_sock_close(int fd);
 
 #endif

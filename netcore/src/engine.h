@@ -1,0 +1,164 @@
+/* Engine internals shared by the portable engine code (engine.c, session.c,
+ * role.c) and exactly one backend (unix/epoll.c or win/iocp.c).
+ *
+ * The backend contract is completion-style, so that IOCP implements it
+ * natively and epoll emulates it:
+ *   shared -> backend: nc__io_* (start reading, kick a send, close, listen,
+ *                      connect, pause/resume reading);
+ *   backend -> shared: nc__on_* ("N bytes landed in the session's buffer",
+ *                      "N bytes of the send queue left", "accepted",
+ *                      "connected/failed", "the socket is closed").
+ *
+ * Session references: one held by the backend from nc__io_start() until it
+ * calls nc__on_closed(); one per queued job; one per nc_session_get(); one
+ * while a read-pause waiter is registered; one while the idle timer is armed.
+ * Whoever drops the last reference posts the final job (on_close, then free)
+ * to the session's strand, so on_close runs after every other job. */
+#ifndef NC_ENGINE_H
+#define NC_ENGINE_H
+
+#include "internal.h"
+
+typedef intptr_t nc__sock_t;
+#define NC__BAD_SOCK ((nc__sock_t)-1)
+
+typedef struct nc__loop_s nc__loop_t; /* backend-private */
+typedef struct nc__listener_s nc__listener_t; /* backend-private */
+
+typedef struct nc__role_s nc__role_t;
+
+typedef struct {
+    nc_session_t *s;
+    uint32_t gen;
+    uint32_t next_free;
+} nc__slot_t;
+
+struct nc_engine_s {
+    nc_engine_opts_t opts;
+    nc_mutex_t lock; /* guards the table and the role list */
+    nc__slot_t *slots;
+    uint32_t free_head; /* UINT32_MAX = none */
+    nc__role_t *roles;
+    void *io; /* backend-private */
+};
+
+struct nc__role_s {
+    nc_engine_t *engine;
+    nc_role_opts_t opts;
+    char name[32];
+    int is_client;
+    nc_mutex_t lock; /* guards sessions list, live, stopping */
+    nc_cond_t cond;  /* signalled when live drops */
+    nc_session_t *sessions; /* intrusive list (s->role_next/prev) */
+    uint32_t live;
+    int stopping;
+    nc__role_t *engine_next; /* engine's list of roles, under engine lock */
+    struct {
+        atomic_uint_fast64_t sessions_total, rejected_cap, closed_bad_length,
+            closed_send_full, closed_idle, connect_failures, reconnects,
+            packets_in, packets_out, bytes_in, bytes_out, read_pauses;
+    } st;
+};
+
+struct nc_session_s {
+    nc_engine_t *engine;
+    nc__role_t *role;
+    nc_sid_t id;
+    atomic_int refs;
+    atomic_int closing; /* 0 open, 1 close requested */
+    nc_close_reason_t reason; /* written once by the close winner */
+    int opened;               /* on_open job was posted */
+    nc_strand_t *strand;
+    void *ud;
+    char peer[64];
+    nc_session_t *role_next, *role_prev;
+
+    /* Backend fields.  fd, loop and io are set by the backend; fd is only
+     * closed by the backend under `lock`, so other threads may use it while
+     * holding `lock` and seeing fd != NC__BAD_SOCK. */
+    nc_mutex_t lock; /* guards send queue, fd, flags below */
+    nc__sock_t fd;
+    nc__loop_t *loop;
+    void *io;          /* backend extras (IOCP overlapped state) */
+    uint32_t io_flags; /* backend-private bits */
+
+    /* Receive buffer: touched only by the I/O side (one at a time). */
+    uint8_t *rbuf;
+    size_t rlen, rcap;
+    int read_paused; /* set by I/O side, cleared by waiter (atomic-ish via lock) */
+    nc__waiter_t waiter;
+    atomic_uint_fast64_t last_rx_ms;
+    nc_timer_id_t idle_timer;
+
+    /* Send queue (under lock): ring of packets, first one partially sent. */
+    nc_packet_t **sq;
+    uint32_t sq_head, sq_count, sq_cap;
+    size_t sq_off;   /* bytes of sq[head] already sent */
+    size_t unsent;   /* total bytes queued and not sent */
+    int send_error;  /* a send failed; session is closing */
+};
+
+/* ---- shared code, called by backends ------------------------------------ */
+
+/* Where the backend should read into; grows the buffer when a partial
+ * packet needs it.  *avail > 0 always. */
+uint8_t *nc__recv_space(nc_session_t *s, size_t *avail);
+/* n bytes landed at the space given by nc__recv_space (n > 0).  Frames,
+ * posts packets as one job, may close the session (bad length) or pause
+ * it.  Returns 0 to keep reading, 1 to stop reading for now (paused or
+ * closing). */
+int nc__on_recv(nc_session_t *s, size_t n);
+/* The peer closed (n == 0) or a read failed (err < 0). */
+void nc__on_recv_end(nc_session_t *s, int err);
+
+/* Gather up to max buffers of the send queue (under s->lock, taken by the
+ * caller).  Returns count; fills ptrs/lens. */
+int nc__sendq_gather(nc_session_t *s, const uint8_t **ptrs, size_t *lens, int max);
+/* n bytes of the gathered buffers were sent (under s->lock).  Returns 1 if
+ * the queue is now empty. */
+int nc__sendq_consume(nc_session_t *s, size_t n);
+/* A send failed: closes the session with the error. */
+void nc__on_send_error(nc_session_t *s, int err);
+
+/* A connection arrived on a server role.  Takes ownership of sock. */
+void nc__on_accept(nc__role_t *srv, nc__sock_t sock, const char *peer);
+/* A client's connect finished: sock valid when status == 0. */
+void nc__on_connect(nc__role_t *cli, nc__sock_t sock, int status, const char *peer);
+/* The backend has closed the socket and will never touch s again; drops
+ * the backend's reference. */
+void nc__on_closed(nc_session_t *s);
+
+/* ---- backend, called by shared code ------------------------------------- */
+
+int nc__io_init(nc_engine_t *e, int threads);
+void nc__io_shutdown(nc_engine_t *e); /* joins I/O threads */
+/* Register s (fd set) with the backend, not reading yet: the first
+ * nc__io_resume_read starts reading.  Takes the backend ref. */
+int nc__io_start(nc_engine_t *e, nc_session_t *s);
+/* Called with s->lock held after packets were queued: send what it can now
+ * or arrange a completion. */
+void nc__io_send_locked(nc_session_t *s);
+/* Close the socket: graceful = flush queued sends first (bounded by a
+ * linger time), else drop them.  Any thread; the backend ends with
+ * nc__on_closed(). */
+void nc__io_close(nc_session_t *s, int graceful);
+void nc__io_pause_read(nc_session_t *s); /* I/O side, from nc__on_recv */
+void nc__io_resume_read(nc_session_t *s); /* any thread */
+/* Listen; reports the bound port. */
+int nc__io_listen(nc_engine_t *e, nc__role_t *srv, const char *host, uint16_t port,
+                  nc__listener_t **out, uint16_t *bound_port);
+/* Stop accepting; returns when no accept completion can run any more. */
+void nc__io_listen_close(nc__listener_t *l);
+/* Resolve host (blocking; called from a user thread or a worker, never an
+ * I/O thread) and start an asynchronous connect; completion via
+ * nc__on_connect exactly once (also when it fails at once). */
+void nc__io_connect(nc_engine_t *e, nc__role_t *cli, const char *host, uint16_t port);
+/* Close a socket that never became a session. */
+void nc__io_sock_close(nc__sock_t sock);
+
+/* ---- shared helpers ----------------------------------------------------- */
+
+void nc__session_retain(nc_session_t *s);
+void nc__session_release(nc_session_t *s);
+
+#endif

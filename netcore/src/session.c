@@ -1,0 +1,500 @@
+/* Sessions: life cycle, reference counting, close reasons, the receive path
+ * (framing in the I/O thread, one job per read on the session's strand) and
+ * the bounded send queue.  Portable: the backend is reached only through
+ * the nc__io_* contract in engine.h. */
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RBUF_INITIAL 16384
+#define SQ_INITIAL 16
+
+int nc__engine_table_add(nc_engine_t *e, nc_session_t *s);
+void nc__engine_table_remove(nc_engine_t *e, nc_session_t *s);
+int nc__role_session_add(nc__role_t *r, nc_session_t *s);
+void nc__role_session_gone(nc__role_t *r, nc_session_t *s);
+
+/* ---- references and the final job --------------------------------------- */
+
+void nc__session_retain(nc_session_t *s)
+{
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+static void session_free(nc_session_t *s)
+{
+    for (uint32_t i = 0; i < s->sq_count; i++)
+        nc_packet_release(s->sq[(s->sq_head + i) % s->sq_cap]);
+    free(s->sq);
+    free(s->rbuf);
+    nc__mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* Runs on the session's strand after every other job of the session. */
+static void final_job(void *arg)
+{
+    nc_session_t *s = arg;
+    nc__role_t *r = s->role;
+    if (s->opened && r->opts.handlers.on_close)
+        r->opts.handlers.on_close(s, &s->reason, r->opts.ud);
+    nc_log(NC_LOG_DEBUG, r->name, "session %016llx closed: %s (%s)",
+           (unsigned long long)s->id, s->reason.text, nc_errname(s->reason.code));
+    nc__engine_table_remove(s->engine, s);
+    nc_strand_t *strand = s->strand;
+    nc__role_session_gone(r, s);
+    session_free(s);
+    nc_strand_release(strand);
+}
+
+void nc__session_release(nc_session_t *s)
+{
+    if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (nc__strand_post_force(s->strand, final_job, s) < 0)
+        final_job(s); /* pool already stopping: nothing else can run it */
+}
+
+/* ---- close -------------------------------------------------------------- */
+
+static void session_close(nc_session_t *s, int code, const char *text,
+                          atomic_uint_fast64_t *counter)
+{
+    int expect = 0;
+    if (!atomic_compare_exchange_strong(&s->closing, &expect, 1))
+        return;
+    s->reason.code = code;
+    snprintf(s->reason.text, sizeof(s->reason.text), "%s", text ? text : "");
+    if (counter)
+        atomic_fetch_add(counter, 1);
+    nc_log(code < 0 && code != NC_ESTOPPED ? NC_LOG_INFO : NC_LOG_DEBUG, s->role->name,
+           "session %016llx %s closing: %s", (unsigned long long)s->id, s->peer,
+           s->reason.text);
+    if (s->idle_timer && nc_timer_cancel(nc_queue_pool(nc_strand_queue(s->strand)),
+                                         s->idle_timer) == 0)
+        nc__session_release(s); /* the timer's reference */
+    int graceful = code >= 0 || code == NC_ESTOPPED;
+    nc__io_close(s, graceful);
+}
+
+void nc_session_close(nc_session_t *s, int code, const char *text)
+{
+    session_close(s, code, text, NULL);
+}
+
+int nc_close_id(nc_engine_t *e, nc_sid_t id, int code, const char *text)
+{
+    nc_session_t *s = nc_session_get(e, id);
+    if (!s)
+        return NC_ESTALE;
+    nc_session_close(s, code, text);
+    nc_session_put(s);
+    return 0;
+}
+
+/* ---- creation ----------------------------------------------------------- */
+
+static void open_job(void *arg)
+{
+    nc_session_t *s = arg;
+    if (s->role->opts.handlers.on_open)
+        s->role->opts.handlers.on_open(s, s->role->opts.ud);
+    nc__session_release(s);
+}
+
+static void idle_job(void *arg)
+{
+    nc_session_t *s = arg;
+    uint64_t idle = s->role->opts.idle_timeout_ms;
+    if (nc_now_ms() - atomic_load(&s->last_rx_ms) >= idle)
+        session_close(s, NC_ETIMEDOUT, NC_REASON_IDLE, &s->role->st.closed_idle);
+}
+
+static void start_idle_timer(nc_session_t *s)
+{
+    uint64_t idle = s->role->opts.idle_timeout_ms;
+    if (!idle)
+        return;
+    uint64_t every = idle / 4 < 10 ? 10 : idle / 4;
+    nc__session_retain(s); /* the timer's reference */
+    if (nc_timer_start(s->strand, every, every, idle_job, s, &s->idle_timer) != 0) {
+        s->idle_timer = 0;
+        atomic_fetch_sub(&s->refs, 1); /* cannot be the last: backend holds one */
+    }
+}
+
+/* Builds a session around an accepted or connected socket.  Returns NULL
+ * (socket closed) if resources run out.  Called on an I/O thread. */
+nc_session_t *nc__session_create(nc__role_t *r, nc__sock_t fd, const char *peer)
+{
+    nc_session_t *s = calloc(1, sizeof(*s));
+    if (!s || nc_strand_create(r->opts.queue, &s->strand) != 0) {
+        free(s);
+        nc__io_sock_close(fd);
+        return NULL;
+    }
+    s->engine = r->engine;
+    s->role = r;
+    s->fd = fd;
+    atomic_init(&s->refs, 1); /* the backend's, handed over in nc__io_start */
+    atomic_init(&s->closing, 0);
+    atomic_init(&s->last_rx_ms, nc_now_ms());
+    nc__mutex_init(&s->lock);
+    snprintf(s->peer, sizeof(s->peer), "%s", peer ? peer : "?");
+    int rc = nc__engine_table_add(r->engine, s);
+    if (rc == 0 && (rc = nc__role_session_add(r, s)) != 0)
+        nc__engine_table_remove(r->engine, s);
+    if (rc != 0) {
+        if (rc == NC_EAGAIN)
+            atomic_fetch_add(&r->st.rejected_cap, 1);
+        nc_log(NC_LOG_WARN, r->name, "connection from %s refused: %s", s->peer,
+               rc == NC_EAGAIN ? "session cap reached" : nc_strerror(rc));
+        nc_strand_t *strand = s->strand;
+        nc__io_sock_close(fd);
+        nc__mutex_destroy(&s->lock);
+        free(s);
+        nc_strand_release(strand);
+        return NULL;
+    }
+    atomic_fetch_add(&r->st.sessions_total, 1);
+    /* registered first (so a close from on_open finds the backend), then
+     * on_open is posted, then reading starts: on_open precedes every packet */
+    int reg = nc__io_start(r->engine, s);
+    s->opened = 1;
+    nc__session_retain(s);
+    nc__strand_post_force(s->strand, open_job, s);
+    start_idle_timer(s);
+    if (reg != 0)
+        session_close(s, reg, "register failed", NULL);
+    else
+        nc__io_resume_read(s);
+    nc_log(NC_LOG_DEBUG, r->name, "session %016llx opened from %s", (unsigned long long)s->id,
+           s->peer);
+    return s;
+}
+
+/* ---- receive path (I/O thread) ------------------------------------------ */
+
+typedef struct {
+    nc_session_t *s;
+    size_t len;
+    uint8_t data[]; /* complete, validated packets */
+} packets_job_t;
+
+static void deliver_one(void *ud, uint16_t type, const uint8_t *body, size_t len)
+{
+    nc_session_t *s = ud;
+    if (atomic_load_explicit(&s->closing, memory_order_relaxed))
+        return; /* no packets after close was requested */
+    s->role->opts.handlers.on_packet(s, type, body, len, s->role->opts.ud);
+}
+
+static void packets_job(void *arg)
+{
+    packets_job_t *j = arg;
+    nc__frame_scan(j->data, j->len, NC_MAX_PACKET, deliver_one, j->s);
+    nc__session_release(j->s);
+    free(j);
+}
+
+typedef struct {
+    const uint8_t *base;
+    size_t end;
+    uint64_t count;
+} scan_state_t;
+
+static void count_one(void *ud, uint16_t type, const uint8_t *body, size_t len)
+{
+    scan_state_t *st = ud;
+    (void)type;
+    st->end = (size_t)(body - st->base) + len;
+    st->count++;
+}
+
+uint8_t *nc__recv_space(nc_session_t *s, size_t *avail)
+{
+    if (!s->rbuf) {
+        s->rcap = RBUF_INITIAL;
+        s->rbuf = malloc(s->rcap);
+        if (!s->rbuf) {
+            s->rcap = 0;
+            *avail = 0;
+            return NULL;
+        }
+    }
+    if (s->rlen == s->rcap) {
+        /* a partial packet fills the buffer: it is <= max_packet (checked
+         * when its header arrived), so one doubling up to that suffices */
+        size_t ncap = s->rcap * 2;
+        if (ncap > s->role->opts.max_packet)
+            ncap = s->role->opts.max_packet;
+        if (ncap <= s->rcap)
+            ncap = s->rcap + 1; /* unreachable: framing rejects bigger */
+        uint8_t *nb = realloc(s->rbuf, ncap);
+        if (!nb) {
+            *avail = 0;
+            return NULL;
+        }
+        s->rbuf = nb;
+        s->rcap = ncap;
+    }
+    *avail = s->rcap - s->rlen;
+    return s->rbuf + s->rlen;
+}
+
+static int post_packets(nc_session_t *s, size_t len, uint64_t count)
+{
+    packets_job_t *j = malloc(sizeof(*j) + len);
+    if (!j) {
+        session_close(s, NC_ENOMEM, "out of memory", NULL);
+        return 1;
+    }
+    j->s = s;
+    j->len = len;
+    memcpy(j->data, s->rbuf, len);
+    atomic_fetch_add_explicit(&s->role->st.packets_in, count, memory_order_relaxed);
+    nc__session_retain(s);
+    int full = nc__strand_post_force(s->strand, packets_job, j);
+    if (full < 0) {
+        nc__session_release(s);
+        free(j);
+        session_close(s, full, "pool stopped", NULL);
+        return 1;
+    }
+    return full;
+}
+
+static void resume_waiter(nc__waiter_t *w)
+{
+    nc_session_t *s = NC_CONTAINER_OF(w, nc_session_t, waiter);
+    nc__mutex_lock(&s->lock);
+    s->read_paused = 0;
+    nc__mutex_unlock(&s->lock);
+    if (!atomic_load(&s->closing))
+        nc__io_resume_read(s);
+    nc__session_release(s);
+}
+
+int nc__on_recv(nc_session_t *s, size_t n)
+{
+    nc__role_t *r = s->role;
+    s->rlen += n;
+    atomic_fetch_add_explicit(&r->st.bytes_in, n, memory_order_relaxed);
+    atomic_store_explicit(&s->last_rx_ms, nc_now_ms(), memory_order_relaxed);
+    if (atomic_load(&s->closing))
+        return 1;
+    scan_state_t st = {s->rbuf, 0, 0};
+    long used = nc__frame_scan(s->rbuf, s->rlen, r->opts.max_packet, count_one, &st);
+    int bad = used < 0;
+    size_t take = bad ? st.end : (size_t)used;
+    int full = take ? post_packets(s, take, st.count) : 0;
+    if (bad) {
+        session_close(s, NC_EMSGSIZE, NC_REASON_BAD_LENGTH, &r->st.closed_bad_length);
+        return 1;
+    }
+    s->rlen -= take;
+    if (take && s->rlen)
+        memmove(s->rbuf, s->rbuf + take, s->rlen);
+    if (full == 1) {
+        atomic_fetch_add(&r->st.read_pauses, 1);
+        nc__mutex_lock(&s->lock);
+        s->read_paused = 1;
+        nc__mutex_unlock(&s->lock);
+        nc__session_retain(s); /* the waiter's reference */
+        nc__io_pause_read(s);
+        s->waiter.fn = resume_waiter;
+        nc__queue_wait_room(r->opts.queue, &s->waiter);
+        return 1;
+    }
+    return atomic_load(&s->closing) ? 1 : 0;
+}
+
+void nc__on_recv_end(nc_session_t *s, int err)
+{
+    if (err == 0)
+        session_close(s, 0, NC_REASON_PEER, NULL);
+    else
+        session_close(s, err, nc_strerror(err), NULL);
+}
+
+/* ---- send path (any thread) --------------------------------------------- */
+
+nc_packet_t *nc_packet_alloc(size_t body_cap)
+{
+    if (body_cap > NC_MAX_PACKET - NC_HEADER_SIZE)
+        return NULL;
+    nc_packet_t *p = malloc(sizeof(*p) + NC_HEADER_SIZE + body_cap);
+    if (!p)
+        return NULL;
+    p->cap = (uint32_t)body_cap;
+    p->len = 0;
+    p->type = 0;
+    atomic_init(&p->refs_, 1);
+    atomic_init(&p->seal_, 0);
+    return p;
+}
+
+void nc_packet_release(nc_packet_t *p)
+{
+    if (p && atomic_fetch_sub_explicit(&p->refs_, 1, memory_order_acq_rel) == 1)
+        free(p);
+}
+
+/* Writes the header once, even when several threads send the packet. */
+static void packet_seal(nc_packet_t *p)
+{
+    uint32_t st = atomic_load_explicit(&p->seal_, memory_order_acquire);
+    if (st == 2)
+        return;
+    uint32_t expect = 0;
+    if (atomic_compare_exchange_strong(&p->seal_, &expect, 1)) {
+        nc__put_header(p->data_, (uint16_t)(p->len + NC_HEADER_SIZE), p->type);
+        atomic_store_explicit(&p->seal_, 2, memory_order_release);
+        return;
+    }
+    while (atomic_load_explicit(&p->seal_, memory_order_acquire) != 2) {
+    }
+}
+
+static int sq_push(nc_session_t *s, nc_packet_t *p)
+{
+    if (s->sq_count == s->sq_cap) {
+        uint32_t ncap = s->sq_cap ? s->sq_cap * 2 : SQ_INITIAL;
+        nc_packet_t **nq = malloc(ncap * sizeof(*nq));
+        if (!nq)
+            return NC_ENOMEM;
+        for (uint32_t i = 0; i < s->sq_count; i++)
+            nq[i] = s->sq[(s->sq_head + i) % s->sq_cap];
+        free(s->sq);
+        s->sq = nq;
+        s->sq_cap = ncap;
+        s->sq_head = 0;
+    }
+    s->sq[(s->sq_head + s->sq_count) % s->sq_cap] = p;
+    s->sq_count++;
+    return 0;
+}
+
+int nc_send_packet(nc_session_t *s, nc_packet_t *p)
+{
+    nc__role_t *r = s->role;
+    if (p->len > p->cap || p->len + NC_HEADER_SIZE > r->opts.max_packet)
+        return NC_EMSGSIZE;
+    if (atomic_load(&s->closing))
+        return NC_ECLOSED;
+    packet_seal(p);
+    size_t total = p->len + NC_HEADER_SIZE;
+    nc__mutex_lock(&s->lock);
+    int rc = 0;
+    if (s->fd == NC__BAD_SOCK || s->send_error)
+        rc = NC_ECLOSED;
+    else if (s->unsent + total > r->opts.max_send_bytes)
+        rc = NC_ENOBUFS;
+    else if ((rc = sq_push(s, p)) == 0) {
+        atomic_fetch_add_explicit(&p->refs_, 1, memory_order_relaxed);
+        s->unsent += total;
+        atomic_fetch_add_explicit(&r->st.packets_out, 1, memory_order_relaxed);
+        nc__io_send_locked(s);
+    }
+    nc__mutex_unlock(&s->lock);
+    if (rc == NC_ENOBUFS)
+        session_close(s, NC_ENOBUFS, NC_REASON_SEND_FULL, &r->st.closed_send_full);
+    return rc;
+}
+
+int nc_send(nc_session_t *s, uint16_t type, const void *body, size_t len)
+{
+    if (len + NC_HEADER_SIZE > s->role->opts.max_packet)
+        return NC_EMSGSIZE;
+    nc_packet_t *p = nc_packet_alloc(len);
+    if (!p)
+        return NC_ENOMEM;
+    if (len)
+        memcpy(nc_packet_body(p), body, len);
+    p->len = (uint32_t)len;
+    p->type = type;
+    int rc = nc_send_packet(s, p);
+    nc_packet_release(p);
+    return rc;
+}
+
+int nc_send_id(nc_engine_t *e, nc_sid_t id, uint16_t type, const void *body, size_t len)
+{
+    nc_session_t *s = nc_session_get(e, id);
+    if (!s)
+        return NC_ESTALE;
+    int rc = nc_send(s, type, body, len);
+    nc_session_put(s);
+    return rc;
+}
+
+int nc_send_packet_id(nc_engine_t *e, nc_sid_t id, nc_packet_t *p)
+{
+    nc_session_t *s = nc_session_get(e, id);
+    if (!s)
+        return NC_ESTALE;
+    int rc = nc_send_packet(s, p);
+    nc_session_put(s);
+    return rc;
+}
+
+int nc__sendq_gather(nc_session_t *s, const uint8_t **ptrs, size_t *lens, int max)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < s->sq_count && n < max; i++, n++) {
+        nc_packet_t *p = s->sq[(s->sq_head + i) % s->sq_cap];
+        size_t off = i == 0 ? s->sq_off : 0;
+        ptrs[n] = p->data_ + off;
+        lens[n] = p->len + NC_HEADER_SIZE - off;
+    }
+    return n;
+}
+
+int nc__sendq_consume(nc_session_t *s, size_t n)
+{
+    atomic_fetch_add_explicit(&s->role->st.bytes_out, n, memory_order_relaxed);
+    s->unsent -= n;
+    while (n && s->sq_count) {
+        nc_packet_t *p = s->sq[s->sq_head];
+        size_t left = p->len + NC_HEADER_SIZE - s->sq_off;
+        if (n < left) {
+            s->sq_off += n;
+            break;
+        }
+        n -= left;
+        s->sq_off = 0;
+        s->sq_head = (s->sq_head + 1) % s->sq_cap;
+        s->sq_count--;
+        nc_packet_release(p);
+    }
+    return s->sq_count == 0;
+}
+
+void nc__on_send_error(nc_session_t *s, int err)
+{
+    session_close(s, err, nc_strerror(err), NULL);
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+nc_sid_t nc_session_id(const nc_session_t *s) { return s->id; }
+const char *nc_session_peer(const nc_session_t *s) { return s->peer; }
+void *nc_session_ud(const nc_session_t *s) { return s->ud; }
+void nc_session_set_ud(nc_session_t *s, void *ud) { s->ud = ud; }
+nc_strand_t *nc_session_strand(const nc_session_t *s) { return s->strand; }
+nc_engine_t *nc_session_engine(const nc_session_t *s) { return s->engine; }
+int nc_session_is_closing(const nc_session_t *s) { return atomic_load(&s->closing); }
+void nc_session_put(nc_session_t *s) { nc__session_release(s); }
+
+size_t nc_session_unsent(const nc_session_t *s)
+{
+    nc_session_t *m = (nc_session_t *)s;
+    nc__mutex_lock(&m->lock);
+    size_t n = m->unsent;
+    nc__mutex_unlock(&m->lock);
+    return n;
+}
+
+void nc__on_closed(nc_session_t *s) { nc__session_release(s); }
