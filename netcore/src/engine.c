@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-nc_session_t *nc__session_create(nc__role_t *r, nc__sock_t fd, const char *peer);
+nc_sid_t nc__session_create(nc__role_t *r, nc__sock_t fd, const char *peer);
 
 struct nc_server_s {
     nc__role_t r; /* first: a role pointer is a server pointer */
@@ -197,6 +197,15 @@ int nc__role_session_add(nc__role_t *r, nc_session_t *s)
         return stopping ? NC_ESTOPPED : NC_EAGAIN;
     }
     r->live++;
+    if (r->is_client) {
+        /* the connect attempt is over: from here the session's final job
+         * schedules the next one */
+        struct nc_client_s *c = (struct nc_client_s *)r;
+        c->current = s->id;
+        c->attempts = 0;
+        c->pending = 0;
+        nc__cond_broadcast(&r->cond);
+    }
     s->role_next = r->sessions;
     s->role_prev = NULL;
     if (r->sessions)
@@ -362,18 +371,12 @@ void nc__on_connect(nc__role_t *r, nc__sock_t sock, int status, const char *peer
 {
     struct nc_client_s *c = (struct nc_client_s *)r;
     if (status == 0) {
-        nc_session_t *s = nc__session_create(r, sock, peer);
-        nc__mutex_lock(&r->lock);
-        if (s) {
-            c->attempts = 0;
-            c->pending = 0;
-            c->current = s->id;
-            nc__cond_broadcast(&r->cond);
-            nc__mutex_unlock(&r->lock);
+        if (nc__session_create(r, sock, peer)) {
             nc_log(NC_LOG_INFO, r->name, "connected to %s", peer);
             return;
         }
-        client_schedule_locked(c);
+        nc__mutex_lock(&r->lock);
+        client_schedule_locked(c); /* refused or out of resources: try later */
         nc__mutex_unlock(&r->lock);
         return;
     }

@@ -125,15 +125,16 @@ static void start_idle_timer(nc_session_t *s)
     }
 }
 
-/* Builds a session around an accepted or connected socket.  Returns NULL
- * (socket closed) if resources run out.  Called on an I/O thread. */
-nc_session_t *nc__session_create(nc__role_t *r, nc__sock_t fd, const char *peer)
+/* Builds a session around an accepted or connected socket.  Returns its id,
+ * or 0 (socket closed) if refused or out of resources.  The session may be
+ * gone by the time this returns: callers use only the id. */
+nc_sid_t nc__session_create(nc__role_t *r, nc__sock_t fd, const char *peer)
 {
     nc_session_t *s = calloc(1, sizeof(*s));
     if (!s || nc_strand_create(r->opts.queue, &s->strand) != 0) {
         free(s);
         nc__io_sock_close(fd);
-        return NULL;
+        return 0;
     }
     s->engine = r->engine;
     s->role = r;
@@ -156,9 +157,12 @@ nc_session_t *nc__session_create(nc__role_t *r, nc__sock_t fd, const char *peer)
         nc__mutex_destroy(&s->lock);
         free(s);
         nc_strand_release(strand);
-        return NULL;
+        return 0;
     }
     atomic_fetch_add(&r->st.sessions_total, 1);
+    nc_sid_t id = s->id;
+    nc_log(NC_LOG_DEBUG, r->name, "session %016llx opened from %s", (unsigned long long)id,
+           s->peer);
     /* registered first (so a close from on_open finds the backend), then
      * on_open is posted, then reading starts: on_open precedes every packet */
     int reg = nc__io_start(r->engine, s);
@@ -170,9 +174,7 @@ nc_session_t *nc__session_create(nc__role_t *r, nc__sock_t fd, const char *peer)
         session_close(s, reg, "register failed", NULL);
     else
         nc__io_resume_read(s);
-    nc_log(NC_LOG_DEBUG, r->name, "session %016llx opened from %s", (unsigned long long)s->id,
-           s->peer);
-    return s;
+    return id;
 }
 
 /* ---- receive path (I/O thread) ------------------------------------------ */
