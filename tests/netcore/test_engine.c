@@ -8,6 +8,7 @@
 
 #include "nc_testutil.h"
 #include "netcore.h"
+#include "platform.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ typedef struct {
     atomic_int opened, closed, packets;
     atomic_int closed_bad_length, closed_send_full, closed_idle;
     atomic_int echo; /* 1 = echo packets back */
+    nc_mutex_t lock; /* guards last_reason: sessions close in parallel */
     char last_reason[64];
 } counters_t;
 
@@ -49,13 +51,16 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
 {
     counters_t *c = ud;
     (void)s;
+    /* text first: the counters below publish it to the waiting test */
+    nc__mutex_lock(&c->lock);
+    snprintf(c->last_reason, sizeof(c->last_reason), "%s", why->text);
+    nc__mutex_unlock(&c->lock);
     if (strcmp(why->text, NC_REASON_BAD_LENGTH) == 0)
         atomic_fetch_add(&c->closed_bad_length, 1);
     if (strcmp(why->text, NC_REASON_SEND_FULL) == 0)
         atomic_fetch_add(&c->closed_send_full, 1);
     if (strcmp(why->text, NC_REASON_IDLE) == 0)
         atomic_fetch_add(&c->closed_idle, 1);
-    snprintf(c->last_reason, sizeof(c->last_reason), "%s", why->text);
     atomic_fetch_add(&c->closed, 1);
 }
 
@@ -74,6 +79,8 @@ static nc_role_opts_t role_opts(fx_t *f, counters_t *c, const char *name)
 static fx_t *fx_new(int io_threads, const nc_role_opts_t *srv_over)
 {
     fx_t *f = calloc(1, sizeof(*f));
+    nc__mutex_init(&f->sc.lock);
+    nc__mutex_init(&f->cc.lock);
     nc_pool_opts_t po = {.name = "test", .threads = 4};
     assert_int_equal(nc_pool_create(&po, &f->pool), 0);
     nc_queue_opts_t qo = {.name = "game", .max_threads = 4, .priority = NC_PRIO_HIGH};
@@ -101,6 +108,8 @@ static void fx_free(fx_t *f)
     for (int i = 0; i < n && i < 4; i++)
         assert_int_equal(st[i].pending, 0);
     nc_pool_destroy(f->pool);
+    nc__mutex_destroy(&f->sc.lock);
+    nc__mutex_destroy(&f->cc.lock);
     assert_int_equal(atomic_load(&f->sc.opened), atomic_load(&f->sc.closed));
     assert_int_equal(atomic_load(&f->cc.opened), atomic_load(&f->cc.closed));
     free(f);
@@ -298,7 +307,9 @@ static void test_idle_session_is_closed_with_reason_idle(void **st)
     int fd = nc_test_sock_connect(nc_server_port(f->srv));
     assert_true(nc_test_wait_atomic_ge(&f->sc.closed_idle, 1, 5000));
     assert_true(nc_test_sock_wait_eof(fd, 5000));
+    nc__mutex_lock(&f->sc.lock);
     assert_string_equal(f->sc.last_reason, NC_REASON_IDLE);
+    nc__mutex_unlock(&f->sc.lock);
     nc_test_sock_close(fd);
     fx_free(f);
 }
