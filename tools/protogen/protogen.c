@@ -326,8 +326,9 @@ static int load_schema(pg_schema_t *s, const char *path)
     fclose(f);
     if (!text)
         return fail("cannot read");
-    cJSON *root = cJSON_Parse(text); /* kept alive: docs point into it */
+    cJSON *root = cJSON_Parse(text);
     free(text);
+    s->json = root;
     if (!root)
         return fail("invalid JSON near '%.40s'", cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
     if (load_list(s, root, "structs", 0) < 0 || load_list(s, root, "packets", 1) < 0)
@@ -363,6 +364,36 @@ static int usage(void)
     return 2;
 }
 
+static int run(pg_schema_t *s, int argc, char **argv, int a)
+{
+    const char *mode = argc - a == 2 && argv[a][0] == '-' ? argv[a] : NULL;
+    if (argc - a == 3 && argv[a][0] == '-') {
+        int update = strcmp(argv[a], "--update-readme") == 0;
+        if (!update && strcmp(argv[a], "--check-readme") != 0)
+            return usage();
+        return load_schema(s, argv[a + 2]) < 0 ? 1 : pg_readme(s, argv[a + 1], update);
+    }
+    if (argc - a != 2)
+        return usage();
+    if (load_schema(s, argv[mode ? a + 1 : a]) < 0)
+        return 1;
+    if (mode && strcmp(mode, "--doc") == 0)
+        return pg_emit_doc(s, stdout) < 0;
+    if (mode && strcmp(mode, "--canonical") == 0) {
+        emit_canonical(s, stdout);
+        printf("hash 0x%016llx\n", (unsigned long long)s->hash);
+        return 0;
+    }
+    if (mode)
+        return usage();
+    const char *dir = argv[a + 1];
+    if (emit_file(s, dir, "packets.h", pg_emit_header) < 0 ||
+        emit_file(s, dir, "packets.c", pg_emit_source) < 0 ||
+        emit_file(s, dir, "sample.c", pg_emit_sample) < 0)
+        return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     pg_schema_t s = {.prefix = "proto"};
@@ -374,30 +405,9 @@ int main(int argc, char **argv)
         a = 3;
     }
     pg_upper(s.upper, s.prefix, sizeof s.upper);
-    const char *mode = argc - a == 2 && argv[a][0] == '-' ? argv[a] : NULL;
-    if (argc - a == 3 && argv[a][0] == '-') {
-        int update = strcmp(argv[a], "--update-readme") == 0;
-        if (!update && strcmp(argv[a], "--check-readme") != 0)
-            return usage();
-        return load_schema(&s, argv[a + 2]) < 0 ? 1 : pg_readme(&s, argv[a + 1], update);
-    }
-    if (argc - a != 2)
-        return usage();
-    if (load_schema(&s, argv[mode ? a + 1 : a]) < 0)
-        return 1;
-    if (mode && strcmp(mode, "--doc") == 0)
-        return pg_emit_doc(&s, stdout) < 0;
-    if (mode && strcmp(mode, "--canonical") == 0) {
-        emit_canonical(&s, stdout);
-        printf("hash 0x%016llx\n", (unsigned long long)s.hash);
-        return 0;
-    }
-    if (mode)
-        return usage();
-    const char *dir = argv[a + 1];
-    if (emit_file(&s, dir, "packets.h", pg_emit_header) < 0 ||
-        emit_file(&s, dir, "packets.c", pg_emit_source) < 0 ||
-        emit_file(&s, dir, "sample.c", pg_emit_sample) < 0)
-        return 1;
-    return 0;
+    int rc = run(&s, argc, argv, a);
+    cJSON_Delete(s.json);
+    free(s.structs);
+    free(s.packets);
+    return rc;
 }

@@ -47,6 +47,7 @@ typedef struct {
     pg_msg_t *structs;
     pg_msg_t *packets; /* sorted by type */
     uint64_t hash;
+    void *json; /* the cJSON tree; docs point into it */
 } pg_schema_t;
 
 extern const char *const pg_kind_names[];

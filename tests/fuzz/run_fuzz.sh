@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target for a bounded time with ASan+UBSan and fails on
+# any crash.  Usage: tests/fuzz/run_fuzz.sh BUILD_DIR SECONDS_PER_TARGET
+# BUILD_DIR is configured here if needed (clang, NC_FUZZ=ON, NC_SANITIZE=address).
+set -u
+if [ $# -ne 2 ]; then
+    echo "usage: $0 BUILD_DIR SECONDS_PER_TARGET" >&2
+    exit 2
+fi
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$1
+secs=$2
+targets="fuzz_proto fuzz_framing"
+
+if [ ! -f "$build/CMakeCache.txt" ]; then
+    cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DNC_SANITIZE=address \
+        -DNC_FUZZ=ON >/dev/null || exit 1
+fi
+mkdir -p "$build/fuzz-work"
+cmake --build "$build" --target $targets fuzz_seeds -- -j2 >"$build/fuzz-work/build.log" 2>&1 || {
+    tail -30 "$build/fuzz-work/build.log" >&2
+    echo "run_fuzz: build failed (configure with -DNC_FUZZ=ON -DCMAKE_C_COMPILER=clang)" >&2
+    exit 1
+}
+fuzzdir=$build/tests/fuzz
+work=$build/fuzz-work
+rm -rf "$work/seeds"
+mkdir -p "$work/seeds/fuzz_proto" "$work/seeds/fuzz_framing" "$work/artifacts"
+"$fuzzdir/fuzz_seeds" "$work/seeds/fuzz_proto" "$work/seeds/fuzz_framing" || exit 1
+
+export ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:detect_leaks=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+status=0
+printf '%-14s %8s %12s %10s  %s\n' target seconds execs exec/s result
+for t in $targets; do
+    corpus=$work/corpus/$t
+    mkdir -p "$corpus"
+    log=$work/$t.log
+    start=$(date +%s)
+    "$fuzzdir/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 -artifact_prefix="$work/artifacts/$t-" \
+        "$corpus" "$work/seeds/$t" >"$log" 2>&1
+    rc=$?
+    elapsed=$(( $(date +%s) - start ))
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    result=ok
+    if [ $rc -ne 0 ]; then
+        result="FAILED (rc $rc, see $log)"
+        status=1
+    fi
+    eps=$(( ${execs:-0} / (elapsed > 0 ? elapsed : 1) ))
+    printf '%-14s %8s %12s %10s  %s\n' "$t" "$elapsed" "${execs:-?}" "$eps" "$result"
+    if [ $rc -ne 0 ]; then
+        grep -m5 -E 'ERROR|SUMMARY|runtime error|deadly' "$log" >&2
+    fi
+done
+exit $status
