@@ -1,0 +1,82 @@
+/* content: the game side of the shard.  The server creates one world on its
+ * engine and queues, registers content_handlers() as the player role, and
+ * calls content_world_shutdown() before tearing the engine down. */
+#ifndef CONTENT_H
+#define CONTENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netcore.h"
+
+typedef struct content_world_s content_world_t;
+
+/* Replaces nc_send_packet_id (benchmarks and tests); takes its own ref. */
+typedef int (*content_send_fn)(void *ud, nc_sid_t sid, nc_packet_t *p);
+
+typedef struct content_opts_s {
+    nc_engine_t *engine;    /* sessions live here (NULL with send_fn) */
+    nc_queue_t *game_queue; /* zone strands */
+    nc_queue_t *db_queue;   /* the one database strand */
+    const char *db_path;
+    const char *zones_file;
+    uint32_t tick_hz;
+    float view_radius;
+    float max_speed;
+    int interest; /* 0: every player in a zone sees every other */
+    float chat_per_s, chat_burst;
+    uint32_t chat_mute_ms;
+    uint32_t autosave_ms;
+    const char *shard_name;
+    content_send_fn send_fn;
+    void *send_ud;
+} content_opts_t;
+
+int content_world_create(const content_opts_t *o, content_world_t **out, char *err,
+                         size_t errlen);
+/* Orderly stop: refuse new logins, save every online character in one
+ * batch, tell players, stop zone timers, wait for the database to drain.
+ * Sessions stay open (the server closes them afterwards). */
+void content_world_shutdown(content_world_t *w);
+/* After the engine is gone.  Closes the database. */
+void content_world_destroy(content_world_t *w);
+
+/* Player role handlers; role_ud must be the world. */
+nc_handlers_t content_handlers(void);
+
+/* Global chat: with a hook set (the chat-server client, issue 6), messages
+ * go to it; otherwise they reach this shard only.  The chat client calls
+ * content_deliver_global_chat() for messages relayed from any shard. */
+typedef void (*content_global_chat_fn)(void *ud, const char *sender, const char *text);
+void content_set_global_chat_hook(content_world_t *w, content_global_chat_fn fn, void *ud);
+void content_deliver_global_chat(content_world_t *w, const char *shard, const char *sender,
+                                 const char *text);
+
+#define CONTENT_TICK_BUCKETS 10
+extern const double content_tick_bucket_ms[CONTENT_TICK_BUCKETS];
+
+typedef struct content_zone_stats_s {
+    uint16_t id;
+    char name[33];
+    uint32_t players;
+    uint64_t ticks, tick_sum_us;
+    uint64_t tick_buckets[CONTENT_TICK_BUCKETS]; /* cumulative, last is +Inf */
+    uint64_t notifications;
+} content_zone_stats_t;
+
+typedef struct content_stats_s {
+    uint32_t online;
+    uint64_t logins, takeovers;
+    uint64_t moves, moves_too_fast, moves_out_of_bounds, moves_bad_value;
+    uint64_t bad_packets, chat_muted, queue_full;
+    uint64_t db_ops, db_errors, db_total_us, db_buckets[8];
+    uint64_t saves_batched;
+} content_stats_t;
+extern const double content_db_latency_bucket_ms[8];
+
+void content_stats(content_world_t *w, content_stats_t *out);
+/* Fills up to max zones; returns the number of zones. */
+int content_zone_stats(content_world_t *w, content_zone_stats_t *out, int max);
+uint32_t content_online(content_world_t *w);
+
+#endif

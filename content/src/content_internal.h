@@ -1,0 +1,188 @@
+/* Shared internals of the content library: world, registry, zones, players.
+ * Ownership: a player_t belongs to exactly one owner at a time -- the
+ * session strand while logged in but not in the world, then its zone strand;
+ * it moves between owners only inside a job posted by the current owner. */
+#ifndef CONTENT_INTERNAL_H
+#define CONTENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "content.h"
+#include "content_db.h"
+#include "content_zones.h"
+#include "proto_packets.h"
+#include "zone_grid.h"
+#include "zone_rules.h"
+
+typedef struct zone_s zone_t;
+
+typedef struct player_s {
+    zone_ent_t ent; /* ent.id: shard-unique entity id */
+    nc_sid_t sid;
+    int64_t char_id;
+    char name[CONTENT_NAME_MAX + 1];
+    uint16_t zone_id;
+    uint8_t dir;
+    int dirty;
+    uint32_t zidx;           /* index in zone->all */
+    uint64_t last_move_ms;   /* server time of the last accepted move */
+    uint64_t entered_ms;     /* played time accounting */
+    int64_t played_base_s;
+    int64_t gold;
+    zone_idset_t known;      /* entity ids this player sees (symmetric) */
+    uint32_t seen_stamp;
+    chat_limit_t chat;
+    nc_packet_t *spawn_pkt;  /* encoded lazily, dropped at the end of a job */
+} player_t;
+
+/* Registry entry: one per claimed character name, guarded by reg_mu.
+ * zone_idx < 0: the player is owned by its session strand (or loading). */
+typedef struct reg_entry_s {
+    char name[CONTENT_NAME_MAX + 1];
+    nc_sid_t sid;
+    uint32_t entity_id;
+    int zone_idx;
+    int closing;               /* the session is gone; owner must finish */
+    nc_sid_t takeover_sid;     /* a newer login waiting for this name */
+    nc_strand_t *takeover_strand;
+    struct reg_entry_s *next;
+} reg_entry_t;
+
+#define REG_BUCKETS 1024
+
+struct zone_s {
+    content_world_t *w;
+    int idx;
+    const content_zone_def_t *def;
+    nc_strand_t *strand;
+    nc_timer_id_t tick_timer, save_timer;
+    zone_grid_t grid;
+    zone_idmap_t players; /* entity id -> player_t* */
+    player_t **all;
+    uint32_t nall, capall;
+    player_t **dirty;
+    uint32_t ndirty, capdirty;
+    uint32_t *scratch;
+    uint32_t capscratch;
+    uint32_t stamp;
+    atomic_uint nplayers;
+    atomic_uint_fast64_t ticks, tick_sum_us, notifications;
+    atomic_uint_fast64_t tick_buckets[CONTENT_TICK_BUCKETS];
+};
+
+struct content_world_s {
+    content_opts_t o;
+    char shard[33];
+    content_zone_defs_t defs;
+    zone_t *zones;
+    int nzones;
+    content_db_t *db;
+    nc_strand_t *db_strand;
+    zone_move_rules_t move_rules;
+    chat_limit_rules_t chat_rules;
+    pthread_mutex_t reg_mu;
+    reg_entry_t *reg[REG_BUCKETS];
+    uint32_t online;
+    atomic_uint next_entity;
+    atomic_int shutting_down;
+    content_global_chat_fn global_fn;
+    void *global_ud;
+    atomic_uint_fast64_t logins, takeovers, moves, too_fast, oob, bad_value, bad_packets,
+        chat_muted, queue_full, saves_batched;
+};
+
+/* ---- world.c ---- */
+int world_send(content_world_t *w, nc_sid_t sid, nc_packet_t *p);
+/* Posts a job that must not be lost: falls back to a 0 ms timer (timers
+ * bypass queue capacity) when the strand's queue is full. */
+void world_post_critical(content_world_t *w, nc_strand_t *s, nc_job_fn fn, void *arg);
+zone_t *world_zone_by_id(content_world_t *w, uint16_t id);
+reg_entry_t *reg_find_locked(content_world_t *w, const char *name);
+/* Called by the current owner of p, outside any zone: saves p and either
+ * hands the name to a waiting takeover login or releases it.  Frees p. */
+void world_player_done(content_world_t *w, player_t *p);
+void world_send_notice(content_world_t *w, nc_sid_t sid, int code, const char *text);
+void world_save_async(content_world_t *w, const content_pos_t *v, size_t n);
+void world_broadcast_chat(content_world_t *w, uint8_t channel, const char *sender,
+                          const char *shard, const char *text);
+void world_who_shard(content_world_t *w, nc_sid_t to);
+
+/* ---- zone.c ---- */
+int zone_init(zone_t *z, content_world_t *w, int idx, const content_zone_def_t *def);
+void zone_start_timers(zone_t *z);
+void zone_stop_timers(zone_t *z);
+void zone_free(zone_t *z);
+/* One tick: applies pending moves to the grid and fans out notifications.
+ * Returns notifications sent (benchmarks call it directly). */
+uint64_t zone_tick(zone_t *z);
+void zone_add_player(zone_t *z, player_t *p);
+/* reason: despawn reason sent to neighbours (1 logout, 2 zone change). */
+void zone_remove_player(zone_t *z, player_t *p, uint8_t reason);
+void zone_mark_dirty(zone_t *z, player_t *p);
+void zone_send_to_known(zone_t *z, player_t *p, nc_packet_t *pkt, int include_self);
+/* Job args: a player to place in the zone (login or transfer). */
+void zone_post_enter(zone_t *z, player_t *p, int transfer);
+typedef struct zone_msg_s {
+    content_world_t *w;
+    int zone_idx;
+    uint32_t entity_id;
+    nc_sid_t sid;
+    char name[CONTENT_NAME_MAX + 1];
+    uint16_t type; /* PROTO_T_* of the c2s packet, or 0 for "leave" */
+    union {
+        proto_move_t move;
+        proto_chat_t chat;
+        proto_who_request_t who;
+        proto_zone_change_request_t zc;
+    } u;
+} zone_msg_t;
+/* Routes msg to the zone that owns the player now (under reg_mu). */
+void zone_route(content_world_t *w, zone_msg_t *msg, int critical);
+/* Job on a zone strand: handles or forwards a zone_msg_t (frees it). */
+void zone_msg_job(void *arg);
+/* Saves all players of the zone in one batch (job on the zone's strand). */
+void zone_autosave_job(void *arg);
+player_t *player_new(content_world_t *w, const content_char_t *c, nc_sid_t sid,
+                     uint32_t entity_id);
+void player_free(player_t *p);
+void player_snapshot(const player_t *p, content_pos_t *out);
+
+/* ---- pkt helpers ---- */
+#define CONTENT_PKT(out, lower, UPPER, msgp)                                                   \
+    do {                                                                                       \
+        nc_packet_t *p_ = nc_packet_alloc(PROTO_MAX_SIZE_##UPPER);                             \
+        int n_ = p_ ? proto_encode_##lower((msgp), nc_packet_body(p_), p_->cap) : -1;          \
+        if (n_ < 0 && p_) {                                                                    \
+            nc_packet_release(p_);                                                             \
+            p_ = NULL;                                                                         \
+        } else if (p_) {                                                                       \
+            p_->len = (uint32_t)n_;                                                            \
+            p_->type = PROTO_T_##UPPER;                                                        \
+        }                                                                                      \
+        (out) = p_;                                                                            \
+    } while (0)
+
+#endif
+
+/* ---- login (world.c -> db strand -> session.c) ---- */
+typedef struct login_job_s {
+    content_world_t *w;
+    nc_sid_t sid;
+    nc_strand_t *strand; /* the session's strand; the job holds a reference */
+    uint32_t entity_id;
+    char name[CONTENT_NAME_MAX + 1];
+    content_char_t c;
+    int ok;
+} login_job_t;
+/* Runs on the session strand; owns and frees the job. */
+void session_loaded_job(void *arg);
+/* 0: name claimed and loading; 1: an older session is being taken over. */
+int world_login_claim(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, const char *name,
+                      uint32_t *entity_id);
+/* The session went away: routes a leave to the owner (sid must hold name). */
+void world_session_gone(content_world_t *w, nc_sid_t sid, const char *name, int in_world);
+void world_fence(nc_strand_t *s);
+/* Gold change committed before the client hears of it (db strand job). */
+void world_gold_async(content_world_t *w, nc_sid_t sid, int64_t char_id, int64_t delta);
+void world_global_chat(content_world_t *w, const char *sender, const char *text);

@@ -1,0 +1,345 @@
+/* The world: zone strands, the database strand, the name registry (who is
+ * online, on which zone, which session) and the login/takeover hand-offs.
+ * Lock order: reg_mu, then any netcore-internal lock (posting under reg_mu
+ * keeps "registry says zone Z" and "Z has the enter job" in step). */
+#include "content_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAG "world"
+
+int world_send(content_world_t *w, nc_sid_t sid, nc_packet_t *p)
+{
+    if (w->o.send_fn)
+        return w->o.send_fn(w->o.send_ud, sid, p);
+    return nc_send_packet_id(w->o.engine, sid, p);
+}
+
+void world_post_critical(content_world_t *w, nc_strand_t *s, nc_job_fn fn, void *arg)
+{
+    int rc = nc_strand_post(s, fn, arg);
+    if (rc == NC_EQFULL) {
+        atomic_fetch_add(&w->queue_full, 1);
+        rc = nc_timer_start(s, 0, 0, fn, arg, NULL);
+    }
+    if (rc != 0)
+        nc_log(NC_LOG_ERROR, TAG, "cannot post job: %s", nc_strerror(rc));
+}
+
+zone_t *world_zone_by_id(content_world_t *w, uint16_t id)
+{
+    for (int i = 0; i < w->nzones; i++)
+        if (w->zones[i].def->id == id)
+            return &w->zones[i];
+    return NULL;
+}
+
+static unsigned name_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % REG_BUCKETS;
+}
+
+reg_entry_t *reg_find_locked(content_world_t *w, const char *name)
+{
+    for (reg_entry_t *e = w->reg[name_hash(name)]; e; e = e->next)
+        if (strcmp(e->name, name) == 0)
+            return e;
+    return NULL;
+}
+
+static void reg_remove_locked(content_world_t *w, reg_entry_t *e)
+{
+    reg_entry_t **pp = &w->reg[name_hash(e->name)];
+    while (*pp != e)
+        pp = &(*pp)->next;
+    *pp = e->next;
+    if (e->takeover_strand)
+        nc_strand_release(e->takeover_strand);
+    free(e);
+}
+
+void world_send_notice(content_world_t *w, nc_sid_t sid, int code, const char *text)
+{
+    proto_notice_t m = {.code = code};
+    snprintf(m.text, sizeof m.text, "%s", text);
+    nc_packet_t *p;
+    CONTENT_PKT(p, notice, NOTICE, &m);
+    if (p) {
+        world_send(w, sid, p);
+        nc_packet_release(p);
+    }
+}
+
+static void db_load_job(void *arg)
+{
+    login_job_t *j = arg;
+    content_world_t *w = j->w;
+    const content_zone_def_t *home = &w->defs.v[0];
+    j->ok = content_db_load_or_create(w->db, j->name, home->id, home->spawn_x, home->spawn_y,
+                                      (int64_t)nc_wall_ms(), &j->c) == 0;
+    world_post_critical(w, j->strand, session_loaded_job, j);
+}
+
+/* Takes over the caller's strand reference. */
+static void post_login(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, const char *name,
+                       uint32_t entity_id)
+{
+    login_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        nc_strand_release(strand);
+        return;
+    }
+    j->w = w;
+    j->sid = sid;
+    j->strand = strand;
+    j->entity_id = entity_id;
+    snprintf(j->name, sizeof j->name, "%s", name);
+    world_post_critical(w, w->db_strand, db_load_job, j);
+}
+
+int world_login_claim(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, const char *name,
+                      uint32_t *entity_id)
+{
+    nc_sid_t old = 0, stale_waiter = 0;
+    pthread_mutex_lock(&w->reg_mu);
+    reg_entry_t *e = reg_find_locked(w, name);
+    *entity_id = atomic_fetch_add(&w->next_entity, 1);
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        if (e) {
+            snprintf(e->name, sizeof e->name, "%s", name);
+            e->sid = sid;
+            e->zone_idx = -1;
+            e->entity_id = *entity_id;
+            e->next = w->reg[name_hash(name)];
+            w->reg[name_hash(name)] = e;
+            nc_strand_retain(strand);
+            post_login(w, sid, strand, name, e->entity_id);
+        }
+    } else {
+        stale_waiter = e->takeover_sid;
+        if (e->takeover_strand)
+            nc_strand_release(e->takeover_strand);
+        nc_strand_retain(strand);
+        e->takeover_sid = sid;
+        e->takeover_strand = strand;
+        old = e->sid;
+    }
+    pthread_mutex_unlock(&w->reg_mu);
+    if (!e)
+        return -1;
+    if (old) {
+        atomic_fetch_add(&w->takeovers, 1);
+        nc_log(NC_LOG_INFO, TAG, "'%s' logs in again (session %llx): taking over %llx", name,
+               (unsigned long long)sid, (unsigned long long)old);
+        world_send_notice(w, old, PROTO_ERR_ALREADY_ONLINE, "logged in from another connection");
+        if (w->o.engine)
+            nc_close_id(w->o.engine, old, 0, "taken over");
+    }
+    if (stale_waiter && w->o.engine)
+        nc_close_id(w->o.engine, stale_waiter, 0, "taken over");
+    return old ? 1 : 0;
+}
+
+void world_session_gone(content_world_t *w, nc_sid_t sid, const char *name, int in_world)
+{
+    pthread_mutex_lock(&w->reg_mu);
+    reg_entry_t *e = reg_find_locked(w, name);
+    if (e && e->takeover_sid == sid) {
+        e->takeover_sid = 0;
+        nc_strand_release(e->takeover_strand);
+        e->takeover_strand = NULL;
+    } else if (e && e->sid == sid) {
+        e->closing = 1;
+        if (in_world && e->zone_idx >= 0) {
+            zone_msg_t *m = calloc(1, sizeof *m);
+            if (m) {
+                *m = (zone_msg_t){.w = w, .zone_idx = e->zone_idx, .entity_id = e->entity_id,
+                                  .sid = sid, .type = 0};
+                snprintf(m->name, sizeof m->name, "%s", name);
+                world_post_critical(w, w->zones[e->zone_idx].strand, zone_msg_job, m);
+            }
+        }
+    }
+    pthread_mutex_unlock(&w->reg_mu);
+}
+
+void world_player_done(content_world_t *w, player_t *p)
+{
+    content_pos_t pos;
+    player_snapshot(p, &pos);
+    world_save_async(w, &pos, 1);
+    pthread_mutex_lock(&w->reg_mu);
+    reg_entry_t *e = reg_find_locked(w, p->name);
+    if (e && e->sid == p->sid) {
+        if (e->takeover_sid) {
+            e->sid = e->takeover_sid;
+            e->takeover_sid = 0;
+            e->closing = 0;
+            e->zone_idx = -1;
+            e->entity_id = atomic_fetch_add(&w->next_entity, 1);
+            nc_strand_t *s = e->takeover_strand;
+            e->takeover_strand = NULL;
+            post_login(w, e->sid, s, e->name, e->entity_id);
+        } else {
+            reg_remove_locked(w, e);
+        }
+    }
+    pthread_mutex_unlock(&w->reg_mu);
+    player_free(p);
+}
+
+typedef struct save_job_s {
+    content_world_t *w;
+    size_t n;
+    content_pos_t v[];
+} save_job_t;
+
+static void db_save_job(void *arg)
+{
+    save_job_t *j = arg;
+    if (content_db_save_positions(j->w->db, j->v, j->n) != 0)
+        nc_log(NC_LOG_ERROR, TAG, "saving %zu characters failed", j->n);
+    else if (j->n > 1)
+        atomic_fetch_add(&j->w->saves_batched, 1);
+    free(j);
+}
+
+void world_save_async(content_world_t *w, const content_pos_t *v, size_t n)
+{
+    if (n == 0)
+        return;
+    save_job_t *j = malloc(sizeof *j + n * sizeof *v);
+    if (!j) {
+        nc_log(NC_LOG_ERROR, TAG, "out of memory saving %zu characters", n);
+        return;
+    }
+    j->w = w;
+    j->n = n;
+    memcpy(j->v, v, n * sizeof *v);
+    world_post_critical(w, w->db_strand, db_save_job, j);
+}
+
+typedef struct gold_job_s {
+    content_world_t *w;
+    nc_sid_t sid;
+    int64_t char_id, delta;
+} gold_job_t;
+
+static void db_gold_job(void *arg)
+{
+    gold_job_t *j = arg;
+    int64_t bal = 0;
+    int rc = content_db_gold_add(j->w->db, j->char_id, j->delta, &bal);
+    char text[96];
+    if (rc == 0)
+        snprintf(text, sizeof text, "gold %+lld, balance %lld", (long long)j->delta,
+                 (long long)bal);
+    else
+        snprintf(text, sizeof text, "gold change refused (%s)", rc == -2 ? "not enough" : "error");
+    /* committed (or refused) before the client hears of it */
+    world_send_notice(j->w, j->sid, rc == 0 ? 0 : PROTO_ERR_INTERNAL, text);
+    free(j);
+}
+
+void world_gold_async(content_world_t *w, nc_sid_t sid, int64_t char_id, int64_t delta)
+{
+    gold_job_t *j = malloc(sizeof *j);
+    if (!j)
+        return;
+    *j = (gold_job_t){w, sid, char_id, delta};
+    world_post_critical(w, w->db_strand, db_gold_job, j);
+}
+
+void world_broadcast_chat(content_world_t *w, uint8_t channel, const char *sender,
+                          const char *shard, const char *text)
+{
+    proto_chat_deliver_t m = {.channel = channel};
+    snprintf(m.sender, sizeof m.sender, "%s", sender);
+    snprintf(m.shard, sizeof m.shard, "%s", shard);
+    snprintf(m.text, sizeof m.text, "%s", text);
+    nc_packet_t *p;
+    CONTENT_PKT(p, chat_deliver, CHAT_DELIVER, &m);
+    if (!p)
+        return;
+    pthread_mutex_lock(&w->reg_mu);
+    for (int b = 0; b < REG_BUCKETS; b++)
+        for (reg_entry_t *e = w->reg[b]; e; e = e->next)
+            if (e->zone_idx >= 0 && !e->closing)
+                world_send(w, e->sid, p);
+    pthread_mutex_unlock(&w->reg_mu);
+    nc_packet_release(p);
+}
+
+void world_who_shard(content_world_t *w, nc_sid_t to)
+{
+    proto_who_response_t m = {0};
+    pthread_mutex_lock(&w->reg_mu);
+    for (int b = 0; b < REG_BUCKETS; b++)
+        for (reg_entry_t *e = w->reg[b]; e; e = e->next) {
+            if (e->zone_idx < 0)
+                continue;
+            if (m.entries_count < PROTO_WHO_RESPONSE_ENTRIES_MAX) {
+                proto_who_entry_t *x = &m.entries[m.entries_count++];
+                snprintf(x->name, sizeof x->name, "%s", e->name);
+                x->zone = w->zones[e->zone_idx].def->id;
+            }
+            m.total++;
+        }
+    pthread_mutex_unlock(&w->reg_mu);
+    nc_packet_t *p;
+    CONTENT_PKT(p, who_response, WHO_RESPONSE, &m);
+    if (p) {
+        world_send(w, to, p);
+        nc_packet_release(p);
+    }
+}
+
+void content_set_global_chat_hook(content_world_t *w, content_global_chat_fn fn, void *ud)
+{
+    pthread_mutex_lock(&w->reg_mu);
+    w->global_fn = fn;
+    w->global_ud = ud;
+    pthread_mutex_unlock(&w->reg_mu);
+}
+
+void content_deliver_global_chat(content_world_t *w, const char *shard, const char *sender,
+                                 const char *text)
+{
+    world_broadcast_chat(w, 1, sender, shard, text);
+}
+
+typedef struct fence_s {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+} fence_t;
+
+static void fence_job(void *arg)
+{
+    fence_t *f = arg;
+    pthread_mutex_lock(&f->mu);
+    f->done = 1;
+    pthread_cond_signal(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* Returns once every job posted to s before the call has run. */
+void world_fence(nc_strand_t *s)
+{
+    fence_t f = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    int rc = nc_strand_post(s, fence_job, &f);
+    if (rc == NC_EQFULL)
+        rc = nc_timer_start(s, 0, 0, fence_job, &f, NULL);
+    if (rc != 0)
+        return;
+    pthread_mutex_lock(&f.mu);
+    while (!f.done)
+        pthread_cond_wait(&f.cv, &f.mu);
+    pthread_mutex_unlock(&f.mu);
+}

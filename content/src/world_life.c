@@ -1,0 +1,182 @@
+/* World life cycle (create, orderly shutdown, destroy), global chat routing
+ * and the statistics read by the metrics endpoint. */
+#include "content_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAG "world"
+
+const double content_tick_bucket_ms[CONTENT_TICK_BUCKETS] = {0.1, 0.25, 0.5, 1,  2.5,
+                                                             5,   10,   25,  50, 1e300};
+const double content_db_latency_bucket_ms[8] = {0.1, 0.5, 1, 5, 10, 50, 100, 1e300};
+
+void world_global_chat(content_world_t *w, const char *sender, const char *text)
+{
+    pthread_mutex_lock(&w->reg_mu);
+    content_global_chat_fn fn = w->global_fn;
+    void *ud = w->global_ud;
+    pthread_mutex_unlock(&w->reg_mu);
+    if (fn)
+        fn(ud, sender, text);
+    else
+        world_broadcast_chat(w, 1, sender, "", text);
+}
+
+static int create_zones(content_world_t *w, char *err, size_t errlen)
+{
+    w->zones = calloc((size_t)w->defs.n, sizeof *w->zones);
+    if (!w->zones) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < w->defs.n; i++) {
+        if (zone_init(&w->zones[i], w, i, &w->defs.v[i]) != 0) {
+            snprintf(err, errlen, "cannot create zone %u", w->defs.v[i].id);
+            return -1;
+        }
+        w->nzones++;
+    }
+    return 0;
+}
+
+int content_world_create(const content_opts_t *o, content_world_t **out, char *err,
+                         size_t errlen)
+{
+    content_world_t *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    w->o = *o;
+    snprintf(w->shard, sizeof w->shard, "%s", o->shard_name ? o->shard_name : "shard");
+    w->move_rules = (zone_move_rules_t){o->max_speed, 150, 1000};
+    w->chat_rules = (chat_limit_rules_t){o->chat_per_s, o->chat_burst, o->chat_mute_ms};
+    pthread_mutex_init(&w->reg_mu, NULL);
+    atomic_store(&w->next_entity, 1);
+    if (content_zones_load(o->zones_file, &w->defs, err, errlen) != 0 ||
+        (o->db_path && content_db_open(o->db_path, &w->db, err, errlen) != 0))
+        goto fail;
+    if (nc_strand_create(o->db_queue, &w->db_strand) != 0) {
+        snprintf(err, errlen, "cannot create the database strand");
+        goto fail;
+    }
+    if (create_zones(w, err, errlen) != 0)
+        goto fail;
+    for (int i = 0; i < w->nzones; i++)
+        zone_start_timers(&w->zones[i]);
+    nc_log(NC_LOG_INFO, TAG, "%d zones, database %s (schema v%d), tick %u Hz", w->nzones,
+           o->db_path ? o->db_path : "(none)", w->db ? content_db_user_version(w->db) : 0,
+           o->tick_hz);
+    *out = w;
+    return 0;
+fail:
+    content_world_destroy(w);
+    return -1;
+}
+
+static void notice_all(content_world_t *w, const char *text)
+{
+    pthread_mutex_lock(&w->reg_mu);
+    for (int b = 0; b < REG_BUCKETS; b++)
+        for (reg_entry_t *e = w->reg[b]; e; e = e->next)
+            world_send_notice(w, e->sid, PROTO_ERR_SHUTTING_DOWN, text);
+    pthread_mutex_unlock(&w->reg_mu);
+}
+
+void content_world_shutdown(content_world_t *w)
+{
+    if (atomic_exchange(&w->shutting_down, 1))
+        return;
+    uint32_t online = content_online(w);
+    for (int i = 0; i < w->nzones; i++)
+        zone_stop_timers(&w->zones[i]);
+    for (int i = 0; i < w->nzones; i++)
+        world_post_critical(w, w->zones[i].strand, zone_autosave_job, &w->zones[i]);
+    for (int i = 0; i < w->nzones; i++)
+        world_fence(w->zones[i].strand);
+    world_fence(w->db_strand);
+    notice_all(w, "server shutting down; your character is saved");
+    nc_log(NC_LOG_INFO, TAG, "shutdown: %u online characters saved", online);
+}
+
+void content_world_destroy(content_world_t *w)
+{
+    if (!w)
+        return;
+    for (int i = 0; i < w->nzones; i++)
+        zone_stop_timers(&w->zones[i]);
+    /* leave jobs from closing sessions may still be queued: drain zones,
+     * then the saves they posted */
+    for (int i = 0; i < w->nzones; i++)
+        world_fence(w->zones[i].strand);
+    if (w->db_strand) {
+        world_fence(w->db_strand);
+        nc_strand_release(w->db_strand);
+    }
+    for (int i = 0; i < w->nzones; i++)
+        zone_free(&w->zones[i]);
+    free(w->zones);
+    for (int b = 0; b < REG_BUCKETS; b++)
+        while (w->reg[b]) {
+            reg_entry_t *e = w->reg[b];
+            w->reg[b] = e->next;
+            if (e->takeover_strand)
+                nc_strand_release(e->takeover_strand);
+            free(e);
+        }
+    content_db_close(w->db);
+    content_zones_free(&w->defs);
+    pthread_mutex_destroy(&w->reg_mu);
+    free(w);
+}
+
+uint32_t content_online(content_world_t *w)
+{
+    uint32_t n = 0;
+    for (int i = 0; i < w->nzones; i++)
+        n += atomic_load(&w->zones[i].nplayers);
+    return n;
+}
+
+void content_stats(content_world_t *w, content_stats_t *s)
+{
+    memset(s, 0, sizeof *s);
+    s->online = content_online(w);
+    s->logins = atomic_load(&w->logins);
+    s->takeovers = atomic_load(&w->takeovers);
+    s->moves = atomic_load(&w->moves);
+    s->moves_too_fast = atomic_load(&w->too_fast);
+    s->moves_out_of_bounds = atomic_load(&w->oob);
+    s->moves_bad_value = atomic_load(&w->bad_value);
+    s->bad_packets = atomic_load(&w->bad_packets);
+    s->chat_muted = atomic_load(&w->chat_muted);
+    s->queue_full = atomic_load(&w->queue_full);
+    s->saves_batched = atomic_load(&w->saves_batched);
+    if (w->db) {
+        content_db_stats_t d;
+        content_db_stats(w->db, &d);
+        s->db_ops = d.ops;
+        s->db_errors = d.errors;
+        s->db_total_us = d.total_us;
+        memcpy(s->db_buckets, d.buckets, sizeof s->db_buckets);
+    }
+}
+
+int content_zone_stats(content_world_t *w, content_zone_stats_t *out, int max)
+{
+    for (int i = 0; i < w->nzones && i < max; i++) {
+        zone_t *z = &w->zones[i];
+        content_zone_stats_t *s = &out[i];
+        s->id = z->def->id;
+        snprintf(s->name, sizeof s->name, "%s", z->def->name);
+        s->players = atomic_load(&z->nplayers);
+        s->ticks = atomic_load(&z->ticks);
+        s->tick_sum_us = atomic_load(&z->tick_sum_us);
+        s->notifications = atomic_load(&z->notifications);
+        for (int b = 0; b < CONTENT_TICK_BUCKETS; b++)
+            s->tick_buckets[b] = atomic_load(&z->tick_buckets[b]);
+    }
+    return w->nzones;
+}

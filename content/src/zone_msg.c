@@ -1,0 +1,299 @@
+/* Jobs that reach a zone from outside its strand: players entering (login
+ * or transfer) and client requests routed from session strands (move, chat,
+ * who, zone change) plus "leave" when a session goes away. */
+#include "content_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAG "zone"
+
+typedef struct enter_job_s {
+    zone_t *z;
+    player_t *p;
+    int transfer;
+} enter_job_t;
+
+static void send_error(content_world_t *w, nc_sid_t sid, int code, const char *text)
+{
+    proto_error_t m = {.code = code, .fatal = false};
+    snprintf(m.text, sizeof m.text, "%s", text);
+    nc_packet_t *p;
+    CONTENT_PKT(p, error, ERROR, &m);
+    if (p) {
+        world_send(w, sid, p);
+        nc_packet_release(p);
+    }
+}
+
+static void send_arrival(zone_t *z, player_t *p, int transfer)
+{
+    nc_packet_t *pkt;
+    proto_vec2_t pos = {p->ent.x, p->ent.y};
+    if (transfer) {
+        proto_zone_changed_t m = {.zone = z->def->id, .pos = pos};
+        snprintf(m.zone_name, sizeof m.zone_name, "%s", z->def->name);
+        CONTENT_PKT(pkt, zone_changed, ZONE_CHANGED, &m);
+    } else {
+        proto_world_entered_t m = {.entity_id = p->ent.id, .zone = z->def->id, .pos = pos,
+                                   .server_time = nc_wall_ms()};
+        snprintf(m.zone_name, sizeof m.zone_name, "%s", z->def->name);
+        CONTENT_PKT(pkt, world_entered, WORLD_ENTERED, &m);
+    }
+    if (pkt) {
+        world_send(z->w, p->sid, pkt);
+        nc_packet_release(pkt);
+    }
+}
+
+static void enter_job(void *arg)
+{
+    enter_job_t *j = arg;
+    zone_t *z = j->z;
+    player_t *p = j->p;
+    int transfer = j->transfer;
+    content_world_t *w = z->w;
+    pthread_mutex_lock(&w->reg_mu);
+    reg_entry_t *e = reg_find_locked(w, p->name);
+    int ok = e && e->sid == p->sid && !e->closing;
+    if (ok)
+        e->zone_idx = z->idx;
+    pthread_mutex_unlock(&w->reg_mu);
+    free(j);
+    if (!ok) {
+        world_player_done(w, p);
+        return;
+    }
+    p->last_move_ms = nc_now_ms();
+    /* arrival first, so the client knows its zone before any spawn in it */
+    send_arrival(z, p, transfer);
+    zone_add_player(z, p);
+    nc_log(NC_LOG_DEBUG, TAG, "[%llx] %s enters zone %u at (%.1f, %.1f)",
+           (unsigned long long)p->sid, p->name, z->def->id, p->ent.x, p->ent.y);
+}
+
+/* Caller holds reg_mu and has set the registry's zone_idx to z. */
+void zone_post_enter(zone_t *z, player_t *p, int transfer)
+{
+    enter_job_t *j = malloc(sizeof *j);
+    if (!j) {
+        nc_log(NC_LOG_ERROR, TAG, "out of memory: %s cannot enter", p->name);
+        return;
+    }
+    *j = (enter_job_t){z, p, transfer};
+    world_post_critical(z->w, z->strand, enter_job, j);
+}
+
+static void transfer(zone_t *z, player_t *p, zone_t *to, float x, float y)
+{
+    content_world_t *w = z->w;
+    zone_remove_player(z, p, 2);
+    p->ent.x = x;
+    p->ent.y = y;
+    p->zone_id = to->def->id;
+    pthread_mutex_lock(&w->reg_mu);
+    reg_entry_t *e = reg_find_locked(w, p->name);
+    int ok = e && e->sid == p->sid;
+    if (ok) {
+        e->zone_idx = to->idx;
+        zone_post_enter(to, p, 1);
+    }
+    pthread_mutex_unlock(&w->reg_mu);
+    if (!ok)
+        world_player_done(w, p);
+}
+
+static void correct(zone_t *z, player_t *p, const proto_move_t *m, zone_move_verdict_t v)
+{
+    content_world_t *w = z->w;
+    atomic_fetch_add(v == ZONE_MOVE_TOO_FAST        ? &w->too_fast
+                     : v == ZONE_MOVE_OUT_OF_BOUNDS ? &w->oob
+                                                    : &w->bad_value,
+                     1);
+    nc_log(NC_LOG_DEBUG, TAG, "[%llx] %s move corrected: %s", (unsigned long long)p->sid,
+           p->name, zone_move_verdict_name(v));
+    proto_move_correction_t c = {.dir = p->dir, .client_time = m->client_time};
+    c.pos = (proto_vec2_t){p->ent.x, p->ent.y};
+    nc_packet_t *pkt;
+    CONTENT_PKT(pkt, move_correction, MOVE_CORRECTION, &c);
+    if (pkt) {
+        world_send(w, p->sid, pkt);
+        nc_packet_release(pkt);
+    }
+}
+
+static void on_move(zone_t *z, player_t *p, const proto_move_t *m)
+{
+    content_world_t *w = z->w;
+    uint64_t now = nc_now_ms();
+    atomic_fetch_add_explicit(&w->moves, 1, memory_order_relaxed);
+    zone_move_verdict_t v = zone_move_check(&w->move_rules, z->def->width, z->def->height,
+                                            p->ent.x, p->ent.y, p->last_move_ms, m->pos.x,
+                                            m->pos.y, now);
+    if (v != ZONE_MOVE_OK) {
+        correct(z, p, m, v);
+        return;
+    }
+    p->ent.x = m->pos.x;
+    p->ent.y = m->pos.y;
+    p->dir = m->dir;
+    p->last_move_ms = now;
+    for (int i = 0; i < z->def->nportals; i++) {
+        const content_portal_t *pt = &z->def->portals[i];
+        float dx = p->ent.x - pt->x, dy = p->ent.y - pt->y;
+        zone_t *to = world_zone_by_id(w, pt->to_zone);
+        if (dx * dx + dy * dy <= pt->radius * pt->radius && to) {
+            transfer(z, p, to, pt->to_x, pt->to_y);
+            return;
+        }
+    }
+    zone_mark_dirty(z, p);
+}
+
+static void chat_command(zone_t *z, player_t *p, const char *text)
+{
+    long long delta;
+    if (sscanf(text, "/gold %lld", &delta) == 1)
+        world_gold_async(z->w, p->sid, p->char_id, delta);
+    else
+        send_error(z->w, p->sid, PROTO_ERR_BAD_PACKET, "unknown command (try /gold N)");
+}
+
+static void chat_whisper(zone_t *z, player_t *p, const proto_chat_t *m, nc_packet_t *pkt)
+{
+    content_world_t *w = z->w;
+    nc_sid_t to = 0;
+    pthread_mutex_lock(&w->reg_mu);
+    reg_entry_t *e = reg_find_locked(w, m->target);
+    if (e && e->zone_idx >= 0 && !e->closing)
+        to = e->sid;
+    pthread_mutex_unlock(&w->reg_mu);
+    if (!to) {
+        send_error(w, p->sid, PROTO_ERR_NO_SUCH_PLAYER, "no such player online");
+        return;
+    }
+    world_send(w, to, pkt);
+    if (to != p->sid)
+        world_send(w, p->sid, pkt);
+}
+
+static void on_chat(zone_t *z, player_t *p, const proto_chat_t *m)
+{
+    content_world_t *w = z->w;
+    chat_limit_verdict_t v = chat_limit_check(&p->chat, &w->chat_rules, nc_now_ms());
+    if (v != CHAT_LIMIT_OK) {
+        atomic_fetch_add(&w->chat_muted, 1);
+        if (v == CHAT_LIMIT_NOW_MUTED) {
+            char t[96];
+            snprintf(t, sizeof t, "you are muted for %u s (chat flood)",
+                     (unsigned)(w->chat_rules.mute_ms / 1000));
+            world_send_notice(w, p->sid, PROTO_ERR_OK, t);
+        }
+        return;
+    }
+    if (m->text[0] == '/') {
+        chat_command(z, p, m->text);
+        return;
+    }
+    if (m->channel == 1) {
+        world_global_chat(w, p->name, m->text);
+        return;
+    }
+    proto_chat_deliver_t d = {.channel = m->channel};
+    memcpy(d.sender, p->name, sizeof p->name);
+    memcpy(d.text, m->text, sizeof d.text);
+    nc_packet_t *pkt;
+    CONTENT_PKT(pkt, chat_deliver, CHAT_DELIVER, &d);
+    if (!pkt)
+        return;
+    if (m->channel == 2)
+        chat_whisper(z, p, m, pkt);
+    else
+        zone_send_to_known(z, p, pkt, 1);
+    nc_packet_release(pkt);
+}
+
+static void on_who_zone(zone_t *z, player_t *p)
+{
+    proto_who_response_t r = {.total = z->nall};
+    for (uint32_t i = 0; i < z->nall && r.entries_count < PROTO_WHO_RESPONSE_ENTRIES_MAX; i++) {
+        proto_who_entry_t *x = &r.entries[r.entries_count++];
+        memcpy(x->name, z->all[i]->name, sizeof z->all[i]->name);
+        x->zone = z->def->id;
+    }
+    nc_packet_t *pkt;
+    CONTENT_PKT(pkt, who_response, WHO_RESPONSE, &r);
+    if (pkt) {
+        world_send(z->w, p->sid, pkt);
+        nc_packet_release(pkt);
+    }
+}
+
+static void on_zone_change(zone_t *z, player_t *p, uint16_t id)
+{
+    zone_t *to = world_zone_by_id(z->w, id);
+    if (!to) {
+        send_error(z->w, p->sid, PROTO_ERR_NO_SUCH_ZONE, "no such zone");
+        return;
+    }
+    if (to == z) {
+        world_send_notice(z->w, p->sid, 0, "already in that zone");
+        return;
+    }
+    transfer(z, p, to, to->def->spawn_x, to->def->spawn_y);
+}
+
+static void dispatch(zone_t *z, player_t *p, zone_msg_t *m)
+{
+    switch (m->type) {
+    case 0:
+        zone_remove_player(z, p, 1);
+        world_player_done(z->w, p);
+        break;
+    case PROTO_T_MOVE: on_move(z, p, &m->u.move); break;
+    case PROTO_T_CHAT: on_chat(z, p, &m->u.chat); break;
+    case PROTO_T_WHO_REQUEST:
+        if (m->u.who.scope == 1)
+            world_who_shard(z->w, p->sid);
+        else
+            on_who_zone(z, p);
+        break;
+    case PROTO_T_ZONE_CHANGE_REQUEST: on_zone_change(z, p, m->u.zc.zone); break;
+    default: break;
+    }
+}
+
+void zone_msg_job(void *arg)
+{
+    zone_msg_t *m = arg;
+    zone_t *z = &m->w->zones[m->zone_idx];
+    player_t *p = zone_idmap_get(&z->players, m->entity_id);
+    if (!p || p->sid != m->sid) {
+        /* the player moved on (zone change) after this was routed */
+        zone_route(m->w, m, m->type == 0);
+        return;
+    }
+    dispatch(z, p, m);
+    free(m);
+}
+
+void zone_route(content_world_t *w, zone_msg_t *m, int critical)
+{
+    pthread_mutex_lock(&w->reg_mu);
+    reg_entry_t *e = reg_find_locked(w, m->name);
+    int to = (e && e->sid == m->sid) ? e->zone_idx : -1;
+    if (to >= 0 && to != m->zone_idx) {
+        m->zone_idx = to;
+        if (critical) {
+            world_post_critical(w, w->zones[to].strand, zone_msg_job, m);
+            m = NULL;
+        } else if (nc_strand_post(w->zones[to].strand, zone_msg_job, m) == 0) {
+            m = NULL;
+        } else {
+            atomic_fetch_add(&w->queue_full, 1);
+        }
+    }
+    pthread_mutex_unlock(&w->reg_mu);
+    free(m);
+}
