@@ -10,12 +10,12 @@
 #include <string.h>
 
 /* Codec results: 0 / bytes written, or one of these (negative). */
-#define PROTO_ERRNO_MAP(X)                                                     \
-    X(ETRUNC, -1, "packet body truncated")                                     \
-    X(ETRAILING, -2, "trailing bytes after packet body")                       \
-    X(ETOOLONG, -3, "string, bytes or array longer than its schema maximum")   \
-    X(EUNKNOWN, -4, "unknown packet type")                                     \
-    X(EBUFSIZE, -5, "output buffer too small")                                 \
+#define PROTO_ERRNO_MAP(X)                                                                         \
+    X(ETRUNC, -1, "packet body truncated")                                                         \
+    X(ETRAILING, -2, "trailing bytes after packet body")                                           \
+    X(ETOOLONG, -3, "string, bytes or array longer than its schema maximum")                       \
+    X(EUNKNOWN, -4, "unknown packet type")                                                         \
+    X(EBUFSIZE, -5, "output buffer too small")                                                     \
     X(EINVAL, -6, "invalid value (bool not 0/1 or NUL inside a string)")
 
 enum {
@@ -27,17 +27,17 @@ const char *proto_strerror(int err);
 
 /* Game-level result codes carried in login_result.code, error.code, etc.
  * (positive; 0 is success).  Add yours from 1000 up. */
-#define PROTO_ERR_MAP(X)                                                       \
-    X(OK, 0, "ok")                                                             \
-    X(HASH_MISMATCH, 1, "protocol hash mismatch: client and server differ")   \
-    X(BAD_NAME, 2, "invalid character name")                                   \
-    X(ALREADY_ONLINE, 3, "character already online")                           \
-    X(SERVER_FULL, 4, "server full")                                           \
-    X(NOT_LOGGED_IN, 5, "not logged in")                                       \
-    X(BAD_PACKET, 6, "malformed or unexpected packet")                         \
-    X(NO_SUCH_ZONE, 7, "no such zone")                                         \
-    X(NO_SUCH_PLAYER, 8, "no such player")                                     \
-    X(INTERNAL, 9, "internal server error")                                    \
+#define PROTO_ERR_MAP(X)                                                                           \
+    X(OK, 0, "ok")                                                                                 \
+    X(HASH_MISMATCH, 1, "protocol hash mismatch: client and server differ")                        \
+    X(BAD_NAME, 2, "invalid character name")                                                       \
+    X(ALREADY_ONLINE, 3, "character already online")                                               \
+    X(SERVER_FULL, 4, "server full")                                                               \
+    X(NOT_LOGGED_IN, 5, "not logged in")                                                           \
+    X(BAD_PACKET, 6, "malformed or unexpected packet")                                             \
+    X(NO_SUCH_ZONE, 7, "no such zone")                                                             \
+    X(NO_SUCH_PLAYER, 8, "no such player")                                                         \
+    X(INTERNAL, 9, "internal server error")                                                        \
     X(SHUTTING_DOWN, 10, "server shutting down")
 
 enum {
@@ -84,15 +84,42 @@ static inline void proto_w_le(proto_w_t *w, uint64_t v, size_t n)
             p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static inline void proto_w_u8(proto_w_t *w, uint8_t v) { proto_w_le(w, v, 1); }
-static inline void proto_w_u16(proto_w_t *w, uint16_t v) { proto_w_le(w, v, 2); }
-static inline void proto_w_u32(proto_w_t *w, uint32_t v) { proto_w_le(w, v, 4); }
-static inline void proto_w_u64(proto_w_t *w, uint64_t v) { proto_w_le(w, v, 8); }
-static inline void proto_w_i8(proto_w_t *w, int8_t v) { proto_w_le(w, (uint8_t)v, 1); }
-static inline void proto_w_i16(proto_w_t *w, int16_t v) { proto_w_le(w, (uint16_t)v, 2); }
-static inline void proto_w_i32(proto_w_t *w, int32_t v) { proto_w_le(w, (uint32_t)v, 4); }
-static inline void proto_w_i64(proto_w_t *w, int64_t v) { proto_w_le(w, (uint64_t)v, 8); }
-static inline void proto_w_bool(proto_w_t *w, bool v) { proto_w_le(w, v ? 1u : 0u, 1); }
+static inline void proto_w_u8(proto_w_t *w, uint8_t v)
+{
+    proto_w_le(w, v, 1);
+}
+static inline void proto_w_u16(proto_w_t *w, uint16_t v)
+{
+    proto_w_le(w, v, 2);
+}
+static inline void proto_w_u32(proto_w_t *w, uint32_t v)
+{
+    proto_w_le(w, v, 4);
+}
+static inline void proto_w_u64(proto_w_t *w, uint64_t v)
+{
+    proto_w_le(w, v, 8);
+}
+static inline void proto_w_i8(proto_w_t *w, int8_t v)
+{
+    proto_w_le(w, (uint8_t)v, 1);
+}
+static inline void proto_w_i16(proto_w_t *w, int16_t v)
+{
+    proto_w_le(w, (uint16_t)v, 2);
+}
+static inline void proto_w_i32(proto_w_t *w, int32_t v)
+{
+    proto_w_le(w, (uint32_t)v, 4);
+}
+static inline void proto_w_i64(proto_w_t *w, int64_t v)
+{
+    proto_w_le(w, (uint64_t)v, 8);
+}
+static inline void proto_w_bool(proto_w_t *w, bool v)
+{
+    proto_w_le(w, v ? 1u : 0u, 1);
+}
 static inline void proto_w_f32(proto_w_t *w, float v)
 {
     uint32_t u;
@@ -156,10 +183,22 @@ static inline uint64_t proto_r_le(proto_r_t *r, size_t n)
     return v;
 }
 
-static inline void proto_r_u8(proto_r_t *r, uint8_t *v) { *v = (uint8_t)proto_r_le(r, 1); }
-static inline void proto_r_u16(proto_r_t *r, uint16_t *v) { *v = (uint16_t)proto_r_le(r, 2); }
-static inline void proto_r_u32(proto_r_t *r, uint32_t *v) { *v = (uint32_t)proto_r_le(r, 4); }
-static inline void proto_r_u64(proto_r_t *r, uint64_t *v) { *v = proto_r_le(r, 8); }
+static inline void proto_r_u8(proto_r_t *r, uint8_t *v)
+{
+    *v = (uint8_t)proto_r_le(r, 1);
+}
+static inline void proto_r_u16(proto_r_t *r, uint16_t *v)
+{
+    *v = (uint16_t)proto_r_le(r, 2);
+}
+static inline void proto_r_u32(proto_r_t *r, uint32_t *v)
+{
+    *v = (uint32_t)proto_r_le(r, 4);
+}
+static inline void proto_r_u64(proto_r_t *r, uint64_t *v)
+{
+    *v = proto_r_le(r, 8);
+}
 /* Two's complement conversions through memcpy: no implementation-defined casts. */
 static inline void proto_r_i8(proto_r_t *r, int8_t *v)
 {

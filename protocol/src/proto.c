@@ -6,7 +6,7 @@ const char *proto_strerror(int err)
 {
     switch (err) {
     case 0: return "ok";
-#define PROTO_X_(name, val, msg) \
+#define PROTO_X_(name, val, msg)                                                                   \
     case PROTO_##name: return msg;
         PROTO_ERRNO_MAP(PROTO_X_)
 #undef PROTO_X_
@@ -17,7 +17,7 @@ const char *proto_strerror(int err)
 const char *proto_err_text(int code)
 {
     switch (code) {
-#define PROTO_X_(name, val, msg) \
+#define PROTO_X_(name, val, msg)                                                                   \
     case PROTO_ERR_##name: return msg;
         PROTO_ERR_MAP(PROTO_X_)
 #undef PROTO_X_

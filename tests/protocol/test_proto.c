@@ -89,8 +89,7 @@ static void test_trailing_byte_is_rejected(void **st)
     for (int i = 0; i < PROTO_NTYPES; i++) {
         int n = encode_sample(proto_types[i], 2, 3);
         g_buf[n] = 0;
-        assert_int_equal(proto_decode(proto_types[i], g_buf, (size_t)n + 1, &g_b),
-                         PROTO_ETRAILING);
+        assert_int_equal(proto_decode(proto_types[i], g_buf, (size_t)n + 1, &g_b), PROTO_ETRAILING);
     }
 }
 
@@ -220,8 +219,11 @@ static void test_type_tables_match_ranges_and_body_limit(void **st)
 static void test_wire_format_matches_readme(void **st)
 {
     (void)st;
-    proto_spawn_t s = {.entity_id = 0x01020304, .kind = 1, .name = "Al",
-                       .pos = {.x = 1.0f, .y = -2.5f}, .dir = 0x80};
+    proto_spawn_t s = {.entity_id = 0x01020304,
+                       .kind = 1,
+                       .name = "Al",
+                       .pos = {.x = 1.0f, .y = -2.5f},
+                       .dir = 0x80};
     static const uint8_t want[] = {0x04, 0x03, 0x02, 0x01, 0x01, 0x02, 0x00, 'A',  'l',
                                    0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x20, 0xc0, 0x80};
     assert_int_equal(proto_encode_spawn(&s, g_buf, sizeof g_buf), sizeof want);

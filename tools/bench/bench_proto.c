@@ -65,9 +65,8 @@ int main(int argc, char **argv)
             return 1;
         double enc = measure(0, (size_t)n, budget);
         double dec = measure(1, (size_t)n, budget);
-        printf("| %s | %s | %d | %.2f | %.0f | %.2f | %.0f |\n",
-               proto_type_name(cases[i].type), cases[i].what, n, enc / 1e6, enc * n / 1e6,
-               dec / 1e6, dec * n / 1e6);
+        printf("| %s | %s | %d | %.2f | %.0f | %.2f | %.0f |\n", proto_type_name(cases[i].type),
+               cases[i].what, n, enc / 1e6, enc * n / 1e6, dec / 1e6, dec * n / 1e6);
     }
     return g_sink == 0xdeadbeef; /* keeps the loop observable */
 }

@@ -57,10 +57,21 @@ void pg_type_desc(const pg_schema_t *s, const pg_field_t *f, char *buf, size_t c
         snprintf(buf, cap, "%s", inner);
 }
 
+/* Names become C identifiers: lower-case, and never a C keyword or "type"
+ * (proto_msg_t.type holds the packet type next to the union of packets). */
 static int valid_ident(const char *s)
 {
+    static const char *const reserved[] = {
+        "auto",  "bool",     "break",  "case",     "char",   "const",    "continue", "default",
+        "do",    "double",   "else",   "enum",     "extern", "false",    "float",    "for",
+        "goto",  "if",       "inline", "int",      "long",   "register", "restrict", "return",
+        "short", "signed",   "sizeof", "static",   "struct", "switch",   "true",     "typedef",
+        "union", "unsigned", "void",   "volatile", "while",  "type"};
     if (!s || !*s || strlen(s) >= PG_NAME_MAX || !(islower((unsigned char)*s)))
         return 0;
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strcmp(s, reserved[i]) == 0)
+            return 0;
     for (; *s; s++)
         if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '_')
             return 0;
@@ -89,8 +100,7 @@ static int parse_kind(const pg_schema_t *s, const char *kind, const cJSON *maxj,
     if (!found) {
         t->sidx = find_struct(s, kind);
         if (t->sidx < 0)
-            return fail("%s: unknown kind '%s' (structs must be declared before use)", where,
-                        kind);
+            return fail("%s: unknown kind '%s' (structs must be declared before use)", where, kind);
         t->kind = K_STRUCT;
     }
     if (t->kind == K_STRING || t->kind == K_BYTES || t->kind == K_ARRAY) {
@@ -118,14 +128,14 @@ static int parse_field(const pg_schema_t *s, const cJSON *j, pg_field_t *f, cons
     const cJSON *doc = cJSON_GetObjectItemCaseSensitive(j, "doc");
     char where[2 * PG_NAME_MAX + 8];
     if (!cJSON_IsString(name) || !valid_ident(name->valuestring))
-        return fail("%s: field without a valid name ([a-z][a-z0-9_]*)", owner);
+        return fail("%s: field without a valid name ([a-z][a-z0-9_]*, not a C keyword)", owner);
     snprintf(f->name, sizeof f->name, "%s", name->valuestring);
     snprintf(where, sizeof where, "%s.%s", owner, f->name);
     f->doc = cJSON_IsString(doc) ? doc->valuestring : NULL;
     if (!cJSON_IsString(kind))
         return fail("%s: missing kind", where);
-    if (parse_kind(s, kind->valuestring, cJSON_GetObjectItemCaseSensitive(j, "max"), &f->t,
-                   where) < 0)
+    if (parse_kind(s, kind->valuestring, cJSON_GetObjectItemCaseSensitive(j, "max"), &f->t, where) <
+        0)
         return -1;
     if (f->t.kind != K_ARRAY)
         return 0;
@@ -160,8 +170,8 @@ static int parse_msg(const pg_schema_t *s, const cJSON *j, pg_msg_t *m, int is_p
         for (int i = 0; i < m->nfields; i++)
             if (strcmp(m->fields[i].name, f->name) == 0)
                 return fail("%s: duplicate field '%s'", m->name, f->name);
-        m->maxsize += f->t.kind == K_ARRAY ? 2ul + f->t.max * type_size(s, &f->elem)
-                                           : type_size(s, &f->t);
+        m->maxsize +=
+            f->t.kind == K_ARRAY ? 2ul + f->t.max * type_size(s, &f->elem) : type_size(s, &f->t);
         m->nfields++;
     }
     if (m->maxsize > PG_MAX_BODY)
@@ -173,10 +183,14 @@ static int parse_msg(const pg_schema_t *s, const cJSON *j, pg_msg_t *m, int is_p
 /* Template types 1-299; user types 1000-3999; dir chosen by hundreds/thousands. */
 static int dir_of_type(int type)
 {
-    if (type >= 1 && type <= 99) return 1;
-    if (type >= 100 && type <= 199) return 2;
-    if (type >= 200 && type <= 299) return 3;
-    if (type >= 1000 && type <= 3999) return type / 1000;
+    if (type >= 1 && type <= 99)
+        return 1;
+    if (type >= 100 && type <= 199)
+        return 2;
+    if (type >= 200 && type <= 299)
+        return 3;
+    if (type >= 1000 && type <= 3999)
+        return type / 1000;
     return 0;
 }
 
@@ -240,7 +254,7 @@ static int load_list(pg_schema_t *s, const cJSON *root, const char *key, int pac
     return 0;
 }
 
-static char *read_all(FILE *f, long *len)
+char *pg_slurp(FILE *f, long *len)
 {
     if (fseek(f, 0, SEEK_END) != 0 || (*len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
         return NULL;
@@ -301,7 +315,7 @@ static int compute_hash(pg_schema_t *s)
         return fail("tmpfile failed");
     emit_canonical(s, tmp);
     long len;
-    char *text = read_all(tmp, &len);
+    char *text = pg_slurp(tmp, &len);
     fclose(tmp);
     if (!text)
         return fail("reading canonical form failed");
@@ -322,7 +336,7 @@ static int load_schema(pg_schema_t *s, const char *path)
     if (!f)
         return fail("cannot open");
     long len;
-    char *text = read_all(f, &len);
+    char *text = pg_slurp(f, &len);
     fclose(f);
     if (!text)
         return fail("cannot read");

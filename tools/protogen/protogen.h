@@ -12,8 +12,20 @@
 #define PG_MAX_BODY (65535 - 4)
 
 typedef enum {
-    K_U8, K_U16, K_U32, K_U64, K_I8, K_I16, K_I32, K_I64,
-    K_F32, K_BOOL, K_STRING, K_BYTES, K_STRUCT, K_ARRAY
+    K_U8,
+    K_U16,
+    K_U32,
+    K_U64,
+    K_I8,
+    K_I16,
+    K_I32,
+    K_I64,
+    K_F32,
+    K_BOOL,
+    K_STRING,
+    K_BYTES,
+    K_STRUCT,
+    K_ARRAY
 } pg_kind_t;
 
 typedef struct {
@@ -55,6 +67,9 @@ const char *pg_dir_name(int dir);
 void pg_upper(char *dst, const char *src, size_t cap);
 /* Writes the type of a field as the schema spells it, e.g. "array(64) of who_entry". */
 void pg_type_desc(const pg_schema_t *s, const pg_field_t *f, char *buf, size_t cap);
+
+/* Reads a whole file (NUL-terminated, *len bytes); NULL on failure. */
+char *pg_slurp(FILE *f, long *len);
 
 /* Emitters: 0 on success, -1 with a message on stderr. */
 int pg_emit_header(const pg_schema_t *s, FILE *out);

@@ -44,27 +44,13 @@ int pg_emit_doc(const pg_schema_t *s, FILE *o)
     return ferror(o) ? -1 : 0;
 }
 
-static char *slurp(FILE *f)
-{
-    long len;
-    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
-        return NULL;
-    char *buf = malloc((size_t)len + 1);
-    if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        free(buf);
-        return NULL;
-    }
-    if (buf)
-        buf[len] = '\0';
-    return buf;
-}
-
 static char *doc_text(const pg_schema_t *s)
 {
     FILE *tmp = tmpfile();
+    long len;
     if (!tmp)
         return NULL;
-    char *text = pg_emit_doc(s, tmp) == 0 ? slurp(tmp) : NULL;
+    char *text = pg_emit_doc(s, tmp) == 0 ? pg_slurp(tmp, &len) : NULL;
     fclose(tmp);
     return text;
 }
@@ -73,7 +59,8 @@ static char *doc_text(const pg_schema_t *s)
 int pg_readme(const pg_schema_t *s, const char *path, int update)
 {
     FILE *f = fopen(path, "rb");
-    char *readme = f ? slurp(f) : NULL;
+    long len;
+    char *readme = f ? pg_slurp(f, &len) : NULL;
     if (f)
         fclose(f);
     char *doc = doc_text(s);
@@ -88,8 +75,10 @@ int pg_readme(const pg_schema_t *s, const char *path, int update)
         b = b ? b + strlen(BEGIN_MARK) : NULL;
         rc = !(b && e && (size_t)(e - b) == strlen(doc) && memcmp(b, doc, strlen(doc)) == 0);
         if (rc)
-            fprintf(stderr, "protogen: the packet table in %s is stale; run\n"
-                            "  protogen --update-readme %s SCHEMA\n", path, path);
+            fprintf(stderr,
+                    "protogen: the packet table in %s is stale; run\n"
+                    "  protogen --update-readme %s SCHEMA\n",
+                    path, path);
         goto out;
     }
     if (!b || !e) { /* no markers yet: append */
