@@ -1,0 +1,34 @@
+/* The gameserver process: one engine, its pools and queues, the player
+ * role and the world.  Owned by main(); read by the metrics page. */
+#ifndef GS_APP_H
+#define GS_APP_H
+
+#include "content.h"
+#include "gs_config.h"
+#include "gs_platform.h"
+#include "netcore.h"
+
+#define GS_MAX_POOLS 3
+
+typedef struct gs_app_s {
+    gs_config_t cfg;
+    nc_engine_t *engine;
+    nc_pool_t *pools[GS_MAX_POOLS]; /* shared mode uses pools[0] only */
+    int npools;
+    nc_queue_t *q_game, *q_control, *q_db;
+    nc_server_t *players;
+    content_world_t *world;
+    gs_http_t *http;
+    uint64_t started_ms;
+} gs_app_t;
+
+/* gs_metrics.c: the /metrics and /healthz pages. */
+int gs_metrics_render(void *app, const char *path, char **body, size_t *len,
+                      const char **ctype);
+
+
+
+/* gs_peers.c: outbound chat/master clients on the control queue. */
+int gs_peers_start(gs_app_t *a);
+void gs_peers_stop(gs_app_t *a);
+#endif

@@ -1,0 +1,351 @@
+/* Config table, JSON walker and flag parser.  A key is known only if it is
+ * in `keys`; the walker rejects anything else, so typos never pass silently. */
+#include "gs_config.h"
+
+#include "netcore.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { K_INT, K_NUM, K_STR, K_BOOL } kind_t;
+
+typedef struct key_s {
+    const char *path;
+    kind_t kind;
+    size_t off, size; /* size: string buffer size */
+    double lo, hi;
+    const char *doc;
+} key_t_;
+
+#define OFF(f) offsetof(gs_config_t, f)
+#define INT(p, f, lo, hi, doc) {p, K_INT, OFF(f), 0, lo, hi, doc}
+#define NUM(p, f, lo, hi, doc) {p, K_NUM, OFF(f), 0, lo, hi, doc}
+#define STR(p, f, doc) {p, K_STR, OFF(f), sizeof(((gs_config_t *)0)->f), 1, 0, doc}
+#define BOOL(p, f, doc) {p, K_BOOL, OFF(f), 0, 0, 1, doc}
+
+static const key_t_ keys[] = {
+    STR("listen.host", host, "address players connect to"),
+    INT("listen.port", port, 0, 65535, "player port (0 = pick a free one)"),
+    INT("listen.max_sessions", max_sessions, 1, 1000000, "live player connections"),
+    INT("listen.max_packet", max_packet, 64, 65535, "largest packet accepted, bytes"),
+    INT("listen.max_send_bytes", max_send_bytes, 4096, 1 << 30, "unsent bytes per session"),
+    INT("listen.idle_timeout_ms", idle_timeout_ms, 0, 86400000, "close idle sessions (0 = off)"),
+    STR("metrics.host", metrics_host, "metrics HTTP address (loopback by default)"),
+    INT("metrics.port", metrics_port, -1, 65535, "metrics port (0 = pick, -1 = disabled)"),
+    STR("database.path", db_path, "SQLite file"),
+    INT("database.autosave_ms", autosave_ms, 100, 3600000, "position autosave interval"),
+    STR("log.level", log_level, "trace, debug, info, warn, error, off"),
+    INT("engine.io_threads", io_threads, 1, 64, "I/O threads"),
+    STR("pool.mode", pool_mode, "\"shared\" (one pool, capped queues) or \"separate\""),
+    INT("pool.threads", pool_threads, 1, 256, "workers of the shared pool"),
+    INT("queues.game.max_threads", q_game.max_threads, 1, 256, "game queue thread cap"),
+    INT("queues.game.capacity", q_game.capacity, 16, 1 << 24, "game queue pending jobs"),
+    INT("queues.control.max_threads", q_control.max_threads, 1, 256, "control queue cap"),
+    INT("queues.control.capacity", q_control.capacity, 16, 1 << 24, "control pending jobs"),
+    INT("queues.db.max_threads", q_db.max_threads, 1, 256, "db queue cap (one connection)"),
+    INT("queues.db.capacity", q_db.capacity, 16, 1 << 24, "db pending jobs"),
+    STR("zones.file", zones_file, "zone content file (JSON)"),
+    INT("zones.tick_hz", tick_hz, 1, 1000, "zone tick rate"),
+    NUM("zones.view_radius", view_radius, 1, 100000, "interest radius = grid cell size"),
+    NUM("zones.max_speed", max_speed, 0.1, 100000, "units per second before correction"),
+    BOOL("zones.interest", interest, "grid interest management (false = zone-wide)"),
+    NUM("chat.rate_per_s", chat_per_s, 0.01, 1000, "chat messages per second"),
+    NUM("chat.burst", chat_burst, 1, 1000, "chat burst before muting"),
+    INT("chat.mute_ms", chat_mute_ms, 0, 86400000, "mute duration for flooders"),
+    STR("shard.name", shard_name, "this shard's name (chat, master)"),
+    INT("shutdown.grace_ms", shutdown_grace_ms, 0, 60000, "time to flush notices on stop"),
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+void gs_config_defaults(gs_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->host, sizeof c->host, "0.0.0.0");
+    c->port = 7777;
+    c->max_sessions = 10000;
+    c->max_packet = 4096;
+    c->max_send_bytes = 1 << 20;
+    c->idle_timeout_ms = 120000;
+    snprintf(c->metrics_host, sizeof c->metrics_host, "127.0.0.1");
+    c->metrics_port = 9177;
+    snprintf(c->db_path, sizeof c->db_path, "gameserver.db");
+    c->autosave_ms = 30000;
+    snprintf(c->log_level, sizeof c->log_level, "info");
+    c->io_threads = 1;
+    snprintf(c->pool_mode, sizeof c->pool_mode, "shared");
+    c->pool_threads = 4;
+    c->q_game = (gs_queue_cfg_t){4, 65536};
+    c->q_control = (gs_queue_cfg_t){1, 4096};
+    c->q_db = (gs_queue_cfg_t){1, 65536};
+    snprintf(c->zones_file, sizeof c->zones_file, "%s", CONTENT_DEFAULT_ZONES_FILE);
+    c->tick_hz = 20;
+    c->view_radius = 50;
+    c->max_speed = 10;
+    c->interest = 1;
+    c->chat_per_s = 1;
+    c->chat_burst = 5;
+    c->chat_mute_ms = 10000;
+    snprintf(c->shard_name, sizeof c->shard_name, "shard-1");
+    c->shutdown_grace_ms = 1000;
+}
+
+static const key_t_ *find_key(const char *path)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].path, path) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static int is_section(const char *path)
+{
+    size_t n = strlen(path);
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strncmp(keys[i].path, path, n) == 0 && keys[i].path[n] == '.')
+            return 1;
+    return 0;
+}
+
+static int set_num(gs_config_t *c, const key_t_ *k, double v, char *err, size_t errlen)
+{
+    if (!isfinite(v) || v < k->lo || v > k->hi || (k->kind == K_INT && v != floor(v))) {
+        snprintf(err, errlen, "config key '%s': value %g out of range [%g, %g]%s", k->path, v,
+                 k->lo, k->hi, k->kind == K_INT ? " (integer)" : "");
+        return -1;
+    }
+    if (k->kind == K_INT)
+        *(int64_t *)((char *)c + k->off) = (int64_t)v;
+    else
+        *(double *)((char *)c + k->off) = v;
+    return 0;
+}
+
+static int set_str(gs_config_t *c, const key_t_ *k, const char *s, char *err, size_t errlen)
+{
+    if (strlen(s) + 1 > k->size || !*s) {
+        snprintf(err, errlen, "config key '%s': string empty or longer than %zu", k->path,
+                 k->size - 1);
+        return -1;
+    }
+    memcpy((char *)c + k->off, s, strlen(s) + 1);
+    return 0;
+}
+
+static int apply_leaf(gs_config_t *c, const key_t_ *k, const cJSON *v, char *err, size_t errlen)
+{
+    static const char *const names[] = {"an integer", "a number", "a string", "a boolean"};
+    int ok = (k->kind == K_STR && cJSON_IsString(v)) || (k->kind == K_BOOL && cJSON_IsBool(v)) ||
+             ((k->kind == K_INT || k->kind == K_NUM) && cJSON_IsNumber(v));
+    if (!ok) {
+        snprintf(err, errlen, "config key '%s': wrong type, expected %s", k->path,
+                 names[k->kind]);
+        return -1;
+    }
+    if (k->kind == K_STR)
+        return set_str(c, k, v->valuestring, err, errlen);
+    if (k->kind == K_BOOL) {
+        *(int *)((char *)c + k->off) = cJSON_IsTrue(v);
+        return 0;
+    }
+    return set_num(c, k, v->valuedouble, err, errlen);
+}
+
+static int walk(gs_config_t *c, const cJSON *obj, const char *prefix, char *err, size_t errlen)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, obj)
+    {
+        char path[128];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", it->string);
+        const key_t_ *k = find_key(path);
+        int rc;
+        if (k)
+            rc = apply_leaf(c, k, it, err, errlen);
+        else if (is_section(path) && cJSON_IsObject(it))
+            rc = walk(c, it, path, err, errlen);
+        else {
+            snprintf(err, errlen, "config key '%s': %s", path,
+                     is_section(path) ? "wrong type, expected an object" : "unknown key");
+            rc = -1;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int check_cross(const gs_config_t *c, char *err, size_t errlen)
+{
+    nc_log_level_t lvl;
+    if (nc_log_level_parse(c->log_level, &lvl) != 0) {
+        snprintf(err, errlen, "config key 'log.level': unknown level '%s'", c->log_level);
+        return -1;
+    }
+    if (strcmp(c->pool_mode, "shared") != 0 && strcmp(c->pool_mode, "separate") != 0) {
+        snprintf(err, errlen, "config key 'pool.mode': must be \"shared\" or \"separate\"");
+        return -1;
+    }
+    return 0;
+}
+
+int gs_config_apply_json(gs_config_t *c, const char *json, char *err, size_t errlen)
+{
+    cJSON *root = cJSON_Parse(json);
+    if (!cJSON_IsObject(root)) {
+        const char *at = cJSON_GetErrorPtr();
+        snprintf(err, errlen, "config: not a JSON object (near: %.20s)", at ? at : "?");
+        cJSON_Delete(root);
+        return -1;
+    }
+    int rc = walk(c, root, "", err, errlen);
+    cJSON_Delete(root);
+    return rc == 0 ? check_cross(c, err, errlen) : rc;
+}
+
+int gs_config_set(gs_config_t *c, const char *key, const char *value, char *err, size_t errlen)
+{
+    const key_t_ *k = find_key(key);
+    if (!k) {
+        snprintf(err, errlen, "config key '%s': unknown key", key);
+        return -1;
+    }
+    if (k->kind == K_STR)
+        return set_str(c, k, value, err, errlen) != 0 ? -1 : check_cross(c, err, errlen);
+    if (k->kind == K_BOOL) {
+        if (strcmp(value, "true") && strcmp(value, "false")) {
+            snprintf(err, errlen, "config key '%s': wrong type, expected true/false", key);
+            return -1;
+        }
+        *(int *)((char *)c + k->off) = value[0] == 't';
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(value, &end);
+    if (end == value || *end || errno) {
+        snprintf(err, errlen, "config key '%s': wrong type, expected a number", key);
+        return -1;
+    }
+    return set_num(c, k, v, err, errlen);
+}
+
+int gs_config_load_file(gs_config_t *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "config: cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    char chunk[4096];
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            char *nb = realloc(buf, cap);
+            if (!nb)
+                break;
+            buf = nb;
+        }
+        memcpy(buf + len, chunk, n);
+        len += n;
+    }
+    fclose(f);
+    if (!buf) {
+        snprintf(err, errlen, "config: %s is empty", path);
+        return -1;
+    }
+    buf[len] = 0;
+    int rc = gs_config_apply_json(c, buf, err, errlen);
+    free(buf);
+    return rc;
+}
+
+/* Flags that are shorthands for one key. */
+static const struct {
+    const char *flag, *key;
+} flag_keys[] = {
+    {"--port", "listen.port"},         {"--host", "listen.host"},
+    {"--db", "database.path"},         {"--log-level", "log.level"},
+    {"--metrics-port", "metrics.port"}, {"--zones", "zones.file"},
+    {"--shard", "shard.name"},
+};
+#define NFLAGS (sizeof flag_keys / sizeof flag_keys[0])
+
+static void usage(void)
+{
+    printf("usage: gameserver [--config FILE] [--port N] [--host ADDR] [--db PATH]\n"
+           "                  [--log-level LVL] [--metrics-port N] [--zones FILE]\n"
+           "                  [--shard NAME] [--set KEY=VALUE]... [--help]\n"
+           "Flags override the config file. Keys (dotted paths in gameserver.json):\n");
+    gs_config_print_keys(stdout);
+}
+
+static int apply_flag(gs_config_t *c, const char *flag, const char *val, char *err,
+                      size_t errlen)
+{
+    if (strcmp(flag, "--set") == 0) {
+        const char *eq = strchr(val, '=');
+        char key[128];
+        if (!eq || (size_t)(eq - val) >= sizeof key) {
+            snprintf(err, errlen, "--set expects KEY=VALUE, got '%s'", val);
+            return -1;
+        }
+        memcpy(key, val, (size_t)(eq - val));
+        key[eq - val] = 0;
+        return gs_config_set(c, key, eq + 1, err, errlen);
+    }
+    for (size_t i = 0; i < NFLAGS; i++)
+        if (strcmp(flag, flag_keys[i].flag) == 0)
+            return gs_config_set(c, flag_keys[i].key, val, err, errlen);
+    snprintf(err, errlen, "unknown option '%s' (see --help)", flag);
+    return -1;
+}
+
+int gs_config_from_args(gs_config_t *c, int argc, char **argv, char *err, size_t errlen)
+{
+    gs_config_defaults(c);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage();
+            return 1;
+        }
+        if (i + 1 >= argc) {
+            snprintf(err, errlen, "option '%s' needs a value", argv[i]);
+            return -1;
+        }
+        if (strcmp(argv[i], "--config") == 0 &&
+            gs_config_load_file(c, argv[i + 1], err, errlen) != 0)
+            return -1;
+        i++;
+    }
+    for (int i = 1; i + 1 < argc; i += 2)
+        if (strcmp(argv[i], "--config") != 0 && apply_flag(c, argv[i], argv[i + 1], err, errlen))
+            return -1;
+    return 0;
+}
+
+void gs_config_print_keys(void *file)
+{
+    static const char *const kn[] = {"int", "number", "string", "bool"};
+    gs_config_t d;
+    gs_config_defaults(&d);
+    for (size_t i = 0; i < NKEYS; i++) {
+        const key_t_ *k = &keys[i];
+        const char *p = (const char *)&d + k->off;
+        char def[600];
+        if (k->kind == K_INT)
+            snprintf(def, sizeof def, "%lld", (long long)*(const int64_t *)p);
+        else if (k->kind == K_NUM)
+            snprintf(def, sizeof def, "%g", *(const double *)p);
+        else if (k->kind == K_BOOL)
+            snprintf(def, sizeof def, "%s", *(const int *)p ? "true" : "false");
+        else
+            snprintf(def, sizeof def, "\"%s\"", p);
+        fprintf(file, "  %-28s %-7s default %s  -- %s\n", k->path, kn[k->kind], def, k->doc);
+    }
+}

@@ -1,0 +1,56 @@
+/* gameserver configuration: defaults, gameserver.json (cJSON) and command-line
+ * overrides.  Every key is a dotted path in one table (gs_config.c) that also
+ * drives validation and the README's key list. */
+#ifndef GS_CONFIG_H
+#define GS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct gs_queue_cfg_s {
+    int64_t max_threads;
+    int64_t capacity;
+} gs_queue_cfg_t;
+
+typedef struct gs_config_s {
+    char host[64];
+    int64_t port;
+    int64_t max_sessions;
+    int64_t max_packet;
+    int64_t max_send_bytes;
+    int64_t idle_timeout_ms;
+    char metrics_host[64];
+    int64_t metrics_port;
+    char db_path[512];
+    int64_t autosave_ms;
+    char log_level[16];
+    int64_t io_threads;
+    char pool_mode[16]; /* "shared" or "separate" */
+    int64_t pool_threads;
+    gs_queue_cfg_t q_game, q_control, q_db;
+    char zones_file[512];
+    int64_t tick_hz;
+    double view_radius;
+    double max_speed;
+    int interest; /* bool */
+    double chat_per_s;
+    double chat_burst;
+    int64_t chat_mute_ms;
+    char shard_name[32];
+    int64_t shutdown_grace_ms;
+} gs_config_t;
+
+void gs_config_defaults(gs_config_t *c);
+/* Applies a JSON document.  -1 with a message naming the key on an unknown
+ * key, a wrong type or an out-of-range value. */
+int gs_config_apply_json(gs_config_t *c, const char *json, char *err, size_t errlen);
+int gs_config_load_file(gs_config_t *c, const char *path, char *err, size_t errlen);
+/* Sets one dotted key from text ("listen.port", "7777"). */
+int gs_config_set(gs_config_t *c, const char *key, const char *value, char *err, size_t errlen);
+/* Parses argv: --config FILE first, then the other flags over it.
+ * Returns 0, 1 when --help was printed, or -1 with err set. */
+int gs_config_from_args(gs_config_t *c, int argc, char **argv, char *err, size_t errlen);
+/* Writes "key  type  default  range  description" lines (for --help). */
+void gs_config_print_keys(void *file);
+
+#endif

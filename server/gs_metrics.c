@@ -1,0 +1,207 @@
+/* Prometheus text exposition of the shard: sessions and bad input (from the
+ * player role), per-queue job metrics (from every pool), zone tick histogram,
+ * database latency histogram and content counters. */
+#include "gs_app.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct buf_s {
+    char *p;
+    size_t len, cap;
+} buf_t;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void put(buf_t *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if (b->p && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t ncap = (b->cap + (size_t)n + 1) * 2;
+        char *np = realloc(b->p, ncap);
+        if (!np)
+            return;
+        b->p = np;
+        b->cap = ncap;
+    }
+}
+
+static void head(buf_t *b, const char *name, const char *type, const char *help)
+{
+    put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void role_metrics(buf_t *b, gs_app_t *a)
+{
+    nc_role_stats_t s;
+    nc_server_stats(a->players, &s);
+    head(b, "gs_sessions", "gauge", "Live player sessions.");
+    put(b, "gs_sessions %llu\n", (unsigned long long)s.sessions_live);
+    head(b, "gs_sessions_total", "counter", "Player sessions accepted.");
+    put(b, "gs_sessions_total %llu\n", (unsigned long long)s.sessions_total);
+    head(b, "gs_online_players", "gauge", "Characters in the world.");
+    put(b, "gs_online_players %u\n", content_online(a->world));
+    head(b, "gs_packets_total", "counter", "Packets by direction.");
+    put(b, "gs_packets_total{dir=\"in\"} %llu\n", (unsigned long long)s.packets_in);
+    put(b, "gs_packets_total{dir=\"out\"} %llu\n", (unsigned long long)s.packets_out);
+    head(b, "gs_bytes_total", "counter", "Bytes by direction.");
+    put(b, "gs_bytes_total{dir=\"in\"} %llu\n", (unsigned long long)s.bytes_in);
+    put(b, "gs_bytes_total{dir=\"out\"} %llu\n", (unsigned long long)s.bytes_out);
+    head(b, "gs_read_pauses_total", "counter", "Reads paused because a queue was full.");
+    put(b, "gs_read_pauses_total %llu\n", (unsigned long long)s.read_pauses);
+
+    content_stats_t c;
+    content_stats(a->world, &c);
+    head(b, "gs_bad_input_total", "counter", "Rejected client input by reason.");
+    const struct {
+        const char *r;
+        uint64_t v;
+    } bad[] = {{"bad_length", s.closed_bad_length},  {"send_full", s.closed_send_full},
+               {"idle", s.closed_idle},              {"over_capacity", s.rejected_cap},
+               {"bad_packet", c.bad_packets},        {"move_too_fast", c.moves_too_fast},
+               {"move_out_of_bounds", c.moves_out_of_bounds},
+               {"move_bad_value", c.moves_bad_value}, {"chat_flood", c.chat_muted}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        put(b, "gs_bad_input_total{reason=\"%s\"} %llu\n", bad[i].r,
+            (unsigned long long)bad[i].v);
+}
+
+typedef struct qrow_s {
+    char labels[128];
+    nc_queue_stats_t s;
+} qrow_t;
+
+static int collect_queues(gs_app_t *a, qrow_t *rows, int max)
+{
+    static const char *const prio[] = {"low", "normal", "high"};
+    int n = 0;
+    for (int i = 0; i < a->npools; i++) {
+        nc_queue_stats_t q[8];
+        int k = nc_pool_stats(a->pools[i], q, 8);
+        for (int j = 0; j < k && j < 8 && n < max; j++, n++) {
+            rows[n].s = q[j];
+            snprintf(rows[n].labels, sizeof rows[n].labels, "queue=\"%.31s\",priority=\"%s\"",
+                     q[j].name, prio[q[j].priority % 3]);
+        }
+    }
+    return n;
+}
+
+/* One family at a time: the text format wants each family's samples together. */
+static void queue_metrics(buf_t *b, gs_app_t *a)
+{
+    qrow_t r[16];
+    int n = collect_queues(a, r, 16);
+    head(b, "gs_queue_pending", "gauge", "Jobs waiting per queue.");
+    for (int i = 0; i < n; i++)
+        put(b, "gs_queue_pending{%s} %llu\n", r[i].labels, (unsigned long long)r[i].s.pending);
+    head(b, "gs_queue_running", "gauge", "Workers running the queue's jobs now.");
+    for (int i = 0; i < n; i++)
+        put(b, "gs_queue_running{%s} %d\n", r[i].labels, r[i].s.running);
+    head(b, "gs_queue_max_threads", "gauge", "Thread cap per queue.");
+    for (int i = 0; i < n; i++)
+        put(b, "gs_queue_max_threads{%s} %d\n", r[i].labels, r[i].s.max_threads);
+    head(b, "gs_queue_max_running_seen", "gauge", "Highest concurrency observed per queue.");
+    for (int i = 0; i < n; i++)
+        put(b, "gs_queue_max_running_seen{%s} %d\n", r[i].labels, r[i].s.max_running_seen);
+    head(b, "gs_queue_jobs_total", "counter", "Jobs run per queue.");
+    for (int i = 0; i < n; i++)
+        put(b, "gs_queue_jobs_total{%s} %llu\n", r[i].labels, (unsigned long long)r[i].s.jobs_run);
+    head(b, "gs_queue_rejected_total", "counter", "Posts refused because the queue was full.");
+    for (int i = 0; i < n; i++)
+        put(b, "gs_queue_rejected_total{%s} %llu\n", r[i].labels,
+            (unsigned long long)r[i].s.rejected);
+    head(b, "gs_queue_wait_p50_seconds", "gauge", "Post-to-start wait p50, recent window.");
+    for (int i = 0; i < n; i++)
+        put(b, "gs_queue_wait_p50_seconds{%s} %g\n", r[i].labels, (double)r[i].s.wait_p50_us / 1e6);
+    head(b, "gs_queue_wait_p99_seconds", "gauge", "Post-to-start wait p99, recent window.");
+    for (int i = 0; i < n; i++)
+        put(b, "gs_queue_wait_p99_seconds{%s} %g\n", r[i].labels, (double)r[i].s.wait_p99_us / 1e6);
+}
+
+static void histogram(buf_t *b, const char *name, const char *labels, const double *le_ms,
+                      const uint64_t *cum, int n, uint64_t count, double sum_s)
+{
+    for (int i = 0; i < n; i++) {
+        if (i == n - 1)
+            put(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, *labels ? "," : "",
+                (unsigned long long)count);
+        else
+            put(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, *labels ? "," : "",
+                le_ms[i] / 1000.0, (unsigned long long)cum[i]);
+    }
+    put(b, "%s_sum%s%s%s %g\n", name, *labels ? "{" : "", labels, *labels ? "}" : "", sum_s);
+    put(b, "%s_count%s%s%s %llu\n", name, *labels ? "{" : "", labels, *labels ? "}" : "",
+        (unsigned long long)count);
+}
+
+static void content_metrics(buf_t *b, gs_app_t *a)
+{
+    content_zone_stats_t z[64];
+    int n = content_zone_stats(a->world, z, 64);
+    head(b, "gs_zone_players", "gauge", "Players per zone.");
+    for (int i = 0; i < n && i < 64; i++)
+        put(b, "gs_zone_players{zone=\"%u\"} %u\n", z[i].id, z[i].players);
+    head(b, "gs_zone_notifications_total", "counter", "Packets fanned out by zones.");
+    for (int i = 0; i < n && i < 64; i++)
+        put(b, "gs_zone_notifications_total{zone=\"%u\"} %llu\n", z[i].id,
+            (unsigned long long)z[i].notifications);
+    head(b, "gs_zone_tick_seconds", "histogram", "Zone tick duration.");
+    for (int i = 0; i < n && i < 64; i++) {
+        char l[32];
+        snprintf(l, sizeof l, "zone=\"%u\"", z[i].id);
+        histogram(b, "gs_zone_tick_seconds", l, content_tick_bucket_ms, z[i].tick_buckets,
+                  CONTENT_TICK_BUCKETS, z[i].ticks, (double)z[i].tick_sum_us / 1e6);
+    }
+    content_stats_t c;
+    content_stats(a->world, &c);
+    head(b, "gs_db_op_seconds", "histogram", "Database operation (transaction) latency.");
+    histogram(b, "gs_db_op_seconds", "", content_db_latency_bucket_ms, c.db_buckets, 8, c.db_ops,
+              (double)c.db_total_us / 1e6);
+    head(b, "gs_db_errors_total", "counter", "Failed database operations.");
+    put(b, "gs_db_errors_total %llu\n", (unsigned long long)c.db_errors);
+    head(b, "gs_logins_total", "counter", "Successful logins.");
+    put(b, "gs_logins_total %llu\n", (unsigned long long)c.logins);
+    head(b, "gs_takeovers_total", "counter", "Logins that took over an online character.");
+    put(b, "gs_takeovers_total %llu\n", (unsigned long long)c.takeovers);
+    head(b, "gs_moves_total", "counter", "Move requests.");
+    put(b, "gs_moves_total %llu\n", (unsigned long long)c.moves);
+    head(b, "gs_content_queue_full_total", "counter", "Content posts that met a full queue.");
+    put(b, "gs_content_queue_full_total %llu\n", (unsigned long long)c.queue_full);
+}
+
+int gs_metrics_render(void *app, const char *path, char **body, size_t *len, const char **ctype)
+{
+    gs_app_t *a = app;
+    buf_t b = {0};
+    int status = 200;
+    *ctype = "text/plain; charset=utf-8";
+    if (strcmp(path, "/healthz") == 0) {
+        put(&b, "ok\n");
+    } else if (strcmp(path, "/metrics") == 0) {
+        *ctype = "text/plain; version=0.0.4; charset=utf-8";
+        role_metrics(&b, a);
+        queue_metrics(&b, a);
+        content_metrics(&b, a);
+        head(&b, "gs_uptime_seconds", "gauge", "Seconds since start.");
+        put(&b, "gs_uptime_seconds %g\n", (double)(nc_now_ms() - a->started_ms) / 1000.0);
+    } else {
+        status = 404;
+        put(&b, "not found\n");
+    }
+    *body = b.p;
+    *len = b.len;
+    return status;
+}
