@@ -1,0 +1,39 @@
+/* Encode-and-send helpers over netcore's zero-copy packets, so each tool
+ * builds a proto_msg_t and never touches buffers. */
+#include "tl_common.h"
+
+nc_packet_t *tl_packet(const proto_msg_t *m)
+{
+    size_t cap = proto_max_size(m->type);
+    nc_packet_t *p = nc_packet_alloc(cap ? cap : 1);
+    if (!p)
+        return NULL;
+    int n = proto_encode(m, nc_packet_body(p), p->cap);
+    if (n < 0) {
+        nc_packet_release(p);
+        return NULL;
+    }
+    p->len = (uint32_t)n;
+    p->type = m->type;
+    return p;
+}
+
+int tl_send_msg(nc_session_t *s, const proto_msg_t *m)
+{
+    nc_packet_t *p = tl_packet(m);
+    if (!p)
+        return NC_ENOMEM;
+    int rc = nc_send_packet(s, p);
+    nc_packet_release(p);
+    return rc;
+}
+
+int tl_send_msg_id(nc_engine_t *e, nc_sid_t sid, const proto_msg_t *m)
+{
+    nc_packet_t *p = tl_packet(m);
+    if (!p)
+        return NC_ENOMEM;
+    int rc = nc_send_packet_id(e, sid, p);
+    nc_packet_release(p);
+    return rc;
+}

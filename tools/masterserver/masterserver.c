@@ -1,0 +1,290 @@
+/* masterserver: registry of game servers.  A shard registers (name, player
+ * address, capacity) and sends heartbeats with its population; one that
+ * misses `--miss` heartbeat intervals, or whose link drops, is marked down.
+ * Anyone may ask for the list (`masterserver --list HOST:PORT`). */
+#include "master.h"
+#include "tl_common.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAG "master"
+#define MAX_SHARDS PROTO_SHARD_LIST_RESPONSE_SHARDS_MAX
+
+typedef struct entry_s {
+    proto_shard_info_t info; /* info.healthy is recomputed, not stored */
+    nc_sid_t sid;            /* 0 once the link is gone */
+    uint64_t last_hb_ms;
+    int up;                  /* last state logged */
+} entry_t;
+
+typedef struct master_s {
+    nc_engine_t *engine;
+    uint64_t hb_ms;
+    uint32_t miss;
+    pthread_mutex_t mu;
+    entry_t v[MAX_SHARDS];
+    int n;
+} master_t;
+
+static int healthy_locked(const master_t *m, const entry_t *e, uint64_t now)
+{
+    return e->sid != 0 && now - e->last_hb_ms <= m->hb_ms * m->miss;
+}
+
+static entry_t *by_sid_locked(master_t *m, nc_sid_t sid)
+{
+    for (int i = 0; i < m->n; i++)
+        if (m->v[i].sid == sid)
+            return &m->v[i];
+    return NULL;
+}
+
+static void reply_code(nc_session_t *s, uint16_t type, int code)
+{
+    proto_msg_t r = {.type = type};
+    if (type == PROTO_T_S2S_HELLO_RESULT) {
+        r.s2s_hello_result.code = (int16_t)code;
+        r.s2s_hello_result.proto_hash = PROTO_HASH;
+        snprintf(r.s2s_hello_result.name, sizeof r.s2s_hello_result.name, "master");
+    } else {
+        r.shard_register_result.code = (int16_t)code;
+    }
+    tl_send_msg(s, &r);
+}
+
+static void on_hello(nc_session_t *s, const proto_s2s_hello_t *h)
+{
+    int ok = h->proto_hash == PROTO_HASH;
+    reply_code(s, PROTO_T_S2S_HELLO_RESULT, ok ? 0 : PROTO_ERR_HASH_MISMATCH);
+    if (!ok) {
+        nc_log(NC_LOG_WARN, TAG, "session %llx (%s): protocol hash mismatch, closing",
+               (unsigned long long)nc_session_id(s), nc_session_peer(s));
+        nc_session_close(s, PROTO_ERR_HASH_MISMATCH, "protocol hash mismatch");
+    }
+}
+
+/* Same name again (a restarted or reconnected shard) takes the entry over. */
+static void on_register(master_t *m, nc_session_t *s, const proto_shard_register_t *r)
+{
+    pthread_mutex_lock(&m->mu);
+    entry_t *e = NULL;
+    for (int i = 0; i < m->n && !e; i++)
+        if (strcmp(m->v[i].info.name, r->shard) == 0)
+            e = &m->v[i];
+    if (!e && m->n < MAX_SHARDS)
+        e = &m->v[m->n++];
+    if (e) {
+        memset(&e->info, 0, sizeof e->info);
+        snprintf(e->info.name, sizeof e->info.name, "%s", r->shard);
+        snprintf(e->info.host, sizeof e->info.host, "%s", r->host);
+        e->info.port = r->port;
+        e->info.capacity = r->capacity;
+        e->sid = nc_session_id(s);
+        e->last_hb_ms = nc_now_ms();
+        e->up = 1;
+    }
+    int n = m->n;
+    pthread_mutex_unlock(&m->mu);
+    reply_code(s, PROTO_T_SHARD_REGISTER_RESULT, e ? 0 : PROTO_ERR_SERVER_FULL);
+    if (e)
+        nc_log(NC_LOG_INFO, TAG, "shard '%s' registered: players at %s:%u, capacity %u "
+               "(session %llx); %d known", r->shard, r->host, (unsigned)r->port,
+               (unsigned)r->capacity, (unsigned long long)nc_session_id(s), n);
+}
+
+static void on_heartbeat(master_t *m, nc_session_t *s, uint32_t population)
+{
+    pthread_mutex_lock(&m->mu);
+    entry_t *e = by_sid_locked(m, nc_session_id(s));
+    int back = 0;
+    if (e) {
+        e->info.population = population;
+        e->last_hb_ms = nc_now_ms();
+        back = !e->up;
+        e->up = 1;
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (!e)
+        nc_session_close(s, PROTO_ERR_NOT_LOGGED_IN, "heartbeat before register");
+    else if (back)
+        nc_log(NC_LOG_INFO, TAG, "shard '%s' is up again", e->info.name);
+}
+
+static void on_list(master_t *m, nc_session_t *s)
+{
+    proto_msg_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return;
+    r->type = PROTO_T_SHARD_LIST_RESPONSE;
+    uint64_t now = nc_now_ms();
+    pthread_mutex_lock(&m->mu);
+    for (int i = 0; i < m->n; i++) {
+        proto_shard_info_t *o = &r->shard_list_response.shards[i];
+        *o = m->v[i].info;
+        o->healthy = healthy_locked(m, &m->v[i], now);
+    }
+    r->shard_list_response.shards_count = (uint16_t)m->n;
+    pthread_mutex_unlock(&m->mu);
+    tl_send_msg(s, r);
+    free(r);
+}
+
+static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len,
+                      void *ud)
+{
+    proto_msg_t m;
+    int rc = proto_decode(type, body, len, &m);
+    if (rc < 0) {
+        nc_session_close(s, PROTO_ERR_BAD_PACKET, proto_strerror(rc));
+        return;
+    }
+    switch (m.type) {
+    case PROTO_T_S2S_HELLO: on_hello(s, &m.s2s_hello); break;
+    case PROTO_T_SHARD_REGISTER: on_register(ud, s, &m.shard_register); break;
+    case PROTO_T_SHARD_HEARTBEAT: on_heartbeat(ud, s, m.shard_heartbeat.population); break;
+    case PROTO_T_SHARD_LIST_REQUEST: on_list(ud, s); break;
+    default: nc_session_close(s, PROTO_ERR_BAD_PACKET, "unexpected packet");
+    }
+}
+
+static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
+{
+    master_t *m = ud;
+    pthread_mutex_lock(&m->mu);
+    entry_t *e = by_sid_locked(m, nc_session_id(s));
+    char name[sizeof e->info.name] = "";
+    if (e) {
+        e->sid = 0;
+        e->up = 0;
+        snprintf(name, sizeof name, "%s", e->info.name);
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (e)
+        nc_log(NC_LOG_WARN, TAG, "shard '%s' link closed (%s): marked down", name, why->text);
+}
+
+/* Timer job: logs up -> down transitions for missed heartbeats. */
+static void check_job(void *arg)
+{
+    master_t *m = arg;
+    uint64_t now = nc_now_ms();
+    pthread_mutex_lock(&m->mu);
+    for (int i = 0; i < m->n; i++) {
+        entry_t *e = &m->v[i];
+        if (e->up && !healthy_locked(m, e, now)) {
+            e->up = 0;
+            nc_log(NC_LOG_WARN, TAG, "shard '%s' missed heartbeats for %llu ms: marked down",
+                   e->info.name, (unsigned long long)(now - e->last_hb_ms));
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+typedef struct args_s {
+    const char *host, *list;
+    int port, hb_ms, miss;
+    nc_log_level_t log;
+} args_t;
+
+static int parse_args(int argc, char **argv, args_t *a)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(k, "--help") || !strcmp(k, "-h"))
+            return 1;
+        if (!v)
+            return -1;
+        if (!strcmp(k, "--port"))
+            a->port = atoi(v);
+        else if (!strcmp(k, "--host"))
+            a->host = v;
+        else if (!strcmp(k, "--list"))
+            a->list = v;
+        else if (!strcmp(k, "--heartbeat-ms"))
+            a->hb_ms = atoi(v);
+        else if (!strcmp(k, "--miss"))
+            a->miss = atoi(v);
+        else if (strcmp(k, "--log-level") || nc_log_level_parse(v, &a->log))
+            return -1;
+        i++;
+    }
+    return a->port < 0 || a->port > 65535 || a->hb_ms < 10 || a->miss < 1 ? -1 : 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: masterserver [--host 0.0.0.0] [--port 7000] [--heartbeat-ms 1000]\n"
+            "                    [--miss 3] [--log-level info]\n"
+            "       masterserver --list HOST:PORT\n"
+            "Registry of game servers. A shard that misses --miss heartbeat intervals\n"
+            "(--heartbeat-ms each; match the gameserver's) or drops its link is down.\n"
+            "--port 0 picks a free port; prints 'READY port=N' once listening.\n"
+            "--list connects to a running master, prints the shard table and exits.\n");
+}
+
+static int serve(master_t *m, const args_t *a)
+{
+    nc_pool_t *pool = NULL;
+    nc_queue_t *q = NULL;
+    nc_strand_t *timer_strand = NULL;
+    nc_timer_id_t timer = 0;
+    nc_server_t *srv = NULL;
+    nc_pool_opts_t po = {.name = "master", .threads = 2};
+    nc_queue_opts_t qo = {.name = "registry", .max_threads = 2};
+    nc_engine_opts_t eo = {.io_threads = 1, .max_sessions = 1024};
+    nc_role_opts_t ro = {.name = "master", .ud = m,
+                         .handlers = {.on_packet = on_packet, .on_close = on_close}};
+    int rc = nc_pool_create(&po, &pool);
+    if (rc == 0)
+        rc = nc_queue_create(pool, &qo, &q);
+    if (rc == 0)
+        rc = nc_strand_create(q, &timer_strand);
+    if (rc == 0)
+        rc = nc_timer_start(timer_strand, m->hb_ms, m->hb_ms, check_job, m, &timer);
+    if (rc == 0)
+        rc = nc_engine_create(&eo, &m->engine);
+    ro.queue = q;
+    if (rc == 0)
+        rc = nc_server_create(m->engine, a->host, (uint16_t)a->port, &ro, &srv);
+    if (rc < 0) {
+        fprintf(stderr, "masterserver: cannot listen on %s:%d: %s\n", a->host, a->port,
+                nc_strerror(rc));
+        return 1;
+    }
+    nc_log(NC_LOG_INFO, TAG, "listening on %s:%u (heartbeat %llu ms, down after %u missed)",
+           a->host, (unsigned)nc_server_port(srv), (unsigned long long)m->hb_ms, m->miss);
+    printf("READY port=%u\n", (unsigned)nc_server_port(srv));
+    fflush(stdout);
+    int sig = tl_signals_wait();
+    nc_log(NC_LOG_INFO, TAG, "signal %d: stopping", sig);
+    nc_server_destroy(srv);
+    nc_engine_destroy(m->engine);
+    nc_strand_release(timer_strand);
+    nc_pool_destroy(pool);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    args_t a = {.host = "0.0.0.0", .port = 7000, .hb_ms = 1000, .miss = 3, .log = NC_LOG_INFO};
+    int prc = parse_args(argc, argv, &a);
+    if (prc != 0) {
+        usage(prc > 0 ? stdout : stderr);
+        return prc > 0 ? 0 : 2;
+    }
+    nc_log_set_level(a.list ? NC_LOG_ERROR : a.log);
+    tl_signals_block();
+    if (a.list)
+        return master_list_main(a.list, 3000);
+    static master_t m;
+    m.hb_ms = (uint64_t)a.hb_ms;
+    m.miss = (uint32_t)a.miss;
+    pthread_mutex_init(&m.mu, NULL);
+    int rc = serve(&m, &a);
+    pthread_mutex_destroy(&m.mu);
+    return rc;
+}
