@@ -1,0 +1,295 @@
+/* Chat and master links of the gameserver (see gs_links.h).  Every handler
+ * and the heartbeat timer run as jobs on the `control` queue; shared state is
+ * a few atomics, so the global-chat hook may be called from any zone strand. */
+#include "gs_links.h"
+
+#include "content.h"
+#include "proto_packets.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAG "links"
+#define OFFLINE_NOTICE "global chat offline: your message reached this shard only"
+#define OFFLINE_NOTICE_EVERY_MS 5000
+
+typedef struct link_s {
+    gs_links_t *owner;
+    const char *what; /* "chat" / "master" */
+    nc_client_t *client;
+    atomic_int online;  /* hello (and register) answered with ok */
+} link_t;
+
+struct gs_links_s {
+    gs_links_cfg_t cfg;
+    gs_links_hooks_t hooks;
+    nc_engine_t *engine;
+    link_t chat, master;
+    nc_strand_t *timer_strand;
+    nc_timer_id_t hb_timer;
+    atomic_int stopping;
+    atomic_uint_fast64_t last_offline_notice_ms;
+    content_world_t *world;
+};
+
+static int send_msg(nc_session_t *s, const proto_msg_t *m)
+{
+    uint8_t buf[512];
+    int n = proto_encode(m, buf, sizeof buf);
+    return n < 0 ? n : nc_send(s, m->type, buf, (size_t)n);
+}
+
+static void system_say(gs_links_t *l, const char *text)
+{
+    if (l->hooks.deliver)
+        l->hooks.deliver(l->hooks.ud, "", "*system*", text);
+}
+
+static void on_open(nc_session_t *s, void *ud)
+{
+    link_t *k = ud;
+    proto_msg_t m = {.type = PROTO_T_S2S_HELLO};
+    m.s2s_hello.role = 0;
+    m.s2s_hello.proto_hash = PROTO_HASH;
+    snprintf(m.s2s_hello.name, sizeof m.s2s_hello.name, "%s", k->owner->cfg.shard);
+    send_msg(s, &m);
+}
+
+static void register_shard(link_t *k, nc_session_t *s)
+{
+    const gs_links_cfg_t *c = &k->owner->cfg;
+    proto_msg_t m = {.type = PROTO_T_SHARD_REGISTER};
+    snprintf(m.shard_register.shard, sizeof m.shard_register.shard, "%s", c->shard);
+    snprintf(m.shard_register.host, sizeof m.shard_register.host, "%s", c->public_host);
+    m.shard_register.port = c->public_port;
+    m.shard_register.capacity = c->capacity;
+    send_msg(s, &m);
+}
+
+static void link_up(link_t *k, nc_session_t *s)
+{
+    atomic_store(&k->online, 1);
+    nc_log(NC_LOG_INFO, TAG, "%s link up (session %llx, %s)", k->what,
+           (unsigned long long)nc_session_id(s), nc_session_peer(s));
+    if (k == &k->owner->chat)
+        system_say(k->owner, "global chat online");
+}
+
+static void on_hello_result(link_t *k, nc_session_t *s, const proto_s2s_hello_result_t *r)
+{
+    if (r->code != 0) {
+        nc_log(NC_LOG_ERROR, TAG, "%s server refused us: %s (its protocol %016llx, ours %016llx)",
+               k->what, proto_err_text(r->code), (unsigned long long)r->proto_hash,
+               (unsigned long long)PROTO_HASH);
+        nc_session_close(s, r->code, "refused by peer");
+        return;
+    }
+    if (k == &k->owner->master)
+        register_shard(k, s);
+    else
+        link_up(k, s);
+}
+
+static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len,
+                      void *ud)
+{
+    link_t *k = ud;
+    gs_links_t *l = k->owner;
+    proto_msg_t m;
+    int rc = proto_decode(type, body, len, &m);
+    if (rc < 0) {
+        nc_session_close(s, PROTO_ERR_BAD_PACKET, proto_strerror(rc));
+        return;
+    }
+    if (m.type == PROTO_T_S2S_HELLO_RESULT) {
+        on_hello_result(k, s, &m.s2s_hello_result);
+    } else if (m.type == PROTO_T_SHARD_REGISTER_RESULT && k == &l->master) {
+        if (m.shard_register_result.code == 0)
+            link_up(k, s);
+        else
+            nc_log(NC_LOG_ERROR, TAG, "master refused registration: %s",
+                   proto_err_text(m.shard_register_result.code));
+    } else if (m.type == PROTO_T_CHAT_RELAY && k == &l->chat) {
+        if (l->hooks.deliver)
+            l->hooks.deliver(l->hooks.ud, m.chat_relay.shard, m.chat_relay.sender,
+                             m.chat_relay.text);
+    } else {
+        nc_log(NC_LOG_WARN, TAG, "%s link: unexpected packet %s", k->what,
+               proto_type_name(type) ? proto_type_name(type) : "?");
+    }
+}
+
+static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
+{
+    link_t *k = ud;
+    int was = atomic_exchange(&k->online, 0);
+    if (atomic_load(&k->owner->stopping))
+        return;
+    nc_log(NC_LOG_WARN, TAG, "%s link down (session %llx: %s); reconnecting with back-off",
+           k->what, (unsigned long long)nc_session_id(s), why->text);
+    if (was && k == &k->owner->chat)
+        system_say(k->owner, "global chat offline");
+}
+
+static void heartbeat_job(void *arg)
+{
+    gs_links_t *l = arg;
+    nc_sid_t sid = l->master.client ? nc_client_session(l->master.client) : 0;
+    if (!sid || !atomic_load(&l->master.online))
+        return;
+    proto_msg_t m = {.type = PROTO_T_SHARD_HEARTBEAT};
+    m.shard_heartbeat.population = l->hooks.population ? l->hooks.population(l->hooks.ud) : 0;
+    uint8_t buf[16];
+    int n = proto_encode(&m, buf, sizeof buf);
+    if (n >= 0)
+        nc_send_id(l->engine, sid, m.type, buf, (size_t)n);
+}
+
+void gs_links_global_chat(gs_links_t *l, const char *sender, const char *text)
+{
+    nc_sid_t sid = l->chat.client ? nc_client_session(l->chat.client) : 0;
+    if (sid && atomic_load(&l->chat.online)) {
+        proto_msg_t m = {.type = PROTO_T_CHAT_RELAY};
+        snprintf(m.chat_relay.shard, sizeof m.chat_relay.shard, "%s", l->cfg.shard);
+        snprintf(m.chat_relay.sender, sizeof m.chat_relay.sender, "%s", sender);
+        snprintf(m.chat_relay.text, sizeof m.chat_relay.text, "%s", text);
+        uint8_t buf[PROTO_MAX_SIZE_CHAT_RELAY];
+        int n = proto_encode(&m, buf, sizeof buf);
+        if (n >= 0 && nc_send_id(l->engine, sid, m.type, buf, (size_t)n) == 0)
+            return;
+    }
+    if (l->hooks.deliver)
+        l->hooks.deliver(l->hooks.ud, "", sender, text);
+    uint64_t now = nc_now_ms(), last = atomic_load(&l->last_offline_notice_ms);
+    if (now - last >= OFFLINE_NOTICE_EVERY_MS || last == 0) {
+        atomic_store(&l->last_offline_notice_ms, now);
+        system_say(l, OFFLINE_NOTICE);
+    }
+}
+
+int gs_links_chat_online(const gs_links_t *l)
+{
+    return l && atomic_load(&((gs_links_t *)l)->chat.online);
+}
+
+int gs_links_master_online(const gs_links_t *l)
+{
+    return l && atomic_load(&((gs_links_t *)l)->master.online);
+}
+
+void gs_links_cfg_defaults(gs_links_cfg_t *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->shard, sizeof c->shard, "shard-1");
+    snprintf(c->chat_host, sizeof c->chat_host, "127.0.0.1");
+    c->chat_port = 7001;
+    snprintf(c->master_host, sizeof c->master_host, "127.0.0.1");
+    c->master_port = 7000;
+    snprintf(c->public_host, sizeof c->public_host, "127.0.0.1");
+    c->public_port = 7777;
+    c->capacity = 10000;
+    c->heartbeat_ms = 1000;
+    c->reconnect_max_ms = 2000;
+}
+
+static int link_start(gs_links_t *l, link_t *k, const char *what, const char *host,
+                      uint16_t port, nc_queue_t *control)
+{
+    k->owner = l;
+    k->what = what;
+    if (!host[0] || port == 0) {
+        nc_log(NC_LOG_INFO, TAG, "%s link disabled (no address configured)", what);
+        return 0;
+    }
+    nc_role_opts_t ro = {.name = what, .queue = control, .ud = k,
+                         .handlers = {on_open, on_packet, on_close},
+                         .reconnect_base_ms = 100,
+                         .reconnect_max_ms = l->cfg.reconnect_max_ms};
+    int rc = nc_client_create(l->engine, host, port, &ro, &k->client);
+    if (rc == 0)
+        nc_log(NC_LOG_INFO, TAG, "%s link: connecting to %s:%u", what, host, (unsigned)port);
+    return rc;
+}
+
+int gs_links_start(nc_engine_t *e, nc_queue_t *control, const gs_links_cfg_t *cfg,
+                   const gs_links_hooks_t *hooks, gs_links_t **out)
+{
+    gs_links_t *l = calloc(1, sizeof *l);
+    if (!l)
+        return NC_ENOMEM;
+    l->cfg = *cfg;
+    if (hooks)
+        l->hooks = *hooks;
+    l->engine = e;
+    int rc = nc_strand_create(control, &l->timer_strand);
+    if (rc == 0)
+        rc = nc_timer_start(l->timer_strand, cfg->heartbeat_ms, cfg->heartbeat_ms,
+                            heartbeat_job, l, &l->hb_timer);
+    if (rc == 0)
+        rc = link_start(l, &l->chat, "chat", cfg->chat_host, cfg->chat_port, control);
+    if (rc == 0)
+        rc = link_start(l, &l->master, "master", cfg->master_host, cfg->master_port, control);
+    if (rc != 0) {
+        nc_log(NC_LOG_ERROR, TAG, "cannot start links: %s", nc_strerror(rc));
+        gs_links_stop(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+void gs_links_stop(gs_links_t *l)
+{
+    if (!l)
+        return;
+    gs_links_detach_world(l);
+    atomic_store(&l->stopping, 1);
+    if (l->hb_timer)
+        nc_timer_cancel(nc_queue_pool(nc_strand_queue(l->timer_strand)), l->hb_timer);
+    if (l->chat.client)
+        nc_client_destroy(l->chat.client);
+    if (l->master.client)
+        nc_client_destroy(l->master.client);
+    if (l->timer_strand)
+        nc_strand_release(l->timer_strand);
+    free(l);
+}
+
+/* ---- content glue ---- */
+
+static void world_deliver(void *ud, const char *shard, const char *sender, const char *text)
+{
+    content_deliver_global_chat(ud, shard, sender, text);
+}
+
+static uint32_t world_population(void *ud)
+{
+    return content_online(ud);
+}
+
+static void world_shout(void *ud, const char *sender, const char *text)
+{
+    gs_links_global_chat(ud, sender, text);
+}
+
+int gs_links_start_for_world(nc_engine_t *e, nc_queue_t *control, const gs_links_cfg_t *cfg,
+                             struct content_world_s *world, gs_links_t **out)
+{
+    gs_links_hooks_t h = {world_deliver, world_population, world};
+    int rc = gs_links_start(e, control, cfg, &h, out);
+    if (rc == 0) {
+        (*out)->world = world;
+        content_set_global_chat_hook(world, world_shout, *out);
+    }
+    return rc;
+}
+
+void gs_links_detach_world(gs_links_t *l)
+{
+    if (l && l->world) {
+        content_set_global_chat_hook(l->world, NULL, NULL);
+        l->world = NULL;
+    }
+}

@@ -1,0 +1,63 @@
+/* gs_links: the gameserver's links to the chat server (global chat relay) and
+ * the master server (register + heartbeat).  Both are netcore clients on the
+ * shared low-priority `control` queue and reconnect with back-off; while a
+ * link is down its feature degrades (global chat reaches this shard only and
+ * players are told "global chat offline"), the game goes on. */
+#ifndef GS_LINKS_H
+#define GS_LINKS_H
+
+#include <stdint.h>
+
+#include "netcore.h"
+
+typedef struct gs_links_s gs_links_t;
+
+typedef struct gs_links_cfg_s {
+    char shard[33];          /* this shard's name (chat, master) */
+    char chat_host[64];      /* empty or port 0: no chat link */
+    uint16_t chat_port;
+    char master_host[64];    /* empty or port 0: no master link */
+    uint16_t master_port;
+    char public_host[64];    /* player address announced to the master */
+    uint16_t public_port;    /* the bound player port (nc_server_port) */
+    uint32_t capacity;       /* announced player capacity */
+    uint32_t heartbeat_ms;   /* master heartbeat interval */
+    uint32_t reconnect_max_ms; /* back-off ceiling for both links */
+} gs_links_cfg_t;
+
+/* Defaults: chat 127.0.0.1:7001, master 127.0.0.1:7000, public 127.0.0.1,
+ * heartbeat 1000 ms, back-off ceiling 2000 ms. */
+void gs_links_cfg_defaults(gs_links_cfg_t *c);
+
+/* What the links need from the game; called from control-queue jobs. */
+typedef struct gs_links_hooks_s {
+    /* a global message relayed by the chat server (any shard, ours too) */
+    void (*deliver)(void *ud, const char *shard, const char *sender, const char *text);
+    uint32_t (*population)(void *ud); /* players online now */
+    void *ud;
+} gs_links_hooks_t;
+
+/* Starts both links (connecting in the background; never fails because a
+ * peer is absent).  0 or a negative NC_E* code. */
+int gs_links_start(nc_engine_t *e, nc_queue_t *control, const gs_links_cfg_t *cfg,
+                   const gs_links_hooks_t *hooks, gs_links_t **out);
+/* Closes both links; returns after their handlers ran.  Not from a pool
+ * worker.  NULL is ignored. */
+void gs_links_stop(gs_links_t *l);
+
+/* Sends a player's global message to the chat server; when the link is down
+ * the message is delivered on this shard only, with a "global chat offline"
+ * notice.  Any thread. */
+void gs_links_global_chat(gs_links_t *l, const char *sender, const char *text);
+int gs_links_chat_online(const gs_links_t *l);
+int gs_links_master_online(const gs_links_t *l);
+
+/* Glue for content: wires a world's global-chat hook, delivery and
+ * population to the links (content_set_global_chat_hook), and unwires it.
+ * Call gs_links_detach_world before content_world_shutdown. */
+struct content_world_s;
+int gs_links_start_for_world(nc_engine_t *e, nc_queue_t *control, const gs_links_cfg_t *cfg,
+                             struct content_world_s *world, gs_links_t **out);
+void gs_links_detach_world(gs_links_t *l);
+
+#endif
