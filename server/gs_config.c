@@ -58,6 +58,12 @@ static const key_t_ keys[] = {
     INT("chat.mute_ms", chat_mute_ms, 0, 86400000, "mute duration for flooders"),
     STR("shard.name", shard_name, "this shard's name (chat, master)"),
     INT("shutdown.grace_ms", shutdown_grace_ms, 0, 60000, "time to flush notices on stop"),
+    STR("chat.host", chat_host, "chat server address"),
+    INT("chat.port", chat_port, 0, 65535, "chat server port (0 = no global chat link)"),
+    STR("master.host", master_host, "master server address"),
+    INT("master.port", master_port, 0, 65535, "master server port (0 = do not register)"),
+    INT("master.heartbeat_ms", heartbeat_ms, 10, 600000, "heartbeat interval to the master"),
+    STR("shard.public_host", public_host, "player address announced to the master"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -91,6 +97,12 @@ void gs_config_defaults(gs_config_t *c)
     c->chat_mute_ms = 10000;
     snprintf(c->shard_name, sizeof c->shard_name, "shard-1");
     c->shutdown_grace_ms = 1000;
+    snprintf(c->chat_host, sizeof c->chat_host, "127.0.0.1");
+    c->chat_port = 7001;
+    snprintf(c->master_host, sizeof c->master_host, "127.0.0.1");
+    c->master_port = 7000;
+    c->heartbeat_ms = 1000;
+    snprintf(c->public_host, sizeof c->public_host, "127.0.0.1");
 }
 
 static const key_t_ *find_key(const char *path)
@@ -272,7 +284,8 @@ static const struct {
     {"--port", "listen.port"},         {"--host", "listen.host"},
     {"--db", "database.path"},         {"--log-level", "log.level"},
     {"--metrics-port", "metrics.port"}, {"--zones", "zones.file"},
-    {"--shard", "shard.name"},
+    {"--shard", "shard.name"},         {"--chat-port", "chat.port"},
+    {"--master-port", "master.port"},
 };
 #define NFLAGS (sizeof flag_keys / sizeof flag_keys[0])
 
@@ -280,7 +293,8 @@ static void usage(void)
 {
     printf("usage: gameserver [--config FILE] [--port N] [--host ADDR] [--db PATH]\n"
            "                  [--log-level LVL] [--metrics-port N] [--zones FILE]\n"
-           "                  [--shard NAME] [--set KEY=VALUE]... [--help]\n"
+           "                  [--shard NAME] [--chat-port N] [--master-port N]\n"
+           "                  [--set KEY=VALUE]... [--help]\n"
            "Flags override the config file. Keys (dotted paths in gameserver.json):\n");
     gs_config_print_keys(stdout);
 }

@@ -38,6 +38,13 @@ typedef struct gs_config_s {
     int64_t chat_mute_ms;
     char shard_name[32];
     int64_t shutdown_grace_ms;
+    /* links to the chat and master servers (gs_links, issue 6) */
+    char chat_host[64];
+    int64_t chat_port; /* 0 = no chat link */
+    char master_host[64];
+    int64_t master_port; /* 0 = no master link */
+    int64_t heartbeat_ms;
+    char public_host[64]; /* player address announced to the master */
 } gs_config_t;
 
 void gs_config_defaults(gs_config_t *c);
