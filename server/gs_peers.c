@@ -1,18 +1,34 @@
-/* Hook for the outbound server-to-server clients (chat server, master
- * server; issue 6).  They run on the shared low-priority `control` queue
- * (app->q_control) and call content_set_global_chat_hook() /
- * content_deliver_global_chat() for global chat.  Until they exist, global
- * chat reaches this shard only. */
+/* Outbound server-to-server clients (chat server, master server; issue 6):
+ * maps the gameserver config onto gs_links and wires it to the world.  They
+ * run on the shared low-priority `control` queue (app->q_control). */
 #include "gs_app.h"
+#include "gs_links.h"
+
+#include <stdio.h>
+
+static gs_links_t *links; /* one app per process */
 
 int gs_peers_start(gs_app_t *a)
 {
-    nc_log(NC_LOG_INFO, "peers", "no chat/master clients configured; control queue '%s' idle",
-           nc_queue_name(a->q_control));
-    return 0;
+    const gs_config_t *c = &a->cfg;
+    gs_links_cfg_t lc;
+    gs_links_cfg_defaults(&lc);
+    snprintf(lc.shard, sizeof lc.shard, "%s", c->shard_name);
+    snprintf(lc.chat_host, sizeof lc.chat_host, "%s", c->chat_host);
+    lc.chat_port = (uint16_t)c->chat_port;
+    snprintf(lc.master_host, sizeof lc.master_host, "%s", c->master_host);
+    lc.master_port = (uint16_t)c->master_port;
+    snprintf(lc.public_host, sizeof lc.public_host, "%s", c->public_host);
+    lc.public_port = nc_server_port(a->players);
+    lc.capacity = (uint32_t)c->max_sessions;
+    lc.heartbeat_ms = (uint32_t)c->heartbeat_ms;
+    return gs_links_start_for_world(a->engine, a->q_control, &lc, a->world, &links) == 0 ? 0
+                                                                                         : -1;
 }
 
 void gs_peers_stop(gs_app_t *a)
 {
     (void)a;
+    gs_links_stop(links);
+    links = NULL;
 }
