@@ -30,6 +30,7 @@ typedef struct content_opts_s {
     const char *shard_name;
     content_send_fn send_fn;
     void *send_ud;
+    int manual_tick; /* benchmarks: no zone timers; the caller runs zone_tick */
 } content_opts_t;
 
 int content_world_create(const content_opts_t *o, content_world_t **out, char *err,

@@ -64,7 +64,7 @@ int content_world_create(const content_opts_t *o, content_world_t **out, char *e
     }
     if (create_zones(w, err, errlen) != 0)
         goto fail;
-    for (int i = 0; i < w->nzones; i++)
+    for (int i = 0; i < w->nzones && !o->manual_tick; i++)
         zone_start_timers(&w->zones[i]);
     nc_log(NC_LOG_INFO, TAG, "%d zones, database %s (schema v%d), tick %u Hz", w->nzones,
            o->db_path ? o->db_path : "(none)", w->db ? content_db_user_version(w->db) : 0,
