@@ -591,21 +591,30 @@ static int cmp_rt(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Runs one cell `repeat` times and keeps the median run by rt/s. */
-static void suite_cell(const opts_t *o, int srv, const child_t *ch, result_t *out)
+/* Runs one matrix row `repeat` times per server, alternating which server
+ * goes first so background load on a shared machine hits both alike, and
+ * keeps each server's median run by rt/s. */
+static void suite_row(const opts_t *o, const child_t *ch, result_t out[SRV_COUNT])
 {
-    result_t runs[16];
-    int n = o->repeat < 1 ? 1 : o->repeat > 16 ? 16 : o->repeat, got = 0;
-    memset(out, 0, sizeof(*out));
-    for (int i = 0; i < n && ch->pid > 0; i++) {
-        if (run_load(o, srv_label[srv], o->host, ch->port, &runs[got]) == 0)
-            got++;
-        usleep(300000); /* let the server finish closing the previous sessions */
+    result_t runs[SRV_COUNT][16];
+    int n = o->repeat < 1 ? 1 : o->repeat > 16 ? 16 : o->repeat, got[SRV_COUNT] = {0};
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < SRV_COUNT; k++) {
+            int srv = (i & 1) ? SRV_COUNT - 1 - k : k;
+            if (ch[srv].pid <= 0)
+                continue;
+            if (run_load(o, srv_label[srv], o->host, ch[srv].port, &runs[srv][got[srv]]) == 0)
+                got[srv]++;
+            usleep(300000); /* let the server finish closing the previous sessions */
+        }
     }
-    if (!got)
-        return;
-    qsort(runs, (size_t)got, sizeof(runs[0]), cmp_rt);
-    *out = runs[got / 2];
+    for (int srv = 0; srv < SRV_COUNT; srv++) {
+        memset(&out[srv], 0, sizeof(out[srv]));
+        if (!got[srv])
+            continue;
+        qsort(runs[srv], (size_t)got[srv], sizeof(result_t), cmp_rt);
+        out[srv] = runs[srv][got[srv] / 2];
+    }
 }
 
 static void print_row(const char *srv, const opts_t *o, const result_t *r, const char *ratio)
@@ -640,8 +649,7 @@ static int run_suite(const opts_t *base)
         opts_t o = *base;
         o.conns = matrix[m][0];
         o.inflight = matrix[m][1];
-        for (int s = 0; s < SRV_COUNT; s++)
-            suite_cell(&o, s, &ch[s], &res[m][s]);
+        suite_row(&o, ch, res[m]);
     }
     for (int s = 0; s < SRV_COUNT; s++)
         child_stop(&ch[s]);

@@ -149,9 +149,22 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     keep_carry(c, b->data + done, total - (size_t)done);
     if (done == 0)
         return; /* keep the block: the next alloc reuses it */
+    uv_buf_t out = uv_buf_init((char *)b->data, (unsigned)done);
+    /* Write at once when nothing is queued (libuv's usual idiom): no request,
+     * no callback, and the block is reused by the next read. */
+    if (uv_stream_get_write_queue_size(s) == 0) {
+        int n = uv_try_write(s, &out, 1);
+        if (n == (int)done)
+            return;
+        if (n < 0 && n != UV_EAGAIN) {
+            conn_close(c);
+            return;
+        }
+        if (n > 0)
+            out = uv_buf_init(out.base + n, out.len - (unsigned)n);
+    }
     c->cur = NULL;
     b->req.data = b;
-    uv_buf_t out = uv_buf_init((char *)b->data, (unsigned)done);
     if (uv_write(&b->req, s, &out, 1, on_written) < 0) {
         block_put(b);
         conn_close(c);
