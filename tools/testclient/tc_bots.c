@@ -1,0 +1,352 @@
+/* testclient --bots: N netcore client sessions on one engine.  The main
+ * thread ramps connections up and drives each bot's schedule (move, chat,
+ * ping); handlers on the pool count what comes back and time pongs. */
+#include "tc.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { B_IDLE, B_CONNECTING, B_LOGIN, B_WORLD, B_LEAVING, B_DONE };
+
+typedef struct bot_s {
+    int idx;
+    char name[16];
+    nc_client_t *client;
+    _Atomic nc_sid_t sid;
+    atomic_int state;
+    uint64_t started_ms;
+    /* position: written by the main thread, corrected by a handler */
+    pthread_mutex_t mu;
+    float x, y, hx, hy, heading;
+    uint64_t next_move, next_chat, next_ping; /* main thread only */
+    uint32_t chats;
+} bot_t;
+
+typedef struct stats_s {
+    atomic_uint_fast64_t in, out, logins, connected, corrections, chats_in;
+    atomic_uint_fast64_t err_disconnect, err_packet, err_login, err_connect, err_send;
+    pthread_mutex_t hmu;
+    tc_hist_t win, total; /* under hmu */
+} stats_t;
+
+static stats_t st = {.hmu = PTHREAD_MUTEX_INITIALIZER};
+static const tc_opts_t *opt;
+static tc_net_t net;
+
+static uint64_t errors(void)
+{
+    return st.err_disconnect + st.err_packet + st.err_login + st.err_connect + st.err_send;
+}
+
+static void bot_send(bot_t *b, const proto_msg_t *m)
+{
+    nc_sid_t sid = atomic_load(&b->sid);
+    int rc = sid ? tc_send(net.engine, sid, m) : NC_ECLOSED;
+    if (rc == 0)
+        atomic_fetch_add(&st.out, 1);
+    else if (atomic_load(&b->state) == B_WORLD)
+        atomic_fetch_add(&st.err_send, 1);
+}
+
+static void on_open(nc_session_t *s, void *ud)
+{
+    bot_t *b = ud;
+    atomic_store(&b->sid, nc_session_id(s));
+    atomic_fetch_add(&st.connected, 1);
+    atomic_store(&b->state, B_LOGIN);
+    proto_msg_t m = {.type = PROTO_T_LOGIN};
+    snprintf(m.login.name, sizeof m.login.name, "%s", b->name);
+    m.login.proto_hash = opt->proto_hash;
+    bot_send(b, &m);
+}
+
+static void set_pos(bot_t *b, proto_vec2_t p, int home)
+{
+    pthread_mutex_lock(&b->mu);
+    b->x = p.x;
+    b->y = p.y;
+    if (home) {
+        b->hx = p.x;
+        b->hy = p.y;
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void on_login(nc_session_t *s, bot_t *b, const uint8_t *body, size_t len)
+{
+    proto_login_result_t r;
+    if (proto_decode_login_result(body, len, &r) < 0 || r.code != 0) {
+        atomic_fetch_add(&st.err_login, 1);
+        fprintf(stderr, "bots: %s: login failed: %s\n", b->name,
+                proto_err_text(r.code));
+        return;
+    }
+    atomic_fetch_add(&st.logins, 1);
+    proto_msg_t m = {.type = PROTO_T_ENTER_WORLD};
+    if (tl_send_msg(s, &m) == 0)
+        atomic_fetch_add(&st.out, 1);
+}
+
+static void on_typed(bot_t *b, uint16_t type, const uint8_t *body, size_t len)
+{
+    proto_msg_t m;
+    if (proto_decode(type, body, len, &m) < 0) {
+        atomic_fetch_add(&st.err_packet, 1);
+        return;
+    }
+    if (type == PROTO_T_WORLD_ENTERED) {
+        set_pos(b, m.world_entered.pos, 1);
+        int expect = B_LOGIN;
+        atomic_compare_exchange_strong(&b->state, &expect, B_WORLD);
+    } else if (type == PROTO_T_ZONE_CHANGED) {
+        set_pos(b, m.zone_changed.pos, 1);
+    } else if (type == PROTO_T_MOVE_CORRECTION) {
+        set_pos(b, m.move_correction.pos, 0);
+        atomic_fetch_add(&st.corrections, 1);
+    } else if (type == PROTO_T_PONG) {
+        uint64_t us = (nc_now_ns() - m.pong.client_time) / 1000;
+        pthread_mutex_lock(&st.hmu);
+        tc_hist_add(&st.win, us);
+        pthread_mutex_unlock(&st.hmu);
+    } else if (type == PROTO_T_ERROR) {
+        atomic_fetch_add(&st.err_packet, 1);
+        fprintf(stderr, "bots: %s: server error %d (%s): %s\n", b->name, (int)m.error.code,
+                proto_err_text(m.error.code), m.error.text);
+    }
+}
+
+static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len,
+                      void *ud)
+{
+    atomic_fetch_add(&st.in, 1);
+    switch (type) {
+    case PROTO_T_LOGIN_RESULT: on_login(s, ud, body, len); break;
+    case PROTO_T_CHAT_DELIVER: atomic_fetch_add(&st.chats_in, 1); break;
+    case PROTO_T_WORLD_ENTERED:
+    case PROTO_T_ZONE_CHANGED:
+    case PROTO_T_MOVE_CORRECTION:
+    case PROTO_T_PONG:
+    case PROTO_T_ERROR: on_typed(ud, type, body, len); break;
+    default: break;
+    }
+}
+
+static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
+{
+    (void)s;
+    bot_t *b = ud;
+    int was = atomic_exchange(&b->state, B_DONE);
+    atomic_store(&b->sid, 0);
+    atomic_fetch_sub(&st.connected, 1);
+    if (was != B_LEAVING) {
+        atomic_fetch_add(&st.err_disconnect, 1);
+        fprintf(stderr, "bots: %s: disconnected unexpectedly: %s\n", b->name, why->text);
+    }
+}
+
+static int start_bot(bot_t *b, uint64_t now)
+{
+    nc_role_opts_t ro = {.name = "bot", .queue = net.queue, .ud = b, .no_reconnect = 1,
+                         .handlers = {on_open, on_packet, on_close}};
+    atomic_store(&b->state, B_CONNECTING);
+    b->started_ms = now;
+    /* spread each bot's first actions over one period */
+    b->next_move = now + (uint64_t)(rand() % 1000);
+    b->next_chat = now + (uint64_t)(rand() % 5000);
+    b->next_ping = now + (uint64_t)(rand() % 1000);
+    b->heading = (float)(rand() % 628) / 100.0f;
+    int rc = nc_client_create(net.engine, opt->host, opt->port, &ro, &b->client);
+    if (rc != 0) {
+        atomic_store(&b->state, B_DONE);
+        atomic_fetch_add(&st.err_connect, 1);
+    }
+    return rc;
+}
+
+/* Random walk at 4 units/s that turns back towards home past 30 units. */
+static void bot_move(bot_t *b)
+{
+    float step = 4.0f / (float)opt->move_hz;
+    proto_msg_t m = {.type = PROTO_T_MOVE};
+    pthread_mutex_lock(&b->mu);
+    b->heading += ((float)(rand() % 100) - 50.0f) / 100.0f;
+    if (hypotf(b->x - b->hx, b->y - b->hy) > 30.0f)
+        b->heading = atan2f(b->hy - b->y, b->hx - b->x);
+    b->x += step * cosf(b->heading);
+    b->y += step * sinf(b->heading);
+    m.move.pos.x = b->x;
+    m.move.pos.y = b->y;
+    pthread_mutex_unlock(&b->mu);
+    m.move.dir = (uint8_t)((int)((b->heading + 3.1416f) / 0.7854f) & 7);
+    m.move.client_time = (uint32_t)nc_now_ms();
+    bot_send(b, &m);
+}
+
+static uint64_t period_ms(double hz)
+{
+    return hz > 0 ? (uint64_t)(1000.0 / hz) : UINT64_MAX / 2;
+}
+
+static void bot_tick(bot_t *b, uint64_t now)
+{
+    if (atomic_load(&b->state) == B_CONNECTING && now - b->started_ms > 10000) {
+        nc_role_stats_t rs;
+        nc_client_stats(b->client, &rs);
+        if (rs.connect_failures > 0 || now - b->started_ms > 20000) {
+            atomic_store(&b->state, B_DONE);
+            atomic_fetch_add(&st.err_connect, 1);
+        }
+    }
+    if (atomic_load(&b->state) != B_WORLD)
+        return;
+    if (now >= b->next_move && opt->move_hz > 0) {
+        bot_move(b);
+        b->next_move += period_ms(opt->move_hz);
+    }
+    if (now >= b->next_chat && opt->chat_hz > 0) {
+        proto_msg_t m = {.type = PROTO_T_CHAT};
+        snprintf(m.chat.text, sizeof m.chat.text, "hello from %s #%u", b->name, ++b->chats);
+        bot_send(b, &m);
+        b->next_chat += period_ms(opt->chat_hz);
+    }
+    if (now >= b->next_ping && opt->ping_hz > 0) {
+        proto_msg_t m = {.type = PROTO_T_PING};
+        m.ping.client_time = nc_now_ns();
+        bot_send(b, &m);
+        b->next_ping += period_ms(opt->ping_hz);
+    }
+}
+
+typedef struct rates_s {
+    uint64_t in, out, t_ms;
+} rates_t;
+
+static void status_line(double elapsed, rates_t *last, uint64_t now)
+{
+    tc_hist_t w;
+    pthread_mutex_lock(&st.hmu);
+    w = st.win;
+    tc_hist_merge(&st.total, &st.win);
+    memset(&st.win, 0, sizeof st.win);
+    pthread_mutex_unlock(&st.hmu);
+    uint64_t in = st.in, out = st.out;
+    double dt = (double)(now - last->t_ms) / 1000.0;
+    fprintf(stderr,
+            "[bots %5.1fs] connected %llu/%d  logins %llu  in %.0f/s  out %.0f/s  "
+            "rtt p50 %.2f ms p99 %.2f ms  errors %llu\n",
+            elapsed, (unsigned long long)st.connected, opt->bots,
+            (unsigned long long)st.logins, dt > 0 ? (double)(in - last->in) / dt : 0,
+            dt > 0 ? (double)(out - last->out) / dt : 0, tc_hist_pct_ms(&w, 50),
+            tc_hist_pct_ms(&w, 99), (unsigned long long)errors());
+    *last = (rates_t){in, out, now};
+}
+
+/* Ramps up and drives the bots until the duration ends or a stop signal. */
+static void run(bot_t *bots, uint64_t t0)
+{
+    int started = 0;
+    uint64_t end = t0 + (uint64_t)(opt->duration_s * 1000.0), next_status = t0 + 1000;
+    rates_t last = {0, 0, t0};
+    for (;;) {
+        uint64_t now = nc_now_ms();
+        if (now >= end)
+            break;
+        double elapsed = (double)(now - t0) / 1000.0;
+        int want = (int)fmin((double)opt->bots, 1.0 + elapsed * opt->ramp_per_s);
+        while (started < want)
+            start_bot(&bots[started++], now);
+        for (int i = 0; i < started; i++)
+            bot_tick(&bots[i], now);
+        if (now >= next_status) {
+            status_line(elapsed, &last, now);
+            next_status += 1000;
+        }
+        if (tl_signals_wait_ms(5)) { /* Ctrl-C: stop early, still log out */
+            fprintf(stderr, "bots: interrupted\n");
+            break;
+        }
+    }
+}
+
+static void leave_all(bot_t *bots)
+{
+    for (int i = 0; i < opt->bots; i++) {
+        int s = B_WORLD, l = B_LOGIN;
+        if (atomic_compare_exchange_strong(&bots[i].state, &s, B_LEAVING) ||
+            atomic_compare_exchange_strong(&bots[i].state, &l, B_LEAVING)) {
+            proto_msg_t m = {.type = PROTO_T_LOGOUT};
+            bot_send(&bots[i], &m);
+        }
+    }
+    uint64_t deadline = nc_now_ms() + 5000;
+    while (atomic_load(&st.connected) > 0 && nc_now_ms() < deadline)
+        tl_signals_wait_ms(10);
+    /* the rest (never logged in, or no close in time) is closed by us */
+    for (int i = 0; i < opt->bots; i++) {
+        int s = atomic_load(&bots[i].state);
+        if (s != B_DONE && s != B_IDLE)
+            atomic_store(&bots[i].state, B_LEAVING);
+        if (bots[i].client)
+            nc_client_destroy(bots[i].client);
+    }
+}
+
+static int summary(double secs)
+{
+    pthread_mutex_lock(&st.hmu);
+    tc_hist_merge(&st.total, &st.win);
+    const tc_hist_t *h = &st.total;
+    uint64_t e = errors();
+    printf("bots summary: %d bots, %.1f s, %s:%u\n", opt->bots, secs, opt->host,
+           (unsigned)opt->port);
+    printf("  logins          %llu/%d\n", (unsigned long long)st.logins, opt->bots);
+    printf("  packets in      %llu (%.0f/s)\n", (unsigned long long)st.in, (double)st.in / secs);
+    printf("  packets out     %llu (%.0f/s)\n", (unsigned long long)st.out,
+           (double)st.out / secs);
+    printf("  round trip      %llu pings  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n",
+           (unsigned long long)h->n, tc_hist_pct_ms(h, 50), tc_hist_pct_ms(h, 90),
+           tc_hist_pct_ms(h, 99), (double)h->max_us / 1000.0);
+    printf("  chat received   %llu   position corrections %llu\n",
+           (unsigned long long)st.chats_in, (unsigned long long)st.corrections);
+    printf("  errors          %llu (connect %llu, unexpected disconnects %llu, login %llu, "
+           "error packets %llu, send %llu)\n",
+           (unsigned long long)e, (unsigned long long)st.err_connect,
+           (unsigned long long)st.err_disconnect, (unsigned long long)st.err_login,
+           (unsigned long long)st.err_packet, (unsigned long long)st.err_send);
+    int ok = e == 0 && st.logins == (uint64_t)opt->bots;
+    printf("result: %s\n", ok ? "OK" : "FAILED");
+    fflush(stdout);
+    pthread_mutex_unlock(&st.hmu);
+    return ok ? 0 : 1;
+}
+
+int tc_bots_main(const tc_opts_t *o)
+{
+    opt = o;
+    bot_t *bots = calloc((size_t)o->bots, sizeof *bots);
+    if (!bots || tc_net_start(&net, 2) != 0) {
+        fprintf(stderr, "testclient: cannot start the network engine\n");
+        free(bots);
+        return 1;
+    }
+    for (int i = 0; i < o->bots; i++) {
+        bots[i].idx = i;
+        snprintf(bots[i].name, sizeof bots[i].name, "bot%04d", i + 1);
+        pthread_mutex_init(&bots[i].mu, NULL);
+    }
+    srand((unsigned)nc_now_ns());
+    uint64_t t0 = nc_now_ms();
+    run(bots, t0);
+    double secs = (double)(nc_now_ms() - t0) / 1000.0;
+    leave_all(bots);
+    tc_net_stop(&net);
+    int rc = summary(secs);
+    for (int i = 0; i < o->bots; i++)
+        pthread_mutex_destroy(&bots[i].mu);
+    free(bots);
+    return rc;
+}

@@ -1,0 +1,366 @@
+/* Interactive testclient: commands from stdin (a terminal or a pipe), server
+ * events printed as they arrive.  The connection is a netcore client role
+ * (no_reconnect); stdin stays on the main thread. */
+#include "tc.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define STEP 2.0f
+#define WAIT_MS 5000
+
+typedef struct ia_s {
+    const tc_opts_t *o;
+    tc_net_t net;
+    nc_client_t *client;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* under mu */
+    nc_sid_t sid;
+    int closed, in_world, login_failed, logging_out, pending;
+    char close_reason[64];
+    float x, y;
+} ia_t;
+
+static ia_t ia = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+typedef int (*pred_fn)(const ia_t *);
+
+/* Waits (bounded) until pred holds under the lock; returns pred's value. */
+static int wait_until(pred_fn pred, int timeout_ms)
+{
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&ia.mu);
+    while (!pred(&ia) && pthread_cond_timedwait(&ia.cv, &ia.mu, &ts) == 0)
+        ;
+    int ok = pred(&ia);
+    pthread_mutex_unlock(&ia.mu);
+    return ok;
+}
+
+static int p_open(const ia_t *a) { return a->sid != 0 || a->closed; }
+static int p_world(const ia_t *a) { return a->in_world || a->login_failed || a->closed; }
+static int p_idle(const ia_t *a) { return a->pending <= 0 || a->closed; }
+static int p_closed(const ia_t *a) { return a->closed; }
+
+static void on_open(nc_session_t *s, void *ud)
+{
+    (void)ud;
+    pthread_mutex_lock(&ia.mu);
+    ia.sid = nc_session_id(s);
+    pthread_cond_broadcast(&ia.cv);
+    pthread_mutex_unlock(&ia.mu);
+}
+
+static void login_result(nc_session_t *s, const proto_login_result_t *r)
+{
+    if (r->code == 0) {
+        tc_printf("* logged in as %s (player %u)\n", r->name, (unsigned)r->player_id);
+        proto_msg_t m = {.type = PROTO_T_ENTER_WORLD};
+        tl_send_msg(s, &m);
+        return;
+    }
+    if (r->code == PROTO_ERR_HASH_MISMATCH)
+        tc_printf("ERROR: protocol hash mismatch: this client speaks %016llx, the server "
+                  "%016llx; rebuild both from the same tree\n",
+                  (unsigned long long)ia.o->proto_hash, (unsigned long long)r->proto_hash);
+    else
+        tc_printf("ERROR: login failed: %s\n", proto_err_text(r->code));
+}
+
+/* State changes first (under the lock), printing after. */
+static void track(const proto_msg_t *m)
+{
+    pthread_mutex_lock(&ia.mu);
+    switch (m->type) {
+    case PROTO_T_LOGIN_RESULT:
+        if (m->login_result.code != 0) {
+            ia.login_failed = 1;
+            ia.pending--;
+        }
+        break;
+    case PROTO_T_WORLD_ENTERED:
+        ia.in_world = 1;
+        ia.pending--;
+        ia.x = m->world_entered.pos.x;
+        ia.y = m->world_entered.pos.y;
+        break;
+    case PROTO_T_ZONE_CHANGED:
+        ia.x = m->zone_changed.pos.x;
+        ia.y = m->zone_changed.pos.y;
+        ia.pending--;
+        break;
+    case PROTO_T_MOVE_CORRECTION:
+        ia.x = m->move_correction.pos.x;
+        ia.y = m->move_correction.pos.y;
+        break;
+    case PROTO_T_PONG:
+    case PROTO_T_WHO_RESPONSE:
+    case PROTO_T_ERROR: ia.pending--; break;
+    default: break;
+    }
+    pthread_cond_broadcast(&ia.cv);
+    pthread_mutex_unlock(&ia.mu);
+}
+
+static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len,
+                      void *ud)
+{
+    (void)ud;
+    static proto_msg_t m; /* handlers of one session run one at a time */
+    int rc = proto_decode(type, body, len, &m);
+    if (rc < 0) {
+        tc_printf("! bad packet %u from server: %s\n", (unsigned)type, proto_strerror(rc));
+        return;
+    }
+    track(&m);
+    if (m.type == PROTO_T_LOGIN_RESULT)
+        login_result(s, &m.login_result);
+    else if (m.type == PROTO_T_PONG)
+        tc_printf("pong: %.3f ms round trip\n",
+                  (double)(nc_now_ns() - m.pong.client_time) / 1e6);
+    else if (m.type == PROTO_T_ERROR && m.error.code == PROTO_ERR_HASH_MISMATCH)
+        tc_printf("ERROR: protocol hash mismatch: this client speaks %016llx; the server "
+                  "refused it (%s); rebuild both from the same tree\n",
+                  (unsigned long long)ia.o->proto_hash, m.error.text);
+    else
+        tc_print_event(&m, ia.o->quiet_moves);
+}
+
+static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
+{
+    (void)s;
+    (void)ud;
+    pthread_mutex_lock(&ia.mu);
+    ia.closed = 1;
+    snprintf(ia.close_reason, sizeof ia.close_reason, "%s", why->text);
+    int expected = ia.logging_out;
+    pthread_cond_broadcast(&ia.cv);
+    pthread_mutex_unlock(&ia.mu);
+    tc_printf("* connection closed%s: %s\n", expected ? "" : " by the server", why->text);
+}
+
+static const char help_text[] =
+    "commands:\n"
+    "  login NAME          log in (or create) NAME and enter the world\n"
+    "  move X Y            walk to X Y (far jumps are corrected by the server)\n"
+    "  w a s d             step north, west, south, east (also: n e s, and 'west')\n"
+    "  say TEXT            chat to your zone\n"
+    "  shout TEXT          global chat, every shard (\"global chat offline\" if the\n"
+    "                      chat server is down)\n"
+    "  whisper NAME TEXT   private message\n"
+    "  who [zone]          players online on this shard (or in your zone)\n"
+    "  zone ID             change zone (1 Meadow, 2 Dark Forest, 3 Town)\n"
+    "  ping                print the round trip in ms\n"
+    "  quit                log out and exit (end of input does the same)\n"
+    "  help                this list\n";
+
+static void send_cmd(proto_msg_t *m, int expects_reply)
+{
+    pthread_mutex_lock(&ia.mu);
+    nc_sid_t sid = ia.closed ? 0 : ia.sid;
+    if (sid && expects_reply)
+        ia.pending++;
+    pthread_mutex_unlock(&ia.mu);
+    int rc = sid ? tc_send(ia.net.engine, sid, m) : NC_ECLOSED;
+    if (rc != 0) {
+        tc_printf("! cannot send: %s\n", sid ? nc_strerror(rc) : "not connected");
+        if (sid && expects_reply) {
+            pthread_mutex_lock(&ia.mu);
+            ia.pending--;
+            pthread_mutex_unlock(&ia.mu);
+        }
+    }
+}
+
+static void cmd_move(float dx, float dy, int absolute, float ax, float ay)
+{
+    proto_msg_t m = {.type = PROTO_T_MOVE};
+    pthread_mutex_lock(&ia.mu);
+    ia.x = absolute ? ax : ia.x + dx;
+    ia.y = absolute ? ay : ia.y + dy;
+    m.move.pos.x = ia.x;
+    m.move.pos.y = ia.y;
+    pthread_mutex_unlock(&ia.mu);
+    m.move.dir = dy > 0 ? 0 : dx > 0 ? 2 : dy < 0 ? 4 : 6;
+    m.move.client_time = (uint32_t)nc_now_ms();
+    send_cmd(&m, 0);
+    tc_printf("* moving to (%.1f, %.1f)\n", m.move.pos.x, m.move.pos.y);
+}
+
+static void cmd_chat(uint8_t channel, const char *target, const char *text)
+{
+    proto_msg_t m = {.type = PROTO_T_CHAT};
+    m.chat.channel = channel;
+    snprintf(m.chat.target, sizeof m.chat.target, "%s", target);
+    snprintf(m.chat.text, sizeof m.chat.text, "%s", text);
+    send_cmd(&m, 0);
+}
+
+static void cmd_login(const char *name)
+{
+    proto_msg_t m = {.type = PROTO_T_LOGIN};
+    snprintf(m.login.name, sizeof m.login.name, "%s", name);
+    m.login.proto_hash = ia.o->proto_hash;
+    send_cmd(&m, 1);
+    if (!wait_until(p_world, WAIT_MS))
+        tc_printf("! no answer to login within %d ms\n", WAIT_MS);
+}
+
+static int cmd_simple(const char *cmd, const char *arg)
+{
+    proto_msg_t m = {0};
+    if (!strcmp(cmd, "ping")) {
+        m.type = PROTO_T_PING;
+        m.ping.client_time = nc_now_ns();
+    } else if (!strcmp(cmd, "who")) {
+        m.type = PROTO_T_WHO_REQUEST;
+        m.who_request.scope = !strcmp(arg, "zone") ? 0 : 1;
+    } else if (!strcmp(cmd, "zone") && *arg) {
+        m.type = PROTO_T_ZONE_CHANGE_REQUEST;
+        m.zone_change_request.zone = (uint16_t)atoi(arg);
+    } else {
+        return 0;
+    }
+    send_cmd(&m, 1);
+    if (m.type == PROTO_T_ZONE_CHANGE_REQUEST)
+        wait_until(p_idle, WAIT_MS);
+    return 1;
+}
+
+static int cmd_step(const char *cmd)
+{
+    static const struct {
+        const char *k;
+        float dx, dy;
+    } steps[] = {{"w", 0, STEP},  {"n", 0, STEP},  {"north", 0, STEP}, {"s", 0, -STEP},
+                 {"south", 0, -STEP}, {"d", STEP, 0}, {"e", STEP, 0},  {"east", STEP, 0},
+                 {"a", -STEP, 0}, {"west", -STEP, 0}};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+        if (!strcmp(cmd, steps[i].k)) {
+            cmd_move(steps[i].dx, steps[i].dy, 0, 0, 0);
+            return 1;
+        }
+    return 0;
+}
+
+/* Returns 1 when the user asked to quit. */
+static int run_command(char *line)
+{
+    char *cmd = strtok(line, " \t");
+    if (!cmd || cmd[0] == '#')
+        return 0;
+    char *rest = strtok(NULL, "");
+    rest = rest ? rest + strspn(rest, " \t") : "";
+    char target[32];
+    float x, y;
+    if (!strcmp(cmd, "quit") || !strcmp(cmd, "exit"))
+        return 1;
+    if (!strcmp(cmd, "help"))
+        tc_printf("%s", help_text);
+    else if (!strcmp(cmd, "login") && *rest)
+        cmd_login(rest);
+    else if (!strcmp(cmd, "move") && sscanf(rest, "%f %f", &x, &y) == 2)
+        cmd_move(0, 0, 1, x, y);
+    else if (!strcmp(cmd, "say") && *rest)
+        cmd_chat(0, "", rest);
+    else if (!strcmp(cmd, "shout") && *rest)
+        cmd_chat(1, "", rest);
+    else if (!strcmp(cmd, "whisper") && sscanf(rest, "%31s", target) == 1 &&
+             *(rest + strcspn(rest, " \t")))
+        cmd_chat(2, target, rest + strcspn(rest, " \t") + strspn(rest + strcspn(rest, " \t"), " \t"));
+    else if (!cmd_step(cmd) && !cmd_simple(cmd, rest))
+        tc_printf("! unknown or incomplete command '%s' (type help)\n", cmd);
+    return 0;
+}
+
+/* End of input or quit: let pending replies arrive (bounded), log out,
+ * wait for the server to close. */
+static void finish(void)
+{
+    wait_until(p_idle, 2000);
+    pthread_mutex_lock(&ia.mu);
+    int logged = ia.in_world && !ia.closed;
+    ia.logging_out = 1;
+    pthread_mutex_unlock(&ia.mu);
+    if (logged) {
+        proto_msg_t m = {.type = PROTO_T_LOGOUT};
+        send_cmd(&m, 0);
+        if (!wait_until(p_closed, 3000))
+            tc_printf("! server did not close after logout; closing\n");
+    }
+}
+
+static int read_loop(void)
+{
+    char line[512];
+    int tty = tc_stdin_is_tty();
+    for (;;) {
+        if (tty)
+            tc_printf("> ");
+        int r = 0;
+        while ((r = tc_stdin_readline(line, sizeof line, 200)) == 0) {
+            if (wait_until(p_closed, 0))
+                return 1;
+            if (tl_signals_wait_ms(0)) /* Ctrl-C: log out like quit */
+                break;
+        }
+        if (r < 0 || run_command(line))
+            break;
+    }
+    finish();
+    return 0;
+}
+
+/* A failed connect fires no callback (no_reconnect): watch the counter. */
+static int wait_connected(void)
+{
+    for (int waited = 0; waited < WAIT_MS; waited += 50) {
+        if (wait_until(p_open, 50))
+            return 0;
+        nc_role_stats_t st;
+        nc_client_stats(ia.client, &st);
+        if (st.connect_failures > 0)
+            return NC_ECONNREFUSED;
+    }
+    return NC_ETIMEDOUT;
+}
+
+int tc_interactive_main(const tc_opts_t *o)
+{
+    ia.o = o;
+    if (tc_net_start(&ia.net, 1) != 0) {
+        fprintf(stderr, "testclient: cannot start the network engine\n");
+        return 1;
+    }
+    nc_role_opts_t ro = {.name = "client", .queue = ia.net.queue, .no_reconnect = 1,
+                         .handlers = {on_open, on_packet, on_close}};
+    int rc = nc_client_create(ia.net.engine, o->host, o->port, &ro, &ia.client);
+    if (rc == 0)
+        rc = wait_connected();
+    if (rc == 0 && wait_until(p_closed, 0))
+        rc = NC_ECONNRESET;
+    if (rc == 0 && ia.sid == 0)
+        rc = NC_ECONNREFUSED;
+    if (rc != 0) {
+        fprintf(stderr, "testclient: cannot connect to %s:%u: %s\n", o->host, (unsigned)o->port,
+                nc_strerror(rc));
+    } else {
+        tc_printf("* connected to %s:%u (type help for commands)\n", o->host, (unsigned)o->port);
+        rc = read_loop();
+    }
+    if (ia.client)
+        nc_client_destroy(ia.client);
+    tc_net_stop(&ia.net);
+    return rc == 0 ? 0 : 1;
+}

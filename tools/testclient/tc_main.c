@@ -1,0 +1,94 @@
+/* testclient: interactive client for a gameserver, or with --bots N a load
+ * generator.  Parses the command line and hands over to one of the modes. */
+#include "tc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: testclient [--host 127.0.0.1] [--port 7777] [--moves-quiet]\n"
+        "       testclient --bots N --duration S [--ramp R] [--move-hz F] [--chat-hz F]\n"
+        "                  [--ping-hz F] [--host H] [--port P]\n"
+        "\n"
+        "Interactive mode reads commands from stdin (a terminal or a pipe) and prints\n"
+        "server events as they arrive. At end of input it waits briefly for pending\n"
+        "replies, logs out and exits 0.\n"
+        "  login NAME | move X Y | w a s d (n e s, west) | say TEXT | shout TEXT |\n"
+        "  whisper NAME TEXT | who [zone] | zone ID | ping | quit | help\n"
+        "\n"
+        "Bots mode: N bots (bot0001...) connect at R per second (default 200), log in,\n"
+        "walk (--move-hz, default 5), chat in their zone (--chat-hz, default 0.2) and\n"
+        "ping (--ping-hz, default 1) for S seconds (default 10), then log out. One\n"
+        "status line per second on stderr, a summary on stdout; exit 1 on errors or\n"
+        "unexpected disconnects.\n"
+        "\n"
+        "  --host H         server address (default 127.0.0.1)\n"
+        "  --port P         server port (default 7777)\n"
+        "  --moves-quiet    interactive: do not print neighbours' moves\n"
+        "  --proto-hash X   send X (hex) as protocol hash (tests the mismatch error)\n"
+        "  --help           this text\n");
+}
+
+static int parse_num(const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end || d < lo || d > hi)
+        return -1;
+    *out = d;
+    return 0;
+}
+
+static int parse_opt(tc_opts_t *o, const char *k, const char *v)
+{
+    double d = 0;
+    if (!strcmp(k, "--host"))
+        o->host = v;
+    else if (!strcmp(k, "--port") && parse_num(v, 1, 65535, &d) == 0)
+        o->port = (uint16_t)d;
+    else if (!strcmp(k, "--bots") && parse_num(v, 1, 60000, &d) == 0)
+        o->bots = (int)d;
+    else if (!strcmp(k, "--duration") && parse_num(v, 0.1, 86400, &d) == 0)
+        o->duration_s = d;
+    else if (!strcmp(k, "--ramp") && parse_num(v, 0.1, 1e6, &d) == 0)
+        o->ramp_per_s = d;
+    else if (!strcmp(k, "--move-hz") && parse_num(v, 0, 100, &d) == 0)
+        o->move_hz = d;
+    else if (!strcmp(k, "--chat-hz") && parse_num(v, 0, 100, &d) == 0)
+        o->chat_hz = d;
+    else if (!strcmp(k, "--ping-hz") && parse_num(v, 0, 1000, &d) == 0)
+        o->ping_hz = d;
+    else if (!strcmp(k, "--proto-hash"))
+        o->proto_hash = strtoull(v, NULL, 16);
+    else
+        return -1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    tc_opts_t o = {.host = "127.0.0.1", .port = 7777, .proto_hash = PROTO_HASH,
+                   .duration_s = 10, .ramp_per_s = 200, .move_hz = 5, .chat_hz = 0.2,
+                   .ping_hz = 1};
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--moves-quiet")) {
+            o.quiet_moves = 1;
+            continue;
+        }
+        if (i + 1 >= argc || parse_opt(&o, argv[i], argv[i + 1]) != 0) {
+            fprintf(stderr, "testclient: bad option '%s' (see --help)\n", argv[i]);
+            return 2;
+        }
+        i++;
+    }
+    nc_log_set_level(NC_LOG_ERROR);
+    tl_signals_block();
+    return o.bots > 0 ? tc_bots_main(&o) : tc_interactive_main(&o);
+}
