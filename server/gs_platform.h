@@ -13,6 +13,8 @@ int gs_signals_install(void);
 /* Blocks until the first stop signal; returns its number. */
 int gs_signals_wait(void);
 
+void gs_sleep_ms(uint32_t ms);
+
 /* Tiny blocking HTTP/1.0 listener on its own thread.  render() fills the
  * body for a path and returns the HTTP status (200/404); *ctype is set. */
 typedef int (*gs_http_render_fn)(void *ud, const char *path, char **body, size_t *len,

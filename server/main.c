@@ -95,14 +95,24 @@ static int start_network(gs_app_t *a, uint16_t *mport)
     return 0;
 }
 
+/* Gives the shutdown notices up to shutdown.grace_ms to leave. */
+static void wait_flushed(gs_app_t *a)
+{
+    uint64_t end = nc_now_ms() + (uint64_t)a->cfg.shutdown_grace_ms;
+    while (content_unsent(a->world) > 0 && nc_now_ms() < end)
+        gs_sleep_ms(5);
+}
+
 /* Order matters: save while sessions still exist, then close them (their
  * leave jobs save again), drain zones and the db strand, then the engine
  * (needs running pools), then the pools. */
 static void stop_all(gs_app_t *a)
 {
     gs_peers_stop(a);
-    if (a->world)
+    if (a->world) {
         content_world_shutdown(a->world);
+        wait_flushed(a);
+    }
     if (a->players)
         nc_server_destroy(a->players);
     content_world_destroy(a->world);

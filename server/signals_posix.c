@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int pipe_fd[2] = {-1, -1};
@@ -50,4 +51,10 @@ int gs_signals_wait(void)
         if (r < 0 && errno != EINTR)
             return -1;
     }
+}
+
+void gs_sleep_ms(uint32_t ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
 }

@@ -39,6 +39,8 @@ int content_world_create(const content_opts_t *o, content_world_t **out, char *e
  * batch, tell players, stop zone timers, wait for the database to drain.
  * Sessions stay open (the server closes them afterwards). */
 void content_world_shutdown(content_world_t *w);
+/* Bytes still queued to online players (0 once notices are flushed). */
+size_t content_unsent(content_world_t *w);
 /* After the engine is gone.  Closes the database. */
 void content_world_destroy(content_world_t *w);
 

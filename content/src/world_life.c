@@ -101,6 +101,24 @@ void content_world_shutdown(content_world_t *w)
     nc_log(NC_LOG_INFO, TAG, "shutdown: %u online characters saved", online);
 }
 
+size_t content_unsent(content_world_t *w)
+{
+    size_t total = 0;
+    if (!w->o.engine)
+        return 0;
+    pthread_mutex_lock(&w->reg_mu);
+    for (int b = 0; b < REG_BUCKETS; b++)
+        for (reg_entry_t *e = w->reg[b]; e; e = e->next) {
+            nc_session_t *s = nc_session_get(w->o.engine, e->sid);
+            if (s) {
+                total += nc_session_unsent(s);
+                nc_session_put(s);
+            }
+        }
+    pthread_mutex_unlock(&w->reg_mu);
+    return total;
+}
+
 void content_world_destroy(content_world_t *w)
 {
     if (!w)
