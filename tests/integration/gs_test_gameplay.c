@@ -144,6 +144,31 @@ static void test_second_login_takes_over_the_first(void **state)
     assert_int_equal(gs_barrier(&b, NULL, NULL, T), 0);
 }
 
+static void test_portal_moves_player_to_linked_zone(void **state)
+{
+    (void)state;
+    assert_int_equal(gs_login(&a, srv.port, "walker"), 0);
+    /* zone 1's portal at (990, 500) leads to zone 2 (20, 500) */
+    for (float x = a.x + 120; x < 990; x += 120) {
+        assert_int_equal(gs_move(&a, x, 500), 0);
+        assert_int_equal(gs_barrier(&a, NULL, NULL, T), 0);
+    }
+    assert_int_equal(gs_move(&a, 988, 500), 0);
+    assert_int_equal(gs_expect(&a, PROTO_T_ZONE_CHANGED, NULL, NULL, &m, T), 0);
+    assert_int_equal(m.zone_changed.zone, 2);
+    assert_true(m.zone_changed.pos.x == 20 && m.zone_changed.pos.y == 500);
+}
+
+static void test_chat_flood_mutes_with_a_notice(void **state)
+{
+    (void)state;
+    assert_int_equal(gs_login(&a, srv.port, "loud"), 0);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(gs_chat(&a, 0, NULL, "spam"), 0);
+    assert_int_equal(gs_expect(&a, PROTO_T_NOTICE, NULL, NULL, &m, T), 0);
+    assert_non_null(strstr(m.notice.text, "muted"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +176,10 @@ int main(void)
                                         setup_fast, teardown),
         cmocka_unit_test_setup_teardown(test_too_fast_move_is_corrected, setup_default, teardown),
         cmocka_unit_test_setup_teardown(test_second_login_takes_over_the_first, setup_default,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_portal_moves_player_to_linked_zone, setup_fast,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_chat_flood_mutes_with_a_notice, setup_default,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
