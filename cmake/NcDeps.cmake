@@ -14,6 +14,30 @@ function(nc_require_pkg var module debpkg)
   endif()
 endfunction()
 
+# ---- Windows cross build (issue 7) ----------------------------------------
+# With cmake/mingw-w64.cmake the system packages do not apply: the same
+# target names are made from the static libraries that
+# tools/dev/build_windows_deps.sh builds from Debian's source packages.
+if(CMAKE_CROSSCOMPILING AND WIN32)
+  set(NC_WIN_DEPS "${PROJECT_SOURCE_DIR}/build/win-deps/prefix" CACHE PATH
+      "Prefix of the Windows builds of sqlite3, cJSON and cmocka")
+  function(nc_win_dep target lib)
+    if(NOT EXISTS "${NC_WIN_DEPS}/lib/lib${lib}.a")
+      message(FATAL_ERROR "${NC_WIN_DEPS}/lib/lib${lib}.a not found: run "
+              "tools/dev/build_windows_deps.sh ${NC_WIN_DEPS}")
+    endif()
+    add_library(${target} STATIC IMPORTED GLOBAL)
+    set_target_properties(${target} PROPERTIES
+      IMPORTED_LOCATION "${NC_WIN_DEPS}/lib/lib${lib}.a"
+      INTERFACE_INCLUDE_DIRECTORIES "${NC_WIN_DEPS}/include;${NC_WIN_DEPS}/include/cjson")
+  endfunction()
+  nc_win_dep(PkgConfig::SQLITE3 sqlite3)
+  nc_win_dep(PkgConfig::CJSON cjson)
+  nc_win_dep(PkgConfig::CMOCKA cmocka)
+  return()
+endif()
+# ---- end Windows cross build ----------------------------------------------
+
 if(NOT PKG_CONFIG_FOUND)
   message(FATAL_ERROR "pkg-config not found: apt-get install pkg-config")
 endif()

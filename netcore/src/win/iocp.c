@@ -1,0 +1,890 @@
+/* Windows backend: one I/O completion port per engine, drained by the
+ * engine's I/O threads with GetQueuedCompletionStatusEx.  Implements the
+ * completion contract of engine.h natively: overlapped WSARecv straight into
+ * the session's receive buffer, one gathered WSASend in flight per session,
+ * AcceptEx / ConnectEx, and cross-thread work (close, listener close, stop)
+ * posted to the port with PostQueuedCompletionStatus.
+ *
+ * Lifetime rule (libuv's reqs_pending): every OVERLAPPED handed to the
+ * kernel or the port is counted in its owner (sio_t.ops, listener.pending)
+ * and in backend_t.outstanding.  Each completion, aborted ones included,
+ * gives its count back.  A session is handed to nc__on_closed() only once
+ * its socket is closed AND sio_t.ops is 0; nc__io_shutdown() checks that the
+ * engine ends with no operation and no session state outstanding. */
+#include "../engine.h"
+
+#include <ws2tcpip.h>
+#include <mswsock.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ENTRIES 64
+#define MAX_BUFS 64
+#define ACCEPTS_PER_LISTENER 8
+#define LINGER_MS 2000 /* as unix/epoll.c */
+#define ADDR_SLOT (sizeof(struct sockaddr_storage) + 16)
+
+/* s->io_flags (under s->lock): a close that arrives before nc__io_start */
+#define F_STARTED 1u
+#define F_EARLY_CLOSE 2u
+#define F_EARLY_GRACEFUL 4u
+
+typedef enum {
+    OP_RECV, OP_SEND, OP_CLOSE, OP_CLOSE_HARD, /* session */
+    OP_ACCEPT, OP_LISTEN_CLOSE,                /* listener */
+    OP_CONNECT,
+    OP_STOP
+} op_kind_t;
+
+/* Header of everything that travels through the port as an OVERLAPPED. */
+typedef struct {
+    OVERLAPPED ov;
+    op_kind_t kind;
+    void *owner; /* session, listener or connector */
+} op_t;
+
+typedef struct backend_s backend_t;
+
+/* Per-session state (s->io), guarded by s->lock.  Freed just before
+ * nc__on_closed(), after which nobody may touch it (s->io is NULL then). */
+typedef struct sio_s {
+    op_t rd, wr, cl;     /* one receive, one send, one close in flight at most */
+    WSABUF bufs[MAX_BUFS];
+    int ops;             /* rd/wr in flight + 1 while on the linger list */
+    int reading, sending;
+    int want_read;       /* resume asked for reading, pause not since */
+    int flushing;        /* graceful close: waits for the send queue to drain */
+    int closed;          /* socket closed; no new operation may start */
+    int done;            /* nc__on_closed is being called */
+    int in_linger;       /* on b->lingering (under b->linger_lock) */
+    uint64_t linger_deadline;
+    struct sio_s *linger_next;
+    nc_session_t *s;
+} sio_t;
+
+typedef struct {
+    op_t op;
+    nc__listener_t *ls;
+    SOCKET sock; /* the accept socket, owned until handed to nc__on_accept */
+    char addrs[2 * ADDR_SLOT];
+} accept_op_t;
+
+struct nc__listener_s {
+    backend_t *b;
+    nc__role_t *role;
+    SOCKET sock;
+    int family;
+    nc_mutex_t lock; /* guards the fields below; AcceptEx is posted under it */
+    nc_cond_t cond;
+    int closing, sock_closed;
+    int pending; /* AcceptEx in flight + accept completions running */
+    op_t close_op;
+    accept_op_t acc[ACCEPTS_PER_LISTENER];
+};
+
+typedef struct {
+    op_t op;
+    nc__role_t *role;
+    SOCKET sock;
+    char peer[64];
+} connector_t;
+
+struct backend_s {
+    HANDLE iocp;
+    nc_thread_t *threads;
+    int n;
+    LPFN_ACCEPTEX accept_ex;
+    LPFN_CONNECTEX connect_ex;
+    LPFN_GETACCEPTEXSOCKADDRS accept_addrs;
+    nc_mutex_t linger_lock; /* after s->lock in lock order */
+    sio_t *lingering;
+    atomic_long outstanding;  /* debug: overlapped ops + posted packets */
+    atomic_long live_sio;     /* debug: sessions the backend still holds */
+    int wsa_started;
+};
+
+static void end_session(nc_session_t *s);
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static void op_init(op_t *op, op_kind_t kind, void *owner)
+{
+    memset(&op->ov, 0, sizeof(op->ov));
+    op->kind = kind;
+    op->owner = owner;
+}
+
+/* Posts op to the port.  A lost close or stop would hang the engine, and
+ * the port only refuses when it is gone or out of kernel memory. */
+static void post(backend_t *b, op_t *op)
+{
+    atomic_fetch_add(&b->outstanding, 1);
+    if (!PostQueuedCompletionStatus(b->iocp, 0, 0, &op->ov)) {
+        nc_log(NC_LOG_ERROR, "iocp", "PostQueuedCompletionStatus: %s", nc_strerror(nc__last_err()));
+        abort();
+    }
+}
+
+/* The NTSTATUS left in OVERLAPPED.Internal by a failed operation, for the
+ * codes sockets produce; anything else is NC_EIO. */
+static int status_to_err(ULONG_PTR st)
+{
+    switch ((uint32_t)st) {
+    case 0x00000000u: return 0;
+    case 0xC0000120u: return NC_ECANCELED;      /* STATUS_CANCELLED */
+    case 0xC0000236u: return NC_ECONNREFUSED;   /* STATUS_CONNECTION_REFUSED */
+    case 0xC000020Du: case 0xC0000241u:         /* RESET, ABORTED */
+    case 0xC000013Bu: case 0xC000013Cu:         /* LOCAL/REMOTE_DISCONNECT */
+        return NC_ECONNRESET;
+    case 0xC00000B5u: return NC_ETIMEDOUT;      /* STATUS_IO_TIMEOUT */
+    case 0xC000023Cu: case 0xC000023Du:         /* NETWORK/HOST_UNREACHABLE */
+    case 0xC000023Fu: return NC_EHOSTUNREACH;   /* PORT_UNREACHABLE */
+    case 0xC000009Au: case 0xC0000017u: return NC_ENOMEM;
+    case 0xC000009Cu: case 0xC0000022u: return NC_EIO;
+    case 0xC0000008u: return NC_ECANCELED;      /* STATUS_INVALID_HANDLE: closed */
+    default: return NC_EIO;
+    }
+}
+
+static void peer_string(const struct sockaddr *sa, char *buf, size_t n)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const void *)sa;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        snprintf(buf, n, "%s:%u", host, ntohs(a->sin_port));
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *)sa;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        snprintf(buf, n, "[%s]:%u", host, ntohs(a->sin6_port));
+    } else {
+        snprintf(buf, n, "?");
+    }
+}
+
+/* An overlapped socket tied to the port (completion key unused: the op
+ * header says what completed). */
+static SOCKET new_socket(backend_t *b, int family)
+{
+    SOCKET sk = WSASocketW(family, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED);
+    if (sk == INVALID_SOCKET)
+        return sk;
+    SetHandleInformation((HANDLE)sk, HANDLE_FLAG_INHERIT, 0);
+    if (CreateIoCompletionPort((HANDLE)sk, b->iocp, 0, 0) == NULL) {
+        DWORD e = GetLastError();
+        closesocket(sk);
+        SetLastError(e);
+        return INVALID_SOCKET;
+    }
+    return sk;
+}
+
+/* ---- sessions: receive --------------------------------------------------- */
+
+/* Under s->lock.  Starts the one receive unless something forbids it. */
+static void post_recv_locked(nc_session_t *s, sio_t *io)
+{
+    if (io->reading || io->closed || io->flushing || !io->want_read ||
+        atomic_load(&s->closing))
+        return;
+    size_t avail;
+    uint8_t *p = nc__recv_space(s, &avail);
+    if (!p) {
+        nc__on_recv_end(s, NC_ENOMEM); /* closes: posts, never re-enters */
+        return;
+    }
+    WSABUF wb = {(ULONG)avail, (char *)p};
+    DWORD flags = 0;
+    op_init(&io->rd, OP_RECV, s);
+    backend_t *b = s->engine->io;
+    if (WSARecv((SOCKET)s->fd, &wb, 1, NULL, &flags, &io->rd.ov, NULL) != 0 &&
+        WSAGetLastError() != WSA_IO_PENDING) {
+        nc__on_recv_end(s, nc__last_err());
+        return;
+    }
+    io->reading = 1;
+    io->ops++;
+    atomic_fetch_add(&b->outstanding, 1);
+}
+
+static void recv_done(nc_session_t *s, sio_t *io, DWORD bytes, int err)
+{
+    nc__mutex_lock(&s->lock);
+    io->reading = 0;
+    int closed = io->closed;
+    nc__mutex_unlock(&s->lock);
+    /* rbuf is ours alone here: no receive in flight, and a resume (from
+     * the queue waiter) only starts one after nc__on_recv has returned */
+    if (!closed && !err && bytes > 0) {
+        if (nc__on_recv(s, bytes) == 0) {
+            nc__mutex_lock(&s->lock);
+            post_recv_locked(s, io);
+            nc__mutex_unlock(&s->lock);
+        }
+    } else if (!closed && !atomic_load(&s->closing)) {
+        nc__on_recv_end(s, err); /* 0 bytes = the peer closed */
+    }
+}
+
+/* ---- sessions: send ------------------------------------------------------ */
+
+static void finish_locked(nc_session_t *s, sio_t *io);
+static void flush_done_locked(nc_session_t *s, sio_t *io);
+
+/* Under s->lock.  Starts one gathered WSASend of the queue's head. */
+static void post_send_locked(nc_session_t *s, sio_t *io)
+{
+    if (io->sending || io->closed || !s->sq_count || s->send_error)
+        return;
+    const uint8_t *ptrs[MAX_BUFS];
+    size_t lens[MAX_BUFS];
+    int n = nc__sendq_gather(s, ptrs, lens, MAX_BUFS);
+    for (int i = 0; i < n; i++) {
+        io->bufs[i].buf = (char *)ptrs[i];
+        io->bufs[i].len = (ULONG)lens[i];
+    }
+    op_init(&io->wr, OP_SEND, s);
+    backend_t *b = s->engine->io;
+    if (WSASend((SOCKET)s->fd, io->bufs, (DWORD)n, NULL, 0, &io->wr.ov, NULL) != 0 &&
+        WSAGetLastError() != WSA_IO_PENDING) {
+        int rc = nc__last_err();
+        s->send_error = rc;
+        if (io->flushing)
+            flush_done_locked(s, io);
+        else
+            nc__on_send_error(s, rc); /* posts the close */
+        return;
+    }
+    io->sending = 1;
+    io->ops++;
+    atomic_fetch_add(&b->outstanding, 1);
+}
+
+void nc__io_send_locked(nc_session_t *s)
+{
+    sio_t *io = s->io;
+    if (io)
+        post_send_locked(s, io);
+}
+
+static void send_done(nc_session_t *s, sio_t *io, DWORD bytes, int err)
+{
+    nc__mutex_lock(&s->lock);
+    io->sending = 0;
+    if (io->closed) {
+        /* the socket is gone; the queue is dropped with the session */
+    } else if (!err) {
+        int empty = nc__sendq_consume(s, bytes);
+        if (!empty)
+            post_send_locked(s, io);
+        else if (io->flushing)
+            flush_done_locked(s, io);
+    } else if (!s->send_error) {
+        s->send_error = err;
+        if (io->flushing)
+            flush_done_locked(s, io);
+        else
+            nc__on_send_error(s, err);
+    }
+    nc__mutex_unlock(&s->lock);
+}
+
+/* ---- sessions: close ----------------------------------------------------- */
+
+/* Under s->lock.  Closes the socket; in-flight operations complete as
+ * aborted and give their counts back. */
+static void finish_locked(nc_session_t *s, sio_t *io)
+{
+    SOCKET sk = (SOCKET)s->fd;
+    io->closed = 1;
+    io->flushing = 0;
+    if (sk == INVALID_SOCKET)
+        return;
+    CancelIoEx((HANDLE)sk, NULL);
+    /* FIN after what was flushed; discard unread input so that closing
+     * sends FIN rather than RST and the peer keeps what we sent */
+    shutdown(sk, SD_SEND);
+    u_long nonblocking = 1;
+    ioctlsocket(sk, FIONBIO, &nonblocking);
+    char sink[4096];
+    for (int i = 0; i < 64 && recv(sk, sink, sizeof(sink), 0) > 0; i++) {
+    }
+    closesocket(sk);
+    s->fd = NC__BAD_SOCK;
+}
+
+/* Under s->lock: the graceful close is over (queue drained or failed). */
+static void flush_done_locked(nc_session_t *s, sio_t *io)
+{
+    backend_t *b = s->engine->io;
+    nc__mutex_lock(&b->linger_lock);
+    int was_lingering = io->in_linger;
+    if (was_lingering) {
+        for (sio_t **pp = &b->lingering; *pp; pp = &(*pp)->linger_next) {
+            if (*pp == io) {
+                *pp = io->linger_next;
+                break;
+            }
+        }
+        io->in_linger = 0;
+    }
+    nc__mutex_unlock(&b->linger_lock);
+    if (was_lingering)
+        io->ops--; /* the linger entry's count; the caller's op keeps ops > 0 */
+    finish_locked(s, io);
+}
+
+/* Under s->lock.  True once: the socket is closed and nothing is in flight. */
+static int take_done_locked(sio_t *io)
+{
+    if (io->ops == 0 && io->closed && !io->done) {
+        io->done = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void close_op(nc_session_t *s, sio_t *io, int graceful)
+{
+    backend_t *b = s->engine->io;
+    nc__mutex_lock(&s->lock);
+    if (graceful && s->sq_count && !s->send_error && !io->closed) {
+        io->flushing = 1;
+        io->want_read = 0;
+        if (io->reading)
+            CancelIoEx((HANDLE)(SOCKET)s->fd, &io->rd.ov);
+        post_send_locked(s, io); /* normally already in flight */
+    } else {
+        finish_locked(s, io);
+    }
+    if (io->flushing) {
+        io->ops++; /* the linger entry */
+        io->linger_deadline = nc_now_ms() + LINGER_MS;
+        nc__mutex_lock(&b->linger_lock);
+        io->in_linger = 1;
+        io->linger_next = b->lingering;
+        b->lingering = io;
+        nc__mutex_unlock(&b->linger_lock);
+    }
+    int done = take_done_locked(io);
+    nc__mutex_unlock(&s->lock);
+    if (done)
+        end_session(s);
+}
+
+/* Any thread, possibly under s->lock (the send/receive error paths); at
+ * most once per session (session.c's closing CAS).  s->io is published
+ * atomically by nc__io_start, so a close can race with it: */
+void nc__io_close(nc_session_t *s, int graceful)
+{
+    sio_t *io = __atomic_load_n(&s->io, __ATOMIC_ACQUIRE);
+    if (io) {
+        op_init(&io->cl, graceful ? OP_CLOSE : OP_CLOSE_HARD, s);
+        post(s->engine->io, &io->cl);
+        return;
+    }
+    /* not started yet (the id leaked to another thread before
+     * nc__io_start ran) or start failed; nobody holds s->lock here since
+     * only backend code with io set closes under it */
+    nc__mutex_lock(&s->lock);
+    io = s->io;
+    int failed = !io && (s->io_flags & F_STARTED);
+    if (!io && !failed)
+        s->io_flags |= F_EARLY_CLOSE | (graceful ? F_EARLY_GRACEFUL : 0); /* io_start posts it */
+    if (failed) {
+        closesocket((SOCKET)s->fd);
+        s->fd = NC__BAD_SOCK;
+    }
+    nc__mutex_unlock(&s->lock);
+    if (io) {
+        op_init(&io->cl, graceful ? OP_CLOSE : OP_CLOSE_HARD, s);
+        post(s->engine->io, &io->cl);
+    } else if (failed) {
+        nc__on_closed(s);
+    }
+}
+
+/* Last step of a session in the backend: nothing refers to io any more. */
+static void end_session(nc_session_t *s)
+{
+    backend_t *b = s->engine->io;
+    nc__mutex_lock(&s->lock);
+    sio_t *io = s->io;
+    __atomic_store_n(&s->io, NULL, __ATOMIC_RELEASE);
+    nc__mutex_unlock(&s->lock);
+    free(io);
+    atomic_fetch_sub(&b->live_sio, 1);
+    nc__on_closed(s);
+}
+
+/* Linger expiry: sessions whose flush did not finish in time are closed
+ * with their queue dropped.  Returns the wait until the next deadline. */
+static DWORD linger_check(backend_t *b)
+{
+    uint64_t now = nc_now_ms(), next = UINT64_MAX;
+    sio_t *expired = NULL;
+    nc__mutex_lock(&b->linger_lock);
+    for (sio_t **pp = &b->lingering; *pp;) {
+        sio_t *io = *pp;
+        if (io->linger_deadline <= now) {
+            *pp = io->linger_next;
+            io->in_linger = 0;
+            io->linger_next = expired;
+            expired = io;
+            continue;
+        }
+        if (io->linger_deadline < next)
+            next = io->linger_deadline;
+        pp = &io->linger_next;
+    }
+    nc__mutex_unlock(&b->linger_lock);
+    while (expired) {
+        sio_t *io = expired;
+        nc_session_t *s = io->s;
+        expired = io->linger_next;
+        nc__mutex_lock(&s->lock);
+        if (!io->closed) {
+            nc_log(NC_LOG_INFO, s->role->name, "session %016llx: unsent data dropped at close",
+                   (unsigned long long)s->id);
+            finish_locked(s, io);
+        }
+        io->ops--; /* the linger entry */
+        int done = take_done_locked(io);
+        nc__mutex_unlock(&s->lock);
+        if (done)
+            end_session(s);
+    }
+    return next == UINT64_MAX ? INFINITE : (DWORD)(next - now);
+}
+
+int nc__io_start(nc_engine_t *e, nc_session_t *s)
+{
+    backend_t *b = e->io;
+    sio_t *io = calloc(1, sizeof(*io));
+    BOOL one = TRUE;
+    setsockopt((SOCKET)s->fd, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof(one));
+    nc__mutex_lock(&s->lock);
+    uint32_t early = s->io_flags;
+    s->io_flags |= F_STARTED;
+    s->loop = NULL; /* one port for all: no per-thread loop */
+    if (io) {
+        io->s = s;
+        atomic_fetch_add(&b->live_sio, 1);
+        __atomic_store_n(&s->io, io, __ATOMIC_RELEASE); /* reading starts on resume */
+        post_send_locked(s, io); /* packets queued before we got here */
+    } else if (early & F_EARLY_CLOSE) {
+        closesocket((SOCKET)s->fd); /* nobody else will close it now */
+        s->fd = NC__BAD_SOCK;
+    }
+    nc__mutex_unlock(&s->lock);
+    if (io && (early & F_EARLY_CLOSE)) {
+        op_init(&io->cl, (early & F_EARLY_GRACEFUL) ? OP_CLOSE : OP_CLOSE_HARD, s);
+        post(b, &io->cl);
+    } else if (!io && (early & F_EARLY_CLOSE)) {
+        nc__on_closed(s);
+    }
+    return io ? 0 : NC_ENOMEM;
+}
+
+void nc__io_pause_read(nc_session_t *s)
+{
+    nc__mutex_lock(&s->lock);
+    if (s->io)
+        ((sio_t *)s->io)->want_read = 0;
+    nc__mutex_unlock(&s->lock);
+}
+
+void nc__io_resume_read(nc_session_t *s)
+{
+    nc__mutex_lock(&s->lock);
+    sio_t *io = s->io;
+    if (io && !io->closed && !io->flushing) {
+        io->want_read = 1;
+        post_recv_locked(s, io);
+    }
+    nc__mutex_unlock(&s->lock);
+}
+
+static void session_completion(op_t *op, DWORD bytes, int err)
+{
+    nc_session_t *s = op->owner;
+    sio_t *io = s->io; /* stable: freed only after this op is counted out */
+    switch (op->kind) {
+    case OP_RECV: recv_done(s, io, bytes, err); break;
+    case OP_SEND: send_done(s, io, bytes, err); break;
+    default: close_op(s, io, op->kind == OP_CLOSE); return; /* not in ops */
+    }
+    nc__mutex_lock(&s->lock);
+    io->ops--;
+    int done = take_done_locked(io);
+    nc__mutex_unlock(&s->lock);
+    if (done)
+        end_session(s);
+}
+
+/* ---- listeners ----------------------------------------------------------- */
+
+/* Under ls->lock.  Arms one AcceptEx slot; a slot that cannot be armed
+ * stays idle (logged): the others keep the listener accepting. */
+static void post_accept_locked(nc__listener_t *ls, accept_op_t *a)
+{
+    backend_t *b = ls->b;
+    for (int tries = 0; tries < 4 && !ls->closing; tries++) {
+        a->sock = new_socket(b, ls->family);
+        if (a->sock == INVALID_SOCKET)
+            break;
+        op_init(&a->op, OP_ACCEPT, ls);
+        DWORD got = 0;
+        if (b->accept_ex(ls->sock, a->sock, a->addrs, 0, ADDR_SLOT, ADDR_SLOT, &got, &a->op.ov) ||
+            WSAGetLastError() == WSA_IO_PENDING) {
+            ls->pending++;
+            atomic_fetch_add(&b->outstanding, 1);
+            return;
+        }
+        int err = WSAGetLastError();
+        closesocket(a->sock);
+        a->sock = INVALID_SOCKET;
+        if (err != WSAECONNRESET)
+            break; /* a reset peer is retried at once; anything else is not */
+    }
+    if (!ls->closing)
+        nc_log(NC_LOG_ERROR, ls->role->name, "AcceptEx: %s", nc_strerror(nc__last_err()));
+}
+
+static void accept_done(accept_op_t *a, int err)
+{
+    nc__listener_t *ls = a->ls;
+    char peer[64] = "?";
+    if (!err) {
+        setsockopt(a->sock, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&ls->sock,
+                   sizeof(ls->sock));
+        struct sockaddr *local = NULL, *remote = NULL;
+        int llen = 0, rlen = 0;
+        ls->b->accept_addrs(a->addrs, 0, ADDR_SLOT, ADDR_SLOT, &local, &llen, &remote, &rlen);
+        peer_string(remote, peer, sizeof(peer));
+    }
+    nc__mutex_lock(&ls->lock);
+    int closing = ls->closing;
+    nc__mutex_unlock(&ls->lock);
+    SOCKET sk = a->sock;
+    a->sock = INVALID_SOCKET;
+    if (!err && !closing)
+        nc__on_accept(ls->role, (nc__sock_t)sk, peer); /* owns sk now */
+    else
+        closesocket(sk);
+    /* counted out only now: nc__io_listen_close waits for pending == 0, so
+     * no accept callback runs once it returned */
+    nc__mutex_lock(&ls->lock);
+    if (!ls->closing)
+        post_accept_locked(ls, a);
+    if (--ls->pending == 0)
+        nc__cond_broadcast(&ls->cond);
+    nc__mutex_unlock(&ls->lock);
+}
+
+static void listen_close_op(nc__listener_t *ls)
+{
+    nc__mutex_lock(&ls->lock);
+    ls->closing = 1;
+    CancelIoEx((HANDLE)ls->sock, NULL);
+    closesocket(ls->sock); /* armed AcceptEx complete as aborted */
+    ls->sock_closed = 1;
+    nc__cond_broadcast(&ls->cond);
+    nc__mutex_unlock(&ls->lock);
+}
+
+static int resolve(const char *host, uint16_t port, int passive, struct addrinfo **out)
+{
+    struct addrinfo hints = {0};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    hints.ai_flags = passive ? AI_PASSIVE : 0;
+    char svc[8];
+    snprintf(svc, sizeof(svc), "%u", port);
+    int rc = getaddrinfo(host, svc, &hints, out);
+    if (rc == 0)
+        return 0;
+    return rc == WSAHOST_NOT_FOUND || rc == WSANO_DATA || rc == EAI_NONAME ? NC_ENOTFOUND
+                                                                           : nc__err_from_os(rc);
+}
+
+static int listen_socket(backend_t *b, const struct addrinfo *ai, SOCKET *out, uint16_t *port)
+{
+    SOCKET sk = new_socket(b, ai->ai_family);
+    if (sk == INVALID_SOCKET)
+        return nc__last_err();
+    /* SO_REUSEADDR as on Linux, so a restarted server rebinds a port with
+     * connections in TIME_WAIT (see docs/windows.md for the caveat) */
+    BOOL one = TRUE, zero = FALSE;
+    setsockopt(sk, SOL_SOCKET, SO_REUSEADDR, (const char *)&one, sizeof(one));
+    if (ai->ai_family == AF_INET6)
+        setsockopt(sk, IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&zero, sizeof(zero));
+    if (bind(sk, ai->ai_addr, (int)ai->ai_addrlen) != 0 || listen(sk, SOMAXCONN) != 0) {
+        int rc = nc__last_err();
+        closesocket(sk);
+        return rc;
+    }
+    struct sockaddr_storage ss;
+    int sl = sizeof(ss);
+    getsockname(sk, (struct sockaddr *)&ss, &sl);
+    *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                           : ((struct sockaddr_in *)&ss)->sin_port);
+    *out = sk;
+    return 0;
+}
+
+int nc__io_listen(nc_engine_t *e, nc__role_t *srv, const char *host, uint16_t port,
+                  nc__listener_t **out, uint16_t *bound_port)
+{
+    backend_t *b = e->io;
+    struct addrinfo *ai;
+    int rc = resolve(host, port, 1, &ai);
+    if (rc != 0)
+        return rc;
+    nc__listener_t *ls = calloc(1, sizeof(*ls));
+    if (!ls) {
+        freeaddrinfo(ai);
+        return NC_ENOMEM;
+    }
+    ls->family = ai->ai_family;
+    rc = listen_socket(b, ai, &ls->sock, bound_port);
+    freeaddrinfo(ai);
+    if (rc != 0) {
+        free(ls);
+        return rc;
+    }
+    ls->b = b;
+    ls->role = srv;
+    nc__mutex_init(&ls->lock);
+    nc__cond_init(&ls->cond);
+    nc__mutex_lock(&ls->lock);
+    for (int i = 0; i < ACCEPTS_PER_LISTENER; i++) {
+        ls->acc[i].ls = ls;
+        post_accept_locked(ls, &ls->acc[i]);
+    }
+    nc__mutex_unlock(&ls->lock);
+    *out = ls;
+    return 0;
+}
+
+void nc__io_listen_close(nc__listener_t *ls)
+{
+    op_init(&ls->close_op, OP_LISTEN_CLOSE, ls);
+    post(ls->b, &ls->close_op);
+    nc__mutex_lock(&ls->lock);
+    while (!ls->sock_closed || ls->pending > 0)
+        nc__cond_wait(&ls->cond, &ls->lock);
+    /* holding the lock again proves the port threads released it after
+     * their last touch of ls (they never touch it after broadcasting) */
+    nc__mutex_unlock(&ls->lock);
+    nc__cond_destroy(&ls->cond);
+    nc__mutex_destroy(&ls->lock);
+    free(ls);
+}
+
+/* ---- connectors ---------------------------------------------------------- */
+
+void nc__io_sock_close(nc__sock_t sock) { closesocket((SOCKET)sock); }
+
+static int start_connect(backend_t *b, connector_t *c, const struct addrinfo *ai)
+{
+    c->sock = new_socket(b, ai->ai_family);
+    if (c->sock == INVALID_SOCKET)
+        return nc__last_err();
+    struct sockaddr_storage any = {0}; /* ConnectEx wants a bound socket */
+    any.ss_family = (ADDRESS_FAMILY)ai->ai_family;
+    int alen = ai->ai_family == AF_INET6 ? (int)sizeof(struct sockaddr_in6)
+                                         : (int)sizeof(struct sockaddr_in);
+    op_init(&c->op, OP_CONNECT, c);
+    atomic_fetch_add(&b->outstanding, 1);
+    if (bind(c->sock, (struct sockaddr *)&any, alen) != 0 ||
+        (!b->connect_ex(c->sock, ai->ai_addr, (int)ai->ai_addrlen, NULL, 0, NULL, &c->op.ov) &&
+         WSAGetLastError() != WSA_IO_PENDING)) {
+        int rc = nc__last_err();
+        atomic_fetch_sub(&b->outstanding, 1);
+        closesocket(c->sock);
+        return rc;
+    }
+    return 0;
+}
+
+void nc__io_connect(nc_engine_t *e, nc__role_t *cli, const char *host, uint16_t port)
+{
+    backend_t *b = e->io;
+    char peer[64];
+    snprintf(peer, sizeof(peer), "%s:%u", host, port);
+    struct addrinfo *ai;
+    int rc = resolve(host, port, 0, &ai);
+    if (rc != 0) {
+        nc__on_connect(cli, NC__BAD_SOCK, rc, peer);
+        return;
+    }
+    /* the port owns c once the connect is started: fill it in first */
+    connector_t *c = calloc(1, sizeof(*c));
+    if (c) {
+        c->role = cli;
+        snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    }
+    rc = c ? start_connect(b, c, ai) : NC_ENOMEM;
+    freeaddrinfo(ai);
+    if (rc != 0) {
+        free(c);
+        nc__on_connect(cli, NC__BAD_SOCK, rc, peer);
+        return;
+    }
+    /* its completion reports exactly once (connect_done) */
+}
+
+static void connect_done(connector_t *c, int err)
+{
+    if (!err && setsockopt(c->sock, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, NULL, 0) != 0)
+        err = nc__last_err();
+    if (err) {
+        closesocket(c->sock);
+        nc__on_connect(c->role, NC__BAD_SOCK, err, c->peer);
+    } else {
+        nc__on_connect(c->role, (nc__sock_t)c->sock, 0, c->peer);
+    }
+    free(c);
+}
+
+/* ---- the port threads ---------------------------------------------------- */
+
+/* Returns 1 for a stop packet. */
+static int dispatch(const OVERLAPPED_ENTRY *ent)
+{
+    if (!ent->lpOverlapped)
+        return 1; /* stop */
+    op_t *op = CONTAINING_RECORD(ent->lpOverlapped, op_t, ov);
+    backend_t *b = NULL;
+    int err = status_to_err(op->ov.Internal);
+    DWORD bytes = ent->dwNumberOfBytesTransferred;
+    switch (op->kind) {
+    case OP_RECV: case OP_SEND: case OP_CLOSE: case OP_CLOSE_HARD:
+        b = ((nc_session_t *)op->owner)->engine->io;
+        session_completion(op, bytes, err);
+        break;
+    case OP_ACCEPT:
+        b = ((nc__listener_t *)op->owner)->b;
+        accept_done((accept_op_t *)op, err);
+        break;
+    case OP_LISTEN_CLOSE:
+        b = ((nc__listener_t *)op->owner)->b;
+        listen_close_op(op->owner);
+        break;
+    case OP_CONNECT:
+        b = ((connector_t *)op->owner)->role->engine->io;
+        connect_done((connector_t *)op, err);
+        break;
+    default:
+        return 1;
+    }
+    /* op may be freed by now; b outlives every operation */
+    atomic_fetch_sub(&b->outstanding, 1);
+    return 0;
+}
+
+static void port_main(void *arg)
+{
+    backend_t *b = arg;
+    OVERLAPPED_ENTRY ents[MAX_ENTRIES];
+    for (;;) {
+        ULONG n = 0;
+        DWORD timeout = linger_check(b);
+        if (!GetQueuedCompletionStatusEx(b->iocp, ents, MAX_ENTRIES, &n, timeout, FALSE)) {
+            if (GetLastError() == WAIT_TIMEOUT)
+                continue;
+            nc_log(NC_LOG_ERROR, "iocp", "GetQueuedCompletionStatusEx: %s",
+                   nc_strerror(nc__last_err()));
+            abort();
+        }
+        int stops = 0;
+        for (ULONG i = 0; i < n; i++)
+            stops += dispatch(&ents[i]);
+        if (stops) {
+            /* one stop per thread: hand extra ones back to the others */
+            for (int i = 1; i < stops; i++)
+                PostQueuedCompletionStatus(b->iocp, 0, 0, NULL);
+            return;
+        }
+    }
+}
+
+/* Extension functions are per provider; every socket here comes from the
+ * default TCP provider, so one lookup serves the engine. */
+static int load_extensions(backend_t *b)
+{
+    SOCKET sk = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    if (sk == INVALID_SOCKET)
+        return nc__last_err();
+    GUID ga = WSAID_ACCEPTEX, gc = WSAID_CONNECTEX, gs = WSAID_GETACCEPTEXSOCKADDRS;
+    DWORD got;
+    int rc = 0;
+    if (WSAIoctl(sk, SIO_GET_EXTENSION_FUNCTION_POINTER, &ga, sizeof(ga), &b->accept_ex,
+                 sizeof(b->accept_ex), &got, NULL, NULL) != 0 ||
+        WSAIoctl(sk, SIO_GET_EXTENSION_FUNCTION_POINTER, &gc, sizeof(gc), &b->connect_ex,
+                 sizeof(b->connect_ex), &got, NULL, NULL) != 0 ||
+        WSAIoctl(sk, SIO_GET_EXTENSION_FUNCTION_POINTER, &gs, sizeof(gs), &b->accept_addrs,
+                 sizeof(b->accept_addrs), &got, NULL, NULL) != 0)
+        rc = nc__last_err();
+    closesocket(sk);
+    return rc;
+}
+
+int nc__io_init(nc_engine_t *e, int threads)
+{
+    backend_t *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NC_ENOMEM;
+    b->threads = calloc((size_t)threads, sizeof(nc_thread_t));
+    nc__mutex_init(&b->linger_lock);
+    e->io = b;
+    WSADATA wsa;
+    if (!b->threads || WSAStartup(MAKEWORD(2, 2), &wsa) != 0) {
+        nc__io_shutdown(e);
+        return NC_ENOMEM;
+    }
+    b->wsa_started = 1;
+    b->iocp = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, (DWORD)threads);
+    int rc = b->iocp ? load_extensions(b) : nc__last_err();
+    for (int i = 0; rc == 0 && i < threads; i++) {
+        char name[24];
+        snprintf(name, sizeof(name), "nc-io-%d", i % 100);
+        rc = nc__thread_create(&b->threads[i], port_main, b, name);
+        if (rc == 0)
+            b->n = i + 1;
+    }
+    if (rc != 0) {
+        nc__io_shutdown(e);
+        return rc;
+    }
+    return 0;
+}
+
+/* Called after every role closed: no session, listener or connect is left,
+ * so the only packets still to come are the stops. */
+void nc__io_shutdown(nc_engine_t *e)
+{
+    backend_t *b = e->io;
+    for (int i = 0; i < b->n; i++)
+        PostQueuedCompletionStatus(b->iocp, 0, 0, NULL);
+    for (int i = 0; i < b->n; i++)
+        nc__thread_join(b->threads[i]);
+    long ops = atomic_load(&b->outstanding), live = atomic_load(&b->live_sio);
+    if (ops != 0 || live != 0 || b->lingering) {
+        nc_log(NC_LOG_ERROR, "iocp", "engine destroyed with %ld operations and %ld sessions "
+               "outstanding", ops, live);
+        abort(); /* a leak or a use-after-free in waiting: fail loudly */
+    }
+    if (b->iocp)
+        CloseHandle(b->iocp);
+    if (b->wsa_started)
+        WSACleanup();
+    nc__mutex_destroy(&b->linger_lock);
+    free(b->threads);
+    free(b);
+    e->io = NULL;
+}
