@@ -23,10 +23,7 @@ typedef struct gs_app_s {
 } gs_app_t;
 
 /* gs_metrics.c: the /metrics and /healthz pages. */
-int gs_metrics_render(void *app, const char *path, char **body, size_t *len,
-                      const char **ctype);
-
-
+int gs_metrics_render(void *app, const char *path, char **body, size_t *len, const char **ctype);
 
 /* gs_peers.c: outbound chat/master clients on the control queue. */
 int gs_peers_start(gs_app_t *a);

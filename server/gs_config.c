@@ -22,10 +22,22 @@ typedef struct key_s {
 } key_t_;
 
 #define OFF(f) offsetof(gs_config_t, f)
-#define INT(p, f, lo, hi, doc) {p, K_INT, OFF(f), 0, lo, hi, doc}
-#define NUM(p, f, lo, hi, doc) {p, K_NUM, OFF(f), 0, lo, hi, doc}
-#define STR(p, f, doc) {p, K_STR, OFF(f), sizeof(((gs_config_t *)0)->f), 1, 0, doc}
-#define BOOL(p, f, doc) {p, K_BOOL, OFF(f), 0, 0, 1, doc}
+#define INT(p, f, lo, hi, doc)                                                                     \
+    {                                                                                              \
+        p, K_INT, OFF(f), 0, lo, hi, doc                                                           \
+    }
+#define NUM(p, f, lo, hi, doc)                                                                     \
+    {                                                                                              \
+        p, K_NUM, OFF(f), 0, lo, hi, doc                                                           \
+    }
+#define STR(p, f, doc)                                                                             \
+    {                                                                                              \
+        p, K_STR, OFF(f), sizeof(((gs_config_t *)0)->f), 1, 0, doc                                 \
+    }
+#define BOOL(p, f, doc)                                                                            \
+    {                                                                                              \
+        p, K_BOOL, OFF(f), 0, 0, 1, doc                                                            \
+    }
 
 static const key_t_ keys[] = {
     STR("listen.host", host, "address players connect to"),
@@ -153,8 +165,7 @@ static int apply_leaf(gs_config_t *c, const key_t_ *k, const cJSON *v, char *err
     int ok = (k->kind == K_STR && cJSON_IsString(v)) || (k->kind == K_BOOL && cJSON_IsBool(v)) ||
              ((k->kind == K_INT || k->kind == K_NUM) && cJSON_IsNumber(v));
     if (!ok) {
-        snprintf(err, errlen, "config key '%s': wrong type, expected %s", k->path,
-                 names[k->kind]);
+        snprintf(err, errlen, "config key '%s': wrong type, expected %s", k->path, names[k->kind]);
         return -1;
     }
     if (k->kind == K_STR)
@@ -281,10 +292,10 @@ int gs_config_load_file(gs_config_t *c, const char *path, char *err, size_t errl
 static const struct {
     const char *flag, *key;
 } flag_keys[] = {
-    {"--port", "listen.port"},         {"--host", "listen.host"},
-    {"--db", "database.path"},         {"--log-level", "log.level"},
+    {"--port", "listen.port"},          {"--host", "listen.host"},
+    {"--db", "database.path"},          {"--log-level", "log.level"},
     {"--metrics-port", "metrics.port"}, {"--zones", "zones.file"},
-    {"--shard", "shard.name"},         {"--chat-port", "chat.port"},
+    {"--shard", "shard.name"},          {"--chat-port", "chat.port"},
     {"--master-port", "master.port"},
 };
 #define NFLAGS (sizeof flag_keys / sizeof flag_keys[0])
@@ -299,8 +310,7 @@ static void usage(void)
     gs_config_print_keys(stdout);
 }
 
-static int apply_flag(gs_config_t *c, const char *flag, const char *val, char *err,
-                      size_t errlen)
+static int apply_flag(gs_config_t *c, const char *flag, const char *val, char *err, size_t errlen)
 {
     if (strcmp(flag, "--set") == 0) {
         const char *eq = strchr(val, '=');
@@ -323,7 +333,8 @@ static int apply_flag(gs_config_t *c, const char *flag, const char *val, char *e
 int gs_config_from_args(gs_config_t *c, int argc, char **argv, char *err, size_t errlen)
 {
     gs_config_defaults(c);
-    for (int i = 1; i < argc; i++) {
+    /* flags come in pairs: --config first, so flags override the file */
+    for (int i = 1; i < argc; i += 2) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage();
             return 1;
@@ -335,7 +346,6 @@ int gs_config_from_args(gs_config_t *c, int argc, char **argv, char *err, size_t
         if (strcmp(argv[i], "--config") == 0 &&
             gs_config_load_file(c, argv[i + 1], err, errlen) != 0)
             return -1;
-        i++;
     }
     for (int i = 1; i + 1 < argc; i += 2)
         if (strcmp(argv[i], "--config") != 0 && apply_flag(c, argv[i], argv[i + 1], err, errlen))

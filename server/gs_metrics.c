@@ -16,7 +16,8 @@ typedef struct buf_s {
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static void put(buf_t *b, const char *fmt, ...)
+static void
+put(buf_t *b, const char *fmt, ...)
 {
     for (;;) {
         va_list ap;
@@ -68,14 +69,17 @@ static void role_metrics(buf_t *b, gs_app_t *a)
     const struct {
         const char *r;
         uint64_t v;
-    } bad[] = {{"bad_length", s.closed_bad_length},  {"send_full", s.closed_send_full},
-               {"idle", s.closed_idle},              {"over_capacity", s.rejected_cap},
-               {"bad_packet", c.bad_packets},        {"move_too_fast", c.moves_too_fast},
+    } bad[] = {{"bad_length", s.closed_bad_length},
+               {"send_full", s.closed_send_full},
+               {"idle", s.closed_idle},
+               {"over_capacity", s.rejected_cap},
+               {"bad_packet", c.bad_packets},
+               {"move_too_fast", c.moves_too_fast},
                {"move_out_of_bounds", c.moves_out_of_bounds},
-               {"move_bad_value", c.moves_bad_value}, {"chat_flood", c.chat_muted}};
+               {"move_bad_value", c.moves_bad_value},
+               {"chat_flood", c.chat_muted}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        put(b, "gs_bad_input_total{reason=\"%s\"} %llu\n", bad[i].r,
-            (unsigned long long)bad[i].v);
+        put(b, "gs_bad_input_total{reason=\"%s\"} %llu\n", bad[i].r, (unsigned long long)bad[i].v);
 }
 
 typedef struct qrow_s {

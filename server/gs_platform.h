@@ -20,8 +20,8 @@ void gs_sleep_ms(uint32_t ms);
 typedef int (*gs_http_render_fn)(void *ud, const char *path, char **body, size_t *len,
                                  const char **ctype);
 typedef struct gs_http_s gs_http_t;
-int gs_http_start(const char *host, uint16_t port, gs_http_render_fn fn, void *ud,
-                  gs_http_t **out, uint16_t *bound_port);
+int gs_http_start(const char *host, uint16_t port, gs_http_render_fn fn, void *ud, gs_http_t **out,
+                  uint16_t *bound_port);
 void gs_http_stop(gs_http_t *h);
 
 #endif

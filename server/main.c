@@ -20,8 +20,10 @@ static int make_pool(gs_app_t *a, const char *name, int threads)
 static int make_queue(nc_pool_t *p, const char *name, const gs_queue_cfg_t *q, nc_prio_t prio,
                       nc_queue_t **out)
 {
-    nc_queue_opts_t qo = {.name = name, .max_threads = (int)q->max_threads,
-                          .capacity = (uint32_t)q->capacity, .priority = prio};
+    nc_queue_opts_t qo = {.name = name,
+                          .max_threads = (int)q->max_threads,
+                          .capacity = (uint32_t)q->capacity,
+                          .priority = prio};
     return nc_queue_create(p, &qo, out);
 }
 
@@ -54,14 +56,20 @@ static int setup_jobs(gs_app_t *a)
 static int start_world(gs_app_t *a)
 {
     const gs_config_t *c = &a->cfg;
-    content_opts_t o = {
-        .engine = a->engine,         .game_queue = a->q_game,
-        .db_queue = a->q_db,         .db_path = c->db_path,
-        .zones_file = c->zones_file, .tick_hz = (uint32_t)c->tick_hz,
-        .view_radius = (float)c->view_radius, .max_speed = (float)c->max_speed,
-        .interest = c->interest,     .chat_per_s = (float)c->chat_per_s,
-        .chat_burst = (float)c->chat_burst, .chat_mute_ms = (uint32_t)c->chat_mute_ms,
-        .autosave_ms = (uint32_t)c->autosave_ms, .shard_name = c->shard_name};
+    content_opts_t o = {.engine = a->engine,
+                        .game_queue = a->q_game,
+                        .db_queue = a->q_db,
+                        .db_path = c->db_path,
+                        .zones_file = c->zones_file,
+                        .tick_hz = (uint32_t)c->tick_hz,
+                        .view_radius = (float)c->view_radius,
+                        .max_speed = (float)c->max_speed,
+                        .interest = c->interest,
+                        .chat_per_s = (float)c->chat_per_s,
+                        .chat_burst = (float)c->chat_burst,
+                        .chat_mute_ms = (uint32_t)c->chat_mute_ms,
+                        .autosave_ms = (uint32_t)c->autosave_ms,
+                        .shard_name = c->shard_name};
     char err[256];
     if (content_world_create(&o, &a->world, err, sizeof err) != 0) {
         nc_log(NC_LOG_ERROR, TAG, "world: %s", err);
@@ -73,8 +81,11 @@ static int start_world(gs_app_t *a)
 static int start_network(gs_app_t *a, uint16_t *mport)
 {
     const gs_config_t *c = &a->cfg;
-    nc_role_opts_t ro = {.name = "players", .queue = a->q_game, .handlers = content_handlers(),
-                         .ud = a->world, .max_packet = (uint32_t)c->max_packet,
+    nc_role_opts_t ro = {.name = "players",
+                         .queue = a->q_game,
+                         .handlers = content_handlers(),
+                         .ud = a->world,
+                         .max_packet = (uint32_t)c->max_packet,
                          .max_send_bytes = (uint32_t)c->max_send_bytes,
                          .idle_timeout_ms = (uint32_t)c->idle_timeout_ms,
                          .max_sessions = (uint32_t)c->max_sessions};
@@ -85,9 +96,8 @@ static int start_network(gs_app_t *a, uint16_t *mport)
         return -1;
     }
     *mport = 0;
-    if (c->metrics_port >= 0 &&
-        gs_http_start(c->metrics_host, (uint16_t)c->metrics_port, gs_metrics_render, a, &a->http,
-                      mport) != 0) {
+    if (c->metrics_port >= 0 && gs_http_start(c->metrics_host, (uint16_t)c->metrics_port,
+                                              gs_metrics_render, a, &a->http, mport) != 0) {
         nc_log(NC_LOG_ERROR, TAG, "metrics listen %s:%lld failed", c->metrics_host,
                (long long)c->metrics_port);
         return -1;
@@ -143,8 +153,8 @@ int main(int argc, char **argv)
     }
     nc_engine_opts_t eo = {.io_threads = (int)a.cfg.io_threads};
     uint16_t mport = 0;
-    int ok = setup_jobs(&a) == 0 && nc_engine_create(&eo, &a.engine) == 0 &&
-             start_world(&a) == 0 && start_network(&a, &mport) == 0 && gs_peers_start(&a) == 0;
+    int ok = setup_jobs(&a) == 0 && nc_engine_create(&eo, &a.engine) == 0 && start_world(&a) == 0 &&
+             start_network(&a, &mport) == 0 && gs_peers_start(&a) == 0;
     if (!ok) {
         nc_log(NC_LOG_ERROR, TAG, "start-up failed");
         stop_all(&a);

@@ -85,8 +85,8 @@ static void *http_main(void *arg)
     return NULL;
 }
 
-int gs_http_start(const char *host, uint16_t port, gs_http_render_fn fn, void *ud,
-                  gs_http_t **out, uint16_t *bound_port)
+int gs_http_start(const char *host, uint16_t port, gs_http_render_fn fn, void *ud, gs_http_t **out,
+                  uint16_t *bound_port)
 {
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
@@ -103,8 +103,8 @@ int gs_http_start(const char *host, uint16_t port, gs_http_render_fn fn, void *u
     int one = 1;
     setsockopt(h->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     socklen_t alen = sizeof a;
-    if (h->fd < 0 || bind(h->fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(h->fd, 16) != 0 || getsockname(h->fd, (struct sockaddr *)&a, &alen) != 0 ||
+    if (h->fd < 0 || bind(h->fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(h->fd, 16) != 0 ||
+        getsockname(h->fd, (struct sockaddr *)&a, &alen) != 0 ||
         pthread_create(&h->thread, NULL, http_main, h) != 0) {
         if (h->fd >= 0)
             close(h->fd);

@@ -33,8 +33,7 @@ typedef struct content_opts_s {
     int manual_tick; /* benchmarks: no zone timers; the caller runs zone_tick */
 } content_opts_t;
 
-int content_world_create(const content_opts_t *o, content_world_t **out, char *err,
-                         size_t errlen);
+int content_world_create(const content_opts_t *o, content_world_t **out, char *err, size_t errlen);
 /* Orderly stop: refuse new logins, save every online character in one
  * batch, tell players, stop zone timers, wait for the database to drain.
  * Sessions stay open (the server closes them afterwards). */

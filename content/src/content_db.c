@@ -105,8 +105,7 @@ static int migrate(content_db_t *db, char *err, size_t errlen)
         if (sqlite3_exec(db->h, "BEGIN IMMEDIATE;", NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(db->h, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
-            snprintf(err, errlen, "migration to version %d failed: %s", v + 1,
-                     msg ? msg : "?");
+            snprintf(err, errlen, "migration to version %d failed: %s", v + 1, msg ? msg : "?");
             sqlite3_free(msg);
             sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
             return -1;

@@ -25,15 +25,15 @@ typedef struct player_s {
     uint16_t zone_id;
     uint8_t dir;
     int dirty;
-    uint32_t zidx;           /* index in zone->all */
-    uint64_t last_move_ms;   /* server time of the last accepted move */
-    uint64_t entered_ms;     /* played time accounting */
+    uint32_t zidx;         /* index in zone->all */
+    uint64_t last_move_ms; /* server time of the last accepted move */
+    uint64_t entered_ms;   /* played time accounting */
     int64_t played_base_s;
     int64_t gold;
-    zone_idset_t known;      /* entity ids this player sees (symmetric) */
+    zone_idset_t known; /* entity ids this player sees (symmetric) */
     uint32_t seen_stamp;
     chat_limit_t chat;
-    nc_packet_t *spawn_pkt;  /* encoded lazily, dropped at the end of a job */
+    nc_packet_t *spawn_pkt; /* encoded lazily, dropped at the end of a job */
 } player_t;
 
 /* Registry entry: one per claimed character name, guarded by reg_mu.
@@ -43,8 +43,8 @@ typedef struct reg_entry_s {
     nc_sid_t sid;
     uint32_t entity_id;
     int zone_idx;
-    int closing;               /* the session is gone; owner must finish */
-    nc_sid_t takeover_sid;     /* a newer login waiting for this name */
+    int closing;           /* the session is gone; owner must finish */
+    nc_sid_t takeover_sid; /* a newer login waiting for this name */
     nc_strand_t *takeover_strand;
     struct reg_entry_s *next;
 } reg_entry_t;
@@ -143,24 +143,23 @@ void zone_route(content_world_t *w, zone_msg_t *msg, int critical);
 void zone_msg_job(void *arg);
 /* Saves all players of the zone in one batch (job on the zone's strand). */
 void zone_autosave_job(void *arg);
-player_t *player_new(content_world_t *w, const content_char_t *c, nc_sid_t sid,
-                     uint32_t entity_id);
+player_t *player_new(content_world_t *w, const content_char_t *c, nc_sid_t sid, uint32_t entity_id);
 void player_free(player_t *p);
 void player_snapshot(const player_t *p, content_pos_t *out);
 
 /* ---- pkt helpers ---- */
-#define CONTENT_PKT(out, lower, UPPER, msgp)                                                   \
-    do {                                                                                       \
-        nc_packet_t *p_ = nc_packet_alloc(PROTO_MAX_SIZE_##UPPER);                             \
-        int n_ = p_ ? proto_encode_##lower((msgp), nc_packet_body(p_), p_->cap) : -1;          \
-        if (n_ < 0 && p_) {                                                                    \
-            nc_packet_release(p_);                                                             \
-            p_ = NULL;                                                                         \
-        } else if (p_) {                                                                       \
-            p_->len = (uint32_t)n_;                                                            \
-            p_->type = PROTO_T_##UPPER;                                                        \
-        }                                                                                      \
-        (out) = p_;                                                                            \
+#define CONTENT_PKT(out, lower, UPPER, msgp)                                                       \
+    do {                                                                                           \
+        nc_packet_t *p_ = nc_packet_alloc(PROTO_MAX_SIZE_##UPPER);                                 \
+        int n_ = p_ ? proto_encode_##lower((msgp), nc_packet_body(p_), p_->cap) : -1;              \
+        if (n_ < 0 && p_) {                                                                        \
+            nc_packet_release(p_);                                                                 \
+            p_ = NULL;                                                                             \
+        } else if (p_) {                                                                           \
+            p_->len = (uint32_t)n_;                                                                \
+            p_->type = PROTO_T_##UPPER;                                                            \
+        }                                                                                          \
+        (out) = p_;                                                                                \
     } while (0)
 
 #endif

@@ -24,7 +24,8 @@ static int parse_portal(const cJSON *p, content_portal_t *o, char *err, size_t e
                         const char *where)
 {
     double x, y, r, to, tx, ty;
-    if (num(p, "x", 0, 1e6, &x, err, errlen, where) || num(p, "y", 0, 1e6, &y, err, errlen, where) ||
+    if (num(p, "x", 0, 1e6, &x, err, errlen, where) ||
+        num(p, "y", 0, 1e6, &y, err, errlen, where) ||
         num(p, "radius", 0.1, 1e4, &r, err, errlen, where) ||
         num(p, "to_zone", 0, 65535, &to, err, errlen, where) ||
         num(p, "to_x", 0, 1e6, &tx, err, errlen, where) ||

@@ -97,8 +97,8 @@ static void on_login(nc_session_t *s, csess_t *c, const uint8_t *body, size_t le
 
 static void send_login_result(csess_t *c, const player_t *p)
 {
-    proto_login_result_t r = {.code = 0, .player_id = p->ent.id, .zone = p->zone_id,
-                              .proto_hash = PROTO_HASH};
+    proto_login_result_t r = {
+        .code = 0, .player_id = p->ent.id, .zone = p->zone_id, .proto_hash = PROTO_HASH};
     memcpy(r.name, p->name, sizeof p->name);
     r.pos = (proto_vec2_t){p->ent.x, p->ent.y};
     nc_packet_t *pkt;
@@ -167,8 +167,7 @@ static void on_enter_world(nc_session_t *s, csess_t *c)
 }
 
 /* Decodes an in-world request into a zone message and routes it. */
-static void to_zone(nc_session_t *s, csess_t *c, uint16_t type, const uint8_t *body,
-                    size_t len)
+static void to_zone(nc_session_t *s, csess_t *c, uint16_t type, const uint8_t *body, size_t len)
 {
     zone_msg_t *m = calloc(1, sizeof *m);
     if (!m)
@@ -193,8 +192,12 @@ static void to_zone(nc_session_t *s, csess_t *c, uint16_t type, const uint8_t *b
         send_error(c->w, c->sid, PROTO_ERR_NOT_LOGGED_IN, 0, "enter the world first");
         return;
     }
-    *m = (zone_msg_t){.w = c->w, .zone_idx = -1, .entity_id = c->entity_id, .sid = c->sid,
-                      .type = type, .u = m->u};
+    *m = (zone_msg_t){.w = c->w,
+                      .zone_idx = -1,
+                      .entity_id = c->entity_id,
+                      .sid = c->sid,
+                      .type = type,
+                      .u = m->u};
     memcpy(m->name, c->name, sizeof c->name);
     zone_route(c->w, m, 0);
 }

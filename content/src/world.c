@@ -159,8 +159,11 @@ void world_session_gone(content_world_t *w, nc_sid_t sid, const char *name, int 
         if (in_world && e->zone_idx >= 0) {
             zone_msg_t *m = calloc(1, sizeof *m);
             if (m) {
-                *m = (zone_msg_t){.w = w, .zone_idx = e->zone_idx, .entity_id = e->entity_id,
-                                  .sid = sid, .type = 0};
+                *m = (zone_msg_t){.w = w,
+                                  .zone_idx = e->zone_idx,
+                                  .entity_id = e->entity_id,
+                                  .sid = sid,
+                                  .type = 0};
                 snprintf(m->name, sizeof m->name, "%s", name);
                 world_post_critical(w, w->zones[e->zone_idx].strand, zone_msg_job, m);
             }

@@ -41,8 +41,7 @@ static int create_zones(content_world_t *w, char *err, size_t errlen)
     return 0;
 }
 
-int content_world_create(const content_opts_t *o, content_world_t **out, char *err,
-                         size_t errlen)
+int content_world_create(const content_opts_t *o, content_world_t **out, char *err, size_t errlen)
 {
     content_world_t *w = calloc(1, sizeof *w);
     if (!w) {

@@ -9,8 +9,7 @@
 
 #define TAG "zone"
 
-player_t *player_new(content_world_t *w, const content_char_t *c, nc_sid_t sid,
-                     uint32_t entity_id)
+player_t *player_new(content_world_t *w, const content_char_t *c, nc_sid_t sid, uint32_t entity_id)
 {
     player_t *p = calloc(1, sizeof *p);
     if (!p)
@@ -152,8 +151,7 @@ static void vis_refresh(zone_t *z, player_t *p, int send_moves)
         CONTENT_PKT(c.p_move, move_notify, MOVE_NOTIFY, &m);
     }
     if (z->w->o.interest) {
-        zone_grid_visit(&z->grid, &p->ent, p->ent.x, p->ent.y, z->w->o.view_radius, vis_visit,
-                        &c);
+        zone_grid_visit(&z->grid, &p->ent, p->ent.x, p->ent.y, z->w->o.view_radius, vis_visit, &c);
     } else {
         for (uint32_t i = 0; i < z->nall; i++)
             if (z->all[i] != p)
@@ -295,9 +293,8 @@ void zone_start_timers(zone_t *z)
     uint64_t period = 1000u / hz ? 1000u / hz : 1;
     if (nc_timer_start(z->strand, period, period, tick_job, z, &z->tick_timer) != 0)
         nc_log(NC_LOG_ERROR, TAG, "zone %u: cannot start tick timer", z->def->id);
-    if (z->w->o.autosave_ms &&
-        nc_timer_start(z->strand, z->w->o.autosave_ms, z->w->o.autosave_ms, zone_autosave_job, z,
-                       &z->save_timer) != 0)
+    if (z->w->o.autosave_ms && nc_timer_start(z->strand, z->w->o.autosave_ms, z->w->o.autosave_ms,
+                                              zone_autosave_job, z, &z->save_timer) != 0)
         nc_log(NC_LOG_ERROR, TAG, "zone %u: cannot start autosave timer", z->def->id);
 }
 

@@ -93,8 +93,8 @@ int zone_grid_update(zone_grid_t *g, zone_ent_t *e)
     return 0;
 }
 
-size_t zone_grid_visit(const zone_grid_t *g, const zone_ent_t *self, float x, float y,
-                       float radius, zone_grid_visit_fn fn, void *ud)
+size_t zone_grid_visit(const zone_grid_t *g, const zone_ent_t *self, float x, float y, float radius,
+                       zone_grid_visit_fn fn, void *ud)
 {
     int span = (int)ceilf(radius / g->cell);
     int cx = clampi((int)floorf(x / g->cell), 0, g->cols - 1);

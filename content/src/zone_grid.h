@@ -36,8 +36,8 @@ int zone_grid_update(zone_grid_t *g, zone_ent_t *e);
 typedef void (*zone_grid_visit_fn)(zone_ent_t *other, void *ud);
 /* Visits every entity other than `self` within `radius` of (x, y).  Returns
  * the number of entities examined (the cost measure). */
-size_t zone_grid_visit(const zone_grid_t *g, const zone_ent_t *self, float x, float y,
-                       float radius, zone_grid_visit_fn fn, void *ud);
+size_t zone_grid_visit(const zone_grid_t *g, const zone_ent_t *self, float x, float y, float radius,
+                       zone_grid_visit_fn fn, void *ud);
 
 /* Set of entity ids (open addressing, ids never 0). */
 typedef struct zone_idset_s {

@@ -36,8 +36,8 @@ static void send_arrival(zone_t *z, player_t *p, int transfer)
         snprintf(m.zone_name, sizeof m.zone_name, "%s", z->def->name);
         CONTENT_PKT(pkt, zone_changed, ZONE_CHANGED, &m);
     } else {
-        proto_world_entered_t m = {.entity_id = p->ent.id, .zone = z->def->id, .pos = pos,
-                                   .server_time = nc_wall_ms()};
+        proto_world_entered_t m = {
+            .entity_id = p->ent.id, .zone = z->def->id, .pos = pos, .server_time = nc_wall_ms()};
         snprintf(m.zone_name, sizeof m.zone_name, "%s", z->def->name);
         CONTENT_PKT(pkt, world_entered, WORLD_ENTERED, &m);
     }
@@ -111,8 +111,8 @@ static void correct(zone_t *z, player_t *p, const proto_move_t *m, zone_move_ver
                      : v == ZONE_MOVE_OUT_OF_BOUNDS ? &w->oob
                                                     : &w->bad_value,
                      1);
-    nc_log(NC_LOG_DEBUG, TAG, "[%llx] %s move corrected: %s", (unsigned long long)p->sid,
-           p->name, zone_move_verdict_name(v));
+    nc_log(NC_LOG_DEBUG, TAG, "[%llx] %s move corrected: %s", (unsigned long long)p->sid, p->name,
+           zone_move_verdict_name(v));
     proto_move_correction_t c = {.dir = p->dir, .client_time = m->client_time};
     c.pos = (proto_vec2_t){p->ent.x, p->ent.y};
     nc_packet_t *pkt;
@@ -128,9 +128,8 @@ static void on_move(zone_t *z, player_t *p, const proto_move_t *m)
     content_world_t *w = z->w;
     uint64_t now = nc_now_ms();
     atomic_fetch_add_explicit(&w->moves, 1, memory_order_relaxed);
-    zone_move_verdict_t v = zone_move_check(&w->move_rules, z->def->width, z->def->height,
-                                            p->ent.x, p->ent.y, p->last_move_ms, m->pos.x,
-                                            m->pos.y, now);
+    zone_move_verdict_t v = zone_move_check(&w->move_rules, z->def->width, z->def->height, p->ent.x,
+                                            p->ent.y, p->last_move_ms, m->pos.x, m->pos.y, now);
     if (v != ZONE_MOVE_OK) {
         correct(z, p, m, v);
         return;

@@ -5,8 +5,7 @@
 #include <math.h>
 
 zone_move_verdict_t zone_move_check(const zone_move_rules_t *r, float w, float h, float ox,
-                                    float oy, uint64_t then_ms, float nx, float ny,
-                                    uint64_t now_ms)
+                                    float oy, uint64_t then_ms, float nx, float ny, uint64_t now_ms)
 {
     if (!isfinite(nx) || !isfinite(ny))
         return ZONE_MOVE_BAD_VALUE;
@@ -40,8 +39,7 @@ void chat_limit_init(chat_limit_t *c, const chat_limit_rules_t *r, uint64_t now_
     c->muted_until_ms = 0;
 }
 
-chat_limit_verdict_t chat_limit_check(chat_limit_t *c, const chat_limit_rules_t *r,
-                                      uint64_t now_ms)
+chat_limit_verdict_t chat_limit_check(chat_limit_t *c, const chat_limit_rules_t *r, uint64_t now_ms)
 {
     if (now_ms < c->muted_until_ms)
         return CHAT_LIMIT_MUTED;

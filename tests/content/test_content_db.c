@@ -97,8 +97,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_first_login_creates_then_loads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batched_positions_survive_reopen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gold_never_goes_negative_and_purchase_is_atomic,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gold_never_goes_negative_and_purchase_is_atomic, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

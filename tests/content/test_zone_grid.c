@@ -21,7 +21,8 @@ static void test_visit_finds_only_entities_within_radius(void **state)
     zone_grid_t g;
     assert_int_equal(zone_grid_init(&g, 1000, 1000, 50), 0);
     zone_ent_t me = {1, 500, 500, -1, 0}, near = {2, 530, 520, -1, 0};
-    zone_ent_t edge = {3, 549, 500, -1, 0}, far = {4, 560, 500, -1, 0}, corner = {5, 540, 540, -1, 0};
+    zone_ent_t edge = {3, 549, 500, -1, 0}, far = {4, 560, 500, -1, 0},
+               corner = {5, 540, 540, -1, 0};
     zone_ent_t *all[] = {&me, &near, &edge, &far, &corner};
     for (int i = 0; i < 5; i++)
         assert_int_equal(zone_grid_insert(&g, all[i]), 0);

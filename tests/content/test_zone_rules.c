@@ -20,8 +20,7 @@ static void test_move_too_fast_is_rejected(void **state)
 {
     (void)state;
     /* 0.2 s + 0.1 s slack at 10 u/s allows 3 units */
-    assert_int_equal(zone_move_check(&R, 100, 100, 10, 10, 1000, 14, 10, 1200),
-                     ZONE_MOVE_TOO_FAST);
+    assert_int_equal(zone_move_check(&R, 100, 100, 10, 10, 1000, 14, 10, 1200), ZONE_MOVE_TOO_FAST);
 }
 
 static void test_idle_time_earns_no_teleport(void **state)

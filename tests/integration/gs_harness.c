@@ -84,8 +84,8 @@ static int wait_ready(gs_proc_t *p, int timeout_ms)
 
 int gs_proc_start(gs_proc_t *p, const char *const *extra, int timeout_ms)
 {
-    const char *args[48] = {GS_BIN, "--port", "0", "--metrics-port", "0", "--db", p->db,
-                            "--log-level", "info"};
+    const char *args[48] = {GS_BIN, "--port",      "0",   "--metrics-port", "0", "--db",
+                            p->db,  "--log-level", "info"};
     int n = 9;
     for (; extra && *extra && n < 46; extra++)
         args[n++] = *extra;
@@ -251,8 +251,7 @@ int gs_expect(gs_client_t *c, uint16_t type, int (*match)(const proto_msg_t *, c
     }
 }
 
-int gs_barrier(gs_client_t *c, void (*seen)(const proto_msg_t *, void *), void *arg,
-               int timeout_ms)
+int gs_barrier(gs_client_t *c, void (*seen)(const proto_msg_t *, void *), void *arg, int timeout_ms)
 {
     static proto_msg_t m;
     uint64_t token = (uint64_t)now_ms() ^ 0x5a5aULL;

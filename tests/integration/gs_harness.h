@@ -12,8 +12,8 @@
 
 typedef struct gs_proc_s {
     pid_t pid;
-    int out_fd;        /* server stdout */
-    char dir[128];     /* temp dir: gs.db, stderr.log */
+    int out_fd;    /* server stdout */
+    char dir[128]; /* temp dir: gs.db, stderr.log */
     char db[192];
     uint16_t port, metrics_port;
 } gs_proc_t;

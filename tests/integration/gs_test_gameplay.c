@@ -50,7 +50,8 @@ typedef struct watch_s {
 static void count_about(const proto_msg_t *x, void *arg)
 {
     watch_t *w = arg;
-    if (gs_match_entity(x, &w->id) || (x->type == PROTO_T_CHAT_DELIVER && x->chat_deliver.channel == 0))
+    if (gs_match_entity(x, &w->id) ||
+        (x->type == PROTO_T_CHAT_DELIVER && x->chat_deliver.channel == 0))
         w->hits++;
 }
 

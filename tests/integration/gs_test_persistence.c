@@ -44,8 +44,8 @@ static int row_of(const char *db, const char *name, int *zone, double *x, double
     int found = 0;
     if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
         return -1;
-    if (sqlite3_prepare_v2(h, "SELECT zone, x, y FROM characters WHERE name = ?1", -1, &s,
-                           NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(h, "SELECT zone, x, y FROM characters WHERE name = ?1", -1, &s, NULL) ==
+        SQLITE_OK) {
         sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
         if (sqlite3_step(s) == SQLITE_ROW) {
             *zone = sqlite3_column_int(s, 0);

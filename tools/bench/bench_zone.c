@@ -36,8 +36,9 @@ static const char *zone_file(void)
     static char path[64];
     snprintf(path, sizeof path, "/tmp/bench_zone_%d.json", (int)getpid());
     FILE *f = fopen(path, "w");
-    fprintf(f, "{\"zones\":[{\"id\":1,\"name\":\"bench\",\"width\":%g,\"height\":%g,"
-               "\"spawn\":{\"x\":500,\"y\":500}}]}",
+    fprintf(f,
+            "{\"zones\":[{\"id\":1,\"name\":\"bench\",\"width\":%g,\"height\":%g,"
+            "\"spawn\":{\"x\":500,\"y\":500}}]}",
             ZONE_W, ZONE_W);
     fclose(f);
     return path;
@@ -59,11 +60,20 @@ static void env_open(env_t *e, int interest, int manual)
     nc_queue_create(e->pool, &g, &e->game);
     nc_queue_create(e->pool, &d, &e->db);
     snprintf(e->db_path, sizeof e->db_path, "/tmp/bench_zone_%d.db", (int)getpid());
-    content_opts_t o = {.game_queue = e->game, .db_queue = e->db, .db_path = e->db_path,
-                        .zones_file = zone_file(), .tick_hz = HZ, .view_radius = 50,
-                        .max_speed = 10, .interest = interest, .chat_per_s = 1,
-                        .chat_burst = 5, .chat_mute_ms = 1000, .autosave_ms = 0,
-                        .send_fn = count_send, .manual_tick = manual};
+    content_opts_t o = {.game_queue = e->game,
+                        .db_queue = e->db,
+                        .db_path = e->db_path,
+                        .zones_file = zone_file(),
+                        .tick_hz = HZ,
+                        .view_radius = 50,
+                        .max_speed = 10,
+                        .interest = interest,
+                        .chat_per_s = 1,
+                        .chat_burst = 5,
+                        .chat_mute_ms = 1000,
+                        .autosave_ms = 0,
+                        .send_fn = count_send,
+                        .manual_tick = manual};
     char err[256];
     if (content_world_create(&o, &e->w, err, sizeof err) != 0) {
         fprintf(stderr, "bench_zone: %s\n", err);
@@ -121,8 +131,7 @@ static void bench_tick(int n, int interest, int ticks)
     qsort(us, (size_t)ticks, sizeof *us, cmp_u64);
     printf("| %5d | %-8s | %9.3f | %9.3f | %12.0f | %s |\n", n, interest ? "grid" : "none",
            (double)us[ticks / 2] / 1000.0, (double)us[(ticks * 99) / 100] / 1000.0,
-           (double)notes / ticks,
-           us[(ticks * 99) / 100] < 1000000 / HZ ? "yes" : "no");
+           (double)notes / ticks, us[(ticks * 99) / 100] < 1000000 / HZ ? "yes" : "no");
     free(us);
     env_close(&e);
     remove(e.db_path);
