@@ -20,7 +20,7 @@ typedef struct ia_s {
     pthread_cond_t cv;
     /* under mu */
     nc_sid_t sid;
-    int closed, in_world, login_failed, logging_out, pending;
+    int closed, closed_by_server, in_world, login_failed, logging_out, pending;
     char close_reason[64];
     float x, y;
 } ia_t;
@@ -123,7 +123,6 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
         tc_printf("! bad packet %u from server: %s\n", (unsigned)type, proto_strerror(rc));
         return;
     }
-    track(&m);
     if (m.type == PROTO_T_LOGIN_RESULT)
         login_result(s, &m.login_result);
     else if (m.type == PROTO_T_PONG)
@@ -135,6 +134,7 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
                   (unsigned long long)ia.o->proto_hash, m.error.text);
     else
         tc_print_event(&m, ia.o->quiet_moves);
+    track(&m); /* after printing: a waiting main thread prints after us */
 }
 
 static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
@@ -145,6 +145,7 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     ia.closed = 1;
     snprintf(ia.close_reason, sizeof ia.close_reason, "%s", why->text);
     int expected = ia.logging_out;
+    ia.closed_by_server = !expected;
     pthread_cond_broadcast(&ia.cv);
     pthread_mutex_unlock(&ia.mu);
     tc_printf("* connection closed%s: %s\n", expected ? "" : " by the server", why->text);
@@ -359,6 +360,10 @@ int tc_interactive_main(const tc_opts_t *o)
         tc_printf("* connected to %s:%u (type help for commands)\n", o->host, (unsigned)o->port);
         rc = read_loop();
     }
+    pthread_mutex_lock(&ia.mu);
+    if (ia.closed_by_server)
+        rc = 1; /* dropped or refused by the server: not a clean session */
+    pthread_mutex_unlock(&ia.mu);
     if (ia.client)
         nc_client_destroy(ia.client);
     tc_net_stop(&ia.net);

@@ -1,0 +1,191 @@
+/* Tools integration: two game servers, one chat server, one master server,
+ * all real processes on 127.0.0.1.  Global chat crosses shards, the master
+ * lists both with populations, and a chat server outage degrades global chat
+ * only, recovering by itself when the chat server comes back. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gs_harness.h"
+#include "tl_proc.h"
+
+#define DEADLINE_MS 10000
+
+typedef struct shard_s {
+    tl_proc_t master, chat, game[2];
+    int master_port, chat_port, game_port[2];
+    char dir[2][64];
+} shard_t;
+
+static shard_t sh;
+static gs_client_t alice, bob, carol;
+
+static int start_chat(int port)
+{
+    char p[16];
+    snprintf(p, sizeof p, "%d", port);
+    const char *argv[] = {CHATSERVER_BIN, "--port", p, NULL};
+    if (tl_proc_start(&sh.chat, argv, 0) != 0)
+        return -1;
+    return tl_proc_ready(&sh.chat, DEADLINE_MS);
+}
+
+static int start_game(int i, const char *name)
+{
+    char cp[16], mp[16], db[96];
+    snprintf(sh.dir[i], sizeof sh.dir[i], "/tmp/tl_shard_XXXXXX");
+    if (!mkdtemp(sh.dir[i]))
+        return -1;
+    snprintf(db, sizeof db, "%s/gs.db", sh.dir[i]);
+    snprintf(cp, sizeof cp, "%d", sh.chat_port);
+    snprintf(mp, sizeof mp, "%d", sh.master_port);
+    const char *argv[] = {GAMESERVER_BIN, "--port", "0", "--metrics-port", "-1", "--db", db,
+                          "--shard", name, "--chat-port", cp, "--master-port", mp,
+                          "--set", "master.heartbeat_ms=200", NULL};
+    if (tl_proc_start(&sh.game[i], argv, 0) != 0)
+        return -1;
+    return sh.game_port[i] = tl_proc_ready(&sh.game[i], DEADLINE_MS);
+}
+
+/* Master, chat, games "alpha" and "beta", both links of both games up. */
+static int setup(void **state)
+{
+    (void)state;
+    memset(&sh, 0, sizeof sh);
+    const char *margv[] = {MASTERSERVER_BIN, "--port", "0", "--heartbeat-ms", "200", NULL};
+    if (tl_proc_start(&sh.master, margv, 0) != 0 ||
+        (sh.master_port = tl_proc_ready(&sh.master, DEADLINE_MS)) <= 0 ||
+        (sh.chat_port = start_chat(0)) <= 0 || start_game(0, "alpha") <= 0 ||
+        start_game(1, "beta") <= 0)
+        return -1;
+    const char *need[] = {"shard 'alpha' joined", "shard 'beta' joined"};
+    for (int i = 0; i < 2; i++)
+        if (tl_proc_wait_for(&sh.chat, need[i], 0, DEADLINE_MS) < 0)
+            return -1;
+    for (int i = 0; i < 2; i++)
+        if (tl_proc_wait_for(&sh.game[i], "master link up", 0, DEADLINE_MS) < 0)
+            return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    gs_close(&alice);
+    gs_close(&bob);
+    gs_close(&carol);
+    int rc = 0;
+    for (int i = 0; i < 2; i++) {
+        if (tl_proc_stop(&sh.game[i], SIGTERM, DEADLINE_MS) != 0)
+            rc = -1;
+        char cmd[160];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", sh.dir[i]);
+        if (sh.dir[i][0] && system(cmd) != 0)
+            rc = -1;
+    }
+    if (tl_proc_stop(&sh.chat, SIGTERM, DEADLINE_MS) != 0 ||
+        tl_proc_stop(&sh.master, SIGTERM, DEADLINE_MS) != 0)
+        rc = -1;
+    return rc;
+}
+
+static int match_text(const proto_msg_t *m, const void *text)
+{
+    return strstr(m->chat_deliver.text, text) != NULL;
+}
+
+static void expect_chat(gs_client_t *c, const char *text, const char *sender, const char *shard)
+{
+    static proto_msg_t m;
+    assert_int_equal(gs_expect(c, PROTO_T_CHAT_DELIVER, match_text, text, &m, DEADLINE_MS), 0);
+    if (sender)
+        assert_string_equal(m.chat_deliver.sender, sender);
+    if (shard)
+        assert_string_equal(m.chat_deliver.shard, shard);
+}
+
+/* Population p on both shards, both up, per `masterserver --list`. */
+static int master_lists_both(int pop)
+{
+    char out[4096], port[32];
+    snprintf(port, sizeof port, "127.0.0.1:%d", sh.master_port);
+    const char *argv[] = {MASTERSERVER_BIN, "--list", port, NULL};
+    if (tl_run(argv, out, sizeof out, DEADLINE_MS) != 0)
+        return 0;
+    int found = 0;
+    for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
+        char name[40], addr[96], status[16];
+        unsigned p = 0, cap = 0;
+        if (sscanf(l, "%39s %95s %u/%u %15s", name, addr, &p, &cap, status) == 5 &&
+            (!strcmp(name, "alpha") || !strcmp(name, "beta")) && p == (unsigned)pop &&
+            !strcmp(status, "up"))
+            found++;
+    }
+    return found == 2;
+}
+
+static void test_global_chat_crosses_shards_and_master_lists_both(void **state)
+{
+    (void)state;
+    assert_int_equal(gs_login(&alice, (uint16_t)sh.game_port[0], "alice"), 0);
+    assert_int_equal(gs_login(&bob, (uint16_t)sh.game_port[1], "bob"), 0);
+    assert_int_equal(gs_chat(&alice, 1, "", "hello from shard A"), 0);
+    expect_chat(&bob, "hello from shard A", "alice", "alpha");
+    expect_chat(&alice, "hello from shard A", "alice", "alpha"); /* sender's shard too */
+    assert_int_equal(gs_chat(&bob, 1, "", "and back from B"), 0);
+    expect_chat(&alice, "and back from B", "bob", "beta");
+    /* heartbeats every 200 ms carry the population: wait for 1 and 1 */
+    int ok = 0;
+    for (int i = 0; i < 50 && !ok; i++)
+        ok = master_lists_both(1) ||
+             tl_proc_wait_for(&sh.master, "never printed", 0, 100) > 0;
+    assert_true(ok);
+}
+
+static void test_chat_server_down_degrades_then_recovers_on_restart(void **state)
+{
+    (void)state;
+    assert_int_equal(gs_login(&alice, (uint16_t)sh.game_port[0], "alice2"), 0);
+    assert_int_equal(gs_login(&carol, (uint16_t)sh.game_port[0], "carol2"), 0);
+    assert_int_equal(gs_login(&bob, (uint16_t)sh.game_port[1], "bob2"), 0);
+
+    assert_int_equal(tl_proc_stop(&sh.chat, SIGTERM, DEADLINE_MS), 0);
+    expect_chat(&alice, "global chat offline", "*system*", NULL);
+    expect_chat(&bob, "global chat offline", "*system*", NULL);
+
+    /* the shard keeps serving: ping, zone chat */
+    assert_int_equal(gs_barrier(&alice, NULL, NULL, DEADLINE_MS), 0);
+    assert_int_equal(gs_chat(&alice, 0, "", "zone chat still works"), 0);
+    expect_chat(&carol, "zone chat still works", "alice2", "");
+    /* a shout reaches this shard only, with the offline notice */
+    assert_int_equal(gs_chat(&alice, 1, "", "anyone out there?"), 0);
+    expect_chat(&carol, "anyone out there?", "alice2", "");
+    expect_chat(&alice, "global chat offline: your message reached this shard only",
+                "*system*", NULL);
+
+    /* same port again: both links come back by themselves (back-off <= 2 s) */
+    assert_int_equal(start_chat(sh.chat_port), sh.chat_port);
+    expect_chat(&alice, "global chat online", "*system*", NULL);
+    expect_chat(&bob, "global chat online", "*system*", NULL);
+    assert_int_equal(gs_chat(&alice, 1, "", "we are back"), 0);
+    expect_chat(&bob, "we are back", "alice2", "alpha");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_global_chat_crosses_shards_and_master_lists_both,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chat_server_down_degrades_then_recovers_on_restart,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
