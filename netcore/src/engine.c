@@ -187,7 +187,7 @@ static void role_unlink(nc__role_t *r)
     nc__mutex_destroy(&r->lock);
 }
 
-int nc__role_session_add(nc__role_t *r, nc_session_t *s)
+int nc__role_session_add(nc__role_t *r)
 {
     uint32_t cap = r->opts.max_sessions;
     nc__mutex_lock(&r->lock);
@@ -201,18 +201,31 @@ int nc__role_session_add(nc__role_t *r, nc_session_t *s)
         /* the connect attempt is over: from here the session's final job
          * schedules the next one */
         struct nc_client_s *c = (struct nc_client_s *)r;
-        c->current = s->id;
         c->attempts = 0;
         c->pending = 0;
         nc__cond_broadcast(&r->cond);
     }
+    nc__mutex_unlock(&r->lock);
+    return 0;
+}
+
+/* Makes a counted session reachable (role list, client's current id) once
+ * the backend knows it: a close before that would find no loop to run on.
+ * NC_ESTOPPED if the role began stopping meanwhile: role_close_all did not
+ * see it, so the caller closes it; role_close_all waits for it via `live`. */
+int nc__role_session_publish(nc__role_t *r, nc_session_t *s)
+{
+    nc__mutex_lock(&r->lock);
+    if (r->is_client)
+        ((struct nc_client_s *)r)->current = s->id;
     s->role_next = r->sessions;
     s->role_prev = NULL;
     if (r->sessions)
         r->sessions->role_prev = s;
     r->sessions = s;
+    int stopping = r->stopping;
     nc__mutex_unlock(&r->lock);
-    return 0;
+    return stopping ? NC_ESTOPPED : 0;
 }
 
 static void client_session_gone(struct nc_client_s *c, nc_session_t *s);
@@ -233,6 +246,7 @@ void nc__role_session_gone(nc__role_t *r, nc_session_t *s)
     nc__mutex_unlock(&r->lock);
 }
 
+/* Counts a new session against the cap; nc__role_session_publish lists it. */
 /* Closes every session of the role and waits for their on_close jobs. */
 static void role_close_all(nc__role_t *r)
 {

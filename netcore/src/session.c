@@ -13,7 +13,8 @@
 
 int nc__engine_table_add(nc_engine_t *e, nc_session_t *s);
 void nc__engine_table_remove(nc_engine_t *e, nc_session_t *s);
-int nc__role_session_add(nc__role_t *r, nc_session_t *s);
+int nc__role_session_add(nc__role_t *r);
+int nc__role_session_publish(nc__role_t *r, nc_session_t *s);
 void nc__role_session_gone(nc__role_t *r, nc_session_t *s);
 
 /* ---- references and the final job --------------------------------------- */
@@ -145,7 +146,7 @@ nc_sid_t nc__session_create(nc__role_t *r, nc__sock_t fd, const char *peer)
     nc__mutex_init(&s->lock);
     snprintf(s->peer, sizeof(s->peer), "%s", peer ? peer : "?");
     int rc = nc__engine_table_add(r->engine, s);
-    if (rc == 0 && (rc = nc__role_session_add(r, s)) != 0)
+    if (rc == 0 && (rc = nc__role_session_add(r)) != 0)
         nc__engine_table_remove(r->engine, s);
     if (rc != 0) {
         if (rc == NC_EAGAIN)
@@ -163,17 +164,25 @@ nc_sid_t nc__session_create(nc__role_t *r, nc__sock_t fd, const char *peer)
     nc_sid_t id = s->id;
     nc_log(NC_LOG_DEBUG, r->name, "session %016llx opened from %s", (unsigned long long)id,
            s->peer);
-    /* registered first (so a close from on_open finds the backend), then
-     * on_open is posted, then reading starts: on_open precedes every packet */
+    /* Our own reference until we return: once on_open is posted, a close
+     * (from on_open, or by id from any thread) can drop every other one. */
+    nc__session_retain(s);
+    /* registered and the idle timer armed first (so a close from on_open or
+     * by a published id finds both), then on_open is posted, then the id is
+     * published, then reading starts: on_open precedes every packet */
     int reg = nc__io_start(r->engine, s);
+    start_idle_timer(s);
     s->opened = 1;
     nc__session_retain(s);
     nc__strand_post_force(s->strand, open_job, s);
-    start_idle_timer(s);
+    int pub = nc__role_session_publish(r, s);
     if (reg != 0)
         session_close(s, reg, "register failed", NULL);
+    else if (pub != 0)
+        session_close(s, NC_ESTOPPED, NC_REASON_SHUTDOWN, NULL);
     else
         nc__io_resume_read(s);
+    nc__session_release(s);
     return id;
 }
 
