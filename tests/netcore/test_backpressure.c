@@ -49,6 +49,18 @@ typedef struct {
     int samples;
 } bp_t;
 
+/* ASan keeps freed blocks in a 256 MiB quarantine, which would show up as
+ * RSS growth proportional to the bytes that went through the server. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BP_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(BP_ASAN)
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "quarantine_size_mb=8"; }
+#endif
+
 /* ---- helpers ------------------------------------------------------------ */
 
 /* Resident set size in bytes; 0 where /proc is not available. */
@@ -200,6 +212,13 @@ static bool all_delivered(void *arg)
 
 static bool too_many_errors(bp_t *b) { return atomic_load(&b->errors) != 0; }
 
+static bool pool_quiet(void *arg)
+{
+    nc_queue_stats_t st[2];
+    return nc_pool_stats(arg, st, 2) == 1 && st[0].pending == 0 && st[0].running == 0 &&
+           nc__pool_live_strands(arg) == 0;
+}
+
 /* ---- the scenario ------------------------------------------------------- */
 
 static void run_fast_senders_into_slow_handler(int senders)
@@ -270,9 +289,8 @@ static void run_fast_senders_into_slow_handler(int senders)
         nc_test_sock_close(sd[i].fd);
     assert_true(nc_test_wait_atomic_ge(&b->closed, senders, 10000));
     nc_engine_destroy(b->e);
-    assert_int_equal(nc_pool_stats(b->pool, qs, 2), 1);
-    assert_int_equal(qs[0].pending, 0);
-    assert_int_equal(nc__pool_live_strands(b->pool), 0);
+    /* the worker that ran the last on_close lets go of its strand just after */
+    assert_true(nc_test_wait(pool_quiet, b->pool, 5000));
     nc_pool_destroy(b->pool);
     assert_int_equal(atomic_load(&b->opened), atomic_load(&b->closed));
     free(b);
