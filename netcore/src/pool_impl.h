@@ -17,8 +17,14 @@ typedef struct nc__job_s {
     nc__rnode_t node; /* link on a strand's job list or a queue's runnable list */
     nc_job_fn fn;
     void *arg;
-    uint64_t post_ns;
+    uint64_t post_ns; /* 0 when this job's wait is not sampled */
 } nc__job_t;
+
+#define NC__JOB_SLAB 256
+typedef struct nc__job_slab_s {
+    struct nc__job_slab_s *next;
+    nc__job_t jobs[NC__JOB_SLAB];
+} nc__job_slab_t;
 
 /* Log-linear histogram of waits in microseconds: values below 16 are exact,
  * above that 8 sub-buckets per power of two (error <= 12.5%). */
@@ -99,8 +105,8 @@ struct nc_pool_s {
     int nbyprio[3];
     int rr[3];
     nc__waiter_t *ready_waiters; /* to be called by a worker, outside mu */
-    nc__rnode_t *job_free;       /* freelist of nc__job_t */
-    size_t job_free_len;
+    nc__rnode_t *job_free;       /* freelist of nc__job_t, carved from slabs */
+    nc__job_slab_t *slabs;
     nc_strand_t *strands; /* every live strand, for leak reports and destroy */
     int nstrands;
     nc__timers_t timers;
