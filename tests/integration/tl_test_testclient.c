@@ -87,7 +87,9 @@ static void test_hash_mismatch_is_reported_clearly(void **state)
     const char *argv[] = {TESTCLIENT_BIN, "--port", port, "--proto-hash", "1234", NULL};
     assert_int_equal(tl_proc_start(&client, argv, 1), 0);
     assert_int_equal(tl_proc_write(&client, "login mallory\n"), 0);
-    assert_true(tl_proc_wait_for(&client, "protocol hash mismatch", 0, DEADLINE_MS) > 0);
+    long at = tl_proc_wait_for(&client, "protocol hash mismatch", 0, DEADLINE_MS);
+    printf("%s", client.out);
+    assert_true(at > 0);
     assert_true(tl_proc_wait_for(&client, "connection closed by the server", 0,
                                  DEADLINE_MS) > 0);
     tl_proc_close_stdin(&client);

@@ -143,7 +143,7 @@ typedef struct args_s {
 
 static int parse_args(int argc, char **argv, args_t *a)
 {
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return 1;
@@ -155,7 +155,6 @@ static int parse_args(int argc, char **argv, args_t *a)
             a->host = v;
         else if (strcmp(argv[i], "--log-level") || nc_log_level_parse(v, &a->log))
             return -1;
-        i++;
     }
     return a->port < 0 || a->port > 65535 ? -1 : 0;
 }

@@ -191,7 +191,7 @@ typedef struct args_s {
 
 static int parse_args(int argc, char **argv, args_t *a)
 {
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(k, "--help") || !strcmp(k, "-h"))
             return 1;
@@ -209,7 +209,6 @@ static int parse_args(int argc, char **argv, args_t *a)
             a->miss = atoi(v);
         else if (strcmp(k, "--log-level") || nc_log_level_parse(v, &a->log))
             return -1;
-        i++;
     }
     return a->port < 0 || a->port > 65535 || a->hb_ms < 10 || a->miss < 1 ? -1 : 0;
 }

@@ -20,7 +20,7 @@ typedef struct ia_s {
     pthread_cond_t cv;
     /* under mu */
     nc_sid_t sid;
-    int closed, closed_by_server, in_world, login_failed, logging_out, pending;
+    int closed, closed_by_server, login_sent, in_world, login_failed, logging_out, pending;
     char close_reason[64];
     float x, y;
 } ia_t;
@@ -146,8 +146,14 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     snprintf(ia.close_reason, sizeof ia.close_reason, "%s", why->text);
     int expected = ia.logging_out;
     ia.closed_by_server = !expected;
+    int in_login = ia.login_sent && !ia.in_world && !ia.login_failed;
     pthread_cond_broadcast(&ia.cv);
     pthread_mutex_unlock(&ia.mu);
+    /* the server's error packet may be lost when it closes at once */
+    if (in_login)
+        tc_printf("ERROR: the server closed the connection during login without an answer; "
+                  "a protocol hash mismatch does this (this client speaks %016llx)\n",
+                  (unsigned long long)ia.o->proto_hash);
     tc_printf("* connection closed%s: %s\n", expected ? "" : " by the server", why->text);
 }
 
@@ -213,6 +219,9 @@ static void cmd_login(const char *name)
     proto_msg_t m = {.type = PROTO_T_LOGIN};
     snprintf(m.login.name, sizeof m.login.name, "%s", name);
     m.login.proto_hash = ia.o->proto_hash;
+    pthread_mutex_lock(&ia.mu);
+    ia.login_sent = 1;
+    pthread_mutex_unlock(&ia.mu);
     send_cmd(&m, 1);
     if (!wait_until(p_world, WAIT_MS))
         tc_printf("! no answer to login within %d ms\n", WAIT_MS);

@@ -73,20 +73,22 @@ int main(int argc, char **argv)
     tc_opts_t o = {.host = "127.0.0.1", .port = 7777, .proto_hash = PROTO_HASH,
                    .duration_s = 10, .ramp_per_s = 200, .move_hz = 5, .chat_hz = 0.2,
                    .ping_hz = 1};
-    for (int i = 1; i < argc; i++) {
+    int i = 1;
+    while (i < argc) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
         }
         if (!strcmp(argv[i], "--moves-quiet")) {
             o.quiet_moves = 1;
+            i++;
             continue;
         }
         if (i + 1 >= argc || parse_opt(&o, argv[i], argv[i + 1]) != 0) {
             fprintf(stderr, "testclient: bad option '%s' (see --help)\n", argv[i]);
             return 2;
         }
-        i++;
+        i += 2;
     }
     nc_log_set_level(NC_LOG_ERROR);
     tl_signals_block();
