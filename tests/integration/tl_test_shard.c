@@ -55,10 +55,12 @@ static int start_game(int i, const char *name)
     return sh.game_port[i] = tl_proc_ready(&sh.game[i], DEADLINE_MS);
 }
 
-/* Master, chat, games "alpha" and "beta", both links of both games up. */
-static int setup(void **state)
+static int teardown(void **state);
+
+/* Master, chat, games "alpha" and "beta", both links of both games up.
+ * cmocka skips teardown when setup fails: reap what started here. */
+static int setup_all(void)
 {
-    (void)state;
     memset(&sh, 0, sizeof sh);
     const char *margv[] = {MASTERSERVER_BIN, "--port", "0", "--heartbeat-ms", "200", NULL};
     if (tl_proc_start(&sh.master, margv, 0) != 0 ||
@@ -72,6 +74,14 @@ static int setup(void **state)
             tl_proc_wait_for(&sh.game[i], "master link up", 0, DEADLINE_MS) < 0)
             return -1;
     return 0;
+}
+
+static int setup(void **state)
+{
+    if (setup_all() == 0)
+        return 0;
+    teardown(state);
+    return -1;
 }
 
 static int teardown(void **state)

@@ -19,9 +19,11 @@
 static tl_proc_t game, client;
 static char dir[64], port[16];
 
+static int teardown(void **state);
+
+/* cmocka skips teardown when setup fails: reap what started here. */
 static int setup(void **state)
 {
-    (void)state;
     char db[96];
     snprintf(dir, sizeof dir, "/tmp/tl_client_XXXXXX");
     if (!mkdtemp(dir))
@@ -34,7 +36,10 @@ static int setup(void **state)
         return -1;
     int p = tl_proc_ready(&game, DEADLINE_MS);
     snprintf(port, sizeof port, "%d", p);
-    return p > 0 ? 0 : -1;
+    if (p > 0)
+        return 0;
+    teardown(state);
+    return -1;
 }
 
 static int teardown(void **state)
