@@ -3,7 +3,7 @@
  * run, with the same producers and worker count.  Not a test.
  *   bench_jobs [--jobs N] [--workers W[,W...]] [--producers P] */
 #include "netcore.h"
-#include "platform.h"
+#include "../../netcore/src/platform.h" /* threads and locks, as netcore uses them */
 
 #include <stdio.h>
 #include <stdlib.h>
