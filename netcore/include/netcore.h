@@ -158,7 +158,8 @@ int nc_strand_running_here(const nc_strand_t *s);
  * Cancel is safe from any thread; after nc_timer_cancel returns 0 the job
  * will not start (one already running finishes).  Ids are never reused.
  * A timer's job is posted even when the queue is full (timers are bounded
- * by their own count), so a tick is never lost. */
+ * by their own count), so a tick is never lost.  out may be NULL for a
+ * timer that is never canceled. */
 typedef uint64_t nc_timer_id_t;
 int nc_timer_start(nc_strand_t *s, uint64_t delay_ms, uint64_t repeat_ms,
                    nc_job_fn fn, void *arg, nc_timer_id_t *out);

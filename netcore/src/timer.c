@@ -256,7 +256,7 @@ static void timer_thread(void *arg)
 int nc_timer_start(nc_strand_t *s, uint64_t delay_ms, uint64_t repeat_ms, nc_job_fn fn, void *arg,
                    nc_timer_id_t *out)
 {
-    if (!s || !fn || !out)
+    if (!s || !fn)
         return NC_EINVAL;
     nc_pool_t *p = nc_queue_pool(nc_strand_queue(s));
     nc__timers_t *T = &p->timers;
@@ -288,7 +288,8 @@ int nc_timer_start(nc_strand_t *s, uint64_t delay_ms, uint64_t repeat_ms, nc_job
         nc_strand_retain(s);
         if (t->heap_idx == 0)
             nc__cond_signal(&T->tcv);
-        *out = t->id;
+        if (out)
+            *out = t->id;
     }
     nc__mutex_unlock(&T->tmu);
     if (rc < 0)
