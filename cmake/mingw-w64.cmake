@@ -17,6 +17,11 @@ set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 
+# C99 printf (%zu, %lld) instead of msvcrt's, and the few C11 functions the
+# msvcrt runtime lacks (timespec_get): see win-compat/nc_mingw_compat.h.
+set(CMAKE_C_FLAGS_INIT
+    "-D__USE_MINGW_ANSI_STDIO=1 -include ${CMAKE_CURRENT_LIST_DIR}/win-compat/nc_mingw_compat.h")
+
 # Self-contained .exe files: no libgcc/libwinpthread DLLs to ship or find.
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-static")
 

@@ -1,8 +1,13 @@
 # Shared by chatserver, masterserver and testclient: stop-signal handling
 # (POSIX file; a Windows port adds tl_signal_win.c) and packet helpers.
 if(NOT TARGET tl_common)
+  if(WIN32)
+    set(TL_SIGNAL_SOURCE ${CMAKE_CURRENT_LIST_DIR}/tl_signal_win.c)
+  else()
+    set(TL_SIGNAL_SOURCE ${CMAKE_CURRENT_LIST_DIR}/tl_signal_posix.c)
+  endif()
   add_library(tl_common STATIC
-    ${CMAKE_CURRENT_LIST_DIR}/tl_signal_posix.c
+    ${TL_SIGNAL_SOURCE}
     ${CMAKE_CURRENT_LIST_DIR}/tl_pkt.c)
   target_include_directories(tl_common PUBLIC ${CMAKE_CURRENT_LIST_DIR})
   target_link_libraries(tl_common PUBLIC netcore protocol)

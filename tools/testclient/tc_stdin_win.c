@@ -1,0 +1,102 @@
+/* Windows stdin for the testclient (twin of tc_stdin_posix.c).  Windows
+ * cannot wait on a console and a pipe the same way, so a reader thread does
+ * blocking ReadFile calls into a buffer and the main thread waits on it
+ * with a timeout; works for a console, a pipe and a file alike. */
+#include "tc.h"
+
+#include <windows.h>
+
+#include <io.h>
+#include <process.h>
+#include <stdio.h>
+#include <string.h>
+
+static SRWLOCK lock = SRWLOCK_INIT;       /* guards pend, npend, at_eof */
+static CONDITION_VARIABLE more = CONDITION_VARIABLE_INIT; /* data or EOF */
+static CONDITION_VARIABLE room = CONDITION_VARIABLE_INIT; /* pend drained */
+static char pend[4096];
+static size_t npend;
+static int at_eof, started;
+
+static unsigned __stdcall reader_main(void *arg)
+{
+    HANDLE in = arg;
+    char chunk[1024];
+    for (;;) {
+        DWORD got = 0;
+        BOOL ok = ReadFile(in, chunk, sizeof chunk, &got, NULL);
+        AcquireSRWLockExclusive(&lock);
+        if (!ok || got == 0) {
+            at_eof = 1;
+            WakeAllConditionVariable(&more);
+            ReleaseSRWLockExclusive(&lock);
+            return 0;
+        }
+        for (DWORD off = 0; off < got;) {
+            while (npend == sizeof pend)
+                SleepConditionVariableSRW(&room, &lock, INFINITE, 0);
+            size_t n = sizeof pend - npend;
+            if (n > got - off)
+                n = got - off;
+            memcpy(pend + npend, chunk + off, n);
+            npend += n;
+            off += (DWORD)n;
+            WakeAllConditionVariable(&more);
+        }
+        ReleaseSRWLockExclusive(&lock);
+    }
+}
+
+/* Under lock.  Moves one complete line (or, at EOF, the rest) out of pend. */
+static int take_line(char *buf, size_t cap)
+{
+    char *nl = memchr(pend, '\n', npend);
+    if (!nl && !(at_eof && npend > 0) && npend < sizeof pend)
+        return 0;
+    size_t len = nl ? (size_t)(nl - pend) : npend;
+    size_t used = nl ? len + 1 : len;
+    if (len > 0 && pend[len - 1] == '\r')
+        len--;
+    size_t n = len < cap - 1 ? len : cap - 1;
+    memcpy(buf, pend, n);
+    buf[n] = 0;
+    memmove(pend, pend + used, npend - used);
+    npend -= used;
+    WakeAllConditionVariable(&room);
+    return 1;
+}
+
+int tc_stdin_readline(char *buf, size_t cap, int timeout_ms)
+{
+    if (!started) { /* main thread only: no race on the flag */
+        started = 1;
+        HANDLE t = (HANDLE)_beginthreadex(NULL, 0, reader_main, GetStdHandle(STD_INPUT_HANDLE),
+                                          0, NULL);
+        if (!t)
+            return -1;
+        CloseHandle(t); /* detached: blocked in ReadFile until exit */
+    }
+    /* negative = wait for ever, as poll() does */
+    ULONGLONG deadline = timeout_ms < 0 ? ~0ull : GetTickCount64() + (ULONGLONG)timeout_ms;
+    int rc = 0;
+    AcquireSRWLockExclusive(&lock);
+    for (;;) {
+        if (take_line(buf, cap)) {
+            rc = 1;
+            break;
+        }
+        if (at_eof) {
+            rc = -1;
+            break;
+        }
+        ULONGLONG now = GetTickCount64();
+        if (now >= deadline)
+            break;
+        ULONGLONG wait = deadline - now;
+        SleepConditionVariableSRW(&more, &lock, wait >= INFINITE ? INFINITE : (DWORD)wait, 0);
+    }
+    ReleaseSRWLockExclusive(&lock);
+    return rc;
+}
+
+int tc_stdin_is_tty(void) { return _isatty(_fileno(stdin)); }
