@@ -66,6 +66,10 @@ struct nc_session_s {
     nc_sid_t id;
     atomic_int refs;
     atomic_int closing; /* 0 open, 1 close requested */
+    /* set by nc_session_close: received packets not yet delivered are
+     * dropped (the application asked to stop hearing from this peer).  A
+     * close the peer or the engine caused still delivers what arrived. */
+    atomic_int local_close;
     nc_close_reason_t reason; /* written once by the close winner */
     int opened;               /* on_open job was posted */
     nc_strand_t *strand;

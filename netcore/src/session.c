@@ -82,6 +82,7 @@ static void session_close(nc_session_t *s, int code, const char *text,
 
 void nc_session_close(nc_session_t *s, int code, const char *text)
 {
+    atomic_store(&s->local_close, 1);
     session_close(s, code, text, NULL);
 }
 
@@ -142,6 +143,7 @@ nc_sid_t nc__session_create(nc__role_t *r, nc__sock_t fd, const char *peer)
     s->fd = fd;
     atomic_init(&s->refs, 1); /* the backend's, handed over in nc__io_start */
     atomic_init(&s->closing, 0);
+    atomic_init(&s->local_close, 0);
     atomic_init(&s->last_rx_ms, nc_now_ms());
     nc__mutex_init(&s->lock);
     snprintf(s->peer, sizeof(s->peer), "%s", peer ? peer : "?");
@@ -197,8 +199,8 @@ typedef struct {
 static void deliver_one(void *ud, uint16_t type, const uint8_t *body, size_t len)
 {
     nc_session_t *s = ud;
-    if (atomic_load_explicit(&s->closing, memory_order_relaxed))
-        return; /* no packets after close was requested */
+    if (atomic_load_explicit(&s->local_close, memory_order_relaxed))
+        return; /* no packets after the application closed the session */
     s->role->opts.handlers.on_packet(s, type, body, len, s->role->opts.ud);
 }
 

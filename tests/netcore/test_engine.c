@@ -16,10 +16,13 @@
 
 /* ---- fixture: one pool, one engine, an echo server ---------------------- */
 
+#define KICK_TYPE 99
+
 typedef struct {
     atomic_int opened, closed, packets;
     atomic_int closed_bad_length, closed_send_full, closed_idle;
     atomic_int echo; /* 1 = echo packets back */
+    atomic_int notices; /* KICK_TYPE + 1 packets received */
     nc_mutex_t lock; /* guards last_reason: sessions close in parallel */
     char last_reason[64];
 } counters_t;
@@ -43,6 +46,13 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
 {
     counters_t *c = ud;
     atomic_fetch_add(&c->packets, 1);
+    if (type == KICK_TYPE + 1)
+        atomic_fetch_add(&c->notices, 1);
+    if (type == KICK_TYPE) { /* a notice, then an orderly close */
+        nc_send(s, KICK_TYPE + 1, "bye", 3);
+        nc_session_close(s, 0, "kicked");
+        return;
+    }
     if (atomic_load(&c->echo))
         nc_send(s, type, body, len);
 }
@@ -269,6 +279,48 @@ static void test_length_below_header_closes_only_that_session(void **st)
     bad_length_closes_only_offender(3, 0, 0);
 }
 
+static void test_notice_before_close_reaches_a_peer_that_keeps_sending(void **st)
+{
+    (void)st;
+    fx_t *f = fx_new(1, NULL);
+    for (int round = 0; round < 20; round++) {
+        int fd = nc_test_sock_connect(nc_server_port(f->srv));
+        uint8_t kick[4] = {4, 0, KICK_TYPE, 0};
+        assert_int_equal(nc_test_sock_write_all(fd, kick, 4), 0);
+        /* keep talking while the server closes: unread input at close time
+         * must not turn into a RST that destroys the notice */
+        uint8_t chatter[64 * 5];
+        for (int i = 0; i < 64; i++)
+            memcpy(chatter + i * 5, (uint8_t[]){5, 0, 1, 0, 'x'}, 5);
+        for (int i = 0; i < 20; i++)
+            if (nc_test_sock_write_all(fd, chatter, sizeof(chatter)) != 0)
+                break;
+        uint8_t got[7];
+        assert_int_equal(nc_test_sock_read_full(fd, got, 7, 5000), 0);
+        assert_int_equal(got[2], KICK_TYPE + 1);
+        assert_memory_equal(got + 4, "bye", 3);
+        nc_test_sock_close(fd);
+    }
+    assert_true(nc_test_wait_atomic_ge(&f->sc.closed, 20, 5000));
+    fx_free(f);
+}
+
+static void test_packets_that_arrived_before_the_peer_closed_are_delivered(void **st)
+{
+    (void)st;
+    fx_t *f = fx_new(1, NULL);
+    for (int round = 1; round <= 20; round++) {
+        nc_client_t *c = fx_client(f, 1);
+        assert_true(nc_test_wait(client_connected, c, 5000));
+        assert_int_equal(nc_send_id(f->e, nc_client_session(c), KICK_TYPE, NULL, 0), 0);
+        assert_true(nc_test_wait_atomic_ge(&f->cc.closed, round, 5000));
+        /* the notice and the FIN often land in one read: both must count */
+        assert_int_equal(atomic_load(&f->cc.notices), round);
+        nc_client_destroy(c);
+    }
+    fx_free(f);
+}
+
 static void test_peer_that_never_reads_is_cut_at_send_bound(void **st)
 {
     (void)st;
@@ -427,6 +479,8 @@ int main(void)
         cmocka_unit_test(test_maximum_size_packet_round_trips),
         cmocka_unit_test(test_oversize_packet_closes_only_that_session),
         cmocka_unit_test(test_length_below_header_closes_only_that_session),
+        cmocka_unit_test(test_notice_before_close_reaches_a_peer_that_keeps_sending),
+        cmocka_unit_test(test_packets_that_arrived_before_the_peer_closed_are_delivered),
         cmocka_unit_test(test_peer_that_never_reads_is_cut_at_send_bound),
         cmocka_unit_test(test_idle_session_is_closed_with_reason_idle),
         cmocka_unit_test(test_connections_over_cap_are_closed_and_counted),

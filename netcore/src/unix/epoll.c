@@ -31,6 +31,7 @@
 #define F_IN 1u       /* EPOLLIN wanted */
 #define F_OUT 2u      /* EPOLLOUT wanted: a send is waiting for room */
 #define F_FLUSH 4u    /* closing once the send queue is empty */
+#define F_DRAIN 16u   /* half-closed: discarding input until the peer's FIN */
 #define F_REG 8u      /* registered with the loop's epoll */
 
 /* epoll_event.data.u64 = pointer | tag (all are malloc'd, 8-aligned) */
@@ -208,7 +209,7 @@ void nc__io_pause_read(nc_session_t *s)
 void nc__io_resume_read(nc_session_t *s)
 {
     nc__mutex_lock(&s->lock);
-    if (s->fd >= 0 && !(s->io_flags & F_FLUSH)) {
+    if (s->fd >= 0 && !(s->io_flags & (F_FLUSH | F_DRAIN))) {
         s->io_flags |= F_IN;
         set_events_locked(s);
     }
@@ -223,12 +224,6 @@ static void session_finish(nc_session_t *s)
     if (fd >= 0) {
         if (s->io_flags & F_REG)
             epoll_ctl(s->loop->epfd, EPOLL_CTL_DEL, fd, NULL);
-        /* discard unread input so close() sends FIN, not RST, and the peer
-         * still receives what we flushed */
-        shutdown(fd, SHUT_WR);
-        char sink[4096];
-        while (read(fd, sink, sizeof(sink)) > 0) {
-        }
         close(fd);
         s->fd = NC__BAD_SOCK;
     }
@@ -249,16 +244,44 @@ static void linger_remove(nc__loop_t *l, nc_session_t *s)
     }
 }
 
+/* Lingering close, under s->lock: everything we queued has been written;
+ * send our FIN and discard input until the peer's FIN (or the linger
+ * deadline).  Closing at once with unread input would send a RST, and a
+ * RST can destroy the last packets (a close notice) before the peer reads
+ * them. */
+static void start_drain_locked(nc_session_t *s)
+{
+    shutdown((int)s->fd, SHUT_WR);
+    s->io_flags = (s->io_flags & ~(F_OUT | F_FLUSH)) | F_DRAIN | F_IN;
+    set_events_locked(s);
+}
+
+/* Returns 1 when the peer is done (EOF or error): the caller finishes. */
+static int drain_input(nc_session_t *s)
+{
+    char sink[4096];
+    for (;;) {
+        ssize_t n = read((int)s->fd, sink, sizeof(sink));
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+    }
+}
+
 static void session_close_op(nc__loop_t *l, nc_session_t *s, int graceful)
 {
     nc__mutex_lock(&s->lock);
-    int flush = graceful && s->sq_count && !s->send_error && s->fd >= 0;
-    if (flush) {
+    int linger = graceful && !s->send_error && s->fd >= 0;
+    if (linger && s->sq_count) {
         s->io_flags = (s->io_flags & ~F_IN) | F_FLUSH | F_OUT;
         set_events_locked(s);
+    } else if (linger) {
+        start_drain_locked(s);
     }
     nc__mutex_unlock(&s->lock);
-    linger_t *lg = flush ? malloc(sizeof(*lg)) : NULL;
+    linger_t *lg = linger ? malloc(sizeof(*lg)) : NULL;
     if (!lg) {
         session_finish(s);
         return;
@@ -304,6 +327,13 @@ static void session_event(nc__loop_t *l, nc_session_t *s, uint32_t events)
     nc__mutex_unlock(&s->lock);
     if (!fd_ok)
         return;
+    if (flags & F_DRAIN) {
+        if (drain_input(s)) {
+            linger_remove(l, s);
+            session_finish(s);
+        }
+        return;
+    }
     int closing = atomic_load(&s->closing);
     if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && (flags & F_IN) && !closing)
         session_readable(s);
@@ -313,11 +343,13 @@ static void session_event(nc__loop_t *l, nc_session_t *s, uint32_t events)
         return;
     nc__mutex_lock(&s->lock);
     int rc = s->fd >= 0 ? flush_locked(s) : NC_ECLOSED;
-    if (rc == 1) {
+    int flushing = (s->io_flags & F_FLUSH) != 0;
+    if (rc == 1 && flushing) {
+        start_drain_locked(s); /* all sent: now the lingering half-close */
+    } else if (rc == 1) {
         s->io_flags &= ~F_OUT;
         set_events_locked(s);
     }
-    int done_flushing = (s->io_flags & F_FLUSH) && rc != 0;
     if (rc < 0 && !s->send_error) {
         s->send_error = rc;
         nc__mutex_unlock(&s->lock);
@@ -325,7 +357,7 @@ static void session_event(nc__loop_t *l, nc_session_t *s, uint32_t events)
     } else {
         nc__mutex_unlock(&s->lock);
     }
-    if (done_flushing) {
+    if (rc < 0 && flushing) {
         linger_remove(l, s);
         session_finish(s);
     }
