@@ -1,7 +1,9 @@
 /* bench_jobs: jobs/s through the netcore job system (unordered queue posts
  * and strands) against a plain mutex + condition-variable queue, in the same
  * run, with the same producers and worker count.  Not a test.
- *   bench_jobs [--jobs N] [--workers W[,W...]] [--producers P] */
+ * Each cell is the median of --reps runs (default 3): on a small machine the
+ * runs are noisy because producers and workers share the cores.
+ *   bench_jobs [--jobs N] [--workers W[,W...]] [--producers P] [--reps R] */
 #include "netcore.h"
 #include "../../netcore/src/platform.h" /* threads and locks, as netcore uses them */
 
@@ -174,10 +176,12 @@ static double run(int mode, int workers, int producers, long long total, long lo
 int main(int argc, char **argv)
 {
     long long total = 2000000;
-    int producers = 2, workers[8] = {2, 4}, nworkers = 2;
+    int producers = 2, workers[8] = {2, 4}, nworkers = 2, reps = 3;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--jobs"))
             total = atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reps"))
+            reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--producers"))
             producers = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--workers")) {
@@ -186,7 +190,7 @@ int main(int argc, char **argv)
                 workers[nworkers++] = atoi(t);
         }
     }
-    if (producers < 1 || producers > 16 || total < producers)
+    if (producers < 1 || producers > 16 || total < producers || reps < 1 || reps > 15)
         return 2;
     printf("bench_jobs: %lld empty jobs from %d producers, queue capacity %u\n\n", total, producers,
            RING);
@@ -197,8 +201,18 @@ int main(int argc, char **argv)
     for (int w = 0; w < nworkers; w++) {
         double base = 0;
         for (int mode = MODE_PLAIN; mode <= MODE_STRAND_ONE; mode++) {
-            long long retries;
-            double rate = run(mode, workers[w], producers, total, &retries);
+            long long retries = 0, r;
+            double rates[15];
+            for (int k = 0; k < reps; k++) {
+                rates[k] = run(mode, workers[w], producers, total, &r);
+                retries += r;
+                for (int m = k; m > 0 && rates[m] < rates[m - 1]; m--) {
+                    double t = rates[m];
+                    rates[m] = rates[m - 1];
+                    rates[m - 1] = t;
+                }
+            }
+            double rate = rates[reps / 2];
             if (mode == MODE_PLAIN)
                 base = rate;
             printf("| %-28s | %7d | %12.0f | %7.2fx | %14lld |\n", mode_names[mode], workers[w],
