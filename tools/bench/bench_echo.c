@@ -42,6 +42,7 @@ typedef struct opts_s {
     int quiet;
     int suite;
     int repeat;      /* suite: runs per cell, the median by rt/s is reported */
+    pid_t srv_pid;   /* standalone: server to charge CPU time to, 0 = none */
     const char *uv_path, *nc_path, *nc_args;
 } opts_t;
 
@@ -284,6 +285,7 @@ static void *worker_main(void *arg)
 typedef struct result_s {
     double rt_per_s;
     double p50_us, p99_us, p999_us, max_us;
+    double srv_cpu_us_rt; /* server CPU per round trip; < 0 when unknown */
     uint64_t round_trips, errors;
     int ok;
 } result_t;
@@ -367,11 +369,34 @@ static void sleep_until(uint64_t t)
     }
 }
 
+/* CPU seconds (user + system, all threads) the server process has used;
+ * < 0 when unknown.  Steadier than rt/s on a shared machine. */
+static double proc_cpu_s(pid_t pid)
+{
+    if (pid <= 0)
+        return -1;
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long ut, st;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                     &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* Drives the phases from the main thread and prints progress once a second.
  * Returns the measured window in ns. */
 static uint64_t drive_phases(const opts_t *o, const char *label, _Atomic int *phase,
-                             worker_t *ws, int nw)
+                             worker_t *ws, int nw, pid_t srv_pid, double *srv_cpu)
 {
+    double cpu0 = -1;
     uint64_t t0 = now_ns(), sec = 1000000000ull;
     uint64_t t_meas = t0 + (uint64_t)(o->warmup * 1e9), t_end = 0, m0 = 0;
     uint64_t next_tick = t0 + sec, last = 0, last_t = t0, errs;
@@ -395,9 +420,12 @@ static uint64_t drive_phases(const opts_t *o, const char *label, _Atomic int *ph
         if (atomic_load(phase) == PH_WARMUP && now >= t_meas) {
             atomic_store(phase, PH_MEASURE);
             m0 = now;
+            cpu0 = proc_cpu_s(srv_pid);
             t_end = now + (uint64_t)(o->duration * 1e9);
         } else if (atomic_load(phase) == PH_MEASURE && now >= t_end) {
             atomic_store(phase, PH_STOP);
+            double cpu1 = proc_cpu_s(srv_pid);
+            *srv_cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
             return now - m0;
         }
     }
@@ -459,7 +487,8 @@ static void collect(worker_t *ws, int nw, uint64_t window_ns, result_t *r)
     free(h);
 }
 
-static int run_load(const opts_t *o, const char *label, const char *host, int port, result_t *r)
+static int run_load(const opts_t *o, const char *label, const char *host, int port,
+                    pid_t srv_pid, result_t *r)
 {
     memset(r, 0, sizeof(*r));
     conn_t *cs = calloc((size_t)o->conns, sizeof(conn_t));
@@ -472,8 +501,10 @@ static int run_load(const opts_t *o, const char *label, const char *host, int po
             conns_close(o, cs);
         return -1;
     }
-    uint64_t window = drive_phases(o, label, &phase, ws, o->threads);
+    double cpu = -1;
+    uint64_t window = drive_phases(o, label, &phase, ws, o->threads, srv_pid, &cpu);
     collect(ws, o->threads, window, r);
+    r->srv_cpu_us_rt = cpu >= 0 && r->round_trips ? cpu * 1e6 / (double)r->round_trips : -1;
     conns_close(o, cs);
     return 0;
 }
@@ -603,7 +634,8 @@ static void suite_row(const opts_t *o, const child_t *ch, result_t out[SRV_COUNT
             int srv = (i & 1) ? SRV_COUNT - 1 - k : k;
             if (ch[srv].pid <= 0)
                 continue;
-            if (run_load(o, srv_label[srv], o->host, ch[srv].port, &runs[srv][got[srv]]) == 0)
+            if (run_load(o, srv_label[srv], o->host, ch[srv].port, ch[srv].pid,
+                         &runs[srv][got[srv]]) == 0)
                 got[srv]++;
             usleep(300000); /* let the server finish closing the previous sessions */
         }
@@ -617,14 +649,16 @@ static void suite_row(const opts_t *o, const child_t *ch, result_t out[SRV_COUNT
     }
 }
 
-static void print_row(const char *srv, const opts_t *o, const result_t *r, const char *ratio)
+static void print_row(const char *srv, const opts_t *o, const result_t *r, const char *ratios)
 {
     if (!r->rt_per_s) {
-        printf("| %s | %d | %d | n/a | n/a | n/a | %s |\n", srv, o->conns, o->inflight, ratio);
+        printf("| %s | %d | %d | n/a | n/a | n/a | n/a | %s |\n", srv, o->conns, o->inflight,
+               ratios);
         return;
     }
-    printf("| %s | %d | %d | %.0f | %.1f | %.1f | %s |%s\n", srv, o->conns, o->inflight,
-           r->rt_per_s, r->p50_us, r->p99_us, ratio, r->errors ? " errors!" : "");
+    printf("| %s | %d | %d | %.0f | %.1f | %.1f | %.2f | %s |%s\n", srv, o->conns, o->inflight,
+           r->rt_per_s, r->p50_us, r->p99_us, r->srv_cpu_us_rt, ratios,
+           r->errors ? " errors!" : "");
 }
 
 static int run_suite(const opts_t *base)
@@ -653,17 +687,19 @@ static int run_suite(const opts_t *base)
     }
     for (int s = 0; s < SRV_COUNT; s++)
         child_stop(&ch[s]);
-    printf("| server | conns | inflight | rt/s | p50 us | p99 us | netcore/libuv rt/s |\n");
-    printf("|---|---:|---:|---:|---:|---:|---:|\n");
+    printf("| server | conns | inflight | rt/s | p50 us | p99 us | server CPU us/rt "
+           "| netcore/libuv: rt/s | CPU/rt |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int m = 0; m < 4; m++) {
         opts_t o = *base;
         o.conns = matrix[m][0];
         o.inflight = matrix[m][1];
-        char ratio[32] = "n/a";
-        if (res[m][SRV_UV].rt_per_s > 0 && res[m][SRV_NC].rt_per_s > 0)
-            snprintf(ratio, sizeof(ratio), "**%.2fx**",
-                     res[m][SRV_NC].rt_per_s / res[m][SRV_UV].rt_per_s);
-        print_row(srv_label[SRV_UV], &o, &res[m][SRV_UV], "");
+        const result_t *u = &res[m][SRV_UV], *n = &res[m][SRV_NC];
+        char ratio[64] = "n/a | n/a";
+        if (u->rt_per_s > 0 && n->rt_per_s > 0)
+            snprintf(ratio, sizeof(ratio), "**%.2fx** | %.2fx", n->rt_per_s / u->rt_per_s,
+                     u->srv_cpu_us_rt > 0 ? n->srv_cpu_us_rt / u->srv_cpu_us_rt : 0.0);
+        print_row(srv_label[SRV_UV], &o, &res[m][SRV_UV], " | ");
         print_row(srv_label[SRV_NC], &o, &res[m][SRV_NC], ratio);
     }
     fflush(stdout);
@@ -688,7 +724,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: bench_echo [--host 127.0.0.1] --port N [--conns 64] [--inflight 1]\n"
             "                  [--size 32] [--warmup 1] [--duration 5] [--threads 1]\n"
-            "                  [--pin CPU] [--quiet]\n"
+            "                  [--pin CPU] [--quiet] [--server-pid PID]\n"
             "       bench_echo --suite [--repeat 1] [--uv PATH] [--nc PATH]\n"
             "                  [--nc-args \"--io-threads 1 --workers 1\"] [load options]\n");
     return 2;
@@ -715,6 +751,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
         else if (!strcmp(a, "--uv")) o->uv_path = v;
         else if (!strcmp(a, "--nc")) o->nc_path = v;
         else if (!strcmp(a, "--nc-args")) o->nc_args = v;
+        else if (!strcmp(a, "--server-pid")) o->srv_pid = (pid_t)atoi(v);
         else return -1;
         i += used;
     }
@@ -739,11 +776,14 @@ int main(int argc, char **argv)
     if (o.suite)
         return run_suite(&o);
     result_t r;
-    if (run_load(&o, "echo", o.host, o.port, &r) < 0)
+    if (run_load(&o, "echo", o.host, o.port, o.srv_pid, &r) < 0)
         return 1;
     printf("conns=%d inflight=%d size=%d threads=%d: %.0f rt/s  p50 %.1f us  p99 %.1f us  "
-           "p99.9 %.1f us  max %.1f us  errors %" PRIu64 "\n",
+           "p99.9 %.1f us  max %.1f us  errors %" PRIu64,
            o.conns, o.inflight, o.body, o.threads, r.rt_per_s, r.p50_us, r.p99_us, r.p999_us,
            r.max_us, r.errors);
+    if (r.srv_cpu_us_rt >= 0)
+        printf("  server CPU %.2f us/rt", r.srv_cpu_us_rt);
+    printf("\n");
     return r.ok ? 0 : 1;
 }
