@@ -12,8 +12,6 @@
 #include <string.h>
 
 #define TAG "links"
-#define OFFLINE_NOTICE "global chat offline: your message reached this shard only"
-#define OFFLINE_NOTICE_EVERY_MS 5000
 
 typedef struct link_s {
     gs_links_t *owner;
@@ -30,7 +28,6 @@ struct gs_links_s {
     nc_strand_t *timer_strand;
     nc_timer_id_t hb_timer;
     atomic_int stopping;
-    atomic_uint_fast64_t last_offline_notice_ms;
     content_world_t *world;
 };
 
@@ -147,26 +144,18 @@ static void heartbeat_job(void *arg)
         nc_send_id(l->engine, sid, m.type, buf, (size_t)n);
 }
 
-void gs_links_global_chat(gs_links_t *l, const char *sender, const char *text)
+int gs_links_global_chat(gs_links_t *l, const char *sender, const char *text)
 {
     nc_sid_t sid = l->chat.client ? nc_client_session(l->chat.client) : 0;
-    if (sid && atomic_load(&l->chat.online)) {
-        proto_msg_t m = {.type = PROTO_T_CHAT_RELAY};
-        snprintf(m.chat_relay.shard, sizeof m.chat_relay.shard, "%s", l->cfg.shard);
-        snprintf(m.chat_relay.sender, sizeof m.chat_relay.sender, "%s", sender);
-        snprintf(m.chat_relay.text, sizeof m.chat_relay.text, "%s", text);
-        uint8_t buf[PROTO_MAX_SIZE_CHAT_RELAY];
-        int n = proto_encode(&m, buf, sizeof buf);
-        if (n >= 0 && nc_send_id(l->engine, sid, m.type, buf, (size_t)n) == 0)
-            return;
-    }
-    if (l->hooks.deliver)
-        l->hooks.deliver(l->hooks.ud, "", sender, text);
-    uint64_t now = nc_now_ms(), last = atomic_load(&l->last_offline_notice_ms);
-    if (now - last >= OFFLINE_NOTICE_EVERY_MS || last == 0) {
-        atomic_store(&l->last_offline_notice_ms, now);
-        system_say(l, OFFLINE_NOTICE);
-    }
+    if (!sid || !atomic_load(&l->chat.online))
+        return NC_ECLOSED;
+    proto_msg_t m = {.type = PROTO_T_CHAT_RELAY};
+    snprintf(m.chat_relay.shard, sizeof m.chat_relay.shard, "%s", l->cfg.shard);
+    snprintf(m.chat_relay.sender, sizeof m.chat_relay.sender, "%s", sender);
+    snprintf(m.chat_relay.text, sizeof m.chat_relay.text, "%s", text);
+    uint8_t buf[PROTO_MAX_SIZE_CHAT_RELAY];
+    int n = proto_encode(&m, buf, sizeof buf);
+    return n < 0 ? n : nc_send_id(l->engine, sid, m.type, buf, (size_t)n);
 }
 
 int gs_links_chat_online(const gs_links_t *l)
@@ -269,9 +258,9 @@ static uint32_t world_population(void *ud)
     return content_online(ud);
 }
 
-static void world_shout(void *ud, const char *sender, const char *text)
+static int world_shout(void *ud, const char *sender, const char *text)
 {
-    gs_links_global_chat(ud, sender, text);
+    return gs_links_global_chat(ud, sender, text);
 }
 
 int gs_links_start_for_world(nc_engine_t *e, nc_queue_t *control, const gs_links_cfg_t *cfg,

@@ -1,8 +1,9 @@
 /* gs_links: the gameserver's links to the chat server (global chat relay) and
  * the master server (register + heartbeat).  Both are netcore clients on the
  * shared low-priority `control` queue and reconnect with back-off; while a
- * link is down its feature degrades (global chat reaches this shard only and
- * players are told "global chat offline"), the game goes on. */
+ * link is down its feature degrades (global chat reaches this shard only, the
+ * shard is told "global chat offline" once when the link drops and each
+ * shouter is told again when their message stayed local), the game goes on. */
 #ifndef GS_LINKS_H
 #define GS_LINKS_H
 
@@ -45,10 +46,12 @@ int gs_links_start(nc_engine_t *e, nc_queue_t *control, const gs_links_cfg_t *cf
  * worker.  NULL is ignored. */
 void gs_links_stop(gs_links_t *l);
 
-/* Sends a player's global message to the chat server; when the link is down
- * the message is delivered on this shard only, with a "global chat offline"
- * notice.  Any thread. */
-void gs_links_global_chat(gs_links_t *l, const char *sender, const char *text);
+/* Sends a player's global message to the chat server.  0 when it was
+ * queued to the chat server (which relays it to every shard, this one
+ * included); a negative NC_E* code when the link is down, disabled or the
+ * send failed: nothing was delivered and the caller (content) delivers it on
+ * this shard and tells the sender.  Any thread. */
+int gs_links_global_chat(gs_links_t *l, const char *sender, const char *text);
 int gs_links_chat_online(const gs_links_t *l);
 int gs_links_master_online(const gs_links_t *l);
 

@@ -47,9 +47,14 @@ void content_world_destroy(content_world_t *w);
 nc_handlers_t content_handlers(void);
 
 /* Global chat: with a hook set (the chat-server client, issue 6), messages
- * go to it; otherwise they reach this shard only.  The chat client calls
- * content_deliver_global_chat() for messages relayed from any shard. */
-typedef void (*content_global_chat_fn)(void *ud, const char *sender, const char *text);
+ * go to it; otherwise they reach this shard only.  The hook returns 0 when
+ * it took the message (the chat server relays it back to every shard, ours
+ * included) and non-zero when it could not (chat server offline): content
+ * then delivers the message on this shard and tells only the sender that it
+ * stayed local.  The chat client calls content_deliver_global_chat() for
+ * messages relayed from any shard.  The hook must not call back into
+ * content. */
+typedef int (*content_global_chat_fn)(void *ud, const char *sender, const char *text);
 void content_set_global_chat_hook(content_world_t *w, content_global_chat_fn fn, void *ud);
 void content_deliver_global_chat(content_world_t *w, const char *shard, const char *sender,
                                  const char *text);

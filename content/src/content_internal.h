@@ -107,6 +107,8 @@ void world_save_async(content_world_t *w, const content_pos_t *v, size_t n);
 void world_broadcast_chat(content_world_t *w, uint8_t channel, const char *sender,
                           const char *shard, const char *text);
 void world_who_shard(content_world_t *w, nc_sid_t to);
+/* One global-channel chat_deliver to one session (system messages). */
+void world_send_chat_to(content_world_t *w, nc_sid_t to, const char *sender, const char *text);
 
 /* ---- zone.c ---- */
 int zone_init(zone_t *z, content_world_t *w, int idx, const content_zone_def_t *def);
@@ -184,4 +186,6 @@ void world_session_gone(content_world_t *w, nc_sid_t sid, const char *name, int 
 void world_fence(nc_strand_t *s);
 /* Gold change committed before the client hears of it (db strand job). */
 void world_gold_async(content_world_t *w, nc_sid_t sid, int64_t char_id, int64_t delta);
-void world_global_chat(content_world_t *w, const char *sender, const char *text);
+/* A player's shout: to the global-chat hook, or (no hook, or the hook says
+ * the chat server is offline) to this shard, telling only `from` so. */
+void world_global_chat(content_world_t *w, nc_sid_t from, const char *sender, const char *text);

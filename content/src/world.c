@@ -279,6 +279,19 @@ void world_broadcast_chat(content_world_t *w, uint8_t channel, const char *sende
     nc_packet_release(p);
 }
 
+void world_send_chat_to(content_world_t *w, nc_sid_t to, const char *sender, const char *text)
+{
+    proto_chat_deliver_t m = {.channel = 1};
+    snprintf(m.sender, sizeof m.sender, "%s", sender);
+    snprintf(m.text, sizeof m.text, "%s", text);
+    nc_packet_t *p;
+    CONTENT_PKT(p, chat_deliver, CHAT_DELIVER, &m);
+    if (p) {
+        world_send(w, to, p);
+        nc_packet_release(p);
+    }
+}
+
 void world_who_shard(content_world_t *w, nc_sid_t to)
 {
     proto_who_response_t m = {0};

@@ -7,21 +7,23 @@
 #include <string.h>
 
 #define TAG "world"
+#define OFFLINE_NOTICE "global chat offline: your message reached this shard only"
 
 const double content_tick_bucket_ms[CONTENT_TICK_BUCKETS] = {0.1, 0.25, 0.5, 1,  2.5,
                                                              5,   10,   25,  50, 1e300};
 const double content_db_latency_bucket_ms[8] = {0.1, 0.5, 1, 5, 10, 50, 100, 1e300};
 
-void world_global_chat(content_world_t *w, const char *sender, const char *text)
+void world_global_chat(content_world_t *w, nc_sid_t from, const char *sender, const char *text)
 {
     pthread_mutex_lock(&w->reg_mu);
     content_global_chat_fn fn = w->global_fn;
     void *ud = w->global_ud;
     pthread_mutex_unlock(&w->reg_mu);
-    if (fn)
-        fn(ud, sender, text);
-    else
-        world_broadcast_chat(w, 1, sender, "", text);
+    if (fn && fn(ud, sender, text) == 0)
+        return; /* the chat server relays it back to every shard, ours too */
+    world_broadcast_chat(w, 1, sender, "", text);
+    if (fn) /* a chat link exists but is down: only the shouter is told */
+        world_send_chat_to(w, from, "*system*", OFFLINE_NOTICE);
 }
 
 static int create_zones(content_world_t *w, char *err, size_t errlen)

@@ -196,7 +196,7 @@ static void on_chat(zone_t *z, player_t *p, const proto_chat_t *m)
         return;
     }
     if (m->channel == 1) {
-        world_global_chat(w, p->name, m->text);
+        world_global_chat(w, p->sid, p->name, m->text);
         return;
     }
     proto_chat_deliver_t d = {.channel = m->channel};

@@ -110,6 +110,12 @@ static int match_text(const proto_msg_t *m, const void *text)
     return strstr(m->chat_deliver.text, text) != NULL;
 }
 
+static void count_stayed_local(const proto_msg_t *m, void *count)
+{
+    if (m->type == PROTO_T_CHAT_DELIVER && strstr(m->chat_deliver.text, "reached this shard only"))
+        ++*(int *)count;
+}
+
 static void expect_chat(gs_client_t *c, const char *text, const char *sender, const char *shard)
 {
     static proto_msg_t m;
@@ -173,11 +179,15 @@ static void test_chat_server_down_degrades_then_recovers_on_restart(void **state
     assert_int_equal(gs_barrier(&alice, NULL, NULL, DEADLINE_MS), 0);
     assert_int_equal(gs_chat(&alice, 0, "", "zone chat still works"), 0);
     expect_chat(&carol, "zone chat still works", "alice2", "");
-    /* a shout reaches this shard only, with the offline notice */
+    /* a shout reaches this shard only; the offline notice goes to the
+     * shouter alone: carol's pong comes after anything queued to her */
     assert_int_equal(gs_chat(&alice, 1, "", "anyone out there?"), 0);
     expect_chat(&carol, "anyone out there?", "alice2", "");
     expect_chat(&alice, "global chat offline: your message reached this shard only",
                 "*system*", NULL);
+    int carol_notices = 0;
+    assert_int_equal(gs_barrier(&carol, count_stayed_local, &carol_notices, DEADLINE_MS), 0);
+    assert_int_equal(carol_notices, 0);
 
     /* same port again: both links come back by themselves (back-off <= 2 s) */
     assert_int_equal(start_chat(sh.chat_port), sh.chat_port);
