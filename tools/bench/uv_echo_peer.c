@@ -119,7 +119,10 @@ static long complete_prefix(const uint8_t *buf, size_t len)
 
 static void keep_carry(conn_t *c, const uint8_t *p, size_t n)
 {
-    if (n && !c->carry) {
+    c->carry_len = n;
+    if (!n)
+        return;
+    if (!c->carry) {
         c->carry = malloc(MAX_PACKET);
         if (!c->carry) {
             fprintf(stderr, "uv_echo_peer: out of memory\n");
@@ -127,7 +130,6 @@ static void keep_carry(conn_t *c, const uint8_t *p, size_t n)
         }
     }
     memmove(c->carry, p, n);
-    c->carry_len = n;
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
