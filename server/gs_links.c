@@ -4,6 +4,7 @@
 #include "gs_links.h"
 
 #include "content.h"
+#include "gs_platform.h"
 #include "proto_packets.h"
 
 #include <stdatomic.h>
@@ -28,6 +29,7 @@ struct gs_links_s {
     nc_strand_t *timer_strand;
     nc_timer_id_t hb_timer;
     atomic_int stopping;
+    atomic_int fenced; /* set by the timer strand's last job at stop */
     content_world_t *world;
 };
 
@@ -229,6 +231,33 @@ int gs_links_start(nc_engine_t *e, nc_queue_t *control, const gs_links_cfg_t *cf
     return 0;
 }
 
+static void fence_job(void *arg)
+{
+    atomic_store((atomic_int *)arg, 1);
+}
+
+/* After nc_timer_cancel a heartbeat already running still finishes: post a
+ * job behind it on the timer strand and wait for that one.  0, or -1 if it
+ * did not run in time (then l must not be freed: the job writes to it). */
+static int fence_timer_strand(gs_links_t *l)
+{
+    int rc = nc_strand_post(l->timer_strand, fence_job, &l->fenced);
+    if (rc == NC_EQFULL)
+        rc = nc_timer_start(l->timer_strand, 0, 0, fence_job, &l->fenced, NULL);
+    if (rc != 0)
+        return 0; /* pool gone: nothing runs any more */
+    for (uint64_t end = nc_now_ms() + 10000; !atomic_load(&l->fenced);) {
+        if (nc_now_ms() > end)
+            return -1;
+        gs_sleep_ms(1);
+    }
+    return 0;
+}
+
+/* Order: unhook content first (content_set_global_chat_hook waits for a
+ * shout in progress, and no zone calls gs_links_global_chat afterwards),
+ * then stop the heartbeat and wait out a running one, then the clients
+ * (their destroy returns after their handlers ran); only then free. */
 void gs_links_stop(gs_links_t *l)
 {
     if (!l)
@@ -237,10 +266,15 @@ void gs_links_stop(gs_links_t *l)
     atomic_store(&l->stopping, 1);
     if (l->hb_timer)
         nc_timer_cancel(nc_queue_pool(nc_strand_queue(l->timer_strand)), l->hb_timer);
+    int fenced = l->timer_strand ? fence_timer_strand(l) : 0;
     if (l->chat.client)
         nc_client_destroy(l->chat.client);
     if (l->master.client)
         nc_client_destroy(l->master.client);
+    if (fenced != 0) {
+        nc_log(NC_LOG_ERROR, TAG, "heartbeat job still running after 10 s; links not freed");
+        return;
+    }
     if (l->timer_strand)
         nc_strand_release(l->timer_strand);
     free(l);

@@ -53,7 +53,9 @@ nc_handlers_t content_handlers(void);
  * then delivers the message on this shard and tells only the sender that it
  * stayed local.  The chat client calls content_deliver_global_chat() for
  * messages relayed from any shard.  The hook must not call back into
- * content. */
+ * content.  content_set_global_chat_hook() returns only after a call of the
+ * previous hook in progress (from any zone) has finished; from then on the
+ * previous hook is never called, so its ud may be freed. */
 typedef int (*content_global_chat_fn)(void *ud, const char *sender, const char *text);
 void content_set_global_chat_hook(content_world_t *w, content_global_chat_fn fn, void *ud);
 void content_deliver_global_chat(content_world_t *w, const char *shard, const char *sender,

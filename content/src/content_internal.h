@@ -86,6 +86,7 @@ struct content_world_s {
     uint32_t online;
     atomic_uint next_entity;
     atomic_int shutting_down;
+    pthread_mutex_t hook_mu; /* global_fn/ud, held while the hook runs */
     content_global_chat_fn global_fn;
     void *global_ud;
     atomic_uint_fast64_t logins, takeovers, moves, too_fast, oob, bad_value, bad_packets,

@@ -318,10 +318,10 @@ void world_who_shard(content_world_t *w, nc_sid_t to)
 
 void content_set_global_chat_hook(content_world_t *w, content_global_chat_fn fn, void *ud)
 {
-    pthread_mutex_lock(&w->reg_mu);
+    pthread_mutex_lock(&w->hook_mu); /* waits for a call of the old hook */
     w->global_fn = fn;
     w->global_ud = ud;
-    pthread_mutex_unlock(&w->reg_mu);
+    pthread_mutex_unlock(&w->hook_mu);
 }
 
 void content_deliver_global_chat(content_world_t *w, const char *shard, const char *sender,

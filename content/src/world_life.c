@@ -13,16 +13,20 @@ const double content_tick_bucket_ms[CONTENT_TICK_BUCKETS] = {0.1, 0.25, 0.5, 1, 
                                                              5,   10,   25,  50, 1e300};
 const double content_db_latency_bucket_ms[8] = {0.1, 0.5, 1, 5, 10, 50, 100, 1e300};
 
+/* The hook runs under hook_mu so content_set_global_chat_hook() can wait
+ * out a call in progress: once it returns, the old hook's owner may free
+ * what ud points to (gs_links_stop does).  Lock order: hook_mu, then
+ * whatever the hook takes (netcore's send path); never reg_mu inside. */
 void world_global_chat(content_world_t *w, nc_sid_t from, const char *sender, const char *text)
 {
-    pthread_mutex_lock(&w->reg_mu);
-    content_global_chat_fn fn = w->global_fn;
-    void *ud = w->global_ud;
-    pthread_mutex_unlock(&w->reg_mu);
-    if (fn && fn(ud, sender, text) == 0)
+    pthread_mutex_lock(&w->hook_mu);
+    int have = w->global_fn != NULL;
+    int rc = have ? w->global_fn(w->global_ud, sender, text) : -1;
+    pthread_mutex_unlock(&w->hook_mu);
+    if (rc == 0)
         return; /* the chat server relays it back to every shard, ours too */
     world_broadcast_chat(w, 1, sender, "", text);
-    if (fn) /* a chat link exists but is down: only the shouter is told */
+    if (have) /* a chat link exists but is down: only the shouter is told */
         world_send_chat_to(w, from, "*system*", OFFLINE_NOTICE);
 }
 
@@ -55,6 +59,7 @@ int content_world_create(const content_opts_t *o, content_world_t **out, char *e
     w->move_rules = (zone_move_rules_t){o->max_speed, 150, 1000};
     w->chat_rules = (chat_limit_rules_t){o->chat_per_s, o->chat_burst, o->chat_mute_ms};
     pthread_mutex_init(&w->reg_mu, NULL);
+    pthread_mutex_init(&w->hook_mu, NULL);
     atomic_store(&w->next_entity, 1);
     if (content_zones_load(o->zones_file, &w->defs, err, errlen) != 0 ||
         (o->db_path && content_db_open(o->db_path, &w->db, err, errlen) != 0))
@@ -148,6 +153,7 @@ void content_world_destroy(content_world_t *w)
     content_db_close(w->db);
     content_zones_free(&w->defs);
     pthread_mutex_destroy(&w->reg_mu);
+    pthread_mutex_destroy(&w->hook_mu);
     free(w);
 }
 
