@@ -150,6 +150,8 @@ static void conn_fail(worker_t *w, conn_t *c, const char *what)
     if (prev < 5)
         fprintf(stderr, "bench_echo: connection %d: %s\n", c->fd, what);
     epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd); /* at once: a server closing gracefully waits for our FIN */
+    c->fd = -1;
     c->dead = 1;
 }
 
@@ -341,7 +343,7 @@ static int conns_open(const opts_t *o, const char *host, int port, conn_t *cs)
 static void conns_close(const opts_t *o, conn_t *cs)
 {
     for (int i = 0; i < o->conns; i++) {
-        if (cs[i].fd > 0)
+        if (cs[i].fd >= 0)
             close(cs[i].fd);
         free(cs[i].rbuf);
         free(cs[i].wbuf);
@@ -492,6 +494,8 @@ static int run_load(const opts_t *o, const char *label, const char *host, int po
 {
     memset(r, 0, sizeof(*r));
     conn_t *cs = calloc((size_t)o->conns, sizeof(conn_t));
+    for (int i = 0; cs && i < o->conns; i++)
+        cs[i].fd = -1;
     worker_t ws[MAX_THREADS];
     memset(ws, 0, sizeof(ws));
     _Atomic int phase = PH_WARMUP;
