@@ -84,9 +84,12 @@ static int wait_ready(gs_proc_t *p, int timeout_ms)
 
 int gs_proc_start(gs_proc_t *p, const char *const *extra, int timeout_ms)
 {
-    const char *args[48] = {GS_BIN, "--port",      "0",   "--metrics-port", "0", "--db",
-                            p->db,  "--log-level", "info"};
-    int n = 9;
+    /* the chat/master links are off: the defaults (127.0.0.1:7001/7000)
+     * would register with a developer's running shard.sh */
+    const char *args[48] = {GS_BIN,        "--port",        "0", "--metrics-port", "0",
+                            "--db",        p->db,           "--log-level", "info",
+                            "--chat-port", "0",             "--master-port", "0"};
+    int n = 13;
     for (; extra && *extra && n < 46; extra++)
         args[n++] = *extra;
     args[n] = NULL;
@@ -137,8 +140,11 @@ int gs_run_capture(const char *const *args, char *err, size_t errlen, int timeou
     char path[64];
     snprintf(path, sizeof path, "/tmp/gs_cap_%d.log", (int)getpid());
     remove(path);
-    const char *argv[32] = {GS_BIN};
-    int n = 1;
+    /* no fixed port even if a config is (wrongly) accepted: args may
+     * override these, later flags win */
+    const char *argv[32] = {GS_BIN,          "--port",        "0", "--metrics-port", "-1",
+                            "--chat-port",   "0",             "--master-port", "0"};
+    int n = 9;
     for (; *args && n < 31; args++)
         argv[n++] = *args;
     argv[n] = NULL;

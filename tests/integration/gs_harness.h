@@ -20,13 +20,17 @@ typedef struct gs_proc_s {
 
 /* Makes a fresh temp dir (kept across restarts of the same proc). */
 void gs_proc_init(gs_proc_t *p);
-/* Starts gameserver --port 0 --metrics-port 0 --db <dir>/gs.db plus extra
- * args (NULL-terminated); waits for READY up to timeout_ms. 0 or -1. */
+/* Starts gameserver --port 0 --metrics-port 0 --db <dir>/gs.db
+ * --chat-port 0 --master-port 0 (links disabled: tests never touch a fixed
+ * port) plus extra args (NULL-terminated, they override those); waits for
+ * READY up to timeout_ms. 0 or -1. */
 int gs_proc_start(gs_proc_t *p, const char *const *extra, int timeout_ms);
 /* Sends sig and waits for exit; returns the exit status, 128+signal if
  * killed, or -1 on timeout (then SIGKILLs). */
 int gs_proc_stop(gs_proc_t *p, int sig, int timeout_ms);
-/* Runs gameserver with args to completion, capturing stderr. Exit status. */
+/* Runs gameserver --port 0 --metrics-port -1 --chat-port 0 --master-port 0
+ * plus args (which override those) to completion, capturing stderr.  Exit
+ * status. */
 int gs_run_capture(const char *const *args, char *err, size_t errlen, int timeout_ms);
 /* Removes the temp dir. */
 void gs_proc_cleanup(gs_proc_t *p);
