@@ -96,8 +96,10 @@ struct content_world_s {
 /* ---- world.c ---- */
 int world_send(content_world_t *w, nc_sid_t sid, nc_packet_t *p);
 /* Posts a job that must not be lost: falls back to a 0 ms timer (timers
- * bypass queue capacity) when the strand's queue is full. */
-void world_post_critical(content_world_t *w, nc_strand_t *s, nc_job_fn fn, void *arg);
+ * bypass queue capacity) when the strand's queue is full.  0, or the
+ * (logged) error when not even the timer could be started: fn will not run
+ * and arg is still the caller's. */
+int world_post_critical(content_world_t *w, nc_strand_t *s, nc_job_fn fn, void *arg);
 zone_t *world_zone_by_id(content_world_t *w, uint16_t id);
 reg_entry_t *reg_find_locked(content_world_t *w, const char *name);
 /* Called by the current owner of p, outside any zone: saves p and either
@@ -140,8 +142,9 @@ typedef struct zone_msg_s {
         proto_zone_change_request_t zc;
     } u;
 } zone_msg_t;
-/* Routes msg to the zone that owns the player now (under reg_mu). */
-void zone_route(content_world_t *w, zone_msg_t *msg, int critical);
+/* Routes msg to the zone that owns the player now (under reg_mu), never
+ * dropping it for a full queue; frees it if the player is gone. */
+void zone_route(content_world_t *w, zone_msg_t *msg);
 /* Job on a zone strand: handles or forwards a zone_msg_t (frees it). */
 void zone_msg_job(void *arg);
 /* Saves all players of the zone in one batch (job on the zone's strand). */

@@ -199,7 +199,7 @@ static void to_zone(nc_session_t *s, csess_t *c, uint16_t type, const uint8_t *b
                       .type = type,
                       .u = m->u};
     memcpy(m->name, c->name, sizeof c->name);
-    zone_route(c->w, m, 0);
+    zone_route(c->w, m);
 }
 
 static void on_ping(nc_session_t *s, csess_t *c, const uint8_t *body, size_t len)

@@ -17,7 +17,7 @@ int world_send(content_world_t *w, nc_sid_t sid, nc_packet_t *p)
     return nc_send_packet_id(w->o.engine, sid, p);
 }
 
-void world_post_critical(content_world_t *w, nc_strand_t *s, nc_job_fn fn, void *arg)
+int world_post_critical(content_world_t *w, nc_strand_t *s, nc_job_fn fn, void *arg)
 {
     int rc = nc_strand_post(s, fn, arg);
     if (rc == NC_EQFULL) {
@@ -26,6 +26,7 @@ void world_post_critical(content_world_t *w, nc_strand_t *s, nc_job_fn fn, void 
     }
     if (rc != 0)
         nc_log(NC_LOG_ERROR, TAG, "cannot post job: %s", nc_strerror(rc));
+    return rc;
 }
 
 zone_t *world_zone_by_id(content_world_t *w, uint16_t id)

@@ -270,29 +270,29 @@ void zone_msg_job(void *arg)
     player_t *p = zone_idmap_get(&z->players, m->entity_id);
     if (!p || p->sid != m->sid) {
         /* the player moved on (zone change) after this was routed */
-        zone_route(m->w, m, m->type == 0);
+        zone_route(m->w, m);
         return;
     }
     dispatch(z, p, m);
     free(m);
 }
 
-void zone_route(content_world_t *w, zone_msg_t *m, int critical)
+/* Every message takes the critical path: nothing is dropped.  A full game
+ * queue here is not the player's fault (its own packet jobs, or the whole
+ * shard's load, filled it), so closing the session would punish load, not
+ * bad input.  The fallback (a 0 ms timer, which bypasses capacity) stays
+ * bounded: each overflow comes from one packet job already counted by the
+ * queue, and the engine stops reading a session while its queue is full. */
+void zone_route(content_world_t *w, zone_msg_t *m)
 {
     pthread_mutex_lock(&w->reg_mu);
     reg_entry_t *e = reg_find_locked(w, m->name);
     int to = (e && e->sid == m->sid) ? e->zone_idx : -1;
     if (to >= 0 && to != m->zone_idx) {
         m->zone_idx = to;
-        if (critical) {
-            world_post_critical(w, w->zones[to].strand, zone_msg_job, m);
+        if (world_post_critical(w, w->zones[to].strand, zone_msg_job, m) == 0)
             m = NULL;
-        } else if (nc_strand_post(w->zones[to].strand, zone_msg_job, m) == 0) {
-            m = NULL;
-        } else {
-            atomic_fetch_add(&w->queue_full, 1);
-        }
     }
     pthread_mutex_unlock(&w->reg_mu);
-    free(m);
+    free(m); /* the player is gone (or the pool is: logged) */
 }
