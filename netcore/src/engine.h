@@ -92,7 +92,8 @@ struct nc_session_s {
     int read_paused; /* set by I/O side, cleared by waiter (atomic-ish via lock) */
     nc__waiter_t waiter;
     atomic_uint_fast64_t last_rx_ms;
-    nc_timer_id_t idle_timer;
+    /* taken with an exchange by whoever cancels it (closer or creator) */
+    _Atomic nc_timer_id_t idle_timer;
 
     /* Send queue (under lock): ring of packets, first one partially sent. */
     nc_packet_t **sq;

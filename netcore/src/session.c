@@ -60,6 +60,15 @@ void nc__session_release(nc_session_t *s)
 
 /* ---- close -------------------------------------------------------------- */
 
+/* Closer and creator may race (a reset can close a session while it is being
+ * created): the exchange gives the timer to exactly one of them. */
+static void cancel_idle_timer(nc_session_t *s)
+{
+    nc_timer_id_t id = atomic_exchange(&s->idle_timer, 0);
+    if (id && nc_timer_cancel(nc_queue_pool(nc_strand_queue(s->strand)), id) == 0)
+        nc__session_release(s); /* the timer's reference */
+}
+
 static void session_close(nc_session_t *s, int code, const char *text,
                           atomic_uint_fast64_t *counter)
 {
@@ -73,9 +82,7 @@ static void session_close(nc_session_t *s, int code, const char *text,
     nc_log(code < 0 && code != NC_ESTOPPED ? NC_LOG_INFO : NC_LOG_DEBUG, s->role->name,
            "session %016llx %s closing: %s", (unsigned long long)s->id, s->peer,
            s->reason.text);
-    if (s->idle_timer && nc_timer_cancel(nc_queue_pool(nc_strand_queue(s->strand)),
-                                         s->idle_timer) == 0)
-        nc__session_release(s); /* the timer's reference */
+    cancel_idle_timer(s);
     int graceful = code >= 0 || code == NC_ESTOPPED;
     nc__io_close(s, graceful);
 }
@@ -121,10 +128,14 @@ static void start_idle_timer(nc_session_t *s)
         return;
     uint64_t every = idle / 4 < 10 ? 10 : idle / 4;
     nc__session_retain(s); /* the timer's reference */
-    if (nc_timer_start(s->strand, every, every, idle_job, s, &s->idle_timer) != 0) {
-        s->idle_timer = 0;
-        atomic_fetch_sub(&s->refs, 1); /* cannot be the last: backend holds one */
+    nc_timer_id_t id;
+    if (nc_timer_start(s->strand, every, every, idle_job, s, &id) != 0) {
+        atomic_fetch_sub(&s->refs, 1); /* cannot be the last: the creator holds one */
+        return;
     }
+    atomic_store(&s->idle_timer, id);
+    if (atomic_load(&s->closing)) /* closed meanwhile: the closer saw no timer */
+        cancel_idle_timer(s);
 }
 
 /* Builds a session around an accepted or connected socket.  Returns its id,
