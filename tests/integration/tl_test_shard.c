@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 #include "tl_proc.h"
 
 #define DEADLINE_MS 10000
+#define HB_MS 200               /* master --heartbeat-ms and the games' interval */
+#define HB_DOWN_MS (HB_MS * 3)  /* masterserver's default --miss is 3 */
 
 typedef struct shard_s {
     tl_proc_t master, chat, game[2];
@@ -126,7 +129,8 @@ static void expect_chat(gs_client_t *c, const char *text, const char *sender, co
         assert_string_equal(m.chat_deliver.shard, shard);
 }
 
-/* Population p on both shards, both up, per `masterserver --list`. */
+/* Population p on both shards, both up, per `masterserver --list`, each
+ * with a heartbeat age no older than the master's down limit allows. */
 static int master_lists_both(int pop)
 {
     char out[4096], port[32];
@@ -137,10 +141,10 @@ static int master_lists_both(int pop)
     int found = 0;
     for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
         char name[40], addr[96], status[16];
-        unsigned p = 0, cap = 0;
-        if (sscanf(l, "%39s %95s %u/%u %15s", name, addr, &p, &cap, status) == 5 &&
+        unsigned p = 0, cap = 0, age = UINT32_MAX;
+        if (sscanf(l, "%39s %95s %u/%u %15s %u", name, addr, &p, &cap, status, &age) == 6 &&
             (!strcmp(name, "alpha") || !strcmp(name, "beta")) && p == (unsigned)pop &&
-            !strcmp(status, "up"))
+            !strcmp(status, "up") && age <= HB_DOWN_MS)
             found++;
     }
     return found == 2;

@@ -54,13 +54,15 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
 
 static void print_table(const proto_shard_list_response_t *r)
 {
-    printf("%-20s %-22s %-19s %-6s\n", "SHARD", "ADDRESS", "POPULATION", "STATUS");
+    printf("%-20s %-22s %-19s %-6s %s\n", "SHARD", "ADDRESS", "POPULATION", "STATUS",
+           "LAST_HEARTBEAT_MS");
     for (int i = 0; i < r->shards_count; i++) {
         const proto_shard_info_t *s = &r->shards[i];
         char addr[96], pop[32];
         snprintf(addr, sizeof addr, "%s:%u", s->host, (unsigned)s->port);
         snprintf(pop, sizeof pop, "%u/%u", (unsigned)s->population, (unsigned)s->capacity);
-        printf("%-20s %-22s %-19s %-6s\n", s->name, addr, pop, s->healthy ? "up" : "down");
+        printf("%-20s %-22s %-19s %-6s %u\n", s->name, addr, pop, s->healthy ? "up" : "down",
+               (unsigned)s->last_heartbeat_ms);
     }
     printf("%d shard(s)\n", r->shards_count);
     fflush(stdout);

@@ -14,7 +14,7 @@
 #define MAX_SHARDS PROTO_SHARD_LIST_RESPONSE_SHARDS_MAX
 
 typedef struct entry_s {
-    proto_shard_info_t info; /* info.healthy is recomputed, not stored */
+    proto_shard_info_t info; /* healthy, last_heartbeat_ms: computed per list */
     nc_sid_t sid;            /* 0 once the link is gone */
     uint64_t last_hb_ms;
     int up;                  /* last state logged */
@@ -125,6 +125,8 @@ static void on_list(master_t *m, nc_session_t *s)
         proto_shard_info_t *o = &r->shard_list_response.shards[i];
         *o = m->v[i].info;
         o->healthy = healthy_locked(m, &m->v[i], now);
+        uint64_t age = now - m->v[i].last_hb_ms;
+        o->last_heartbeat_ms = age > UINT32_MAX ? UINT32_MAX : (uint32_t)age;
     }
     r->shard_list_response.shards_count = (uint16_t)m->n;
     pthread_mutex_unlock(&m->mu);
