@@ -1,0 +1,200 @@
+/* Unit test of the gameserver's config object (server/gs_config.c, linked
+ * from gameserver_core): defaults, file then flags precedence, and every
+ * rejection naming its key.  No process is started. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gs_config.h"
+
+static char err[512];
+static char cfg_path[64];
+
+static int from_args(gs_config_t *c, const char *const *args)
+{
+    char *argv[32] = {"gameserver"};
+    int n = 1;
+    for (; *args && n < 31; args++)
+        argv[n++] = (char *)*args;
+    argv[n] = NULL;
+    err[0] = 0;
+    return gs_config_from_args(c, n, argv, err, sizeof err);
+}
+
+static const char *write_cfg(const char *json)
+{
+    snprintf(cfg_path, sizeof cfg_path, "/tmp/gs_cfg_unit_%d.json", (int)getpid());
+    FILE *f = fopen(cfg_path, "w");
+    assert_non_null(f);
+    fputs(json, f);
+    fclose(f);
+    return cfg_path;
+}
+
+static int teardown_file(void **state)
+{
+    (void)state;
+    if (cfg_path[0])
+        remove(cfg_path);
+    return 0;
+}
+
+static void test_defaults_match_the_readme(void **state)
+{
+    (void)state;
+    gs_config_t c;
+    const char *none[] = {NULL};
+    assert_int_equal(from_args(&c, none), 0);
+    assert_string_equal(c.host, "0.0.0.0");
+    assert_int_equal(c.port, 7777);
+    assert_int_equal(c.metrics_port, 9177);
+    assert_string_equal(c.pool_mode, "shared");
+    assert_int_equal(c.q_game.max_threads, 4);
+    assert_int_equal(c.q_control.max_threads, 1);
+    assert_int_equal(c.q_db.capacity, 65536);
+    assert_int_equal(c.tick_hz, 20);
+    assert_true(c.interest);
+    assert_int_equal(c.chat_port, 7001);
+    assert_int_equal(c.master_port, 7000);
+    assert_string_equal(c.shard_name, "shard-1");
+}
+
+static void test_flags_override_the_file_whatever_their_position(void **state)
+{
+    (void)state;
+    gs_config_t c;
+    const char *path = write_cfg("{\"listen\": {\"port\": 1234, \"host\": \"127.0.0.1\"},"
+                                 " \"shard\": {\"name\": \"from-file\"},"
+                                 " \"queues\": {\"game\": {\"capacity\": 100}}}");
+    const char *after[] = {"--config", path, "--port", "2345", NULL};
+    assert_int_equal(from_args(&c, after), 0);
+    assert_int_equal(c.port, 2345);                 /* flag beats file */
+    assert_string_equal(c.host, "127.0.0.1");       /* file beats default */
+    assert_string_equal(c.shard_name, "from-file");
+    assert_int_equal(c.q_game.capacity, 100);
+    assert_int_equal(c.q_game.max_threads, 4);      /* sibling keeps its default */
+    const char *before[] = {"--port", "2345", "--shard", "flag", "--config", path, NULL};
+    assert_int_equal(from_args(&c, before), 0);
+    assert_int_equal(c.port, 2345);
+    assert_string_equal(c.shard_name, "flag");
+}
+
+static void test_set_key_value_reaches_any_key(void **state)
+{
+    (void)state;
+    gs_config_t c;
+    const char *args[] = {"--set", "queues.control.capacity=32", "--set", "zones.interest=false",
+                          "--set", "zones.view_radius=12.5", "--set", "pool.mode=separate",
+                          "--set", "chat.port=0", NULL};
+    assert_int_equal(from_args(&c, args), 0);
+    assert_int_equal(c.q_control.capacity, 32);
+    assert_false(c.interest);
+    assert_true(c.view_radius == 12.5);
+    assert_string_equal(c.pool_mode, "separate");
+    assert_int_equal(c.chat_port, 0);
+
+    const char *no_eq[] = {"--set", "listen.port", NULL};
+    assert_int_equal(from_args(&c, no_eq), -1);
+    assert_non_null(strstr(err, "KEY=VALUE"));
+    const char *missing[] = {"--port", NULL};
+    assert_int_equal(from_args(&c, missing), -1);
+    assert_non_null(strstr(err, "--port"));
+    const char *bogus[] = {"--bogus", "1", NULL};
+    assert_int_equal(from_args(&c, bogus), -1);
+    assert_non_null(strstr(err, "--bogus"));
+}
+
+static void test_unknown_key_is_named(void **state)
+{
+    (void)state;
+    gs_config_t c;
+    gs_config_defaults(&c);
+    assert_int_equal(gs_config_apply_json(&c, "{\"listen\": {\"prot\": 1}}", err, sizeof err), -1);
+    assert_non_null(strstr(err, "'listen.prot'"));
+    assert_non_null(strstr(err, "unknown key"));
+    assert_int_equal(gs_config_set(&c, "nope.key", "1", err, sizeof err), -1);
+    assert_non_null(strstr(err, "'nope.key'"));
+    const char *args[] = {"--set", "listen.prot=1", NULL};
+    assert_int_equal(from_args(&c, args), -1);
+    assert_non_null(strstr(err, "'listen.prot'"));
+}
+
+static void test_wrong_type_is_named(void **state)
+{
+    (void)state;
+    gs_config_t c;
+    gs_config_defaults(&c);
+    assert_int_equal(gs_config_apply_json(&c, "{\"zones\": {\"tick_hz\": \"fast\"}}", err,
+                                          sizeof err), -1);
+    assert_non_null(strstr(err, "'zones.tick_hz'"));
+    assert_non_null(strstr(err, "wrong type"));
+    assert_int_equal(gs_config_apply_json(&c, "{\"zones\": 5}", err, sizeof err), -1);
+    assert_non_null(strstr(err, "'zones'"));
+    assert_int_equal(gs_config_apply_json(&c, "{\"zones\": {\"interest\": 1}}", err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "'zones.interest'"));
+    assert_int_equal(gs_config_set(&c, "zones.interest", "yes", err, sizeof err), -1);
+    assert_int_equal(gs_config_set(&c, "listen.port", "12ab", err, sizeof err), -1);
+    assert_non_null(strstr(err, "'listen.port'"));
+    assert_int_equal(gs_config_apply_json(&c, "[1, 2]", err, sizeof err), -1);
+    assert_non_null(strstr(err, "not a JSON object"));
+    const char *args[] = {"--config", write_cfg("{\"listen\": "), NULL};
+    assert_int_equal(from_args(&c, args), -1);
+    assert_non_null(strstr(err, "not a JSON object"));
+}
+
+static void test_out_of_range_is_named_and_leaves_the_value(void **state)
+{
+    (void)state;
+    gs_config_t c;
+    gs_config_defaults(&c);
+    assert_int_equal(gs_config_set(&c, "listen.port", "70000", err, sizeof err), -1);
+    assert_non_null(strstr(err, "'listen.port'"));
+    assert_non_null(strstr(err, "out of range"));
+    assert_int_equal(c.port, 7777);
+    assert_int_equal(gs_config_set(&c, "metrics.port", "-2", err, sizeof err), -1);
+    assert_int_equal(gs_config_set(&c, "metrics.port", "-1", err, sizeof err), 0);
+    assert_int_equal(gs_config_set(&c, "zones.tick_hz", "2.5", err, sizeof err), -1);
+    assert_non_null(strstr(err, "integer"));
+    assert_int_equal(gs_config_apply_json(
+                         &c, "{\"queues\": {\"control\": {\"max_threads\": 0}}}", err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "'queues.control.max_threads'"));
+    assert_int_equal(gs_config_set(&c, "pool.mode", "weird", err, sizeof err), -1);
+    assert_non_null(strstr(err, "'pool.mode'"));
+    assert_int_equal(gs_config_set(&c, "log.level", "loud", err, sizeof err), -1);
+    assert_non_null(strstr(err, "'log.level'"));
+    assert_int_equal(gs_config_set(&c, "chat.host", "", err, sizeof err), -1);
+    assert_non_null(strstr(err, "'chat.host'"));
+}
+
+static void test_missing_file_is_reported(void **state)
+{
+    (void)state;
+    gs_config_t c;
+    const char *args[] = {"--config", "/nonexistent/gs.json", NULL};
+    assert_int_equal(from_args(&c, args), -1);
+    assert_non_null(strstr(err, "/nonexistent/gs.json"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_match_the_readme),
+        cmocka_unit_test_teardown(test_flags_override_the_file_whatever_their_position,
+                                  teardown_file),
+        cmocka_unit_test(test_set_key_value_reaches_any_key),
+        cmocka_unit_test(test_unknown_key_is_named),
+        cmocka_unit_test_teardown(test_wrong_type_is_named, teardown_file),
+        cmocka_unit_test(test_out_of_range_is_named_and_leaves_the_value),
+        cmocka_unit_test(test_missing_file_is_reported),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
