@@ -35,4 +35,19 @@ if [ -f tests/fuzz/run_fuzz.sh ]; then
   bash tests/fuzz/run_fuzz.sh build/fuzz 25
 fi
 
+# ---- Windows (issue 7): mingw-w64 cross build, netcore tests under Wine ----
+step "Windows cross build (mingw-w64) + netcore tests under Wine"
+bash tools/dev/setup_windows.sh
+bash tools/dev/build_windows_deps.sh build/win-deps/prefix
+export WINEPREFIX="$PWD/build/wine" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+# the first start creates the prefix (slow): once, before any timed test
+[ -f "$WINEPREFIX/system.reg" ] || wineboot -i >/dev/null 2>&1 || true
+cmake -S . -B build/win -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64.cmake \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNC_BENCH=OFF \
+  -DNC_WIN_DEPS="$PWD/build/win-deps/prefix" >/dev/null
+mapfile -t win_tests < <(ls tests/netcore/test_*.c | xargs -n1 basename | sed 's/\.c$//')
+cmake --build build/win -j"$JOBS" --target netcore "${win_tests[@]}"
+ctest --test-dir build/win -L netcore --output-on-failure
+# ---- end Windows ------------------------------------------------------------
+
 step "all test stages passed"

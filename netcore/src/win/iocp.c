@@ -100,6 +100,7 @@ struct backend_s {
     LPFN_GETACCEPTEXSOCKADDRS accept_addrs;
     nc_mutex_t linger_lock; /* after s->lock in lock order */
     sio_t *lingering;
+    atomic_int n_lingering;   /* lets port threads skip the lock when 0 */
     atomic_long outstanding;  /* debug: overlapped ops + posted packets */
     atomic_long live_sio;     /* debug: sessions the backend still holds */
     int wsa_started;
@@ -329,6 +330,7 @@ static void flush_done_locked(nc_session_t *s, sio_t *io)
             }
         }
         io->in_linger = 0;
+        atomic_fetch_sub(&b->n_lingering, 1);
     }
     nc__mutex_unlock(&b->linger_lock);
     if (was_lingering)
@@ -366,6 +368,7 @@ static void close_op(nc_session_t *s, sio_t *io, int graceful)
         io->in_linger = 1;
         io->linger_next = b->lingering;
         b->lingering = io;
+        atomic_fetch_add(&b->n_lingering, 1);
         nc__mutex_unlock(&b->linger_lock);
     }
     int done = take_done_locked(io);
@@ -423,6 +426,8 @@ static void end_session(nc_session_t *s)
  * with their queue dropped.  Returns the wait until the next deadline. */
 static DWORD linger_check(backend_t *b)
 {
+    if (atomic_load_explicit(&b->n_lingering, memory_order_acquire) == 0)
+        return INFINITE; /* a thread adding one rechecks before it waits */
     uint64_t now = nc_now_ms(), next = UINT64_MAX;
     sio_t *expired = NULL;
     nc__mutex_lock(&b->linger_lock);
@@ -431,6 +436,7 @@ static DWORD linger_check(backend_t *b)
         if (io->linger_deadline <= now) {
             *pp = io->linger_next;
             io->in_linger = 0;
+            atomic_fetch_sub(&b->n_lingering, 1);
             io->linger_next = expired;
             expired = io;
             continue;
