@@ -119,6 +119,24 @@ static int wait_exit(pid_t pid, int timeout_ms)
     }
 }
 
+/* A failed exit's stderr (e.g. an ASan report) is in the temp dir that
+ * cleanup removes: show its tail in the test's output. */
+static void dump_stderr(const gs_proc_t *p, int st)
+{
+    char path[192], buf[8192];
+    snprintf(path, sizeof path, "%s/stderr.log", p->dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, size > (long)sizeof buf - 1 ? size - (long)sizeof buf + 1 : 0, SEEK_SET);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    fprintf(stderr, "gameserver exited with status %d; end of its stderr:\n%s\n", st, buf);
+}
+
 int gs_proc_stop(gs_proc_t *p, int sig, int timeout_ms)
 {
     if (p->pid <= 0)
@@ -132,6 +150,8 @@ int gs_proc_stop(gs_proc_t *p, int sig, int timeout_ms)
     close(p->out_fd);
     p->pid = -1;
     p->out_fd = -1;
+    if (st != 0 && !(sig == SIGKILL && st == 128 + SIGKILL))
+        dump_stderr(p, st);
     return st;
 }
 
