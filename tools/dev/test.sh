@@ -22,7 +22,7 @@ ctest --test-dir build/gcc --output-on-failure
 step "clang ASan+UBSan: netcore and protocol tests"
 build build/asan -DCMAKE_C_COMPILER=clang -DNC_SANITIZE=address -DNC_BENCH=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  ctest --test-dir build/asan --output-on-failure -L 'netcore|protocol'
+  ctest --test-dir build/asan --output-on-failure -L 'netcore|protocol|content|integration'
 
 step "clang TSan: netcore tests"
 build build/tsan -DCMAKE_C_COMPILER=clang -DNC_SANITIZE=thread -DNC_BENCH=OFF
