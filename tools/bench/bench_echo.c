@@ -1,7 +1,7 @@
 /* bench_echo: echo load generator for netcore's framing (LE u16 length incl.
  * header, LE u16 type, body), independent of the servers it measures: plain
- * nonblocking sockets + epoll.  --suite spawns uv_echo_peer and nc_echo_server
- * (next to this binary), loads each the same way and prints a markdown table. */
+ * nonblocking sockets + epoll.  --suite (echo_suite.c) runs it against
+ * uv_echo_peer and nc_echo_server and prints a markdown table. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,7 +9,6 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -21,30 +20,13 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "echo_bench.h"
 
 #define HDR 4
 #define PKT_TYPE 1
 #define MAX_THREADS 8
-
-typedef struct opts_s {
-    const char *host;
-    int port;
-    int conns;
-    int inflight;
-    int body;        /* body bytes per packet; >= 4 carries a sequence number */
-    double warmup;   /* seconds */
-    double duration; /* seconds */
-    int threads;
-    int pin;         /* -1 = no pinning, else first CPU for generator threads */
-    int quiet;
-    int suite;
-    int repeat;      /* suite: runs per cell, the median by rt/s is reported */
-    pid_t srv_pid;   /* standalone: server to charge CPU time to, 0 = none */
-    const char *uv_path, *nc_path, *nc_args;
-} opts_t;
 
 /* ---- latency histogram: log-linear, 64 sub-buckets per power of two (<1.6%) */
 
@@ -135,7 +117,7 @@ typedef struct worker_s {
     _Atomic uint64_t progress, errors;
 } worker_t;
 
-static uint64_t now_ns(void)
+uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -284,14 +266,6 @@ static void *worker_main(void *arg)
 
 /* ---- one load run ------------------------------------------------------- */
 
-typedef struct result_s {
-    double rt_per_s;
-    double p50_us, p99_us, p999_us, max_us;
-    double srv_cpu_us_rt; /* server CPU per round trip; < 0 when unknown */
-    uint64_t round_trips, errors;
-    int ok;
-} result_t;
-
 static int connect_one(const char *host, int port)
 {
     struct sockaddr_storage ss;
@@ -387,16 +361,15 @@ static double proc_cpu_s(pid_t pid)
     buf[n] = 0;
     char *p = strrchr(buf, ')'); /* the command name may hold spaces */
     unsigned long long ut, st;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                     &st) != 2)
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* Drives the phases from the main thread and prints progress once a second.
  * Returns the measured window in ns. */
-static uint64_t drive_phases(const opts_t *o, const char *label, _Atomic int *phase,
-                             worker_t *ws, int nw, pid_t srv_pid, double *srv_cpu)
+static uint64_t drive_phases(const opts_t *o, const char *label, _Atomic int *phase, worker_t *ws,
+                             int nw, pid_t srv_pid, double *srv_cpu)
 {
     double cpu0 = -1;
     uint64_t t0 = now_ns(), sec = 1000000000ull;
@@ -489,8 +462,8 @@ static void collect(worker_t *ws, int nw, uint64_t window_ns, result_t *r)
     free(h);
 }
 
-static int run_load(const opts_t *o, const char *label, const char *host, int port,
-                    pid_t srv_pid, result_t *r)
+int run_load(const opts_t *o, const char *label, const char *host, int port, pid_t srv_pid,
+             result_t *r)
 {
     memset(r, 0, sizeof(*r));
     conn_t *cs = calloc((size_t)o->conns, sizeof(conn_t));
@@ -513,203 +486,6 @@ static int run_load(const opts_t *o, const char *label, const char *host, int po
     return 0;
 }
 
-/* ---- suite: spawn the servers, run the matrix, print the table ------------ */
-
-typedef struct child_s {
-    pid_t pid;
-    int out_fd; /* kept open so a late write to stdout cannot SIGPIPE it */
-    int port;
-} child_t;
-
-static int child_wait_ready(child_t *ch, int ms)
-{
-    char buf[512];
-    size_t len = 0;
-    uint64_t deadline = now_ns() + (uint64_t)ms * 1000000ull;
-    while (now_ns() < deadline) {
-        struct pollfd pfd = {.fd = ch->out_fd, .events = POLLIN};
-        int left = (int)((deadline - now_ns()) / 1000000ull) + 1;
-        if (poll(&pfd, 1, left) <= 0)
-            continue;
-        ssize_t n = read(ch->out_fd, buf + len, sizeof(buf) - 1 - len);
-        if (n <= 0)
-            return -1;
-        len += (size_t)n;
-        buf[len] = 0;
-        char *p = strstr(buf, "READY port=");
-        if (p && strchr(p, '\n')) {
-            ch->port = atoi(p + 11);
-            return ch->port > 0 ? 0 : -1;
-        }
-        if (len == sizeof(buf) - 1)
-            len = 0;
-    }
-    return -1;
-}
-
-static int child_spawn(const char *path, const char *extra, child_t *ch)
-{
-    char *argv[32], *copy = strdup(extra ? extra : "");
-    int argc = 0;
-    argv[argc++] = (char *)path;
-    argv[argc++] = "--port";
-    argv[argc++] = "0";
-    for (char *tok = strtok(copy, " "); tok && argc < 31; tok = strtok(NULL, " "))
-        argv[argc++] = tok;
-    argv[argc] = NULL;
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) < 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pfd[1], STDOUT_FILENO);
-        execv(path, argv);
-        _exit(127);
-    }
-    free(copy);
-    close(pfd[1]);
-    if (pid < 0) {
-        close(pfd[0]);
-        return -1;
-    }
-    ch->pid = pid;
-    ch->out_fd = pfd[0];
-    if (child_wait_ready(ch, 10000) < 0) {
-        fprintf(stderr, "bench_echo: %s did not print READY within 10 s\n", path);
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        close(pfd[0]);
-        return -1;
-    }
-    return 0;
-}
-
-static void child_stop(child_t *ch)
-{
-    if (ch->pid <= 0)
-        return;
-    kill(ch->pid, SIGTERM);
-    int st;
-    uint64_t deadline = now_ns() + 5000000000ull;
-    while (waitpid(ch->pid, &st, WNOHANG) == 0) {
-        if (now_ns() > deadline) {
-            fprintf(stderr, "bench_echo: pid %d ignored SIGTERM, killing\n", (int)ch->pid);
-            kill(ch->pid, SIGKILL);
-            waitpid(ch->pid, &st, 0);
-            break;
-        }
-        usleep(10000);
-    }
-    close(ch->out_fd);
-    ch->pid = 0;
-}
-
-static void sibling_path(const char *name, char *out, size_t cap)
-{
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    self[n > 0 ? n : 0] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash)
-        slash[1] = 0;
-    else
-        strcpy(self, "./");
-    snprintf(out, cap, "%s%s", self, name);
-}
-
-enum { SRV_UV, SRV_NC, SRV_COUNT };
-static const char *const srv_label[SRV_COUNT] = {"libuv", "netcore"};
-
-static int cmp_rt(const void *a, const void *b)
-{
-    double x = ((const result_t *)a)->rt_per_s, y = ((const result_t *)b)->rt_per_s;
-    return (x > y) - (x < y);
-}
-
-/* Runs one matrix row `repeat` times per server, alternating which server
- * goes first so background load on a shared machine hits both alike, and
- * keeps each server's median run by rt/s. */
-static void suite_row(const opts_t *o, const child_t *ch, result_t out[SRV_COUNT])
-{
-    result_t runs[SRV_COUNT][16];
-    int n = o->repeat < 1 ? 1 : o->repeat > 16 ? 16 : o->repeat, got[SRV_COUNT] = {0};
-    for (int i = 0; i < n; i++) {
-        for (int k = 0; k < SRV_COUNT; k++) {
-            int srv = (i & 1) ? SRV_COUNT - 1 - k : k;
-            if (ch[srv].pid <= 0)
-                continue;
-            if (run_load(o, srv_label[srv], o->host, ch[srv].port, ch[srv].pid,
-                         &runs[srv][got[srv]]) == 0)
-                got[srv]++;
-            usleep(300000); /* let the server finish closing the previous sessions */
-        }
-    }
-    for (int srv = 0; srv < SRV_COUNT; srv++) {
-        memset(&out[srv], 0, sizeof(out[srv]));
-        if (!got[srv])
-            continue;
-        qsort(runs[srv], (size_t)got[srv], sizeof(result_t), cmp_rt);
-        out[srv] = runs[srv][got[srv] / 2];
-    }
-}
-
-static void print_row(const char *srv, const opts_t *o, const result_t *r, const char *ratios)
-{
-    if (!r->rt_per_s) {
-        printf("| %s | %d | %d | n/a | n/a | n/a | n/a | %s |\n", srv, o->conns, o->inflight,
-               ratios);
-        return;
-    }
-    printf("| %s | %d | %d | %.0f | %.1f | %.1f | %.2f | %s |%s\n", srv, o->conns, o->inflight,
-           r->rt_per_s, r->p50_us, r->p99_us, r->srv_cpu_us_rt, ratios,
-           r->errors ? " errors!" : "");
-}
-
-static int run_suite(const opts_t *base)
-{
-    static const int matrix[][2] = {{64, 1}, {64, 8}, {1000, 1}, {1000, 8}};
-    char uvp[4200], ncp[4200];
-    sibling_path("uv_echo_peer", uvp, sizeof(uvp));
-    sibling_path("nc_echo_server", ncp, sizeof(ncp));
-    const char *paths[SRV_COUNT] = {base->uv_path ? base->uv_path : uvp,
-                                    base->nc_path ? base->nc_path : ncp};
-    const char *args[SRV_COUNT] = {"", base->nc_args};
-    child_t ch[SRV_COUNT];
-    memset(ch, 0, sizeof(ch));
-    for (int s = 0; s < SRV_COUNT; s++) {
-        if (access(paths[s], X_OK) != 0)
-            fprintf(stderr, "bench_echo: %s not found, its rows are n/a\n", paths[s]);
-        else if (child_spawn(paths[s], args[s], &ch[s]) < 0)
-            memset(&ch[s], 0, sizeof(ch[s]));
-    }
-    result_t res[4][SRV_COUNT];
-    for (int m = 0; m < 4; m++) {
-        opts_t o = *base;
-        o.conns = matrix[m][0];
-        o.inflight = matrix[m][1];
-        suite_row(&o, ch, res[m]);
-    }
-    for (int s = 0; s < SRV_COUNT; s++)
-        child_stop(&ch[s]);
-    printf("| server | conns | inflight | rt/s | p50 us | p99 us | server CPU us/rt "
-           "| netcore/libuv: rt/s | CPU/rt |\n");
-    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for (int m = 0; m < 4; m++) {
-        opts_t o = *base;
-        o.conns = matrix[m][0];
-        o.inflight = matrix[m][1];
-        const result_t *u = &res[m][SRV_UV], *n = &res[m][SRV_NC];
-        char ratio[64] = "n/a | n/a";
-        if (u->rt_per_s > 0 && n->rt_per_s > 0)
-            snprintf(ratio, sizeof(ratio), "**%.2fx** | %.2fx", n->rt_per_s / u->rt_per_s,
-                     u->srv_cpu_us_rt > 0 ? n->srv_cpu_us_rt / u->srv_cpu_us_rt : 0.0);
-        print_row(srv_label[SRV_UV], &o, &res[m][SRV_UV], " | ");
-        print_row(srv_label[SRV_NC], &o, &res[m][SRV_NC], ratio);
-    }
-    fflush(stdout);
-    return 0;
-}
-
 /* ---- main ----------------------------------------------------------------- */
 
 static void raise_nofile(int need)
@@ -719,8 +495,8 @@ static void raise_nofile(int need)
         return;
     rl.rlim_cur = rl.rlim_max < (rlim_t)need ? rl.rlim_max : (rlim_t)need;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < (rlim_t)need)
-        fprintf(stderr, "bench_echo: RLIMIT_NOFILE is %lu, %d wanted\n",
-                (unsigned long)rl.rlim_cur, need);
+        fprintf(stderr, "bench_echo: RLIMIT_NOFILE is %lu, %d wanted\n", (unsigned long)rl.rlim_cur,
+                need);
 }
 
 static int usage(void)
@@ -739,28 +515,46 @@ static int parse_args(int argc, char **argv, opts_t *o)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int used = 1;
-        if (!strcmp(a, "--suite")) o->suite = 1, used = 0;
-        else if (!strcmp(a, "--quiet")) o->quiet = 1, used = 0;
-        else if (!v) return -1;
-        else if (!strcmp(a, "--host")) o->host = v;
-        else if (!strcmp(a, "--port")) o->port = atoi(v);
-        else if (!strcmp(a, "--conns")) o->conns = atoi(v);
-        else if (!strcmp(a, "--inflight")) o->inflight = atoi(v);
-        else if (!strcmp(a, "--size")) o->body = atoi(v);
-        else if (!strcmp(a, "--warmup")) o->warmup = atof(v);
-        else if (!strcmp(a, "--duration")) o->duration = atof(v);
-        else if (!strcmp(a, "--threads")) o->threads = atoi(v);
-        else if (!strcmp(a, "--pin")) o->pin = atoi(v);
-        else if (!strcmp(a, "--repeat")) o->repeat = atoi(v);
-        else if (!strcmp(a, "--uv")) o->uv_path = v;
-        else if (!strcmp(a, "--nc")) o->nc_path = v;
-        else if (!strcmp(a, "--nc-args")) o->nc_args = v;
-        else if (!strcmp(a, "--server-pid")) o->srv_pid = (pid_t)atoi(v);
-        else return -1;
+        if (!strcmp(a, "--suite"))
+            o->suite = 1, used = 0;
+        else if (!strcmp(a, "--quiet"))
+            o->quiet = 1, used = 0;
+        else if (!v)
+            return -1;
+        else if (!strcmp(a, "--host"))
+            o->host = v;
+        else if (!strcmp(a, "--port"))
+            o->port = atoi(v);
+        else if (!strcmp(a, "--conns"))
+            o->conns = atoi(v);
+        else if (!strcmp(a, "--inflight"))
+            o->inflight = atoi(v);
+        else if (!strcmp(a, "--size"))
+            o->body = atoi(v);
+        else if (!strcmp(a, "--warmup"))
+            o->warmup = atof(v);
+        else if (!strcmp(a, "--duration"))
+            o->duration = atof(v);
+        else if (!strcmp(a, "--threads"))
+            o->threads = atoi(v);
+        else if (!strcmp(a, "--pin"))
+            o->pin = atoi(v);
+        else if (!strcmp(a, "--repeat"))
+            o->repeat = atoi(v);
+        else if (!strcmp(a, "--uv"))
+            o->uv_path = v;
+        else if (!strcmp(a, "--nc"))
+            o->nc_path = v;
+        else if (!strcmp(a, "--nc-args"))
+            o->nc_args = v;
+        else if (!strcmp(a, "--server-pid"))
+            o->srv_pid = (pid_t)atoi(v);
+        else
+            return -1;
         i += used;
     }
-    if (o->conns < 1 || o->inflight < 1 || o->body < 0 || o->body > 65535 - HDR ||
-        o->threads < 1 || o->threads > MAX_THREADS || o->duration <= 0 || o->warmup < 0)
+    if (o->conns < 1 || o->inflight < 1 || o->body < 0 || o->body > 65535 - HDR || o->threads < 1 ||
+        o->threads > MAX_THREADS || o->duration <= 0 || o->warmup < 0)
         return -1;
     if (!o->suite && o->port <= 0)
         return -1;
@@ -769,8 +563,15 @@ static int parse_args(int argc, char **argv, opts_t *o)
 
 int main(int argc, char **argv)
 {
-    opts_t o = {.host = "127.0.0.1", .conns = 64, .inflight = 1, .body = 32, .warmup = 1,
-                .duration = 5, .threads = 1, .pin = -1, .repeat = 1,
+    opts_t o = {.host = "127.0.0.1",
+                .conns = 64,
+                .inflight = 1,
+                .body = 32,
+                .warmup = 1,
+                .duration = 5,
+                .threads = 1,
+                .pin = -1,
+                .repeat = 1,
                 .nc_args = "--io-threads 1 --workers 1"};
     if (parse_args(argc, argv, &o) < 0)
         return usage();

@@ -9,8 +9,7 @@
 #include <sys/resource.h>
 #include "netcore.h"
 
-static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len,
-                      void *ud)
+static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len, void *ud)
 {
     (void)ud;
     int rc = nc_send(s, type, body, len);

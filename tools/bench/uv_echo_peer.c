@@ -26,8 +26,8 @@ typedef struct block_s {
 
 typedef struct conn_s {
     uv_tcp_t tcp;
-    block_t *cur;       /* block handed out by alloc_cb, NULL between reads */
-    uint8_t *carry;     /* partial packet kept between reads */
+    block_t *cur;   /* block handed out by alloc_cb, NULL between reads */
+    uint8_t *carry; /* partial packet kept between reads */
     size_t carry_len;
     int paused;
 } conn_t;
