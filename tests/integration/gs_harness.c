@@ -86,9 +86,9 @@ int gs_proc_start(gs_proc_t *p, const char *const *extra, int timeout_ms)
 {
     /* the chat/master links are off: the defaults (127.0.0.1:7001/7000)
      * would register with a developer's running shard.sh */
-    const char *args[48] = {GS_BIN,        "--port",        "0", "--metrics-port", "0",
-                            "--db",        p->db,           "--log-level", "info",
-                            "--chat-port", "0",             "--master-port", "0"};
+    const char *args[48] = {GS_BIN, "--port",      "0",    "--metrics-port", "0", "--db",
+                            p->db,  "--log-level", "info", "--chat-port",    "0", "--master-port",
+                            "0"};
     int n = 13;
     for (; extra && *extra && n < 46; extra++)
         args[n++] = *extra;
@@ -162,8 +162,8 @@ int gs_run_capture(const char *const *args, char *err, size_t errlen, int timeou
     remove(path);
     /* no fixed port even if a config is (wrongly) accepted: args may
      * override these, later flags win */
-    const char *argv[32] = {GS_BIN,          "--port",        "0", "--metrics-port", "-1",
-                            "--chat-port",   "0",             "--master-port", "0"};
+    const char *argv[32] = {GS_BIN, "--port",        "0", "--metrics-port", "-1", "--chat-port",
+                            "0",    "--master-port", "0"};
     int n = 9;
     for (; *args && n < 31; args++)
         argv[n++] = *args;

@@ -75,11 +75,11 @@ static void test_flags_override_the_file_whatever_their_position(void **state)
                                  " \"queues\": {\"game\": {\"capacity\": 100}}}");
     const char *after[] = {"--config", path, "--port", "2345", NULL};
     assert_int_equal(from_args(&c, after), 0);
-    assert_int_equal(c.port, 2345);                 /* flag beats file */
-    assert_string_equal(c.host, "127.0.0.1");       /* file beats default */
+    assert_int_equal(c.port, 2345);           /* flag beats file */
+    assert_string_equal(c.host, "127.0.0.1"); /* file beats default */
     assert_string_equal(c.shard_name, "from-file");
     assert_int_equal(c.q_game.capacity, 100);
-    assert_int_equal(c.q_game.max_threads, 4);      /* sibling keeps its default */
+    assert_int_equal(c.q_game.max_threads, 4); /* sibling keeps its default */
     const char *before[] = {"--port", "2345", "--shard", "flag", "--config", path, NULL};
     assert_int_equal(from_args(&c, before), 0);
     assert_int_equal(c.port, 2345);
@@ -90,9 +90,12 @@ static void test_set_key_value_reaches_any_key(void **state)
 {
     (void)state;
     gs_config_t c;
-    const char *args[] = {"--set", "queues.control.capacity=32", "--set", "zones.interest=false",
-                          "--set", "zones.view_radius=12.5", "--set", "pool.mode=separate",
-                          "--set", "chat.port=0", NULL};
+    const char *args[] = {"--set", "queues.control.capacity=32",
+                          "--set", "zones.interest=false",
+                          "--set", "zones.view_radius=12.5",
+                          "--set", "pool.mode=separate",
+                          "--set", "chat.port=0",
+                          NULL};
     assert_int_equal(from_args(&c, args), 0);
     assert_int_equal(c.q_control.capacity, 32);
     assert_false(c.interest);
@@ -131,8 +134,8 @@ static void test_wrong_type_is_named(void **state)
     (void)state;
     gs_config_t c;
     gs_config_defaults(&c);
-    assert_int_equal(gs_config_apply_json(&c, "{\"zones\": {\"tick_hz\": \"fast\"}}", err,
-                                          sizeof err), -1);
+    assert_int_equal(
+        gs_config_apply_json(&c, "{\"zones\": {\"tick_hz\": \"fast\"}}", err, sizeof err), -1);
     assert_non_null(strstr(err, "'zones.tick_hz'"));
     assert_non_null(strstr(err, "wrong type"));
     assert_int_equal(gs_config_apply_json(&c, "{\"zones\": 5}", err, sizeof err), -1);
@@ -163,8 +166,8 @@ static void test_out_of_range_is_named_and_leaves_the_value(void **state)
     assert_int_equal(gs_config_set(&c, "metrics.port", "-1", err, sizeof err), 0);
     assert_int_equal(gs_config_set(&c, "zones.tick_hz", "2.5", err, sizeof err), -1);
     assert_non_null(strstr(err, "integer"));
-    assert_int_equal(gs_config_apply_json(
-                         &c, "{\"queues\": {\"control\": {\"max_threads\": 0}}}", err, sizeof err),
+    assert_int_equal(gs_config_apply_json(&c, "{\"queues\": {\"control\": {\"max_threads\": 0}}}",
+                                          err, sizeof err),
                      -1);
     assert_non_null(strstr(err, "'queues.control.max_threads'"));
     assert_int_equal(gs_config_set(&c, "pool.mode", "weird", err, sizeof err), -1);

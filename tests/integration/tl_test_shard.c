@@ -19,8 +19,8 @@
 #include "tl_proc.h"
 
 #define DEADLINE_MS 10000
-#define HB_MS 200               /* master --heartbeat-ms and the games' interval */
-#define HB_DOWN_MS (HB_MS * 3)  /* masterserver's default --miss is 3 */
+#define HB_MS 200              /* master --heartbeat-ms and the games' interval */
+#define HB_DOWN_MS (HB_MS * 3) /* masterserver's default --miss is 3 */
 
 typedef struct shard_s {
     tl_proc_t master, chat, game[2];
