@@ -95,10 +95,10 @@ struct content_world_s {
 
 /* ---- world.c ---- */
 int world_send(content_world_t *w, nc_sid_t sid, nc_packet_t *p);
-/* Posts a job that must not be lost: falls back to a 0 ms timer (timers
- * bypass queue capacity) when the strand's queue is full.  0, or the
- * (logged) error when not even the timer could be started: fn will not run
- * and arg is still the caller's. */
+/* Posts a job that must not be lost: when the strand's queue is full it
+ * posts over capacity with nc_strand_post_force (strand order kept) and
+ * counts it.  0, or the (logged) error (pool stopping): fn will not run and
+ * arg is still the caller's. */
 int world_post_critical(content_world_t *w, nc_strand_t *s, nc_job_fn fn, void *arg);
 zone_t *world_zone_by_id(content_world_t *w, uint16_t id);
 reg_entry_t *reg_find_locked(content_world_t *w, const char *name);

@@ -21,8 +21,9 @@ int world_post_critical(content_world_t *w, nc_strand_t *s, nc_job_fn fn, void *
 {
     int rc = nc_strand_post(s, fn, arg);
     if (rc == NC_EQFULL) {
+        /* admitted work's next step: over capacity, in strand order */
         atomic_fetch_add(&w->queue_full, 1);
-        rc = nc_timer_start(s, 0, 0, fn, arg, NULL);
+        rc = nc_strand_post_force(s, fn, arg);
     }
     if (rc != 0)
         nc_log(NC_LOG_ERROR, TAG, "cannot post job: %s", nc_strerror(rc));
@@ -352,7 +353,7 @@ void world_fence(nc_strand_t *s)
     fence_t f = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
     int rc = nc_strand_post(s, fence_job, &f);
     if (rc == NC_EQFULL)
-        rc = nc_timer_start(s, 0, 0, fence_job, &f, NULL);
+        rc = nc_strand_post_force(s, fence_job, &f);
     if (rc != 0)
         return;
     pthread_mutex_lock(&f.mu);

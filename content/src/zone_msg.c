@@ -280,7 +280,7 @@ void zone_msg_job(void *arg)
 /* Every message takes the critical path: nothing is dropped.  A full game
  * queue here is not the player's fault (its own packet jobs, or the whole
  * shard's load, filled it), so closing the session would punish load, not
- * bad input.  The fallback (a 0 ms timer, which bypasses capacity) stays
+ * bad input.  The fallback (nc_strand_post_force: over capacity, in order) stays
  * bounded: each overflow comes from one packet job already counted by the
  * queue, and the engine stops reading a session while its queue is full. */
 void zone_route(content_world_t *w, zone_msg_t *m)

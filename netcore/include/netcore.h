@@ -151,6 +151,13 @@ void nc_strand_release(nc_strand_t *s);
 nc_queue_t *nc_strand_queue(const nc_strand_t *s);
 /* NC_EQFULL when the strand's queue is at capacity. */
 int nc_strand_post(nc_strand_t *s, nc_job_fn fn, void *arg);
+/* Posts even when the queue is at capacity (0, or NC_ESTOPPED).  For the
+ * follow-up work of jobs already admitted (a login result going back to its
+ * session, a packet handed from a session to its zone): capacity bounds what
+ * enters from outside — the engine stops reading when the queue is full —
+ * not the steps of work already inside.  Keeps strand order, unlike
+ * re-posting through a timer.  Never use it for input nobody counted. */
+int nc_strand_post_force(nc_strand_t *s, nc_job_fn fn, void *arg);
 /* Non-zero when called from a job currently running on this strand. */
 int nc_strand_running_here(const nc_strand_t *s);
 

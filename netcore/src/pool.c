@@ -182,6 +182,12 @@ int nc__strand_post_force(nc_strand_t *s, nc_job_fn fn, void *arg)
     return post(s->queue, s, fn, arg, 1);
 }
 
+int nc_strand_post_force(nc_strand_t *s, nc_job_fn fn, void *arg)
+{
+    int rc = nc__strand_post_force(s, fn, arg);
+    return rc < 0 ? rc : 0;
+}
+
 void nc__queue_wait_room(nc_queue_t *q, nc__waiter_t *w)
 {
     nc_pool_t *p = q->pool;
