@@ -46,8 +46,11 @@ cmake -S . -B build/win -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64.cmake \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNC_BENCH=OFF \
   -DNC_WIN_DEPS="$PWD/build/win-deps/prefix" >/dev/null
 mapfile -t win_tests < <(ls tests/netcore/test_*.c | xargs -n1 basename | sed 's/\.c$//')
-cmake --build build/win -j"$JOBS" --target netcore "${win_tests[@]}"
+cmake --build build/win -j"$JOBS" --target netcore "${win_tests[@]}" \
+  gameserver chatserver masterserver testclient
 ctest --test-dir build/win -L netcore --output-on-failure
+# Windows gameserver.exe serves the Linux testclient and vice versa
+bash tools/dev/smoke_windows.sh build/gcc build/win
 # ---- end Windows ------------------------------------------------------------
 
 step "all test stages passed"

@@ -52,10 +52,13 @@ typedef struct backend_s backend_t;
 typedef struct sio_s {
     op_t rd, wr, cl;     /* one receive, one send, one close in flight at most */
     WSABUF bufs[MAX_BUFS];
+    char sink[4096];     /* input discarded while draining */
     int ops;             /* rd/wr in flight + 1 while on the linger list */
     int reading, sending;
     int want_read;       /* resume asked for reading, pause not since */
-    int flushing;        /* graceful close: waits for the send queue to drain */
+    int flushing;        /* graceful close, 1st phase: sending what is queued */
+    int draining;        /* 2nd phase: FIN sent, discarding input until the
+                          * peer's FIN (a RST could destroy our last packets) */
     int closed;          /* socket closed; no new operation may start */
     int done;            /* nc__on_closed is being called */
     int in_linger;       /* on b->lingering (under b->linger_lock) */
@@ -187,7 +190,7 @@ static SOCKET new_socket(backend_t *b, int family)
 /* Under s->lock.  Starts the one receive unless something forbids it. */
 static void post_recv_locked(nc_session_t *s, sio_t *io)
 {
-    if (io->reading || io->closed || io->flushing || !io->want_read ||
+    if (io->reading || io->closed || io->flushing || io->draining || !io->want_read ||
         atomic_load(&s->closing))
         return;
     size_t avail;
@@ -210,11 +213,24 @@ static void post_recv_locked(nc_session_t *s, sio_t *io)
     atomic_fetch_add(&b->outstanding, 1);
 }
 
+static void drain_recv_locked(nc_session_t *s, sio_t *io);
+static void close_done_locked(nc_session_t *s, sio_t *io);
+
 static void recv_done(nc_session_t *s, sio_t *io, DWORD bytes, int err)
 {
     nc__mutex_lock(&s->lock);
     io->reading = 0;
     int closed = io->closed;
+    if (io->draining && !closed) {
+        /* whatever this read got is discarded; the peer's FIN (0 bytes) or
+         * an error ends the lingering close */
+        if (err || bytes == 0)
+            close_done_locked(s, io);
+        else
+            drain_recv_locked(s, io);
+        nc__mutex_unlock(&s->lock);
+        return;
+    }
     nc__mutex_unlock(&s->lock);
     /* rbuf is ours alone here: no receive in flight, and a resume (from
      * the queue waiter) only starts one after nc__on_recv has returned */
@@ -232,7 +248,7 @@ static void recv_done(nc_session_t *s, sio_t *io, DWORD bytes, int err)
 /* ---- sessions: send ------------------------------------------------------ */
 
 static void finish_locked(nc_session_t *s, sio_t *io);
-static void flush_done_locked(nc_session_t *s, sio_t *io);
+static void start_drain_locked(nc_session_t *s, sio_t *io);
 
 /* Under s->lock.  Starts one gathered WSASend of the queue's head. */
 static void post_send_locked(nc_session_t *s, sio_t *io)
@@ -253,7 +269,7 @@ static void post_send_locked(nc_session_t *s, sio_t *io)
         int rc = nc__last_err();
         s->send_error = rc;
         if (io->flushing)
-            flush_done_locked(s, io);
+            close_done_locked(s, io);
         else
             nc__on_send_error(s, rc); /* posts the close */
         return;
@@ -281,11 +297,11 @@ static void send_done(nc_session_t *s, sio_t *io, DWORD bytes, int err)
         if (!empty)
             post_send_locked(s, io);
         else if (io->flushing)
-            flush_done_locked(s, io);
+            start_drain_locked(s, io); /* all sent: now the half-close */
     } else if (!s->send_error) {
         s->send_error = err;
         if (io->flushing)
-            flush_done_locked(s, io);
+            close_done_locked(s, io);
         else
             nc__on_send_error(s, err);
     }
@@ -301,23 +317,44 @@ static void finish_locked(nc_session_t *s, sio_t *io)
     SOCKET sk = (SOCKET)s->fd;
     io->closed = 1;
     io->flushing = 0;
+    io->draining = 0;
     if (sk == INVALID_SOCKET)
         return;
     CancelIoEx((HANDLE)sk, NULL);
-    /* FIN after what was flushed; discard unread input so that closing
-     * sends FIN rather than RST and the peer keeps what we sent */
-    shutdown(sk, SD_SEND);
-    u_long nonblocking = 1;
-    ioctlsocket(sk, FIONBIO, &nonblocking);
-    char sink[4096];
-    for (int i = 0; i < 64 && recv(sk, sink, sizeof(sink), 0) > 0; i++) {
-    }
-    closesocket(sk);
+    closesocket(sk); /* a hard close with unread input sends RST, as on Linux */
     s->fd = NC__BAD_SOCK;
 }
 
-/* Under s->lock: the graceful close is over (queue drained or failed). */
-static void flush_done_locked(nc_session_t *s, sio_t *io)
+/* Under s->lock.  Lingering close: everything queued is written; send our
+ * FIN and discard input until the peer's FIN or the linger deadline. */
+static void start_drain_locked(nc_session_t *s, sio_t *io)
+{
+    io->flushing = 0;
+    io->draining = 1;
+    io->want_read = 0;
+    shutdown((SOCKET)s->fd, SD_SEND);
+    if (!io->reading) /* else its completion continues the drain */
+        drain_recv_locked(s, io);
+}
+
+static void drain_recv_locked(nc_session_t *s, sio_t *io)
+{
+    WSABUF wb = {sizeof(io->sink), io->sink};
+    DWORD flags = 0;
+    op_init(&io->rd, OP_RECV, s);
+    if (WSARecv((SOCKET)s->fd, &wb, 1, NULL, &flags, &io->rd.ov, NULL) != 0 &&
+        WSAGetLastError() != WSA_IO_PENDING) {
+        close_done_locked(s, io);
+        return;
+    }
+    io->reading = 1;
+    io->ops++;
+    atomic_fetch_add(&((backend_t *)s->engine->io)->outstanding, 1);
+}
+
+/* Under s->lock: the graceful close is over (peer's FIN, failure or linger
+ * expiry handled elsewhere): leave the linger list and close the socket. */
+static void close_done_locked(nc_session_t *s, sio_t *io)
 {
     backend_t *b = s->engine->io;
     nc__mutex_lock(&b->linger_lock);
@@ -334,7 +371,7 @@ static void flush_done_locked(nc_session_t *s, sio_t *io)
     }
     nc__mutex_unlock(&b->linger_lock);
     if (was_lingering)
-        io->ops--; /* the linger entry's count; the caller's op keeps ops > 0 */
+        io->ops--; /* the linger entry; callers check for the end after */
     finish_locked(s, io);
 }
 
@@ -352,17 +389,11 @@ static void close_op(nc_session_t *s, sio_t *io, int graceful)
 {
     backend_t *b = s->engine->io;
     nc__mutex_lock(&s->lock);
-    if (graceful && s->sq_count && !s->send_error && !io->closed) {
-        io->flushing = 1;
-        io->want_read = 0;
-        if (io->reading)
-            CancelIoEx((HANDLE)(SOCKET)s->fd, &io->rd.ov);
-        post_send_locked(s, io); /* normally already in flight */
-    } else {
-        finish_locked(s, io);
-    }
-    if (io->flushing) {
-        io->ops++; /* the linger entry */
+    int linger = graceful && !s->send_error && !io->closed;
+    if (linger) {
+        /* the linger entry first: the flush or drain below may end at once
+         * and take it off again */
+        io->ops++;
         io->linger_deadline = nc_now_ms() + LINGER_MS;
         nc__mutex_lock(&b->linger_lock);
         io->in_linger = 1;
@@ -370,6 +401,17 @@ static void close_op(nc_session_t *s, sio_t *io, int graceful)
         b->lingering = io;
         atomic_fetch_add(&b->n_lingering, 1);
         nc__mutex_unlock(&b->linger_lock);
+        /* a read in flight stays: its completion sees closing (or the
+         * drain) and starts no new ordinary read */
+        io->want_read = 0;
+        if (s->sq_count) {
+            io->flushing = 1;
+            post_send_locked(s, io); /* normally already in flight */
+        } else {
+            start_drain_locked(s, io);
+        }
+    } else {
+        finish_locked(s, io);
     }
     int done = take_done_locked(io);
     nc__mutex_unlock(&s->lock);
@@ -452,8 +494,10 @@ static DWORD linger_check(backend_t *b)
         expired = io->linger_next;
         nc__mutex_lock(&s->lock);
         if (!io->closed) {
-            nc_log(NC_LOG_INFO, s->role->name, "session %016llx: unsent data dropped at close",
-                   (unsigned long long)s->id);
+            if (io->flushing)
+                nc_log(NC_LOG_INFO, s->role->name,
+                       "session %016llx: unsent data dropped at close",
+                       (unsigned long long)s->id);
             finish_locked(s, io);
         }
         io->ops--; /* the linger entry */
@@ -506,7 +550,7 @@ void nc__io_resume_read(nc_session_t *s)
 {
     nc__mutex_lock(&s->lock);
     sio_t *io = s->io;
-    if (io && !io->closed && !io->flushing) {
+    if (io && !io->closed && !io->flushing && !io->draining) {
         io->want_read = 1;
         post_recv_locked(s, io);
     }
