@@ -10,6 +10,7 @@
 
 #define RBUF_INITIAL 16384
 #define SQ_INITIAL 16
+#define CORK_MAX 65536 /* a corked batch flushes early past this */
 
 int nc__engine_table_add(nc_engine_t *e, nc_session_t *s);
 void nc__engine_table_remove(nc_engine_t *e, nc_session_t *s);
@@ -215,10 +216,22 @@ static void deliver_one(void *ud, uint16_t type, const uint8_t *body, size_t len
     s->role->opts.handlers.on_packet(s, type, body, len, s->role->opts.ud);
 }
 
+/* While a packets job runs, sends to its own session are queued and leave
+ * with one gather write when the batch ends (a read of N requests answered
+ * by N sends costs one syscall, not N).  Sends to other sessions go at once. */
+static _Thread_local nc_session_t *tls_corked;
+
 static void packets_job(void *arg)
 {
     packets_job_t *j = arg;
-    nc__frame_scan(j->data, j->len, NC_MAX_PACKET, deliver_one, j->s);
+    nc_session_t *s = j->s;
+    tls_corked = s;
+    nc__frame_scan(j->data, j->len, NC_MAX_PACKET, deliver_one, s);
+    tls_corked = NULL;
+    nc__mutex_lock(&s->lock);
+    if (s->sq_count && s->fd != NC__BAD_SOCK && !s->send_error)
+        nc__io_send_locked(s);
+    nc__mutex_unlock(&s->lock);
     nc__session_release(j->s);
     free(j);
 }
@@ -420,7 +433,8 @@ int nc_send_packet(nc_session_t *s, nc_packet_t *p)
         atomic_fetch_add_explicit(&p->refs_, 1, memory_order_relaxed);
         s->unsent += total;
         atomic_fetch_add_explicit(&r->st.packets_out, 1, memory_order_relaxed);
-        nc__io_send_locked(s);
+        if (tls_corked != s || s->unsent >= CORK_MAX)
+            nc__io_send_locked(s);
     }
     nc__mutex_unlock(&s->lock);
     if (rc == NC_ENOBUFS)
