@@ -22,6 +22,7 @@
 
 #define MAX_ENTRIES 64
 #define MAX_BUFS 64
+#define SYNC_READS 8 /* non-blocking reads after a completion, as epoll.c */
 #define ACCEPTS_PER_LISTENER 8
 #define LINGER_MS 2000 /* as unix/epoll.c */
 #define ADDR_SLOT (sizeof(struct sockaddr_storage) + 16)
@@ -54,6 +55,7 @@ typedef struct sio_s {
     WSABUF bufs[MAX_BUFS];
     char sink[4096];     /* input discarded while draining */
     int ops;             /* rd/wr in flight + 1 while on the linger list */
+    size_t rd_avail;     /* space offered to the receive in flight */
     int reading, sending;
     int want_read;       /* resume asked for reading, pause not since */
     int flushing;        /* graceful close, 1st phase: sending what is queued */
@@ -199,6 +201,7 @@ static void post_recv_locked(nc_session_t *s, sio_t *io)
         nc__on_recv_end(s, NC_ENOMEM); /* closes: posts, never re-enters */
         return;
     }
+    io->rd_avail = avail;
     WSABUF wb = {(ULONG)avail, (char *)p};
     DWORD flags = 0;
     op_init(&io->rd, OP_RECV, s);
@@ -216,6 +219,43 @@ static void post_recv_locked(nc_session_t *s, sio_t *io)
 static void drain_recv_locked(nc_session_t *s, sio_t *io);
 static void close_done_locked(nc_session_t *s, sio_t *io);
 
+/* After a full read: take what else is already buffered with non-blocking
+ * recv calls (the socket is FIONBIO; overlapped calls ignore that) before
+ * posting the next overlapped read; a completion costs a port round trip
+ * (and several wineserver calls under Wine).  Returns 0 to post a read,
+ * 1 when reading must stop (paused, closing or the stream ended). */
+static int read_more(nc_session_t *s, sio_t *io)
+{
+    for (int i = 0; i < SYNC_READS; i++) {
+        size_t avail;
+        uint8_t *p = nc__recv_space(s, &avail);
+        if (!p) {
+            nc__on_recv_end(s, NC_ENOMEM);
+            return 1;
+        }
+        nc__mutex_lock(&s->lock); /* fd is closed only under the lock */
+        int n = io->closed || io->draining ? -2
+                                           : recv((SOCKET)s->fd, (char *)p, (int)avail, 0);
+        int werr = n == SOCKET_ERROR ? WSAGetLastError() : 0;
+        nc__mutex_unlock(&s->lock);
+        if (n == -2)
+            return 1;
+        if (n > 0) {
+            if (nc__on_recv(s, (size_t)n))
+                return 1;
+            if ((size_t)n < avail)
+                return 0;
+            continue;
+        }
+        if (n == SOCKET_ERROR && werr == WSAEWOULDBLOCK)
+            return 0;
+        if (!atomic_load(&s->closing))
+            nc__on_recv_end(s, n == 0 ? 0 : nc__err_from_os(werr));
+        return 1;
+    }
+    return 0;
+}
+
 static void recv_done(nc_session_t *s, sio_t *io, DWORD bytes, int err)
 {
     nc__mutex_lock(&s->lock);
@@ -231,11 +271,12 @@ static void recv_done(nc_session_t *s, sio_t *io, DWORD bytes, int err)
         nc__mutex_unlock(&s->lock);
         return;
     }
+    size_t offered = io->rd_avail;
     nc__mutex_unlock(&s->lock);
     /* rbuf is ours alone here: no receive in flight, and a resume (from
      * the queue waiter) only starts one after nc__on_recv has returned */
     if (!closed && !err && bytes > 0) {
-        if (nc__on_recv(s, bytes) == 0) {
+        if (nc__on_recv(s, bytes) == 0 && (bytes < offered || read_more(s, io) == 0)) {
             nc__mutex_lock(&s->lock);
             post_recv_locked(s, io);
             nc__mutex_unlock(&s->lock);
@@ -515,6 +556,8 @@ int nc__io_start(nc_engine_t *e, nc_session_t *s)
     sio_t *io = calloc(1, sizeof(*io));
     BOOL one = TRUE;
     setsockopt((SOCKET)s->fd, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof(one));
+    u_long nonblocking = 1; /* for read_more; overlapped calls still pend */
+    ioctlsocket((SOCKET)s->fd, FIONBIO, &nonblocking);
     nc__mutex_lock(&s->lock);
     uint32_t early = s->io_flags;
     s->io_flags |= F_STARTED;
