@@ -1,7 +1,8 @@
 /* Windows backend: one I/O completion port per engine, drained by the
  * engine's I/O threads with GetQueuedCompletionStatusEx.  Implements the
  * completion contract of engine.h natively: overlapped WSARecv straight into
- * the session's receive buffer, one gathered WSASend in flight per session,
+ * the session's receive buffer (after a full read, up to 8 non-blocking recv
+ * calls take what is already buffered), one gathered WSASend in flight,
  * AcceptEx / ConnectEx, and cross-thread work (close, listener close, stop)
  * posted to the port with PostQueuedCompletionStatus.
  *
