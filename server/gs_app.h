@@ -5,6 +5,7 @@
 
 #include "content.h"
 #include "gs_config.h"
+#include "gs_http.h"
 #include "gs_platform.h"
 #include "netcore.h"
 

@@ -254,6 +254,11 @@ typedef struct nc_role_opts_s {
     uint32_t reconnect_base_ms; /* clients: back-off base; default 100 */
     uint32_t reconnect_max_ms;  /* clients: back-off ceiling; default 10000 */
     int no_reconnect;           /* clients: 1 = connect once */
+    int raw;                    /* 1 = no framing: on_packet gets the bytes of
+                                 * each read as they arrived (type 0, at most
+                                 * max_packet at a time); reply with
+                                 * nc_send_raw.  For text protocols such as
+                                 * the HTTP metrics page. */
 } nc_role_opts_t;
 
 /* Listen on host:port ("0.0.0.0", "::", "127.0.0.1"...; port 0 = pick one). */
@@ -322,12 +327,16 @@ typedef struct nc_packet_s {
     /* private below */
     _Atomic uint32_t refs_;
     _Atomic uint32_t seal_; /* header written: 0 no, 1 writing, 2 yes */
+    uint32_t raw_;          /* 1: no header on the wire (nc_send_raw) */
     uint8_t data_[];  /* header (4) + body */
 } nc_packet_t;
 nc_packet_t *nc_packet_alloc(size_t body_cap);
 static inline uint8_t *nc_packet_body(nc_packet_t *p) { return p->data_ + NC_HEADER_SIZE; }
 void nc_packet_release(nc_packet_t *p);
 int nc_send_packet(nc_session_t *s, nc_packet_t *p);
+/* Raw roles only: bytes as they are, no header; any length (split into
+ * pieces internally), same bound and ordering as nc_send. */
+int nc_send_raw(nc_session_t *s, const void *data, size_t len);
 int nc_send_packet_id(nc_engine_t *e, nc_sid_t id, nc_packet_t *p);
 
 #ifdef __cplusplus

@@ -205,6 +205,7 @@ nc_sid_t nc__session_create(nc__role_t *r, nc__sock_t fd, const char *peer)
 typedef struct {
     nc_session_t *s;
     size_t len;
+    int raw;        /* raw role: data is the bytes as read, not packets */
     uint8_t data[]; /* complete, validated packets */
 } packets_job_t;
 
@@ -226,7 +227,10 @@ static void packets_job(void *arg)
     packets_job_t *j = arg;
     nc_session_t *s = j->s;
     tls_corked = s;
-    nc__frame_scan(j->data, j->len, NC_MAX_PACKET, deliver_one, s);
+    if (j->raw)
+        deliver_one(s, 0, j->data, j->len);
+    else
+        nc__frame_scan(j->data, j->len, NC_MAX_PACKET, deliver_one, s);
     tls_corked = NULL;
     nc__mutex_lock(&s->lock);
     if (s->sq_count && s->fd != NC__BAD_SOCK && !s->send_error)
@@ -290,6 +294,7 @@ static int post_packets(nc_session_t *s, size_t len, uint64_t count)
     }
     j->s = s;
     j->len = len;
+    j->raw = s->role->opts.raw;
     memcpy(j->data, s->rbuf, len);
     atomic_fetch_add_explicit(&s->role->st.packets_in, count, memory_order_relaxed);
     nc__session_retain(s);
@@ -323,9 +328,12 @@ int nc__on_recv(nc_session_t *s, size_t n)
     if (atomic_load(&s->closing))
         return 1;
     scan_state_t st = {s->rbuf, 0, 0};
-    long used = nc__frame_scan(s->rbuf, s->rlen, r->opts.max_packet, count_one, &st);
+    long used = r->opts.raw ? (long)s->rlen
+                            : nc__frame_scan(s->rbuf, s->rlen, r->opts.max_packet, count_one, &st);
     int bad = used < 0;
     size_t take = bad ? st.end : (size_t)used;
+    if (r->opts.raw)
+        st.count = 1;
     int full = take ? post_packets(s, take, st.count) : 0;
     if (bad) {
         session_close(s, NC_EMSGSIZE, NC_REASON_BAD_LENGTH, &r->st.closed_bad_length);
@@ -368,6 +376,7 @@ nc_packet_t *nc_packet_alloc(size_t body_cap)
     p->cap = (uint32_t)body_cap;
     p->len = 0;
     p->type = 0;
+    p->raw_ = 0;
     atomic_init(&p->refs_, 1);
     atomic_init(&p->seal_, 0);
     return p;
@@ -414,15 +423,23 @@ static int sq_push(nc_session_t *s, nc_packet_t *p)
     return 0;
 }
 
+/* What goes on the wire: header + body, or the body alone for raw bytes. */
+static size_t wire_len(const nc_packet_t *p) { return p->raw_ ? p->len : p->len + NC_HEADER_SIZE; }
+static const uint8_t *wire_ptr(const nc_packet_t *p)
+{
+    return p->raw_ ? p->data_ + NC_HEADER_SIZE : p->data_;
+}
+
 int nc_send_packet(nc_session_t *s, nc_packet_t *p)
 {
     nc__role_t *r = s->role;
-    if (p->len > p->cap || p->len + NC_HEADER_SIZE > r->opts.max_packet)
+    if (p->len > p->cap || (!p->raw_ && p->len + NC_HEADER_SIZE > r->opts.max_packet))
         return NC_EMSGSIZE;
     if (atomic_load(&s->closing))
         return NC_ECLOSED;
-    packet_seal(p);
-    size_t total = p->len + NC_HEADER_SIZE;
+    if (!p->raw_)
+        packet_seal(p);
+    size_t total = wire_len(p);
     nc__mutex_lock(&s->lock);
     int rc = 0;
     if (s->fd == NC__BAD_SOCK || s->send_error)
@@ -458,6 +475,29 @@ int nc_send(nc_session_t *s, uint16_t type, const void *body, size_t len)
     return rc;
 }
 
+int nc_send_raw(nc_session_t *s, const void *data, size_t len)
+{
+    if (!s->role->opts.raw)
+        return NC_EINVAL;
+    const uint8_t *src = data;
+    while (len) {
+        size_t n = len < NC_MAX_PACKET - NC_HEADER_SIZE ? len : NC_MAX_PACKET - NC_HEADER_SIZE;
+        nc_packet_t *p = nc_packet_alloc(n);
+        if (!p)
+            return NC_ENOMEM;
+        memcpy(nc_packet_body(p), src, n);
+        p->len = (uint32_t)n;
+        p->raw_ = 1;
+        int rc = nc_send_packet(s, p);
+        nc_packet_release(p);
+        if (rc != 0)
+            return rc;
+        src += n;
+        len -= n;
+    }
+    return 0;
+}
+
 int nc_send_id(nc_engine_t *e, nc_sid_t id, uint16_t type, const void *body, size_t len)
 {
     nc_session_t *s = nc_session_get(e, id);
@@ -484,8 +524,8 @@ int nc__sendq_gather(nc_session_t *s, const uint8_t **ptrs, size_t *lens, int ma
     for (uint32_t i = 0; i < s->sq_count && n < max; i++, n++) {
         nc_packet_t *p = s->sq[(s->sq_head + i) % s->sq_cap];
         size_t off = i == 0 ? s->sq_off : 0;
-        ptrs[n] = p->data_ + off;
-        lens[n] = p->len + NC_HEADER_SIZE - off;
+        ptrs[n] = wire_ptr(p) + off;
+        lens[n] = wire_len(p) - off;
     }
     return n;
 }
@@ -496,7 +536,7 @@ int nc__sendq_consume(nc_session_t *s, size_t n)
     s->unsent -= n;
     while (n && s->sq_count) {
         nc_packet_t *p = s->sq[s->sq_head];
-        size_t left = p->len + NC_HEADER_SIZE - s->sq_off;
+        size_t left = wire_len(p) - s->sq_off;
         if (n < left) {
             s->sq_off += n;
             break;

@@ -426,6 +426,36 @@ static void test_stale_session_id_is_detected(void **st)
     fx_free(f);
 }
 
+static void raw_echo(nc_session_t *s, uint16_t type, const uint8_t *b, size_t n, void *ud)
+{
+    (void)ud;
+    assert_int_equal(type, 0);
+    nc_send_raw(s, b, n);
+}
+
+static void test_raw_role_passes_bytes_unframed_both_ways(void **st)
+{
+    (void)st;
+    fx_t *f = fx_new(1, NULL);
+    nc_role_opts_t o = role_opts(f, &f->sc, "raw");
+    o.handlers.on_packet = raw_echo;
+    o.raw = 1;
+    nc_server_t *raw;
+    assert_int_equal(nc_server_create(f->e, "127.0.0.1", 0, &o, &raw), 0);
+    int fd = nc_test_sock_connect(nc_server_port(raw));
+    /* bytes that would be a bad length in a framed role */
+    const char msg[] = "\x01\x00GET /metrics HTTP/1.0\r\n\r\n";
+    assert_int_equal(nc_test_sock_write_all(fd, msg, sizeof(msg) - 1), 0);
+    char got[sizeof(msg)] = {0};
+    assert_int_equal(nc_test_sock_read_full(fd, got, sizeof(msg) - 1, 5000), 0);
+    assert_memory_equal(got, msg, sizeof(msg) - 1);
+    nc_test_sock_close(fd);
+    assert_true(nc_test_wait_atomic_ge(&f->sc.closed, 1, 5000));
+    assert_int_equal(atomic_load(&f->sc.closed_bad_length), 0);
+    nc_server_destroy(raw);
+    fx_free(f);
+}
+
 static void test_ipv6_listener_accepts(void **st)
 {
     (void)st;
@@ -486,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_connections_over_cap_are_closed_and_counted),
         cmocka_unit_test(test_client_reconnects_after_server_restart),
         cmocka_unit_test(test_stale_session_id_is_detected),
+        cmocka_unit_test(test_raw_role_passes_bytes_unframed_both_ways),
         cmocka_unit_test(test_ipv6_listener_accepts),
         cmocka_unit_test(test_thousand_connect_close_cycles_leak_nothing),
     };
