@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -238,9 +239,10 @@ static result_t run_mode(mode_t_ m, long *flood_jobs)
     return r;
 }
 
+/* Log scale: the naive design is orders of magnitude off the others. */
 static void bar(double v, double max)
 {
-    int n = max > 0 ? (int)(50.0 * v / max + 0.5) : 0;
+    int n = max > 1 && v > 1 ? (int)(50.0 * log10(v) / log10(max) + 0.5) : 0;
     for (int i = 0; i < n; i++)
         putchar('#');
 }
@@ -283,7 +285,7 @@ int main(int argc, char **argv)
     double max = 0;
     for (int m = 0; m < 4; m++)
         max = res[m].p99_us > max ? res[m].p99_us : max;
-    printf("\nplayer p99 round trip (us), one # = %.0f us\n```\n", max / 50);
+    printf("\nplayer p99 round trip (us), log scale\n```\n");
     for (int m = 0; m < 4; m++) {
         printf("%-36s |", mode_names[m]);
         bar(res[m].p99_us, max);
