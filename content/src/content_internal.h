@@ -128,6 +128,10 @@ void zone_mark_dirty(zone_t *z, player_t *p);
 void zone_send_to_known(zone_t *z, player_t *p, nc_packet_t *pkt, int include_self);
 /* Job args: a player to place in the zone (login or transfer). */
 void zone_post_enter(zone_t *z, player_t *p, int transfer);
+/* Under the registry lock: if `name` still belongs to session `sid`, records
+ * zone `to` for it and posts p's enter job there.  0 when the player was
+ * taken over meanwhile (the caller then finishes p). */
+int zone_enter_if_current(zone_t *to, player_t *p, const char *name, nc_sid_t sid, int transfer);
 typedef struct zone_msg_s {
     content_world_t *w;
     int zone_idx;

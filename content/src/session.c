@@ -150,14 +150,7 @@ static void on_enter_world(nc_session_t *s, csess_t *c)
     content_world_t *w = c->w;
     player_t *p = c->player;
     zone_t *z = world_zone_by_id(w, p->zone_id);
-    pthread_mutex_lock(&w->reg_mu);
-    reg_entry_t *e = reg_find_locked(w, c->name);
-    int ok = e && e->sid == c->sid;
-    if (ok) {
-        e->zone_idx = z->idx;
-        zone_post_enter(z, p, 0);
-    }
-    pthread_mutex_unlock(&w->reg_mu);
+    int ok = zone_enter_if_current(z, p, c->name, c->sid, 0);
     c->player = NULL;
     c->st = S_IN_WORLD;
     if (!ok) {

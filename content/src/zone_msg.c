@@ -85,6 +85,20 @@ void zone_post_enter(zone_t *z, player_t *p, int transfer)
     world_post_critical(z->w, z->strand, enter_job, j);
 }
 
+int zone_enter_if_current(zone_t *to, player_t *p, const char *name, nc_sid_t sid, int transfer)
+{
+    content_world_t *w = to->w;
+    pthread_mutex_lock(&w->reg_mu);
+    reg_entry_t *e = reg_find_locked(w, name);
+    int ok = e && e->sid == sid;
+    if (ok) {
+        e->zone_idx = to->idx;
+        zone_post_enter(to, p, transfer);
+    }
+    pthread_mutex_unlock(&w->reg_mu);
+    return ok;
+}
+
 static void transfer(zone_t *z, player_t *p, zone_t *to, float x, float y)
 {
     content_world_t *w = z->w;
@@ -92,15 +106,7 @@ static void transfer(zone_t *z, player_t *p, zone_t *to, float x, float y)
     p->ent.x = x;
     p->ent.y = y;
     p->zone_id = to->def->id;
-    pthread_mutex_lock(&w->reg_mu);
-    reg_entry_t *e = reg_find_locked(w, p->name);
-    int ok = e && e->sid == p->sid;
-    if (ok) {
-        e->zone_idx = to->idx;
-        zone_post_enter(to, p, 1);
-    }
-    pthread_mutex_unlock(&w->reg_mu);
-    if (!ok)
+    if (!zone_enter_if_current(to, p, p->name, p->sid, 1))
         world_player_done(w, p);
 }
 

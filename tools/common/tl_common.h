@@ -21,4 +21,8 @@ int tl_send_msg_id(nc_engine_t *e, nc_sid_t sid, const proto_msg_t *m);
 /* Encodes m into a fresh packet (caller releases); NULL on error. */
 nc_packet_t *tl_packet(const proto_msg_t *m);
 
+struct timespec;
+/* Absolute TIME_UTC deadline timeout_ms from now, for timed condition waits. */
+void tl_deadline(struct timespec *ts, int timeout_ms);
+
 #endif

@@ -2,6 +2,8 @@
  * builds a proto_msg_t and never touches buffers. */
 #include "tl_common.h"
 
+#include <time.h>
+
 nc_packet_t *tl_packet(const proto_msg_t *m)
 {
     size_t cap = proto_max_size(m->type);
@@ -36,4 +38,15 @@ int tl_send_msg_id(nc_engine_t *e, nc_sid_t sid, const proto_msg_t *m)
     int rc = nc_send_packet_id(e, sid, p);
     nc_packet_release(p);
     return rc;
+}
+
+void tl_deadline(struct timespec *ts, int timeout_ms)
+{
+    timespec_get(ts, TIME_UTC);
+    ts->tv_sec += timeout_ms / 1000;
+    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
 }

@@ -71,13 +71,7 @@ static void print_table(const proto_shard_list_response_t *r)
 static int wait_done(lister_t *l, int timeout_ms)
 {
     struct timespec ts;
-    timespec_get(&ts, TIME_UTC);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    tl_deadline(&ts, timeout_ms);
     pthread_mutex_lock(&l->mu);
     while (!l->done)
         if (pthread_cond_timedwait(&l->cv, &l->mu, &ts) != 0)

@@ -33,13 +33,7 @@ typedef int (*pred_fn)(const ia_t *);
 static int wait_until(pred_fn pred, int timeout_ms)
 {
     struct timespec ts;
-    timespec_get(&ts, TIME_UTC);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    tl_deadline(&ts, timeout_ms);
     pthread_mutex_lock(&ia.mu);
     while (!pred(&ia) && pthread_cond_timedwait(&ia.cv, &ia.mu, &ts) == 0)
         ;
