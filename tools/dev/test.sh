@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: gcc build (all tests), clang
-# ASan+UBSan and TSan builds (netcore and protocol tests), and a bounded
-# libFuzzer run over the decoders and the framing.  Exit 0 only if all pass.
+# ASan+UBSan (netcore, protocol, content, integration) and TSan (netcore)
+# builds, a bounded libFuzzer run over the decoders and the framing, and the
+# Windows cross build with netcore's tests under Wine.  Exit 0 only if all pass.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash tools/dev/setup.sh
@@ -19,7 +20,7 @@ step "gcc build + all tests"
 build build/gcc -DCMAKE_C_COMPILER=gcc
 ctest --test-dir build/gcc --output-on-failure
 
-step "clang ASan+UBSan: netcore and protocol tests"
+step "clang ASan+UBSan: netcore, protocol, content and integration tests"
 build build/asan -DCMAKE_C_COMPILER=clang -DNC_SANITIZE=address -DNC_BENCH=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   ctest --test-dir build/asan --output-on-failure -L 'netcore|protocol|content|integration'
