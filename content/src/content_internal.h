@@ -26,7 +26,7 @@ typedef struct player_s {
     uint8_t dir;
     int dirty;
     uint32_t zidx;         /* index in zone->all */
-    uint64_t last_move_ms; /* server time of the last accepted move */
+    zone_move_state_t move; /* distance budget (zone_rules.h) */
     uint64_t entered_ms;   /* played time accounting */
     int64_t played_base_s;
     int64_t gold;
@@ -144,6 +144,7 @@ typedef struct zone_msg_s {
         proto_chat_t chat;
         proto_who_request_t who;
         proto_zone_change_request_t zc;
+        proto_ping_t ping;
     } u;
 } zone_msg_t;
 /* Routes msg to the zone that owns the player now (under reg_mu), never

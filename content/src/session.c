@@ -173,6 +173,7 @@ static void to_zone(nc_session_t *s, csess_t *c, uint16_t type, const uint8_t *b
     case PROTO_T_ZONE_CHANGE_REQUEST:
         rc = proto_decode_zone_change_request(body, len, &m->u.zc);
         break;
+    case PROTO_T_PING: rc = proto_decode_ping(body, len, &m->u.ping); break;
     }
     if (rc != 0) {
         free(m);
@@ -221,7 +222,15 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
     switch (type) {
     case PROTO_T_LOGIN: on_login(s, c, body, len); break;
     case PROTO_T_ENTER_WORLD: on_enter_world(s, c); break;
-    case PROTO_T_PING: on_ping(s, c, body, len); break;
+    case PROTO_T_PING:
+        /* in the world, the zone answers: the round trip then includes the
+         * zone's queue, and the pong follows every earlier in-world request
+         * (a barrier clients and tests can rely on) */
+        if (c->st == S_IN_WORLD)
+            to_zone(s, c, type, body, len);
+        else
+            on_ping(s, c, body, len);
+        break;
     case PROTO_T_LOGOUT: nc_session_close(s, 0, "logout"); break;
     case PROTO_T_MOVE:
     case PROTO_T_CHAT:

@@ -56,7 +56,7 @@ int content_world_create(const content_opts_t *o, content_world_t **out, char *e
     }
     w->o = *o;
     snprintf(w->shard, sizeof w->shard, "%s", o->shard_name ? o->shard_name : "shard");
-    w->move_rules = (zone_move_rules_t){o->max_speed, 150, 1000};
+    w->move_rules = (zone_move_rules_t){o->max_speed, 300};
     w->chat_rules = (chat_limit_rules_t){o->chat_per_s, o->chat_burst, o->chat_mute_ms};
     pthread_mutex_init(&w->reg_mu, NULL);
     pthread_mutex_init(&w->hook_mu, NULL);

@@ -65,7 +65,7 @@ static void enter_job(void *arg)
         world_player_done(w, p);
         return;
     }
-    p->last_move_ms = nc_now_ms();
+    zone_move_init(&p->move, &z->w->move_rules, nc_now_ms());
     /* arrival first, so the client knows its zone before any spawn in it */
     send_arrival(z, p, transfer);
     zone_add_player(z, p);
@@ -134,8 +134,9 @@ static void on_move(zone_t *z, player_t *p, const proto_move_t *m)
     content_world_t *w = z->w;
     uint64_t now = nc_now_ms();
     atomic_fetch_add_explicit(&w->moves, 1, memory_order_relaxed);
-    zone_move_verdict_t v = zone_move_check(&w->move_rules, z->def->width, z->def->height, p->ent.x,
-                                            p->ent.y, p->last_move_ms, m->pos.x, m->pos.y, now);
+    zone_move_verdict_t v = zone_move_check(&w->move_rules, &p->move, z->def->width,
+                                            z->def->height, p->ent.x, p->ent.y, m->pos.x,
+                                            m->pos.y, now);
     if (v != ZONE_MOVE_OK) {
         correct(z, p, m, v);
         return;
@@ -143,7 +144,6 @@ static void on_move(zone_t *z, player_t *p, const proto_move_t *m)
     p->ent.x = m->pos.x;
     p->ent.y = m->pos.y;
     p->dir = m->dir;
-    p->last_move_ms = now;
     for (int i = 0; i < z->def->nportals; i++) {
         const content_portal_t *pt = &z->def->portals[i];
         float dx = p->ent.x - pt->x, dy = p->ent.y - pt->y;
@@ -249,6 +249,17 @@ static void on_zone_change(zone_t *z, player_t *p, uint16_t id)
     transfer(z, p, to, to->def->spawn_x, to->def->spawn_y);
 }
 
+static void on_ping(zone_t *z, player_t *p, const proto_ping_t *m)
+{
+    proto_pong_t r = {.client_time = m->client_time, .server_time = nc_wall_ms()};
+    nc_packet_t *pkt;
+    CONTENT_PKT(pkt, pong, PONG, &r);
+    if (pkt) {
+        world_send(z->w, p->sid, pkt);
+        nc_packet_release(pkt);
+    }
+}
+
 static void dispatch(zone_t *z, player_t *p, zone_msg_t *m)
 {
     switch (m->type) {
@@ -265,6 +276,7 @@ static void dispatch(zone_t *z, player_t *p, zone_msg_t *m)
             on_who_zone(z, p);
         break;
     case PROTO_T_ZONE_CHANGE_REQUEST: on_zone_change(z, p, m->u.zc.zone); break;
+    case PROTO_T_PING: on_ping(z, p, &m->u.ping); break;
     default: break;
     }
 }

@@ -4,20 +4,36 @@
 
 #include <math.h>
 
-zone_move_verdict_t zone_move_check(const zone_move_rules_t *r, float w, float h, float ox,
-                                    float oy, uint64_t then_ms, float nx, float ny, uint64_t now_ms)
+static float move_cap(const zone_move_rules_t *r)
+{
+    return r->max_speed * (float)r->burst_ms / 1000.0f;
+}
+
+void zone_move_init(zone_move_state_t *st, const zone_move_rules_t *r, uint64_t now_ms)
+{
+    st->budget = move_cap(r);
+    st->last_ms = now_ms;
+}
+
+zone_move_verdict_t zone_move_check(const zone_move_rules_t *r, zone_move_state_t *st, float w,
+                                    float h, float ox, float oy, float nx, float ny,
+                                    uint64_t now_ms)
 {
     if (!isfinite(nx) || !isfinite(ny))
         return ZONE_MOVE_BAD_VALUE;
     if (nx < 0 || ny < 0 || nx > w || ny > h)
         return ZONE_MOVE_OUT_OF_BOUNDS;
-    uint64_t dt = now_ms > then_ms ? now_ms - then_ms : 0;
-    if (dt > r->max_dt_ms)
-        dt = r->max_dt_ms;
-    double allowed = (double)r->max_speed * (double)(dt + r->slack_ms) / 1000.0;
-    double dx = (double)nx - ox, dy = (double)ny - oy;
-    if (dx * dx + dy * dy > allowed * allowed)
+    uint64_t dt = now_ms > st->last_ms ? now_ms - st->last_ms : 0;
+    st->last_ms = now_ms;
+    double budget = st->budget + (double)r->max_speed * (double)dt / 1000.0;
+    if (budget > move_cap(r))
+        budget = move_cap(r);
+    double dist = hypot((double)nx - ox, (double)ny - oy);
+    if (dist > budget) {
+        st->budget = (float)budget;
         return ZONE_MOVE_TOO_FAST;
+    }
+    st->budget = (float)(budget - dist);
     return ZONE_MOVE_OK;
 }
 

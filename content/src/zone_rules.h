@@ -12,16 +12,27 @@ typedef enum {
     ZONE_MOVE_BAD_VALUE /* NaN or infinite coordinates */
 } zone_move_verdict_t;
 
+/* Movement is a distance budget (a token bucket of units): it refills at
+ * max_speed per second up to max_speed * burst_ms, and each accepted move
+ * spends its length.  The burst absorbs network jitter (moves that arrive
+ * bunched up); the refill rate bounds the average speed however often a
+ * client sends moves, and idling earns no teleport. */
 typedef struct zone_move_rules_s {
-    float max_speed;    /* units per second */
-    uint32_t slack_ms;  /* tolerated timing jitter added to the elapsed time */
-    uint32_t max_dt_ms; /* elapsed time is capped: idling earns no teleport */
+    float max_speed;   /* units per second, sustained */
+    uint32_t burst_ms; /* jitter tolerance: the bucket holds this much time of movement */
 } zone_move_rules_t;
 
-/* Checks a move from (ox, oy) at time then_ms to (nx, ny) at now_ms inside a
- * w x h zone.  Bounds are [0, w] x [0, h]. */
-zone_move_verdict_t zone_move_check(const zone_move_rules_t *r, float w, float h, float ox,
-                                    float oy, uint64_t then_ms, float nx, float ny,
+typedef struct zone_move_state_s {
+    float budget;     /* units the player may still move now */
+    uint64_t last_ms; /* last refill */
+} zone_move_state_t;
+
+/* A full bucket: a player may move at once after entering. */
+void zone_move_init(zone_move_state_t *st, const zone_move_rules_t *r, uint64_t now_ms);
+/* Checks a move from (ox, oy) to (nx, ny) at now_ms inside a w x h zone
+ * (bounds [0, w] x [0, h]) and spends the budget when it is accepted. */
+zone_move_verdict_t zone_move_check(const zone_move_rules_t *r, zone_move_state_t *st, float w,
+                                    float h, float ox, float oy, float nx, float ny,
                                     uint64_t now_ms);
 const char *zone_move_verdict_name(zone_move_verdict_t v);
 

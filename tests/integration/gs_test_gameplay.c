@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "gs_harness.h"
 
@@ -126,7 +128,7 @@ static void test_too_fast_move_is_corrected(void **state)
     (void)state;
     assert_int_equal(gs_login(&a, srv.port, "speedy"), 0);
     float x0 = a.x, y0 = a.y;
-    assert_int_equal(gs_move(&a, x0 + 300, y0), 0);
+    assert_int_equal(gs_move(&a, x0 + 450, y0), 0); /* budget: 1000 u/s x 0.3 s */
     assert_int_equal(gs_expect(&a, PROTO_T_MOVE_CORRECTION, NULL, NULL, &m, T), 0);
     assert_true(m.move_correction.pos.x == x0 && m.move_correction.pos.y == y0);
     assert_int_equal(gs_move(&a, -5, y0), 0); /* out of bounds */
@@ -145,17 +147,57 @@ static void test_second_login_takes_over_the_first(void **state)
     assert_int_equal(gs_barrier(&b, NULL, NULL, T), 0);
 }
 
+typedef struct {
+    int corrected, changed;
+    proto_msg_t zone_changed;
+} walk_t;
+
+static walk_t wk;
+
+static void note_walk(const proto_msg_t *msg, void *arg)
+{
+    walk_t *w = arg;
+    if (msg->type == PROTO_T_MOVE_CORRECTION)
+        w->corrected = 1;
+    if (msg->type == PROTO_T_ZONE_CHANGED) {
+        w->changed = 1;
+        w->zone_changed = *msg;
+    }
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* One legal step: the server refills the movement budget at max_speed, so a
+ * step it corrects (budget spent) is sent again until it is accepted. */
+static void walk_step(gs_client_t *who, float x, float y)
+{
+    uint64_t end = wall_ms() + (uint64_t)T;
+    do {
+        wk.corrected = 0;
+        assert_int_equal(gs_move(who, x, y), 0);
+        assert_int_equal(gs_barrier(who, note_walk, &wk, T), 0);
+    } while (wk.corrected && wall_ms() < end);
+    assert_false(wk.corrected);
+}
+
 static void test_portal_moves_player_to_linked_zone(void **state)
 {
     (void)state;
     assert_int_equal(gs_login(&a, srv.port, "walker"), 0);
     /* zone 1's portal at (990, 500) leads to zone 2 (20, 500) */
-    for (float x = a.x + 120; x < 990; x += 120) {
-        assert_int_equal(gs_move(&a, x, 500), 0);
-        assert_int_equal(gs_barrier(&a, NULL, NULL, T), 0);
-    }
-    assert_int_equal(gs_move(&a, 988, 500), 0);
-    assert_int_equal(gs_expect(&a, PROTO_T_ZONE_CHANGED, NULL, NULL, &m, T), 0);
+    wk.changed = 0;
+    for (float x = a.x + 100; x < 990; x += 100)
+        walk_step(&a, x, 500);
+    walk_step(&a, 988, 500);
+    if (wk.changed)
+        m = wk.zone_changed;
+    else
+        assert_int_equal(gs_expect(&a, PROTO_T_ZONE_CHANGED, NULL, NULL, &m, T), 0);
     assert_int_equal(m.zone_changed.zone, 2);
     assert_true(m.zone_changed.pos.x == 20 && m.zone_changed.pos.y == 500);
 }
