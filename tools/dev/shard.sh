@@ -16,10 +16,14 @@ pids=()
 
 # start NAME CMD...: runs CMD with stdout+stderr prefixed "[NAME] ", line
 # buffered; stdout is also copied to $run_dir/NAME.out to spot READY.
+# Ctrl-C in a terminal signals the whole foreground process group at once;
+# the servers get their own session (setsid) and the log pipes ignore SIGINT,
+# so only this script sees it and stops them in order: game first (it saves
+# its players), then chat, then master.
 start() {
   local name=$1; shift
-  "$@" > >(stdbuf -oL tee "$run_dir/$name.out" | sed -u "s/^/[$name] /") \
-       2> >(sed -u "s/^/[$name] /" >&2) &
+  setsid "$@" > >(trap '' INT; stdbuf -oL tee "$run_dir/$name.out" | sed -u "s/^/[$name] /") \
+       2> >(trap '' INT; sed -u "s/^/[$name] /" >&2) &
   pids+=($!)
   echo "$!" > "$run_dir/$name.pid"
 }
