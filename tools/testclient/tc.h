@@ -44,6 +44,10 @@ void tc_print_forget_entities(void);
 /* stdin, line by line: 1 = a line in buf (no newline), 0 = timeout,
  * -1 = end of input. */
 int tc_stdin_readline(char *buf, size_t cap, int timeout_ms);
+/* Shared by the platform files: moves one complete line (or, at EOF, the
+ * rest; or a full buffer) from pend[0..*npend) into buf, NUL-terminated, a
+ * trailing CR dropped.  Returns 1 if it took one, 0 if none is complete. */
+int tc_line_take(char *pend, size_t *npend, size_t pend_cap, int at_eof, char *buf, size_t cap);
 int tc_stdin_is_tty(void);
 
 /* Round-trip histogram in microseconds (tc_hist.c); not thread-safe. */

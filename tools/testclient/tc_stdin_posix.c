@@ -13,22 +13,9 @@ static char pend[4096];
 static size_t npend;
 static int at_eof;
 
-/* Moves one complete line (or, at EOF, the rest) out of pend. */
 static int take_line(char *buf, size_t cap)
 {
-    char *nl = memchr(pend, '\n', npend);
-    if (!nl && !(at_eof && npend > 0) && npend < sizeof pend)
-        return 0;
-    size_t len = nl ? (size_t)(nl - pend) : npend;
-    size_t used = nl ? len + 1 : len;
-    if (len > 0 && pend[len - 1] == '\r')
-        len--;
-    size_t n = len < cap - 1 ? len : cap - 1;
-    memcpy(buf, pend, n);
-    buf[n] = 0;
-    memmove(pend, pend + used, npend - used);
-    npend -= used;
-    return 1;
+    return tc_line_take(pend, &npend, sizeof pend, at_eof, buf, cap);
 }
 
 int tc_stdin_readline(char *buf, size_t cap, int timeout_ms)

@@ -47,21 +47,11 @@ static unsigned __stdcall reader_main(void *arg)
     }
 }
 
-/* Under lock.  Moves one complete line (or, at EOF, the rest) out of pend. */
+/* Under lock. */
 static int take_line(char *buf, size_t cap)
 {
-    char *nl = memchr(pend, '\n', npend);
-    if (!nl && !(at_eof && npend > 0) && npend < sizeof pend)
+    if (!tc_line_take(pend, &npend, sizeof pend, at_eof, buf, cap))
         return 0;
-    size_t len = nl ? (size_t)(nl - pend) : npend;
-    size_t used = nl ? len + 1 : len;
-    if (len > 0 && pend[len - 1] == '\r')
-        len--;
-    size_t n = len < cap - 1 ? len : cap - 1;
-    memcpy(buf, pend, n);
-    buf[n] = 0;
-    memmove(pend, pend + used, npend - used);
-    npend -= used;
     WakeAllConditionVariable(&room);
     return 1;
 }
