@@ -217,6 +217,8 @@ void nc__queue_wait_room(nc_queue_t *q, nc__waiter_t *w)
 
 /* ---- workers ------------------------------------------------------------ */
 
+#define STRAND_TAKE 16 /* strand jobs taken per lock hold */
+
 /* Bookkeeping when a job leaves the pending set.  Returns the waiters to call
  * (outside mu) if the queue just dropped below its low-water mark. */
 static nc__waiter_t *job_start_locked(nc_pool_t *p, nc_queue_t *q, nc__job_t *j, uint64_t now)
@@ -266,24 +268,51 @@ static void strand_unlink_locked(nc_pool_t *p, nc_strand_t *s)
 
 /* Runs a strand's jobs in order until it is empty or has used its batch or
  * time slice; then it goes to the back of its queue's runnable list. */
-static void run_strand_locked(nc_pool_t *p, nc_queue_t *q, nc_strand_t *s)
+/* Takes up to `room` jobs off the strand in one lock hold (they count as
+ * started: pending drops, waits are sampled now).  Returns how many. */
+static int strand_take_locked(nc_pool_t *p, nc_queue_t *q, nc_strand_t *s, int room,
+                              nc_job_fn *fns, void **args, nc__waiter_t **w)
 {
-    s->state = NC__STRAND_RUNNING;
-    uint64_t start = nc_now_ns(), now = start;
-    int done = 0;
-    while (s->head) {
-        /* the clock is read every 8 jobs: slices are milliseconds, and a
-         * read per job costs more than an empty job */
-        if (done && (done & 7) == 0)
-            now = nc_now_ns();
-        if (done >= p->strand_batch || now - start >= p->strand_slice_ns)
-            break;
+    int n = 0;
+    while (s->head && n < room) {
         nc__job_t *j = NC_CONTAINER_OF(s->head, nc__job_t, node);
         s->head = j->node.next;
         if (!s->head)
             s->tail = NULL;
-        run_job_unlocked(p, q, j, s, 0);
-        done++;
+        nc__waiter_t *wj = job_start_locked(p, q, j, 0);
+        if (wj)
+            *w = wj; /* the whole list; at most one per lock hold */
+        fns[n] = j->fn;
+        args[n] = j->arg;
+        n++;
+        job_free_locked(p, j);
+    }
+    return n;
+}
+
+/* Runs a strand's jobs in order, up to STRAND_TAKE per lock hold, until it
+ * is empty or has used its batch or time slice (checked between takes);
+ * then it goes to the back of its queue's runnable list.  Only this worker
+ * runs the strand meanwhile (state RUNNING), so order and exclusion hold. */
+static void run_strand_locked(nc_pool_t *p, nc_queue_t *q, nc_strand_t *s)
+{
+    s->state = NC__STRAND_RUNNING;
+    uint64_t start = nc_now_ns();
+    int done = 0;
+    while (s->head && done < p->strand_batch && nc_now_ns() - start < p->strand_slice_ns) {
+        nc_job_fn fns[STRAND_TAKE];
+        void *args[STRAND_TAKE];
+        nc__waiter_t *w = NULL;
+        int room = p->strand_batch - done < STRAND_TAKE ? p->strand_batch - done : STRAND_TAKE;
+        int n = strand_take_locked(p, q, s, room, fns, args, &w);
+        nc__mutex_unlock(&p->mu);
+        call_waiters(w);
+        tls_strand = s;
+        for (int i = 0; i < n; i++)
+            fns[i](args[i]);
+        tls_strand = NULL;
+        nc__mutex_lock(&p->mu);
+        done += n;
     }
     if (s->head) {
         s->state = NC__STRAND_RUNNABLE; /* keeps the queue's reference */
