@@ -64,8 +64,7 @@ static void answer(gs_http_t *h, nc_session_t *s, const char *req)
     free(body);
 }
 
-static void http_packet(nc_session_t *s, uint16_t type, const uint8_t *data, size_t len,
-                        void *ud)
+static void http_packet(nc_session_t *s, uint16_t type, const uint8_t *data, size_t len, void *ud)
 {
     (void)type;
     conn_t *c = nc_session_ud(s);

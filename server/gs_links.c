@@ -18,7 +18,7 @@ typedef struct link_s {
     gs_links_t *owner;
     const char *what; /* "chat" / "master" */
     nc_client_t *client;
-    atomic_int online;  /* hello (and register) answered with ok */
+    atomic_int online; /* hello (and register) answered with ok */
 } link_t;
 
 struct gs_links_s {
@@ -91,8 +91,7 @@ static void on_hello_result(link_t *k, nc_session_t *s, const proto_s2s_hello_re
         link_up(k, s);
 }
 
-static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len,
-                      void *ud)
+static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len, void *ud)
 {
     link_t *k = ud;
     gs_links_t *l = k->owner;
@@ -126,8 +125,8 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     int was = atomic_exchange(&k->online, 0);
     if (atomic_load(&k->owner->stopping))
         return;
-    nc_log(NC_LOG_WARN, TAG, "%s link down (session %llx: %s); reconnecting with back-off",
-           k->what, (unsigned long long)nc_session_id(s), why->text);
+    nc_log(NC_LOG_WARN, TAG, "%s link down (session %llx: %s); reconnecting with back-off", k->what,
+           (unsigned long long)nc_session_id(s), why->text);
     if (was && k == &k->owner->chat)
         system_say(k->owner, "global chat offline");
 }
@@ -185,8 +184,8 @@ void gs_links_cfg_defaults(gs_links_cfg_t *c)
     c->reconnect_max_ms = 2000;
 }
 
-static int link_start(gs_links_t *l, link_t *k, const char *what, const char *host,
-                      uint16_t port, nc_queue_t *control)
+static int link_start(gs_links_t *l, link_t *k, const char *what, const char *host, uint16_t port,
+                      nc_queue_t *control)
 {
     k->owner = l;
     k->what = what;
@@ -194,7 +193,9 @@ static int link_start(gs_links_t *l, link_t *k, const char *what, const char *ho
         nc_log(NC_LOG_INFO, TAG, "%s link disabled (no address configured)", what);
         return 0;
     }
-    nc_role_opts_t ro = {.name = what, .queue = control, .ud = k,
+    nc_role_opts_t ro = {.name = what,
+                         .queue = control,
+                         .ud = k,
                          .handlers = {on_open, on_packet, on_close},
                          .reconnect_base_ms = 100,
                          .reconnect_max_ms = l->cfg.reconnect_max_ms};
@@ -216,8 +217,8 @@ int gs_links_start(nc_engine_t *e, nc_queue_t *control, const gs_links_cfg_t *cf
     l->engine = e;
     int rc = nc_strand_create(control, &l->timer_strand);
     if (rc == 0)
-        rc = nc_timer_start(l->timer_strand, cfg->heartbeat_ms, cfg->heartbeat_ms,
-                            heartbeat_job, l, &l->hb_timer);
+        rc = nc_timer_start(l->timer_strand, cfg->heartbeat_ms, cfg->heartbeat_ms, heartbeat_job, l,
+                            &l->hb_timer);
     if (rc == 0)
         rc = link_start(l, &l->chat, "chat", cfg->chat_host, cfg->chat_port, control);
     if (rc == 0)

@@ -14,15 +14,15 @@
 typedef struct gs_links_s gs_links_t;
 
 typedef struct gs_links_cfg_s {
-    char shard[33];          /* this shard's name (chat, master) */
-    char chat_host[64];      /* empty or port 0: no chat link */
+    char shard[33];     /* this shard's name (chat, master) */
+    char chat_host[64]; /* empty or port 0: no chat link */
     uint16_t chat_port;
-    char master_host[64];    /* empty or port 0: no master link */
+    char master_host[64]; /* empty or port 0: no master link */
     uint16_t master_port;
-    char public_host[64];    /* player address announced to the master */
-    uint16_t public_port;    /* the bound player port (nc_server_port) */
-    uint32_t capacity;       /* announced player capacity */
-    uint32_t heartbeat_ms;   /* master heartbeat interval */
+    char public_host[64];      /* player address announced to the master */
+    uint16_t public_port;      /* the bound player port (nc_server_port) */
+    uint32_t capacity;         /* announced player capacity */
+    uint32_t heartbeat_ms;     /* master heartbeat interval */
     uint32_t reconnect_max_ms; /* back-off ceiling for both links */
 } gs_links_cfg_t;
 

@@ -14,5 +14,4 @@ int gs_signals_wait(void);
 
 void gs_sleep_ms(uint32_t ms);
 
-
 #endif

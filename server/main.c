@@ -96,9 +96,9 @@ static int start_network(gs_app_t *a, uint16_t *mport)
         return -1;
     }
     *mport = 0;
-    if (c->metrics_port >= 0 && gs_http_start(a->engine, a->q_control, c->metrics_host,
-                                              (uint16_t)c->metrics_port, gs_metrics_render, a,
-                                              &a->http, mport) != 0) {
+    if (c->metrics_port >= 0 &&
+        gs_http_start(a->engine, a->q_control, c->metrics_host, (uint16_t)c->metrics_port,
+                      gs_metrics_render, a, &a->http, mport) != 0) {
         nc_log(NC_LOG_ERROR, TAG, "metrics listen %s:%lld failed", c->metrics_host,
                (long long)c->metrics_port);
         return -1;

@@ -39,4 +39,7 @@ int gs_signals_wait(void)
     return (int)InterlockedCompareExchange(&last_sig, 0, 0);
 }
 
-void gs_sleep_ms(uint32_t ms) { Sleep(ms); }
+void gs_sleep_ms(uint32_t ms)
+{
+    Sleep(ms);
+}

@@ -25,9 +25,9 @@ typedef struct player_s {
     uint16_t zone_id;
     uint8_t dir;
     int dirty;
-    uint32_t zidx;         /* index in zone->all */
+    uint32_t zidx;          /* index in zone->all */
     zone_move_state_t move; /* distance budget (zone_rules.h) */
-    uint64_t entered_ms;   /* played time accounting */
+    uint64_t entered_ms;    /* played time accounting */
     int64_t played_base_s;
     int64_t gold;
     zone_idset_t known; /* entity ids this player sees (symmetric) */

@@ -134,9 +134,8 @@ static void on_move(zone_t *z, player_t *p, const proto_move_t *m)
     content_world_t *w = z->w;
     uint64_t now = nc_now_ms();
     atomic_fetch_add_explicit(&w->moves, 1, memory_order_relaxed);
-    zone_move_verdict_t v = zone_move_check(&w->move_rules, &p->move, z->def->width,
-                                            z->def->height, p->ent.x, p->ent.y, m->pos.x,
-                                            m->pos.y, now);
+    zone_move_verdict_t v = zone_move_check(&w->move_rules, &p->move, z->def->width, z->def->height,
+                                            p->ent.x, p->ent.y, m->pos.x, m->pos.y, now);
     if (v != ZONE_MOVE_OK) {
         correct(z, p, m, v);
         return;

@@ -20,27 +20,27 @@ extern "C" {
 
 /* X(name, errno-ish value, text).  Values are negative and stable; the
  * platform layer maps errno / WSA codes onto them (nc__err_from_os). */
-#define NC_ERRNO_MAP(X)                                                    \
-    X(EINVAL, -1, "invalid argument")                                      \
-    X(ENOMEM, -2, "out of memory")                                         \
-    X(EAGAIN, -3, "resource temporarily unavailable")                      \
-    X(ECANCELED, -4, "operation canceled")                                 \
-    X(ECLOSED, -5, "session closed")                                       \
-    X(ESTALE, -6, "stale session id")                                      \
-    X(EQFULL, -7, "queue full")                                            \
-    X(ENOBUFS, -8, "send buffer full")                                     \
-    X(EMSGSIZE, -9, "packet too large")                                    \
-    X(EADDRINUSE, -10, "address already in use")                           \
-    X(EADDRNOTAVAIL, -11, "address not available")                         \
-    X(ECONNREFUSED, -12, "connection refused")                             \
-    X(ECONNRESET, -13, "connection reset by peer")                         \
-    X(ETIMEDOUT, -14, "timed out")                                         \
-    X(EHOSTUNREACH, -15, "host unreachable")                               \
-    X(ENOTFOUND, -16, "name not found")                                    \
-    X(EPIPE, -17, "broken pipe")                                           \
-    X(EMFILE, -18, "too many open files")                                  \
-    X(ESTOPPED, -19, "stopped")                                            \
-    X(EEXIST, -20, "already exists")                                       \
+#define NC_ERRNO_MAP(X)                                                                            \
+    X(EINVAL, -1, "invalid argument")                                                              \
+    X(ENOMEM, -2, "out of memory")                                                                 \
+    X(EAGAIN, -3, "resource temporarily unavailable")                                              \
+    X(ECANCELED, -4, "operation canceled")                                                         \
+    X(ECLOSED, -5, "session closed")                                                               \
+    X(ESTALE, -6, "stale session id")                                                              \
+    X(EQFULL, -7, "queue full")                                                                    \
+    X(ENOBUFS, -8, "send buffer full")                                                             \
+    X(EMSGSIZE, -9, "packet too large")                                                            \
+    X(EADDRINUSE, -10, "address already in use")                                                   \
+    X(EADDRNOTAVAIL, -11, "address not available")                                                 \
+    X(ECONNREFUSED, -12, "connection refused")                                                     \
+    X(ECONNRESET, -13, "connection reset by peer")                                                 \
+    X(ETIMEDOUT, -14, "timed out")                                                                 \
+    X(EHOSTUNREACH, -15, "host unreachable")                                                       \
+    X(ENOTFOUND, -16, "name not found")                                                            \
+    X(EPIPE, -17, "broken pipe")                                                                   \
+    X(EMFILE, -18, "too many open files")                                                          \
+    X(ESTOPPED, -19, "stopped")                                                                    \
+    X(EEXIST, -20, "already exists")                                                               \
     X(EIO, -99, "i/o error")
 
 enum {
@@ -80,8 +80,8 @@ void nc_log(nc_log_level_t lvl, const char *tag, const char *fmt, ...)
 
 /* ---- time -------------------------------------------------------------- */
 
-uint64_t nc_now_ns(void); /* monotonic */
-uint64_t nc_now_ms(void); /* monotonic */
+uint64_t nc_now_ns(void);  /* monotonic */
+uint64_t nc_now_ms(void);  /* monotonic */
 uint64_t nc_wall_ms(void); /* unix epoch */
 
 /* ---- job system: pool, queues, strands, timers ---------------------------
@@ -111,9 +111,9 @@ typedef enum {
 } nc_prio_t;
 
 typedef struct nc_pool_opts_s {
-    const char *name;      /* for logs and thread names; default "pool" */
-    int threads;           /* worker threads, >= 1; default 4 */
-    int strand_batch;      /* jobs a strand runs before yielding; default 64 */
+    const char *name;         /* for logs and thread names; default "pool" */
+    int threads;              /* worker threads, >= 1; default 4 */
+    int strand_batch;         /* jobs a strand runs before yielding; default 64 */
     uint32_t strand_slice_us; /* ... or time before yielding; default 2000 */
 } nc_pool_opts_t;
 
@@ -127,11 +127,11 @@ void nc_pool_destroy(nc_pool_t *pool);
 int nc_pool_threads(const nc_pool_t *pool);
 
 typedef struct nc_queue_opts_s {
-    const char *name;      /* required, unique in the pool */
-    int max_threads;       /* thread cap, >= 1 */
-    uint32_t capacity;     /* max pending jobs; default 65536 */
-    uint32_t low_water;    /* resume readers below this; default capacity/2 */
-    nc_prio_t priority;    /* default NC_PRIO_NORMAL */
+    const char *name;   /* required, unique in the pool */
+    int max_threads;    /* thread cap, >= 1 */
+    uint32_t capacity;  /* max pending jobs; default 65536 */
+    uint32_t low_water; /* resume readers below this; default capacity/2 */
+    nc_prio_t priority; /* default NC_PRIO_NORMAL */
 } nc_queue_opts_t;
 
 int nc_queue_create(nc_pool_t *pool, const nc_queue_opts_t *opts, nc_queue_t **out);
@@ -168,8 +168,8 @@ int nc_strand_running_here(const nc_strand_t *s);
  * by their own count), so a tick is never lost.  out may be NULL for a
  * timer that is never canceled. */
 typedef uint64_t nc_timer_id_t;
-int nc_timer_start(nc_strand_t *s, uint64_t delay_ms, uint64_t repeat_ms,
-                   nc_job_fn fn, void *arg, nc_timer_id_t *out);
+int nc_timer_start(nc_strand_t *s, uint64_t delay_ms, uint64_t repeat_ms, nc_job_fn fn, void *arg,
+                   nc_timer_id_t *out);
 /* 0 if canceled, NC_ESTALE if it already fired (one-shot) or was canceled. */
 int nc_timer_cancel(nc_pool_t *pool, nc_timer_id_t id);
 
@@ -178,11 +178,11 @@ typedef struct nc_queue_stats_s {
     nc_prio_t priority;
     int max_threads;
     uint32_t capacity;
-    uint64_t pending;        /* jobs waiting now */
-    int running;             /* workers running its jobs now */
-    int max_running_seen;    /* highest concurrency observed */
+    uint64_t pending;     /* jobs waiting now */
+    int running;          /* workers running its jobs now */
+    int max_running_seen; /* highest concurrency observed */
     uint64_t jobs_run;
-    uint64_t wait_p50_us;    /* post-to-start wait, recent window */
+    uint64_t wait_p50_us; /* post-to-start wait, recent window */
     uint64_t wait_p99_us;
     uint64_t wait_max_us;
     uint64_t capacity_pauses; /* times a reader was paused on this queue */
@@ -207,8 +207,8 @@ typedef uint64_t nc_sid_t;
 #define NC_MAX_PACKET 65535
 
 typedef struct nc_engine_opts_s {
-    int io_threads;          /* fixed; default 1 */
-    uint32_t max_sessions;   /* slots in the session table; default 65536 */
+    int io_threads;        /* fixed; default 1 */
+    uint32_t max_sessions; /* slots in the session table; default 65536 */
 } nc_engine_opts_t;
 
 int nc_engine_create(const nc_engine_opts_t *opts, nc_engine_t **out);
@@ -237,14 +237,14 @@ typedef struct nc_close_reason_s {
  * from inside one.  `body` is valid only during the call. */
 typedef struct nc_handlers_s {
     void (*on_open)(nc_session_t *s, void *role_ud);
-    void (*on_packet)(nc_session_t *s, uint16_t type, const uint8_t *body,
-                      size_t len, void *role_ud);
+    void (*on_packet)(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len,
+                      void *role_ud);
     void (*on_close)(nc_session_t *s, const nc_close_reason_t *why, void *role_ud);
 } nc_handlers_t;
 
 typedef struct nc_role_opts_s {
-    const char *name;           /* logs; default "server"/"client" */
-    nc_queue_t *queue;          /* required: sessions' strands live here */
+    const char *name;  /* logs; default "server"/"client" */
+    nc_queue_t *queue; /* required: sessions' strands live here */
     nc_handlers_t handlers;
     void *ud;                   /* role_ud passed to handlers */
     uint32_t max_packet;        /* default and ceiling 65535; >= 4 */
@@ -262,8 +262,8 @@ typedef struct nc_role_opts_s {
 } nc_role_opts_t;
 
 /* Listen on host:port ("0.0.0.0", "::", "127.0.0.1"...; port 0 = pick one). */
-int nc_server_create(nc_engine_t *e, const char *host, uint16_t port,
-                     const nc_role_opts_t *opts, nc_server_t **out);
+int nc_server_create(nc_engine_t *e, const char *host, uint16_t port, const nc_role_opts_t *opts,
+                     nc_server_t **out);
 uint16_t nc_server_port(const nc_server_t *srv);
 /* Stops listening and closes the server's sessions (reason "shutdown");
  * returns after their on_close ran. Must not be called from a worker of the
@@ -272,8 +272,8 @@ void nc_server_destroy(nc_server_t *srv);
 
 /* Connect to host:port and stay connected: reconnects with exponential
  * back-off and jitter until destroyed (unless no_reconnect). */
-int nc_client_create(nc_engine_t *e, const char *host, uint16_t port,
-                     const nc_role_opts_t *opts, nc_client_t **out);
+int nc_client_create(nc_engine_t *e, const char *host, uint16_t port, const nc_role_opts_t *opts,
+                     nc_client_t **out);
 /* Current session id or 0 if not connected. */
 nc_sid_t nc_client_session(const nc_client_t *c);
 void nc_client_destroy(nc_client_t *c);
@@ -281,14 +281,14 @@ void nc_client_destroy(nc_client_t *c);
 typedef struct nc_role_stats_s {
     uint64_t sessions_live;
     uint64_t sessions_total;
-    uint64_t rejected_cap;       /* accepted then closed at once: over cap */
+    uint64_t rejected_cap; /* accepted then closed at once: over cap */
     uint64_t closed_bad_length;
     uint64_t closed_send_full;
     uint64_t closed_idle;
-    uint64_t connect_failures;   /* clients */
-    uint64_t reconnects;         /* clients */
+    uint64_t connect_failures; /* clients */
+    uint64_t reconnects;       /* clients */
     uint64_t packets_in, packets_out, bytes_in, bytes_out;
-    uint64_t read_pauses;        /* reads paused for a full queue */
+    uint64_t read_pauses; /* reads paused for a full queue */
 } nc_role_stats_t;
 void nc_server_stats(const nc_server_t *srv, nc_role_stats_t *out);
 void nc_client_stats(const nc_client_t *c, nc_role_stats_t *out);
@@ -314,24 +314,26 @@ int nc_close_id(nc_engine_t *e, nc_sid_t id, int code, const char *text);
  * NC_ECLOSED if closing; NC_ENOBUFS (and the session is closed with
  * "send buffer full") past max_send_bytes; NC_EMSGSIZE over max_packet. */
 int nc_send(nc_session_t *s, uint16_t type, const void *body, size_t len);
-int nc_send_id(nc_engine_t *e, nc_sid_t id, uint16_t type, const void *body,
-               size_t len);
+int nc_send_id(nc_engine_t *e, nc_sid_t id, uint16_t type, const void *body, size_t len);
 
 /* Zero-copy packets: allocate, encode the body in place, set len and type,
  * send to one or many sessions (each send takes a reference), then release
  * yours.  len and type must not change after the first send. */
 typedef struct nc_packet_s {
-    uint32_t cap;     /* body capacity */
-    uint32_t len;     /* body length; set before sending */
-    uint16_t type;    /* set before sending */
+    uint32_t cap;  /* body capacity */
+    uint32_t len;  /* body length; set before sending */
+    uint16_t type; /* set before sending */
     /* private below */
     _Atomic uint32_t refs_;
     _Atomic uint32_t seal_; /* header written: 0 no, 1 writing, 2 yes */
     uint32_t raw_;          /* 1: no header on the wire (nc_send_raw) */
-    uint8_t data_[];  /* header (4) + body */
+    uint8_t data_[];        /* header (4) + body */
 } nc_packet_t;
 nc_packet_t *nc_packet_alloc(size_t body_cap);
-static inline uint8_t *nc_packet_body(nc_packet_t *p) { return p->data_ + NC_HEADER_SIZE; }
+static inline uint8_t *nc_packet_body(nc_packet_t *p)
+{
+    return p->data_ + NC_HEADER_SIZE;
+}
 void nc_packet_release(nc_packet_t *p);
 int nc_send_packet(nc_session_t *s, nc_packet_t *p);
 /* Raw roles only: bytes as they are, no header; any length (split into

@@ -16,13 +16,13 @@ struct nc_server_s {
 };
 
 struct nc_client_s {
-    nc__role_t r; /* first */
+    nc__role_t r;        /* first */
     nc_strand_t *strand; /* reconnect timer jobs */
     char host[256];
     uint16_t port;
     /* under r.lock: */
-    uint32_t attempts;  /* consecutive failures, for back-off */
-    int pending;        /* a connect in flight or a reconnect timer armed */
+    uint32_t attempts; /* consecutive failures, for back-off */
+    int pending;       /* a connect in flight or a reconnect timer armed */
     nc_timer_id_t timer;
     nc_sid_t current;
     uint64_t rng;
@@ -138,8 +138,7 @@ void nc_engine_destroy(nc_engine_t *e)
 
 /* ---- roles (shared by servers and clients) ------------------------------ */
 
-static int role_init(nc__role_t *r, nc_engine_t *e, const nc_role_opts_t *opts,
-                     int is_client)
+static int role_init(nc__role_t *r, nc_engine_t *e, const nc_role_opts_t *opts, int is_client)
 {
     if (!opts || !opts->queue || !opts->handlers.on_packet)
         return NC_EINVAL;
@@ -161,7 +160,9 @@ static int role_init(nc__role_t *r, nc_engine_t *e, const nc_role_opts_t *opts,
     if (r->opts.reconnect_max_ms < r->opts.reconnect_base_ms)
         r->opts.reconnect_max_ms = r->opts.reconnect_base_ms;
     snprintf(r->name, sizeof(r->name), "%s",
-             opts->name ? opts->name : is_client ? "client" : "server");
+             opts->name  ? opts->name
+             : is_client ? "client"
+                         : "server");
     r->opts.name = r->name;
     nc__mutex_init(&r->lock);
     nc__cond_init(&r->cond);
@@ -282,8 +283,8 @@ static void role_stats(const nc__role_t *r, nc_role_stats_t *o)
 
 /* ---- server role -------------------------------------------------------- */
 
-int nc_server_create(nc_engine_t *e, const char *host, uint16_t port,
-                     const nc_role_opts_t *opts, nc_server_t **out)
+int nc_server_create(nc_engine_t *e, const char *host, uint16_t port, const nc_role_opts_t *opts,
+                     nc_server_t **out)
 {
     nc_server_t *srv = calloc(1, sizeof(*srv));
     if (!srv)
@@ -301,13 +302,15 @@ int nc_server_create(nc_engine_t *e, const char *host, uint16_t port,
         free(srv);
         return rc;
     }
-    nc_log(NC_LOG_INFO, srv->r.name, "listening on %s port %u", host ? host : "0.0.0.0",
-           srv->port);
+    nc_log(NC_LOG_INFO, srv->r.name, "listening on %s port %u", host ? host : "0.0.0.0", srv->port);
     *out = srv;
     return 0;
 }
 
-uint16_t nc_server_port(const nc_server_t *srv) { return srv->port; }
+uint16_t nc_server_port(const nc_server_t *srv)
+{
+    return srv->port;
+}
 
 void nc__on_accept(nc__role_t *r, nc__sock_t sock, const char *peer)
 {
@@ -324,7 +327,10 @@ void nc_server_destroy(nc_server_t *srv)
     free(srv);
 }
 
-void nc_server_stats(const nc_server_t *srv, nc_role_stats_t *out) { role_stats(&srv->r, out); }
+void nc_server_stats(const nc_server_t *srv, nc_role_stats_t *out)
+{
+    role_stats(&srv->r, out);
+}
 
 /* ---- client role -------------------------------------------------------- */
 
@@ -415,8 +421,8 @@ static void client_session_gone(struct nc_client_s *c, nc_session_t *s)
     nc__mutex_unlock(&c->r.lock);
 }
 
-int nc_client_create(nc_engine_t *e, const char *host, uint16_t port,
-                     const nc_role_opts_t *opts, nc_client_t **out)
+int nc_client_create(nc_engine_t *e, const char *host, uint16_t port, const nc_role_opts_t *opts,
+                     nc_client_t **out)
 {
     if (!host || !port)
         return NC_EINVAL;
@@ -471,7 +477,10 @@ void nc_client_destroy(nc_client_t *c)
     free(c);
 }
 
-void nc_client_stats(const nc_client_t *c, nc_role_stats_t *out) { role_stats(&c->r, out); }
+void nc_client_stats(const nc_client_t *c, nc_role_stats_t *out)
+{
+    role_stats(&c->r, out);
+}
 
 static void role_destroy_any(nc__role_t *r)
 {

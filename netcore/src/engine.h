@@ -22,7 +22,7 @@
 typedef intptr_t nc__sock_t;
 #define NC__BAD_SOCK ((nc__sock_t)-1)
 
-typedef struct nc__loop_s nc__loop_t; /* backend-private */
+typedef struct nc__loop_s nc__loop_t;         /* backend-private */
 typedef struct nc__listener_s nc__listener_t; /* backend-private */
 
 typedef struct nc__role_s nc__role_t;
@@ -47,16 +47,16 @@ struct nc__role_s {
     nc_role_opts_t opts;
     char name[32];
     int is_client;
-    nc_mutex_t lock; /* guards sessions list, live, stopping */
-    nc_cond_t cond;  /* signalled when live drops */
+    nc_mutex_t lock;        /* guards sessions list, live, stopping */
+    nc_cond_t cond;         /* signalled when live drops */
     nc_session_t *sessions; /* intrusive list (s->role_next/prev) */
     uint32_t live;
     int stopping;
     nc__role_t *engine_next; /* engine's list of roles, under engine lock */
     struct {
-        atomic_uint_fast64_t sessions_total, rejected_cap, closed_bad_length,
-            closed_send_full, closed_idle, connect_failures, reconnects,
-            packets_in, packets_out, bytes_in, bytes_out, read_pauses;
+        atomic_uint_fast64_t sessions_total, rejected_cap, closed_bad_length, closed_send_full,
+            closed_idle, connect_failures, reconnects, packets_in, packets_out, bytes_in, bytes_out,
+            read_pauses;
     } st;
 };
 
@@ -98,9 +98,9 @@ struct nc_session_s {
     /* Send queue (under lock): ring of packets, first one partially sent. */
     nc_packet_t **sq;
     uint32_t sq_head, sq_count, sq_cap;
-    size_t sq_off;   /* bytes of sq[head] already sent */
-    size_t unsent;   /* total bytes queued and not sent */
-    int send_error;  /* a send failed; session is closing */
+    size_t sq_off;  /* bytes of sq[head] already sent */
+    size_t unsent;  /* total bytes queued and not sent */
+    int send_error; /* a send failed; session is closing */
 };
 
 /* ---- shared code, called by backends ------------------------------------ */
@@ -147,7 +147,7 @@ void nc__io_send_locked(nc_session_t *s);
  * linger time), else drop them.  Any thread; the backend ends with
  * nc__on_closed(). */
 void nc__io_close(nc_session_t *s, int graceful);
-void nc__io_pause_read(nc_session_t *s); /* I/O side, from nc__on_recv */
+void nc__io_pause_read(nc_session_t *s);  /* I/O side, from nc__on_recv */
 void nc__io_resume_read(nc_session_t *s); /* any thread */
 /* Listen; reports the bound port. */
 int nc__io_listen(nc_engine_t *e, nc__role_t *srv, const char *host, uint16_t port,

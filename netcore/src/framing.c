@@ -3,8 +3,7 @@
  * or allocated for it. */
 #include "internal.h"
 
-long nc__frame_scan(const uint8_t *buf, size_t len, uint32_t max_packet,
-                    nc__frame_cb cb, void *ud)
+long nc__frame_scan(const uint8_t *buf, size_t len, uint32_t max_packet, nc__frame_cb cb, void *ud)
 {
     size_t off = 0;
     while (len - off >= 2) {

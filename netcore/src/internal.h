@@ -8,8 +8,7 @@
 
 #include <stdbool.h>
 
-#define NC_CONTAINER_OF(ptr, type, member) \
-    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define NC_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---- pool <-> engine contract ------------------------------------------ */
 
@@ -44,8 +43,7 @@ typedef void (*nc__frame_cb)(void *ud, uint16_t type, const uint8_t *body, size_
 /* Calls cb for each complete packet at the front of buf.  Returns the bytes
  * consumed (a partial packet at the end is left), or NC_EMSGSIZE if a header
  * declares a length < 4 or > max_packet (nothing after it is delivered). */
-long nc__frame_scan(const uint8_t *buf, size_t len, uint32_t max_packet,
-                    nc__frame_cb cb, void *ud);
+long nc__frame_scan(const uint8_t *buf, size_t len, uint32_t max_packet, nc__frame_cb cb, void *ud);
 static inline void nc__put_header(uint8_t *h, uint16_t total_len, uint16_t type)
 {
     h[0] = (uint8_t)(total_len & 0xff);

@@ -14,8 +14,14 @@ static void *g_sink_ud;
 
 static const char *const level_names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF"};
 
-void nc_log_set_level(nc_log_level_t lvl) { atomic_store(&g_level, (int)lvl); }
-nc_log_level_t nc_log_get_level(void) { return (nc_log_level_t)atomic_load(&g_level); }
+void nc_log_set_level(nc_log_level_t lvl)
+{
+    atomic_store(&g_level, (int)lvl);
+}
+nc_log_level_t nc_log_get_level(void)
+{
+    return (nc_log_level_t)atomic_load(&g_level);
+}
 
 void nc_log_set_sink(nc_log_sink_fn fn, void *ud)
 {

@@ -270,8 +270,8 @@ static void strand_unlink_locked(nc_pool_t *p, nc_strand_t *s)
  * time slice; then it goes to the back of its queue's runnable list. */
 /* Takes up to `room` jobs off the strand in one lock hold (they count as
  * started: pending drops, waits are sampled now).  Returns how many. */
-static int strand_take_locked(nc_pool_t *p, nc_queue_t *q, nc_strand_t *s, int room,
-                              nc_job_fn *fns, void **args, nc__waiter_t **w)
+static int strand_take_locked(nc_pool_t *p, nc_queue_t *q, nc_strand_t *s, int room, nc_job_fn *fns,
+                              void **args, nc__waiter_t **w)
 {
     int n = 0;
     while (s->head && n < room) {

@@ -42,8 +42,8 @@ static void final_job(void *arg)
     nc__role_t *r = s->role;
     if (s->opened && r->opts.handlers.on_close)
         r->opts.handlers.on_close(s, &s->reason, r->opts.ud);
-    nc_log(NC_LOG_DEBUG, r->name, "session %016llx closed: %s (%s)",
-           (unsigned long long)s->id, s->reason.text, nc_errname(s->reason.code));
+    nc_log(NC_LOG_DEBUG, r->name, "session %016llx closed: %s (%s)", (unsigned long long)s->id,
+           s->reason.text, nc_errname(s->reason.code));
     nc__engine_table_remove(s->engine, s);
     nc_strand_t *strand = s->strand;
     nc__role_session_gone(r, s);
@@ -81,8 +81,7 @@ static void session_close(nc_session_t *s, int code, const char *text,
     if (counter)
         atomic_fetch_add(counter, 1);
     nc_log(code < 0 && code != NC_ESTOPPED ? NC_LOG_INFO : NC_LOG_DEBUG, s->role->name,
-           "session %016llx %s closing: %s", (unsigned long long)s->id, s->peer,
-           s->reason.text);
+           "session %016llx %s closing: %s", (unsigned long long)s->id, s->peer, s->reason.text);
     cancel_idle_timer(s);
     int graceful = code >= 0 || code == NC_ESTOPPED;
     nc__io_close(s, graceful);
@@ -424,7 +423,10 @@ static int sq_push(nc_session_t *s, nc_packet_t *p)
 }
 
 /* What goes on the wire: header + body, or the body alone for raw bytes. */
-static size_t wire_len(const nc_packet_t *p) { return p->raw_ ? p->len : p->len + NC_HEADER_SIZE; }
+static size_t wire_len(const nc_packet_t *p)
+{
+    return p->raw_ ? p->len : p->len + NC_HEADER_SIZE;
+}
 static const uint8_t *wire_ptr(const nc_packet_t *p)
 {
     return p->raw_ ? p->data_ + NC_HEADER_SIZE : p->data_;
@@ -557,14 +559,38 @@ void nc__on_send_error(nc_session_t *s, int err)
 
 /* ---- accessors ---------------------------------------------------------- */
 
-nc_sid_t nc_session_id(const nc_session_t *s) { return s->id; }
-const char *nc_session_peer(const nc_session_t *s) { return s->peer; }
-void *nc_session_ud(const nc_session_t *s) { return s->ud; }
-void nc_session_set_ud(nc_session_t *s, void *ud) { s->ud = ud; }
-nc_strand_t *nc_session_strand(const nc_session_t *s) { return s->strand; }
-nc_engine_t *nc_session_engine(const nc_session_t *s) { return s->engine; }
-int nc_session_is_closing(const nc_session_t *s) { return atomic_load(&s->closing); }
-void nc_session_put(nc_session_t *s) { nc__session_release(s); }
+nc_sid_t nc_session_id(const nc_session_t *s)
+{
+    return s->id;
+}
+const char *nc_session_peer(const nc_session_t *s)
+{
+    return s->peer;
+}
+void *nc_session_ud(const nc_session_t *s)
+{
+    return s->ud;
+}
+void nc_session_set_ud(nc_session_t *s, void *ud)
+{
+    s->ud = ud;
+}
+nc_strand_t *nc_session_strand(const nc_session_t *s)
+{
+    return s->strand;
+}
+nc_engine_t *nc_session_engine(const nc_session_t *s)
+{
+    return s->engine;
+}
+int nc_session_is_closing(const nc_session_t *s)
+{
+    return atomic_load(&s->closing);
+}
+void nc_session_put(nc_session_t *s)
+{
+    nc__session_release(s);
+}
 
 size_t nc_session_unsent(const nc_session_t *s)
 {
@@ -575,4 +601,7 @@ size_t nc_session_unsent(const nc_session_t *s)
     return n;
 }
 
-void nc__on_closed(nc_session_t *s) { nc__session_release(s); }
+void nc__on_closed(nc_session_t *s)
+{
+    nc__session_release(s);
+}

@@ -39,8 +39,7 @@ static void test_idle_time_earns_no_teleport(void **state)
 {
     (void)state;
     zone_move_state_t st = fresh(0);
-    assert_int_equal(zone_move_check(&R, &st, 100, 100, 10, 10, 60, 10, 60000),
-                     ZONE_MOVE_TOO_FAST);
+    assert_int_equal(zone_move_check(&R, &st, 100, 100, 10, 10, 60, 10, 60000), ZONE_MOVE_TOO_FAST);
 }
 
 /* The hole a per-move allowance leaves: many small moves sent back to back
@@ -67,8 +66,7 @@ static void test_move_out_of_bounds_or_nan_is_rejected(void **state)
                      ZONE_MOVE_OUT_OF_BOUNDS);
     assert_int_equal(zone_move_check(&R, &st, 100, 100, 1, 10, -0.5f, 10, 1000),
                      ZONE_MOVE_OUT_OF_BOUNDS);
-    assert_int_equal(zone_move_check(&R, &st, 100, 100, 1, 10, NAN, 10, 1000),
-                     ZONE_MOVE_BAD_VALUE);
+    assert_int_equal(zone_move_check(&R, &st, 100, 100, 1, 10, NAN, 10, 1000), ZONE_MOVE_BAD_VALUE);
 }
 
 static void test_chat_burst_then_mute_then_recover(void **state)

@@ -1,6 +1,7 @@
 /* Process helpers for the tools' integration tests (tl_test_*.c): start a
  * real executable with stdout (and optionally stdin) on pipes, wait for
- * lines (stdout and stderr together) with deadlines, stop and reap.  POSIX implementation: tl_proc_posix.c. */
+ * lines (stdout and stderr together) with deadlines, stop and reap.  POSIX implementation:
+ * tl_proc_posix.c. */
 #ifndef TL_PROC_H
 #define TL_PROC_H
 
@@ -8,8 +9,8 @@
 
 typedef struct tl_proc_s {
     int pid;
-    int out_fd, in_fd;  /* in_fd -1 unless stdin is piped */
-    char out[1 << 16];  /* everything read from stdout so far (NUL-terminated) */
+    int out_fd, in_fd; /* in_fd -1 unless stdin is piped */
+    char out[1 << 16]; /* everything read from stdout so far (NUL-terminated) */
     size_t len, scanned;
 } tl_proc_t;
 

@@ -50,9 +50,22 @@ static int start_game(int i, const char *name)
     snprintf(db, sizeof db, "%s/gs.db", sh.dir[i]);
     snprintf(cp, sizeof cp, "%d", sh.chat_port);
     snprintf(mp, sizeof mp, "%d", sh.master_port);
-    const char *argv[] = {GAMESERVER_BIN, "--port", "0", "--metrics-port", "-1", "--db", db,
-                          "--shard", name, "--chat-port", cp, "--master-port", mp,
-                          "--set", "master.heartbeat_ms=200", NULL};
+    const char *argv[] = {GAMESERVER_BIN,
+                          "--port",
+                          "0",
+                          "--metrics-port",
+                          "-1",
+                          "--db",
+                          db,
+                          "--shard",
+                          name,
+                          "--chat-port",
+                          cp,
+                          "--master-port",
+                          mp,
+                          "--set",
+                          "master.heartbeat_ms=200",
+                          NULL};
     if (tl_proc_start(&sh.game[i], argv, 0) != 0)
         return -1;
     return sh.game_port[i] = tl_proc_ready(&sh.game[i], DEADLINE_MS);
@@ -163,8 +176,7 @@ static void test_global_chat_crosses_shards_and_master_lists_both(void **state)
     /* heartbeats every 200 ms carry the population: wait for 1 and 1 */
     int ok = 0;
     for (int i = 0; i < 50 && !ok; i++)
-        ok = master_lists_both(1) ||
-             tl_proc_wait_for(&sh.master, "never printed", 0, 100) > 0;
+        ok = master_lists_both(1) || tl_proc_wait_for(&sh.master, "never printed", 0, 100) > 0;
     assert_true(ok);
 }
 
@@ -187,8 +199,8 @@ static void test_chat_server_down_degrades_then_recovers_on_restart(void **state
      * shouter alone: carol's pong comes after anything queued to her */
     assert_int_equal(gs_chat(&alice, 1, "", "anyone out there?"), 0);
     expect_chat(&carol, "anyone out there?", "alice2", "");
-    expect_chat(&alice, "global chat offline: your message reached this shard only",
-                "*system*", NULL);
+    expect_chat(&alice, "global chat offline: your message reached this shard only", "*system*",
+                NULL);
     int carol_notices = 0;
     assert_int_equal(gs_barrier(&carol, count_stayed_local, &carol_notices, DEADLINE_MS), 0);
     assert_int_equal(carol_notices, 0);

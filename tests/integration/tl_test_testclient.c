@@ -29,8 +29,19 @@ static int setup(void **state)
     if (!mkdtemp(dir))
         return -1;
     snprintf(db, sizeof db, "%s/gs.db", dir);
-    const char *argv[] = {GAMESERVER_BIN, "--port", "0", "--metrics-port", "-1", "--db", db,
-                          "--chat-port", "0", "--master-port", "0", "--log-level", "warn",
+    const char *argv[] = {GAMESERVER_BIN,
+                          "--port",
+                          "0",
+                          "--metrics-port",
+                          "-1",
+                          "--db",
+                          db,
+                          "--chat-port",
+                          "0",
+                          "--master-port",
+                          "0",
+                          "--log-level",
+                          "warn",
                           NULL};
     if (tl_proc_start(&game, argv, 0) != 0)
         return -1;
@@ -55,8 +66,8 @@ static int teardown(void **state)
 static void test_bots_run_ends_with_zero_errors(void **state)
 {
     (void)state;
-    const char *argv[] = {TESTCLIENT_BIN, "--port", port, "--bots", "50", "--duration", "5",
-                          "--ramp", "100", NULL};
+    const char *argv[] = {TESTCLIENT_BIN, "--port", port,     "--bots", "50",
+                          "--duration",   "5",      "--ramp", "100",    NULL};
     assert_int_equal(tl_proc_start(&client, argv, 0), 0);
     int rc = tl_proc_wait_exit(&client, 30000);
     printf("%s", client.out);
@@ -64,7 +75,7 @@ static void test_bots_run_ends_with_zero_errors(void **state)
     assert_non_null(strstr(client.out, "logins          50/50"));
     assert_non_null(strstr(client.out, "errors          0 "));
     assert_non_null(strstr(client.out, "result: OK"));
-    assert_non_null(strstr(client.out, "rtt p50"));  /* live status line (stderr) */
+    assert_non_null(strstr(client.out, "rtt p50")); /* live status line (stderr) */
 }
 
 static void test_piped_client_logs_in_moves_says_and_quits(void **state)
@@ -73,14 +84,19 @@ static void test_piped_client_logs_in_moves_says_and_quits(void **state)
     const char *argv[] = {TESTCLIENT_BIN, "--port", port, NULL};
     assert_int_equal(tl_proc_start(&client, argv, 1), 0);
     assert_int_equal(tl_proc_write(&client, "login piper\nmove 501 500\n"
-                                            "say hello from a pipe\nping\nwho\n"), 0);
+                                            "say hello from a pipe\nping\nwho\n"),
+                     0);
     tl_proc_close_stdin(&client); /* EOF: wait for replies, log out, exit 0 */
     int rc = tl_proc_wait_exit(&client, DEADLINE_MS);
     printf("%s", client.out);
     assert_int_equal(rc, 0);
-    const char *want[] = {"* logged in as piper", "* entered zone Meadow (1)",
-                          "* moving to (501.0, 500.0)", "[zone] piper: hello from a pipe",
-                          "pong: ", "online (1): piper (zone 1)", "* connection closed"};
+    const char *want[] = {"* logged in as piper",
+                          "* entered zone Meadow (1)",
+                          "* moving to (501.0, 500.0)",
+                          "[zone] piper: hello from a pipe",
+                          "pong: ",
+                          "online (1): piper (zone 1)",
+                          "* connection closed"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(client.out, want[i]))
             fail_msg("missing '%s'", want[i]);
@@ -95,8 +111,7 @@ static void test_hash_mismatch_is_reported_clearly(void **state)
     long at = tl_proc_wait_for(&client, "protocol hash mismatch", 0, DEADLINE_MS);
     printf("%s", client.out);
     assert_true(at > 0);
-    assert_true(tl_proc_wait_for(&client, "connection closed by the server", 0,
-                                 DEADLINE_MS) > 0);
+    assert_true(tl_proc_wait_for(&client, "connection closed by the server", 0, DEADLINE_MS) > 0);
     tl_proc_close_stdin(&client);
     assert_int_not_equal(tl_proc_wait_exit(&client, DEADLINE_MS), 0);
 }
@@ -107,8 +122,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bots_run_ends_with_zero_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_piped_client_logs_in_moves_says_and_quits, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_hash_mismatch_is_reported_clearly, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_hash_mismatch_is_reported_clearly, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

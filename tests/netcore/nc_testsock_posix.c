@@ -93,4 +93,7 @@ void nc_test_sock_shrink_rcvbuf(int fd)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 }
 
-void nc_test_sock_close(int fd) { close(fd); }
+void nc_test_sock_close(int fd)
+{
+    close(fd);
+}

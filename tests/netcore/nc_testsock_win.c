@@ -105,4 +105,7 @@ void nc_test_sock_shrink_rcvbuf(int fd)
     setsockopt((SOCKET)fd, SOL_SOCKET, SO_RCVBUF, (const char *)&small, sizeof(small));
 }
 
-void nc_test_sock_close(int fd) { closesocket((SOCKET)fd); }
+void nc_test_sock_close(int fd)
+{
+    closesocket((SOCKET)fd);
+}

@@ -16,7 +16,6 @@ bool nc_test_wait_atomic_ge(atomic_int *v, int want, uint32_t timeout_ms);
 /* Sets the log level from NC_TEST_LOG (default: warn). */
 void nc_test_init(void);
 
-
 /* Raw blocking sockets to 127.0.0.1 for hostile-peer tests (timeouts set,
  * no SIGPIPE).  Return 0 / fd on success, -1 on failure. */
 int nc_test_sock_connect(uint16_t port);

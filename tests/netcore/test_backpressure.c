@@ -21,11 +21,11 @@
 #endif
 
 #define MAX_SENDERS 8
-#define BODY 4092           /* + 4-byte header = 4 KiB packets */
+#define BODY 4092 /* + 4-byte header = 4 KiB packets */
 #define PKT (BODY + NC_HEADER_SIZE)
 #define CAPACITY 64
 #define LOW_WATER 16
-#define HANDLER_US 50       /* per packet; nanosleep rounds it up to ~100 us */
+#define HANDLER_US 50 /* per packet; nanosleep rounds it up to ~100 us */
 /* Each case pushes 80 MiB through the server.  Without pausing, what the
  * kernel's socket buffers cannot hold would pile up in jobs in our heap. */
 #define TOTAL_PACKETS 20000
@@ -58,7 +58,10 @@ typedef struct {
 #endif
 #if defined(__SANITIZE_ADDRESS__) || defined(BP_ASAN)
 const char *__asan_default_options(void);
-const char *__asan_default_options(void) { return "quarantine_size_mb=8"; }
+const char *__asan_default_options(void)
+{
+    return "quarantine_size_mb=8";
+}
 #endif
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -98,7 +101,8 @@ static uint32_t get_u32(const uint8_t *p)
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16),
+    p[3] = (uint8_t)(v >> 24);
 }
 
 /* ---- server handlers ---------------------------------------------------- */
@@ -169,7 +173,10 @@ typedef struct {
     atomic_int failed;
 } sender_t;
 
-static bool go_set(void *arg) { return atomic_load(&((bp_t *)arg)->go) != 0; }
+static bool go_set(void *arg)
+{
+    return atomic_load(&((bp_t *)arg)->go) != 0;
+}
 
 /* Writes per_sender packets in 64 KiB bursts, as fast as the socket takes
  * them.  The socket's 5 s send timeout turns a stuck server into a failure. */
@@ -210,7 +217,10 @@ static bool all_delivered(void *arg)
     return true;
 }
 
-static bool too_many_errors(bp_t *b) { return atomic_load(&b->errors) != 0; }
+static bool too_many_errors(bp_t *b)
+{
+    return atomic_load(&b->errors) != 0;
+}
 
 static bool pool_quiet(void *arg)
 {
@@ -228,8 +238,8 @@ static void run_fast_senders_into_slow_handler(int senders)
     b->per_sender = TOTAL_PACKETS / senders;
     nc_pool_opts_t po = {.name = "bp", .threads = 4};
     assert_int_equal(nc_pool_create(&po, &b->pool), 0);
-    nc_queue_opts_t qo = {.name = "slow", .max_threads = 4, .capacity = CAPACITY,
-                          .low_water = LOW_WATER};
+    nc_queue_opts_t qo = {
+        .name = "slow", .max_threads = 4, .capacity = CAPACITY, .low_water = LOW_WATER};
     assert_int_equal(nc_queue_create(b->pool, &qo, &b->q), 0);
     nc_engine_opts_t eo = {.io_threads = 2};
     assert_int_equal(nc_engine_create(&eo, &b->e), 0);

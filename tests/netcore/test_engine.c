@@ -21,9 +21,9 @@
 typedef struct {
     atomic_int opened, closed, packets;
     atomic_int closed_bad_length, closed_send_full, closed_idle;
-    atomic_int echo; /* 1 = echo packets back */
+    atomic_int echo;    /* 1 = echo packets back */
     atomic_int notices; /* KICK_TYPE + 1 packets received */
-    nc_mutex_t lock; /* guards last_reason: sessions close in parallel */
+    nc_mutex_t lock;    /* guards last_reason: sessions close in parallel */
     char last_reason[64];
 } counters_t;
 
@@ -136,7 +136,10 @@ static nc_client_t *fx_client(fx_t *f, int no_reconnect)
     return c;
 }
 
-static bool client_connected(void *c) { return nc_client_session(c) != 0; }
+static bool client_connected(void *c)
+{
+    return nc_client_session(c) != 0;
+}
 
 /* ---- tests -------------------------------------------------------------- */
 

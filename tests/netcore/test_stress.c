@@ -189,7 +189,10 @@ static nc_sid_t any_sid(role_ctx_t *c, uint64_t *rng)
     return atomic_load(&c->sids[rnd(rng) % NSIDS]);
 }
 
-static bool stopping(fx_t *f) { return atomic_load(&f->stop) != 0; }
+static bool stopping(fx_t *f)
+{
+    return atomic_load(&f->stop) != 0;
+}
 
 /* ---- (a) sends, closes and disconnects from many threads ---------------- */
 
@@ -245,7 +248,8 @@ static void closer_main(void *arg)
 static void churn_main(void *arg)
 {
     worker_t *w = arg;
-    uint8_t pkts[3][8] = {{8, 0, 3, 0, 1, 2, 3, 4}, {8, 0, 3, 0, 5, 6, 7, 8}, {8, 0, 3, 0, 9, 9, 9, 9}};
+    uint8_t pkts[3][8] = {
+        {8, 0, 3, 0, 1, 2, 3, 4}, {8, 0, 3, 0, 5, 6, 7, 8}, {8, 0, 3, 0, 9, 9, 9, 9}};
     while (!stopping(w->f)) {
         int fd = nc_test_sock_connect(nc_server_port(w->f->srv));
         if (fd < 0)
@@ -259,8 +263,8 @@ static void churn_main(void *arg)
     }
 }
 
-static void test_sends_closes_and_disconnects_from_many_threads_pair_every_open_with_one_close(
-    void **st)
+static void
+test_sends_closes_and_disconnects_from_many_threads_pair_every_open_with_one_close(void **st)
 {
     (void)st;
     fx_t *f = fx_new();
@@ -459,9 +463,15 @@ typedef struct {
     atomic_int *go;
 } bcaster_t;
 
-static bool go_set(void *arg) { return atomic_load((atomic_int *)arg) != 0; }
+static bool go_set(void *arg)
+{
+    return atomic_load((atomic_int *)arg) != 0;
+}
 
-static uint8_t bcast_byte(int k, int i) { return (uint8_t)(k * 31 + i * 7); }
+static uint8_t bcast_byte(int k, int i)
+{
+    return (uint8_t)(k * 31 + i * 7);
+}
 
 /* Thread t sends every packet, in order, to the receivers j with j % 4 == t:
  * each receiver sees one sender (so order holds) while all four threads
@@ -486,8 +496,8 @@ static bool packets_back_to_one_ref(void *arg)
     return true;
 }
 
-static void test_one_packet_broadcast_to_200_sessions_from_several_threads_arrives_identical(
-    void **st)
+static void
+test_one_packet_broadcast_to_200_sessions_from_several_threads_arrives_identical(void **st)
 {
     (void)st;
     fx_t *f = fx_new();
@@ -519,8 +529,8 @@ static void test_one_packet_broadcast_to_200_sessions_from_several_threads_arriv
     uint8_t *got = malloc(BCAST_BODY + NC_HEADER_SIZE);
     for (int j = 0; j < NRECV; j++) {
         for (int k = 0; k < NBCAST; k++) {
-            assert_int_equal(nc_test_sock_read_full(fds[j], got, BCAST_BODY + NC_HEADER_SIZE, 10000),
-                             0);
+            assert_int_equal(
+                nc_test_sock_read_full(fds[j], got, BCAST_BODY + NC_HEADER_SIZE, 10000), 0);
             assert_int_equal(got[0] | got[1] << 8, BCAST_BODY + NC_HEADER_SIZE);
             assert_int_equal(got[2] | got[3] << 8, 100 + k);
             assert_memory_equal(got + NC_HEADER_SIZE, nc_packet_body(pkts[k]), BCAST_BODY);
@@ -582,7 +592,7 @@ static void test_engine_destroy_mid_traffic_closes_every_session_with_shutdown(v
     assert_int_equal(atomic_load(&f->sc.shutdown_closes), NPINGERS);
 
     assert_true(nc_test_wait_atomic_ge(&f->cc.closed, NPINGERS, 10000)); /* peer closed */
-    nc_engine_destroy(ce); /* destroys the clients */
+    nc_engine_destroy(ce);                                               /* destroys the clients */
     free(cl);
     fx_free(f);
 }

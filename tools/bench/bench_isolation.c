@@ -251,13 +251,20 @@ int main(int argc, char **argv)
 {
     for (int i = 1; i + 1 < argc; i += 2) {
         int v = atoi(argv[i + 1]);
-        if (!strcmp(argv[i], "--players")) g.players = v < MAX_PLAYERS ? v : MAX_PLAYERS;
-        else if (!strcmp(argv[i], "--hz")) g.hz = v;
-        else if (!strcmp(argv[i], "--seconds")) g.seconds = v;
-        else if (!strcmp(argv[i], "--burn-us")) g.burn_us = v;
-        else if (!strcmp(argv[i], "--workers")) g.workers = v;
-        else if (!strcmp(argv[i], "--game-cap")) g.game_cap = v;
-        else if (!strcmp(argv[i], "--flood-conns")) g.flood_conns = v < 16 ? v : 16;
+        if (!strcmp(argv[i], "--players"))
+            g.players = v < MAX_PLAYERS ? v : MAX_PLAYERS;
+        else if (!strcmp(argv[i], "--hz"))
+            g.hz = v;
+        else if (!strcmp(argv[i], "--seconds"))
+            g.seconds = v;
+        else if (!strcmp(argv[i], "--burn-us"))
+            g.burn_us = v;
+        else if (!strcmp(argv[i], "--workers"))
+            g.workers = v;
+        else if (!strcmp(argv[i], "--game-cap"))
+            g.game_cap = v;
+        else if (!strcmp(argv[i], "--flood-conns"))
+            g.flood_conns = v < 16 ? v : 16;
         else {
             fprintf(stderr, "usage: bench_isolation [--players N] [--hz N] [--seconds N] "
                             "[--burn-us N] [--workers N] [--game-cap N] [--flood-conns N]\n");
@@ -266,22 +273,22 @@ int main(int argc, char **argv)
     }
     nc_log_set_level(NC_LOG_WARN);
     printf("players=%d at %d Hz, flood on %d conns, flood handler burns %d us, workers=%d, "
-           "game cap=%d, %d s per mode\n\n", g.players, g.hz, g.flood_conns, g.burn_us,
-           g.workers, g.game_cap, g.seconds);
+           "game cap=%d, %d s per mode\n\n",
+           g.players, g.hz, g.flood_conns, g.burn_us, g.workers, g.game_cap, g.seconds);
     result_t res[4];
     long fj[4];
     for (int m = 0; m < 4; m++) {
         fprintf(stderr, "running: %s ...\n", mode_names[m]);
         res[m] = run_mode((mode_t_)m, &fj[m]);
-        fprintf(stderr, "  p50 %.0f us  p99 %.0f us  (%ld pings, %ld flood jobs)\n",
-                res[m].p50_us, res[m].p99_us, res[m].pings, fj[m]);
+        fprintf(stderr, "  p50 %.0f us  p99 %.0f us  (%ld pings, %ld flood jobs)\n", res[m].p50_us,
+                res[m].p99_us, res[m].pings, fj[m]);
     }
     printf("| mode | player p50 (us) | player p99 (us) | p99 / baseline | pings | late "
            "pings | flood jobs run |\n|---|---:|---:|---:|---:|---:|---:|\n");
     for (int m = 0; m < 4; m++)
         printf("| %s | %.0f | %.0f | %.2fx | %ld | %ld | %ld |\n", mode_names[m], res[m].p50_us,
-               res[m].p99_us, res[m].p99_us / (res[0].p99_us > 0 ? res[0].p99_us : 1),
-               res[m].pings, res[m].lost, fj[m]);
+               res[m].p99_us, res[m].p99_us / (res[0].p99_us > 0 ? res[0].p99_us : 1), res[m].pings,
+               res[m].lost, fj[m]);
     double max = 0;
     for (int m = 0; m < 4; m++)
         max = res[m].p99_us > max ? res[m].p99_us : max;

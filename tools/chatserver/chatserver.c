@@ -100,8 +100,7 @@ static void relay(chat_t *c, nc_session_t *from, const proto_chat_relay_t *m)
     nc_log(NC_LOG_DEBUG, TAG, "relayed '%s@%s' to %d shards", m->sender, out.chat_relay.shard, n);
 }
 
-static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len,
-                      void *ud)
+static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len, void *ud)
 {
     chat_t *c = ud;
     proto_msg_t m;
@@ -189,7 +188,9 @@ int main(int argc, char **argv)
         rc = nc_queue_create(pool, &qo, &q);
     if (rc == 0)
         rc = nc_engine_create(&eo, &chat.engine);
-    nc_role_opts_t ro = {.name = "chat", .queue = q, .ud = &chat,
+    nc_role_opts_t ro = {.name = "chat",
+                         .queue = q,
+                         .ud = &chat,
                          .handlers = {.on_packet = on_packet, .on_close = on_close},
                          .max_send_bytes = 8u << 20};
     if (rc == 0)

@@ -3,7 +3,7 @@
 # Idempotent and quick when everything is present (no apt-get update then).
 set -euo pipefail
 
-PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
+PKGS=(build-essential cmake pkg-config git clang clang-format libclang-rt-14-dev
       libsqlite3-dev libcjson-dev libcmocka-dev libuv1-dev prometheus)
 PKGS+=("$@")
 

@@ -16,6 +16,9 @@ build() { # dir, extra cmake args...
   cmake --build "$dir" -j"$JOBS"
 }
 
+step "clang-format: the house style (.clang-format)"
+git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run --Werror
+
 step "gcc build + all tests"
 build build/gcc -DCMAKE_C_COMPILER=gcc
 ctest --test-dir build/gcc --output-on-failure

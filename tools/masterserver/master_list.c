@@ -34,8 +34,7 @@ static void on_open(nc_session_t *s, void *ud)
         finish(ud, 1);
 }
 
-static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len,
-                      void *ud)
+static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len, void *ud)
 {
     lister_t *l = ud;
     if (type != PROTO_T_SHARD_LIST_RESPONSE)
@@ -103,7 +102,10 @@ int master_list_main(const char *hostport, int timeout_ms)
         rc = nc_queue_create(pool, &qo, &q);
     if (rc == 0)
         rc = nc_engine_create(NULL, &e);
-    nc_role_opts_t ro = {.name = "list", .queue = q, .ud = &l, .no_reconnect = 1,
+    nc_role_opts_t ro = {.name = "list",
+                         .queue = q,
+                         .ud = &l,
+                         .no_reconnect = 1,
                          .handlers = {on_open, on_packet, on_close}};
     if (rc == 0)
         rc = nc_client_create(e, host, (uint16_t)atoi(colon + 1), &ro, &c);

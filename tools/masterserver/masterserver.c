@@ -17,7 +17,7 @@ typedef struct entry_s {
     proto_shard_info_t info; /* healthy, last_heartbeat_ms: computed per list */
     nc_sid_t sid;            /* 0 once the link is gone */
     uint64_t last_hb_ms;
-    int up;                  /* last state logged */
+    int up; /* last state logged */
 } entry_t;
 
 typedef struct master_s {
@@ -90,9 +90,11 @@ static void on_register(master_t *m, nc_session_t *s, const proto_shard_register
     pthread_mutex_unlock(&m->mu);
     reply_code(s, PROTO_T_SHARD_REGISTER_RESULT, e ? 0 : PROTO_ERR_SERVER_FULL);
     if (e)
-        nc_log(NC_LOG_INFO, TAG, "shard '%s' registered: players at %s:%u, capacity %u "
-               "(session %llx); %d known", r->shard, r->host, (unsigned)r->port,
-               (unsigned)r->capacity, (unsigned long long)nc_session_id(s), n);
+        nc_log(NC_LOG_INFO, TAG,
+               "shard '%s' registered: players at %s:%u, capacity %u "
+               "(session %llx); %d known",
+               r->shard, r->host, (unsigned)r->port, (unsigned)r->capacity,
+               (unsigned long long)nc_session_id(s), n);
 }
 
 static void on_heartbeat(master_t *m, nc_session_t *s, uint32_t population)
@@ -134,8 +136,7 @@ static void on_list(master_t *m, nc_session_t *s)
     free(r);
 }
 
-static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len,
-                      void *ud)
+static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len, void *ud)
 {
     proto_msg_t m;
     int rc = proto_decode(type, body, len, &m);
@@ -217,14 +218,13 @@ static int parse_args(int argc, char **argv, args_t *a)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: masterserver [--host 0.0.0.0] [--port 7000] [--heartbeat-ms 1000]\n"
-            "                    [--miss 3] [--log-level info]\n"
-            "       masterserver --list HOST:PORT\n"
-            "Registry of game servers. A shard that misses --miss heartbeat intervals\n"
-            "(--heartbeat-ms each; match the gameserver's) or drops its link is down.\n"
-            "--port 0 picks a free port; prints 'READY port=N' once listening.\n"
-            "--list connects to a running master, prints the shard table and exits.\n");
+    fprintf(f, "usage: masterserver [--host 0.0.0.0] [--port 7000] [--heartbeat-ms 1000]\n"
+               "                    [--miss 3] [--log-level info]\n"
+               "       masterserver --list HOST:PORT\n"
+               "Registry of game servers. A shard that misses --miss heartbeat intervals\n"
+               "(--heartbeat-ms each; match the gameserver's) or drops its link is down.\n"
+               "--port 0 picks a free port; prints 'READY port=N' once listening.\n"
+               "--list connects to a running master, prints the shard table and exits.\n");
 }
 
 static int serve(master_t *m, const args_t *a)
@@ -237,8 +237,8 @@ static int serve(master_t *m, const args_t *a)
     nc_pool_opts_t po = {.name = "master", .threads = 2};
     nc_queue_opts_t qo = {.name = "registry", .max_threads = 2};
     nc_engine_opts_t eo = {.io_threads = 1, .max_sessions = 1024};
-    nc_role_opts_t ro = {.name = "master", .ud = m,
-                         .handlers = {.on_packet = on_packet, .on_close = on_close}};
+    nc_role_opts_t ro = {
+        .name = "master", .ud = m, .handlers = {.on_packet = on_packet, .on_close = on_close}};
     int rc = nc_pool_create(&po, &pool);
     if (rc == 0)
         rc = nc_queue_create(pool, &qo, &q);

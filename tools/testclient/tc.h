@@ -14,7 +14,7 @@ typedef struct tc_opts_s {
     uint64_t proto_hash; /* sent in login; PROTO_HASH unless testing */
     int bots;
     double duration_s, ramp_per_s, move_hz, chat_hz, ping_hz;
-    int quiet_moves;     /* interactive: do not print neighbours' moves */
+    int quiet_moves; /* interactive: do not print neighbours' moves */
 } tc_opts_t;
 
 /* Engine with one I/O thread and a pool whose queue runs client handlers. */

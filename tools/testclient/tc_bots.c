@@ -81,8 +81,7 @@ static void on_login(nc_session_t *s, bot_t *b, const uint8_t *body, size_t len)
     proto_login_result_t r;
     if (proto_decode_login_result(body, len, &r) < 0 || r.code != 0) {
         atomic_fetch_add(&st.err_login, 1);
-        fprintf(stderr, "bots: %s: login failed: %s\n", b->name,
-                proto_err_text(r.code));
+        fprintf(stderr, "bots: %s: login failed: %s\n", b->name, proto_err_text(r.code));
         return;
     }
     atomic_fetch_add(&st.logins, 1);
@@ -119,8 +118,7 @@ static void on_typed(bot_t *b, uint16_t type, const uint8_t *body, size_t len)
     }
 }
 
-static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len,
-                      void *ud)
+static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len, void *ud)
 {
     atomic_fetch_add(&st.in, 1);
     switch (type) {
@@ -150,7 +148,10 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
 
 static int start_bot(bot_t *b, uint64_t now)
 {
-    nc_role_opts_t ro = {.name = "bot", .queue = net.queue, .ud = b, .no_reconnect = 1,
+    nc_role_opts_t ro = {.name = "bot",
+                         .queue = net.queue,
+                         .ud = b,
+                         .no_reconnect = 1,
                          .handlers = {on_open, on_packet, on_close}};
     atomic_store(&b->state, B_CONNECTING);
     b->started_ms = now;
@@ -238,10 +239,9 @@ static void status_line(double elapsed, rates_t *last, uint64_t now)
     fprintf(stderr,
             "[bots %5.1fs] connected %llu/%d  logins %llu  in %.0f/s  out %.0f/s  "
             "rtt p50 %.2f ms p99 %.2f ms  errors %llu\n",
-            elapsed, (unsigned long long)st.connected, opt->bots,
-            (unsigned long long)st.logins, dt > 0 ? (double)(in - last->in) / dt : 0,
-            dt > 0 ? (double)(out - last->out) / dt : 0, tc_hist_pct_ms(&w, 50),
-            tc_hist_pct_ms(&w, 99), (unsigned long long)errors());
+            elapsed, (unsigned long long)st.connected, opt->bots, (unsigned long long)st.logins,
+            dt > 0 ? (double)(in - last->in) / dt : 0, dt > 0 ? (double)(out - last->out) / dt : 0,
+            tc_hist_pct_ms(&w, 50), tc_hist_pct_ms(&w, 99), (unsigned long long)errors());
     *last = (rates_t){in, out, now};
 }
 
@@ -305,13 +305,12 @@ static int summary(double secs)
            (unsigned)opt->port);
     printf("  logins          %llu/%d\n", (unsigned long long)st.logins, opt->bots);
     printf("  packets in      %llu (%.0f/s)\n", (unsigned long long)st.in, (double)st.in / secs);
-    printf("  packets out     %llu (%.0f/s)\n", (unsigned long long)st.out,
-           (double)st.out / secs);
+    printf("  packets out     %llu (%.0f/s)\n", (unsigned long long)st.out, (double)st.out / secs);
     printf("  round trip      %llu pings  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n",
            (unsigned long long)h->n, tc_hist_pct_ms(h, 50), tc_hist_pct_ms(h, 90),
            tc_hist_pct_ms(h, 99), (double)h->max_us / 1000.0);
-    printf("  chat received   %llu   position corrections %llu\n",
-           (unsigned long long)st.chats_in, (unsigned long long)st.corrections);
+    printf("  chat received   %llu   position corrections %llu\n", (unsigned long long)st.chats_in,
+           (unsigned long long)st.corrections);
     printf("  errors          %llu (connect %llu, unexpected disconnects %llu, login %llu, "
            "error packets %llu, send %llu)\n",
            (unsigned long long)e, (unsigned long long)st.err_connect,

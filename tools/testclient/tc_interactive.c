@@ -42,10 +42,22 @@ static int wait_until(pred_fn pred, int timeout_ms)
     return ok;
 }
 
-static int p_open(const ia_t *a) { return a->sid != 0 || a->closed; }
-static int p_world(const ia_t *a) { return a->in_world || a->login_failed || a->closed; }
-static int p_idle(const ia_t *a) { return a->pending <= 0 || a->closed; }
-static int p_closed(const ia_t *a) { return a->closed; }
+static int p_open(const ia_t *a)
+{
+    return a->sid != 0 || a->closed;
+}
+static int p_world(const ia_t *a)
+{
+    return a->in_world || a->login_failed || a->closed;
+}
+static int p_idle(const ia_t *a)
+{
+    return a->pending <= 0 || a->closed;
+}
+static int p_closed(const ia_t *a)
+{
+    return a->closed;
+}
 
 static void on_open(nc_session_t *s, void *ud)
 {
@@ -107,8 +119,7 @@ static void track(const proto_msg_t *m)
     pthread_mutex_unlock(&ia.mu);
 }
 
-static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len,
-                      void *ud)
+static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len, void *ud)
 {
     (void)ud;
     static proto_msg_t m; /* handlers of one session run one at a time */
@@ -120,8 +131,7 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
     if (m.type == PROTO_T_LOGIN_RESULT)
         login_result(s, &m.login_result);
     else if (m.type == PROTO_T_PONG)
-        tc_printf("pong: %.3f ms round trip\n",
-                  (double)(nc_now_ns() - m.pong.client_time) / 1e6);
+        tc_printf("pong: %.3f ms round trip\n", (double)(nc_now_ns() - m.pong.client_time) / 1e6);
     else if (m.type == PROTO_T_ERROR && m.error.code == PROTO_ERR_HASH_MISMATCH)
         tc_printf("ERROR: protocol hash mismatch: this client speaks %016llx; the server "
                   "refused it (%s); rebuild both from the same tree\n",
@@ -247,9 +257,9 @@ static int cmd_step(const char *cmd)
     static const struct {
         const char *k;
         float dx, dy;
-    } steps[] = {{"w", 0, STEP},  {"n", 0, STEP},  {"north", 0, STEP}, {"s", 0, -STEP},
-                 {"south", 0, -STEP}, {"d", STEP, 0}, {"e", STEP, 0},  {"east", STEP, 0},
-                 {"a", -STEP, 0}, {"west", -STEP, 0}};
+    } steps[] = {{"w", 0, STEP},      {"n", 0, STEP},    {"north", 0, STEP}, {"s", 0, -STEP},
+                 {"south", 0, -STEP}, {"d", STEP, 0},    {"e", STEP, 0},     {"east", STEP, 0},
+                 {"a", -STEP, 0},     {"west", -STEP, 0}};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
         if (!strcmp(cmd, steps[i].k)) {
             cmd_move(steps[i].dx, steps[i].dy, 0, 0, 0);
@@ -282,7 +292,8 @@ static int run_command(char *line)
         cmd_chat(1, "", rest);
     else if (!strcmp(cmd, "whisper") && sscanf(rest, "%31s", target) == 1 &&
              *(rest + strcspn(rest, " \t")))
-        cmd_chat(2, target, rest + strcspn(rest, " \t") + strspn(rest + strcspn(rest, " \t"), " \t"));
+        cmd_chat(2, target,
+                 rest + strcspn(rest, " \t") + strspn(rest + strcspn(rest, " \t"), " \t"));
     else if (!cmd_step(cmd) && !cmd_simple(cmd, rest))
         tc_printf("! unknown or incomplete command '%s' (type help)\n", cmd);
     return 0;
@@ -347,7 +358,9 @@ int tc_interactive_main(const tc_opts_t *o)
         fprintf(stderr, "testclient: cannot start the network engine\n");
         return 1;
     }
-    nc_role_opts_t ro = {.name = "client", .queue = ia.net.queue, .no_reconnect = 1,
+    nc_role_opts_t ro = {.name = "client",
+                         .queue = ia.net.queue,
+                         .no_reconnect = 1,
                          .handlers = {on_open, on_packet, on_close}};
     int rc = nc_client_create(ia.net.engine, o->host, o->port, &ro, &ia.client);
     if (rc == 0)

@@ -8,28 +8,27 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: testclient [--host 127.0.0.1] [--port 7777] [--moves-quiet]\n"
-        "       testclient --bots N --duration S [--ramp R] [--move-hz F] [--chat-hz F]\n"
-        "                  [--ping-hz F] [--host H] [--port P]\n"
-        "\n"
-        "Interactive mode reads commands from stdin (a terminal or a pipe) and prints\n"
-        "server events as they arrive. At end of input it waits briefly for pending\n"
-        "replies, logs out and exits 0.\n"
-        "  login NAME | move X Y | w a s d (n e s, west) | say TEXT | shout TEXT |\n"
-        "  whisper NAME TEXT | who [zone] | zone ID | ping | quit | help\n"
-        "\n"
-        "Bots mode: N bots (bot0001...) connect at R per second (default 200), log in,\n"
-        "walk (--move-hz, default 5), chat in their zone (--chat-hz, default 0.2) and\n"
-        "ping (--ping-hz, default 1) for S seconds (default 10), then log out. One\n"
-        "status line per second on stderr, a summary on stdout; exit 1 on errors or\n"
-        "unexpected disconnects.\n"
-        "\n"
-        "  --host H         server address (default 127.0.0.1)\n"
-        "  --port P         server port (default 7777)\n"
-        "  --moves-quiet    interactive: do not print neighbours' moves\n"
-        "  --proto-hash X   send X (hex) as protocol hash (tests the mismatch error)\n"
-        "  --help           this text\n");
+    fprintf(f, "usage: testclient [--host 127.0.0.1] [--port 7777] [--moves-quiet]\n"
+               "       testclient --bots N --duration S [--ramp R] [--move-hz F] [--chat-hz F]\n"
+               "                  [--ping-hz F] [--host H] [--port P]\n"
+               "\n"
+               "Interactive mode reads commands from stdin (a terminal or a pipe) and prints\n"
+               "server events as they arrive. At end of input it waits briefly for pending\n"
+               "replies, logs out and exits 0.\n"
+               "  login NAME | move X Y | w a s d (n e s, west) | say TEXT | shout TEXT |\n"
+               "  whisper NAME TEXT | who [zone] | zone ID | ping | quit | help\n"
+               "\n"
+               "Bots mode: N bots (bot0001...) connect at R per second (default 200), log in,\n"
+               "walk (--move-hz, default 5), chat in their zone (--chat-hz, default 0.2) and\n"
+               "ping (--ping-hz, default 1) for S seconds (default 10), then log out. One\n"
+               "status line per second on stderr, a summary on stdout; exit 1 on errors or\n"
+               "unexpected disconnects.\n"
+               "\n"
+               "  --host H         server address (default 127.0.0.1)\n"
+               "  --port P         server port (default 7777)\n"
+               "  --moves-quiet    interactive: do not print neighbours' moves\n"
+               "  --proto-hash X   send X (hex) as protocol hash (tests the mismatch error)\n"
+               "  --help           this text\n");
 }
 
 static int parse_num(const char *v, double lo, double hi, double *out)
@@ -70,8 +69,13 @@ static int parse_opt(tc_opts_t *o, const char *k, const char *v)
 
 int main(int argc, char **argv)
 {
-    tc_opts_t o = {.host = "127.0.0.1", .port = 7777, .proto_hash = PROTO_HASH,
-                   .duration_s = 10, .ramp_per_s = 200, .move_hz = 5, .chat_hz = 0.2,
+    tc_opts_t o = {.host = "127.0.0.1",
+                   .port = 7777,
+                   .proto_hash = PROTO_HASH,
+                   .duration_s = 10,
+                   .ramp_per_s = 200,
+                   .move_hz = 5,
+                   .chat_hz = 0.2,
                    .ping_hz = 1};
     int i = 1;
     while (i < argc) {

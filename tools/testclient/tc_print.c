@@ -84,8 +84,8 @@ static void print_world(const proto_msg_t *m, int quiet_moves)
     case PROTO_T_SPAWN:
         remember(m->spawn.entity_id, m->spawn.name);
         tc_printf("+ %s (%s #%u) at (%.1f, %.1f)\n", m->spawn.name,
-                  m->spawn.kind ? "npc" : "player", (unsigned)m->spawn.entity_id,
-                  m->spawn.pos.x, m->spawn.pos.y);
+                  m->spawn.kind ? "npc" : "player", (unsigned)m->spawn.entity_id, m->spawn.pos.x,
+                  m->spawn.pos.y);
         break;
     case PROTO_T_DESPAWN:
         tc_printf("- %s left view (%s)\n", name_of(m->despawn.entity_id, tmp, sizeof tmp),
@@ -94,8 +94,8 @@ static void print_world(const proto_msg_t *m, int quiet_moves)
     case PROTO_T_MOVE_NOTIFY:
         if (!quiet_moves)
             tc_printf("~ %s moved to (%.1f, %.1f)\n",
-                      name_of(m->move_notify.entity_id, tmp, sizeof tmp),
-                      m->move_notify.pos.x, m->move_notify.pos.y);
+                      name_of(m->move_notify.entity_id, tmp, sizeof tmp), m->move_notify.pos.x,
+                      m->move_notify.pos.y);
         break;
     default: break;
     }
@@ -120,12 +120,11 @@ void tc_print_event(const proto_msg_t *m, int quiet_moves)
     case PROTO_T_NOTICE: tc_printf("! notice: %s\n", m->notice.text); break;
     case PROTO_T_ERROR:
         tc_printf("! error %d (%s)%s: %s\n", (int)m->error.code, proto_err_text(m->error.code),
-                  m->error.fatal ? ", fatal: the server closes the connection" : "",
-                  m->error.text);
+                  m->error.fatal ? ", fatal: the server closes the connection" : "", m->error.text);
         break;
     case PROTO_T_MOVE_CORRECTION:
-        tc_printf("* position corrected by the server to (%.1f, %.1f)\n",
-                  m->move_correction.pos.x, m->move_correction.pos.y);
+        tc_printf("* position corrected by the server to (%.1f, %.1f)\n", m->move_correction.pos.x,
+                  m->move_correction.pos.y);
         break;
     default: print_world(m, quiet_moves);
     }

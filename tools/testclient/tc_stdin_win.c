@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static SRWLOCK lock = SRWLOCK_INIT;       /* guards pend, npend, at_eof */
+static SRWLOCK lock = SRWLOCK_INIT;                       /* guards pend, npend, at_eof */
 static CONDITION_VARIABLE more = CONDITION_VARIABLE_INIT; /* data or EOF */
 static CONDITION_VARIABLE room = CONDITION_VARIABLE_INIT; /* pend drained */
 static char pend[4096];
@@ -60,8 +60,8 @@ int tc_stdin_readline(char *buf, size_t cap, int timeout_ms)
 {
     if (!started) { /* main thread only: no race on the flag */
         started = 1;
-        HANDLE t = (HANDLE)_beginthreadex(NULL, 0, reader_main, GetStdHandle(STD_INPUT_HANDLE),
-                                          0, NULL);
+        HANDLE t =
+            (HANDLE)_beginthreadex(NULL, 0, reader_main, GetStdHandle(STD_INPUT_HANDLE), 0, NULL);
         if (!t)
             return -1;
         CloseHandle(t); /* detached: blocked in ReadFile until exit */
@@ -89,4 +89,7 @@ int tc_stdin_readline(char *buf, size_t cap, int timeout_ms)
     return rc;
 }
 
-int tc_stdin_is_tty(void) { return _isatty(_fileno(stdin)); }
+int tc_stdin_is_tty(void)
+{
+    return _isatty(_fileno(stdin));
+}

@@ -28,11 +28,11 @@
 #define LINGER_MS 2000
 
 /* io_flags bits */
-#define F_IN 1u       /* EPOLLIN wanted */
-#define F_OUT 2u      /* EPOLLOUT wanted: a send is waiting for room */
-#define F_FLUSH 4u    /* closing once the send queue is empty */
-#define F_DRAIN 16u   /* half-closed: discarding input until the peer's FIN */
-#define F_REG 8u      /* registered with the loop's epoll */
+#define F_IN 1u     /* EPOLLIN wanted */
+#define F_OUT 2u    /* EPOLLOUT wanted: a send is waiting for room */
+#define F_FLUSH 4u  /* closing once the send queue is empty */
+#define F_DRAIN 16u /* half-closed: discarding input until the peer's FIN */
+#define F_REG 8u    /* registered with the loop's epoll */
 
 /* epoll_event.data.u64 = pointer | tag (all are malloc'd, 8-aligned) */
 enum { TAG_SESSION = 0, TAG_LISTENER = 1, TAG_CONNECTOR = 2, TAG_WAKE = 3 };
@@ -80,7 +80,10 @@ typedef struct {
     atomic_uint rr;
 } backend_t;
 
-static uint64_t tagged(void *p, int tag) { return (uint64_t)(uintptr_t)p | (uint64_t)tag; }
+static uint64_t tagged(void *p, int tag)
+{
+    return (uint64_t)(uintptr_t)p | (uint64_t)tag;
+}
 
 /* ---- loop plumbing ------------------------------------------------------ */
 
@@ -460,7 +463,10 @@ void nc__io_listen_close(nc__listener_t *ls)
 
 /* ---- connectors --------------------------------------------------------- */
 
-void nc__io_sock_close(nc__sock_t sock) { close((int)sock); }
+void nc__io_sock_close(nc__sock_t sock)
+{
+    close((int)sock);
+}
 
 void nc__io_connect(nc_engine_t *e, nc__role_t *cli, const char *host, uint16_t port)
 {

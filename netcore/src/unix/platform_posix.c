@@ -44,7 +44,10 @@ int nc__thread_create(nc_thread_t *t, nc_thread_fn fn, void *arg, const char *na
     return 0;
 }
 
-void nc__thread_join(nc_thread_t t) { pthread_join(t, NULL); }
+void nc__thread_join(nc_thread_t t)
+{
+    pthread_join(t, NULL);
+}
 
 uint64_t nc__thread_self_id(void)
 {
@@ -55,10 +58,22 @@ uint64_t nc__thread_self_id(void)
     return id;
 }
 
-void nc__mutex_init(nc_mutex_t *m) { pthread_mutex_init(m, NULL); }
-void nc__mutex_destroy(nc_mutex_t *m) { pthread_mutex_destroy(m); }
-void nc__mutex_lock(nc_mutex_t *m) { pthread_mutex_lock(m); }
-void nc__mutex_unlock(nc_mutex_t *m) { pthread_mutex_unlock(m); }
+void nc__mutex_init(nc_mutex_t *m)
+{
+    pthread_mutex_init(m, NULL);
+}
+void nc__mutex_destroy(nc_mutex_t *m)
+{
+    pthread_mutex_destroy(m);
+}
+void nc__mutex_lock(nc_mutex_t *m)
+{
+    pthread_mutex_lock(m);
+}
+void nc__mutex_unlock(nc_mutex_t *m)
+{
+    pthread_mutex_unlock(m);
+}
 
 void nc__cond_init(nc_cond_t *c)
 {
@@ -68,10 +83,22 @@ void nc__cond_init(nc_cond_t *c)
     pthread_cond_init(c, &a);
     pthread_condattr_destroy(&a);
 }
-void nc__cond_destroy(nc_cond_t *c) { pthread_cond_destroy(c); }
-void nc__cond_signal(nc_cond_t *c) { pthread_cond_signal(c); }
-void nc__cond_broadcast(nc_cond_t *c) { pthread_cond_broadcast(c); }
-void nc__cond_wait(nc_cond_t *c, nc_mutex_t *m) { pthread_cond_wait(c, m); }
+void nc__cond_destroy(nc_cond_t *c)
+{
+    pthread_cond_destroy(c);
+}
+void nc__cond_signal(nc_cond_t *c)
+{
+    pthread_cond_signal(c);
+}
+void nc__cond_broadcast(nc_cond_t *c)
+{
+    pthread_cond_broadcast(c);
+}
+void nc__cond_wait(nc_cond_t *c, nc_mutex_t *m)
+{
+    pthread_cond_wait(c, m);
+}
 
 int nc__cond_timedwait(nc_cond_t *c, nc_mutex_t *m, uint64_t timeout_ns)
 {
@@ -97,7 +124,10 @@ uint64_t nc_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t nc_now_ms(void) { return nc_now_ns() / 1000000u; }
+uint64_t nc_now_ms(void)
+{
+    return nc_now_ns() / 1000000u;
+}
 
 uint64_t nc_wall_ms(void)
 {
@@ -124,22 +154,26 @@ int nc__err_from_os(int e)
     case ECONNREFUSED: return NC_ECONNREFUSED;
     case ECONNRESET: return NC_ECONNRESET;
     case ETIMEDOUT: return NC_ETIMEDOUT;
-    case EHOSTUNREACH: case ENETUNREACH: return NC_EHOSTUNREACH;
+    case EHOSTUNREACH:
+    case ENETUNREACH: return NC_EHOSTUNREACH;
     case EPIPE: return NC_EPIPE;
-    case EMFILE: case ENFILE: return NC_EMFILE;
+    case EMFILE:
+    case ENFILE: return NC_EMFILE;
     case EEXIST: return NC_EEXIST;
     default: return NC_EIO;
     }
 }
 
-int nc__last_err(void) { return nc__err_from_os(errno); }
+int nc__last_err(void)
+{
+    return nc__err_from_os(errno);
+}
 
 void nc__format_utc(char *buf, size_t n, uint64_t wall_ms)
 {
     time_t secs = (time_t)(wall_ms / 1000u);
     struct tm tm;
     gmtime_r(&secs, &tm);
-    snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (unsigned)(wall_ms % 1000u));
+    snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(wall_ms % 1000u));
 }

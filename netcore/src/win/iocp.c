@@ -34,8 +34,12 @@
 #define F_EARLY_GRACEFUL 4u
 
 typedef enum {
-    OP_RECV, OP_SEND, OP_CLOSE, OP_CLOSE_HARD, /* session */
-    OP_ACCEPT, OP_LISTEN_CLOSE,                /* listener */
+    OP_RECV,
+    OP_SEND,
+    OP_CLOSE,
+    OP_CLOSE_HARD, /* session */
+    OP_ACCEPT,
+    OP_LISTEN_CLOSE, /* listener */
     OP_CONNECT,
     OP_STOP
 } op_kind_t;
@@ -52,19 +56,19 @@ typedef struct backend_s backend_t;
 /* Per-session state (s->io), guarded by s->lock.  Freed just before
  * nc__on_closed(), after which nobody may touch it (s->io is NULL then). */
 typedef struct sio_s {
-    op_t rd, wr, cl;     /* one receive, one send, one close in flight at most */
+    op_t rd, wr, cl; /* one receive, one send, one close in flight at most */
     WSABUF bufs[MAX_BUFS];
-    char sink[4096];     /* input discarded while draining */
-    int ops;             /* rd/wr in flight + 1 while on the linger list */
-    size_t rd_avail;     /* space offered to the receive in flight */
+    char sink[4096]; /* input discarded while draining */
+    int ops;         /* rd/wr in flight + 1 while on the linger list */
+    size_t rd_avail; /* space offered to the receive in flight */
     int reading, sending;
-    int want_read;       /* resume asked for reading, pause not since */
-    int flushing;        /* graceful close, 1st phase: sending what is queued */
-    int draining;        /* 2nd phase: FIN sent, discarding input until the
-                          * peer's FIN (a RST could destroy our last packets) */
-    int closed;          /* socket closed; no new operation may start */
-    int done;            /* nc__on_closed is being called */
-    int in_linger;       /* on b->lingering (under b->linger_lock) */
+    int want_read; /* resume asked for reading, pause not since */
+    int flushing;  /* graceful close, 1st phase: sending what is queued */
+    int draining;  /* 2nd phase: FIN sent, discarding input until the
+                    * peer's FIN (a RST could destroy our last packets) */
+    int closed;    /* socket closed; no new operation may start */
+    int done;      /* nc__on_closed is being called */
+    int in_linger; /* on b->lingering (under b->linger_lock) */
     uint64_t linger_deadline;
     struct sio_s *linger_next;
     nc_session_t *s;
@@ -106,9 +110,9 @@ struct backend_s {
     LPFN_GETACCEPTEXSOCKADDRS accept_addrs;
     nc_mutex_t linger_lock; /* after s->lock in lock order */
     sio_t *lingering;
-    atomic_int n_lingering;   /* lets port threads skip the lock when 0 */
-    atomic_long outstanding;  /* debug: overlapped ops + posted packets */
-    atomic_long live_sio;     /* debug: sessions the backend still holds */
+    atomic_int n_lingering;  /* lets port threads skip the lock when 0 */
+    atomic_long outstanding; /* debug: overlapped ops + posted packets */
+    atomic_long live_sio;    /* debug: sessions the backend still holds */
     int wsa_started;
 };
 
@@ -140,17 +144,21 @@ static int status_to_err(ULONG_PTR st)
 {
     switch ((uint32_t)st) {
     case 0x00000000u: return 0;
-    case 0xC0000120u: return NC_ECANCELED;      /* STATUS_CANCELLED */
-    case 0xC0000236u: return NC_ECONNREFUSED;   /* STATUS_CONNECTION_REFUSED */
-    case 0xC000020Du: case 0xC0000241u:         /* RESET, ABORTED */
-    case 0xC000013Bu: case 0xC000013Cu:         /* LOCAL/REMOTE_DISCONNECT */
-        return NC_ECONNRESET;
-    case 0xC00000B5u: return NC_ETIMEDOUT;      /* STATUS_IO_TIMEOUT */
-    case 0xC000023Cu: case 0xC000023Du:         /* NETWORK/HOST_UNREACHABLE */
-    case 0xC000023Fu: return NC_EHOSTUNREACH;   /* PORT_UNREACHABLE */
-    case 0xC000009Au: case 0xC0000017u: return NC_ENOMEM;
-    case 0xC000009Cu: case 0xC0000022u: return NC_EIO;
-    case 0xC0000008u: return NC_ECANCELED;      /* STATUS_INVALID_HANDLE: closed */
+    case 0xC0000120u: return NC_ECANCELED;    /* STATUS_CANCELLED */
+    case 0xC0000236u: return NC_ECONNREFUSED; /* STATUS_CONNECTION_REFUSED */
+    case 0xC000020Du:
+    case 0xC0000241u: /* RESET, ABORTED */
+    case 0xC000013Bu:
+    case 0xC000013Cu: /* LOCAL/REMOTE_DISCONNECT */ return NC_ECONNRESET;
+    case 0xC00000B5u: return NC_ETIMEDOUT; /* STATUS_IO_TIMEOUT */
+    case 0xC000023Cu:
+    case 0xC000023Du:                         /* NETWORK/HOST_UNREACHABLE */
+    case 0xC000023Fu: return NC_EHOSTUNREACH; /* PORT_UNREACHABLE */
+    case 0xC000009Au:
+    case 0xC0000017u: return NC_ENOMEM;
+    case 0xC000009Cu:
+    case 0xC0000022u: return NC_EIO;
+    case 0xC0000008u: return NC_ECANCELED; /* STATUS_INVALID_HANDLE: closed */
     default: return NC_EIO;
     }
 }
@@ -235,8 +243,7 @@ static int read_more(nc_session_t *s, sio_t *io)
             return 1;
         }
         nc__mutex_lock(&s->lock); /* fd is closed only under the lock */
-        int n = io->closed || io->draining ? -2
-                                           : recv((SOCKET)s->fd, (char *)p, (int)avail, 0);
+        int n = io->closed || io->draining ? -2 : recv((SOCKET)s->fd, (char *)p, (int)avail, 0);
         int werr = n == SOCKET_ERROR ? WSAGetLastError() : 0;
         nc__mutex_unlock(&s->lock);
         if (n == -2)
@@ -537,8 +544,7 @@ static DWORD linger_check(backend_t *b)
         nc__mutex_lock(&s->lock);
         if (!io->closed) {
             if (io->flushing)
-                nc_log(NC_LOG_INFO, s->role->name,
-                       "session %016llx: unsent data dropped at close",
+                nc_log(NC_LOG_INFO, s->role->name, "session %016llx: unsent data dropped at close",
                        (unsigned long long)s->id);
             finish_locked(s, io);
         }
@@ -567,7 +573,7 @@ int nc__io_start(nc_engine_t *e, nc_session_t *s)
         io->s = s;
         atomic_fetch_add(&b->live_sio, 1);
         __atomic_store_n(&s->io, io, __ATOMIC_RELEASE); /* reading starts on resume */
-        post_send_locked(s, io); /* packets queued before we got here */
+        post_send_locked(s, io);                        /* packets queued before we got here */
     } else if (early & F_EARLY_CLOSE) {
         closesocket((SOCKET)s->fd); /* nobody else will close it now */
         s->fd = NC__BAD_SOCK;
@@ -781,7 +787,10 @@ void nc__io_listen_close(nc__listener_t *ls)
 
 /* ---- connectors ---------------------------------------------------------- */
 
-void nc__io_sock_close(nc__sock_t sock) { closesocket((SOCKET)sock); }
+void nc__io_sock_close(nc__sock_t sock)
+{
+    closesocket((SOCKET)sock);
+}
 
 static int start_connect(backend_t *b, connector_t *c, const struct addrinfo *ai)
 {
@@ -857,7 +866,10 @@ static int dispatch(const OVERLAPPED_ENTRY *ent)
     int err = status_to_err(op->ov.Internal);
     DWORD bytes = ent->dwNumberOfBytesTransferred;
     switch (op->kind) {
-    case OP_RECV: case OP_SEND: case OP_CLOSE: case OP_CLOSE_HARD:
+    case OP_RECV:
+    case OP_SEND:
+    case OP_CLOSE:
+    case OP_CLOSE_HARD:
         b = ((nc_session_t *)op->owner)->engine->io;
         session_completion(op, bytes, err);
         break;
@@ -873,8 +885,7 @@ static int dispatch(const OVERLAPPED_ENTRY *ent)
         b = ((connector_t *)op->owner)->role->engine->io;
         connect_done((connector_t *)op, err);
         break;
-    default:
-        return 1;
+    default: return 1;
     }
     /* op may be freed by now; b outlives every operation */
     atomic_fetch_sub(&b->outstanding, 1);
@@ -969,8 +980,10 @@ void nc__io_shutdown(nc_engine_t *e)
         nc__thread_join(b->threads[i]);
     long ops = atomic_load(&b->outstanding), live = atomic_load(&b->live_sio);
     if (ops != 0 || live != 0 || b->lingering) {
-        nc_log(NC_LOG_ERROR, "iocp", "engine destroyed with %ld operations and %ld sessions "
-               "outstanding", ops, live);
+        nc_log(NC_LOG_ERROR, "iocp",
+               "engine destroyed with %ld operations and %ld sessions "
+               "outstanding",
+               ops, live);
         abort(); /* a leak or a use-after-free in waiting: fail loudly */
     }
     if (b->iocp)

@@ -56,16 +56,43 @@ uint64_t nc__thread_self_id(void)
 
 /* SRW locks need no destruction and are not recursive, like the default
  * pthread mutex the POSIX layer uses. */
-void nc__mutex_init(nc_mutex_t *m) { InitializeSRWLock(m); }
-void nc__mutex_destroy(nc_mutex_t *m) { (void)m; }
-void nc__mutex_lock(nc_mutex_t *m) { AcquireSRWLockExclusive(m); }
-void nc__mutex_unlock(nc_mutex_t *m) { ReleaseSRWLockExclusive(m); }
+void nc__mutex_init(nc_mutex_t *m)
+{
+    InitializeSRWLock(m);
+}
+void nc__mutex_destroy(nc_mutex_t *m)
+{
+    (void)m;
+}
+void nc__mutex_lock(nc_mutex_t *m)
+{
+    AcquireSRWLockExclusive(m);
+}
+void nc__mutex_unlock(nc_mutex_t *m)
+{
+    ReleaseSRWLockExclusive(m);
+}
 
-void nc__cond_init(nc_cond_t *c) { InitializeConditionVariable(c); }
-void nc__cond_destroy(nc_cond_t *c) { (void)c; }
-void nc__cond_signal(nc_cond_t *c) { WakeConditionVariable(c); }
-void nc__cond_broadcast(nc_cond_t *c) { WakeAllConditionVariable(c); }
-void nc__cond_wait(nc_cond_t *c, nc_mutex_t *m) { SleepConditionVariableSRW(c, m, INFINITE, 0); }
+void nc__cond_init(nc_cond_t *c)
+{
+    InitializeConditionVariable(c);
+}
+void nc__cond_destroy(nc_cond_t *c)
+{
+    (void)c;
+}
+void nc__cond_signal(nc_cond_t *c)
+{
+    WakeConditionVariable(c);
+}
+void nc__cond_broadcast(nc_cond_t *c)
+{
+    WakeAllConditionVariable(c);
+}
+void nc__cond_wait(nc_cond_t *c, nc_mutex_t *m)
+{
+    SleepConditionVariableSRW(c, m, INFINITE, 0);
+}
 
 int nc__cond_timedwait(nc_cond_t *c, nc_mutex_t *m, uint64_t timeout_ns)
 {
@@ -78,7 +105,10 @@ int nc__cond_timedwait(nc_cond_t *c, nc_mutex_t *m, uint64_t timeout_ns)
     return GetLastError() == ERROR_TIMEOUT ? NC_ETIMEDOUT : 0;
 }
 
-void nc__sleep_ms(uint32_t ms) { Sleep(ms); }
+void nc__sleep_ms(uint32_t ms)
+{
+    Sleep(ms);
+}
 
 uint64_t nc_now_ns(void)
 {
@@ -92,7 +122,10 @@ uint64_t nc_now_ns(void)
     return c / f * 1000000000u + c % f * 1000000000u / f;
 }
 
-uint64_t nc_now_ms(void) { return nc_now_ns() / 1000000u; }
+uint64_t nc_now_ms(void)
+{
+    return nc_now_ns() / 1000000u;
+}
 
 /* FILETIME counts 100 ns ticks since 1601-01-01. */
 #define FT_UNIX_EPOCH 116444736000000000ull
@@ -111,8 +144,8 @@ void nc__format_utc(char *buf, size_t n, uint64_t wall_ms)
     FILETIME ft = {(DWORD)(t & 0xffffffffu), (DWORD)(t >> 32)};
     SYSTEMTIME st;
     FileTimeToSystemTime(&ft, &st);
-    snprintf(buf, n, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", st.wYear, st.wMonth, st.wDay,
-             st.wHour, st.wMinute, st.wSecond, (unsigned)(wall_ms % 1000u));
+    snprintf(buf, n, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", st.wYear, st.wMonth, st.wDay, st.wHour,
+             st.wMinute, st.wSecond, (unsigned)(wall_ms % 1000u));
 }
 
 /* Winsock codes (WSAE*) and the Win32 codes that overlapped socket I/O
@@ -121,30 +154,51 @@ int nc__err_from_os(int e)
 {
     switch (e) {
     case 0: return 0;
-    case WSAEINVAL: case ERROR_INVALID_PARAMETER: return NC_EINVAL;
-    case WSA_NOT_ENOUGH_MEMORY: case ERROR_OUTOFMEMORY: /* = ERROR_NOT_ENOUGH_MEMORY */
-        return NC_ENOMEM;
-    case WSAEWOULDBLOCK: case WSA_IO_PENDING: return NC_EAGAIN;
-    case WSA_OPERATION_ABORTED: case WSAEINTR: return NC_ECANCELED;
-    case WSAENOBUFS: case ERROR_INSUFFICIENT_BUFFER: return NC_ENOBUFS;
+    case WSAEINVAL:
+    case ERROR_INVALID_PARAMETER: return NC_EINVAL;
+    case WSA_NOT_ENOUGH_MEMORY:
+    case ERROR_OUTOFMEMORY: /* = ERROR_NOT_ENOUGH_MEMORY */ return NC_ENOMEM;
+    case WSAEWOULDBLOCK:
+    case WSA_IO_PENDING: return NC_EAGAIN;
+    case WSA_OPERATION_ABORTED:
+    case WSAEINTR: return NC_ECANCELED;
+    case WSAENOBUFS:
+    case ERROR_INSUFFICIENT_BUFFER: return NC_ENOBUFS;
     case WSAEMSGSIZE: return NC_EMSGSIZE;
-    case WSAEADDRINUSE: case ERROR_ADDRESS_ALREADY_ASSOCIATED: return NC_EADDRINUSE;
+    case WSAEADDRINUSE:
+    case ERROR_ADDRESS_ALREADY_ASSOCIATED: return NC_EADDRINUSE;
     case WSAEADDRNOTAVAIL: return NC_EADDRNOTAVAIL;
-    case WSAECONNREFUSED: case ERROR_CONNECTION_REFUSED: return NC_ECONNREFUSED;
-    case WSAECONNRESET: case WSAECONNABORTED: case WSAENETRESET:
-    case ERROR_NETNAME_DELETED: case ERROR_CONNECTION_ABORTED: return NC_ECONNRESET;
-    case WSAETIMEDOUT: case ERROR_SEM_TIMEOUT: return NC_ETIMEDOUT;
-    case WSAEHOSTUNREACH: case WSAENETUNREACH: case WSAENETDOWN:
-    case ERROR_HOST_UNREACHABLE: case ERROR_NETWORK_UNREACHABLE: case ERROR_PORT_UNREACHABLE:
-        return NC_EHOSTUNREACH;
-    case WSAESHUTDOWN: case WSAENOTCONN: case ERROR_BROKEN_PIPE: return NC_EPIPE;
-    case WSAEMFILE: case ERROR_TOO_MANY_OPEN_FILES: return NC_EMFILE;
-    case ERROR_ALREADY_EXISTS: case ERROR_FILE_EXISTS: return NC_EEXIST;
-    case WSAHOST_NOT_FOUND: case WSANO_DATA: return NC_ENOTFOUND;
+    case WSAECONNREFUSED:
+    case ERROR_CONNECTION_REFUSED: return NC_ECONNREFUSED;
+    case WSAECONNRESET:
+    case WSAECONNABORTED:
+    case WSAENETRESET:
+    case ERROR_NETNAME_DELETED:
+    case ERROR_CONNECTION_ABORTED: return NC_ECONNRESET;
+    case WSAETIMEDOUT:
+    case ERROR_SEM_TIMEOUT: return NC_ETIMEDOUT;
+    case WSAEHOSTUNREACH:
+    case WSAENETUNREACH:
+    case WSAENETDOWN:
+    case ERROR_HOST_UNREACHABLE:
+    case ERROR_NETWORK_UNREACHABLE:
+    case ERROR_PORT_UNREACHABLE: return NC_EHOSTUNREACH;
+    case WSAESHUTDOWN:
+    case WSAENOTCONN:
+    case ERROR_BROKEN_PIPE: return NC_EPIPE;
+    case WSAEMFILE:
+    case ERROR_TOO_MANY_OPEN_FILES: return NC_EMFILE;
+    case ERROR_ALREADY_EXISTS:
+    case ERROR_FILE_EXISTS: return NC_EEXIST;
+    case WSAHOST_NOT_FOUND:
+    case WSANO_DATA: return NC_ENOTFOUND;
     default: return NC_EIO;
     }
 }
 
 /* WSAGetLastError() is the thread's GetLastError() slot on every Windows
  * this builds for, so one read covers socket and other calls. */
-int nc__last_err(void) { return nc__err_from_os((int)GetLastError()); }
+int nc__last_err(void)
+{
+    return nc__err_from_os((int)GetLastError());
+}
