@@ -169,21 +169,6 @@ int gs_links_master_online(const gs_links_t *l)
     return l && atomic_load(&((gs_links_t *)l)->master.online);
 }
 
-void gs_links_cfg_defaults(gs_links_cfg_t *c)
-{
-    memset(c, 0, sizeof *c);
-    snprintf(c->shard, sizeof c->shard, "shard-1");
-    snprintf(c->chat_host, sizeof c->chat_host, "127.0.0.1");
-    c->chat_port = 7001;
-    snprintf(c->master_host, sizeof c->master_host, "127.0.0.1");
-    c->master_port = 7000;
-    snprintf(c->public_host, sizeof c->public_host, "127.0.0.1");
-    c->public_port = 7777;
-    c->capacity = 10000;
-    c->heartbeat_ms = 1000;
-    c->reconnect_max_ms = 2000;
-}
-
 static int link_start(gs_links_t *l, link_t *k, const char *what, const char *host, uint16_t port,
                       nc_queue_t *control)
 {
@@ -198,7 +183,8 @@ static int link_start(gs_links_t *l, link_t *k, const char *what, const char *ho
                          .ud = k,
                          .handlers = {on_open, on_packet, on_close},
                          .reconnect_base_ms = 100,
-                         .reconnect_max_ms = l->cfg.reconnect_max_ms};
+                         .reconnect_max_ms =
+                             l->cfg.reconnect_max_ms ? l->cfg.reconnect_max_ms : 2000};
     int rc = nc_client_create(l->engine, host, port, &ro, &k->client);
     if (rc == 0)
         nc_log(NC_LOG_INFO, TAG, "%s link: connecting to %s:%u", what, host, (unsigned)port);

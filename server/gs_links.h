@@ -23,12 +23,8 @@ typedef struct gs_links_cfg_s {
     uint16_t public_port;      /* the bound player port (nc_server_port) */
     uint32_t capacity;         /* announced player capacity */
     uint32_t heartbeat_ms;     /* master heartbeat interval */
-    uint32_t reconnect_max_ms; /* back-off ceiling for both links */
+    uint32_t reconnect_max_ms; /* back-off ceiling for both links; 0 = 2000 */
 } gs_links_cfg_t;
-
-/* Defaults: chat 127.0.0.1:7001, master 127.0.0.1:7000, public 127.0.0.1,
- * heartbeat 1000 ms, back-off ceiling 2000 ms. */
-void gs_links_cfg_defaults(gs_links_cfg_t *c);
 
 /* What the links need from the game; called from control-queue jobs. */
 typedef struct gs_links_hooks_s {

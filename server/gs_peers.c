@@ -11,8 +11,9 @@ static gs_links_t *links; /* one app per process */
 int gs_peers_start(gs_app_t *a)
 {
     const gs_config_t *c = &a->cfg;
-    gs_links_cfg_t lc;
-    gs_links_cfg_defaults(&lc);
+    /* every address and interval comes from gs_config, whose table holds
+     * the defaults; gs_links keeps none of its own */
+    gs_links_cfg_t lc = {0};
     snprintf(lc.shard, sizeof lc.shard, "%s", c->shard_name);
     snprintf(lc.chat_host, sizeof lc.chat_host, "%s", c->chat_host);
     lc.chat_port = (uint16_t)c->chat_port;
