@@ -209,6 +209,14 @@ typedef uint64_t nc_sid_t;
 typedef struct nc_engine_opts_s {
     int io_threads;        /* fixed; default 1 */
     uint32_t max_sessions; /* slots in the session table; default 65536 */
+    /* 0 (default): on Linux the I/O threads run as SCHED_BATCH, so bytes
+     * arriving never preempt a running pool worker on a busy CPU; the I/O
+     * thread frames them when the worker blocks or its time slice ends,
+     * and takes everything that arrived meanwhile in one batch.  On an
+     * idle CPU nothing changes.  1: the OS default (a woken I/O thread may
+     * preempt at once).  See netcore/README.md, "Scheduling".  Ignored on
+     * Windows, where the completion port already wakes threads LIFO. */
+    int io_preempt;
 } nc_engine_opts_t;
 
 int nc_engine_create(const nc_engine_opts_t *opts, nc_engine_t **out);

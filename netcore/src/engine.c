@@ -32,8 +32,9 @@ struct nc_client_s {
 
 int nc_engine_create(const nc_engine_opts_t *opts, nc_engine_t **out)
 {
-    nc_engine_opts_t o = {1, 65536};
+    nc_engine_opts_t o = {1, 65536, 0};
     if (opts) {
+        o.io_preempt = opts->io_preempt != 0;
         if (opts->io_threads)
             o.io_threads = opts->io_threads;
         if (opts->max_sessions)

@@ -26,8 +26,8 @@
 #define MAX_SAMPLES 200000
 
 static struct {
-    int players, hz, seconds, flood_conns, burn_us, workers, game_cap;
-} g = {32, 50, 4, 4, 200, 4, 4};
+    int players, hz, seconds, flood_conns, burn_us, workers, game_cap, io_preempt;
+} g = {32, 50, 4, 4, 200, 4, 4, 0};
 
 typedef enum { M_BASELINE, M_TIERS, M_POOLS, M_NAIVE } mode_t_;
 static const char *mode_names[] = {"no flood (baseline)", "tiers: game cap N + control cap 1",
@@ -217,7 +217,7 @@ static result_t run_mode(mode_t_ m, long *flood_jobs)
         game = make_queue(pool, "game", g.game_cap, NC_PRIO_HIGH);
         control = make_queue(pool, "control", 1, NC_PRIO_LOW);
     }
-    nc_engine_opts_t eo = {.io_threads = 1};
+    nc_engine_opts_t eo = {.io_threads = 1, .io_preempt = g.io_preempt};
     nc_engine_t *e;
     nc_engine_create(&eo, &e);
     nc_server_t *players = make_server(e, game, "players", ping_handler);
@@ -263,18 +263,22 @@ int main(int argc, char **argv)
             g.workers = v;
         else if (!strcmp(argv[i], "--game-cap"))
             g.game_cap = v;
+        else if (!strcmp(argv[i], "--io-preempt"))
+            g.io_preempt = v;
         else if (!strcmp(argv[i], "--flood-conns"))
             g.flood_conns = v < 16 ? v : 16;
         else {
             fprintf(stderr, "usage: bench_isolation [--players N] [--hz N] [--seconds N] "
-                            "[--burn-us N] [--workers N] [--game-cap N] [--flood-conns N]\n");
+                            "[--burn-us N] [--workers N] [--game-cap N] [--flood-conns N] "
+                            "[--io-preempt 0|1]\n");
             return 2;
         }
     }
     nc_log_set_level(NC_LOG_WARN);
     printf("players=%d at %d Hz, flood on %d conns, flood handler burns %d us, workers=%d, "
-           "game cap=%d, %d s per mode\n\n",
-           g.players, g.hz, g.flood_conns, g.burn_us, g.workers, g.game_cap, g.seconds);
+           "game cap=%d, %d s per mode, io_preempt=%d\n\n",
+           g.players, g.hz, g.flood_conns, g.burn_us, g.workers, g.game_cap, g.seconds,
+           g.io_preempt);
     result_t res[4];
     long fj[4];
     for (int m = 0; m < 4; m++) {

@@ -28,7 +28,7 @@ static void raise_nofile(void)
 
 typedef struct args_s {
     const char *host;
-    int port, io_threads, workers, cap;
+    int port, io_threads, workers, cap, io_preempt;
     nc_log_level_t log;
 } args_t;
 
@@ -48,6 +48,8 @@ static int parse(int argc, char **argv, args_t *a)
             a->workers = atoi(v);
         else if (!strcmp(argv[i], "--cap"))
             a->cap = atoi(v);
+        else if (!strcmp(argv[i], "--io-preempt"))
+            a->io_preempt = atoi(v);
         else if (!strcmp(argv[i], "--log") && nc_log_level_parse(v, &a->log) == 0)
             ;
         else
@@ -78,7 +80,8 @@ int main(int argc, char **argv)
     args_t a = {.host = "127.0.0.1", .io_threads = 1, .workers = 1, .log = NC_LOG_WARN};
     if (parse(argc, argv, &a) < 0) {
         fprintf(stderr, "usage: nc_echo_server [--host 127.0.0.1] [--port 0] [--io-threads 1]\n"
-                        "                      [--workers 1] [--cap workers] [--log warn]\n");
+                        "                      [--workers 1] [--cap workers] [--io-preempt 0|1]\n"
+                        "                      [--log warn]\n");
         return 2;
     }
     nc_log_set_level(a.log);
@@ -98,7 +101,7 @@ int main(int argc, char **argv)
     nc_server_t *srv = NULL;
     nc_pool_opts_t po = {.name = "echo", .threads = a.workers};
     nc_queue_opts_t qo = {.name = "game", .max_threads = a.cap, .priority = NC_PRIO_HIGH};
-    nc_engine_opts_t eo = {.io_threads = a.io_threads};
+    nc_engine_opts_t eo = {.io_threads = a.io_threads, .io_preempt = a.io_preempt};
     nc_role_opts_t ro = {.name = "echo", .handlers = {.on_packet = on_packet}};
     int rc = nc_pool_create(&po, &pool);
     if (rc == 0)

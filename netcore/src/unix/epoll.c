@@ -13,6 +13,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,7 @@ struct nc__loop_s {
     op_t *ops, **ops_tail;
     linger_t *lingering; /* loop thread only */
     int stop;
+    int preempt; /* nc_engine_opts_t.io_preempt */
 };
 
 struct nc__listener_s {
@@ -576,10 +579,29 @@ static int linger_timeout(nc__loop_t *l)
     return next == UINT64_MAX ? -1 : (int)(next - now);
 }
 
+/* SCHED_BATCH takes away one thing only: a woken batch thread does not
+ * preempt the running thread at once (it waits for it to block or for the
+ * end of its slice).  Without it, on a saturated core every packet that
+ * arrives while a worker runs costs two context switches (the I/O thread
+ * preempts, frames one read, posts it and sleeps again): 0.37 switches per
+ * round trip in the 64-connection echo benchmark, against 0.06 with it.
+ * A packet framed earlier would only wait in the queue for that worker. */
+static void loop_set_sched(nc__loop_t *l)
+{
+    if (l->preempt)
+        return;
+    struct sched_param sp = {0};
+    int rc = pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+    if (rc != 0)
+        nc_log(NC_LOG_WARN, "engine",
+               "I/O thread: SCHED_BATCH refused (%s); running as SCHED_OTHER", strerror(rc));
+}
+
 static void loop_main(void *arg)
 {
     nc__loop_t *l = arg;
     struct epoll_event evs[MAX_EVENTS];
+    loop_set_sched(l);
     while (!l->stop) {
         int n = epoll_wait(l->epfd, evs, MAX_EVENTS, linger_timeout(l));
         int wake = 0;
@@ -618,6 +640,7 @@ int nc__io_init(nc_engine_t *e, int threads)
         nc__mutex_init(&l->lock);
         nc__cond_init(&l->done_cond);
         l->ops_tail = &l->ops;
+        l->preempt = e->opts.io_preempt;
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tagged(l, TAG_WAKE)};
         char name[24];
         snprintf(name, sizeof(name), "nc-io-%d", i % 100);
