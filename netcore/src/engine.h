@@ -90,6 +90,7 @@ struct nc_session_s {
     uint8_t *rbuf;
     size_t rlen, rcap;
     int read_paused; /* set by I/O side, cleared by waiter (atomic-ish via lock) */
+    int staged;      /* a packets job is staged on the receiving I/O thread */
     nc__waiter_t waiter;
     atomic_uint_fast64_t last_rx_ms;
     /* taken with an exchange by whoever cancels it (closer or creator) */
@@ -108,11 +109,23 @@ struct nc_session_s {
 /* Where the backend should read into; grows the buffer when a partial
  * packet needs it.  *avail > 0 always. */
 uint8_t *nc__recv_space(nc_session_t *s, size_t *avail);
-/* n bytes landed at the space given by nc__recv_space (n > 0).  Frames,
- * posts packets as one job, may close the session (bad length) or pause
- * it.  Returns 0 to keep reading, 1 to stop reading for now (paused or
- * closing). */
+/* n bytes landed at the space given by nc__recv_space (n > 0).  Frames and
+ * stages the complete packets as one job (posted by nc__on_batch_end), may
+ * close the session (bad length).  Returns 0 to keep reading, 1 to stop
+ * (closing). */
 int nc__on_recv(nc_session_t *s, size_t n);
+/* Posts the jobs this thread's nc__on_recv calls staged, with one pool lock
+ * and one wake-up, and pauses reading (nc__io_pause_read) from sessions
+ * whose queue is now full.  A backend calls it at the end of each batch of
+ * events, before it waits for more, and before it lets another thread
+ * receive for a session it just received for (so a session's jobs keep
+ * their order). */
+void nc__on_batch_end(void);
+/* Before reading from s again in the same batch (the last read filled the
+ * buffer): posts its staged job first and returns 0 if that paused it or it
+ * is closing (stop reading), so a session never gets a second job past a
+ * full queue. */
+int nc__recv_more(nc_session_t *s);
 /* The peer closed (n == 0) or a read failed (err < 0). */
 void nc__on_recv_end(nc_session_t *s, int err);
 

@@ -19,6 +19,18 @@
  * for room with nc__queue_wait_room), else 0. */
 int nc__strand_post_force(nc_strand_t *s, nc_job_fn fn, void *arg);
 
+/* nc__strand_post_force for a batch, in order, with one lock hold per pool
+ * and the wake-ups sent once at the end (the engine posts every read of
+ * one backend batch this way).  Each item's rc gets what
+ * nc__strand_post_force would have returned. */
+typedef struct nc__post_s {
+    nc_strand_t *strand;
+    nc_job_fn fn;
+    void *arg;
+    int rc;
+} nc__post_t;
+void nc__strand_post_many(nc__post_t *items, int n);
+
 /* A waiter is called once, on a worker thread and outside pool locks, when
  * the queue's pending count drops below its low-water mark (or at once if it
  * already is, or when the pool stops).  Intrusive: the caller owns the

@@ -69,15 +69,31 @@ static void job_free_locked(nc_pool_t *p, nc__job_t *j)
     p->job_free = &j->node;
 }
 
-/* Signal one idle worker unless every idle worker already has a signal in
- * flight.  `wakes` may undercount after spurious wakeups (an extra signal,
- * harmless) but never overcounts, so no runnable work is stranded. */
-static void wake_one_locked(nc_pool_t *p)
+/* Claims a wake-up for one idle worker unless every idle worker already has
+ * one in flight; returns 1 if the caller must nc__cond_signal(&p->cv).
+ * `wakes` may undercount after spurious wakeups (an extra signal, harmless)
+ * but never overcounts, so no runnable work is stranded.  Posters signal
+ * after dropping mu: a worker woken on the poster's core would otherwise
+ * preempt it only to block on mu. */
+static int claim_wake_locked(nc_pool_t *p)
 {
     if (p->idle > p->wakes) {
         p->wakes++;
-        nc__cond_signal(&p->cv);
+        return 1;
     }
+    return 0;
+}
+
+static void wake_one_locked(nc_pool_t *p)
+{
+    if (claim_wake_locked(p))
+        nc__cond_signal(&p->cv);
+}
+
+static void send_wakes(nc_pool_t *p, int n)
+{
+    while (n-- > 0)
+        nc__cond_signal(&p->cv);
 }
 
 static nc__rnode_t *pick_locked(nc_pool_t *p, nc_queue_t **qout, int take)
@@ -110,27 +126,20 @@ static void call_waiters(nc__waiter_t *w)
 
 /* ---- posting ------------------------------------------------------------ */
 
-static int post(nc_queue_t *q, nc_strand_t *s, nc_job_fn fn, void *arg, int force)
+/* Queues one job; mu held.  Returns 0, 1 (forced and the queue is now at or
+ * above capacity) or a negative error; adds to *wake the signals owed. */
+static int post_locked(nc_pool_t *p, nc_queue_t *q, nc_strand_t *s, nc_job_fn fn, void *arg,
+                       int force, uint64_t now, int *wake)
 {
-    if (!q || !fn)
-        return NC_EINVAL;
-    nc_pool_t *p = q->pool;
-    uint64_t now = (tls_post_seq++ % WAIT_SAMPLE) == 0 ? nc_now_ns() : 0;
-    nc__mutex_lock(&p->mu);
-    if (atomic_load_explicit(&p->stopping, memory_order_relaxed)) {
-        nc__mutex_unlock(&p->mu);
+    if (atomic_load_explicit(&p->stopping, memory_order_relaxed))
         return NC_ESTOPPED;
-    }
     if (!force && q->pending >= q->capacity) {
         q->rejected++;
-        nc__mutex_unlock(&p->mu);
         return NC_EQFULL;
     }
     nc__job_t *j = job_alloc_locked(p);
-    if (!j) {
-        nc__mutex_unlock(&p->mu);
+    if (!j)
         return NC_ENOMEM;
-    }
     j->node.next = NULL;
     j->node.is_strand = 0;
     j->fn = fn;
@@ -157,10 +166,45 @@ static int post(nc_queue_t *q, nc_strand_t *s, nc_job_fn fn, void *arg, int forc
     /* Wake only if a worker could take it now: below the cap, counting
      * signals already in flight as future runners. */
     if (became_runnable && q->running + p->wakes < q->cap)
-        wake_one_locked(p);
-    int full = q->pending >= q->capacity;
+        *wake += claim_wake_locked(p);
+    return force && q->pending >= q->capacity ? 1 : 0;
+}
+
+static uint64_t sample_clock(void)
+{
+    return (tls_post_seq++ % WAIT_SAMPLE) == 0 ? nc_now_ns() : 0;
+}
+
+static int post(nc_queue_t *q, nc_strand_t *s, nc_job_fn fn, void *arg, int force)
+{
+    if (!q || !fn)
+        return NC_EINVAL;
+    nc_pool_t *p = q->pool;
+    uint64_t now = sample_clock();
+    int wake = 0;
+    nc__mutex_lock(&p->mu);
+    int rc = post_locked(p, q, s, fn, arg, force, now, &wake);
     nc__mutex_unlock(&p->mu);
-    return force ? full : 0;
+    send_wakes(p, wake);
+    return rc;
+}
+
+void nc__strand_post_many(nc__post_t *items, int n)
+{
+    uint64_t now = sample_clock();
+    int i = 0;
+    while (i < n) {
+        nc_pool_t *p = items[i].strand->queue->pool;
+        int wake = 0;
+        nc__mutex_lock(&p->mu);
+        for (; i < n && items[i].strand->queue->pool == p; i++) {
+            nc_strand_t *s = items[i].strand;
+            items[i].rc = post_locked(p, s->queue, s, items[i].fn, items[i].arg, 1, now, &wake);
+            now = 0; /* one sampled wait per batch is plenty */
+        }
+        nc__mutex_unlock(&p->mu);
+        send_wakes(p, wake);
+    }
 }
 
 int nc_queue_post(nc_queue_t *q, nc_job_fn fn, void *arg)

@@ -284,29 +284,6 @@ uint8_t *nc__recv_space(nc_session_t *s, size_t *avail)
     return s->rbuf + s->rlen;
 }
 
-static int post_packets(nc_session_t *s, size_t len, uint64_t count)
-{
-    packets_job_t *j = malloc(sizeof(*j) + len);
-    if (!j) {
-        session_close(s, NC_ENOMEM, "out of memory", NULL);
-        return 1;
-    }
-    j->s = s;
-    j->len = len;
-    j->raw = s->role->opts.raw;
-    memcpy(j->data, s->rbuf, len);
-    atomic_fetch_add_explicit(&s->role->st.packets_in, count, memory_order_relaxed);
-    nc__session_retain(s);
-    int full = nc__strand_post_force(s->strand, packets_job, j);
-    if (full < 0) {
-        nc__session_release(s);
-        free(j);
-        session_close(s, full, "pool stopped", NULL);
-        return 1;
-    }
-    return full;
-}
-
 static void resume_waiter(nc__waiter_t *w)
 {
     nc_session_t *s = NC_CONTAINER_OF(w, nc_session_t, waiter);
@@ -316,6 +293,92 @@ static void resume_waiter(nc__waiter_t *w)
     if (!atomic_load(&s->closing))
         nc__io_resume_read(s);
     nc__session_release(s);
+}
+
+/* The queue is at capacity: stop reading until it drains below low water. */
+static void pause_reading(nc_session_t *s)
+{
+    nc__role_t *r = s->role;
+    nc__mutex_lock(&s->lock);
+    int already = s->read_paused;
+    s->read_paused = 1;
+    nc__mutex_unlock(&s->lock);
+    if (already)
+        return;
+    atomic_fetch_add(&r->st.read_pauses, 1);
+    nc__session_retain(s); /* the waiter's reference */
+    nc__io_pause_read(s);
+    s->waiter.fn = resume_waiter;
+    nc__queue_wait_room(r->opts.queue, &s->waiter);
+}
+
+/* Packets jobs of one backend batch, posted together by nc__on_batch_end:
+ * one pool lock and at most one wake-up per batch instead of per read.  A
+ * session has at most one job staged (a second read of it flushes first),
+ * so back-pressure still stops a session after one job past capacity. */
+#define STAGE_MAX 64
+static _Thread_local struct {
+    nc__post_t items[STAGE_MAX];
+    nc_session_t *sessions[STAGE_MAX];
+    int n;
+} tls_stage;
+
+void nc__on_batch_end(void)
+{
+    int n = tls_stage.n;
+    if (!n)
+        return;
+    tls_stage.n = 0;
+    nc__post_t *items = tls_stage.items;
+    for (int i = 0; i < n; i++)
+        tls_stage.sessions[i]->staged = 0;
+    nc__strand_post_many(items, n);
+    /* A posted job may already have run and freed itself; its session is
+     * still alive: the backend's reference lasts while it delivers. */
+    for (int i = 0; i < n; i++) {
+        nc_session_t *s = tls_stage.sessions[i];
+        if (items[i].rc < 0) {
+            session_close(s, items[i].rc, "pool stopped", NULL);
+            nc__session_release(s);
+            free(items[i].arg);
+        } else if (items[i].rc == 1) {
+            pause_reading(s);
+        }
+    }
+}
+
+static void stage_packets(nc_session_t *s, size_t len, uint64_t count)
+{
+    packets_job_t *j = malloc(sizeof(*j) + len);
+    if (!j) {
+        session_close(s, NC_ENOMEM, "out of memory", NULL);
+        return;
+    }
+    j->s = s;
+    j->len = len;
+    j->raw = s->role->opts.raw;
+    memcpy(j->data, s->rbuf, len);
+    atomic_fetch_add_explicit(&s->role->st.packets_in, count, memory_order_relaxed);
+    nc__session_retain(s);
+    /* s->staged here means a backend read again without nc__recv_more */
+    if (s->staged || tls_stage.n == STAGE_MAX)
+        nc__on_batch_end();
+    s->staged = 1;
+    tls_stage.sessions[tls_stage.n] = s;
+    tls_stage.items[tls_stage.n++] = (nc__post_t){s->strand, packets_job, j, 0};
+}
+
+int nc__recv_more(nc_session_t *s)
+{
+    if (s->staged) {
+        nc__on_batch_end();
+        nc__mutex_lock(&s->lock);
+        int paused = s->read_paused;
+        nc__mutex_unlock(&s->lock);
+        if (paused)
+            return 0;
+    }
+    return !atomic_load(&s->closing);
 }
 
 int nc__on_recv(nc_session_t *s, size_t n)
@@ -333,7 +396,8 @@ int nc__on_recv(nc_session_t *s, size_t n)
     size_t take = bad ? st.end : (size_t)used;
     if (r->opts.raw)
         st.count = 1;
-    int full = take ? post_packets(s, take, st.count) : 0;
+    if (take)
+        stage_packets(s, take, st.count);
     if (bad) {
         session_close(s, NC_EMSGSIZE, NC_REASON_BAD_LENGTH, &r->st.closed_bad_length);
         return 1;
@@ -341,17 +405,6 @@ int nc__on_recv(nc_session_t *s, size_t n)
     s->rlen -= take;
     if (take && s->rlen)
         memmove(s->rbuf, s->rbuf + take, s->rlen);
-    if (full == 1) {
-        atomic_fetch_add(&r->st.read_pauses, 1);
-        nc__mutex_lock(&s->lock);
-        s->read_paused = 1;
-        nc__mutex_unlock(&s->lock);
-        nc__session_retain(s); /* the waiter's reference */
-        nc__io_pause_read(s);
-        s->waiter.fn = resume_waiter;
-        nc__queue_wait_room(r->opts.queue, &s->waiter);
-        return 1;
-    }
     return atomic_load(&s->closing) ? 1 : 0;
 }
 

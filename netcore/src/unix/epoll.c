@@ -301,6 +301,8 @@ static void session_close_op(nc__loop_t *l, nc_session_t *s, int graceful)
 static void session_readable(nc_session_t *s)
 {
     for (int i = 0; i < READS_PER_EVENT; i++) {
+        if (i > 0 && !nc__recv_more(s))
+            return;
         size_t avail;
         uint8_t *p = nc__recv_space(s, &avail);
         if (!p) {
@@ -615,6 +617,7 @@ static void loop_main(void *arg)
             default: wake = 1; break;
             }
         }
+        nc__on_batch_end(); /* this batch's reads become jobs: one lock, one wake */
         /* ops run after the batch: a close may free a session that a later
          * event of the same batch still names */
         if (wake)

@@ -236,6 +236,8 @@ static void close_done_locked(nc_session_t *s, sio_t *io);
 static int read_more(nc_session_t *s, sio_t *io)
 {
     for (int i = 0; i < SYNC_READS; i++) {
+        if (!nc__recv_more(s))
+            return 1; /* paused (the queue waiter re-arms) or closing */
         size_t avail;
         uint8_t *p = nc__recv_space(s, &avail);
         if (!p) {
@@ -284,7 +286,12 @@ static void recv_done(nc_session_t *s, sio_t *io, DWORD bytes, int err)
     /* rbuf is ours alone here: no receive in flight, and a resume (from
      * the queue waiter) only starts one after nc__on_recv has returned */
     if (!closed && !err && bytes > 0) {
-        if (nc__on_recv(s, bytes) == 0 && (bytes < offered || read_more(s, io) == 0)) {
+        int more = nc__on_recv(s, bytes) == 0 && (bytes < offered || read_more(s, io) == 0);
+        /* Posted before the next receive is armed: its completion may reach
+         * another I/O thread, whose job must come after this one.  (So on
+         * this backend a batch is one session's reads.) */
+        nc__on_batch_end();
+        if (more) {
             nc__mutex_lock(&s->lock);
             post_recv_locked(s, io);
             nc__mutex_unlock(&s->lock);
