@@ -334,7 +334,7 @@ typedef struct nc_packet_s {
     /* private below */
     _Atomic uint32_t refs_;
     _Atomic uint32_t seal_; /* header written: 0 no, 1 writing, 2 yes */
-    uint32_t raw_;          /* 1: no header on the wire (nc_send_raw) */
+    uint32_t raw_;          /* 1: no header on the wire (nc_send_raw); 2: nc_send chunk */
     uint8_t data_[];        /* header (4) + body */
 } nc_packet_t;
 nc_packet_t *nc_packet_alloc(size_t body_cap);

@@ -386,7 +386,8 @@ int nc__on_recv(nc_session_t *s, size_t n)
     nc__role_t *r = s->role;
     s->rlen += n;
     atomic_fetch_add_explicit(&r->st.bytes_in, n, memory_order_relaxed);
-    atomic_store_explicit(&s->last_rx_ms, nc_now_ms(), memory_order_relaxed);
+    if (r->opts.idle_timeout_ms) /* read only by the idle timer */
+        atomic_store_explicit(&s->last_rx_ms, nc_now_ms(), memory_order_relaxed);
     if (atomic_load(&s->closing))
         return 1;
     scan_state_t st = {s->rbuf, 0, 0};
@@ -514,10 +515,63 @@ int nc_send_packet(nc_session_t *s, nc_packet_t *p)
     return rc;
 }
 
+/* Small nc_send bodies are copied, header included, into a chunk at the
+ * tail of the session's send queue (raw_ = RAW_CHUNK: already framed bytes)
+ * rather than into a packet each: no allocation per packet, and a batch of
+ * replies leaves as one contiguous buffer instead of one iovec per packet.
+ * Appending is safe while a send of the chunk is in flight (IOCP): the
+ * chunk never moves, and the bytes in flight are before the new ones. */
+#define SMALL_MAX 256
+#define CHUNK_CAP 1000 /* a malloc that glibc serves from its thread cache */
+#define RAW_CHUNK 2u
+
+static int send_small(nc_session_t *s, uint16_t type, const void *body, size_t len)
+{
+    nc__role_t *r = s->role;
+    size_t total = len + NC_HEADER_SIZE;
+    if (atomic_load(&s->closing))
+        return NC_ECLOSED;
+    nc__mutex_lock(&s->lock);
+    int rc = 0;
+    nc_packet_t *t = NULL;
+    if (s->fd == NC__BAD_SOCK || s->send_error)
+        rc = NC_ECLOSED;
+    else if (s->unsent + total > r->opts.max_send_bytes)
+        rc = NC_ENOBUFS;
+    else if (s->sq_count)
+        t = s->sq[(s->sq_head + s->sq_count - 1) % s->sq_cap];
+    if (rc == 0 && (!t || t->raw_ != RAW_CHUNK || t->cap - t->len < total)) {
+        t = nc_packet_alloc(CHUNK_CAP);
+        if (!t)
+            rc = NC_ENOMEM;
+        else if ((rc = sq_push(s, t)) != 0) /* the queue keeps our reference */
+            nc_packet_release(t);
+        else
+            t->raw_ = RAW_CHUNK;
+    }
+    if (rc == 0) {
+        uint8_t *w = nc_packet_body(t) + t->len;
+        nc__put_header(w, (uint16_t)total, type);
+        if (len)
+            memcpy(w + NC_HEADER_SIZE, body, len);
+        t->len += (uint32_t)total;
+        s->unsent += total;
+        atomic_fetch_add_explicit(&r->st.packets_out, 1, memory_order_relaxed);
+        if (tls_corked != s || s->unsent >= CORK_MAX)
+            nc__io_send_locked(s);
+    }
+    nc__mutex_unlock(&s->lock);
+    if (rc == NC_ENOBUFS)
+        session_close(s, NC_ENOBUFS, NC_REASON_SEND_FULL, &r->st.closed_send_full);
+    return rc;
+}
+
 int nc_send(nc_session_t *s, uint16_t type, const void *body, size_t len)
 {
     if (len + NC_HEADER_SIZE > s->role->opts.max_packet)
         return NC_EMSGSIZE;
+    if (len <= SMALL_MAX)
+        return send_small(s, type, body, len);
     nc_packet_t *p = nc_packet_alloc(len);
     if (!p)
         return NC_ENOMEM;

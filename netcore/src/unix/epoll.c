@@ -170,8 +170,15 @@ static int flush_locked(nc_session_t *s)
             iov[i].iov_base = (void *)ptrs[i];
             iov[i].iov_len = lens[i];
         }
-        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-        ssize_t w = sendmsg((int)s->fd, &msg, MSG_NOSIGNAL); /* no SIGPIPE */
+        /* one buffer (small sends share a chunk) takes send(): no msghdr
+         * or iovec array for the kernel to copy in */
+        ssize_t w;
+        if (n == 1) {
+            w = send((int)s->fd, ptrs[0], lens[0], MSG_NOSIGNAL); /* no SIGPIPE */
+        } else {
+            struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+            w = sendmsg((int)s->fd, &msg, MSG_NOSIGNAL);
+        }
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -309,7 +316,7 @@ static void session_readable(nc_session_t *s)
             nc__on_recv_end(s, NC_ENOMEM);
             return;
         }
-        ssize_t n = read((int)s->fd, p, avail);
+        ssize_t n = recv((int)s->fd, p, avail, 0);
         if (n > 0) {
             if (nc__on_recv(s, (size_t)n) || (size_t)n < avail)
                 return;
