@@ -501,12 +501,13 @@ static void raise_nofile(int need)
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: bench_echo [--host 127.0.0.1] --port N [--conns 64] [--inflight 1]\n"
-            "                  [--size 32] [--warmup 1] [--duration 5] [--threads 1]\n"
-            "                  [--pin CPU] [--quiet] [--server-pid PID]\n"
-            "       bench_echo --suite [--repeat 1] [--uv PATH] [--nc PATH]\n"
-            "                  [--nc-args \"--io-threads 1 --workers 1\"] [load options]\n");
+    fprintf(stderr, "usage: bench_echo [--host 127.0.0.1] --port N [--conns 64] [--inflight 1]\n"
+                    "                  [--size 32] [--warmup 1] [--duration 5] [--threads 1]\n"
+                    "                  [--pin CPU] [--quiet] [--server-pid PID]\n"
+                    "       bench_echo --suite [--repeat 1] [--uv PATH] [--nc PATH]\n"
+                    "                  [--nc-args \"--io-threads 1 --workers 1\"] [load options]\n"
+                    "       (--pin CPU pins generator thread t to CPU+t; with --suite the\n"
+                    "        servers then run on the remaining CPUs)\n");
     return 2;
 }
 

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,26 @@ static int child_wait_ready(child_t *ch, int ms)
     return -1;
 }
 
+/* With --pin, the servers run on the CPUs the generator does not use, so
+ * both servers get the same CPUs and neither competes with the generator. */
+static cpu_set_t server_cpus;
+static int server_cpus_set;
+
+static void plan_server_cpus(const opts_t *o)
+{
+    int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (o->pin < 0 || ncpu < 2)
+        return;
+    CPU_ZERO(&server_cpus);
+    for (int c = 0; c < ncpu; c++)
+        CPU_SET(c, &server_cpus);
+    for (int t = 0; t < o->threads; t++)
+        CPU_CLR((o->pin + t) % ncpu, &server_cpus);
+    server_cpus_set = CPU_COUNT(&server_cpus) > 0;
+    if (!server_cpus_set)
+        fprintf(stderr, "bench_echo: --pin leaves no CPU for the servers; not pinning them\n");
+}
+
 static int child_spawn(const char *path, const char *extra, child_t *ch)
 {
     char *argv[32], *copy = strdup(extra ? extra : "");
@@ -61,6 +82,8 @@ static int child_spawn(const char *path, const char *extra, child_t *ch)
         return -1;
     pid_t pid = fork();
     if (pid == 0) {
+        if (server_cpus_set)
+            sched_setaffinity(0, sizeof(server_cpus), &server_cpus);
         dup2(pfd[1], STDOUT_FILENO);
         execv(path, argv);
         _exit(127);
@@ -175,6 +198,7 @@ int run_suite(const opts_t *base)
     const char *args[SRV_COUNT] = {"", base->nc_args};
     child_t ch[SRV_COUNT];
     memset(ch, 0, sizeof(ch));
+    plan_server_cpus(base);
     for (int s = 0; s < SRV_COUNT; s++) {
         if (access(paths[s], X_OK) != 0)
             fprintf(stderr, "bench_echo: %s not found, its rows are n/a\n", paths[s]);
