@@ -92,6 +92,7 @@ struct nc_session_s {
     int read_paused; /* set by I/O side, cleared by waiter (atomic-ish via lock) */
     int staged;      /* a packets job is staged on the receiving I/O thread */
     nc__waiter_t waiter;
+    _Atomic(struct nc__pjob_s *) spare_job; /* session.c: a read's job buffer, reused */
     atomic_uint_fast64_t last_rx_ms;
     /* taken with an exchange by whoever cancels it (closer or creator) */
     _Atomic nc_timer_id_t idle_timer;

@@ -31,6 +31,7 @@ static void session_free(nc_session_t *s)
         nc_packet_release(s->sq[(s->sq_head + i) % s->sq_cap]);
     free(s->sq);
     free(s->rbuf);
+    free(atomic_load(&s->spare_job));
     nc__mutex_destroy(&s->lock);
     free(s);
 }
@@ -201,12 +202,38 @@ nc_sid_t nc__session_create(nc__role_t *r, nc__sock_t fd, const char *peer)
 
 /* ---- receive path (I/O thread) ------------------------------------------ */
 
-typedef struct {
+typedef struct nc__pjob_s {
     nc_session_t *s;
-    size_t len;
+    size_t len, cap;
     int raw;        /* raw role: data is the bytes as read, not packets */
     uint8_t data[]; /* complete, validated packets */
 } packets_job_t;
+
+/* Each session keeps its last packets job buffer (if it is small) for the
+ * next read: the I/O thread allocates and a worker frees, which in glibc
+ * means the slow path of both on every read. */
+#define PJOB_MIN 1024
+#define PJOB_KEEP 4096
+
+static packets_job_t *pjob_get(nc_session_t *s, size_t len)
+{
+    packets_job_t *j = atomic_exchange_explicit(&s->spare_job, NULL, memory_order_acquire);
+    if (j && j->cap >= len)
+        return j;
+    free(j);
+    size_t cap = len < PJOB_MIN ? PJOB_MIN : len;
+    j = malloc(sizeof(*j) + cap);
+    if (j)
+        j->cap = cap;
+    return j;
+}
+
+static void pjob_put(nc_session_t *s, packets_job_t *j)
+{
+    if (j->cap <= PJOB_KEEP)
+        j = atomic_exchange_explicit(&s->spare_job, j, memory_order_acq_rel);
+    free(j);
+}
 
 static void deliver_one(void *ud, uint16_t type, const uint8_t *body, size_t len)
 {
@@ -235,8 +262,8 @@ static void packets_job(void *arg)
     if (s->sq_count && s->fd != NC__BAD_SOCK && !s->send_error)
         nc__io_send_locked(s);
     nc__mutex_unlock(&s->lock);
-    nc__session_release(j->s);
-    free(j);
+    pjob_put(s, j); /* before our reference goes: s may go with it */
+    nc__session_release(s);
 }
 
 typedef struct {
@@ -349,7 +376,7 @@ void nc__on_batch_end(void)
 
 static void stage_packets(nc_session_t *s, size_t len, uint64_t count)
 {
-    packets_job_t *j = malloc(sizeof(*j) + len);
+    packets_job_t *j = pjob_get(s, len);
     if (!j) {
         session_close(s, NC_ENOMEM, "out of memory", NULL);
         return;
