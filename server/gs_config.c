@@ -52,6 +52,8 @@ static const key_t_ keys[] = {
     INT("database.autosave_ms", autosave_ms, 100, 3600000, "position autosave interval"),
     STR("log.level", log_level, "trace, debug, info, warn, error, off"),
     INT("engine.io_threads", io_threads, 1, 64, "I/O threads"),
+    BOOL("engine.io_preempt", io_preempt,
+         "I/O threads may preempt workers (Linux; false = SCHED_BATCH)"),
     STR("pool.mode", pool_mode, "\"shared\" (one pool, capped queues) or \"separate\""),
     INT("pool.threads", pool_threads, 1, 256, "workers of the shared pool"),
     INT("queues.game.max_threads", q_game.max_threads, 1, 256, "game queue thread cap"),

@@ -25,6 +25,7 @@ typedef struct gs_config_s {
     int64_t autosave_ms;
     char log_level[16];
     int64_t io_threads;
+    int io_preempt;     /* bool */
     char pool_mode[16]; /* "shared" or "separate" */
     int64_t pool_threads;
     gs_queue_cfg_t q_game, q_control, q_db;

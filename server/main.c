@@ -152,7 +152,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "gameserver: cannot install signal handlers\n");
         return 1;
     }
-    nc_engine_opts_t eo = {.io_threads = (int)a.cfg.io_threads};
+    nc_engine_opts_t eo = {.io_threads = (int)a.cfg.io_threads, .io_preempt = a.cfg.io_preempt};
     uint16_t mport = 0;
     int ok = setup_jobs(&a) == 0 && nc_engine_create(&eo, &a.engine) == 0 && start_world(&a) == 0 &&
              start_network(&a, &mport) == 0 && gs_peers_start(&a) == 0;
