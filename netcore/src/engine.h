@@ -89,8 +89,9 @@ struct nc_session_s {
     /* Receive buffer: touched only by the I/O side (one at a time). */
     uint8_t *rbuf;
     size_t rlen, rcap;
-    int read_paused; /* set by I/O side, cleared by waiter (atomic-ish via lock) */
-    int staged;      /* a packets job is staged on the receiving I/O thread */
+    int read_paused;     /* set by I/O side, cleared by waiter (atomic-ish via lock) */
+    int staged;          /* a packets job is staged on the receiving I/O thread */
+    atomic_int peer_eof; /* the peer's FIN was read: reading stopped for good */
     nc__waiter_t waiter;
     _Atomic(struct nc__pjob_s *) spare_job; /* session.c: a read's job buffer, reused */
     atomic_uint_fast64_t last_rx_ms;
@@ -127,7 +128,8 @@ void nc__on_batch_end(void);
  * is closing (stop reading), so a session never gets a second job past a
  * full queue. */
 int nc__recv_more(nc_session_t *s);
-/* The peer closed (n == 0) or a read failed (err < 0). */
+/* The peer closed (err == 0: closes from the session's strand, after the
+ * jobs already read) or a read failed (err < 0: closes at once). */
 void nc__on_recv_end(nc_session_t *s, int err);
 
 /* Gather up to max buffers of the send queue (under s->lock, taken by the

@@ -317,7 +317,7 @@ static void resume_waiter(nc__waiter_t *w)
     nc__mutex_lock(&s->lock);
     s->read_paused = 0;
     nc__mutex_unlock(&s->lock);
-    if (!atomic_load(&s->closing))
+    if (!atomic_load(&s->closing) && !atomic_load(&s->peer_eof))
         nc__io_resume_read(s);
     nc__session_release(s);
 }
@@ -436,12 +436,33 @@ int nc__on_recv(nc_session_t *s, size_t n)
     return atomic_load(&s->closing) ? 1 : 0;
 }
 
+static void peer_closed_job(void *arg)
+{
+    nc_session_t *s = arg;
+    session_close(s, 0, NC_REASON_PEER, NULL);
+    nc__session_release(s);
+}
+
 void nc__on_recv_end(nc_session_t *s, int err)
 {
-    if (err == 0)
-        session_close(s, 0, NC_REASON_PEER, NULL);
-    else
+    if (err != 0) {
         session_close(s, err, nc_strerror(err), NULL);
+        return;
+    }
+    if (atomic_exchange(&s->peer_eof, 1))
+        return;
+    nc__io_pause_read(s); /* nothing more to read; HUP and errors still come */
+    /* The peer's FIN closes the session from its strand, after the jobs of
+     * the packets that came before it: their replies are queued by then and
+     * the orderly close flushes them (a request followed at once by a FIN
+     * still gets its answer). */
+    if (s->staged)
+        nc__on_batch_end();
+    nc__session_retain(s);
+    if (nc__strand_post_force(s->strand, peer_closed_job, s) < 0) {
+        nc__session_release(s); /* not the last: the backend holds one */
+        session_close(s, 0, NC_REASON_PEER, NULL);
+    }
 }
 
 /* ---- send path (any thread) --------------------------------------------- */

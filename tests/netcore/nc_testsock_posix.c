@@ -97,3 +97,8 @@ void nc_test_sock_close(int fd)
 {
     close(fd);
 }
+
+void nc_test_sock_shutdown_write(int fd)
+{
+    shutdown(fd, SHUT_WR);
+}

@@ -109,3 +109,8 @@ void nc_test_sock_close(int fd)
 {
     closesocket((SOCKET)fd);
 }
+
+void nc_test_sock_shutdown_write(int fd)
+{
+    shutdown((SOCKET)fd, SD_SEND);
+}

@@ -26,5 +26,7 @@ int nc_test_sock_read_full(int fd, void *buf, size_t len, uint32_t timeout_ms);
 bool nc_test_sock_wait_eof(int fd, uint32_t timeout_ms);
 void nc_test_sock_shrink_rcvbuf(int fd);
 void nc_test_sock_close(int fd);
+/* Sends FIN (no more writes); the socket stays open for reading. */
+void nc_test_sock_shutdown_write(int fd);
 
 #endif

@@ -324,6 +324,35 @@ static void test_packets_that_arrived_before_the_peer_closed_are_delivered(void 
     fx_free(f);
 }
 
+/* Packet and FIN sent back to back usually both wait in the socket before
+ * the server reads at all: an edge-triggered backend that stopped at the
+ * short read would never see the FIN (no edge comes after it). */
+static void test_packet_then_fin_at_once_is_delivered_and_closes(void **st)
+{
+    (void)st;
+    fx_t *f = fx_new(1, NULL);
+    enum { ROUNDS = 200 };
+    int fds[ROUNDS];
+    uint8_t p[5] = {5, 0, 1, 0, 'x'};
+    for (int i = 0; i < ROUNDS; i++) {
+        fds[i] = nc_test_sock_connect(nc_server_port(f->srv));
+        assert_true(fds[i] >= 0);
+        assert_int_equal(nc_test_sock_write_all(fds[i], p, sizeof(p)), 0);
+        nc_test_sock_shutdown_write(fds[i]);
+    }
+    /* every packet is echoed and every session closes on the FIN alone */
+    for (int i = 0; i < ROUNDS; i++) {
+        uint8_t back[5];
+        assert_int_equal(nc_test_sock_read_full(fds[i], back, sizeof(back), 5000), 0);
+        assert_memory_equal(back, p, sizeof(p));
+    }
+    assert_true(nc_test_wait_atomic_ge(&f->sc.closed, ROUNDS, 10000));
+    assert_int_equal(atomic_load(&f->sc.packets), ROUNDS);
+    for (int i = 0; i < ROUNDS; i++)
+        nc_test_sock_close(fds[i]);
+    fx_free(f);
+}
+
 static void test_peer_that_never_reads_is_cut_at_send_bound(void **st)
 {
     (void)st;
@@ -514,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_length_below_header_closes_only_that_session),
         cmocka_unit_test(test_notice_before_close_reaches_a_peer_that_keeps_sending),
         cmocka_unit_test(test_packets_that_arrived_before_the_peer_closed_are_delivered),
+        cmocka_unit_test(test_packet_then_fin_at_once_is_delivered_and_closes),
         cmocka_unit_test(test_peer_that_never_reads_is_cut_at_send_bound),
         cmocka_unit_test(test_idle_session_is_closed_with_reason_idle),
         cmocka_unit_test(test_connections_over_cap_are_closed_and_counted),
