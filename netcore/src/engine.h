@@ -101,9 +101,10 @@ struct nc_session_s {
     /* Send queue (under lock): ring of packets, first one partially sent. */
     nc_packet_t **sq;
     uint32_t sq_head, sq_count, sq_cap;
-    size_t sq_off;  /* bytes of sq[head] already sent */
-    size_t unsent;  /* total bytes queued and not sent */
-    int send_error; /* a send failed; session is closing */
+    size_t sq_off;            /* bytes of sq[head] already sent */
+    size_t unsent;            /* total bytes queued and not sent */
+    nc_packet_t *spare_chunk; /* an emptied send chunk kept for the next reply */
+    int send_error;           /* a send failed; session is closing */
 };
 
 /* ---- shared code, called by backends ------------------------------------ */

@@ -32,6 +32,7 @@ static void session_free(nc_session_t *s)
     free(s->sq);
     free(s->rbuf);
     free(atomic_load(&s->spare_job));
+    free(s->spare_chunk);
     nc__mutex_destroy(&s->lock);
     free(s);
 }
@@ -589,7 +590,8 @@ static int send_small(nc_session_t *s, uint16_t type, const void *body, size_t l
     else if (s->sq_count)
         t = s->sq[(s->sq_head + s->sq_count - 1) % s->sq_cap];
     if (rc == 0 && (!t || t->raw_ != RAW_CHUNK || t->cap - t->len < total)) {
-        t = nc_packet_alloc(CHUNK_CAP);
+        t = s->spare_chunk ? s->spare_chunk : nc_packet_alloc(CHUNK_CAP);
+        s->spare_chunk = NULL;
         if (!t)
             rc = NC_ENOMEM;
         else if ((rc = sq_push(s, t)) != 0) /* the queue keeps our reference */
@@ -702,7 +704,12 @@ int nc__sendq_consume(nc_session_t *s, size_t n)
         s->sq_off = 0;
         s->sq_head = (s->sq_head + 1) % s->sq_cap;
         s->sq_count--;
-        nc_packet_release(p);
+        if (p->raw_ == RAW_CHUNK && !s->spare_chunk) { /* only the queue holds a chunk */
+            p->len = 0;
+            s->spare_chunk = p;
+        } else {
+            nc_packet_release(p);
+        }
     }
     return s->sq_count == 0;
 }
