@@ -344,7 +344,9 @@ static void pause_reading(nc_session_t *s)
  * one pool lock and at most one wake-up per batch instead of per read.  A
  * session has at most one job staged (a second read of it flushes first),
  * so back-pressure still stops a session after one job past capacity. */
-#define STAGE_MAX 64
+/* At least the epoll backend's events per wait: a flush in mid-batch wakes
+ * the worker, which then takes the CPU from the I/O thread for that part. */
+#define STAGE_MAX 256
 static _Thread_local struct {
     nc__post_t items[STAGE_MAX];
     nc_session_t *sessions[STAGE_MAX];
