@@ -318,11 +318,18 @@ size_t nc_session_unsent(const nc_session_t *s);
 void nc_session_close(nc_session_t *s, int code, const char *text);
 int nc_close_id(nc_engine_t *e, nc_sid_t id, int code, const char *text);
 
-/* Send from any thread; one session's packets leave in order.  Copies body.
- * NC_ECLOSED if closing; NC_ENOBUFS (and the session is closed with
- * "send buffer full") past max_send_bytes; NC_EMSGSIZE over max_packet. */
+/* Send from any thread; one session's packets leave in order (the order of
+ * the nc_send calls, across threads too).  Copies body.  NC_ECLOSED if
+ * closing; NC_ENOBUFS (and the session is closed with "send buffer full")
+ * past max_send_bytes; NC_EMSGSIZE over max_packet.
+ * Corking: inside a job on a pool worker the packet is queued at once but
+ * written when the job returns (or at 64 KiB unsent), once per session the
+ * job sent to; other threads write at once.  A job must not wait for the
+ * answer to a packet it sent (jobs never block anyway). */
 int nc_send(nc_session_t *s, uint16_t type, const void *body, size_t len);
 int nc_send_id(nc_engine_t *e, nc_sid_t id, uint16_t type, const void *body, size_t len);
+/* Writes now what the calling job's sends have queued (see corking). */
+void nc_send_flush(void);
 
 /* Zero-copy packets: allocate, encode the body in place, set len and type,
  * send to one or many sessions (each send takes a reference), then release

@@ -104,6 +104,7 @@ struct nc_session_s {
     size_t sq_off;            /* bytes of sq[head] already sent */
     size_t unsent;            /* total bytes queued and not sent */
     nc_packet_t *spare_chunk; /* an emptied send chunk kept for the next reply */
+    void *cork_owner;         /* session.c: the thread cork list it is on (under lock) */
     int send_error;           /* a send failed; session is closing */
 };
 

@@ -42,6 +42,12 @@ typedef struct nc__waiter_s {
 } nc__waiter_t;
 void nc__queue_wait_room(nc_queue_t *q, nc__waiter_t *w);
 
+/* Corked sends (session.c): a pool worker calls nc__cork_begin once, then
+ * nc__cork_flush after each job (or each take of a strand's jobs); the
+ * sends the job made are written then, once per session. */
+void nc__cork_begin(void);
+void nc__cork_flush(void);
+
 /* Leak checks for tests and shutdown logs: strands not yet freed (owners'
  * references or queued jobs remain) and timers still armed or queued. */
 int nc__pool_live_strands(nc_pool_t *pool);

@@ -296,6 +296,7 @@ static void run_job_unlocked(nc_pool_t *p, nc_queue_t *q, nc__job_t *j, nc_stran
     tls_strand = s;
     fn(arg);
     tls_strand = NULL;
+    nc__cork_flush();
     nc__mutex_lock(&p->mu);
 }
 
@@ -364,6 +365,7 @@ static void run_strand_locked(nc_pool_t *p, nc_queue_t *q, nc_strand_t *s)
         for (int i = 0; i < n; i++)
             fns[i](args[i]);
         tls_strand = NULL;
+        nc__cork_flush();
         nc__mutex_lock(&p->mu);
         done += n;
     }
@@ -382,6 +384,7 @@ static void run_strand_locked(nc_pool_t *p, nc_queue_t *q, nc_strand_t *s)
 static void worker_main(void *arg)
 {
     nc_pool_t *p = arg;
+    nc__cork_begin();
     nc__mutex_lock(&p->mu);
     for (;;) {
         if (p->ready_waiters) {

@@ -244,27 +244,78 @@ static void deliver_one(void *ud, uint16_t type, const uint8_t *body, size_t len
     s->role->opts.handlers.on_packet(s, type, body, len, s->role->opts.ud);
 }
 
-/* While a packets job runs, sends to its own session are queued and leave
- * with one gather write when the batch ends (a read of N requests answered
- * by N sends costs one syscall, not N).  Sends to other sessions go at once. */
-static _Thread_local nc_session_t *tls_corked;
-
 static void packets_job(void *arg)
 {
     packets_job_t *j = arg;
     nc_session_t *s = j->s;
-    tls_corked = s;
     if (j->raw)
         deliver_one(s, 0, j->data, j->len);
     else
         nc__frame_scan(j->data, j->len, NC_MAX_PACKET, deliver_one, s);
-    tls_corked = NULL;
-    nc__mutex_lock(&s->lock);
-    if (s->sq_count && s->fd != NC__BAD_SOCK && !s->send_error)
-        nc__io_send_locked(s);
-    nc__mutex_unlock(&s->lock);
     pjob_put(s, j); /* before our reference goes: s may go with it */
     nc__session_release(s);
+}
+
+/* ---- corking (pool workers) ----------------------------------------------
+ * On a pool worker a send queues its packet at once, so the order of sends
+ * between threads is unchanged, but the write waits until the job returns
+ * (the pool calls nc__cork_flush after each job, or after each take of a
+ * strand's jobs) or the session has CORK_MAX unsent bytes.  Each session
+ * the job touched is then written once: a read of N requests answered by N
+ * replies costs one write, and a zone tick that sends 50 packets to each of
+ * 500 players costs 500 writes, not 25,000.  Other threads write at once. */
+#define CORK_LIST 1024
+
+typedef struct {
+    int on;
+    int n;
+    nc_session_t *s[CORK_LIST];
+} cork_t;
+static _Thread_local cork_t tls_cork;
+
+void nc__cork_begin(void)
+{
+    tls_cork.on = 1;
+}
+
+void nc_send_flush(void)
+{
+    cork_t *c = &tls_cork;
+    for (int i = 0; i < c->n; i++) {
+        nc_session_t *s = c->s[i];
+        nc__mutex_lock(&s->lock);
+        if (s->cork_owner == c)
+            s->cork_owner = NULL;
+        if (s->sq_count && s->fd != NC__BAD_SOCK && !s->send_error)
+            nc__io_send_locked(s);
+        nc__mutex_unlock(&s->lock);
+        nc__session_release(s);
+    }
+    c->n = 0;
+}
+
+void nc__cork_flush(void)
+{
+    if (tls_cork.n)
+        nc_send_flush();
+}
+
+/* Under s->lock, after queueing: write now, or leave it to this thread's
+ * flush. */
+static void kick_locked(nc_session_t *s)
+{
+    cork_t *c = &tls_cork;
+    if (c->on && s->unsent < CORK_MAX) {
+        if (s->cork_owner == c)
+            return; /* already on our list */
+        if (c->n < CORK_LIST) {
+            s->cork_owner = c; /* another thread's list may hold it too */
+            nc__session_retain(s);
+            c->s[c->n++] = s;
+            return;
+        }
+    }
+    nc__io_send_locked(s);
 }
 
 typedef struct {
@@ -557,8 +608,7 @@ int nc_send_packet(nc_session_t *s, nc_packet_t *p)
         atomic_fetch_add_explicit(&p->refs_, 1, memory_order_relaxed);
         s->unsent += total;
         atomic_fetch_add_explicit(&r->st.packets_out, 1, memory_order_relaxed);
-        if (tls_corked != s || s->unsent >= CORK_MAX)
-            nc__io_send_locked(s);
+        kick_locked(s);
     }
     nc__mutex_unlock(&s->lock);
     if (rc == NC_ENOBUFS)
@@ -609,8 +659,7 @@ static int send_small(nc_session_t *s, uint16_t type, const void *body, size_t l
         t->len += (uint32_t)total;
         s->unsent += total;
         atomic_fetch_add_explicit(&r->st.packets_out, 1, memory_order_relaxed);
-        if (tls_corked != s || s->unsent >= CORK_MAX)
-            nc__io_send_locked(s);
+        kick_locked(s);
     }
     nc__mutex_unlock(&s->lock);
     if (rc == NC_ENOBUFS)

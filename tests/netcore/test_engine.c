@@ -17,13 +17,15 @@
 /* ---- fixture: one pool, one engine, an echo server ---------------------- */
 
 #define KICK_TYPE 99
+#define FLUSH_TYPE 98 /* reply, nc_send_flush, then wait for the test to see it */
 
 typedef struct {
     atomic_int opened, closed, packets;
     atomic_int closed_bad_length, closed_send_full, closed_idle;
     atomic_int echo;    /* 1 = echo packets back */
     atomic_int notices; /* KICK_TYPE + 1 packets received */
-    nc_mutex_t lock;    /* guards last_reason: sessions close in parallel */
+    atomic_int flush_seen, flush_ok;
+    nc_mutex_t lock; /* guards last_reason: sessions close in parallel */
     char last_reason[64];
 } counters_t;
 
@@ -51,6 +53,15 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
     if (type == KICK_TYPE) { /* a notice, then an orderly close */
         nc_send(s, KICK_TYPE + 1, "bye", 3);
         nc_session_close(s, 0, "kicked");
+        return;
+    }
+    if (type == FLUSH_TYPE) { /* the reply must leave while this job still runs */
+        nc_send(s, type, body, len);
+        nc_send_flush();
+        uint64_t deadline = nc_now_ms() + 5000;
+        while (!atomic_load(&c->flush_seen) && nc_now_ms() < deadline)
+            nc__sleep_ms(1);
+        atomic_store(&c->flush_ok, atomic_load(&c->flush_seen) ? 1 : -1);
         return;
     }
     if (atomic_load(&c->echo))
@@ -353,6 +364,23 @@ static void test_packet_then_fin_at_once_is_delivered_and_closes(void **st)
     fx_free(f);
 }
 
+/* Sends from a job are written when it returns (corking); nc_send_flush
+ * writes them before that. */
+static void test_send_flush_writes_before_the_job_returns(void **st)
+{
+    (void)st;
+    fx_t *f = fx_new(1, NULL);
+    int fd = nc_test_sock_connect(nc_server_port(f->srv));
+    uint8_t p[5] = {5, 0, FLUSH_TYPE, 0, 'f'}, back[5];
+    assert_int_equal(nc_test_sock_write_all(fd, p, sizeof(p)), 0);
+    assert_int_equal(nc_test_sock_read_full(fd, back, sizeof(back), 3000), 0);
+    atomic_store(&f->sc.flush_seen, 1);
+    assert_memory_equal(back, p, sizeof(p));
+    assert_true(nc_test_wait_atomic_ge(&f->sc.flush_ok, 1, 5000));
+    nc_test_sock_close(fd);
+    fx_free(f);
+}
+
 static void test_peer_that_never_reads_is_cut_at_send_bound(void **st)
 {
     (void)st;
@@ -544,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_notice_before_close_reaches_a_peer_that_keeps_sending),
         cmocka_unit_test(test_packets_that_arrived_before_the_peer_closed_are_delivered),
         cmocka_unit_test(test_packet_then_fin_at_once_is_delivered_and_closes),
+        cmocka_unit_test(test_send_flush_writes_before_the_job_returns),
         cmocka_unit_test(test_peer_that_never_reads_is_cut_at_send_bound),
         cmocka_unit_test(test_idle_session_is_closed_with_reason_idle),
         cmocka_unit_test(test_connections_over_cap_are_closed_and_counted),
