@@ -588,6 +588,33 @@ static const uint8_t *wire_ptr(const nc_packet_t *p)
     return p->raw_ ? p->data_ + NC_HEADER_SIZE : p->data_;
 }
 
+/* Under s->lock: may `total` more bytes be queued? */
+static int admit_locked(const nc_session_t *s, size_t total)
+{
+    if (s->fd == NC__BAD_SOCK || s->send_error)
+        return NC_ECLOSED;
+    if (s->unsent + total > s->role->opts.max_send_bytes)
+        return NC_ENOBUFS;
+    return 0;
+}
+
+/* Under s->lock: one packet of `total` bytes was queued. */
+static void queued_locked(nc_session_t *s, size_t total)
+{
+    s->unsent += total;
+    atomic_fetch_add_explicit(&s->role->st.packets_out, 1, memory_order_relaxed);
+    kick_locked(s);
+}
+
+/* Drops s->lock; a send past the session's bound closes it. */
+static int send_done(nc_session_t *s, int rc)
+{
+    nc__mutex_unlock(&s->lock);
+    if (rc == NC_ENOBUFS)
+        session_close(s, NC_ENOBUFS, NC_REASON_SEND_FULL, &s->role->st.closed_send_full);
+    return rc;
+}
+
 int nc_send_packet(nc_session_t *s, nc_packet_t *p)
 {
     nc__role_t *r = s->role;
@@ -599,21 +626,12 @@ int nc_send_packet(nc_session_t *s, nc_packet_t *p)
         packet_seal(p);
     size_t total = wire_len(p);
     nc__mutex_lock(&s->lock);
-    int rc = 0;
-    if (s->fd == NC__BAD_SOCK || s->send_error)
-        rc = NC_ECLOSED;
-    else if (s->unsent + total > r->opts.max_send_bytes)
-        rc = NC_ENOBUFS;
-    else if ((rc = sq_push(s, p)) == 0) {
+    int rc = admit_locked(s, total);
+    if (rc == 0 && (rc = sq_push(s, p)) == 0) {
         atomic_fetch_add_explicit(&p->refs_, 1, memory_order_relaxed);
-        s->unsent += total;
-        atomic_fetch_add_explicit(&r->st.packets_out, 1, memory_order_relaxed);
-        kick_locked(s);
+        queued_locked(s, total);
     }
-    nc__mutex_unlock(&s->lock);
-    if (rc == NC_ENOBUFS)
-        session_close(s, NC_ENOBUFS, NC_REASON_SEND_FULL, &r->st.closed_send_full);
-    return rc;
+    return send_done(s, rc);
 }
 
 /* Small nc_send bodies are copied, header included, into a chunk at the
@@ -626,45 +644,44 @@ int nc_send_packet(nc_session_t *s, nc_packet_t *p)
 #define CHUNK_CAP 1000 /* a malloc that glibc serves from its thread cache */
 #define RAW_CHUNK 2u
 
+/* Under s->lock: the chunk at the tail of the queue if it has room for
+ * `total` more bytes, else a new one pushed there; NULL when out of memory. */
+static nc_packet_t *chunk_with_room_locked(nc_session_t *s, size_t total)
+{
+    nc_packet_t *t = s->sq_count ? s->sq[(s->sq_head + s->sq_count - 1) % s->sq_cap] : NULL;
+    if (t && t->raw_ == RAW_CHUNK && t->cap - t->len >= total)
+        return t;
+    t = s->spare_chunk ? s->spare_chunk : nc_packet_alloc(CHUNK_CAP);
+    s->spare_chunk = NULL;
+    if (!t)
+        return NULL;
+    if (sq_push(s, t) != 0) { /* on success the queue keeps our reference */
+        nc_packet_release(t);
+        return NULL;
+    }
+    t->raw_ = RAW_CHUNK;
+    return t;
+}
+
 static int send_small(nc_session_t *s, uint16_t type, const void *body, size_t len)
 {
-    nc__role_t *r = s->role;
     size_t total = len + NC_HEADER_SIZE;
     if (atomic_load(&s->closing))
         return NC_ECLOSED;
     nc__mutex_lock(&s->lock);
-    int rc = 0;
-    nc_packet_t *t = NULL;
-    if (s->fd == NC__BAD_SOCK || s->send_error)
-        rc = NC_ECLOSED;
-    else if (s->unsent + total > r->opts.max_send_bytes)
-        rc = NC_ENOBUFS;
-    else if (s->sq_count)
-        t = s->sq[(s->sq_head + s->sq_count - 1) % s->sq_cap];
-    if (rc == 0 && (!t || t->raw_ != RAW_CHUNK || t->cap - t->len < total)) {
-        t = s->spare_chunk ? s->spare_chunk : nc_packet_alloc(CHUNK_CAP);
-        s->spare_chunk = NULL;
-        if (!t)
-            rc = NC_ENOMEM;
-        else if ((rc = sq_push(s, t)) != 0) /* the queue keeps our reference */
-            nc_packet_release(t);
-        else
-            t->raw_ = RAW_CHUNK;
-    }
+    int rc = admit_locked(s, total);
+    nc_packet_t *t = rc == 0 ? chunk_with_room_locked(s, total) : NULL;
+    if (rc == 0 && !t)
+        rc = NC_ENOMEM;
     if (rc == 0) {
         uint8_t *w = nc_packet_body(t) + t->len;
         nc__put_header(w, (uint16_t)total, type);
         if (len)
             memcpy(w + NC_HEADER_SIZE, body, len);
         t->len += (uint32_t)total;
-        s->unsent += total;
-        atomic_fetch_add_explicit(&r->st.packets_out, 1, memory_order_relaxed);
-        kick_locked(s);
+        queued_locked(s, total);
     }
-    nc__mutex_unlock(&s->lock);
-    if (rc == NC_ENOBUFS)
-        session_close(s, NC_ENOBUFS, NC_REASON_SEND_FULL, &r->st.closed_send_full);
-    return rc;
+    return send_done(s, rc);
 }
 
 int nc_send(nc_session_t *s, uint16_t type, const void *body, size_t len)
