@@ -91,6 +91,27 @@ static int exec1(content_db_t *db, int which)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Transactions.  tx_begin records a failed BEGIN itself; tx_end commits
+ * when rc is 0 and rolls back otherwise, records the outcome and returns rc
+ * (or -1 when the commit fails). */
+static int tx_begin(content_db_t *db, uint64_t t0)
+{
+    if (exec1(db, ST_BEGIN) == 0)
+        return 0;
+    record(db, t0, 0);
+    return -1;
+}
+
+static int tx_end(content_db_t *db, uint64_t t0, int rc)
+{
+    if (rc == 0)
+        rc = exec1(db, ST_COMMIT);
+    if (rc != 0)
+        exec1(db, ST_ROLLBACK);
+    record(db, t0, rc == 0);
+    return rc;
+}
+
 static int migrate(content_db_t *db, char *err, size_t errlen)
 {
     int v = content_db_user_version(db);
@@ -212,55 +233,42 @@ int content_db_load_or_create(content_db_t *db, const char *name, int32_t zone, 
 {
     uint64_t t0 = mono_us();
     memset(out, 0, sizeof *out);
-    if (exec1(db, ST_BEGIN) != 0)
-        goto fail;
+    if (tx_begin(db, t0) != 0)
+        return -1;
     int found = load_row(db, name, out);
+    int rc = found < 0 ? -1 : 0;
     if (found == 0) {
-        if (insert_row(db, name, zone, x, y, now_ms) != 0 || load_row(db, name, out) != 1)
-            goto rollback;
-        out->created_now = 1;
-    } else if (found < 0) {
-        goto rollback;
+        rc = insert_row(db, name, zone, x, y, now_ms) != 0 || load_row(db, name, out) != 1 ? -1 : 0;
+        out->created_now = rc == 0;
     }
-    sqlite3_stmt *s = db->st[ST_TOUCH];
-    sqlite3_bind_int64(s, 1, out->id);
-    sqlite3_bind_int64(s, 2, now_ms);
-    if (exec1(db, ST_TOUCH) != 0 || exec1(db, ST_COMMIT) != 0)
-        goto rollback;
-    out->last_login_ms = now_ms;
-    record(db, t0, 1);
-    return 0;
-rollback:
-    exec1(db, ST_ROLLBACK);
-fail:
-    record(db, t0, 0);
-    return -1;
+    if (rc == 0) {
+        sqlite3_stmt *s = db->st[ST_TOUCH];
+        sqlite3_bind_int64(s, 1, out->id);
+        sqlite3_bind_int64(s, 2, now_ms);
+        rc = exec1(db, ST_TOUCH);
+    }
+    rc = tx_end(db, t0, rc);
+    if (rc == 0)
+        out->last_login_ms = now_ms;
+    return rc;
 }
 
 int content_db_save_positions(content_db_t *db, const content_pos_t *v, size_t n)
 {
     uint64_t t0 = mono_us();
-    if (exec1(db, ST_BEGIN) != 0)
-        goto fail;
+    if (tx_begin(db, t0) != 0)
+        return -1;
     sqlite3_stmt *s = db->st[ST_SAVE_POS];
-    for (size_t i = 0; i < n; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
         sqlite3_bind_int64(s, 1, v[i].id);
         sqlite3_bind_int(s, 2, v[i].zone);
         sqlite3_bind_double(s, 3, v[i].x);
         sqlite3_bind_double(s, 4, v[i].y);
         sqlite3_bind_int64(s, 5, v[i].played_s);
-        if (exec1(db, ST_SAVE_POS) != 0)
-            goto rollback;
+        rc = exec1(db, ST_SAVE_POS);
     }
-    if (exec1(db, ST_COMMIT) != 0)
-        goto rollback;
-    record(db, t0, 1);
-    return 0;
-rollback:
-    exec1(db, ST_ROLLBACK);
-fail:
-    record(db, t0, 0);
-    return -1;
+    return tx_end(db, t0, rc);
 }
 
 static int64_t gold_get(content_db_t *db, int64_t char_id)
@@ -297,10 +305,8 @@ int content_db_buy_item(content_db_t *db, int64_t char_id, int32_t item, int32_t
 {
     uint64_t t0 = mono_us();
     int64_t bal = 0;
-    if (exec1(db, ST_BEGIN) != 0) {
-        record(db, t0, 0);
+    if (tx_begin(db, t0) != 0)
         return -1;
-    }
     int rc = gold_apply(db, char_id, -price, &bal);
     if (rc == 0 && count > 0) {
         sqlite3_stmt *s = db->st[ST_ITEM_ADD];
@@ -309,13 +315,9 @@ int content_db_buy_item(content_db_t *db, int64_t char_id, int32_t item, int32_t
         sqlite3_bind_int(s, 3, count);
         rc = exec1(db, ST_ITEM_ADD);
     }
+    rc = tx_end(db, t0, rc);
     if (rc == 0)
-        rc = exec1(db, ST_COMMIT);
-    if (rc != 0)
-        exec1(db, ST_ROLLBACK);
-    else
         *balance = bal;
-    record(db, t0, rc == 0);
     return rc;
 }
 
