@@ -2,6 +2,7 @@
  * zone's strand (jobs and timers), so zone state needs no lock.  Visibility
  * is symmetric: p in q->known iff q in p->known. */
 #include "content_internal.h"
+#include "grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,14 +104,10 @@ static void vis_visit(zone_ent_t *oe, void *ud)
 
 static int scratch_push(zone_t *z, uint32_t *n, uint32_t id)
 {
-    if (*n == z->capscratch) {
-        uint32_t cap = z->capscratch ? z->capscratch * 2 : 64;
-        uint32_t *ns = realloc(z->scratch, cap * sizeof *ns);
-        if (!ns)
-            return -1;
-        z->scratch = ns;
-        z->capscratch = cap;
-    }
+    uint32_t *ns = content_grow(z->scratch, &z->capscratch, *n, sizeof *ns, 64);
+    if (!ns)
+        return -1;
+    z->scratch = ns;
     z->scratch[(*n)++] = id;
     return 0;
 }
@@ -168,28 +165,20 @@ void zone_mark_dirty(zone_t *z, player_t *p)
 {
     if (p->dirty)
         return;
-    if (z->ndirty == z->capdirty) {
-        uint32_t cap = z->capdirty ? z->capdirty * 2 : 64;
-        player_t **nd = realloc(z->dirty, cap * sizeof *nd);
-        if (!nd)
-            return;
-        z->dirty = nd;
-        z->capdirty = cap;
-    }
+    player_t **nd = content_grow(z->dirty, &z->capdirty, z->ndirty, sizeof *nd, 64);
+    if (!nd)
+        return;
+    z->dirty = nd;
     p->dirty = 1;
     z->dirty[z->ndirty++] = p;
 }
 
 void zone_add_player(zone_t *z, player_t *p)
 {
-    if (z->nall == z->capall) {
-        uint32_t cap = z->capall ? z->capall * 2 : 64;
-        player_t **na = realloc(z->all, cap * sizeof *na);
-        if (!na)
-            return;
-        z->all = na;
-        z->capall = cap;
-    }
+    player_t **na = content_grow(z->all, &z->capall, z->nall, sizeof *na, 64);
+    if (!na)
+        return;
+    z->all = na;
     p->zidx = z->nall;
     z->all[z->nall++] = p;
     p->zone_id = z->def->id;

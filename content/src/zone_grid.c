@@ -1,6 +1,7 @@
 /* Interest grid and id sets used by zones for spawn/despawn/move fan-out.
  * Cell side = view radius, so a 3x3 neighbourhood covers the whole view. */
 #include "zone_grid.h"
+#include "grow.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -48,14 +49,10 @@ static int cell_of(const zone_grid_t *g, float x, float y)
 
 static int cell_push(zone_cell_t *c, zone_ent_t *e)
 {
-    if (c->n == c->cap) {
-        uint32_t ncap = c->cap ? c->cap * 2 : 8;
-        zone_ent_t **nv = realloc(c->v, ncap * sizeof *nv);
-        if (!nv)
-            return -1;
-        c->v = nv;
-        c->cap = ncap;
-    }
+    zone_ent_t **nv = content_grow(c->v, &c->cap, c->n, sizeof *nv, 8);
+    if (!nv)
+        return -1;
+    c->v = nv;
     e->slot = c->n;
     c->v[c->n++] = e;
     return 0;
