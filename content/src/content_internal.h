@@ -95,6 +95,8 @@ struct content_world_s {
 
 /* ---- world.c ---- */
 int world_send(content_world_t *w, nc_sid_t sid, nc_packet_t *p);
+/* An error packet (fatal: the client must expect the session to close). */
+void world_send_error(content_world_t *w, nc_sid_t sid, int code, int fatal, const char *text);
 /* Posts a job that must not be lost: when the strand's queue is full it
  * posts over capacity with nc_strand_post_force (strand order kept) and
  * counts it.  0, or the (logged) error (pool stopping): fn will not run and

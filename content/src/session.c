@@ -21,21 +21,9 @@ typedef struct csess_s {
     player_t *player; /* owned here only in S_LOGGED_IN */
 } csess_t;
 
-static void send_error(content_world_t *w, nc_sid_t sid, int code, int fatal, const char *text)
-{
-    proto_error_t m = {.code = code, .fatal = fatal != 0};
-    snprintf(m.text, sizeof m.text, "%s", text);
-    nc_packet_t *p;
-    CONTENT_PKT(p, error, ERROR, &m);
-    if (p) {
-        world_send(w, sid, p);
-        nc_packet_release(p);
-    }
-}
-
 static void fail(nc_session_t *s, csess_t *c, int code, const char *text)
 {
-    send_error(c->w, c->sid, code, 1, text);
+    world_send_error(c->w, c->sid, code, 1, text);
     nc_session_close(s, code, text);
 }
 
@@ -144,7 +132,7 @@ void session_loaded_job(void *arg)
 static void on_enter_world(nc_session_t *s, csess_t *c)
 {
     if (c->st != S_LOGGED_IN) {
-        send_error(c->w, c->sid, PROTO_ERR_NOT_LOGGED_IN, 0, "log in first");
+        world_send_error(c->w, c->sid, PROTO_ERR_NOT_LOGGED_IN, 0, "log in first");
         return;
     }
     content_world_t *w = c->w;
@@ -183,7 +171,7 @@ static void to_zone(nc_session_t *s, csess_t *c, uint16_t type, const uint8_t *b
     }
     if (c->st != S_IN_WORLD) {
         free(m);
-        send_error(c->w, c->sid, PROTO_ERR_NOT_LOGGED_IN, 0, "enter the world first");
+        world_send_error(c->w, c->sid, PROTO_ERR_NOT_LOGGED_IN, 0, "enter the world first");
         return;
     }
     *m = (zone_msg_t){.w = c->w,

@@ -17,6 +17,18 @@ int world_send(content_world_t *w, nc_sid_t sid, nc_packet_t *p)
     return nc_send_packet_id(w->o.engine, sid, p);
 }
 
+void world_send_error(content_world_t *w, nc_sid_t sid, int code, int fatal, const char *text)
+{
+    proto_error_t m = {.code = code, .fatal = fatal != 0};
+    snprintf(m.text, sizeof m.text, "%s", text);
+    nc_packet_t *p;
+    CONTENT_PKT(p, error, ERROR, &m);
+    if (p) {
+        world_send(w, sid, p);
+        nc_packet_release(p);
+    }
+}
+
 int world_post_critical(content_world_t *w, nc_strand_t *s, nc_job_fn fn, void *arg)
 {
     int rc = nc_strand_post(s, fn, arg);

@@ -15,18 +15,6 @@ typedef struct enter_job_s {
     int transfer;
 } enter_job_t;
 
-static void send_error(content_world_t *w, nc_sid_t sid, int code, const char *text)
-{
-    proto_error_t m = {.code = code, .fatal = false};
-    snprintf(m.text, sizeof m.text, "%s", text);
-    nc_packet_t *p;
-    CONTENT_PKT(p, error, ERROR, &m);
-    if (p) {
-        world_send(w, sid, p);
-        nc_packet_release(p);
-    }
-}
-
 static void send_arrival(zone_t *z, player_t *p, int transfer)
 {
     nc_packet_t *pkt;
@@ -161,7 +149,7 @@ static void chat_command(zone_t *z, player_t *p, const char *text)
     if (sscanf(text, "/gold %lld", &delta) == 1)
         world_gold_async(z->w, p->sid, p->char_id, delta);
     else
-        send_error(z->w, p->sid, PROTO_ERR_BAD_PACKET, "unknown command (try /gold N)");
+        world_send_error(z->w, p->sid, PROTO_ERR_BAD_PACKET, 0, "unknown command (try /gold N)");
 }
 
 static void chat_whisper(zone_t *z, player_t *p, const proto_chat_t *m, nc_packet_t *pkt)
@@ -174,7 +162,7 @@ static void chat_whisper(zone_t *z, player_t *p, const proto_chat_t *m, nc_packe
         to = e->sid;
     pthread_mutex_unlock(&w->reg_mu);
     if (!to) {
-        send_error(w, p->sid, PROTO_ERR_NO_SUCH_PLAYER, "no such player online");
+        world_send_error(w, p->sid, PROTO_ERR_NO_SUCH_PLAYER, 0, "no such player online");
         return;
     }
     world_send(w, to, pkt);
@@ -238,7 +226,7 @@ static void on_zone_change(zone_t *z, player_t *p, uint16_t id)
 {
     zone_t *to = world_zone_by_id(z->w, id);
     if (!to) {
-        send_error(z->w, p->sid, PROTO_ERR_NO_SUCH_ZONE, "no such zone");
+        world_send_error(z->w, p->sid, PROTO_ERR_NO_SUCH_ZONE, 0, "no such zone");
         return;
     }
     if (to == z) {
