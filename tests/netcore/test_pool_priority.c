@@ -153,18 +153,25 @@ static nc_pool_t *one_worker_gated(nc_queue_t *qs[3], const nc_prio_t prios[3])
     return pool;
 }
 
-static void test_free_worker_takes_highest_priority_first(void **state)
+/* Ten tagged jobs on queue 0, ten on queue 1, behind the gate; then the
+ * worker runs all 20 (their order lands in order[]). */
+static void post_ten_each_then_open_gate(nc_queue_t *qs[3])
 {
-    (void)state;
-    nc_queue_t *qs[3];
-    const nc_prio_t prios[3] = {NC_PRIO_LOW, NC_PRIO_HIGH, NC_PRIO_NORMAL};
-    nc_pool_t *pool = one_worker_gated(qs, prios);
     for (int i = 0; i < 10; i++)
         assert_int_equal(nc_queue_post(qs[0], tag_job, (void *)0), 0);
     for (int i = 0; i < 10; i++)
         assert_int_equal(nc_queue_post(qs[1], tag_job, (void *)1), 0);
     atomic_store(&gate_open, 1);
     assert_true(nc_test_wait_atomic_ge(&norder, 20, 5000));
+}
+
+static void test_free_worker_takes_highest_priority_first(void **state)
+{
+    (void)state;
+    nc_queue_t *qs[3];
+    const nc_prio_t prios[3] = {NC_PRIO_LOW, NC_PRIO_HIGH, NC_PRIO_NORMAL};
+    nc_pool_t *pool = one_worker_gated(qs, prios);
+    post_ten_each_then_open_gate(qs);
     for (int i = 0; i < 10; i++)
         assert_int_equal(order[i], 1);
     for (int i = 10; i < 20; i++)
@@ -178,12 +185,7 @@ static void test_equal_priority_queues_alternate(void **state)
     nc_queue_t *qs[3];
     const nc_prio_t prios[3] = {NC_PRIO_NORMAL, NC_PRIO_NORMAL, NC_PRIO_NORMAL};
     nc_pool_t *pool = one_worker_gated(qs, prios);
-    for (int i = 0; i < 10; i++)
-        assert_int_equal(nc_queue_post(qs[0], tag_job, (void *)0), 0);
-    for (int i = 0; i < 10; i++)
-        assert_int_equal(nc_queue_post(qs[1], tag_job, (void *)1), 0);
-    atomic_store(&gate_open, 1);
-    assert_true(nc_test_wait_atomic_ge(&norder, 20, 5000));
+    post_ten_each_then_open_gate(qs);
     for (int i = 1; i < 20; i++)
         assert_int_not_equal(order[i], order[i - 1]);
     nc_pool_destroy(pool);
