@@ -56,6 +56,8 @@ int nc_engine_create(const nc_engine_opts_t *opts, nc_engine_t **out)
         e->slots[i].next_free = i + 1 < o.max_sessions ? i + 1 : UINT32_MAX;
     }
     e->free_head = 0;
+    atomic_init(&e->free_bufs, NULL);
+    atomic_init(&e->free_count, 0);
     nc__mutex_init(&e->lock);
     int rc = nc__io_init(e, o.io_threads);
     if (rc != 0) {
@@ -132,6 +134,7 @@ void nc_engine_destroy(nc_engine_t *e)
         role_destroy_any(r);
     }
     nc__io_shutdown(e);
+    nc__engine_bufs_free(e);
     nc__mutex_destroy(&e->lock);
     free(e->slots);
     free(e);

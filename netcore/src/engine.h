@@ -40,6 +40,10 @@ struct nc_engine_s {
     uint32_t free_head; /* UINT32_MAX = none */
     nc__role_t *roles;
     void *io; /* backend-private */
+    /* session.c: free receive buffers (a stack workers push onto and an
+     * I/O thread takes whole) and how many the engine holds */
+    _Atomic(struct nc__pjob_s *) free_bufs;
+    atomic_long free_count;
 };
 
 struct nc__role_s {
@@ -86,14 +90,13 @@ struct nc_session_s {
     void *io;          /* backend extras (IOCP overlapped state) */
     uint32_t io_flags; /* backend-private bits */
 
-    /* Receive buffer: touched only by the I/O side (one at a time). */
-    uint8_t *rbuf;
-    size_t rlen, rcap;
+    /* Receive buffer (session.c): touched only by the I/O side (one at a
+     * time); NULL between reads unless it holds part of a packet. */
+    struct nc__pjob_s *rjob;
     int read_paused;     /* set by I/O side, cleared by waiter (atomic-ish via lock) */
     int staged;          /* a packets job is staged on the receiving I/O thread */
     atomic_int peer_eof; /* the peer's FIN was read: reading stopped for good */
     nc__waiter_t waiter;
-    _Atomic(struct nc__pjob_s *) spare_job; /* session.c: a read's job buffer, reused */
     atomic_uint_fast64_t last_rx_ms;
     /* taken with an exchange by whoever cancels it (closer or creator) */
     _Atomic nc_timer_id_t idle_timer;
@@ -125,6 +128,12 @@ int nc__on_recv(nc_session_t *s, size_t n);
  * receive for a session it just received for (so a session's jobs keep
  * their order). */
 void nc__on_batch_end(void);
+/* Called by each I/O thread as it starts and before it exits: it keeps a
+ * private list of free receive buffers. */
+void nc__io_thread_begin(void);
+void nc__io_thread_end(void);
+/* nc_engine_destroy, after the I/O threads stopped: frees the free buffers. */
+void nc__engine_bufs_free(nc_engine_t *e);
 /* Before reading from s again in the same batch (the last read filled the
  * buffer): posts its staged job first and returns 0 if that paused it or it
  * is closing (stop reading), so a session never gets a second job past a

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RBUF_INITIAL 16384
 #define SQ_INITIAL 16
 #define CORK_MAX 65536 /* a corked batch flushes early past this */
 
@@ -30,8 +29,7 @@ static void session_free(nc_session_t *s)
     for (uint32_t i = 0; i < s->sq_count; i++)
         nc_packet_release(s->sq[(s->sq_head + i) % s->sq_cap]);
     free(s->sq);
-    free(s->rbuf);
-    free(atomic_load(&s->spare_job));
+    free(s->rjob);
     free(s->spare_chunk);
     nc__mutex_destroy(&s->lock);
     free(s);
@@ -205,35 +203,99 @@ nc_sid_t nc__session_create(nc__role_t *r, nc__sock_t fd, const char *peer)
 
 typedef struct nc__pjob_s {
     nc_session_t *s;
+    struct nc__pjob_s *next; /* on a free list */
     size_t len, cap;
     int raw;        /* raw role: data is the bytes as read, not packets */
-    uint8_t data[]; /* complete, validated packets */
+    uint8_t data[]; /* complete, validated packets (a session's rjob: as read) */
 } packets_job_t;
 
-/* Each session keeps its last packets job buffer (if it is small) for the
- * next read: the I/O thread allocates and a worker frees, which in glibc
- * means the slow path of both on every read. */
-#define PJOB_MIN 1024
-#define PJOB_KEEP 4096
+/* Receive buffers.  The I/O thread reads straight into a buffer that then
+ * becomes the read's job (no copy); a partial packet at its end moves to the
+ * session's next buffer.  Buffers of the standard size circulate: the worker
+ * that ran the job pushes the buffer onto the engine's free stack, and the
+ * I/O thread takes that whole stack into a private list when its own runs
+ * out.  Taken last-freed-first, the buffers a batch touches are the ones the
+ * previous batch touched, still in the cache, however many sessions there
+ * are; and an idle session holds no buffer at all.  Bigger buffers (a
+ * partial packet longer than the standard size) are freed after use. */
+#define PJOB_ALLOC 8192
+#define PJOB_STD (PJOB_ALLOC - sizeof(packets_job_t))
+#define PJOB_CACHE_MAX 1024 /* buffers an engine keeps free; the rest go back to malloc */
 
-static packets_job_t *pjob_get(nc_session_t *s, size_t len)
+static _Thread_local struct {
+    int io;              /* an I/O thread: keeps a private list */
+    packets_job_t *head; /* private free list */
+    long taken;          /* buffers taken from it since the last refill */
+} tls_pj;
+
+void nc__io_thread_begin(void)
 {
-    packets_job_t *j = atomic_exchange_explicit(&s->spare_job, NULL, memory_order_acquire);
-    if (j && j->cap >= len)
-        return j;
-    free(j);
-    size_t cap = len < PJOB_MIN ? PJOB_MIN : len;
+    tls_pj.io = 1;
+}
+
+void nc__io_thread_end(void)
+{
+    while (tls_pj.head) {
+        packets_job_t *j = tls_pj.head;
+        tls_pj.head = j->next;
+        free(j);
+    }
+    tls_pj.io = 0;
+}
+
+void nc__engine_bufs_free(nc_engine_t *e)
+{
+    packets_job_t *j = atomic_exchange(&e->free_bufs, NULL);
+    while (j) {
+        packets_job_t *next = j->next;
+        free(j);
+        j = next;
+    }
+}
+
+static packets_job_t *pjob_get(nc_engine_t *e, size_t need)
+{
+    packets_job_t *j = NULL;
+    if (need <= PJOB_STD && tls_pj.io) {
+        if (!tls_pj.head) {
+            tls_pj.head = atomic_exchange_explicit(&e->free_bufs, NULL, memory_order_acquire);
+            if (tls_pj.taken) {
+                atomic_fetch_sub_explicit(&e->free_count, tls_pj.taken, memory_order_relaxed);
+                tls_pj.taken = 0;
+            }
+        }
+        j = tls_pj.head;
+        if (j) {
+            tls_pj.head = j->next;
+            tls_pj.taken++;
+            j->len = 0;
+            return j;
+        }
+    }
+    size_t cap = need <= PJOB_STD ? PJOB_STD : need;
     j = malloc(sizeof(*j) + cap);
-    if (j)
+    if (j) {
         j->cap = cap;
+        j->len = 0;
+    }
     return j;
 }
 
-static void pjob_put(nc_session_t *s, packets_job_t *j)
+/* Any thread. */
+static void pjob_put(nc_engine_t *e, packets_job_t *j)
 {
-    if (j->cap <= PJOB_KEEP)
-        j = atomic_exchange_explicit(&s->spare_job, j, memory_order_acq_rel);
-    free(j);
+    if (j->cap != PJOB_STD ||
+        atomic_load_explicit(&e->free_count, memory_order_relaxed) >= PJOB_CACHE_MAX) {
+        free(j);
+        return;
+    }
+    atomic_fetch_add_explicit(&e->free_count, 1, memory_order_relaxed);
+    /* a push-only stack: the single consumer takes it whole, so no ABA */
+    packets_job_t *head = atomic_load_explicit(&e->free_bufs, memory_order_relaxed);
+    do
+        j->next = head;
+    while (!atomic_compare_exchange_weak_explicit(&e->free_bufs, &head, j, memory_order_release,
+                                                  memory_order_relaxed));
 }
 
 static void deliver_one(void *ud, uint16_t type, const uint8_t *body, size_t len)
@@ -252,7 +314,7 @@ static void packets_job(void *arg)
         deliver_one(s, 0, j->data, j->len);
     else
         nc__frame_scan(j->data, j->len, NC_MAX_PACKET, deliver_one, s);
-    pjob_put(s, j); /* before our reference goes: s may go with it */
+    pjob_put(s->engine, j); /* before our reference goes: s may go with it */
     nc__session_release(s);
 }
 
@@ -334,33 +396,31 @@ static void count_one(void *ud, uint16_t type, const uint8_t *body, size_t len)
 
 uint8_t *nc__recv_space(nc_session_t *s, size_t *avail)
 {
-    if (!s->rbuf) {
-        s->rcap = RBUF_INITIAL;
-        s->rbuf = malloc(s->rcap);
-        if (!s->rbuf) {
-            s->rcap = 0;
+    packets_job_t *j = s->rjob;
+    if (!j) {
+        j = s->rjob = pjob_get(s->engine, PJOB_STD);
+        if (!j) {
             *avail = 0;
             return NULL;
         }
-    }
-    if (s->rlen == s->rcap) {
+    } else if (j->len == j->cap) {
         /* a partial packet fills the buffer: it is <= max_packet (checked
          * when its header arrived), so one doubling up to that suffices */
-        size_t ncap = s->rcap * 2;
+        size_t ncap = j->cap * 2;
         if (ncap > s->role->opts.max_packet)
             ncap = s->role->opts.max_packet;
-        if (ncap <= s->rcap)
-            ncap = s->rcap + 1; /* unreachable: framing rejects bigger */
-        uint8_t *nb = realloc(s->rbuf, ncap);
-        if (!nb) {
+        if (ncap <= j->cap)
+            ncap = j->cap + 1; /* unreachable: framing rejects bigger */
+        packets_job_t *nj = realloc(j, sizeof(*j) + ncap);
+        if (!nj) {
             *avail = 0;
             return NULL;
         }
-        s->rbuf = nb;
-        s->rcap = ncap;
+        j = s->rjob = nj;
+        j->cap = ncap;
     }
-    *avail = s->rcap - s->rlen;
-    return s->rbuf + s->rlen;
+    *avail = j->cap - j->len;
+    return j->data + j->len;
 }
 
 static void resume_waiter(nc__waiter_t *w)
@@ -428,17 +488,11 @@ void nc__on_batch_end(void)
     }
 }
 
-static void stage_packets(nc_session_t *s, size_t len, uint64_t count)
+/* j (the session's buffer, now holding whole packets only) becomes a job. */
+static void stage_packets(nc_session_t *s, packets_job_t *j, uint64_t count)
 {
-    packets_job_t *j = pjob_get(s, len);
-    if (!j) {
-        session_close(s, NC_ENOMEM, "out of memory", NULL);
-        return;
-    }
     j->s = s;
-    j->len = len;
     j->raw = s->role->opts.raw;
-    memcpy(j->data, s->rbuf, len);
     atomic_fetch_add_explicit(&s->role->st.packets_in, count, memory_order_relaxed);
     nc__session_retain(s);
     /* s->staged here means a backend read again without nc__recv_more */
@@ -465,28 +519,41 @@ int nc__recv_more(nc_session_t *s)
 int nc__on_recv(nc_session_t *s, size_t n)
 {
     nc__role_t *r = s->role;
-    s->rlen += n;
+    packets_job_t *j = s->rjob;
+    j->len += n;
     atomic_fetch_add_explicit(&r->st.bytes_in, n, memory_order_relaxed);
     if (r->opts.idle_timeout_ms) /* read only by the idle timer */
         atomic_store_explicit(&s->last_rx_ms, nc_now_ms(), memory_order_relaxed);
     if (atomic_load(&s->closing))
         return 1;
-    scan_state_t st = {s->rbuf, 0, 0};
-    long used = r->opts.raw ? (long)s->rlen
-                            : nc__frame_scan(s->rbuf, s->rlen, r->opts.max_packet, count_one, &st);
+    scan_state_t st = {j->data, 0, 0};
+    long used = r->opts.raw ? (long)j->len
+                            : nc__frame_scan(j->data, j->len, r->opts.max_packet, count_one, &st);
     int bad = used < 0;
     size_t take = bad ? st.end : (size_t)used;
     if (r->opts.raw)
         st.count = 1;
-    if (take)
-        stage_packets(s, take, st.count);
+    if (take) {
+        /* the complete packets leave in j; a partial one starts the next */
+        size_t tail = bad ? 0 : j->len - take;
+        packets_job_t *next = NULL;
+        if (tail) {
+            next = pjob_get(s->engine, tail);
+            if (!next) {
+                session_close(s, NC_ENOMEM, "out of memory", NULL);
+                return 1;
+            }
+            memcpy(next->data, j->data + take, tail);
+            next->len = tail;
+        }
+        j->len = take;
+        s->rjob = next;
+        stage_packets(s, j, st.count);
+    }
     if (bad) {
         session_close(s, NC_EMSGSIZE, NC_REASON_BAD_LENGTH, &r->st.closed_bad_length);
         return 1;
     }
-    s->rlen -= take;
-    if (take && s->rlen)
-        memmove(s->rbuf, s->rbuf + take, s->rlen);
     return atomic_load(&s->closing) ? 1 : 0;
 }
 

@@ -611,6 +611,7 @@ static void loop_main(void *arg)
     nc__loop_t *l = arg;
     struct epoll_event evs[MAX_EVENTS];
     loop_set_sched(l);
+    nc__io_thread_begin();
     while (!l->stop) {
         int n = epoll_wait(l->epfd, evs, MAX_EVENTS, linger_timeout(l));
         int wake = 0;
@@ -630,6 +631,7 @@ static void loop_main(void *arg)
         if (wake)
             run_ops(l);
     }
+    nc__io_thread_end();
 }
 
 int nc__io_init(nc_engine_t *e, int threads)

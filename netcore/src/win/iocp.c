@@ -283,7 +283,7 @@ static void recv_done(nc_session_t *s, sio_t *io, DWORD bytes, int err)
     }
     size_t offered = io->rd_avail;
     nc__mutex_unlock(&s->lock);
-    /* rbuf is ours alone here: no receive in flight, and a resume (from
+    /* rjob is ours alone here: no receive in flight, and a resume (from
      * the queue waiter) only starts one after nc__on_recv has returned */
     if (!closed && !err && bytes > 0) {
         int more = nc__on_recv(s, bytes) == 0 && (bytes < offered || read_more(s, io) == 0);
@@ -903,6 +903,7 @@ static void port_main(void *arg)
 {
     backend_t *b = arg;
     OVERLAPPED_ENTRY ents[MAX_ENTRIES];
+    nc__io_thread_begin();
     for (;;) {
         ULONG n = 0;
         DWORD timeout = linger_check(b);
@@ -920,6 +921,7 @@ static void port_main(void *arg)
             /* one stop per thread: hand extra ones back to the others */
             for (int i = 1; i < stops; i++)
                 PostQueuedCompletionStatus(b->iocp, 0, 0, NULL);
+            nc__io_thread_end();
             return;
         }
     }
