@@ -64,51 +64,57 @@ struct nc__role_s {
     } st;
 };
 
+/* The fields every read and every send touch come first, so a round trip
+ * on one of thousands of sessions costs three or four cache lines of it;
+ * the names, the close reason and the list links (at open and close only)
+ * come last. */
 struct nc_session_s {
-    nc_engine_t *engine;
     nc__role_t *role;
-    nc_sid_t id;
+    nc_strand_t *strand;
     atomic_int refs;
     atomic_int closing; /* 0 open, 1 close requested */
     /* set by nc_session_close: received packets not yet delivered are
      * dropped (the application asked to stop hearing from this peer).  A
      * close the peer or the engine caused still delivers what arrived. */
     atomic_int local_close;
-    nc_close_reason_t reason; /* written once by the close winner */
-    int opened;               /* on_open job was posted */
-    nc_strand_t *strand;
-    void *ud;
-    char peer[64];
-    nc_session_t *role_next, *role_prev;
+    atomic_int peer_eof; /* the peer's FIN was read: reading stopped for good */
+
+    /* Receive side (session.c), touched only by the I/O side (one at a
+     * time): rjob is NULL between reads unless it holds part of a packet. */
+    struct nc__pjob_s *rjob;
+    int staged;      /* a packets job is staged on the receiving I/O thread */
+    int read_paused; /* set by I/O side, cleared by waiter (atomic-ish via lock) */
 
     /* Backend fields.  fd, loop and io are set by the backend; fd is only
      * closed by the backend under `lock`, so other threads may use it while
      * holding `lock` and seeing fd != NC__BAD_SOCK. */
-    nc_mutex_t lock; /* guards send queue, fd, flags below */
     nc__sock_t fd;
-    nc__loop_t *loop;
-    void *io;          /* backend extras (IOCP overlapped state) */
     uint32_t io_flags; /* backend-private bits */
-
-    /* Receive buffer (session.c): touched only by the I/O side (one at a
-     * time); NULL between reads unless it holds part of a packet. */
-    struct nc__pjob_s *rjob;
-    int read_paused;     /* set by I/O side, cleared by waiter (atomic-ish via lock) */
-    int staged;          /* a packets job is staged on the receiving I/O thread */
-    atomic_int peer_eof; /* the peer's FIN was read: reading stopped for good */
-    nc__waiter_t waiter;
-    atomic_uint_fast64_t last_rx_ms;
-    /* taken with an exchange by whoever cancels it (closer or creator) */
-    _Atomic nc_timer_id_t idle_timer;
+    nc__loop_t *loop;
+    void *io;        /* backend extras (IOCP overlapped state) */
+    nc_mutex_t lock; /* guards send queue, fd, flags */
 
     /* Send queue (under lock): ring of packets, first one partially sent. */
     nc_packet_t **sq;
     uint32_t sq_head, sq_count, sq_cap;
-    size_t sq_off;            /* bytes of sq[head] already sent */
-    size_t unsent;            /* total bytes queued and not sent */
-    nc_packet_t *spare_chunk; /* an emptied send chunk kept for the next reply */
-    void *cork_owner;         /* session.c: the thread cork list it is on (under lock) */
-    int send_error;           /* a send failed; session is closing */
+    int send_error;   /* a send failed; session is closing */
+    size_t sq_off;    /* bytes of sq[head] already sent */
+    size_t unsent;    /* total bytes queued and not sent */
+    void *cork_owner; /* session.c: the thread cork list it is on (under lock) */
+
+    atomic_uint_fast64_t last_rx_ms;
+    nc_engine_t *engine;
+    nc_sid_t id;
+    void *ud;
+
+    /* Cold: open, close, back-pressure. */
+    nc__waiter_t waiter;
+    /* taken with an exchange by whoever cancels it (closer or creator) */
+    _Atomic nc_timer_id_t idle_timer;
+    int opened;               /* on_open job was posted */
+    nc_close_reason_t reason; /* written once by the close winner */
+    char peer[64];
+    nc_session_t *role_next, *role_prev;
 };
 
 /* ---- shared code, called by backends ------------------------------------ */

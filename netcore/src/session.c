@@ -30,7 +30,6 @@ static void session_free(nc_session_t *s)
         nc_packet_release(s->sq[(s->sq_head + i) % s->sq_cap]);
     free(s->sq);
     free(s->rjob);
-    free(s->spare_chunk);
     nc__mutex_destroy(&s->lock);
     free(s);
 }
@@ -718,8 +717,7 @@ static nc_packet_t *chunk_with_room_locked(nc_session_t *s, size_t total)
     nc_packet_t *t = s->sq_count ? s->sq[(s->sq_head + s->sq_count - 1) % s->sq_cap] : NULL;
     if (t && t->raw_ == RAW_CHUNK && t->cap - t->len >= total)
         return t;
-    t = s->spare_chunk ? s->spare_chunk : nc_packet_alloc(CHUNK_CAP);
-    s->spare_chunk = NULL;
+    t = nc_packet_alloc(CHUNK_CAP);
     if (!t)
         return NULL;
     if (sq_push(s, t) != 0) { /* on success the queue keeps our reference */
@@ -839,12 +837,7 @@ int nc__sendq_consume(nc_session_t *s, size_t n)
         s->sq_off = 0;
         s->sq_head = (s->sq_head + 1) % s->sq_cap;
         s->sq_count--;
-        if (p->raw_ == RAW_CHUNK && !s->spare_chunk) { /* only the queue holds a chunk */
-            p->len = 0;
-            s->spare_chunk = p;
-        } else {
-            nc_packet_release(p);
-        }
+        nc_packet_release(p);
     }
     return s->sq_count == 0;
 }
