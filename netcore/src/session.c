@@ -217,9 +217,12 @@ typedef struct nc__pjob_s {
  * previous batch touched, still in the cache, however many sessions there
  * are; and an idle session holds no buffer at all.  Bigger buffers (a
  * partial packet longer than the standard size) are freed after use. */
-#define PJOB_ALLOC 8192
-#define PJOB_STD (PJOB_ALLOC - sizeof(packets_job_t))
-#define PJOB_CACHE_MAX 1024 /* buffers an engine keeps free; the rest go back to malloc */
+/* 16 KiB: four 4 KiB packets per read.  With 8 KiB, a stream of 4 KiB
+ * packets became one job and one receive per packet (the partial second
+ * packet moves to the next buffer each time), and on IOCP under Wine a
+ * receive then cost about as much as the test's slow handler. */
+#define PJOB_STD ((size_t)16384)
+#define PJOB_CACHE_MAX 256 /* buffers an engine keeps free (4 MiB); the rest go back to malloc */
 
 static _Thread_local struct {
     int io;              /* an I/O thread: keeps a private list */
