@@ -97,10 +97,11 @@ struct nc_session_s {
     /* Send queue (under lock): ring of packets, first one partially sent. */
     nc_packet_t **sq;
     uint32_t sq_head, sq_count, sq_cap;
-    int send_error;   /* a send failed; session is closing */
-    size_t sq_off;    /* bytes of sq[head] already sent */
-    size_t unsent;    /* total bytes queued and not sent */
-    void *cork_owner; /* session.c: the thread cork list it is on (under lock) */
+    int send_error;          /* a send failed; session is closing */
+    size_t sq_off;           /* bytes of sq[head] already sent */
+    size_t unsent;           /* total bytes queued and not sent */
+    uint64_t packets_queued; /* not yet in the role's packets_out (session.c) */
+    void *cork_owner;        /* session.c: the thread cork list it is on (under lock) */
 
     atomic_uint_fast64_t last_rx_ms;
     nc_engine_t *engine;

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SQ_INITIAL 16
+#define SQ_INITIAL 16 /* the ring's size stays a power of two */
+#define SQ_AT(s, i) ((s)->sq[((s)->sq_head + (i)) & ((s)->sq_cap - 1)])
 #define CORK_MAX 65536 /* a corked batch flushes early past this */
 
 int nc__engine_table_add(nc_engine_t *e, nc_session_t *s);
@@ -24,10 +25,13 @@ void nc__session_retain(nc_session_t *s)
     atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
 }
 
+static void count_out_locked(nc_session_t *s);
+
 static void session_free(nc_session_t *s)
 {
+    count_out_locked(s);
     for (uint32_t i = 0; i < s->sq_count; i++)
-        nc_packet_release(s->sq[(s->sq_head + i) % s->sq_cap]);
+        nc_packet_release(SQ_AT(s, i));
     free(s->sq);
     free(s->rjob);
     nc__mutex_destroy(&s->lock);
@@ -342,6 +346,18 @@ void nc__cork_begin(void)
     tls_cork.on = 1;
 }
 
+/* Under s->lock (or with the last reference): the packets queued since the
+ * last write join the role's count, one atomic add per write rather than
+ * one per packet on a line every worker shares. */
+static void count_out_locked(nc_session_t *s)
+{
+    if (s->packets_queued) {
+        atomic_fetch_add_explicit(&s->role->st.packets_out, s->packets_queued,
+                                  memory_order_relaxed);
+        s->packets_queued = 0;
+    }
+}
+
 void nc_send_flush(void)
 {
     cork_t *c = &tls_cork;
@@ -350,6 +366,7 @@ void nc_send_flush(void)
         nc__mutex_lock(&s->lock);
         if (s->cork_owner == c)
             s->cork_owner = NULL;
+        count_out_locked(s);
         if (s->sq_count && s->fd != NC__BAD_SOCK && !s->send_error)
             nc__io_send_locked(s);
         nc__mutex_unlock(&s->lock);
@@ -379,6 +396,7 @@ static void kick_locked(nc_session_t *s)
             return;
         }
     }
+    count_out_locked(s);
     nc__io_send_locked(s);
 }
 
@@ -636,13 +654,13 @@ static int sq_push(nc_session_t *s, nc_packet_t *p)
         if (!nq)
             return NC_ENOMEM;
         for (uint32_t i = 0; i < s->sq_count; i++)
-            nq[i] = s->sq[(s->sq_head + i) % s->sq_cap];
+            nq[i] = SQ_AT(s, i);
         free(s->sq);
         s->sq = nq;
         s->sq_cap = ncap;
         s->sq_head = 0;
     }
-    s->sq[(s->sq_head + s->sq_count) % s->sq_cap] = p;
+    SQ_AT(s, s->sq_count) = p;
     s->sq_count++;
     return 0;
 }
@@ -671,7 +689,7 @@ static int admit_locked(const nc_session_t *s, size_t total)
 static void queued_locked(nc_session_t *s, size_t total)
 {
     s->unsent += total;
-    atomic_fetch_add_explicit(&s->role->st.packets_out, 1, memory_order_relaxed);
+    s->packets_queued++; /* into the role's count at the write: count_out_locked */
     kick_locked(s);
 }
 
@@ -717,7 +735,7 @@ int nc_send_packet(nc_session_t *s, nc_packet_t *p)
  * `total` more bytes, else a new one pushed there; NULL when out of memory. */
 static nc_packet_t *chunk_with_room_locked(nc_session_t *s, size_t total)
 {
-    nc_packet_t *t = s->sq_count ? s->sq[(s->sq_head + s->sq_count - 1) % s->sq_cap] : NULL;
+    nc_packet_t *t = s->sq_count ? SQ_AT(s, s->sq_count - 1) : NULL;
     if (t && t->raw_ == RAW_CHUNK && t->cap - t->len >= total)
         return t;
     t = nc_packet_alloc(CHUNK_CAP);
@@ -817,7 +835,7 @@ int nc__sendq_gather(nc_session_t *s, const uint8_t **ptrs, size_t *lens, int ma
 {
     int n = 0;
     for (uint32_t i = 0; i < s->sq_count && n < max; i++, n++) {
-        nc_packet_t *p = s->sq[(s->sq_head + i) % s->sq_cap];
+        nc_packet_t *p = SQ_AT(s, i);
         size_t off = i == 0 ? s->sq_off : 0;
         ptrs[n] = wire_ptr(p) + off;
         lens[n] = wire_len(p) - off;
@@ -838,7 +856,7 @@ int nc__sendq_consume(nc_session_t *s, size_t n)
         }
         n -= left;
         s->sq_off = 0;
-        s->sq_head = (s->sq_head + 1) % s->sq_cap;
+        s->sq_head = (s->sq_head + 1) & (s->sq_cap - 1);
         s->sq_count--;
         nc_packet_release(p);
     }
