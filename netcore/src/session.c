@@ -29,7 +29,6 @@ static void count_out_locked(nc_session_t *s);
 
 static void session_free(nc_session_t *s)
 {
-    count_out_locked(s);
     for (uint32_t i = 0; i < s->sq_count; i++)
         nc_packet_release(SQ_AT(s, i));
     free(s->sq);
@@ -48,6 +47,7 @@ static void final_job(void *arg)
     nc_log(NC_LOG_DEBUG, r->name, "session %016llx closed: %s (%s)", (unsigned long long)s->id,
            s->reason.text, nc_errname(s->reason.code));
     nc__engine_table_remove(s->engine, s);
+    count_out_locked(s); /* the last reference: no lock needed; before the role can go */
     nc_strand_t *strand = s->strand;
     nc__role_session_gone(r, s);
     session_free(s);
@@ -231,7 +231,6 @@ typedef struct nc__pjob_s {
 static _Thread_local struct {
     int io;              /* an I/O thread: keeps a private list */
     packets_job_t *head; /* private free list */
-    long taken;          /* buffers taken from it since the last refill */
 } tls_pj;
 
 void nc__io_thread_begin(void)
@@ -264,16 +263,17 @@ static packets_job_t *pjob_get(nc_engine_t *e, size_t need)
     packets_job_t *j = NULL;
     if (need <= PJOB_STD && tls_pj.io) {
         if (!tls_pj.head) {
+            /* free_count counts the stack only: it is empty now.  A push
+             * counted but not yet linked at this instant is missed once,
+             * so the bound is soft by the number of workers; and each
+             * I/O thread's private list holds at most one stack's worth. */
             tls_pj.head = atomic_exchange_explicit(&e->free_bufs, NULL, memory_order_acquire);
-            if (tls_pj.taken) {
-                atomic_fetch_sub_explicit(&e->free_count, tls_pj.taken, memory_order_relaxed);
-                tls_pj.taken = 0;
-            }
+            if (tls_pj.head)
+                atomic_store_explicit(&e->free_count, 0, memory_order_relaxed);
         }
         j = tls_pj.head;
         if (j) {
             tls_pj.head = j->next;
-            tls_pj.taken++;
             j->len = 0;
             return j;
         }
@@ -425,7 +425,8 @@ uint8_t *nc__recv_space(nc_session_t *s, size_t *avail)
         }
     } else if (j->len == j->cap) {
         /* a partial packet fills the buffer: it is <= max_packet (checked
-         * when its header arrived), so one doubling up to that suffices */
+         * when its header arrived), so doubling (capped at max_packet) each
+         * time the buffer fills again gets there */
         size_t ncap = j->cap * 2;
         if (ncap > s->role->opts.max_packet)
             ncap = s->role->opts.max_packet;
@@ -557,18 +558,17 @@ int nc__on_recv(nc_session_t *s, size_t n)
         /* the complete packets leave in j; a partial one starts the next */
         size_t tail = bad ? 0 : j->len - take;
         packets_job_t *next = NULL;
-        if (tail) {
-            next = pjob_get(s->engine, tail);
-            if (!next) {
-                session_close(s, NC_ENOMEM, "out of memory", NULL);
-                return 1;
-            }
+        if (tail && (next = pjob_get(s->engine, tail)) != NULL) {
             memcpy(next->data, j->data + take, tail);
             next->len = tail;
         }
         j->len = take;
         s->rjob = next;
-        stage_packets(s, j, st.count);
+        stage_packets(s, j, st.count); /* the complete ones still arrive */
+        if (tail && !next) {
+            session_close(s, NC_ENOMEM, "out of memory", NULL);
+            return 1;
+        }
     }
     if (bad) {
         session_close(s, NC_EMSGSIZE, NC_REASON_BAD_LENGTH, &r->st.closed_bad_length);

@@ -238,18 +238,25 @@ static int read_more(nc_session_t *s, sio_t *io)
     for (int i = 0; i < SYNC_READS; i++) {
         if (!nc__recv_more(s))
             return 1; /* paused (the queue waiter re-arms) or closing */
+        /* Under the lock (fd is closed only under it): a queue waiter that
+         * paused and resumed this session meanwhile (its flush can run from
+         * nc__recv_more or from nc__on_recv) has posted an overlapped
+         * receive into the session's buffer; then that receive reads. */
+        nc__mutex_lock(&s->lock);
+        if (io->closed || io->draining || io->reading || !io->want_read) {
+            nc__mutex_unlock(&s->lock);
+            return 1;
+        }
         size_t avail;
         uint8_t *p = nc__recv_space(s, &avail);
         if (!p) {
+            nc__mutex_unlock(&s->lock);
             nc__on_recv_end(s, NC_ENOMEM);
             return 1;
         }
-        nc__mutex_lock(&s->lock); /* fd is closed only under the lock */
-        int n = io->closed || io->draining ? -2 : recv((SOCKET)s->fd, (char *)p, (int)avail, 0);
+        int n = recv((SOCKET)s->fd, (char *)p, (int)avail, 0);
         int werr = n == SOCKET_ERROR ? WSAGetLastError() : 0;
         nc__mutex_unlock(&s->lock);
-        if (n == -2)
-            return 1;
         if (n > 0) {
             if (nc__on_recv(s, (size_t)n))
                 return 1;
@@ -283,8 +290,9 @@ static void recv_done(nc_session_t *s, sio_t *io, DWORD bytes, int err)
     }
     size_t offered = io->rd_avail;
     nc__mutex_unlock(&s->lock);
-    /* rjob is ours alone here: no receive in flight, and a resume (from
-     * the queue waiter) only starts one after nc__on_recv has returned */
+    /* rjob is ours alone here: no receive in flight (a resume from the
+     * queue waiter during nc__on_recv posts one into the session's next
+     * buffer; read_more and post_recv_locked then see io->reading) */
     if (!closed && !err && bytes > 0) {
         int more = nc__on_recv(s, bytes) == 0 && (bytes < offered || read_more(s, io) == 0);
         /* Posted before the next receive is armed: its completion may reach
