@@ -238,24 +238,25 @@ void nc__io_thread_begin(void)
     tls_pj.io = 1;
 }
 
-void nc__io_thread_end(void)
+static void pjob_free_list(packets_job_t *j)
 {
-    while (tls_pj.head) {
-        packets_job_t *j = tls_pj.head;
-        tls_pj.head = j->next;
-        free(j);
-    }
-    tls_pj.io = 0;
-}
-
-void nc__engine_bufs_free(nc_engine_t *e)
-{
-    packets_job_t *j = atomic_exchange(&e->free_bufs, NULL);
     while (j) {
         packets_job_t *next = j->next;
         free(j);
         j = next;
     }
+}
+
+void nc__io_thread_end(void)
+{
+    pjob_free_list(tls_pj.head);
+    tls_pj.head = NULL;
+    tls_pj.io = 0;
+}
+
+void nc__engine_bufs_free(nc_engine_t *e)
+{
+    pjob_free_list(atomic_exchange(&e->free_bufs, NULL));
 }
 
 static packets_job_t *pjob_get(nc_engine_t *e, size_t need)
@@ -272,18 +273,17 @@ static packets_job_t *pjob_get(nc_engine_t *e, size_t need)
                 atomic_store_explicit(&e->free_count, 0, memory_order_relaxed);
         }
         j = tls_pj.head;
-        if (j) {
+        if (j)
             tls_pj.head = j->next;
-            j->len = 0;
-            return j;
-        }
     }
-    size_t cap = need <= PJOB_STD ? PJOB_STD : need;
-    j = malloc(sizeof(*j) + cap);
-    if (j) {
+    if (!j) {
+        size_t cap = need <= PJOB_STD ? PJOB_STD : need;
+        j = malloc(sizeof(*j) + cap);
+        if (!j)
+            return NULL;
         j->cap = cap;
-        j->len = 0;
     }
+    j->len = 0;
     return j;
 }
 
