@@ -262,6 +262,11 @@ typedef struct nc_role_opts_s {
     uint32_t reconnect_base_ms; /* clients: back-off base; default 100 */
     uint32_t reconnect_max_ms;  /* clients: back-off ceiling; default 10000 */
     int no_reconnect;           /* clients: 1 = connect once */
+    int raw;                    /* 1 = no framing: on_packet gets the bytes of
+                                 * each read as they arrived (type 0, at most
+                                 * max_packet at a time); reply with
+                                 * nc_send_raw.  For text protocols such as
+                                 * the HTTP metrics page. */
     /* Fair back-pressure per session (see netcore/README.md, "Fairness").
      * max_input_bytes: a session's admitted, not yet handled input (packets
      * read and not yet through on_packet, plus what handlers hold with
@@ -279,11 +284,6 @@ typedef struct nc_role_opts_s {
      * packets; default one second's worth. */
     uint32_t rate_packets_per_s;
     uint32_t rate_burst;
-    int raw;                    /* 1 = no framing: on_packet gets the bytes of
-                                 * each read as they arrived (type 0, at most
-                                 * max_packet at a time); reply with
-                                 * nc_send_raw.  For text protocols such as
-                                 * the HTTP metrics page. */
 } nc_role_opts_t;
 
 /* Listen on host:port ("0.0.0.0", "::", "127.0.0.1"...; port 0 = pick one). */

@@ -131,8 +131,8 @@ struct nc_session_s {
     _Atomic nc_timer_id_t idle_timer;
     _Atomic nc_timer_id_t rate_timer; /* the resume after a rate pause */
     uint64_t input_paused_ms;         /* when NC__PAUSE_INPUT was set (under lock) */
-    int opened;               /* on_open job was posted */
-    nc_close_reason_t reason; /* written once by the close winner */
+    int opened;                       /* on_open job was posted */
+    nc_close_reason_t reason;         /* written once by the close winner */
     char peer[64];
     nc_session_t *role_next, *role_prev;
 };
