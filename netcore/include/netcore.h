@@ -269,10 +269,10 @@ typedef struct nc_role_opts_s {
                                  * the HTTP metrics page. */
     /* Fair back-pressure per session (see netcore/README.md, "Fairness").
      * max_input_bytes: a session's admitted, not yet handled input (packets
-     * read and not yet through on_packet, plus what handlers hold with
-     * nc_session_hold).  Past it only this session stops being read (TCP
-     * pushes back on that peer alone) until it is at half; its neighbours
-     * keep flowing.  Default 256 KiB; at least max_packet. */
+     * read and not yet through on_packet, each counted as its size + 64
+     * bytes, plus what handlers hold with nc_session_hold).  Past it only this session stops being
+     * read (TCP pushes back on that peer alone) until it is at half; its neighbours keep flowing.
+     * Default 256 KiB; at least max_packet. */
     uint32_t max_input_bytes;
     /* A session over max_input_bytes this long is closed with reason
      * "input backlog" (code NC_ETIMEDOUT).  0 = never (default). */

@@ -130,9 +130,12 @@ struct nc_session_s {
     /* taken with an exchange by whoever cancels it (closer or creator) */
     _Atomic nc_timer_id_t idle_timer;
     _Atomic nc_timer_id_t rate_timer; /* the resume after a rate pause */
-    uint64_t input_paused_ms;         /* when NC__PAUSE_INPUT was set (under lock) */
-    int opened;                       /* on_open job was posted */
-    nc_close_reason_t reason;         /* written once by the close winner */
+    /* Under lock: when NC__PAUSE_INPUT was last set, the time spent paused
+     * for input before that, and the watchdog's view (session.c idle_job). */
+    uint64_t input_paused_ms, input_paused_total;
+    uint64_t wd_last_ms, wd_last_paused, stall_run_ms;
+    int opened;               /* on_open job was posted */
+    nc_close_reason_t reason; /* written once by the close winner */
     char peer[64];
     nc_session_t *role_next, *role_prev;
 };

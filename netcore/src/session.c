@@ -133,8 +133,22 @@ static void idle_job(void *arg)
     }
     if (!stall)
         return;
+    /* Stalled: paused for input at least 3/4 of the time, continuously for
+     * `stall` ms.  (A session whose work never keeps up is resumed for a
+     * moment each time its backlog drains, so the length of one pause
+     * would not tell; this job also runs behind that backlog.) */
     nc__mutex_lock(&s->lock);
-    int stalled = (s->paused & NC__PAUSE_INPUT) && now - s->input_paused_ms >= stall;
+    uint64_t paused = s->input_paused_total;
+    if (s->paused & NC__PAUSE_INPUT)
+        paused += now - s->input_paused_ms;
+    uint64_t span = s->wd_last_ms ? now - s->wd_last_ms : 0;
+    if (span && (paused - s->wd_last_paused) * 4 >= span * 3)
+        s->stall_run_ms += span;
+    else if (span)
+        s->stall_run_ms = 0;
+    s->wd_last_ms = now;
+    s->wd_last_paused = paused;
+    int stalled = s->stall_run_ms >= stall;
     nc__mutex_unlock(&s->lock);
     if (stalled)
         session_close(s, NC_ETIMEDOUT, NC_REASON_INPUT_BACKLOG, &r->st.closed_stalled);
@@ -232,6 +246,7 @@ typedef struct nc__pjob_s {
     nc_session_t *s;
     struct nc__pjob_s *next; /* on a free list */
     size_t len, cap;
+    int64_t charge; /* against the session's input bound (see stage_packets) */
     int raw;        /* raw role: data is the bytes as read, not packets */
     uint8_t data[]; /* complete, validated packets (a session's rjob: as read) */
 } packets_job_t;
@@ -250,6 +265,8 @@ typedef struct nc__pjob_s {
  * packet moves to the next buffer each time), and on IOCP under Wine a
  * receive then cost about as much as the test's slow handler. */
 #define PJOB_STD ((size_t)16384)
+/* What one packet counts against max_input_bytes besides its bytes. */
+#define NC__PACKET_CHARGE 64
 #define PJOB_CACHE_MAX 256 /* buffers an engine keeps free (4 MiB); the rest go back to malloc */
 
 static _Thread_local struct {
@@ -342,13 +359,13 @@ static void packets_job(void *arg)
 {
     packets_job_t *j = arg;
     nc_session_t *s = j->s;
-    int64_t len = (int64_t)j->len;
+    int64_t charge = j->charge;
     if (j->raw)
         deliver_one(s, 0, j->data, j->len);
     else
         nc__frame_scan(j->data, j->len, NC_MAX_PACKET, deliver_one, s);
     pjob_put(s->engine, j); /* before our reference goes: s may go with it */
-    input_done(s, len);
+    input_done(s, charge);
     nc__session_release(s);
 }
 
@@ -501,6 +518,8 @@ static void pause_clear(nc_session_t *s, unsigned why)
 {
     nc__mutex_lock(&s->lock);
     int had = s->paused & (int)why;
+    if (had & NC__PAUSE_INPUT)
+        s->input_paused_total += nc_now_ms() - s->input_paused_ms;
     s->paused &= ~(int)why;
     int left = s->paused;
     nc__mutex_unlock(&s->lock);
@@ -668,7 +687,10 @@ static void stage_packets(nc_session_t *s, packets_job_t *j, uint64_t count)
     j->s = s;
     j->raw = s->role->opts.raw;
     atomic_fetch_add_explicit(&s->role->st.packets_in, count, memory_order_relaxed);
-    atomic_fetch_add(&s->in_bytes, (int64_t)j->len);
+    /* a packet costs a job's worth of work and memory whatever its size:
+     * tiny packets must not slip thousands of jobs under a byte bound */
+    j->charge = (int64_t)j->len + (int64_t)count * NC__PACKET_CHARGE;
+    atomic_fetch_add(&s->in_bytes, j->charge);
     nc__session_retain(s);
     /* s->staged here means a backend read again without nc__recv_more */
     if (s->staged || tls_stage.n == STAGE_MAX)
