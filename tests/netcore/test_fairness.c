@@ -199,8 +199,9 @@ static void flood_start(flood_t *fl, uint16_t port, uint16_t type)
 static void flood_stop(flood_t *fl)
 {
     atomic_store(&fl->stop, 1);
-    nc_test_sock_close(fl->fd); /* unblocks a write the server is not reading */
+    nc_test_sock_shutdown_write(fl->fd); /* fails a write the server is not reading */
     nc__thread_join(fl->th);
+    nc_test_sock_close(fl->fd);
 }
 
 /* ---- the witness --------------------------------------------------------- */
