@@ -290,16 +290,17 @@ typedef struct nc_role_opts_s {
     uint32_t max_sessions;      /* servers: live session cap; 0 = engine's */
     uint32_t reconnect_base_ms; /* clients: back-off base; default 100 */
     uint32_t reconnect_max_ms;  /* clients: back-off ceiling; default 10000 */
-    /* clients: a connect not completed within this fails with NC_ETIMEDOUT
-     * and goes through the reconnect back-off; nc_client_destroy cancels a
-     * pending connect at once.  0 = default 5000. */
-    uint32_t connect_timeout_ms;
     int no_reconnect;           /* clients: 1 = connect once */
     int raw;                    /* 1 = no framing: on_packet gets the bytes of
                                  * each read as they arrived (type 0, at most
                                  * max_packet at a time); reply with
                                  * nc_send_raw.  For text protocols such as
                                  * the HTTP metrics page. */
+
+    /* clients: a connect not completed within this fails with NC_ETIMEDOUT
+     * and goes through the reconnect back-off; nc_client_destroy cancels a
+     * pending connect at once.  0 = default 5000. */
+    uint32_t connect_timeout_ms;
 } nc_role_opts_t;
 
 /* Listen on host:port ("0.0.0.0", "::", "127.0.0.1"...; port 0 = pick one). */

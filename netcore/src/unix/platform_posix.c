@@ -206,5 +206,5 @@ int nc_fd_limit_raise(uint64_t want, uint64_t *soft_out, uint64_t *hard_out)
     if (hard_out)
         *hard_out = rl.rlim_max == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_max;
     return want && (rl.rlim_cur == RLIM_INFINITY ? 0 : (uint64_t)rl.rlim_cur < want) ? NC_EMFILE
-                                                                                      : 0;
+                                                                                     : 0;
 }
