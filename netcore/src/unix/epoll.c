@@ -781,6 +781,8 @@ static int loop_timeout(nc__loop_t *l)
         if (ls->resume_at <= now) {
             *pp = ls->paused_next;
             ls->paused = 0;
+            if (l->spare_fd < 0) /* another thread took it when we let it go */
+                l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
             struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tagged(ls, TAG_LISTENER)};
             epoll_ctl(l->epfd, EPOLL_CTL_MOD, ls->fd, &ev);
             continue;
