@@ -179,14 +179,6 @@ static int role_init(nc__role_t *r, nc_engine_t *e, const nc_role_opts_t *opts, 
     return 0;
 }
 
-int nc__role_stopping(nc__role_t *r)
-{
-    nc__mutex_lock(&r->lock);
-    int stopping = r->stopping;
-    nc__mutex_unlock(&r->lock);
-    return stopping;
-}
-
 static void role_unlink(nc__role_t *r)
 {
     nc_engine_t *e = r->engine;
@@ -487,16 +479,22 @@ void nc_client_destroy(nc_client_t *c)
         c->timer = 0;
         c->pending = 0;
     }
-    int connecting = c->pending;
     nc__mutex_unlock(&c->r.lock);
-    /* a connect in flight (the peer may be black-holed: the OS would wait
-     * minutes) fails now with NC_ECANCELED and clears pending */
-    if (connecting)
-        nc__io_connect_cancel(c->r.engine, &c->r);
     role_close_all(&c->r);
+    /* A connect in flight (the peer may be black-holed: the OS would wait
+     * minutes) fails now with NC_ECANCELED and clears pending.  Asked
+     * again every 20 ms: a reconnect job that saw stopping == 0 just
+     * before we set it may list its connect after our first look.  The
+     * backend only compares role pointers, so no connect ever touches a
+     * role that is gone. */
     nc__mutex_lock(&c->r.lock);
-    while (c->pending)
-        nc__cond_wait(&c->r.cond, &c->r.lock);
+    while (c->pending) {
+        nc__mutex_unlock(&c->r.lock);
+        nc__io_connect_cancel(c->r.engine, &c->r);
+        nc__mutex_lock(&c->r.lock);
+        if (c->pending)
+            nc__cond_timedwait(&c->r.cond, &c->r.lock, 20u * 1000000u);
+    }
     nc__mutex_unlock(&c->r.lock);
     /* a connect that completed while stopping made a session: close it too */
     role_close_all(&c->r);

@@ -202,13 +202,11 @@ void nc__io_connect(nc_engine_t *e, nc__role_t *cli, const char *host, uint16_t 
 /* Close a socket that never became a session. */
 void nc__io_sock_close(nc__sock_t sock);
 /* The client role is stopping: fail its connect in flight (if any) with
- * NC_ECANCELED promptly, through nc__on_connect as usual.  A connect
- * started after this call sees r->stopping (read under r->lock after it
- * is registered) and cancels itself.  Connects also time out after
+ * NC_ECANCELED promptly, through nc__on_connect as usual; a no-op if none
+ * is listed yet (nc_client_destroy asks again until none is pending).
+ * Any thread, no lock held.  Connects also time out after
  * r->opts.connect_timeout_ms with NC_ETIMEDOUT. */
 void nc__io_connect_cancel(nc_engine_t *e, nc__role_t *cli);
-/* Backends: under r->lock, whether the role is stopping. */
-int nc__role_stopping(nc__role_t *r);
 
 /* ---- shared helpers ----------------------------------------------------- */
 

@@ -648,11 +648,9 @@ void nc__io_connect(nc_engine_t *e, nc__role_t *cli, const char *host, uint16_t 
         nc__on_connect(cli, NC__BAD_SOCK, rc, peer);
         return;
     }
-    loop_wake(l); /* the loop's wait now has a deadline to honour */
-    /* nc_client_destroy may have looked for connects before c was listed:
-     * then it set stopping first, and we see it here */
-    if (nc__role_stopping(cli))
-        nc__io_connect_cancel(e, cli);
+    /* the loop's wait now has a deadline to honour; from here on c and
+     * cli may be gone (the connect may have completed already) */
+    loop_wake(l);
 }
 
 void nc__io_connect_cancel(nc_engine_t *e, nc__role_t *cli)

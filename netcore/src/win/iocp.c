@@ -1014,10 +1014,9 @@ void nc__io_connect(nc_engine_t *e, nc__role_t *cli, const char *host, uint16_t 
         nc__on_connect(cli, NC__BAD_SOCK, rc, peer);
         return;
     }
-    /* its completion reports exactly once (connect_done) */
-    wake_port(b);               /* a port thread's wait now has a deadline to honour */
-    if (nc__role_stopping(cli)) /* destroy looked before c was listed */
-        nc__io_connect_cancel(e, cli);
+    /* its completion reports exactly once (connect_done); from here on c
+     * and cli may be gone.  A port thread's wait now has a deadline. */
+    wake_port(b);
 }
 
 /* Under b->conn_lock: the completion reports err instead of the abort. */
