@@ -85,6 +85,8 @@ static const key_t_ keys[] = {
     INT("master.port", master_port, 0, 65535, "master server port (0 = do not register)"),
     INT("master.heartbeat_ms", heartbeat_ms, 10, 600000, "heartbeat interval to the master"),
     STR("shard.public_host", public_host, "player address announced to the master"),
+    INT("links.connect_timeout_ms", links_connect_timeout_ms, 100, 600000,
+        "chat/master connect attempt timeout, then back-off"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -128,6 +130,7 @@ void gs_config_defaults(gs_config_t *c)
     c->master_port = 7000;
     c->heartbeat_ms = 1000;
     snprintf(c->public_host, sizeof c->public_host, "127.0.0.1");
+    c->links_connect_timeout_ms = 5000;
 }
 
 static const key_t_ *find_key(const char *path)

@@ -47,6 +47,8 @@ typedef struct gs_config_s {
     int64_t master_port; /* 0 = no master link */
     int64_t heartbeat_ms;
     char public_host[64]; /* player address announced to the master */
+    /* outbound link connects (issue 12) */
+    int64_t links_connect_timeout_ms;
 } gs_config_t;
 
 void gs_config_defaults(gs_config_t *c);

@@ -68,6 +68,14 @@ static void role_metrics(buf_t *b, gs_app_t *a)
     head(b, "gs_rate_pauses_total", "counter",
          "A session's reads paused at its packet rate (listen.packets_per_s).");
     put(b, "gs_rate_pauses_total %llu\n", (unsigned long long)s.rate_pauses);
+    head(b, "gs_accept_errors_total", "counter",
+         "Accepts that failed (out of descriptors, buffers or memory).");
+    put(b, "gs_accept_errors_total %llu\n", (unsigned long long)s.accept_errors);
+    head(b, "gs_accept_pauses_total", "counter", "Times the listener paused after accept errors.");
+    put(b, "gs_accept_pauses_total %llu\n", (unsigned long long)s.accept_pauses);
+    head(b, "gs_accept_shed_total", "counter",
+         "Connections closed at once on the reserve descriptor while out of descriptors.");
+    put(b, "gs_accept_shed_total %llu\n", (unsigned long long)s.accept_shed);
 
     content_stats_t c;
     content_stats(a->world, &c);

@@ -152,6 +152,16 @@ int main(int argc, char **argv)
     nc_log_level_parse(a.cfg.log_level, &lvl);
     nc_log_set_level(lvl);
     a.started_ms = nc_now_ms();
+    /* every player needs a descriptor; 128 more for metrics (64), the
+     * database, links and the engine.  Short of it: a clear warning (not a
+     * refusal), and accept pauses at the limit instead of failing. */
+    uint64_t fd_want = (uint64_t)a.cfg.max_sessions + 128, fd_soft = 0, fd_hard = 0;
+    if (nc_fd_limit_raise(fd_want, &fd_soft, &fd_hard) == NC_EMFILE)
+        nc_log(NC_LOG_WARN, TAG,
+               "fd limit %llu (hard %llu) < listen.max_sessions %lld + 128: connections past "
+               "it are refused; raise `ulimit -n` or lower listen.max_sessions",
+               (unsigned long long)fd_soft, (unsigned long long)fd_hard,
+               (long long)a.cfg.max_sessions);
     if (gs_signals_install() != 0) {
         fprintf(stderr, "gameserver: cannot install signal handlers\n");
         return 1;
