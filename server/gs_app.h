@@ -6,12 +6,11 @@
 #include "content.h"
 #include "gs_config.h"
 #include "gs_http.h"
+#include "gs_jobs.h"
 #include "gs_platform.h"
 #include "netcore.h"
 
 #include <stdatomic.h>
-
-#define GS_MAX_POOLS 3
 
 typedef struct gs_app_s {
     gs_config_t cfg;

@@ -4,53 +4,20 @@
 #include "gs_app.h"
 
 #include <stdio.h>
-#include <string.h>
 
 #define TAG "gs"
 
-static int make_pool(gs_app_t *a, const char *name, int threads)
-{
-    nc_pool_opts_t po = {.name = name, .threads = threads};
-    int rc = nc_pool_create(&po, &a->pools[a->npools]);
-    if (rc == 0)
-        a->npools++;
-    return rc;
-}
-
-static int make_queue(nc_pool_t *p, const char *name, const gs_queue_cfg_t *q, nc_prio_t prio,
-                      nc_queue_t **out)
-{
-    nc_queue_opts_t qo = {.name = name,
-                          .max_threads = (int)q->max_threads,
-                          .capacity = (uint32_t)q->capacity,
-                          .priority = prio};
-    return nc_queue_create(p, &qo, out);
-}
-
-/* "shared": one pool, three capped queues.  "separate": a pool per queue
- * sized by its cap (a pool with one queue is a dedicated pool). */
 static int setup_jobs(gs_app_t *a)
 {
-    const gs_config_t *c = &a->cfg;
-    int rc;
-    if (strcmp(c->pool_mode, "shared") == 0) {
-        if ((rc = make_pool(a, "workers", (int)c->pool_threads)) != 0)
-            return rc;
-        nc_pool_t *p = a->pools[0];
-        if ((rc = make_queue(p, "game", &c->q_game, NC_PRIO_HIGH, &a->q_game)) ||
-            (rc = make_queue(p, "control", &c->q_control, NC_PRIO_LOW, &a->q_control)) ||
-            (rc = make_queue(p, "db", &c->q_db, NC_PRIO_NORMAL, &a->q_db)))
-            return rc;
-        return 0;
-    }
-    if ((rc = make_pool(a, "game", (int)c->q_game.max_threads)) ||
-        (rc = make_queue(a->pools[0], "game", &c->q_game, NC_PRIO_HIGH, &a->q_game)) ||
-        (rc = make_pool(a, "control", (int)c->q_control.max_threads)) ||
-        (rc = make_queue(a->pools[1], "control", &c->q_control, NC_PRIO_LOW, &a->q_control)) ||
-        (rc = make_pool(a, "db", (int)c->q_db.max_threads)) ||
-        (rc = make_queue(a->pools[2], "db", &c->q_db, NC_PRIO_NORMAL, &a->q_db)))
-        return rc;
-    return 0;
+    gs_jobs_t j;
+    int rc = gs_jobs_create(&a->cfg, &j);
+    for (int i = 0; i < j.npools; i++)
+        a->pools[i] = j.pools[i];
+    a->npools = j.npools;
+    a->q_game = j.game;
+    a->q_control = j.control;
+    a->q_db = j.db;
+    return rc;
 }
 
 static int start_world(gs_app_t *a)
