@@ -271,8 +271,20 @@ void gs_http_stop(gs_http_t *h)
         return;
     nc_pool_t *pool = nc_queue_pool(nc_strand_queue(h->sweep_strand));
     nc_timer_cancel(pool, h->sweep_timer);
-    if (h->srv)
+    if (h->srv) {
+        /* unfinished requests are closed at once (no linger): a slow client
+         * must not delay the stop; answers already queued are flushed */
+        nc_sid_t open[64];
+        uint32_t n = 0;
+        pthread_mutex_lock(&h->mu);
+        for (uint32_t i = 0; i < h->max_conns; i++)
+            if (h->slots[i].sid && !h->slots[i].answering && n < 64)
+                open[n++] = h->slots[i].sid;
+        pthread_mutex_unlock(&h->mu);
+        for (uint32_t i = 0; i < n; i++)
+            nc_close_id(h->engine, open[i], NC_ECANCELED, "metrics page stopping");
         nc_server_destroy(h->srv); /* returns after every on_close: no render runs */
+    }
     /* a sweep already running finishes: wait for a job queued behind it */
     int rc = nc_strand_post(h->sweep_strand, fence_job, &h->fenced);
     if (rc == NC_EQFULL)

@@ -241,9 +241,10 @@ int main(int argc, char **argv)
     nc_log(NC_LOG_INFO, TAG, "shard '%s' ready on %s:%u (pool mode %s)", a.cfg.shard_name,
            a.cfg.host, nc_server_port(a.players), a.cfg.pool_mode);
     int sig = gs_signals_wait();
+    atomic_store(&a.saving, content_online(a.world));
     nc_log(NC_LOG_INFO, TAG,
            "signal %d: stopping (saving %u players; further signals do not skip the save)", sig,
-           content_online(a.world));
+           atomic_load(&a.saving));
     supervise_stop(&a);
     nc_log(NC_LOG_INFO, TAG, "stopped cleanly");
     return 0;
