@@ -15,6 +15,7 @@
 
 #define TAG "metrics"
 #define REQ_MAX 2048
+#define HARD_EXTRA 128 /* netcore-level connections beyond max_conns */
 
 typedef struct slot_s {
     nc_sid_t sid; /* 0 = free */
@@ -244,14 +245,16 @@ int gs_http_start(nc_engine_t *e, nc_queue_t *q, const gs_http_opts_t *o, gs_htt
         http_free(h);
         return rc;
     }
-    /* netcore's cap leaves room for the connections being evicted or
-     * lingering after their answer; ours (the slots) is the real one */
+    /* netcore's cap (an fd bound) leaves room for connections whose
+     * on_open has not run yet (a burst: eviction happens there), being
+     * evicted or lingering after their answer; ours (the slots) decides
+     * who is served */
     nc_role_opts_t ro = {.name = TAG,
                          .queue = q,
                          .handlers = {http_open, http_packet, http_close},
                          .ud = h,
                          .raw = 1,
-                         .max_sessions = h->max_conns * 2 + 8,
+                         .max_sessions = h->max_conns + HARD_EXTRA,
                          .idle_timeout_ms = h->timeout_ms + 3000,
                          .max_send_bytes = 8u << 20};
     *out = h; /* before the first request can ask for gs_http_stats */
