@@ -18,6 +18,12 @@ static BOOL WINAPI on_ctrl(DWORD type)
     InterlockedExchange(&last_sig, type == CTRL_C_EVENT ? 2 : 15);
     InterlockedIncrement(&pending);
     SetEvent(wake_event);
+    /* Returning from a close, logoff or shutdown event ends the process at
+     * once: hold it so the stop (and its save) can finish; the process
+     * exits from main when it is done (Windows allows ~5 s for a console
+     * close, more for a system shutdown). */
+    if (type == CTRL_CLOSE_EVENT || type == CTRL_LOGOFF_EVENT || type == CTRL_SHUTDOWN_EVENT)
+        Sleep(INFINITE);
     return TRUE; /* handled: the main thread shuts down in order */
 }
 
