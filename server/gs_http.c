@@ -15,7 +15,7 @@
 
 #define TAG "metrics"
 #define REQ_MAX 2048
-#define HARD_EXTRA 128 /* netcore-level connections beyond max_conns */
+#define HARD_EXTRA 64 /* netcore-level connections beyond max_conns */
 
 typedef struct slot_s {
     nc_sid_t sid; /* 0 = free */
