@@ -87,6 +87,12 @@ static const key_t_ keys[] = {
     STR("shard.public_host", public_host, "player address announced to the master"),
     INT("links.connect_timeout_ms", links_connect_timeout_ms, 100, 600000,
         "chat/master connect attempt timeout, then back-off"),
+    INT("shutdown.timeout_ms", shutdown_timeout_ms, 0, 3600000,
+        "deadline for the whole orderly stop, then exit 3 (0 = none)"),
+    INT("metrics.max_connections", metrics_max_conns, 1, 1024,
+        "concurrent metrics connections (oldest unfinished request evicted)"),
+    INT("metrics.request_timeout_ms", metrics_request_timeout_ms, 100, 60000,
+        "accept to complete request, then closed"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -110,7 +116,7 @@ void gs_config_defaults(gs_config_t *c)
     snprintf(c->log_level, sizeof c->log_level, "info");
     c->io_threads = 1;
     snprintf(c->pool_mode, sizeof c->pool_mode, "shared");
-    c->pool_threads = 4;
+    c->pool_threads = 6; /* game 4 + db 1 + control 1: nothing starves */
     c->q_game = (gs_queue_cfg_t){4, 65536};
     c->q_control = (gs_queue_cfg_t){1, 4096};
     c->q_db = (gs_queue_cfg_t){1, 65536};
@@ -131,6 +137,9 @@ void gs_config_defaults(gs_config_t *c)
     c->heartbeat_ms = 1000;
     snprintf(c->public_host, sizeof c->public_host, "127.0.0.1");
     c->links_connect_timeout_ms = 5000;
+    c->shutdown_timeout_ms = 30000;
+    c->metrics_max_conns = 16;
+    c->metrics_request_timeout_ms = 2000;
 }
 
 static const key_t_ *find_key(const char *path)
@@ -226,6 +235,35 @@ static int check_cross(const gs_config_t *c, char *err, size_t errlen)
     }
     if (strcmp(c->pool_mode, "shared") != 0 && strcmp(c->pool_mode, "separate") != 0) {
         snprintf(err, errlen, "config key 'pool.mode': must be \"shared\" or \"separate\"");
+        return -1;
+    }
+    return 0;
+}
+
+/* Strict priority (game > db > control, main.c): a free worker goes to the
+ * highest-priority queue below its cap, so a queue is served under load
+ * only if the caps of the queues above it leave a worker. */
+int gs_config_validate(const gs_config_t *c, char *err, size_t errlen)
+{
+    if (strcmp(c->pool_mode, "shared") != 0)
+        return 0; /* separate: a pool per queue, nobody shares */
+    long long t = c->pool_threads, g = c->q_game.max_threads, d = c->q_db.max_threads;
+    if (g >= t) {
+        snprintf(err, errlen,
+                 "config keys 'queues.game.max_threads' (%lld) and 'pool.threads' (%lld): in "
+                 "shared mode the game cap must be below the pool's threads, or the 'db' and "
+                 "'control' queues (saves, logins, master heartbeats) get no worker while "
+                 "the game queue is busy",
+                 g, t);
+        return -1;
+    }
+    if (g + d >= t) {
+        snprintf(err, errlen,
+                 "config keys 'queues.game.max_threads' (%lld) + 'queues.db.max_threads' "
+                 "(%lld) and 'pool.threads' (%lld): in shared mode their sum must be below the "
+                 "pool's threads, or the 'control' queue (chat and master links) gets no "
+                 "worker while game and db are busy",
+                 g, d, t);
         return -1;
     }
     return 0;
@@ -366,7 +404,7 @@ int gs_config_from_args(gs_config_t *c, int argc, char **argv, char *err, size_t
     for (int i = 1; i + 1 < argc; i += 2)
         if (strcmp(argv[i], "--config") != 0 && apply_flag(c, argv[i], argv[i + 1], err, errlen))
             return -1;
-    return 0;
+    return gs_config_validate(c, err, errlen);
 }
 
 void gs_config_print_keys(void *file)

@@ -49,6 +49,10 @@ typedef struct gs_config_s {
     char public_host[64]; /* player address announced to the master */
     /* outbound link connects (issue 12) */
     int64_t links_connect_timeout_ms;
+    /* issue 12: shutdown deadline, metrics page limits */
+    int64_t shutdown_timeout_ms; /* 0 = no deadline */
+    int64_t metrics_max_conns;
+    int64_t metrics_request_timeout_ms;
 } gs_config_t;
 
 void gs_config_defaults(gs_config_t *c);
@@ -61,6 +65,11 @@ int gs_config_set(gs_config_t *c, const char *key, const char *value, char *err,
 /* Parses argv: --config FILE first, then the other flags over it.
  * Returns 0, 1 when --help was printed, or -1 with err set. */
 int gs_config_from_args(gs_config_t *c, int argc, char **argv, char *err, size_t errlen);
+/* Checks across keys that need the whole configuration (run once every
+ * file and flag was applied): in shared pool mode every queue must be able
+ * to get a worker while all higher-priority queues run at their caps.
+ * -1 with a message naming the keys. */
+int gs_config_validate(const gs_config_t *c, char *err, size_t errlen);
 /* Writes "key  type  default  range  description" lines (for --help). */
 void gs_config_print_keys(void *file);
 

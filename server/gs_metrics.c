@@ -102,9 +102,18 @@ typedef struct qrow_s {
     nc_queue_stats_t s;
 } qrow_t;
 
+/* nc_prio_t is 1-based (LOW = 1 .. HIGH = 3; 0 = DEFAULT means NORMAL). */
+const char *gs_prio_label(int prio)
+{
+    switch (prio) {
+    case NC_PRIO_LOW: return "low";
+    case NC_PRIO_HIGH: return "high";
+    default: return "normal";
+    }
+}
+
 static int collect_queues(gs_app_t *a, qrow_t *rows, int max)
 {
-    static const char *const prio[] = {"low", "normal", "high"};
     int n = 0;
     for (int i = 0; i < a->npools; i++) {
         nc_queue_stats_t q[8];
@@ -112,7 +121,7 @@ static int collect_queues(gs_app_t *a, qrow_t *rows, int max)
         for (int j = 0; j < k && j < 8 && n < max; j++, n++) {
             rows[n].s = q[j];
             snprintf(rows[n].labels, sizeof rows[n].labels, "queue=\"%.31s\",priority=\"%s\"",
-                     q[j].name, prio[q[j].priority % 3]);
+                     q[j].name, gs_prio_label((int)q[j].priority));
         }
     }
     return n;
@@ -214,6 +223,18 @@ int gs_metrics_render(void *app, const char *path, char **body, size_t *len, con
         role_metrics(&b, a);
         queue_metrics(&b, a);
         content_metrics(&b, a);
+        gs_http_stats_t hs;
+        gs_http_stats(a->http, &hs);
+        head(&b, "gs_metrics_http_closed_total", "counter",
+             "Metrics connections closed by the page's limits, by reason.");
+        put(&b, "gs_metrics_http_closed_total{reason=\"timeout\"} %llu\n",
+            (unsigned long long)hs.timeouts);
+        put(&b, "gs_metrics_http_closed_total{reason=\"evicted\"} %llu\n",
+            (unsigned long long)hs.evicted);
+        put(&b, "gs_metrics_http_closed_total{reason=\"refused\"} %llu\n",
+            (unsigned long long)hs.refused);
+        put(&b, "gs_metrics_http_closed_total{reason=\"bad_request\"} %llu\n",
+            (unsigned long long)hs.bad);
         head(&b, "gs_uptime_seconds", "gauge", "Seconds since start.");
         put(&b, "gs_uptime_seconds %g\n", (double)(nc_now_ms() - a->started_ms) / 1000.0);
     } else {

@@ -33,3 +33,9 @@ void gs_peers_stop(gs_app_t *a)
     gs_links_stop(links);
     links = NULL;
 }
+
+void gs_peers_detach(gs_app_t *a)
+{
+    (void)a;
+    gs_links_detach_world(links);
+}
