@@ -69,6 +69,12 @@ static int start_world(gs_app_t *a)
                         .chat_burst = (float)c->chat_burst,
                         .chat_mute_ms = (uint32_t)c->chat_mute_ms,
                         .autosave_ms = (uint32_t)c->autosave_ms,
+                        .db_sync_normal = strcmp(c->db_synchronous, "normal") == 0,
+                        .db_busy_timeout_ms = (uint32_t)c->db_busy_timeout_ms,
+                        .db_request_timeout_ms = (uint32_t)c->db_request_timeout_ms,
+                        .db_max_waiting = (uint32_t)c->db_max_waiting,
+                        .db_shutdown_save_timeout_ms = (uint32_t)c->db_shutdown_save_timeout_ms,
+                        .db_fault_file = c->db_fault_file[0] ? c->db_fault_file : NULL,
                         .shard_name = c->shard_name};
     char err[256];
     if (content_world_create(&o, &a->world, err, sizeof err) != 0) {
@@ -117,8 +123,9 @@ static void wait_flushed(gs_app_t *a)
 /* Order matters: save while sessions still exist, then close them (their
  * leave jobs save again), drain zones and the db strand, then the engine
  * (needs running pools), then the pools. */
-static void stop_all(gs_app_t *a)
+static size_t stop_all(gs_app_t *a)
 {
+    size_t unsaved = 0; /* characters whose save is not on disk */
     gs_peers_stop(a);
     if (a->world) {
         content_world_shutdown(a->world);
@@ -126,12 +133,13 @@ static void stop_all(gs_app_t *a)
     }
     if (a->players)
         nc_server_destroy(a->players);
-    content_world_destroy(a->world);
+    unsaved = content_world_destroy(a->world);
     gs_http_stop(a->http);
     if (a->engine)
         nc_engine_destroy(a->engine);
     for (int i = 0; i < a->npools; i++)
         nc_pool_destroy(a->pools[i]);
+    return unsaved;
 }
 
 int main(int argc, char **argv)
@@ -167,7 +175,11 @@ int main(int argc, char **argv)
            a.cfg.host, nc_server_port(a.players), a.cfg.pool_mode);
     int sig = gs_signals_wait();
     nc_log(NC_LOG_INFO, TAG, "signal %d: stopping (a second signal forces exit)", sig);
-    stop_all(&a);
+    size_t unsaved = stop_all(&a);
+    if (unsaved) {
+        nc_log(NC_LOG_ERROR, TAG, "stopped: %zu characters NOT saved (see above); exit 1", unsaved);
+        return 1;
+    }
     nc_log(NC_LOG_INFO, TAG, "stopped cleanly");
     return 0;
 }

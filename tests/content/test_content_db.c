@@ -59,7 +59,7 @@ static void test_batched_positions_survive_reopen(void **state)
     content_char_t a, b;
     content_db_load_or_create(db, "a", 1, 0, 0, 1, &a);
     content_db_load_or_create(db, "b", 1, 0, 0, 1, &b);
-    content_pos_t v[2] = {{a.id, 2, 11.5f, 12.5f, 30}, {b.id, 3, 1, 2, 40}};
+    content_pos_t v[2] = {{a.id, 2, 11.5f, 12.5f, 30, "a"}, {b.id, 3, 1, 2, 40, "b"}};
     assert_int_equal(content_db_save_positions(db, v, 2), 0);
     content_db_close(db);
     char err[256];
