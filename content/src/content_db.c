@@ -69,8 +69,8 @@ const char *const content_db_fault_name[CONTENT_DB_F_COUNT] = {"busy", "locked",
                                                                "full", "ioerr",  "other"};
 
 /* Operations, for logs (one rate-limited line per second each). */
-enum { OP_OPEN, OP_LOGIN, OP_SAVE, OP_GOLD, OP_COUNT };
-static const char *const op_name[OP_COUNT] = {"open", "login", "save", "gold"};
+enum { OP_OPEN, OP_LOGIN, OP_SAVE, OP_GOLD, OP_PROBE, OP_COUNT };
+static const char *const op_name[OP_COUNT] = {"open", "login", "save", "gold", "probe"};
 
 typedef struct loglimit_s {
     uint64_t last_ms;
@@ -520,6 +520,18 @@ int64_t content_db_item_count(content_db_t *db, int64_t char_id, int32_t item)
     int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
     return n;
+}
+
+int content_db_probe(content_db_t *db)
+{
+    uint64_t t0 = mono_us();
+    int rc = tx_begin(db, OP_PROBE, t0);
+    if (rc != CONTENT_DB_OK)
+        return rc;
+    sqlite3_stmt *s = db->st[ST_ROLLBACK];
+    sqlite3_step(s);
+    sqlite3_reset(s);
+    return CONTENT_DB_OK;
 }
 
 void content_db_inject_fault(content_db_t *db, int sqlite_rc, uint32_t count)

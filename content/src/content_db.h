@@ -98,6 +98,10 @@ int content_db_gold_add(content_db_t *db, int64_t char_id, int64_t delta, int64_
  * negative price or count, or an item count that would overflow). */
 int content_db_buy_item(content_db_t *db, int64_t char_id, int32_t item, int32_t count,
                         int64_t price, int64_t *balance);
+/* Takes and drops the write lock (BEGIN IMMEDIATE; ROLLBACK): OK, or the
+ * fault.  A lock held elsewhere shows; a read-only or full disk shows only
+ * at the next write. */
+int content_db_probe(content_db_t *db);
 int64_t content_db_item_count(content_db_t *db, int64_t char_id, int32_t item);
 
 /* Cumulative latency of statements, for metrics. */

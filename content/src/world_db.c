@@ -298,7 +298,8 @@ static void retry_job(void *arg)
     }
     if (!d->head)
         d->tail = NULL;
-    int rc = flush(d);
+    /* with nothing waiting, a probe tells whether the database is back */
+    int rc = d->npend == 0 && !d->head ? content_db_probe(d->w->db) : flush(d);
     while (rc != CONTENT_DB_RETRY && d->head) {
         db_req_t *r = d->head;
         rc = attempt(d, r);
