@@ -52,6 +52,8 @@ struct world_db_s {
     uint32_t nreq;
     content_pos_t *pend; /* saves not yet on disk, one per character */
     size_t npend, cappend;
+    uint32_t *slot; /* open addressing: id -> index + 1 into pend (0 = free) */
+    size_t nslot;   /* power of two, >= 2 * npend */
     int down, timer_armed, stopped;
     nc_timer_id_t timer;
     uint32_t backoff_ms;
@@ -105,6 +107,7 @@ void world_db_free(content_world_t *w)
         free(r);
     }
     free(d->pend);
+    free(d->slot);
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
     free(d);
@@ -235,28 +238,66 @@ static void submit(world_db_t *d, db_req_t *r)
     publish(d);
 }
 
+static size_t slot_of(const world_db_t *d, int64_t id)
+{
+    size_t i = (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 17) & (d->nslot - 1);
+    while (d->slot[i] && d->pend[d->slot[i] - 1].id != id)
+        i = (i + 1) & (d->nslot - 1);
+    return i;
+}
+
+/* Room for one more character: grows pend and the index (rehash). */
+static int reserve(world_db_t *d)
+{
+    if (d->npend == d->cappend) {
+        size_t nc = d->cappend ? d->cappend * 2 : 64;
+        if (nc > UINT32_MAX / 2)
+            return -1;
+        content_pos_t *np = realloc(d->pend, nc * sizeof *np);
+        if (!np)
+            return -1;
+        d->pend = np;
+        d->cappend = nc;
+    }
+    if ((d->npend + 1) * 2 > d->nslot) {
+        size_t ns = d->nslot ? d->nslot * 2 : 128;
+        uint32_t *sl = calloc(ns, sizeof *sl);
+        if (!sl)
+            return -1;
+        free(d->slot);
+        d->slot = sl;
+        d->nslot = ns;
+        for (size_t k = 0; k < d->npend; k++)
+            d->slot[slot_of(d, d->pend[k].id)] = (uint32_t)(k + 1);
+    }
+    return 0;
+}
+
+/* Adds v to the pending set; a character already there gets the newer
+ * position (saves arrive in the order they were taken). */
 static int merge(world_db_t *d, const content_pos_t *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (v[i].id <= 0)
             continue; /* a login that never loaded: nothing to save */
-        size_t k = 0;
-        while (k < d->npend && d->pend[k].id != v[i].id)
-            k++;
-        if (k == d->npend) {
-            if (d->npend == d->cappend) {
-                size_t nc = d->cappend ? d->cappend * 2 : 64;
-                content_pos_t *np = realloc(d->pend, nc * sizeof *np);
-                if (!np)
-                    return -1;
-                d->pend = np;
-                d->cappend = nc;
-            }
-            d->npend++;
+        if (reserve(d) != 0)
+            return -1;
+        size_t sl = slot_of(d, v[i].id);
+        if (!d->slot[sl]) {
+            d->pend[d->npend] = v[i];
+            d->slot[sl] = (uint32_t)++d->npend;
+        } else {
+            d->pend[d->slot[sl] - 1] = v[i];
         }
-        d->pend[k] = v[i];
     }
     return 0;
+}
+
+static void clear_pending(world_db_t *d)
+{
+    d->npend = 0;
+    if (d->slot)
+        memset(d->slot, 0, d->nslot * sizeof *d->slot);
 }
 
 /* Writes the pending set; CONTENT_DB_RETRY keeps it. */
@@ -276,7 +317,7 @@ static int flush(world_db_t *d)
                    d->pend[i].name, (long long)d->pend[i].id);
         atomic_fetch_add(&d->lost, d->npend);
     }
-    d->npend = 0;
+    clear_pending(d);
     return rc;
 }
 

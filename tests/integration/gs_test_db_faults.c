@@ -333,11 +333,24 @@ static void test_readonly_logout_save_is_retried(void **state)
     assert_int_equal(wait_log("readonly, will retry", T), 0);
     assert_int_equal(pos_of("carol", &x, &y), 0);
     assert_true(x == x0 && y == y0); /* not saved yet */
+    /* logging in again meanwhile waits behind the pending save */
+    assert_int_equal(gs_connect(&b, srv.port), 0);
+    proto_msg_t lg = {.type = PROTO_T_LOGIN};
+    snprintf(lg.login.name, sizeof lg.login.name, "carol");
+    lg.login.proto_hash = PROTO_HASH;
+    assert_int_equal(gs_send(&b, &lg), 0);
+    assert_int_equal(wait_metric("gs_db_requests_waiting", 1, T), 0);
     set_fault(NULL);
+    assert_int_equal(gs_expect(&b, PROTO_T_LOGIN_RESULT, NULL, NULL, &m, T), 0);
+    assert_int_equal(m.login_result.code, 0);
     assert_int_equal(wait_metric("gs_db_saves_pending", 0, T), 0);
     assert_int_equal(wait_metric("gs_db_up", 1, T), 0);
     assert_int_equal(pos_of("carol", &x, &y), 0);
     assert_true(x == 420 && y == 430);
+    proto_msg_t ew = {.type = PROTO_T_ENTER_WORLD};
+    assert_int_equal(gs_send(&b, &ew), 0);
+    assert_int_equal(gs_expect(&b, PROTO_T_WORLD_ENTERED, NULL, NULL, &m, T), 0);
+    assert_true(m.world_entered.pos.x == 420 && m.world_entered.pos.y == 430);
     assert_true(metric("gs_db_faults_total{kind=\"readonly\"}") >= 1);
 }
 
