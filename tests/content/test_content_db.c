@@ -196,6 +196,38 @@ static void test_injected_faults_are_transient_and_counted(void **state)
     assert_int_equal(bal, 5);
 }
 
+static int log_lines;
+static void count_sink(nc_log_level_t lvl, const char *line, void *ud)
+{
+    (void)lvl;
+    (void)ud;
+    if (strstr(line, "gold: begin (injected) failed"))
+        log_lines++;
+}
+
+/* 200 faults of one operation within a second: one log line (rate limit),
+ * 200 counted. */
+static void test_fault_log_is_rate_limited(void **state)
+{
+    content_db_t *db = *state;
+    content_char_t c;
+    int64_t bal;
+    assert_int_equal(content_db_load_or_create(db, "noisy", 1, 0, 0, 1, &c), CONTENT_DB_OK);
+    log_lines = 0;
+    nc_log_set_sink(count_sink, NULL);
+    uint64_t t0 = nc_now_ms();
+    content_db_inject_fault(db, SQLITE_BUSY, 200);
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(content_db_gold_add(db, c.id, 1, &bal), CONTENT_DB_RETRY);
+    int lines = log_lines;
+    nc_log_set_sink(NULL, NULL);
+    content_db_stats_t st;
+    content_db_stats(db, &st);
+    assert_int_equal(st.faults[CONTENT_DB_F_BUSY], 200);
+    if (nc_now_ms() - t0 < 1000) /* the loop takes microseconds; never near 1 s */
+        assert_int_equal(lines, 1);
+}
+
 /* A -shm that cannot be opened for writing is refused at open with a
  * message naming it (SQLite would map it read-only: SIGBUS). */
 static void test_unwritable_shm_is_refused_at_open(void **state)
@@ -229,6 +261,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_injected_faults_are_transient_and_counted, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_fault_log_is_rate_limited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_shm_is_refused_at_open, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

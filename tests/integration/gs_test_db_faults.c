@@ -286,6 +286,7 @@ static void test_locked_database(void **state)
     assert_true(metric("gs_db_up") == 0);
     assert_true(log_has("database is locked"));
     assert_true(log_has("database unavailable"));
+    assert_true(metric("gs_db_faults_total{kind=\"busy\"}") >= 1);
 
     /* a login while locked: a clear error in bounded time */
     assert_int_equal(gs_connect(&b, srv.port), 0);
