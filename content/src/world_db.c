@@ -441,11 +441,20 @@ static void stop_job(void *arg)
     d->stopped = 1;
     if (d->timer_armed && nc_timer_cancel(nc_queue_pool(d->w->o.db_queue), d->timer) == 0)
         d->timer_armed = 0;
-    while (d->head) { /* sessions are gone by now; answer anyway */
+    while (d->head) {
+        /* the sessions are gone (world teardown): no session job may be
+         * posted now that would outlive the world; a gold request's
+         * session id is just not found */
         db_req_t *r = d->head;
         d->head = r->next;
         d->nreq--;
-        give_up(d, r);
+        if (r->kind == REQ_LOGIN) {
+            atomic_fetch_add(&d->timeouts, 1);
+            nc_strand_release(r->login->strand);
+            free(r->login);
+        } else {
+            give_up(d, r);
+        }
         free(r);
     }
     d->tail = NULL;

@@ -367,6 +367,13 @@ static void test_shutdown_gives_up_loudly(void **state)
     assert_int_equal(gs_move(&a, 300, 310), 0);
     assert_int_equal(gs_barrier(&a, NULL, NULL, T), 0);
     set_fault("full");
+    /* a login left waiting for the database when the process stops */
+    assert_int_equal(gs_connect(&b, srv.port), 0);
+    proto_msg_t lg = {.type = PROTO_T_LOGIN};
+    snprintf(lg.login.name, sizeof lg.login.name, "waiter");
+    lg.login.proto_hash = PROTO_HASH;
+    assert_int_equal(gs_send(&b, &lg), 0);
+    assert_int_equal(wait_metric("gs_db_requests_waiting", 1, T), 0);
     uint64_t t0 = now_ms();
     kill(srv.pid, SIGTERM);
     assert_int_equal(gs_expect(&a, PROTO_T_NOTICE, NULL, NULL, &m, T), 0);
