@@ -27,6 +27,7 @@ typedef struct gs_app_s {
     atomic_uint saving; /* characters online when the final save began */
     atomic_int saved;   /* the final save returned */
     atomic_int stopped; /* stop_all returned */
+    size_t unsaved;     /* characters whose last save is not on disk (content_world_destroy) */
 } gs_app_t;
 
 /* Steps of the orderly stop, in order (main.c stop_all). */

@@ -57,6 +57,14 @@ static const key_t_ keys[] = {
     INT("metrics.port", metrics_port, -1, 65535, "metrics port (0 = pick, -1 = disabled)"),
     STR("database.path", db_path, "SQLite file"),
     INT("database.autosave_ms", autosave_ms, 100, 3600000, "position autosave interval"),
+    STR("database.synchronous", db_synchronous, "\"full\" (acknowledged = on disk) or \"normal\""),
+    INT("database.busy_timeout_ms", db_busy_timeout_ms, 1, 10000, "one statement's lock wait"),
+    INT("database.request_timeout_ms", db_request_timeout_ms, 100, 600000,
+        "a login or gold change waits this long for an unavailable database"),
+    INT("database.max_waiting", db_max_waiting, 1, 1000000, "requests waiting for the database"),
+    INT("database.shutdown_save_timeout_ms", db_shutdown_save_timeout_ms, 100, 86400000,
+        "shutdown retries unsaved characters this long, then exits 1"),
+    STR("database.fault_file", db_fault_file, "tests only: fault named in this file, if it exists"),
     STR("log.level", log_level, "trace, debug, info, warn, error, off"),
     INT("engine.io_threads", io_threads, 1, 64, "I/O threads"),
     BOOL("engine.io_preempt", io_preempt,
@@ -113,6 +121,11 @@ void gs_config_defaults(gs_config_t *c)
     c->metrics_port = 9177;
     snprintf(c->db_path, sizeof c->db_path, "gameserver.db");
     c->autosave_ms = 30000;
+    snprintf(c->db_synchronous, sizeof c->db_synchronous, "full");
+    c->db_busy_timeout_ms = 100;
+    c->db_request_timeout_ms = 5000;
+    c->db_max_waiting = 4096;
+    c->db_shutdown_save_timeout_ms = 20000; /* inside shutdown.timeout_ms (30 s) */
     snprintf(c->log_level, sizeof c->log_level, "info");
     c->io_threads = 1;
     snprintf(c->pool_mode, sizeof c->pool_mode, "shared");
@@ -231,6 +244,10 @@ static int check_cross(const gs_config_t *c, char *err, size_t errlen)
     nc_log_level_t lvl;
     if (nc_log_level_parse(c->log_level, &lvl) != 0) {
         snprintf(err, errlen, "config key 'log.level': unknown level '%s'", c->log_level);
+        return -1;
+    }
+    if (strcmp(c->db_synchronous, "full") != 0 && strcmp(c->db_synchronous, "normal") != 0) {
+        snprintf(err, errlen, "config key 'database.synchronous': must be \"full\" or \"normal\"");
         return -1;
     }
     if (strcmp(c->pool_mode, "shared") != 0 && strcmp(c->pool_mode, "separate") != 0) {

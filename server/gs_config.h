@@ -24,6 +24,11 @@ typedef struct gs_config_s {
     int64_t metrics_port;
     char db_path[512];
     int64_t autosave_ms;
+    /* database faults and durability (issue 12) */
+    char db_synchronous[16]; /* "full" or "normal" */
+    int64_t db_busy_timeout_ms, db_request_timeout_ms, db_max_waiting;
+    int64_t db_shutdown_save_timeout_ms;
+    char db_fault_file[512]; /* tests only */
     char log_level[16];
     int64_t io_threads;
     int io_preempt;     /* bool */

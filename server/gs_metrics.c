@@ -200,6 +200,26 @@ static void content_metrics(buf_t *b, gs_app_t *a)
               (double)c.db_total_us / 1e6);
     head(b, "gs_db_errors_total", "counter", "Failed database operations.");
     put(b, "gs_db_errors_total %llu\n", (unsigned long long)c.db_errors);
+    head(b, "gs_db_up", "gauge", "1 while the database answers, 0 while operations are retried.");
+    put(b, "gs_db_up %d\n", c.db_up);
+    head(b, "gs_db_faults_total", "counter", "Failed database statements by kind.");
+    for (int i = 0; i < 6; i++)
+        put(b, "gs_db_faults_total{kind=\"%s\"} %llu\n", content_db_fault_name[i],
+            (unsigned long long)c.db_faults[i]);
+    head(b, "gs_db_saves_pending", "gauge", "Characters whose save waits for the database.");
+    put(b, "gs_db_saves_pending %llu\n", (unsigned long long)c.db_saves_pending);
+    head(b, "gs_db_requests_waiting", "gauge", "Logins and gold changes waiting for the database.");
+    put(b, "gs_db_requests_waiting %llu\n", (unsigned long long)c.db_requests_waiting);
+    head(b, "gs_db_retries_total", "counter", "Retries while the database was unavailable.");
+    put(b, "gs_db_retries_total %llu\n", (unsigned long long)c.db_retries);
+    head(b, "gs_db_requests_timed_out_total", "counter",
+         "Logins and gold changes refused: database unavailable too long.");
+    put(b, "gs_db_requests_timed_out_total %llu\n", (unsigned long long)c.db_requests_timed_out);
+    head(b, "gs_db_saves_lost_total", "counter", "Character saves dropped (permanent error).");
+    put(b, "gs_db_saves_lost_total %llu\n", (unsigned long long)c.db_saves_lost);
+    head(b, "gs_money_overflow_refused_total", "counter",
+         "Gold/item changes refused: amount or result out of range.");
+    put(b, "gs_money_overflow_refused_total %llu\n", (unsigned long long)c.money_range_refused);
     head(b, "gs_logins_total", "counter", "Successful logins.");
     put(b, "gs_logins_total %llu\n", (unsigned long long)c.logins);
     head(b, "gs_takeovers_total", "counter", "Logins that took over an online character.");

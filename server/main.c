@@ -4,6 +4,7 @@
 #include "gs_app.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define TAG "gs"
 
@@ -36,6 +37,12 @@ static int start_world(gs_app_t *a)
                         .chat_burst = (float)c->chat_burst,
                         .chat_mute_ms = (uint32_t)c->chat_mute_ms,
                         .autosave_ms = (uint32_t)c->autosave_ms,
+                        .db_sync_normal = strcmp(c->db_synchronous, "normal") == 0,
+                        .db_busy_timeout_ms = (uint32_t)c->db_busy_timeout_ms,
+                        .db_request_timeout_ms = (uint32_t)c->db_request_timeout_ms,
+                        .db_max_waiting = (uint32_t)c->db_max_waiting,
+                        .db_shutdown_save_timeout_ms = (uint32_t)c->db_shutdown_save_timeout_ms,
+                        .db_fault_file = c->db_fault_file[0] ? c->db_fault_file : NULL,
                         .shard_name = c->shard_name};
     char err[256];
     if (content_world_create(&o, &a->world, err, sizeof err) != 0) {
@@ -122,8 +129,8 @@ static void stop_all(gs_app_t *a)
     gs_peers_detach(a); /* global chat stays on this shard from here on */
     if (a->world) {
         atomic_store(&a->saving, content_online(a->world));
-        content_world_shutdown(a->world);
-        atomic_store(&a->saved, 1);
+        /* saved: every character's save is on disk (else each is logged) */
+        atomic_store(&a->saved, content_world_shutdown(a->world) == 0);
         wait_flushed(a);
     }
     set_stage(a, GS_STAGE_SESSIONS);
@@ -132,7 +139,7 @@ static void stop_all(gs_app_t *a)
     set_stage(a, GS_STAGE_LINKS);
     gs_peers_stop(a);
     set_stage(a, GS_STAGE_WORLD);
-    content_world_destroy(a->world);
+    a->unsaved = content_world_destroy(a->world);
     a->world = NULL;
     set_stage(a, GS_STAGE_ENGINE);
     if (a->engine)
@@ -157,7 +164,12 @@ static void stop_thread(void *arg)
 static void log_repeat_signal(gs_app_t *a, int sig)
 {
     int st = atomic_load(&a->stage);
-    if (st <= GS_STAGE_SAVING && !atomic_load(&a->saved))
+    if (st > GS_STAGE_SAVING && !atomic_load(&a->saved))
+        nc_log(NC_LOG_WARN, TAG,
+               "signal %d: already stopping (%s); some characters could not be saved (logged "
+               "above), send SIGKILL to abort",
+               sig, stage_text[st]);
+    else if (st <= GS_STAGE_SAVING && !atomic_load(&a->saved))
         nc_log(NC_LOG_WARN, TAG,
                "signal %d: already stopping; saving %u players, send SIGKILL to abort "
                "(unsaved changes are lost)",
@@ -260,6 +272,11 @@ int main(int argc, char **argv)
            "signal %d: stopping (saving %u players; further signals do not skip the save)", sig,
            atomic_load(&a.saving));
     supervise_stop(&a);
+    if (a.unsaved) {
+        nc_log(NC_LOG_ERROR, TAG, "stopped: %zu characters NOT saved (see above); exit 1",
+               a.unsaved);
+        return 1;
+    }
     nc_log(NC_LOG_INFO, TAG, "stopped cleanly");
     return 0;
 }

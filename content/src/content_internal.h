@@ -16,6 +16,7 @@
 #include "zone_rules.h"
 
 typedef struct zone_s zone_t;
+typedef struct world_db_s world_db_t; /* world_db.c: db strand state and fault handling */
 
 typedef struct player_s {
     zone_ent_t ent; /* ent.id: shard-unique entity id */
@@ -91,6 +92,8 @@ struct content_world_s {
     void *global_ud;
     atomic_uint_fast64_t logins, takeovers, moves, too_fast, oob, bad_value, bad_packets,
         chat_muted, queue_full, saves_batched;
+    world_db_t *dbq;           /* database faults: world_db.c */
+    uint64_t save_deadline_ms; /* shutdown: when to stop retrying saves */
 };
 
 /* ---- world.c ---- */
@@ -186,6 +189,7 @@ typedef struct login_job_s {
     char name[CONTENT_NAME_MAX + 1];
     content_char_t c;
     int ok;
+    int db_unavailable; /* !ok because the database stayed unavailable */
 } login_job_t;
 /* Runs on the session strand; owns and frees the job. */
 void session_loaded_job(void *arg);
@@ -200,3 +204,20 @@ void world_gold_async(content_world_t *w, nc_sid_t sid, int64_t char_id, int64_t
 /* A player's shout: to the global-chat hook, or (no hook, or the hook says
  * the chat server is offline) to this shard, telling only `from` so. */
 void world_global_chat(content_world_t *w, nc_sid_t from, const char *sender, const char *text);
+
+/* ---- world_db.c: the db strand's requests, with fault handling ---- */
+int world_db_init(content_world_t *w);
+void world_db_free(content_world_t *w);
+/* On the db strand: run now, or wait (in order) while the database is down. */
+void world_db_login(content_world_t *w, login_job_t *j);
+void world_db_gold(content_world_t *w, nc_sid_t sid, int64_t char_id, int64_t delta);
+void world_db_save(content_world_t *w, const content_pos_t *v, size_t n);
+/* Any thread but the db strand: waits until every save posted so far is on
+ * disk (or deadline_ms, monotonic), then returns the number of characters
+ * whose save is not on disk (each one logged by name). */
+size_t world_db_wait(content_world_t *w, uint64_t deadline_ms);
+/* No more retries; waiting requests get "database unavailable". */
+void world_db_stop(content_world_t *w);
+/* "/gold N": parses N (checked), then world_gold_async. */
+void world_db_gold_command(content_world_t *w, nc_sid_t sid, int64_t char_id, const char *arg);
+void world_db_stats(content_world_t *w, content_stats_t *s);

@@ -119,7 +119,9 @@ void session_loaded_job(void *arg)
         send_login_result(c, p);
     } else {
         if (c)
-            fail(s, c, PROTO_ERR_INTERNAL, "character could not be loaded");
+            fail(s, c, PROTO_ERR_INTERNAL,
+                 j->db_unavailable ? "database unavailable, try again later"
+                                   : "character could not be loaded");
         if (p)
             world_player_done(w, p); /* releases the name (or hands it over) */
     }

@@ -92,11 +92,7 @@ void world_send_notice(content_world_t *w, nc_sid_t sid, int code, const char *t
 static void db_load_job(void *arg)
 {
     login_job_t *j = arg;
-    content_world_t *w = j->w;
-    const content_zone_def_t *home = &w->defs.v[0];
-    j->ok = content_db_load_or_create(w->db, j->name, home->id, home->spawn_x, home->spawn_y,
-                                      (int64_t)nc_wall_ms(), &j->c) == 0;
-    world_post_critical(w, j->strand, session_loaded_job, j);
+    world_db_login(j->w, j); /* world_db.c: now, or after the database recovers */
 }
 
 /* Takes over the caller's strand reference. */
@@ -220,10 +216,7 @@ typedef struct save_job_s {
 static void db_save_job(void *arg)
 {
     save_job_t *j = arg;
-    if (content_db_save_positions(j->w->db, j->v, j->n) != 0)
-        nc_log(NC_LOG_ERROR, TAG, "saving %zu characters failed", j->n);
-    else if (j->n > 1)
-        atomic_fetch_add(&j->w->saves_batched, 1);
+    world_db_save(j->w, j->v, j->n); /* world_db.c: written, or kept and retried */
     free(j);
 }
 
@@ -251,16 +244,7 @@ typedef struct gold_job_s {
 static void db_gold_job(void *arg)
 {
     gold_job_t *j = arg;
-    int64_t bal = 0;
-    int rc = content_db_gold_add(j->w->db, j->char_id, j->delta, &bal);
-    char text[96];
-    if (rc == 0)
-        snprintf(text, sizeof text, "gold %+lld, balance %lld", (long long)j->delta,
-                 (long long)bal);
-    else
-        snprintf(text, sizeof text, "gold change refused (%s)", rc == -2 ? "not enough" : "error");
-    /* committed (or refused) before the client hears of it */
-    world_send_notice(j->w, j->sid, rc == 0 ? 0 : PROTO_ERR_INTERNAL, text);
+    world_db_gold(j->w, j->sid, j->char_id, j->delta); /* world_db.c */
     free(j);
 }
 
