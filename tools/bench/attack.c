@@ -23,7 +23,7 @@
 typedef struct opts_s {
     const char *host, *attack;
     uint16_t port, metrics_port;
-    int pid, attackers, witnesses, ngroups, silent_cap, hz;
+    int pid, attackers, witnesses, ngroups, silent_cap, hz, churn_per_s;
     uint16_t zones[HA_MAX_GROUPS], attack_zone;
     double baseline_s, duration_s, settle_s;
 } opts_t;
@@ -48,7 +48,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: gs_attack [--host 127.0.0.1] [--port 7777] [--attack CLASS[,CLASS..]|all]\n"
                "                 [--attackers N] [--witnesses N] [--witness-zones Z1[,Z2..]]\n"
                "                 [--attack-zone Z] [--baseline S] [--duration S] [--settle S]\n"
-               "                 [--silent-cap N] [--hz 20] [--metrics-port P] [--pid PID]\n"
+               "                 [--silent-cap N] [--churn-rate N/s] [--hz 20] [--metrics-port P]\n"
+               "                 [--pid PID]\n"
                "\n"
                "Witnesses witness0.. are spread over the --witness-zones groups (witness i in\n"
                "group i mod G; 0 = where login puts it); logged-in attackers attack0.. go to\n"
@@ -113,6 +114,8 @@ static int parse(int argc, char **argv)
                 return -1;
         } else if (!strcmp(k, "--attack-zone") && !num(v, 0, 65535, &d))
             O.attack_zone = (uint16_t)d;
+        else if (!strcmp(k, "--churn-rate") && !num(v, 0, 1e6, &d))
+            O.churn_per_s = (int)d;
         else if (!strcmp(k, "--silent-cap") && !num(v, 1, 100000, &d))
             O.silent_cap = (int)d;
         else if (!strcmp(k, "--hz") && !num(v, 1, 1000, &d))
@@ -265,6 +268,7 @@ int main(int argc, char **argv)
                                .port = O.port,
                                .attackers = O.attackers,
                                .silent_cap = O.silent_cap,
+                               .churn_per_s = O.churn_per_s,
                                .zone = O.attack_zone,
                                .progress = on_progress};
         ha_result_t r;

@@ -1176,6 +1176,14 @@ static void run_churn(const ha_attack_opts_t *o, int duration_ms, ha_result_t *r
         return;
     uint32_t k = 0;
     while (ha_now_ms() < end) {
+        uint64_t due =
+            o->churn_per_s > 0 ? (ha_now_ms() - t0) * (uint64_t)o->churn_per_s / 1000u : UINT64_MAX;
+        if (k >= due) {
+            struct timespec ts = {0, 1000000}; /* at the rate cap: next millisecond */
+            nanosleep(&ts, NULL);
+            progress(o, "churn", t0, &next, r);
+            continue;
+        }
         for (int i = 0; i < o->attackers; i++, k++) {
             if (conn_open(c, o->host, o->port, 0) != 0) {
                 r->connect_fail++;

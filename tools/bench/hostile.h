@@ -75,6 +75,7 @@ typedef struct ha_attack_opts_s {
     int silent_cap;     /* silent: connections to open (default 1000) */
     uint16_t zone;      /* logged-in attackers move to this zone first (0 = stay) */
     uint32_t seed;
+    int churn_per_s; /* churn: connections per second at most (0 = as fast as possible) */
     /* called about once a second during the window (may be NULL) */
     void (*progress)(void *arg, const char *cls, double elapsed_s, const ha_result_t *r);
     void *progress_arg;
