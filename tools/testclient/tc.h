@@ -20,6 +20,7 @@ typedef struct tc_opts_s {
     int spread, nzones;
     uint16_t zones[16];
     double spread_radius;
+    double status_s; /* bots: seconds per status line (and its p50/p99 window) */
 } tc_opts_t;
 
 /* Engine with one I/O thread and a pool whose queue runs client handlers. */

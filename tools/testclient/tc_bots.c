@@ -283,6 +283,11 @@ static void bot_tick(bot_t *b, uint64_t now)
     }
 }
 
+static uint64_t status_ms(void)
+{
+    return opt->status_s > 0 ? (uint64_t)(opt->status_s * 1000.0) : 1000;
+}
+
 typedef struct rates_s {
     uint64_t in, out, t_ms;
 } rates_t;
@@ -313,7 +318,7 @@ static void status_line(double elapsed, rates_t *last, uint64_t now)
 static void run(bot_t *bots, uint64_t t0)
 {
     int started = 0;
-    uint64_t end = t0 + (uint64_t)(opt->duration_s * 1000.0), next_status = t0 + 1000;
+    uint64_t end = t0 + (uint64_t)(opt->duration_s * 1000.0), next_status = t0 + status_ms();
     rates_t last = {0, 0, t0};
     for (;;) {
         uint64_t now = nc_now_ms();
@@ -327,7 +332,7 @@ static void run(bot_t *bots, uint64_t t0)
             bot_tick(&bots[i], now);
         if (now >= next_status) {
             status_line(elapsed, &last, now);
-            next_status += 1000;
+            next_status += status_ms();
         }
         if (tl_signals_wait_ms(5)) { /* Ctrl-C: stop early, still log out */
             fprintf(stderr, "bots: interrupted\n");

@@ -12,6 +12,7 @@ static void usage(FILE *f)
                "       testclient --bots N --duration S [--ramp R] [--move-hz F] [--chat-hz F]\n"
                "                  [--ping-hz F] [--host H] [--port P]\n"
                "                  [--spread [--zones 1,2,3] [--spread-radius 100]]\n"
+               "                  [--status-interval S]\n"
                "\n"
                "Interactive mode reads commands from stdin (a terminal or a pipe) and prints\n"
                "server events as they arrive. At end of input it waits briefly for pending\n"
@@ -27,6 +28,8 @@ static void usage(FILE *f)
                "With --spread, bot i changes to zone i mod Z of --zones (default 1,2,3, the\n"
                "template's zones.json) and walks from that zone's spawn to a home drawn in a\n"
                "disc of --spread-radius units (default 100), then random-walks there.\n"
+               "--status-interval S: one status line per S seconds (default 1); its p50/p99\n"
+               "are over that window's pings.\n"
                "\n"
                "  --host H         server address (default 127.0.0.1)\n"
                "  --port P         server port (default 7777)\n"
@@ -81,6 +84,8 @@ static int parse_opt(tc_opts_t *o, const char *k, const char *v)
         o->ping_hz = d;
     else if (!strcmp(k, "--zones"))
         return parse_zones(o, v);
+    else if (!strcmp(k, "--status-interval") && parse_num(v, 0.1, 3600, &d) == 0)
+        o->status_s = d;
     else if (!strcmp(k, "--spread-radius") && parse_num(v, 0, 10000, &d) == 0)
         o->spread_radius = d;
     else if (!strcmp(k, "--proto-hash"))
@@ -102,7 +107,8 @@ int main(int argc, char **argv)
                    .ping_hz = 1,
                    .nzones = 3,
                    .zones = {1, 2, 3},
-                   .spread_radius = 100};
+                   .spread_radius = 100,
+                   .status_s = 1};
     int i = 1;
     while (i < argc) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
