@@ -666,6 +666,18 @@ void ha_wit_stats(ha_wit_t *w, int group, int phase, ha_wit_stats_t *st)
     free(v);
 }
 
+void ha_wit_reset(ha_wit_t *w, int phase)
+{
+    if (phase < 0 || phase >= HA_MAX_PHASES)
+        return;
+    pthread_mutex_lock(&w->mu);
+    for (int g = 0; g < HA_MAX_GROUPS; g++) {
+        w->g[g].s[phase].n = 0;
+        w->g[g].sent[phase] = w->g[g].received[phase] = w->g[g].late[phase] = 0;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
 int ha_wit_disconnected(ha_wit_t *w)
 {
     pthread_mutex_lock(&w->mu);

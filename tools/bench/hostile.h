@@ -49,6 +49,8 @@ void ha_wit_phase(ha_wit_t *w, int phase);
 void ha_wit_drain(ha_wit_t *w, int phase, int timeout_ms);
 /* Statistics of one group (-1 = all) in one phase; safe while running. */
 void ha_wit_stats(ha_wit_t *w, int group, int phase, ha_wit_stats_t *st);
+/* Forgets the samples and counts of `phase` (to reuse it as a scratch window). */
+void ha_wit_reset(ha_wit_t *w, int phase);
 /* Witnesses disconnected so far (all groups). */
 int ha_wit_disconnected(ha_wit_t *w);
 /* Stops the thread, logs the witnesses out, frees. */
