@@ -1006,14 +1006,18 @@ static size_t move_block(const conn_t *c, uint8_t *out, size_t cap)
     return n;
 }
 
-static int slot_connect(const ha_attack_opts_t *o, const cls_t *k, int i, slot_t *s, ha_result_t *r)
+static int slot_connect(const ha_attack_opts_t *o, const cls_t *k, int i, slot_t *s, ha_result_t *r,
+                        uint64_t end)
 {
     s->poff = 0;
     s->plen = 0;
     if (k->flags & F_LOGIN) {
         char name[40];
         snprintf(name, sizeof name, "%s%d", o->prefix, i);
-        if (conn_login(&s->c, o->host, o->port, name, o->zone, k->flags & F_NOREAD ? 4096 : 0, 5000,
+        /* a slow login must not stretch the window: at most what is left of it */
+        uint64_t now = ha_now_ms();
+        int left = end > now + 5000 ? 5000 : end > now + 100 ? (int)(end - now) : 100;
+        if (conn_login(&s->c, o->host, o->port, name, o->zone, k->flags & F_NOREAD ? 4096 : 0, left,
                        r) != 0)
             return -1;
     } else {
@@ -1082,7 +1086,8 @@ static void run_slots(const ha_attack_opts_t *o, const cls_t *k, int duration_ms
     while (ha_now_ms() < end) {
         for (int i = 0; i < n; i++) {
             slot_t *s = &sl[i];
-            if (s->c.fd < 0 && (ha_now_ms() < s->retry_at || slot_connect(o, k, i, s, r) != 0)) {
+            if (s->c.fd < 0 &&
+                (ha_now_ms() < s->retry_at || slot_connect(o, k, i, s, r, end) != 0)) {
                 if (s->c.fd < 0 && ha_now_ms() >= s->retry_at)
                     s->retry_at = ha_now_ms() + 20; /* refused: do not spin */
                 pf[i].fd = -1;
