@@ -57,6 +57,7 @@ static const char *const target_keys[][2] = {
 };
 
 static gs_proc_t srv;
+static int have_prelogin_cap; /* listen.max_prelogin was set */
 static ha_wit_t *wit;
 static double base_p99[2];
 static int base_fds, phase;
@@ -148,7 +149,6 @@ enum {
     E_REASON = 2, /* an error packet, a notice or a close */
     E_FULL = 4,   /* SERVER_FULL error packets (only when the pre-login cap key exists) */
 };
-static int have_prelogin_cap;
 
 typedef struct check_s {
     const char *cls;
