@@ -60,6 +60,12 @@ int content_world_create(const content_opts_t *o, content_world_t **out, char *e
     w->chat_rules = (chat_limit_rules_t){o->chat_per_s, o->chat_burst, o->chat_mute_ms};
     pthread_mutex_init(&w->reg_mu, NULL);
     pthread_mutex_init(&w->hook_mu, NULL);
+    ipt_init(&w->ips, o->new_chars_per_min);
+    tbucket_init(&w->new_chars, o->new_chars_per_min_global, nc_now_ms());
+    content_rl_init(&w->rl_conn);
+    content_rl_init(&w->rl_refuse);
+    content_rl_init(&w->rl_kick);
+    content_rl_init(&w->rl_db);
     atomic_store(&w->next_entity, 1);
     if (content_zones_load(o->zones_file, &w->defs, err, errlen) != 0 ||
         (o->db_path && content_db_open(o->db_path, &w->db, err, errlen) != 0))
@@ -150,10 +156,16 @@ void content_world_destroy(content_world_t *w)
                 nc_strand_release(e->takeover_strand);
             free(e);
         }
+    content_probe_free(w);
     content_db_close(w->db);
     content_zones_free(&w->defs);
     pthread_mutex_destroy(&w->reg_mu);
     pthread_mutex_destroy(&w->hook_mu);
+    ipt_free(&w->ips);
+    content_rl_destroy(&w->rl_conn);
+    content_rl_destroy(&w->rl_refuse);
+    content_rl_destroy(&w->rl_kick);
+    content_rl_destroy(&w->rl_db);
     free(w);
 }
 
@@ -179,6 +191,16 @@ void content_stats(content_world_t *w, content_stats_t *s)
     s->chat_muted = atomic_load(&w->chat_muted);
     s->queue_full = atomic_load(&w->queue_full);
     s->saves_batched = atomic_load(&w->saves_batched);
+    s->requests_dropped = atomic_load(&w->requests_dropped);
+    s->flood_warnings = atomic_load(&w->flood_warnings);
+    s->kicked_flood = atomic_load(&w->kicked_flood);
+    s->refused_full = atomic_load(&w->refused_full);
+    s->refused_prelogin = atomic_load(&w->refused_prelogin);
+    s->refused_per_ip = atomic_load(&w->refused_per_ip);
+    s->login_timeouts = atomic_load(&w->login_timeouts);
+    s->kicked_prelogin_packets = atomic_load(&w->kicked_prelogin_packets);
+    s->new_chars_refused = atomic_load(&w->new_chars_refused);
+    s->prelogin = atomic_load(&w->prelogin);
     if (w->db) {
         content_db_stats_t d;
         content_db_stats(w->db, &d);

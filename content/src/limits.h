@@ -1,0 +1,106 @@
+/* Abuse limits that are pure bookkeeping (issue 12): token buckets, the cost
+ * of each c2s packet type, the flood verdict (drop, warn, kick), per-source-
+ * address accounting and a rate-limited log line.  No netcore sessions here;
+ * session.c and world.c apply them.  Unit-tested in tests/content. */
+#ifndef CONTENT_LIMITS_H
+#define CONTENT_LIMITS_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netcore.h"
+
+/* Token bucket: holds up to `burst` tokens and refills at `per_s`. */
+typedef struct tbucket_s {
+    double tokens;
+    uint64_t last_ms;
+} tbucket_t;
+
+void tbucket_init(tbucket_t *b, double burst, uint64_t now_ms);
+/* Refills to now_ms (time never runs backwards here), then returns the
+ * tokens available. */
+double tbucket_refill(tbucket_t *b, double per_s, double burst, uint64_t now_ms);
+/* Refills, then takes `cost` if that many tokens are there: 1 taken, 0 not
+ * (nothing taken). */
+int tbucket_take(tbucket_t *b, double per_s, double burst, double cost, uint64_t now_ms);
+
+/* Budget units one c2s packet of this type costs (documented in
+ * content/README.md, "Limits"). */
+uint32_t limits_cost(uint16_t type);
+
+/* Over-budget bookkeeping of one session: windows of one second that start
+ * at the first drop after the previous window ended. */
+typedef struct flood_state_s {
+    uint64_t win_start;
+    uint32_t win_drops;
+    uint32_t streak; /* abusive windows in a row */
+    int warned;      /* this window reached warn_drops */
+} flood_state_t;
+
+typedef enum {
+    FLOOD_DROP = 0, /* drop silently (counted) */
+    FLOOD_WARN,     /* drop and send the one warning of this window */
+    FLOOD_KICK      /* drop and close: kick_s abusive windows in a row */
+} flood_verdict_t;
+
+#define FLOOD_WINDOW_MS 1000u
+
+/* Called for every dropped request.  A window with warn_drops drops is
+ * abusive (one warning); kick_s abusive windows in a row kick (0 = never). */
+flood_verdict_t flood_on_drop(flood_state_t *f, uint32_t warn_drops, uint32_t kick_s,
+                              uint64_t now_ms);
+
+/* Source address of a peer string ("1.2.3.4:5", "[::1]:5") into out. */
+void limits_peer_ip(const char *peer, char *out, size_t n);
+int limits_ip_is_loopback(const char *ip);
+
+/* Per-address state: not-yet-logged-in sessions and the new-character
+ * bucket.  An entry lives while it has pre-login sessions or a bucket that
+ * is not full; idle entries are swept as the table grows. */
+#define IPT_BUCKETS 1024
+typedef struct ip_entry_s {
+    char ip[48];
+    uint32_t prelogin;
+    int has_chars;
+    tbucket_t chars;
+    struct ip_entry_s *next;
+} ip_entry_t;
+
+typedef struct ip_table_s {
+    pthread_mutex_t mu;
+    ip_entry_t *b[IPT_BUCKETS];
+    uint32_t n, next_sweep;
+    double chars_per_min; /* bucket of new characters: per minute, holds one minute */
+} ip_table_t;
+
+void ipt_init(ip_table_t *t, double chars_per_min);
+void ipt_free(ip_table_t *t);
+/* One more pre-login session from ip: 1 admitted, 0 already `max` (0 = no
+ * cap), -1 out of memory. */
+int ipt_prelogin_enter(ip_table_t *t, const char *ip, uint32_t max);
+void ipt_prelogin_leave(ip_table_t *t, const char *ip, uint64_t now_ms);
+/* New-character tokens of ip (>= 1: one may be created now). */
+double ipt_chars_available(ip_table_t *t, const char *ip, uint64_t now_ms);
+void ipt_chars_take(ip_table_t *t, const char *ip, uint64_t now_ms);
+uint32_t ipt_size(ip_table_t *t);
+
+/* A log line that is written at most per_s times a second per site; the
+ * rest are counted and summed up in the next line written. */
+typedef struct content_rl_s {
+    pthread_mutex_t mu;
+    uint64_t win_start;
+    uint32_t n;
+    uint64_t suppressed;
+} content_rl_t;
+
+void content_rl_init(content_rl_t *rl);
+void content_rl_destroy(content_rl_t *rl);
+void content_rlog(content_rl_t *rl, uint32_t per_s, nc_log_level_t lvl, const char *tag,
+                  const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+#endif
