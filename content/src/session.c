@@ -49,6 +49,19 @@ static void fail(nc_session_t *s, csess_t *c, int code, const char *text)
     nc_session_close(s, code, text);
 }
 
+static void prelogin_done(csess_t *c);
+
+/* A session being closed by a limit stops counting against the caps at
+ * once, not when its close completes (a lingering close waits for the
+ * peer's FIN). */
+static void release_counts(csess_t *c)
+{
+    prelogin_done(c);
+    if (c->counted_live)
+        atomic_fetch_sub(&c->w->live, 1);
+    c->counted_live = 0;
+}
+
 /* Closes with a fatal error packet, a counter and a rate-limited line. */
 static void kick(nc_session_t *s, csess_t *c, atomic_uint_fast64_t *counter, int code,
                  const char *text)
@@ -57,6 +70,7 @@ static void kick(nc_session_t *s, csess_t *c, atomic_uint_fast64_t *counter, int
     content_rlog(&c->w->rl_kick, 10, NC_LOG_WARN, TAG, "[%llx] %s%sfrom %s closed: %s",
                  (unsigned long long)c->sid, c->name, c->name[0] ? " " : "", c->ip, text);
     fail(s, c, code, text);
+    release_counts(c);
 }
 
 static const char *addr_key(const csess_t *c)
@@ -124,6 +138,7 @@ static void refuse(nc_session_t *s, csess_t *c, atomic_uint_fast64_t *counter, c
     content_rlog(&c->w->rl_refuse, 5, NC_LOG_WARN, TAG, "[%llx] refused from %s: %s",
                  (unsigned long long)c->sid, c->ip, text);
     fail(s, c, PROTO_ERR_SERVER_FULL, text);
+    release_counts(c);
 }
 
 /* The caps a new connection meets: live sessions, sessions not logged in
@@ -476,9 +491,7 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     else
         nc_log(NC_LOG_DEBUG, TAG, "[%llx] closed: %s (%d)", (unsigned long long)c->sid, why->text,
                why->code);
-    prelogin_done(c);
-    if (c->counted_live)
-        atomic_fetch_sub(&c->w->live, 1);
+    release_counts(c);
     if (c->st == S_LOADING || c->st == S_IN_WORLD)
         world_session_gone(c->w, c->sid, c->name, c->st == S_IN_WORLD);
     else if (c->st == S_LOGGED_IN)
