@@ -46,6 +46,13 @@ static const key_t_ keys[] = {
     INT("listen.max_packet", max_packet, 64, 65535, "largest packet accepted, bytes"),
     INT("listen.max_send_bytes", max_send_bytes, 4096, 1 << 30, "unsent bytes per session"),
     INT("listen.idle_timeout_ms", idle_timeout_ms, 0, 86400000, "close idle sessions (0 = off)"),
+    INT("listen.max_input_bytes", max_input_bytes, 4096, 1 << 30,
+        "admitted, unhandled input per session before it alone stops being read"),
+    INT("listen.max_input_stall_ms", max_input_stall_ms, 0, 86400000,
+        "close a session stuck at its input bound this long (0 = never)"),
+    INT("listen.packets_per_s", packets_per_s, 0, 1000000,
+        "packets a session may send per second before its reads pause (0 = no limit)"),
+    INT("listen.packets_burst", packets_burst, 0, 1000000, "packet rate burst (0 = one second)"),
     STR("metrics.host", metrics_host, "metrics HTTP address (loopback by default)"),
     INT("metrics.port", metrics_port, -1, 65535, "metrics port (0 = pick, -1 = disabled)"),
     STR("database.path", db_path, "SQLite file"),
@@ -84,7 +91,7 @@ static const key_t_ keys[] = {
     INT("limits.flood_warn_drops", flood_warn_drops, 1, 1000000,
         "dropped requests in a second that earn a warning"),
     INT("limits.flood_kick_s", flood_kick_s, 0, 3600,
-        "seconds in a row with a warning before a kick (0 = never)"),
+        "seconds of warned abuse before a kick (0 = never)"),
     INT("limits.who_max_names", who_max_names, 1, 64, "names per who_response"),
     INT("limits.login_timeout_ms", login_timeout_ms, 0, 3600000,
         "connect to successful login (0 = off)"),
@@ -111,6 +118,10 @@ void gs_config_defaults(gs_config_t *c)
     c->max_packet = 4096;
     c->max_send_bytes = 1 << 20;
     c->idle_timeout_ms = 120000;
+    c->max_input_bytes = 64 << 10;
+    c->max_input_stall_ms = 30000;
+    c->packets_per_s = 300;
+    c->packets_burst = 600;
     snprintf(c->metrics_host, sizeof c->metrics_host, "127.0.0.1");
     c->metrics_port = 9177;
     snprintf(c->db_path, sizeof c->db_path, "gameserver.db");

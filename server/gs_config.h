@@ -19,6 +19,7 @@ typedef struct gs_config_s {
     int64_t max_packet;
     int64_t max_send_bytes;
     int64_t idle_timeout_ms;
+    int64_t max_input_bytes, max_input_stall_ms, packets_per_s, packets_burst;
     char metrics_host[64];
     int64_t metrics_port;
     char db_path[512];

@@ -90,6 +90,12 @@ static void role_metrics(buf_t *b, gs_app_t *a)
     put(b, "gs_bytes_total{dir=\"out\"} %llu\n", (unsigned long long)s.bytes_out);
     head(b, "gs_read_pauses_total", "counter", "Reads paused because a queue was full.");
     put(b, "gs_read_pauses_total %llu\n", (unsigned long long)s.read_pauses);
+    head(b, "gs_input_pauses_total", "counter",
+         "A session's reads paused at its own input bound (listen.max_input_bytes).");
+    put(b, "gs_input_pauses_total %llu\n", (unsigned long long)s.input_pauses);
+    head(b, "gs_rate_pauses_total", "counter",
+         "A session's reads paused at its packet rate (listen.packets_per_s).");
+    put(b, "gs_rate_pauses_total %llu\n", (unsigned long long)s.rate_pauses);
 
     content_stats_t c;
     content_stats(a->world, &c);
@@ -100,6 +106,7 @@ static void role_metrics(buf_t *b, gs_app_t *a)
     } bad[] = {{"bad_length", s.closed_bad_length},
                {"send_full", s.closed_send_full},
                {"idle", s.closed_idle},
+               {"input_backlog", s.closed_stalled},
                {"over_capacity", s.rejected_cap},
                {"bad_packet", c.bad_packets},
                {"move_too_fast", c.moves_too_fast},

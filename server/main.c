@@ -111,6 +111,10 @@ static int start_network(gs_app_t *a, uint16_t *mport)
                          .max_packet = (uint32_t)c->max_packet,
                          .max_send_bytes = (uint32_t)c->max_send_bytes,
                          .idle_timeout_ms = (uint32_t)c->idle_timeout_ms,
+                         .max_input_bytes = (uint32_t)c->max_input_bytes,
+                         .max_input_stall_ms = (uint32_t)c->max_input_stall_ms,
+                         .rate_packets_per_s = (uint32_t)c->packets_per_s,
+                         .rate_burst = (uint32_t)c->packets_burst,
                          .max_sessions = netcore_session_cap(c->max_sessions)};
     int rc = nc_server_create(a->engine, c->host, (uint16_t)c->port, &ro, &a->players);
     if (rc != 0) {

@@ -35,7 +35,7 @@ typedef struct content_opts_s {
      * one off, so a zeroed struct (benchmarks, unit tests) has none. */
     float budget_per_s, budget_burst; /* request budget per player, units */
     uint32_t flood_warn_drops;        /* drops in one second that earn a warning */
-    uint32_t flood_kick_s;            /* seconds of that in a row before a kick */
+    uint32_t flood_kick_s;            /* seconds such abuse may last before a kick */
     uint32_t who_max_names;           /* names per who_response (0: schema max) */
     uint32_t login_timeout_ms;        /* open -> successful login */
     uint32_t max_sessions;            /* live player sessions (SERVER_FULL past it) */

@@ -53,10 +53,6 @@ flood_verdict_t flood_on_drop(flood_state_t *f, uint32_t warn_drops, uint32_t ki
                               uint64_t now_ms)
 {
     if (f->win_start == 0 || now_ms - f->win_start >= FLOOD_WINDOW_MS) {
-        /* a streak goes on only through windows that follow each other */
-        int next = f->win_start != 0 && now_ms - f->win_start < 2 * FLOOD_WINDOW_MS;
-        if (!f->warned || !next)
-            f->streak = 0;
         f->win_start = now_ms ? now_ms : 1;
         f->win_drops = 0;
         f->warned = 0;
@@ -66,8 +62,11 @@ flood_verdict_t flood_on_drop(flood_state_t *f, uint32_t warn_drops, uint32_t ki
     if (warn_drops == 0 || f->win_drops != warn_drops)
         return FLOOD_DROP;
     f->warned = 1;
-    f->streak++;
-    return kick_s && f->streak >= kick_s ? FLOOD_KICK : FLOOD_WARN;
+    if (f->episode_start == 0 || now_ms - f->last_abuse > FLOOD_QUIET_MS)
+        f->episode_start = now_ms ? now_ms : 1;
+    f->last_abuse = now_ms;
+    return kick_s && now_ms - f->episode_start >= (uint64_t)kick_s * 1000u ? FLOOD_KICK
+                                                                           : FLOOD_WARN;
 }
 
 void limits_peer_ip(const char *peer, char *out, size_t n)

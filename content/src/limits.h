@@ -30,24 +30,29 @@ int tbucket_take(tbucket_t *b, double per_s, double burst, double cost, uint64_t
 uint32_t limits_cost(uint16_t type);
 
 /* Over-budget bookkeeping of one session: windows of one second that start
- * at the first drop after the previous window ended. */
+ * at the first drop after the previous window ended.  A window with
+ * warn_drops drops is abusive.  Abusive windows less than FLOOD_QUIET_MS
+ * apart make one episode (reads paused by netcore's packet rate make a
+ * flood arrive in bursts, so "every second" would be too strict). */
 typedef struct flood_state_s {
     uint64_t win_start;
     uint32_t win_drops;
-    uint32_t streak; /* abusive windows in a row */
-    int warned;      /* this window reached warn_drops */
+    int warned;             /* this window reached warn_drops */
+    uint64_t episode_start; /* first abusive window of the episode */
+    uint64_t last_abuse;    /* latest abusive window */
 } flood_state_t;
 
 typedef enum {
     FLOOD_DROP = 0, /* drop silently (counted) */
     FLOOD_WARN,     /* drop and send the one warning of this window */
-    FLOOD_KICK      /* drop and close: kick_s abusive windows in a row */
+    FLOOD_KICK      /* drop and close: the episode has lasted kick_s */
 } flood_verdict_t;
 
 #define FLOOD_WINDOW_MS 1000u
+#define FLOOD_QUIET_MS 3000u
 
-/* Called for every dropped request.  A window with warn_drops drops is
- * abusive (one warning); kick_s abusive windows in a row kick (0 = never). */
+/* Called for every dropped request: one warning per abusive window; a kick
+ * once an episode has lasted kick_s seconds (0 = never). */
 flood_verdict_t flood_on_drop(flood_state_t *f, uint32_t warn_drops, uint32_t kick_s,
                               uint64_t now_ms);
 

@@ -267,6 +267,23 @@ typedef struct nc_role_opts_s {
                                  * max_packet at a time); reply with
                                  * nc_send_raw.  For text protocols such as
                                  * the HTTP metrics page. */
+    /* Fair back-pressure per session (see netcore/README.md, "Fairness").
+     * max_input_bytes: a session's admitted, not yet handled input (packets
+     * read and not yet through on_packet, each counted as its size + 64
+     * bytes, plus what handlers hold with nc_session_hold).  Past it only this session stops being
+     * read (TCP pushes back on that peer alone) until it is at half; its neighbours keep flowing.
+     * Default 256 KiB; at least max_packet. */
+    uint32_t max_input_bytes;
+    /* A session over max_input_bytes this long is closed with reason
+     * "input backlog" (code NC_ETIMEDOUT).  0 = never (default). */
+    uint32_t max_input_stall_ms;
+    /* Packets per second a session may send, checked on the I/O thread
+     * before any job is queued: over it, reading that session pauses until
+     * its bucket has refilled (a flooder is slowed to the rate and costs no
+     * job).  0 = no limit (default).  rate_burst: the bucket's size in
+     * packets; default one second's worth. */
+    uint32_t rate_packets_per_s;
+    uint32_t rate_burst;
 } nc_role_opts_t;
 
 /* Listen on host:port ("0.0.0.0", "::", "127.0.0.1"...; port 0 = pick one). */
@@ -296,7 +313,10 @@ typedef struct nc_role_stats_s {
     uint64_t connect_failures; /* clients */
     uint64_t reconnects;       /* clients */
     uint64_t packets_in, packets_out, bytes_in, bytes_out;
-    uint64_t read_pauses; /* reads paused for a full queue */
+    uint64_t read_pauses;    /* reads paused for a full queue */
+    uint64_t input_pauses;   /* a session paused at max_input_bytes */
+    uint64_t rate_pauses;    /* a session paused at rate_packets_per_s */
+    uint64_t closed_stalled; /* closed after max_input_stall_ms */
 } nc_role_stats_t;
 void nc_server_stats(const nc_server_t *srv, nc_role_stats_t *out);
 void nc_client_stats(const nc_client_t *c, nc_role_stats_t *out);
@@ -313,6 +333,16 @@ nc_strand_t *nc_session_strand(const nc_session_t *s);
 nc_engine_t *nc_session_engine(const nc_session_t *s);
 int nc_session_is_closing(const nc_session_t *s);
 size_t nc_session_unsent(const nc_session_t *s);
+
+/* Counts n bytes against the session's max_input_bytes until the matching
+ * nc_session_unhold: for work a handler hands on to another strand (a
+ * request forwarded to a zone), so input that left the session's own strand
+ * still holds back that session's reading, not everyone's.  hold takes a
+ * session reference, unhold (any thread) drops it; so the session stays
+ * valid in between. */
+void nc_session_hold(nc_session_t *s, uint32_t n);
+void nc_session_unhold(nc_session_t *s, uint32_t n);
+#define NC_REASON_INPUT_BACKLOG "input backlog"
 
 /* Close from any thread; the first reason wins and reaches on_close once. */
 void nc_session_close(nc_session_t *s, int code, const char *text);

@@ -157,6 +157,12 @@ static int role_init(nc__role_t *r, nc_engine_t *e, const nc_role_opts_t *opts, 
         r->opts.max_send_bytes = 1u << 20;
     if (r->opts.max_send_bytes < r->opts.max_packet)
         r->opts.max_send_bytes = r->opts.max_packet;
+    if (!r->opts.max_input_bytes)
+        r->opts.max_input_bytes = 256u << 10;
+    if (r->opts.max_input_bytes < r->opts.max_packet)
+        r->opts.max_input_bytes = r->opts.max_packet;
+    if (r->opts.rate_packets_per_s && !r->opts.rate_burst)
+        r->opts.rate_burst = r->opts.rate_packets_per_s;
     if (!r->opts.reconnect_base_ms)
         r->opts.reconnect_base_ms = 100;
     if (!r->opts.reconnect_max_ms)
@@ -283,6 +289,9 @@ static void role_stats(const nc__role_t *r, nc_role_stats_t *o)
     o->bytes_in = atomic_load(&m->st.bytes_in);
     o->bytes_out = atomic_load(&m->st.bytes_out);
     o->read_pauses = atomic_load(&m->st.read_pauses);
+    o->input_pauses = atomic_load(&m->st.input_pauses);
+    o->rate_pauses = atomic_load(&m->st.rate_pauses);
+    o->closed_stalled = atomic_load(&m->st.closed_stalled);
 }
 
 /* ---- server role -------------------------------------------------------- */

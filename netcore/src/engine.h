@@ -46,6 +46,12 @@ struct nc_engine_s {
     atomic_long free_count;
 };
 
+/* Reasons reading is paused (nc_session_t.paused). */
+#define NC__PAUSE_QUEUE 1u /* the role's queue is at capacity (a waiter resumes) */
+#define NC__PAUSE_INPUT 2u /* this session's admitted input is over its bound */
+#define NC__PAUSE_RATE 4u  /* this session is over its packet rate (a timer resumes) */
+#define NC__PAUSE_EOF 8u   /* the peer's FIN was read: for good */
+
 struct nc__role_s {
     nc_engine_t *engine;
     nc_role_opts_t opts;
@@ -60,7 +66,7 @@ struct nc__role_s {
     struct {
         atomic_uint_fast64_t sessions_total, rejected_cap, closed_bad_length, closed_send_full,
             closed_idle, connect_failures, reconnects, packets_in, packets_out, bytes_in, bytes_out,
-            read_pauses;
+            read_pauses, input_pauses, rate_pauses, closed_stalled;
     } st;
 };
 
@@ -82,8 +88,19 @@ struct nc_session_s {
     /* Receive side (session.c), touched only by the I/O side (one at a
      * time): rjob is NULL between reads unless it holds part of a packet. */
     struct nc__pjob_s *rjob;
-    int staged;      /* a packets job is staged on the receiving I/O thread */
-    int read_paused; /* set by I/O side, cleared by waiter (atomic-ish via lock) */
+    int staged; /* a packets job is staged on the receiving I/O thread */
+    /* Why reading is paused: NC__PAUSE_* bits, under `lock`.  The backends
+     * read while it is 0 (nc__io_pause_read / nc__io_resume_read apply it
+     * under the same lock, so whichever runs last wins with the current
+     * reasons). */
+    int paused;
+    /* Admitted, not yet handled input: bytes of staged and queued packets
+     * jobs plus nc_session_hold()s.  Over the role's max_input_bytes, only
+     * this session stops being read (NC__PAUSE_INPUT) until it is at half. */
+    _Atomic int64_t in_bytes;
+    /* Packet rate (I/O side only): tokens in packets/1000, last refill. */
+    int64_t rate_tokens;
+    uint64_t rate_last_ms;
 
     /* Backend fields.  fd, loop and io are set by the backend; fd is only
      * closed by the backend under `lock`, so other threads may use it while
@@ -112,6 +129,11 @@ struct nc_session_s {
     nc__waiter_t waiter;
     /* taken with an exchange by whoever cancels it (closer or creator) */
     _Atomic nc_timer_id_t idle_timer;
+    _Atomic nc_timer_id_t rate_timer; /* the resume after a rate pause */
+    /* Under lock: when NC__PAUSE_INPUT was last set, the time spent paused
+     * for input before that, and the watchdog's view (session.c idle_job). */
+    uint64_t input_paused_ms, input_paused_total;
+    uint64_t wd_last_ms, wd_last_paused, stall_run_ms;
     int opened;               /* on_open job was posted */
     nc_close_reason_t reason; /* written once by the close winner */
     char peer[64];
@@ -181,8 +203,12 @@ void nc__io_send_locked(nc_session_t *s);
  * linger time), else drop them.  Any thread; the backend ends with
  * nc__on_closed(). */
 void nc__io_close(nc_session_t *s, int graceful);
-void nc__io_pause_read(nc_session_t *s);  /* I/O side, from nc__on_recv */
-void nc__io_resume_read(nc_session_t *s); /* any thread */
+/* Apply s->paused (set by the caller under s->lock before the call): stop
+ * reading if it is non-zero (I/O side), read if it is 0 (any thread).  Both
+ * re-check it under s->lock, so a pause and a resume that race end in the
+ * state the last change of s->paused asked for. */
+void nc__io_pause_read(nc_session_t *s);
+void nc__io_resume_read(nc_session_t *s);
 /* Listen; reports the bound port. */
 int nc__io_listen(nc_engine_t *e, nc__role_t *srv, const char *host, uint16_t port,
                   nc__listener_t **out, uint16_t *bound_port);

@@ -73,6 +73,8 @@ static void cancel_idle_timer(nc_session_t *s)
         nc__session_release(s); /* the timer's reference */
 }
 
+static void cancel_rate_timer(nc_session_t *s);
+
 static void session_close(nc_session_t *s, int code, const char *text,
                           atomic_uint_fast64_t *counter)
 {
@@ -86,6 +88,7 @@ static void session_close(nc_session_t *s, int code, const char *text,
     nc_log(code < 0 && code != NC_ESTOPPED ? NC_LOG_INFO : NC_LOG_DEBUG, s->role->name,
            "session %016llx %s closing: %s", (unsigned long long)s->id, s->peer, s->reason.text);
     cancel_idle_timer(s);
+    cancel_rate_timer(s);
     int graceful = code >= 0 || code == NC_ESTOPPED;
     nc__io_close(s, graceful);
 }
@@ -116,20 +119,55 @@ static void open_job(void *arg)
     nc__session_release(s);
 }
 
+/* The session's watchdog: idle for idle_timeout_ms, or over its input
+ * bound for max_input_stall_ms. */
 static void idle_job(void *arg)
 {
     nc_session_t *s = arg;
-    uint64_t idle = s->role->opts.idle_timeout_ms;
-    if (nc_now_ms() - atomic_load(&s->last_rx_ms) >= idle)
-        session_close(s, NC_ETIMEDOUT, NC_REASON_IDLE, &s->role->st.closed_idle);
+    nc__role_t *r = s->role;
+    uint64_t now = nc_now_ms();
+    uint64_t idle = r->opts.idle_timeout_ms, stall = r->opts.max_input_stall_ms;
+    if (idle && now - atomic_load(&s->last_rx_ms) >= idle) {
+        session_close(s, NC_ETIMEDOUT, NC_REASON_IDLE, &r->st.closed_idle);
+        return;
+    }
+    if (!stall)
+        return;
+    /* Stalled: paused for input at least 3/4 of the time, continuously for
+     * `stall` ms.  (A session whose work never keeps up is resumed for a
+     * moment each time its backlog drains, so the length of one pause
+     * would not tell; this job also runs behind that backlog.) */
+    nc__mutex_lock(&s->lock);
+    uint64_t paused = s->input_paused_total;
+    if (s->paused & NC__PAUSE_INPUT)
+        paused += now - s->input_paused_ms;
+    uint64_t span = s->wd_last_ms ? now - s->wd_last_ms : 0;
+    if (span && (paused - s->wd_last_paused) * 4 >= span * 3)
+        s->stall_run_ms += span;
+    else if (span)
+        s->stall_run_ms = 0;
+    s->wd_last_ms = now;
+    s->wd_last_paused = paused;
+    int stalled = s->stall_run_ms >= stall;
+    nc__mutex_unlock(&s->lock);
+    if (stalled)
+        session_close(s, NC_ETIMEDOUT, NC_REASON_INPUT_BACKLOG, &r->st.closed_stalled);
+}
+
+static uint64_t watch_every(uint64_t ms, uint64_t every)
+{
+    if (!ms)
+        return every;
+    ms = ms / 4 < 10 ? 10 : ms / 4;
+    return every && every < ms ? every : ms;
 }
 
 static void start_idle_timer(nc_session_t *s)
 {
-    uint64_t idle = s->role->opts.idle_timeout_ms;
-    if (!idle)
+    uint64_t every = watch_every(s->role->opts.idle_timeout_ms, 0);
+    every = watch_every(s->role->opts.max_input_stall_ms, every);
+    if (!every)
         return;
-    uint64_t every = idle / 4 < 10 ? 10 : idle / 4;
     nc__session_retain(s); /* the timer's reference */
     nc_timer_id_t id;
     if (nc_timer_start(s->strand, every, every, idle_job, s, &id) != 0) {
@@ -208,6 +246,7 @@ typedef struct nc__pjob_s {
     nc_session_t *s;
     struct nc__pjob_s *next; /* on a free list */
     size_t len, cap;
+    int64_t charge; /* against the session's input bound (see stage_packets) */
     int raw;        /* raw role: data is the bytes as read, not packets */
     uint8_t data[]; /* complete, validated packets (a session's rjob: as read) */
 } packets_job_t;
@@ -226,6 +265,8 @@ typedef struct nc__pjob_s {
  * packet moves to the next buffer each time), and on IOCP under Wine a
  * receive then cost about as much as the test's slow handler. */
 #define PJOB_STD ((size_t)16384)
+/* What one packet counts against max_input_bytes besides its bytes. */
+#define NC__PACKET_CHARGE 64
 #define PJOB_CACHE_MAX 256 /* buffers an engine keeps free (4 MiB); the rest go back to malloc */
 
 static _Thread_local struct {
@@ -312,15 +353,19 @@ static void deliver_one(void *ud, uint16_t type, const uint8_t *body, size_t len
     s->role->opts.handlers.on_packet(s, type, body, len, s->role->opts.ud);
 }
 
+static void input_done(nc_session_t *s, int64_t n);
+
 static void packets_job(void *arg)
 {
     packets_job_t *j = arg;
     nc_session_t *s = j->s;
+    int64_t charge = j->charge;
     if (j->raw)
         deliver_one(s, 0, j->data, j->len);
     else
         nc__frame_scan(j->data, j->len, NC_MAX_PACKET, deliver_one, s);
     pjob_put(s->engine, j); /* before our reference goes: s may go with it */
+    input_done(s, charge);
     nc__session_release(s);
 }
 
@@ -444,14 +489,48 @@ uint8_t *nc__recv_space(nc_session_t *s, size_t *avail)
     return j->data + j->len;
 }
 
+/* ---- pausing reads --------------------------------------------------------
+ * A session stops being read while any reason in s->paused holds: its
+ * queue is full (everyone feeding the queue pauses; a queue waiter
+ * resumes), its own admitted input is over max_input_bytes (it alone
+ * pauses; the work finishing resumes it at half), it is over its packet
+ * rate (it alone; a timer resumes it), or the peer's FIN was read. */
+
+/* Adds a reason (under the lock; `over`, if given, must still hold there).
+ * Returns 1 if the reason is new. */
+static int pause_add(nc_session_t *s, unsigned why, int (*over)(nc_session_t *))
+{
+    nc__mutex_lock(&s->lock);
+    int fresh = !(s->paused & why) && (!over || over(s));
+    if (fresh) {
+        s->paused |= (int)why;
+        if (why == NC__PAUSE_INPUT)
+            s->input_paused_ms = nc_now_ms();
+    }
+    nc__mutex_unlock(&s->lock);
+    if (fresh)
+        nc__io_pause_read(s);
+    return fresh;
+}
+
+/* Removes a reason; reading resumes when none is left. */
+static void pause_clear(nc_session_t *s, unsigned why)
+{
+    nc__mutex_lock(&s->lock);
+    int had = s->paused & (int)why;
+    if (had & NC__PAUSE_INPUT)
+        s->input_paused_total += nc_now_ms() - s->input_paused_ms;
+    s->paused &= ~(int)why;
+    int left = s->paused;
+    nc__mutex_unlock(&s->lock);
+    if (had && !left && !atomic_load(&s->closing))
+        nc__io_resume_read(s);
+}
+
 static void resume_waiter(nc__waiter_t *w)
 {
     nc_session_t *s = NC_CONTAINER_OF(w, nc_session_t, waiter);
-    nc__mutex_lock(&s->lock);
-    s->read_paused = 0;
-    nc__mutex_unlock(&s->lock);
-    if (!atomic_load(&s->closing) && !atomic_load(&s->peer_eof))
-        nc__io_resume_read(s);
+    pause_clear(s, NC__PAUSE_QUEUE);
     nc__session_release(s);
 }
 
@@ -459,17 +538,108 @@ static void resume_waiter(nc__waiter_t *w)
 static void pause_reading(nc_session_t *s)
 {
     nc__role_t *r = s->role;
-    nc__mutex_lock(&s->lock);
-    int already = s->read_paused;
-    s->read_paused = 1;
-    nc__mutex_unlock(&s->lock);
-    if (already)
+    if (!pause_add(s, NC__PAUSE_QUEUE, NULL))
         return;
     atomic_fetch_add(&r->st.read_pauses, 1);
     nc__session_retain(s); /* the waiter's reference */
-    nc__io_pause_read(s);
     s->waiter.fn = resume_waiter;
     nc__queue_wait_room(r->opts.queue, &s->waiter);
+}
+
+static int input_over(nc_session_t *s)
+{
+    return atomic_load(&s->in_bytes) > (int64_t)s->role->opts.max_input_bytes;
+}
+
+/* After input was admitted (a read staged, a hold taken): past the bound,
+ * this session alone stops being read.  The check is repeated under the
+ * lock, so a worker finishing input at that moment either sees the pause
+ * (and lifts it) or made it unnecessary. */
+static void input_check(nc_session_t *s)
+{
+    if (input_over(s) && pause_add(s, NC__PAUSE_INPUT, input_over))
+        atomic_fetch_add(&s->role->st.input_pauses, 1);
+}
+
+/* n bytes of admitted input were handled (any thread).  Reading resumes
+ * when the session's input falls to half its bound: the decrement that
+ * crosses it lifts the pause. */
+static void input_done(nc_session_t *s, int64_t n)
+{
+    int64_t low = (int64_t)s->role->opts.max_input_bytes / 2;
+    int64_t left = atomic_fetch_sub(&s->in_bytes, n) - n;
+    if (left <= low && left + n > low)
+        pause_clear(s, NC__PAUSE_INPUT);
+}
+
+void nc_session_hold(nc_session_t *s, uint32_t n)
+{
+    nc__session_retain(s);
+    atomic_fetch_add(&s->in_bytes, (int64_t)n);
+    input_check(s);
+}
+
+void nc_session_unhold(nc_session_t *s, uint32_t n)
+{
+    input_done(s, (int64_t)n);
+    nc__session_release(s);
+}
+
+/* ---- packet rate (I/O side) ---------------------------------------------- */
+
+static void rate_resume_job(void *arg)
+{
+    nc_session_t *s = arg;
+    atomic_store(&s->rate_timer, 0);
+    pause_clear(s, NC__PAUSE_RATE);
+    nc__session_release(s); /* the timer's reference */
+}
+
+static void cancel_rate_timer(nc_session_t *s)
+{
+    nc_timer_id_t id = atomic_exchange(&s->rate_timer, 0);
+    if (id && nc_timer_cancel(nc_queue_pool(nc_strand_queue(s->strand)), id) == 0)
+        nc__session_release(s); /* the job will not run: its reference */
+}
+
+/* `count` packets arrived.  A token bucket of rate_burst packets refilled
+ * at rate_packets_per_s (in thousandths of a packet, so any rate is exact
+ * per millisecond); in debt, reading pauses until the debt is repaid.
+ * Returns 1 if reading paused. */
+static int rate_take(nc_session_t *s, uint64_t count)
+{
+    nc__role_t *r = s->role;
+    int64_t rate = r->opts.rate_packets_per_s;
+    if (!rate)
+        return 0;
+    int64_t cap = (int64_t)r->opts.rate_burst * 1000;
+    uint64_t now = nc_now_ms();
+    if (!s->rate_last_ms) {
+        s->rate_tokens = cap;
+    } else {
+        uint64_t dt = now - s->rate_last_ms;
+        int64_t add = dt > 100000000u ? cap : (int64_t)dt * rate; /* < 2^27 * 2^32 */
+        s->rate_tokens = add >= cap - s->rate_tokens ? cap : s->rate_tokens + add;
+    }
+    s->rate_last_ms = now;
+    s->rate_tokens -= (int64_t)count * 1000; /* count <= one read's packets */
+    if (s->rate_tokens >= 0)
+        return 0;
+    if (!pause_add(s, NC__PAUSE_RATE, NULL))
+        return 1;
+    atomic_fetch_add(&r->st.rate_pauses, 1);
+    uint64_t wait = (uint64_t)((-s->rate_tokens + rate - 1) / rate);
+    nc__session_retain(s); /* the timer's reference */
+    nc_timer_id_t id;
+    if (nc_timer_start(s->strand, wait ? wait : 1, 0, rate_resume_job, s, &id) != 0) {
+        atomic_fetch_sub(&s->refs, 1); /* not the last: the backend holds one */
+        pause_clear(s, NC__PAUSE_RATE);
+        return 0;
+    }
+    atomic_store(&s->rate_timer, id);
+    if (atomic_load(&s->closing)) /* closed meanwhile: the closer saw no timer */
+        cancel_rate_timer(s);
+    return 1;
 }
 
 /* Packets jobs of one backend batch, posted together by nc__on_batch_end:
@@ -503,8 +673,10 @@ void nc__on_batch_end(void)
             session_close(s, items[i].rc, "pool stopped", NULL);
             nc__session_release(s);
             free(items[i].arg);
-        } else if (items[i].rc == 1) {
-            pause_reading(s);
+        } else {
+            if (items[i].rc == 1)
+                pause_reading(s);
+            input_check(s);
         }
     }
 }
@@ -515,6 +687,10 @@ static void stage_packets(nc_session_t *s, packets_job_t *j, uint64_t count)
     j->s = s;
     j->raw = s->role->opts.raw;
     atomic_fetch_add_explicit(&s->role->st.packets_in, count, memory_order_relaxed);
+    /* a packet costs a job's worth of work and memory whatever its size:
+     * tiny packets must not slip thousands of jobs under a byte bound */
+    j->charge = (int64_t)j->len + (int64_t)count * NC__PACKET_CHARGE;
+    atomic_fetch_add(&s->in_bytes, j->charge);
     nc__session_retain(s);
     /* s->staged here means a backend read again without nc__recv_more */
     if (s->staged || tls_stage.n == STAGE_MAX)
@@ -526,15 +702,12 @@ static void stage_packets(nc_session_t *s, packets_job_t *j, uint64_t count)
 
 int nc__recv_more(nc_session_t *s)
 {
-    if (s->staged) {
+    if (s->staged)
         nc__on_batch_end();
-        nc__mutex_lock(&s->lock);
-        int paused = s->read_paused;
-        nc__mutex_unlock(&s->lock);
-        if (paused)
-            return 0;
-    }
-    return !atomic_load(&s->closing);
+    nc__mutex_lock(&s->lock);
+    int paused = s->paused;
+    nc__mutex_unlock(&s->lock);
+    return !paused && !atomic_load(&s->closing);
 }
 
 int nc__on_recv(nc_session_t *s, size_t n)
@@ -569,6 +742,8 @@ int nc__on_recv(nc_session_t *s, size_t n)
             session_close(s, NC_ENOMEM, "out of memory", NULL);
             return 1;
         }
+        if (!bad && rate_take(s, st.count))
+            return 1;
     }
     if (bad) {
         session_close(s, NC_EMSGSIZE, NC_REASON_BAD_LENGTH, &r->st.closed_bad_length);
@@ -592,7 +767,7 @@ void nc__on_recv_end(nc_session_t *s, int err)
     }
     if (atomic_exchange(&s->peer_eof, 1))
         return;
-    nc__io_pause_read(s); /* nothing more to read; HUP and errors still come */
+    pause_add(s, NC__PAUSE_EOF, NULL); /* nothing more to read; HUP and errors still come */
     /* The peer's FIN closes the session from its strand, after the jobs of
      * the packets that came before it: their replies are queued by then and
      * the orderly close flushes them (a request followed at once by a FIN

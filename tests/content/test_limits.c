@@ -62,36 +62,43 @@ static void test_flood_warns_once_a_second_then_kicks(void **state)
     int warns = 0;
     flood_verdict_t v = FLOOD_DROP;
     uint64_t t = 1000;
-    /* 100 drops a second: a warning in each of the first two seconds, the
-     * third second's tenth drop kicks */
+    /* 100 drops a second: a warning in each of the first three seconds; the
+     * fourth second's tenth drop, 3 s into the episode, kicks */
     for (int i = 0; i < 1000 && v != FLOOD_KICK; i++, t += 10) {
         v = flood_on_drop(&f, 10, 3, t);
         warns += v == FLOOD_WARN;
     }
     assert_int_equal(v, FLOOD_KICK);
-    assert_int_equal(warns, 2);
-    assert_true(t >= 1000 + 2000 && t < 1000 + 3000);
+    assert_int_equal(warns, 3);
+    assert_true(t >= 1000 + 3000 && t < 1000 + 4000);
 }
 
-static void test_flood_streak_needs_consecutive_seconds(void **state)
+static void test_flood_episode_survives_short_pauses_not_long_ones(void **state)
 {
     (void)state;
+    /* bursts of 50 drops every 2 s (reads paused in between): one episode,
+     * kicked after kick_s */
     flood_state_t f = {0};
+    flood_verdict_t v = FLOOD_DROP;
     uint64_t t = 1000;
-    for (int s = 0; s < 10; s++) {
-        /* ten drops at the start of every other second: never a kick */
-        for (int i = 0; i < 10; i++)
-            assert_int_not_equal(flood_on_drop(&f, 10, 2, t + (uint64_t)i), FLOOD_KICK);
-        t += 2500;
-    }
-    /* a few drops a second never warn */
+    for (int burst = 0; burst < 10 && v != FLOOD_KICK; burst++, t += 2000)
+        for (int i = 0; i < 50 && v != FLOOD_KICK; i++)
+            v = flood_on_drop(&f, 10, 3, t + (uint64_t)i);
+    assert_int_equal(v, FLOOD_KICK);
+    assert_true(t <= 1000 + 3 * 2000);
+    /* the same bursts 4 s apart: each is a new episode, never a kick */
     flood_state_t g = {0};
-    for (uint64_t u = 1000; u < 60000; u += 200)
-        assert_int_equal(flood_on_drop(&g, 10, 2, u), FLOOD_DROP);
-    /* kick_s 0: warnings only */
+    for (uint64_t u = 1000; u < 100000; u += 4000)
+        for (int i = 0; i < 50; i++)
+            assert_int_not_equal(flood_on_drop(&g, 10, 3, u + (uint64_t)i), FLOOD_KICK);
+    /* a few drops a second never warn */
     flood_state_t h = {0};
+    for (uint64_t u = 1000; u < 60000; u += 200)
+        assert_int_equal(flood_on_drop(&h, 10, 2, u), FLOOD_DROP);
+    /* kick_s 0: warnings only */
+    flood_state_t k = {0};
     for (uint64_t u = 1000; u < 60000; u += 10)
-        assert_int_not_equal(flood_on_drop(&h, 10, 0, u), FLOOD_KICK);
+        assert_int_not_equal(flood_on_drop(&k, 10, 0, u), FLOOD_KICK);
 }
 
 static void test_peer_addresses(void **state)
@@ -202,7 +209,7 @@ int main(void)
         cmocka_unit_test(test_bucket_spends_refills_and_caps_at_burst),
         cmocka_unit_test(test_normal_play_fits_the_budget_and_a_who_flood_does_not),
         cmocka_unit_test(test_flood_warns_once_a_second_then_kicks),
-        cmocka_unit_test(test_flood_streak_needs_consecutive_seconds),
+        cmocka_unit_test(test_flood_episode_survives_short_pauses_not_long_ones),
         cmocka_unit_test(test_peer_addresses),
         cmocka_unit_test(test_ip_table_caps_prelogin_per_address_and_forgets_idle),
         cmocka_unit_test(test_rate_limited_log_writes_per_s_lines_then_a_count),

@@ -243,7 +243,9 @@ static void run_fast_senders_into_slow_handler(int senders)
     assert_int_equal(nc_queue_create(b->pool, &qo, &b->q), 0);
     nc_engine_opts_t eo = {.io_threads = 2};
     assert_int_equal(nc_engine_create(&eo, &b->e), 0);
-    nc_role_opts_t ro = {.name = "srv", .queue = b->q, .ud = b};
+    /* the queue-wide pause is under test here: the per-session input bound
+     * (test_fairness) is set out of the way */
+    nc_role_opts_t ro = {.name = "srv", .queue = b->q, .ud = b, .max_input_bytes = 64u << 20};
     ro.handlers.on_open = on_open;
     ro.handlers.on_packet = on_packet;
     ro.handlers.on_close = on_close;

@@ -214,15 +214,17 @@ void nc__io_close(nc_session_t *s, int graceful)
 void nc__io_pause_read(nc_session_t *s)
 {
     nc__mutex_lock(&s->lock);
-    s->io_flags &= ~F_IN;
-    set_events_locked(s);
+    if (s->paused) {
+        s->io_flags &= ~F_IN;
+        set_events_locked(s);
+    }
     nc__mutex_unlock(&s->lock);
 }
 
 void nc__io_resume_read(nc_session_t *s)
 {
     nc__mutex_lock(&s->lock);
-    if (s->fd >= 0 && !(s->io_flags & (F_FLUSH | F_DRAIN))) {
+    if (s->fd >= 0 && !s->paused && !(s->io_flags & (F_FLUSH | F_DRAIN))) {
         s->io_flags |= F_IN;
         set_events_locked(s);
     }

@@ -606,7 +606,7 @@ int nc__io_start(nc_engine_t *e, nc_session_t *s)
 void nc__io_pause_read(nc_session_t *s)
 {
     nc__mutex_lock(&s->lock);
-    if (s->io)
+    if (s->io && s->paused)
         ((sio_t *)s->io)->want_read = 0;
     nc__mutex_unlock(&s->lock);
 }
@@ -615,7 +615,7 @@ void nc__io_resume_read(nc_session_t *s)
 {
     nc__mutex_lock(&s->lock);
     sio_t *io = s->io;
-    if (io && !io->closed && !io->flushing && !io->draining) {
+    if (io && !s->paused && !io->closed && !io->flushing && !io->draining) {
         io->want_read = 1;
         post_recv_locked(s, io);
     }
