@@ -237,6 +237,16 @@ void content_rl_init(content_rl_t *rl)
     pthread_mutex_init(&rl->mu, NULL);
 }
 
+void content_rl_flush(content_rl_t *rl, nc_log_level_t lvl, const char *tag, const char *what)
+{
+    pthread_mutex_lock(&rl->mu);
+    uint64_t n = rl->suppressed;
+    rl->suppressed = 0;
+    pthread_mutex_unlock(&rl->mu);
+    if (n)
+        nc_log(lvl, tag, "%llu %s lines suppressed", (unsigned long long)n, what);
+}
+
 void content_rl_destroy(content_rl_t *rl)
 {
     pthread_mutex_destroy(&rl->mu);

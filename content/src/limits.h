@@ -100,6 +100,9 @@ typedef struct content_rl_s {
 } content_rl_t;
 
 void content_rl_init(content_rl_t *rl);
+/* Writes the count of lines suppressed since the last one written, if any
+ * (at shutdown: the last burst's count is otherwise never told). */
+void content_rl_flush(content_rl_t *rl, nc_log_level_t lvl, const char *tag, const char *what);
 void content_rl_destroy(content_rl_t *rl);
 void content_rlog(content_rl_t *rl, uint32_t per_s, nc_log_level_t lvl, const char *tag,
                   const char *fmt, ...)

@@ -110,6 +110,9 @@ void content_world_shutdown(content_world_t *w)
         world_fence(w->zones[i].strand);
     world_fence(w->db_strand);
     notice_all(w, "server shutting down; your character is saved");
+    content_rl_flush(&w->rl_conn, NC_LOG_INFO, "session", "login/close");
+    content_rl_flush(&w->rl_refuse, NC_LOG_WARN, "session", "refusal");
+    content_rl_flush(&w->rl_kick, NC_LOG_WARN, "session", "kick");
     nc_log(NC_LOG_INFO, TAG, "shutdown: %u online characters saved", online);
 }
 

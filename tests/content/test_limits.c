@@ -194,6 +194,15 @@ static void test_rate_limited_log_writes_per_s_lines_then_a_count(void **state)
             break;
     }
     assert_non_null(strstr(last, "similar lines suppressed"));
+    /* a burst with nothing after it is told by a flush */
+    for (int i = 0; i < 10; i++)
+        content_rlog(&rl, 3, NC_LOG_INFO, "t", "burst %d", i);
+    lines = 0;
+    content_rl_flush(&rl, NC_LOG_INFO, "t", "burst");
+    assert_int_equal(lines, 1);
+    assert_non_null(strstr(last, "burst lines suppressed"));
+    content_rl_flush(&rl, NC_LOG_INFO, "t", "burst");
+    assert_int_equal(lines, 1);
     /* below the level: nothing, not even counted */
     lines = 0;
     content_rlog(&rl, 3, NC_LOG_DEBUG, "t", "hidden");
