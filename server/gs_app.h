@@ -6,10 +6,11 @@
 #include "content.h"
 #include "gs_config.h"
 #include "gs_http.h"
+#include "gs_jobs.h"
 #include "gs_platform.h"
 #include "netcore.h"
 
-#define GS_MAX_POOLS 3
+#include <stdatomic.h>
 
 typedef struct gs_app_s {
     gs_config_t cfg;
@@ -21,12 +22,35 @@ typedef struct gs_app_s {
     content_world_t *world;
     gs_http_t *http;
     uint64_t started_ms;
+    /* shutdown progress, read by the main thread while stop_all runs */
+    atomic_int stage;   /* gs_stage_t */
+    atomic_uint saving; /* characters online when the final save began */
+    atomic_int saved;   /* the final save returned */
+    atomic_int stopped; /* stop_all returned */
+    size_t unsaved;     /* characters whose last save is not on disk (content_world_destroy) */
 } gs_app_t;
+
+/* Steps of the orderly stop, in order (main.c stop_all). */
+typedef enum {
+    GS_STAGE_RUNNING,
+    GS_STAGE_METRICS,
+    GS_STAGE_SAVING,
+    GS_STAGE_SESSIONS,
+    GS_STAGE_LINKS,
+    GS_STAGE_WORLD,
+    GS_STAGE_ENGINE,
+    GS_STAGE_DONE
+} gs_stage_t;
 
 /* gs_metrics.c: the /metrics and /healthz pages. */
 int gs_metrics_render(void *app, const char *path, char **body, size_t *len, const char **ctype);
+/* The `priority` label of a queue: "low", "normal" or "high". */
+const char *gs_prio_label(int prio);
 
 /* gs_peers.c: outbound chat/master clients on the control queue. */
 int gs_peers_start(gs_app_t *a);
 void gs_peers_stop(gs_app_t *a);
+/* Unhooks global chat from the world (before the final save); the links
+ * stay up until gs_peers_stop. */
+void gs_peers_detach(gs_app_t *a);
 #endif

@@ -57,6 +57,14 @@ static const key_t_ keys[] = {
     INT("metrics.port", metrics_port, -1, 65535, "metrics port (0 = pick, -1 = disabled)"),
     STR("database.path", db_path, "SQLite file"),
     INT("database.autosave_ms", autosave_ms, 100, 3600000, "position autosave interval"),
+    STR("database.synchronous", db_synchronous, "\"full\" (acknowledged = on disk) or \"normal\""),
+    INT("database.busy_timeout_ms", db_busy_timeout_ms, 1, 10000, "one statement's lock wait"),
+    INT("database.request_timeout_ms", db_request_timeout_ms, 100, 600000,
+        "a login or gold change waits this long for an unavailable database"),
+    INT("database.max_waiting", db_max_waiting, 1, 1000000, "requests waiting for the database"),
+    INT("database.shutdown_save_timeout_ms", db_shutdown_save_timeout_ms, 100, 86400000,
+        "shutdown retries unsaved characters this long, then exits 1"),
+    STR("database.fault_file", db_fault_file, "tests only: fault named in this file, if it exists"),
     STR("log.level", log_level, "trace, debug, info, warn, error, off"),
     INT("engine.io_threads", io_threads, 1, 64, "I/O threads"),
     BOOL("engine.io_preempt", io_preempt,
@@ -106,6 +114,14 @@ static const key_t_ keys[] = {
         "new characters on the shard (0 = no limit)"),
     BOOL("limits.exempt_loopback", exempt_loopback,
          "per-address limits skip 127.0.0.0/8 and ::1 (a local proxy, tests)"),
+    INT("links.connect_timeout_ms", links_connect_timeout_ms, 100, 600000,
+        "chat/master connect attempt timeout, then back-off"),
+    INT("shutdown.timeout_ms", shutdown_timeout_ms, 0, 3600000,
+        "deadline for the whole orderly stop, then exit 3 (0 = none)"),
+    INT("metrics.max_connections", metrics_max_conns, 1, 1024,
+        "concurrent metrics connections (oldest unfinished request evicted)"),
+    INT("metrics.request_timeout_ms", metrics_request_timeout_ms, 100, 60000,
+        "accept to complete request, then closed"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -126,10 +142,15 @@ void gs_config_defaults(gs_config_t *c)
     c->metrics_port = 9177;
     snprintf(c->db_path, sizeof c->db_path, "gameserver.db");
     c->autosave_ms = 30000;
+    snprintf(c->db_synchronous, sizeof c->db_synchronous, "full");
+    c->db_busy_timeout_ms = 100;
+    c->db_request_timeout_ms = 5000;
+    c->db_max_waiting = 4096;
+    c->db_shutdown_save_timeout_ms = 20000; /* inside shutdown.timeout_ms (30 s) */
     snprintf(c->log_level, sizeof c->log_level, "info");
     c->io_threads = 1;
     snprintf(c->pool_mode, sizeof c->pool_mode, "shared");
-    c->pool_threads = 4;
+    c->pool_threads = 6; /* game 4 + db 1 + control 1: nothing starves */
     c->q_game = (gs_queue_cfg_t){4, 65536};
     c->q_control = (gs_queue_cfg_t){1, 4096};
     c->q_db = (gs_queue_cfg_t){1, 65536};
@@ -161,6 +182,10 @@ void gs_config_defaults(gs_config_t *c)
     c->new_chars_per_min = 60;
     c->new_chars_per_min_global = 1200;
     c->exempt_loopback = 1;
+    c->links_connect_timeout_ms = 5000;
+    c->shutdown_timeout_ms = 30000;
+    c->metrics_max_conns = 16;
+    c->metrics_request_timeout_ms = 2000;
 }
 
 static const key_t_ *find_key(const char *path)
@@ -254,8 +279,41 @@ static int check_cross(const gs_config_t *c, char *err, size_t errlen)
         snprintf(err, errlen, "config key 'log.level': unknown level '%s'", c->log_level);
         return -1;
     }
+    if (strcmp(c->db_synchronous, "full") != 0 && strcmp(c->db_synchronous, "normal") != 0) {
+        snprintf(err, errlen, "config key 'database.synchronous': must be \"full\" or \"normal\"");
+        return -1;
+    }
     if (strcmp(c->pool_mode, "shared") != 0 && strcmp(c->pool_mode, "separate") != 0) {
         snprintf(err, errlen, "config key 'pool.mode': must be \"shared\" or \"separate\"");
+        return -1;
+    }
+    return 0;
+}
+
+/* Strict priority (game > db > control, main.c): a free worker goes to the
+ * highest-priority queue below its cap, so a queue is served under load
+ * only if the caps of the queues above it leave a worker. */
+int gs_config_validate(const gs_config_t *c, char *err, size_t errlen)
+{
+    if (strcmp(c->pool_mode, "shared") != 0)
+        return 0; /* separate: a pool per queue, nobody shares */
+    long long t = c->pool_threads, g = c->q_game.max_threads, d = c->q_db.max_threads;
+    if (g >= t) {
+        snprintf(err, errlen,
+                 "config keys 'queues.game.max_threads' (%lld) and 'pool.threads' (%lld): in "
+                 "shared mode the game cap must be below the pool's threads, or the 'db' and "
+                 "'control' queues (saves, logins, master heartbeats) get no worker while "
+                 "the game queue is busy",
+                 g, t);
+        return -1;
+    }
+    if (g + d >= t) {
+        snprintf(err, errlen,
+                 "config keys 'queues.game.max_threads' (%lld) + 'queues.db.max_threads' "
+                 "(%lld) and 'pool.threads' (%lld): in shared mode their sum must be below the "
+                 "pool's threads, or the 'control' queue (chat and master links) gets no "
+                 "worker while game and db are busy",
+                 g, d, t);
         return -1;
     }
     return 0;
@@ -396,7 +454,7 @@ int gs_config_from_args(gs_config_t *c, int argc, char **argv, char *err, size_t
     for (int i = 1; i + 1 < argc; i += 2)
         if (strcmp(argv[i], "--config") != 0 && apply_flag(c, argv[i], argv[i + 1], err, errlen))
             return -1;
-    return 0;
+    return gs_config_validate(c, err, errlen);
 }
 
 void gs_config_print_keys(void *file)

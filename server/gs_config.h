@@ -24,6 +24,11 @@ typedef struct gs_config_s {
     int64_t metrics_port;
     char db_path[512];
     int64_t autosave_ms;
+    /* database faults and durability (issue 12) */
+    char db_synchronous[16]; /* "full" or "normal" */
+    int64_t db_busy_timeout_ms, db_request_timeout_ms, db_max_waiting;
+    int64_t db_shutdown_save_timeout_ms;
+    char db_fault_file[512]; /* tests only */
     char log_level[16];
     int64_t io_threads;
     int io_preempt;     /* bool */
@@ -53,6 +58,12 @@ typedef struct gs_config_s {
     int64_t login_timeout_ms, max_prelogin, max_per_ip, prelogin_packets;
     int64_t new_chars_per_min, new_chars_per_min_global;
     int exempt_loopback; /* bool */
+    /* outbound link connects (issue 12) */
+    int64_t links_connect_timeout_ms;
+    /* issue 12: shutdown deadline, metrics page limits */
+    int64_t shutdown_timeout_ms; /* 0 = no deadline */
+    int64_t metrics_max_conns;
+    int64_t metrics_request_timeout_ms;
 } gs_config_t;
 
 void gs_config_defaults(gs_config_t *c);
@@ -65,6 +76,11 @@ int gs_config_set(gs_config_t *c, const char *key, const char *value, char *err,
 /* Parses argv: --config FILE first, then the other flags over it.
  * Returns 0, 1 when --help was printed, or -1 with err set. */
 int gs_config_from_args(gs_config_t *c, int argc, char **argv, char *err, size_t errlen);
+/* Checks across keys that need the whole configuration (run once every
+ * file and flag was applied): in shared pool mode every queue must be able
+ * to get a worker while all higher-priority queues run at their caps.
+ * -1 with a message naming the keys. */
+int gs_config_validate(const gs_config_t *c, char *err, size_t errlen);
 /* Writes "key  type  default  range  description" lines (for --help). */
 void gs_config_print_keys(void *file);
 

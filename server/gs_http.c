@@ -1,35 +1,106 @@
 /* HTTP/1.0 for /metrics and /healthz on a netcore raw role: one request per
  * connection, answered and closed (an orderly close flushes the answer).
- * Requests are bounded (REQ_MAX bytes, IDLE_MS of silence) like any input. */
+ * Requests are bounded like any input: REQ_MAX bytes, a whole-request
+ * deadline from accept (a sweeper timer on the same queue closes late
+ * ones), and a connection cap that evicts the oldest unfinished request. */
 #include "gs_http.h"
 
+#include "gs_platform.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TAG "metrics"
 #define REQ_MAX 2048
-#define IDLE_MS 5000
+#define HARD_EXTRA 64 /* netcore-level connections beyond max_conns */
+
+typedef struct slot_s {
+    nc_sid_t sid; /* 0 = free */
+    uint64_t opened_ms;
+    int answering; /* request complete: no longer evictable or timed */
+} slot_t;
 
 struct gs_http_s {
     nc_server_t *srv;
+    nc_engine_t *engine;
     gs_http_render_fn fn;
     void *ud;
+    uint32_t max_conns, timeout_ms;
+    pthread_mutex_t mu;
+    slot_t *slots; /* max_conns */
+    uint64_t timeouts, evicted, refused, bad;
+    nc_strand_t *sweep_strand;
+    nc_timer_id_t sweep_timer;
+    atomic_int fenced;
 };
 
 typedef struct {
+    uint32_t slot;
     size_t got;
     char req[REQ_MAX + 1];
 } conn_t;
 
+/* Takes a slot for sid.  Returns the slot index, or -1 (every slot is
+ * answering: refuse).  *evict gets a session to close, or 0. */
+static int take_slot(gs_http_t *h, nc_sid_t sid, nc_sid_t *evict)
+{
+    *evict = 0;
+    int free_i = -1, old_i = -1;
+    pthread_mutex_lock(&h->mu);
+    for (uint32_t i = 0; i < h->max_conns && free_i < 0; i++) {
+        slot_t *sl = &h->slots[i];
+        if (!sl->sid)
+            free_i = (int)i;
+        else if (!sl->answering && (old_i < 0 || sl->opened_ms < h->slots[old_i].opened_ms))
+            old_i = (int)i;
+    }
+    if (free_i < 0 && old_i >= 0) {
+        *evict = h->slots[old_i].sid;
+        free_i = old_i;
+        h->evicted++;
+    }
+    if (free_i >= 0)
+        h->slots[free_i] = (slot_t){sid, nc_now_ms(), 0};
+    else
+        h->refused++;
+    pthread_mutex_unlock(&h->mu);
+    return free_i;
+}
+
+static void release_slot(gs_http_t *h, uint32_t i, nc_sid_t sid)
+{
+    pthread_mutex_lock(&h->mu);
+    if (h->slots[i].sid == sid) /* an evicted session's slot has a new owner */
+        h->slots[i].sid = 0;
+    pthread_mutex_unlock(&h->mu);
+}
+
 static void http_open(nc_session_t *s, void *ud)
 {
-    (void)ud;
+    gs_http_t *h = ud;
     conn_t *c = calloc(1, sizeof(*c));
     if (!c) {
         nc_session_close(s, NC_ENOMEM, "out of memory");
         return;
     }
+    nc_sid_t evict;
+    int i = take_slot(h, nc_session_id(s), &evict);
+    if (evict) {
+        nc_log(NC_LOG_DEBUG, TAG, "session %016llx: evicted (unfinished request, %u connections)",
+               (unsigned long long)evict, h->max_conns);
+        nc_close_id(h->engine, evict, NC_ETIMEDOUT, "evicted: too many metrics connections");
+    }
+    if (i < 0) {
+        free(c);
+        nc_log(NC_LOG_DEBUG, TAG, "session %016llx: refused (%u connections answering)",
+               (unsigned long long)nc_session_id(s), h->max_conns);
+        nc_session_close(s, NC_EAGAIN, "too many metrics connections");
+        return;
+    }
+    c->slot = (uint32_t)i;
     nc_session_set_ud(s, c);
 }
 
@@ -49,10 +120,26 @@ static void reply(nc_session_t *s, int status, const char *ctype, const char *bo
     nc_session_close(s, 0, "answered");
 }
 
+static void answering(gs_http_t *h, conn_t *c, nc_session_t *s)
+{
+    pthread_mutex_lock(&h->mu);
+    if (h->slots[c->slot].sid == nc_session_id(s))
+        h->slots[c->slot].answering = 1;
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void count_bad(gs_http_t *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->bad++;
+    pthread_mutex_unlock(&h->mu);
+}
+
 static void answer(gs_http_t *h, nc_session_t *s, const char *req)
 {
     char method[8] = "", path[256] = "";
     if (sscanf(req, "%7s %255s", method, path) != 2 || strcmp(method, "GET") != 0) {
+        count_bad(h);
         reply(s, 400, "text/plain", "", 0);
         return;
     }
@@ -67,51 +154,117 @@ static void answer(gs_http_t *h, nc_session_t *s, const char *req)
 static void http_packet(nc_session_t *s, uint16_t type, const uint8_t *data, size_t len, void *ud)
 {
     (void)type;
+    gs_http_t *h = ud;
     conn_t *c = nc_session_ud(s);
-    if (!c)
+    if (!c || nc_session_is_closing(s))
         return;
     if (len > REQ_MAX - c->got) {
-        nc_log(NC_LOG_INFO, TAG, "session %016llx: request over %d bytes",
+        nc_log(NC_LOG_DEBUG, TAG, "session %016llx: request over %d bytes",
                (unsigned long long)nc_session_id(s), REQ_MAX);
+        answering(h, c, s);
+        count_bad(h);
         reply(s, 400, "text/plain", "", 0);
         return;
     }
     memcpy(c->req + c->got, data, len);
     c->got += len;
     c->req[c->got] = '\0';
-    if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n"))
-        answer(ud, s, c->req);
+    if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n")) {
+        answering(h, c, s);
+        answer(h, s, c->req);
+    }
 }
 
 static void http_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
 {
-    (void)why, (void)ud;
-    free(nc_session_ud(s));
+    (void)why;
+    conn_t *c = nc_session_ud(s);
+    if (c)
+        release_slot(ud, c->slot, nc_session_id(s));
+    free(c);
 }
 
-int gs_http_start(nc_engine_t *e, nc_queue_t *q, const char *host, uint16_t port,
-                  gs_http_render_fn fn, void *ud, gs_http_t **out, uint16_t *bound_port)
+/* Every sweep_ms: closes connections whose request is not complete
+ * timeout_ms after accept (closed at once, no linger: the peer is slow or
+ * hostile).  Their slots are free from here on. */
+static void sweep_job(void *arg)
+{
+    gs_http_t *h = arg;
+    nc_sid_t late[64];
+    int n = 0;
+    uint64_t now = nc_now_ms();
+    pthread_mutex_lock(&h->mu);
+    for (uint32_t i = 0; i < h->max_conns && n < 64; i++) {
+        slot_t *sl = &h->slots[i];
+        if (sl->sid && !sl->answering && now - sl->opened_ms >= h->timeout_ms) {
+            late[n++] = sl->sid;
+            sl->sid = 0;
+            h->timeouts++;
+        }
+    }
+    pthread_mutex_unlock(&h->mu);
+    for (int i = 0; i < n; i++) {
+        nc_log(NC_LOG_DEBUG, TAG, "session %016llx: request not complete after %u ms",
+               (unsigned long long)late[i], h->timeout_ms);
+        nc_close_id(h->engine, late[i], NC_ETIMEDOUT, "metrics request timeout");
+    }
+}
+
+static void fence_job(void *arg)
+{
+    atomic_store((atomic_int *)arg, 1);
+}
+
+static void http_free(gs_http_t *h)
+{
+    if (h->sweep_strand)
+        nc_strand_release(h->sweep_strand);
+    pthread_mutex_destroy(&h->mu);
+    free(h->slots);
+    free(h);
+}
+
+int gs_http_start(nc_engine_t *e, nc_queue_t *q, const gs_http_opts_t *o, gs_http_render_fn fn,
+                  void *ud, gs_http_t **out, uint16_t *bound_port)
 {
     gs_http_t *h = calloc(1, sizeof(*h));
     if (!h)
         return NC_ENOMEM;
+    h->engine = e;
     h->fn = fn;
     h->ud = ud;
-    nc_role_opts_t o = {.name = TAG,
-                        .queue = q,
-                        .handlers = {http_open, http_packet, http_close},
-                        .ud = h,
-                        .raw = 1,
-                        .max_sessions = 64,
-                        .idle_timeout_ms = IDLE_MS,
-                        .max_send_bytes = 8u << 20};
-    int rc = nc_server_create(e, host, port, &o, &h->srv);
+    h->max_conns = o->max_conns ? o->max_conns : 16;
+    h->timeout_ms = o->request_timeout_ms ? o->request_timeout_ms : 2000;
+    pthread_mutex_init(&h->mu, NULL);
+    h->slots = calloc(h->max_conns, sizeof *h->slots);
+    int rc = h->slots ? nc_strand_create(q, &h->sweep_strand) : NC_ENOMEM;
+    uint32_t sweep_ms = h->timeout_ms / 8 ? h->timeout_ms / 8 : 1;
+    if (rc == 0)
+        rc = nc_timer_start(h->sweep_strand, sweep_ms, sweep_ms, sweep_job, h, &h->sweep_timer);
     if (rc != 0) {
-        free(h);
+        http_free(h);
+        return rc;
+    }
+    /* netcore's cap (an fd bound) leaves room for connections whose
+     * on_open has not run yet (a burst: eviction happens there), being
+     * evicted or lingering after their answer; ours (the slots) decides
+     * who is served */
+    nc_role_opts_t ro = {.name = TAG,
+                         .queue = q,
+                         .handlers = {http_open, http_packet, http_close},
+                         .ud = h,
+                         .raw = 1,
+                         .max_sessions = h->max_conns + HARD_EXTRA,
+                         .idle_timeout_ms = h->timeout_ms + 3000,
+                         .max_send_bytes = 8u << 20};
+    *out = h; /* before the first request can ask for gs_http_stats */
+    rc = nc_server_create(e, o->host, o->port, &ro, &h->srv);
+    if (rc != 0) {
+        *out = NULL;
+        gs_http_stop(h);
         return rc;
     }
     *bound_port = nc_server_port(h->srv);
-    *out = h;
     return 0;
 }
 
@@ -119,6 +272,45 @@ void gs_http_stop(gs_http_t *h)
 {
     if (!h)
         return;
-    nc_server_destroy(h->srv);
-    free(h);
+    nc_pool_t *pool = nc_queue_pool(nc_strand_queue(h->sweep_strand));
+    nc_timer_cancel(pool, h->sweep_timer);
+    if (h->srv) {
+        /* unfinished requests are closed at once (no linger): a slow client
+         * must not delay the stop; answers already queued are flushed */
+        nc_sid_t open[64];
+        uint32_t n = 0;
+        pthread_mutex_lock(&h->mu);
+        for (uint32_t i = 0; i < h->max_conns; i++)
+            if (h->slots[i].sid && !h->slots[i].answering && n < 64)
+                open[n++] = h->slots[i].sid;
+        pthread_mutex_unlock(&h->mu);
+        for (uint32_t i = 0; i < n; i++)
+            nc_close_id(h->engine, open[i], NC_ECANCELED, "metrics page stopping");
+        nc_server_destroy(h->srv); /* returns after every on_close: no render runs */
+    }
+    /* a sweep already running finishes: wait for a job queued behind it */
+    int rc = nc_strand_post(h->sweep_strand, fence_job, &h->fenced);
+    if (rc == NC_EQFULL)
+        rc = nc_timer_start(h->sweep_strand, 0, 0, fence_job, &h->fenced, NULL);
+    for (uint64_t end = nc_now_ms() + 10000; rc == 0 && !atomic_load(&h->fenced);) {
+        if (nc_now_ms() > end) {
+            nc_log(NC_LOG_ERROR, TAG, "sweep job still running after 10 s; not freed");
+            return;
+        }
+        gs_sleep_ms(1);
+    }
+    http_free(h);
+}
+
+void gs_http_stats(gs_http_t *h, gs_http_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    out->timeouts = h->timeouts;
+    out->evicted = h->evicted;
+    out->refused = h->refused;
+    out->bad = h->bad;
+    pthread_mutex_unlock(&h->mu);
 }

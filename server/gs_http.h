@@ -15,9 +15,30 @@ typedef int (*gs_http_render_fn)(void *ud, const char *path, char **body, size_t
                                  const char **ctype);
 typedef struct gs_http_s gs_http_t;
 
-int gs_http_start(nc_engine_t *e, nc_queue_t *q, const char *host, uint16_t port,
-                  gs_http_render_fn fn, void *ud, gs_http_t **out, uint16_t *bound_port);
-/* Closes the listener and its connections; before the engine goes. */
+typedef struct gs_http_opts_s {
+    const char *host;
+    uint16_t port;               /* 0 = pick one */
+    uint32_t max_conns;          /* concurrent connections; default 16 */
+    uint32_t request_timeout_ms; /* accept to a complete request; default 2000 */
+} gs_http_opts_t;
+
+/* Connections over max_conns: the oldest one whose request is still
+ * incomplete is closed to make room (a scraper sends its request at once,
+ * a slow client never finishes); if every connection is being answered the
+ * newcomer is closed.  A request not complete request_timeout_ms after
+ * accept is closed. */
+int gs_http_start(nc_engine_t *e, nc_queue_t *q, const gs_http_opts_t *o, gs_http_render_fn fn,
+                  void *ud, gs_http_t **out, uint16_t *bound_port);
+/* Closes the listener and its connections and returns once no render runs
+ * any more: call before anything render() reads is freed. */
 void gs_http_stop(gs_http_t *h);
+
+typedef struct gs_http_stats_s {
+    uint64_t timeouts; /* closed: request incomplete at the deadline */
+    uint64_t evicted;  /* closed to make room for a newcomer */
+    uint64_t refused;  /* newcomers closed: every slot was answering */
+    uint64_t bad;      /* 400: too large or not a GET */
+} gs_http_stats_t;
+void gs_http_stats(gs_http_t *h, gs_http_stats_t *out);
 
 #endif

@@ -184,7 +184,8 @@ static int link_start(gs_links_t *l, link_t *k, const char *what, const char *ho
                          .handlers = {on_open, on_packet, on_close},
                          .reconnect_base_ms = 100,
                          .reconnect_max_ms =
-                             l->cfg.reconnect_max_ms ? l->cfg.reconnect_max_ms : 2000};
+                             l->cfg.reconnect_max_ms ? l->cfg.reconnect_max_ms : 2000,
+                         .connect_timeout_ms = l->cfg.connect_timeout_ms};
     int rc = nc_client_create(l->engine, host, port, &ro, &k->client);
     if (rc == 0)
         nc_log(NC_LOG_INFO, TAG, "%s link: connecting to %s:%u", what, host, (unsigned)port);

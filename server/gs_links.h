@@ -24,6 +24,9 @@ typedef struct gs_links_cfg_s {
     uint32_t capacity;         /* announced player capacity */
     uint32_t heartbeat_ms;     /* master heartbeat interval */
     uint32_t reconnect_max_ms; /* back-off ceiling for both links; 0 = 2000 */
+
+    /* per connect attempt (then back-off); 0 = netcore's 5000 */
+    uint32_t connect_timeout_ms;
 } gs_links_cfg_t;
 
 /* What the links need from the game; called from control-queue jobs. */

@@ -96,6 +96,14 @@ static void role_metrics(buf_t *b, gs_app_t *a)
     head(b, "gs_rate_pauses_total", "counter",
          "A session's reads paused at its packet rate (listen.packets_per_s).");
     put(b, "gs_rate_pauses_total %llu\n", (unsigned long long)s.rate_pauses);
+    head(b, "gs_accept_errors_total", "counter",
+         "Accepts that failed (out of descriptors, buffers or memory).");
+    put(b, "gs_accept_errors_total %llu\n", (unsigned long long)s.accept_errors);
+    head(b, "gs_accept_pauses_total", "counter", "Times the listener paused after accept errors.");
+    put(b, "gs_accept_pauses_total %llu\n", (unsigned long long)s.accept_pauses);
+    head(b, "gs_accept_shed_total", "counter",
+         "Connections closed at once on the reserve descriptor while out of descriptors.");
+    put(b, "gs_accept_shed_total %llu\n", (unsigned long long)s.accept_shed);
 
     content_stats_t c;
     content_stats(a->world, &c);
@@ -112,7 +120,16 @@ static void role_metrics(buf_t *b, gs_app_t *a)
                {"move_too_fast", c.moves_too_fast},
                {"move_out_of_bounds", c.moves_out_of_bounds},
                {"move_bad_value", c.moves_bad_value},
-               {"chat_flood", c.chat_muted}};
+               {"chat_flood", c.chat_muted},
+               /* content's limits (also in their own families below) */
+               {"over_budget", c.requests_dropped},
+               {"request_flood", c.kicked_flood},
+               {"login_timeout", c.login_timeouts},
+               {"prelogin", c.kicked_prelogin_packets},
+               {"prelogin_full", c.refused_prelogin},
+               {"per_ip_full", c.refused_per_ip},
+               {"server_full", c.refused_full},
+               {"new_character_limit", c.new_chars_refused}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         put(b, "gs_bad_input_total{reason=\"%s\"} %llu\n", bad[i].r, (unsigned long long)bad[i].v);
     limit_metrics(b, &c);
@@ -123,9 +140,18 @@ typedef struct qrow_s {
     nc_queue_stats_t s;
 } qrow_t;
 
+/* nc_prio_t is 1-based (LOW = 1 .. HIGH = 3; 0 = DEFAULT means NORMAL). */
+const char *gs_prio_label(int prio)
+{
+    switch (prio) {
+    case NC_PRIO_LOW: return "low";
+    case NC_PRIO_HIGH: return "high";
+    default: return "normal";
+    }
+}
+
 static int collect_queues(gs_app_t *a, qrow_t *rows, int max)
 {
-    static const char *const prio[] = {"low", "normal", "high"};
     int n = 0;
     for (int i = 0; i < a->npools; i++) {
         nc_queue_stats_t q[8];
@@ -133,7 +159,7 @@ static int collect_queues(gs_app_t *a, qrow_t *rows, int max)
         for (int j = 0; j < k && j < 8 && n < max; j++, n++) {
             rows[n].s = q[j];
             snprintf(rows[n].labels, sizeof rows[n].labels, "queue=\"%.31s\",priority=\"%s\"",
-                     q[j].name, prio[q[j].priority % 3]);
+                     q[j].name, gs_prio_label((int)q[j].priority));
         }
     }
     return n;
@@ -212,6 +238,26 @@ static void content_metrics(buf_t *b, gs_app_t *a)
               (double)c.db_total_us / 1e6);
     head(b, "gs_db_errors_total", "counter", "Failed database operations.");
     put(b, "gs_db_errors_total %llu\n", (unsigned long long)c.db_errors);
+    head(b, "gs_db_up", "gauge", "1 while the database answers, 0 while operations are retried.");
+    put(b, "gs_db_up %d\n", c.db_up);
+    head(b, "gs_db_faults_total", "counter", "Failed database statements by kind.");
+    for (int i = 0; i < 6; i++)
+        put(b, "gs_db_faults_total{kind=\"%s\"} %llu\n", content_db_fault_name[i],
+            (unsigned long long)c.db_faults[i]);
+    head(b, "gs_db_saves_pending", "gauge", "Characters whose save waits for the database.");
+    put(b, "gs_db_saves_pending %llu\n", (unsigned long long)c.db_saves_pending);
+    head(b, "gs_db_requests_waiting", "gauge", "Logins and gold changes waiting for the database.");
+    put(b, "gs_db_requests_waiting %llu\n", (unsigned long long)c.db_requests_waiting);
+    head(b, "gs_db_retries_total", "counter", "Retries while the database was unavailable.");
+    put(b, "gs_db_retries_total %llu\n", (unsigned long long)c.db_retries);
+    head(b, "gs_db_requests_timed_out_total", "counter",
+         "Logins and gold changes refused: database unavailable too long.");
+    put(b, "gs_db_requests_timed_out_total %llu\n", (unsigned long long)c.db_requests_timed_out);
+    head(b, "gs_db_saves_lost_total", "counter", "Character saves dropped (permanent error).");
+    put(b, "gs_db_saves_lost_total %llu\n", (unsigned long long)c.db_saves_lost);
+    head(b, "gs_money_overflow_refused_total", "counter",
+         "Gold/item changes refused: amount or result out of range.");
+    put(b, "gs_money_overflow_refused_total %llu\n", (unsigned long long)c.money_range_refused);
     head(b, "gs_logins_total", "counter", "Successful logins.");
     put(b, "gs_logins_total %llu\n", (unsigned long long)c.logins);
     head(b, "gs_takeovers_total", "counter", "Logins that took over an online character.");
@@ -235,6 +281,18 @@ int gs_metrics_render(void *app, const char *path, char **body, size_t *len, con
         role_metrics(&b, a);
         queue_metrics(&b, a);
         content_metrics(&b, a);
+        gs_http_stats_t hs;
+        gs_http_stats(a->http, &hs);
+        head(&b, "gs_metrics_http_closed_total", "counter",
+             "Metrics connections closed by the page's limits, by reason.");
+        put(&b, "gs_metrics_http_closed_total{reason=\"timeout\"} %llu\n",
+            (unsigned long long)hs.timeouts);
+        put(&b, "gs_metrics_http_closed_total{reason=\"evicted\"} %llu\n",
+            (unsigned long long)hs.evicted);
+        put(&b, "gs_metrics_http_closed_total{reason=\"refused\"} %llu\n",
+            (unsigned long long)hs.refused);
+        put(&b, "gs_metrics_http_closed_total{reason=\"bad_request\"} %llu\n",
+            (unsigned long long)hs.bad);
         head(&b, "gs_uptime_seconds", "gauge", "Seconds since start.");
         put(&b, "gs_uptime_seconds %g\n", (double)(nc_now_ms() - a->started_ms) / 1000.0);
     } else {

@@ -23,6 +23,7 @@ int gs_peers_start(gs_app_t *a)
     lc.public_port = nc_server_port(a->players);
     lc.capacity = (uint32_t)c->max_sessions;
     lc.heartbeat_ms = (uint32_t)c->heartbeat_ms;
+    lc.connect_timeout_ms = (uint32_t)c->links_connect_timeout_ms;
     return gs_links_start_for_world(a->engine, a->q_control, &lc, a->world, &links) == 0 ? 0 : -1;
 }
 
@@ -31,4 +32,10 @@ void gs_peers_stop(gs_app_t *a)
     (void)a;
     gs_links_stop(links);
     links = NULL;
+}
+
+void gs_peers_detach(gs_app_t *a)
+{
+    (void)a;
+    gs_links_detach_world(links);
 }

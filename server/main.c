@@ -8,49 +8,17 @@
 
 #define TAG "gs"
 
-static int make_pool(gs_app_t *a, const char *name, int threads)
-{
-    nc_pool_opts_t po = {.name = name, .threads = threads};
-    int rc = nc_pool_create(&po, &a->pools[a->npools]);
-    if (rc == 0)
-        a->npools++;
-    return rc;
-}
-
-static int make_queue(nc_pool_t *p, const char *name, const gs_queue_cfg_t *q, nc_prio_t prio,
-                      nc_queue_t **out)
-{
-    nc_queue_opts_t qo = {.name = name,
-                          .max_threads = (int)q->max_threads,
-                          .capacity = (uint32_t)q->capacity,
-                          .priority = prio};
-    return nc_queue_create(p, &qo, out);
-}
-
-/* "shared": one pool, three capped queues.  "separate": a pool per queue
- * sized by its cap (a pool with one queue is a dedicated pool). */
 static int setup_jobs(gs_app_t *a)
 {
-    const gs_config_t *c = &a->cfg;
-    int rc;
-    if (strcmp(c->pool_mode, "shared") == 0) {
-        if ((rc = make_pool(a, "workers", (int)c->pool_threads)) != 0)
-            return rc;
-        nc_pool_t *p = a->pools[0];
-        if ((rc = make_queue(p, "game", &c->q_game, NC_PRIO_HIGH, &a->q_game)) ||
-            (rc = make_queue(p, "control", &c->q_control, NC_PRIO_LOW, &a->q_control)) ||
-            (rc = make_queue(p, "db", &c->q_db, NC_PRIO_NORMAL, &a->q_db)))
-            return rc;
-        return 0;
-    }
-    if ((rc = make_pool(a, "game", (int)c->q_game.max_threads)) ||
-        (rc = make_queue(a->pools[0], "game", &c->q_game, NC_PRIO_HIGH, &a->q_game)) ||
-        (rc = make_pool(a, "control", (int)c->q_control.max_threads)) ||
-        (rc = make_queue(a->pools[1], "control", &c->q_control, NC_PRIO_LOW, &a->q_control)) ||
-        (rc = make_pool(a, "db", (int)c->q_db.max_threads)) ||
-        (rc = make_queue(a->pools[2], "db", &c->q_db, NC_PRIO_NORMAL, &a->q_db)))
-        return rc;
-    return 0;
+    gs_jobs_t j;
+    int rc = gs_jobs_create(&a->cfg, &j);
+    for (int i = 0; i < j.npools; i++)
+        a->pools[i] = j.pools[i];
+    a->npools = j.npools;
+    a->q_game = j.game;
+    a->q_control = j.control;
+    a->q_db = j.db;
+    return rc;
 }
 
 static int start_world(gs_app_t *a)
@@ -69,6 +37,12 @@ static int start_world(gs_app_t *a)
                         .chat_burst = (float)c->chat_burst,
                         .chat_mute_ms = (uint32_t)c->chat_mute_ms,
                         .autosave_ms = (uint32_t)c->autosave_ms,
+                        .db_sync_normal = strcmp(c->db_synchronous, "normal") == 0,
+                        .db_busy_timeout_ms = (uint32_t)c->db_busy_timeout_ms,
+                        .db_request_timeout_ms = (uint32_t)c->db_request_timeout_ms,
+                        .db_max_waiting = (uint32_t)c->db_max_waiting,
+                        .db_shutdown_save_timeout_ms = (uint32_t)c->db_shutdown_save_timeout_ms,
+                        .db_fault_file = c->db_fault_file[0] ? c->db_fault_file : NULL,
                         .shard_name = c->shard_name,
                         .budget_per_s = (float)c->budget_per_s,
                         .budget_burst = (float)c->budget_burst,
@@ -123,9 +97,12 @@ static int start_network(gs_app_t *a, uint16_t *mport)
         return -1;
     }
     *mport = 0;
+    gs_http_opts_t ho = {.host = c->metrics_host,
+                         .port = (uint16_t)c->metrics_port,
+                         .max_conns = (uint32_t)c->metrics_max_conns,
+                         .request_timeout_ms = (uint32_t)c->metrics_request_timeout_ms};
     if (c->metrics_port >= 0 &&
-        gs_http_start(a->engine, a->q_control, c->metrics_host, (uint16_t)c->metrics_port,
-                      gs_metrics_render, a, &a->http, mport) != 0) {
+        gs_http_start(a->engine, a->q_control, &ho, gs_metrics_render, a, &a->http, mport) != 0) {
         nc_log(NC_LOG_ERROR, TAG, "metrics listen %s:%lld failed", c->metrics_host,
                (long long)c->metrics_port);
         return -1;
@@ -141,26 +118,136 @@ static void wait_flushed(gs_app_t *a)
         gs_sleep_ms(5);
 }
 
-/* Order matters: save while sessions still exist, then close them (their
- * leave jobs save again), drain zones and the db strand, then the engine
- * (needs running pools), then the pools. */
-static void stop_all(gs_app_t *a)
+static const char *const stage_text[] = {
+    [GS_STAGE_RUNNING] = "running",
+    [GS_STAGE_METRICS] = "closing the metrics page",
+    [GS_STAGE_SAVING] = "saving every online character",
+    [GS_STAGE_SESSIONS] = "closing player sessions",
+    [GS_STAGE_LINKS] = "closing the chat and master links",
+    [GS_STAGE_WORLD] = "draining zones and the database",
+    [GS_STAGE_ENGINE] = "stopping the engine and the pools",
+    [GS_STAGE_DONE] = "stopped",
+};
+
+static void set_stage(gs_app_t *a, int stage)
 {
-    gs_peers_stop(a);
-    if (a->world) {
-        content_world_shutdown(a->world);
-        wait_flushed(a);
-    }
-    if (a->players)
-        nc_server_destroy(a->players);
-    content_world_destroy(a->world);
-    gs_http_stop(a->http);
-    if (a->engine)
-        nc_engine_destroy(a->engine);
-    for (int i = 0; i < a->npools; i++)
-        nc_pool_destroy(a->pools[i]);
+    atomic_store(&a->stage, stage);
+    nc_log(NC_LOG_DEBUG, TAG, "stop: %s", stage_text[stage]);
 }
 
+/* Exact reverse of start-up, and each step before what it reads goes:
+ * the metrics page first (a scrape reads the player role, the world and
+ * the pools), then the save of every online character while sessions
+ * still exist (content refuses new logins from here on), then the
+ * sessions (their leave jobs save again), the chat/master links (their
+ * handlers deliver into the world), the world (drains zones and the db
+ * strand: needs running pools), the engine, the pools.  NULL-safe: also
+ * undoes a start-up that failed half-way. */
+static void stop_all(gs_app_t *a)
+{
+    set_stage(a, GS_STAGE_METRICS);
+    gs_http_stop(a->http);
+    a->http = NULL;
+    set_stage(a, GS_STAGE_SAVING);
+    gs_peers_detach(a); /* global chat stays on this shard from here on */
+    if (a->world) {
+        atomic_store(&a->saving, content_online(a->world));
+        /* saved: every character's save is on disk (else each is logged) */
+        atomic_store(&a->saved, content_world_shutdown(a->world) == 0);
+        wait_flushed(a);
+    }
+    set_stage(a, GS_STAGE_SESSIONS);
+    nc_server_destroy(a->players);
+    a->players = NULL;
+    set_stage(a, GS_STAGE_LINKS);
+    gs_peers_stop(a);
+    set_stage(a, GS_STAGE_WORLD);
+    a->unsaved = content_world_destroy(a->world);
+    a->world = NULL;
+    set_stage(a, GS_STAGE_ENGINE);
+    if (a->engine)
+        nc_engine_destroy(a->engine);
+    a->engine = NULL;
+    for (int i = 0; i < a->npools; i++)
+        nc_pool_destroy(a->pools[i]);
+    a->npools = 0;
+    set_stage(a, GS_STAGE_DONE);
+}
+
+static void stop_thread(void *arg)
+{
+    gs_app_t *a = arg;
+    stop_all(a);
+    atomic_store(&a->stopped, 1);
+    gs_signals_wake();
+}
+
+/* A signal while stopping never skips the save: it says what is going on
+ * and how to abort (SIGKILL). */
+static void log_repeat_signal(gs_app_t *a, int sig)
+{
+    int st = atomic_load(&a->stage);
+    if (st > GS_STAGE_SAVING && !atomic_load(&a->saved))
+        nc_log(NC_LOG_WARN, TAG,
+               "signal %d: already stopping (%s); some characters could not be saved (logged "
+               "above), send SIGKILL to abort",
+               sig, stage_text[st]);
+    else if (st <= GS_STAGE_SAVING && !atomic_load(&a->saved))
+        nc_log(NC_LOG_WARN, TAG,
+               "signal %d: already stopping; saving %u players, send SIGKILL to abort "
+               "(unsaved changes are lost)",
+               sig, atomic_load(&a->saving));
+    else
+        nc_log(NC_LOG_WARN, TAG,
+               "signal %d: already stopping (%s); every character is saved, send SIGKILL "
+               "to abort",
+               sig, stage_text[st]);
+}
+
+/* shutdown.timeout_ms passed: say where the stop is stuck and whether the
+ * characters were saved, then exit 3 at once. */
+static void stop_deadline(gs_app_t *a)
+{
+    int st = atomic_load(&a->stage);
+    if (!atomic_load(&a->saved))
+        nc_log(NC_LOG_ERROR, TAG,
+               "shutdown did not finish within shutdown.timeout_ms=%lld (stuck: %s); the %u "
+               "characters online at the final save are NOT confirmed saved; exiting 3",
+               (long long)a->cfg.shutdown_timeout_ms, stage_text[st], atomic_load(&a->saving));
+    else
+        nc_log(NC_LOG_ERROR, TAG,
+               "shutdown did not finish within shutdown.timeout_ms=%lld (stuck: %s); every "
+               "character was saved; exiting 3",
+               (long long)a->cfg.shutdown_timeout_ms, stage_text[st]);
+    gs_exit_now(3);
+}
+
+/* Runs stop_all on its own thread while this one handles further signals
+ * and the shutdown.timeout_ms deadline. */
+static void supervise_stop(gs_app_t *a)
+{
+    gs_thread_t *t;
+    if (gs_thread_start(&t, stop_thread, a) != 0) {
+        nc_log(NC_LOG_WARN, TAG, "no stop thread: stopping without a deadline");
+        stop_all(a);
+        return;
+    }
+    uint64_t limit = (uint64_t)a->cfg.shutdown_timeout_ms;
+    uint64_t end = nc_now_ms() + limit;
+    while (!atomic_load(&a->stopped)) {
+        int left = -1;
+        if (limit) {
+            uint64_t now = nc_now_ms();
+            if (now >= end)
+                stop_deadline(a);
+            left = end - now > 60000 ? 60000 : (int)(end - now);
+        }
+        int sig = gs_signals_wait_ms(left);
+        if (sig > 0)
+            log_repeat_signal(a, sig);
+    }
+    gs_thread_join(t);
+}
 int main(int argc, char **argv)
 {
     static gs_app_t a;
@@ -175,6 +262,16 @@ int main(int argc, char **argv)
     nc_log_level_parse(a.cfg.log_level, &lvl);
     nc_log_set_level(lvl);
     a.started_ms = nc_now_ms();
+    /* every player needs a descriptor; 128 more for metrics (64), the
+     * database, links and the engine.  Short of it: a clear warning (not a
+     * refusal), and accept pauses at the limit instead of failing. */
+    uint64_t fd_want = (uint64_t)a.cfg.max_sessions + 128, fd_soft = 0, fd_hard = 0;
+    if (nc_fd_limit_raise(fd_want, &fd_soft, &fd_hard) == NC_EMFILE)
+        nc_log(NC_LOG_WARN, TAG,
+               "fd limit %llu (hard %llu) < listen.max_sessions %lld + 128: connections past "
+               "it are refused; raise `ulimit -n` or lower listen.max_sessions",
+               (unsigned long long)fd_soft, (unsigned long long)fd_hard,
+               (long long)a.cfg.max_sessions);
     if (gs_signals_install() != 0) {
         fprintf(stderr, "gameserver: cannot install signal handlers\n");
         return 1;
@@ -193,8 +290,16 @@ int main(int argc, char **argv)
     nc_log(NC_LOG_INFO, TAG, "shard '%s' ready on %s:%u (pool mode %s)", a.cfg.shard_name,
            a.cfg.host, nc_server_port(a.players), a.cfg.pool_mode);
     int sig = gs_signals_wait();
-    nc_log(NC_LOG_INFO, TAG, "signal %d: stopping (a second signal forces exit)", sig);
-    stop_all(&a);
+    atomic_store(&a.saving, content_online(a.world));
+    nc_log(NC_LOG_INFO, TAG,
+           "signal %d: stopping (saving %u players; further signals do not skip the save)", sig,
+           atomic_load(&a.saving));
+    supervise_stop(&a);
+    if (a.unsaved) {
+        nc_log(NC_LOG_ERROR, TAG, "stopped: %zu characters NOT saved (see above); exit 1",
+               a.unsaved);
+        return 1;
+    }
     nc_log(NC_LOG_INFO, TAG, "stopped cleanly");
     return 0;
 }

@@ -45,17 +45,28 @@ typedef struct content_opts_s {
     uint32_t new_chars_per_min;       /* per source address */
     uint32_t new_chars_per_min_global;
     int exempt_loopback; /* per-address limits skip 127.0.0.0/8 and ::1 */
+    /* database faults and durability (0 = the default in brackets) */
+    int db_sync_normal;                   /* 1: synchronous=NORMAL [0: FULL, durable] */
+    uint32_t db_busy_timeout_ms;          /* one statement's lock wait [100] */
+    uint32_t db_request_timeout_ms;       /* a login/gold change waits at most [5000] */
+    uint32_t db_max_waiting;              /* requests waiting for the database [4096] */
+    uint32_t db_shutdown_save_timeout_ms; /* shutdown retries saves for [30000] */
+    const char *db_fault_file;            /* tests only (content_db_opts_t.fault_file) */
 } content_opts_t;
 
 int content_world_create(const content_opts_t *o, content_world_t **out, char *err, size_t errlen);
 /* Orderly stop: refuse new logins, save every online character in one
- * batch, tell players, stop zone timers, wait for the database to drain.
- * Sessions stay open (the server closes them afterwards). */
-void content_world_shutdown(content_world_t *w);
+ * batch, tell players, stop zone timers, wait for the database to drain
+ * (retrying saves up to db_shutdown_save_timeout_ms).  Sessions stay open
+ * (the server closes them afterwards).  Returns the number of characters
+ * whose save is NOT on disk (each one logged by name); 0 when all are. */
+size_t content_world_shutdown(content_world_t *w);
 /* Bytes still queued to online players (0 once notices are flushed). */
 size_t content_unsent(content_world_t *w);
-/* After the engine is gone.  Closes the database. */
-void content_world_destroy(content_world_t *w);
+/* After the sessions are closed.  Waits for their logout saves (up to the
+ * same deadline as shutdown), closes the database.  Returns the number of
+ * characters whose last save is NOT on disk (each one logged by name). */
+size_t content_world_destroy(content_world_t *w);
 
 /* Player role handlers; role_ud must be the world. */
 nc_handlers_t content_handlers(void);
@@ -99,7 +110,15 @@ typedef struct content_stats_s {
     uint64_t refused_full, refused_prelogin, refused_per_ip;
     uint64_t login_timeouts, kicked_prelogin_packets, new_chars_refused;
     uint32_t prelogin; /* sessions not logged in yet, now */
+    /* database faults and money checks */
+    int db_up;                    /* 0 while operations fail and are being retried */
+    uint64_t db_faults[6];        /* failed statements by kind: content_db_fault_name */
+    uint64_t db_saves_pending;    /* characters whose save waits for the database */
+    uint64_t db_requests_waiting; /* logins/gold changes waiting for the database */
+    uint64_t db_retries, db_requests_timed_out, db_saves_lost;
+    uint64_t money_range_refused; /* gold/item changes refused: amount or result overflows */
 } content_stats_t;
+extern const char *const content_db_fault_name[6]; /* busy locked readonly full ioerr other */
 extern const double content_db_latency_bucket_ms[8];
 
 void content_stats(content_world_t *w, content_stats_t *out);

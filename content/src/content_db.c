@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "loglimit.h"
 #include "netcore.h"
+
+#define TAG "db"
 
 enum {
     ST_BEGIN,
@@ -40,8 +43,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_GOLD_GET] = "SELECT gold FROM wallet WHERE char_id = ?1",
     [ST_GOLD_SET] = "INSERT INTO wallet(char_id, gold) VALUES(?1, ?2)"
                     " ON CONFLICT(char_id) DO UPDATE SET gold = excluded.gold",
+    /* the WHERE keeps count + n within int64: no row changes on overflow */
     [ST_ITEM_ADD] = "INSERT INTO inventory(char_id, item, count) VALUES(?1, ?2, ?3)"
-                    " ON CONFLICT(char_id, item) DO UPDATE SET count = count + excluded.count",
+                    " ON CONFLICT(char_id, item) DO UPDATE SET count = count + excluded.count"
+                    " WHERE count <= 9223372036854775807 - excluded.count",
     [ST_ITEM_GET] = "SELECT count FROM inventory WHERE char_id = ?1 AND item = ?2",
 };
 
@@ -60,11 +65,91 @@ static const char *const migrations[CONTENT_DB_SCHEMA_VERSION] = {
 
 const double content_db_bucket_ms[8] = {0.1, 0.5, 1, 5, 10, 50, 100, 1e300};
 
+_Static_assert(CONTENT_DB_F_COUNT == 6, "content.h declares content_db_fault_name[6]");
+const char *const content_db_fault_name[CONTENT_DB_F_COUNT] = {"busy", "locked", "readonly",
+                                                               "full", "ioerr",  "other"};
+
+/* Operations, for logs (one rate-limited line per second each). */
+enum { OP_OPEN, OP_LOGIN, OP_SAVE, OP_GOLD, OP_PROBE, OP_COUNT };
+static const char *const op_name[OP_COUNT] = {"open", "login", "save", "gold", "probe"};
+
 struct content_db_s {
     sqlite3 *h;
     sqlite3_stmt *st[ST_COUNT];
+    content_db_opts_t o;
+    int op; /* OP_* of the transaction in progress */
+    /* db strand only: */
+    loglimit_t lim[OP_COUNT], range_lim;
+    int inject_rc;
+    uint32_t inject_left;
+    /* read by the metrics thread: */
     atomic_uint_fast64_t ops, errors, total_us, buckets[8];
+    atomic_uint_fast64_t faults[CONTENT_DB_F_COUNT], range_refused;
 };
+
+static int fault_kind(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY: return CONTENT_DB_F_BUSY;
+    case SQLITE_LOCKED: return CONTENT_DB_F_LOCKED;
+    case SQLITE_READONLY: return CONTENT_DB_F_READONLY;
+    case SQLITE_FULL: return CONTENT_DB_F_FULL;
+    case SQLITE_IOERR: return CONTENT_DB_F_IOERR;
+    default: return CONTENT_DB_F_OTHER;
+    }
+}
+
+/* Counts a failed statement and logs it, at most one line per second per
+ * operation; returns the CONTENT_DB_* result it maps to. */
+static int fault(content_db_t *db, int rc, const char *what)
+{
+    int kind = fault_kind(rc);
+    atomic_fetch_add(&db->faults[kind], 1);
+    int result = kind == CONTENT_DB_F_OTHER ? CONTENT_DB_ERROR : CONTENT_DB_RETRY;
+    uint64_t held;
+    if (!loglimit_take(&db->lim[db->op], nc_now_ms(), 1000, &held))
+        return result;
+    char more[64] = "";
+    if (held)
+        snprintf(more, sizeof more, " (+%llu more in the last second)", (unsigned long long)held);
+    nc_log(result == CONTENT_DB_RETRY ? NC_LOG_WARN : NC_LOG_ERROR, TAG,
+           "%s: %s failed: %s [%s, %s]%s", op_name[db->op], what, sqlite3_errstr(rc),
+           content_db_fault_name[kind], result == CONTENT_DB_RETRY ? "will retry" : "permanent",
+           more);
+    return result;
+}
+
+static int fault_from_name(const char *s)
+{
+    static const struct {
+        const char *n;
+        int rc;
+    } map[] = {{"busy", SQLITE_BUSY}, {"locked", SQLITE_LOCKED}, {"readonly", SQLITE_READONLY},
+               {"full", SQLITE_FULL}, {"ioerr", SQLITE_IOERR},   {"corrupt", SQLITE_CORRUPT}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strncmp(s, map[i].n, strlen(map[i].n)) == 0)
+            return map[i].rc;
+    return SQLITE_IOERR;
+}
+
+/* Test hooks: an injected fault, or one named in o.fault_file. */
+static int injected(content_db_t *db)
+{
+    if (db->inject_left > 0) {
+        db->inject_left--;
+        return db->inject_rc;
+    }
+    if (!db->o.fault_file)
+        return SQLITE_OK;
+    FILE *f = fopen(db->o.fault_file, "r");
+    if (!f)
+        return SQLITE_OK;
+    char word[32] = "";
+    if (!fgets(word, sizeof word, f))
+        word[0] = 0;
+    fclose(f);
+    return fault_from_name(word);
+}
 
 static uint64_t mono_us(void)
 {
@@ -83,32 +168,47 @@ static void record(content_db_t *db, uint64_t t0, int ok)
             atomic_fetch_add(&db->buckets[i], 1);
 }
 
+static const char *const stmt_name[ST_COUNT] = {
+    [ST_BEGIN] = "begin",         [ST_COMMIT] = "commit",      [ST_ROLLBACK] = "rollback",
+    [ST_LOAD] = "load",           [ST_INSERT] = "insert",      [ST_TOUCH] = "touch",
+    [ST_SAVE_POS] = "save",       [ST_GOLD_GET] = "gold read", [ST_GOLD_SET] = "gold write",
+    [ST_ITEM_ADD] = "item write", [ST_ITEM_GET] = "item read",
+};
+
+/* One statement that returns no row: CONTENT_DB_OK or the fault's result. */
 static int exec1(content_db_t *db, int which)
 {
     sqlite3_stmt *s = db->st[which];
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return rc == SQLITE_DONE ? CONTENT_DB_OK : fault(db, rc, stmt_name[which]);
 }
 
 /* Transactions.  tx_begin records a failed BEGIN itself; tx_end commits
- * when rc is 0 and rolls back otherwise, records the outcome and returns rc
- * (or -1 when the commit fails). */
-static int tx_begin(content_db_t *db, uint64_t t0)
+ * when rc is OK and rolls back otherwise, records the outcome and returns
+ * rc (or the commit's fault). */
+static int tx_begin(content_db_t *db, int op, uint64_t t0)
 {
-    if (exec1(db, ST_BEGIN) == 0)
-        return 0;
-    record(db, t0, 0);
-    return -1;
+    db->op = op;
+    int inj = injected(db);
+    int rc = inj != SQLITE_OK ? fault(db, inj, "begin (injected)") : exec1(db, ST_BEGIN);
+    if (rc != CONTENT_DB_OK)
+        record(db, t0, 0);
+    return rc;
 }
 
 static int tx_end(content_db_t *db, uint64_t t0, int rc)
 {
-    if (rc == 0)
+    if (rc == CONTENT_DB_OK)
         rc = exec1(db, ST_COMMIT);
-    if (rc != 0)
-        exec1(db, ST_ROLLBACK);
-    record(db, t0, rc == 0);
+    if (rc != CONTENT_DB_OK && !sqlite3_get_autocommit(db->h)) {
+        sqlite3_stmt *s = db->st[ST_ROLLBACK]; /* a failed rollback leaves nothing to undo */
+        sqlite3_step(s);
+        sqlite3_reset(s);
+    }
+    if (rc == CONTENT_DB_RANGE)
+        atomic_fetch_add(&db->range_refused, 1);
+    record(db, t0, rc == CONTENT_DB_OK || rc == CONTENT_DB_REFUSED || rc == CONTENT_DB_RANGE);
     return rc;
 }
 
@@ -135,22 +235,64 @@ static int migrate(content_db_t *db, char *err, size_t errlen)
     return 0;
 }
 
+/* A file that exists but cannot be opened for writing.  SQLite would open
+ * it read-only: the database then answers SQLITE_READONLY forever, and a
+ * read-only -shm is mapped read-only and kills the process with SIGBUS. */
+static int unwritable(const char *path, const char *suffix, char *err, size_t errlen)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s%s", path, suffix);
+    FILE *f = fopen(p, "rb");
+    if (!f)
+        return 0; /* absent: SQLite creates it (and says so if it cannot) */
+    fclose(f);
+    f = fopen(p, "r+b");
+    if (f) {
+        fclose(f);
+        return 0;
+    }
+    snprintf(err, errlen,
+             "%s exists but cannot be opened for writing; fix its permissions (the server "
+             "needs to write the database, its -wal and its -shm file)",
+             p);
+    return -1;
+}
+
 int content_db_open(const char *path, content_db_t **out, char *err, size_t errlen)
 {
+    content_db_opts_t o = CONTENT_DB_OPTS_DEFAULT;
+    return content_db_open_opts(path, &o, out, err, errlen);
+}
+
+int content_db_open_opts(const char *path, const content_db_opts_t *o, content_db_t **out,
+                         char *err, size_t errlen)
+{
+    if (unwritable(path, "", err, errlen) || unwritable(path, "-wal", err, errlen) ||
+        unwritable(path, "-shm", err, errlen))
+        return -1;
     content_db_t *db = calloc(1, sizeof *db);
     if (!db) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    db->o = *o;
+    db->op = OP_OPEN;
     const char *what = "open";
-    if (sqlite3_open(path, &db->h) != SQLITE_OK)
+    if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK)
         goto fail;
-    sqlite3_busy_timeout(db->h, 5000);
+    if (sqlite3_db_readonly(db->h, "main") == 1) {
+        snprintf(err, errlen, "%s is read-only; the server needs to write it", path);
+        content_db_close(db);
+        return -1;
+    }
+    sqlite3_busy_timeout(db->h, 5000); /* start-up may wait for a lock; jobs later may not */
     what = "pragmas";
-    if (sqlite3_exec(db->h,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     " PRAGMA foreign_keys=ON;",
-                     NULL, NULL, NULL) != SQLITE_OK)
+    char pragmas[160];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;",
+             o->synchronous_full ? "FULL" : "NORMAL");
+    if (sqlite3_exec(db->h, pragmas, NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
     if (migrate(db, err, errlen) != 0) {
         content_db_close(db);
@@ -161,6 +303,7 @@ int content_db_open(const char *path, content_db_t **out, char *err, size_t errl
         if (sqlite3_prepare_v3(db->h, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->st[i],
                                NULL) != SQLITE_OK)
             goto fail;
+    sqlite3_busy_timeout(db->h, (int)(o->busy_timeout_ms > 60000 ? 60000 : o->busy_timeout_ms));
     *out = db;
     return 0;
 fail:
@@ -194,14 +337,16 @@ int content_db_user_version(content_db_t *db)
     return v;
 }
 
+/* 1 found, 0 not found, or a CONTENT_DB_* fault result (< 0). */
 static int load_row(content_db_t *db, const char *name, content_char_t *c)
 {
     sqlite3_stmt *s = db->st[ST_LOAD];
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
+        const unsigned char *n = sqlite3_column_text(s, 1);
         c->id = sqlite3_column_int64(s, 0);
-        snprintf(c->name, sizeof c->name, "%s", (const char *)sqlite3_column_text(s, 1));
+        snprintf(c->name, sizeof c->name, "%s", n ? (const char *)n : "");
         c->zone = sqlite3_column_int(s, 2);
         c->x = (float)sqlite3_column_double(s, 3);
         c->y = (float)sqlite3_column_double(s, 4);
@@ -211,7 +356,9 @@ static int load_row(content_db_t *db, const char *name, content_char_t *c)
         c->gold = sqlite3_column_int64(s, 8);
     }
     sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : fault(db, rc, stmt_name[ST_LOAD]);
 }
 
 static int insert_row(content_db_t *db, const char *name, int32_t zone, float x, float y,
@@ -223,9 +370,7 @@ static int insert_row(content_db_t *db, const char *name, int32_t zone, float x,
     sqlite3_bind_double(s, 3, x);
     sqlite3_bind_double(s, 4, y);
     sqlite3_bind_int64(s, 5, now_ms);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return exec1(db, ST_INSERT);
 }
 
 int content_db_load_or_create(content_db_t *db, const char *name, int32_t zone, float x, float y,
@@ -233,34 +378,41 @@ int content_db_load_or_create(content_db_t *db, const char *name, int32_t zone, 
 {
     uint64_t t0 = mono_us();
     memset(out, 0, sizeof *out);
-    if (tx_begin(db, t0) != 0)
-        return -1;
+    int rc = tx_begin(db, OP_LOGIN, t0);
+    if (rc != CONTENT_DB_OK)
+        return rc;
     int found = load_row(db, name, out);
-    int rc = found < 0 ? -1 : 0;
+    rc = found < 0 ? found : CONTENT_DB_OK;
     if (found == 0) {
-        rc = insert_row(db, name, zone, x, y, now_ms) != 0 || load_row(db, name, out) != 1 ? -1 : 0;
-        out->created_now = rc == 0;
+        rc = insert_row(db, name, zone, x, y, now_ms);
+        if (rc == CONTENT_DB_OK) {
+            found = load_row(db, name, out);
+            rc = found < 0 ? found : found == 1 ? CONTENT_DB_OK : CONTENT_DB_ERROR;
+        }
+        out->created_now = rc == CONTENT_DB_OK;
     }
-    if (rc == 0) {
+    if (rc == CONTENT_DB_OK) {
         sqlite3_stmt *s = db->st[ST_TOUCH];
         sqlite3_bind_int64(s, 1, out->id);
         sqlite3_bind_int64(s, 2, now_ms);
         rc = exec1(db, ST_TOUCH);
     }
     rc = tx_end(db, t0, rc);
-    if (rc == 0)
+    if (rc == CONTENT_DB_OK)
         out->last_login_ms = now_ms;
+    else
+        memset(out, 0, sizeof *out);
     return rc;
 }
 
 int content_db_save_positions(content_db_t *db, const content_pos_t *v, size_t n)
 {
     uint64_t t0 = mono_us();
-    if (tx_begin(db, t0) != 0)
-        return -1;
+    int rc = tx_begin(db, OP_SAVE, t0);
+    if (rc != CONTENT_DB_OK)
+        return rc;
     sqlite3_stmt *s = db->st[ST_SAVE_POS];
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    for (size_t i = 0; i < n && rc == CONTENT_DB_OK; i++) {
         sqlite3_bind_int64(s, 1, v[i].id);
         sqlite3_bind_int(s, 2, v[i].zone);
         sqlite3_bind_double(s, 3, v[i].x);
@@ -271,54 +423,88 @@ int content_db_save_positions(content_db_t *db, const content_pos_t *v, size_t n
     return tx_end(db, t0, rc);
 }
 
-static int64_t gold_get(content_db_t *db, int64_t char_id)
+/* Inside a transaction: the balance (0 without a wallet row) or a fault. */
+static int gold_get(content_db_t *db, int64_t char_id, int64_t *g)
 {
     sqlite3_stmt *s = db->st[ST_GOLD_GET];
     sqlite3_bind_int64(s, 1, char_id);
-    int64_t g = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    int rc = sqlite3_step(s);
+    *g = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
-    return g;
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        return CONTENT_DB_OK;
+    return fault(db, rc, stmt_name[ST_GOLD_GET]);
 }
 
-/* Inside an open transaction: 0, -1 error, -2 would go negative. */
+/* Inside an open transaction: balance + delta, checked (never wraps). */
 static int gold_apply(content_db_t *db, int64_t char_id, int64_t delta, int64_t *balance)
 {
-    int64_t g = gold_get(db, char_id) + delta;
-    if (g < 0)
-        return -2;
+    int64_t g, n;
+    int rc = gold_get(db, char_id, &g);
+    if (rc != CONTENT_DB_OK)
+        return rc;
+    uint64_t held;
+    if (__builtin_add_overflow(g, delta, &n)) {
+        if (loglimit_take(&db->range_lim, nc_now_ms(), 1000, &held))
+            nc_log(NC_LOG_WARN, TAG, "gold: character %lld: %lld %+lld overflows; refused (+%llu)",
+                   (long long)char_id, (long long)g, (long long)delta, (unsigned long long)held);
+        return CONTENT_DB_RANGE;
+    }
+    if (n < 0)
+        return CONTENT_DB_REFUSED;
     sqlite3_stmt *s = db->st[ST_GOLD_SET];
     sqlite3_bind_int64(s, 1, char_id);
-    sqlite3_bind_int64(s, 2, g);
-    if (exec1(db, ST_GOLD_SET) != 0)
-        return -1;
-    *balance = g;
-    return 0;
+    sqlite3_bind_int64(s, 2, n);
+    if ((rc = exec1(db, ST_GOLD_SET)) != CONTENT_DB_OK)
+        return rc;
+    *balance = n;
+    return CONTENT_DB_OK;
 }
 
-int content_db_gold_add(content_db_t *db, int64_t char_id, int64_t delta, int64_t *balance)
-{
-    return content_db_buy_item(db, char_id, 0, 0, -delta, balance);
-}
-
-int content_db_buy_item(content_db_t *db, int64_t char_id, int32_t item, int32_t count,
-                        int64_t price, int64_t *balance)
+/* One transaction: gold += delta, then (count > 0) item += count. */
+static int wallet_tx(content_db_t *db, int64_t char_id, int64_t delta, int32_t item, int32_t count,
+                     int64_t *balance)
 {
     uint64_t t0 = mono_us();
     int64_t bal = 0;
-    if (tx_begin(db, t0) != 0)
-        return -1;
-    int rc = gold_apply(db, char_id, -price, &bal);
-    if (rc == 0 && count > 0) {
+    int rc = tx_begin(db, OP_GOLD, t0);
+    if (rc != CONTENT_DB_OK)
+        return rc;
+    rc = gold_apply(db, char_id, delta, &bal);
+    if (rc == CONTENT_DB_OK && count > 0) {
         sqlite3_stmt *s = db->st[ST_ITEM_ADD];
         sqlite3_bind_int64(s, 1, char_id);
         sqlite3_bind_int(s, 2, item);
         sqlite3_bind_int(s, 3, count);
         rc = exec1(db, ST_ITEM_ADD);
+        uint64_t held;
+        if (rc == CONTENT_DB_OK && sqlite3_changes(db->h) == 0) {
+            if (loglimit_take(&db->range_lim, nc_now_ms(), 1000, &held))
+                nc_log(NC_LOG_WARN, TAG,
+                       "item: character %lld: item %d %+d overflows; refused (+%llu)",
+                       (long long)char_id, (int)item, (int)count, (unsigned long long)held);
+            rc = CONTENT_DB_RANGE;
+        }
     }
     rc = tx_end(db, t0, rc);
-    if (rc == 0)
+    if (rc == CONTENT_DB_OK)
         *balance = bal;
     return rc;
+}
+
+int content_db_gold_add(content_db_t *db, int64_t char_id, int64_t delta, int64_t *balance)
+{
+    return wallet_tx(db, char_id, delta, 0, 0, balance);
+}
+
+int content_db_buy_item(content_db_t *db, int64_t char_id, int32_t item, int32_t count,
+                        int64_t price, int64_t *balance)
+{
+    if (price < 0 || count < 0) { /* -price is then always defined */
+        atomic_fetch_add(&db->range_refused, 1);
+        return CONTENT_DB_RANGE;
+    }
+    return wallet_tx(db, char_id, -price, item, count, balance);
 }
 
 int64_t content_db_item_count(content_db_t *db, int64_t char_id, int32_t item)
@@ -331,11 +517,32 @@ int64_t content_db_item_count(content_db_t *db, int64_t char_id, int32_t item)
     return n;
 }
 
+int content_db_probe(content_db_t *db)
+{
+    uint64_t t0 = mono_us();
+    int rc = tx_begin(db, OP_PROBE, t0);
+    if (rc != CONTENT_DB_OK)
+        return rc;
+    sqlite3_stmt *s = db->st[ST_ROLLBACK];
+    sqlite3_step(s);
+    sqlite3_reset(s);
+    return CONTENT_DB_OK;
+}
+
+void content_db_inject_fault(content_db_t *db, int sqlite_rc, uint32_t count)
+{
+    db->inject_rc = sqlite_rc;
+    db->inject_left = count;
+}
+
 void content_db_stats(content_db_t *db, content_db_stats_t *out)
 {
     out->ops = atomic_load(&db->ops);
     out->errors = atomic_load(&db->errors);
     out->total_us = atomic_load(&db->total_us);
+    for (int i = 0; i < CONTENT_DB_F_COUNT; i++)
+        out->faults[i] = atomic_load(&db->faults[i]);
+    out->range_refused = atomic_load(&db->range_refused);
     for (int i = 0; i < 8; i++)
         out->buckets[i] = atomic_load(&db->buckets[i]);
 }

@@ -28,37 +28,94 @@ typedef struct content_pos_s {
     int32_t zone;
     float x, y;
     int64_t played_s;
+    char name[CONTENT_NAME_MAX + 1]; /* for logs only (a save that could not be made) */
 } content_pos_t;
 
+/* Results of the operations below. */
+enum {
+    CONTENT_DB_OK = 0,
+    CONTENT_DB_ERROR = -1,   /* permanent (constraint, corrupt file...): retrying will not help */
+    CONTENT_DB_REFUSED = -2, /* a rule said no (gold would go below zero); nothing changed */
+    CONTENT_DB_RETRY = -3,   /* transient fault (busy, locked, read-only, full, I/O): nothing
+                                changed; the same call may succeed later */
+    CONTENT_DB_RANGE = -4    /* an amount out of range (overflow); nothing changed */
+};
+
+/* Fault kinds counted by content_db_stats (SQLite primary result codes). */
+enum {
+    CONTENT_DB_F_BUSY,
+    CONTENT_DB_F_LOCKED,
+    CONTENT_DB_F_READONLY,
+    CONTENT_DB_F_FULL,
+    CONTENT_DB_F_IOERR,
+    CONTENT_DB_F_OTHER,
+    CONTENT_DB_F_COUNT
+};
+extern const char *const content_db_fault_name[CONTENT_DB_F_COUNT];
+
+typedef struct content_db_opts_s {
+    int synchronous_full;     /* 1: PRAGMA synchronous=FULL (durable commits), 0: NORMAL */
+    uint32_t busy_timeout_ms; /* how long one statement waits for a lock; keep it short */
+    /* Tests only: when non-NULL and this file exists, every transaction
+     * fails at BEGIN with the fault named in it (busy, locked, readonly,
+     * full, ioerr) as if SQLite had returned it. */
+    const char *fault_file;
+} content_db_opts_t;
+#define CONTENT_DB_OPTS_DEFAULT                                                                    \
+    {                                                                                              \
+        1, 100, NULL                                                                               \
+    }
+
 /* Opens (creating if needed) and migrates to CONTENT_DB_SCHEMA_VERSION.  On
- * failure returns -1 and writes a message to err. */
+ * failure returns -1 and writes a message to err.  content_db_open uses
+ * CONTENT_DB_OPTS_DEFAULT.  Refuses (clearly) a database whose directory,
+ * file, -wal or -shm cannot be written: SQLite would otherwise map a
+ * read-only -shm and die of SIGBUS on its first transaction. */
 int content_db_open(const char *path, content_db_t **out, char *err, size_t errlen);
+int content_db_open_opts(const char *path, const content_db_opts_t *o, content_db_t **out,
+                         char *err, size_t errlen);
 /* Checkpoints the WAL and closes. */
 void content_db_close(content_db_t *db);
 int content_db_user_version(content_db_t *db);
 
-/* Loads `name` or creates it at (zone, x, y); stamps last_login.  0 or -1. */
+/* Every operation below runs in one transaction and returns a CONTENT_DB_*
+ * result; on anything but CONTENT_DB_OK nothing changed.  Faults are
+ * counted by kind and logged (rate-limited: one line per second per
+ * operation, with the count of the ones not logged). */
+
+/* Loads `name` or creates it at (zone, x, y); stamps last_login. */
 int content_db_load_or_create(content_db_t *db, const char *name, int32_t zone, float x, float y,
                               int64_t now_ms, content_char_t *out);
-/* Saves n positions in one transaction.  0 or -1 (nothing saved). */
+/* Saves n positions in one transaction (all or nothing). */
 int content_db_save_positions(content_db_t *db, const content_pos_t *v, size_t n);
 
 /* Adds delta (may be negative) to the character's gold in one transaction;
- * refuses (-2) to go below zero.  *balance gets the committed value. */
+ * refuses (CONTENT_DB_REFUSED) to go below zero and (CONTENT_DB_RANGE) a
+ * balance that would not fit in int64.  *balance gets the committed value. */
 int content_db_gold_add(content_db_t *db, int64_t char_id, int64_t delta, int64_t *balance);
 /* Buys `count` of `item` for `price` gold in one transaction: both change or
- * neither (-2 if the gold is short). */
+ * neither (CONTENT_DB_REFUSED if the gold is short, CONTENT_DB_RANGE for a
+ * negative price or count, or an item count that would overflow). */
 int content_db_buy_item(content_db_t *db, int64_t char_id, int32_t item, int32_t count,
                         int64_t price, int64_t *balance);
+/* Takes and drops the write lock (BEGIN IMMEDIATE; ROLLBACK): OK, or the
+ * fault.  A lock held elsewhere shows; a read-only or full disk shows only
+ * at the next write. */
+int content_db_probe(content_db_t *db);
 int64_t content_db_item_count(content_db_t *db, int64_t char_id, int32_t item);
 
 /* Cumulative latency of statements, for metrics. */
 typedef struct content_db_stats_s {
     uint64_t ops, errors;
+    uint64_t faults[CONTENT_DB_F_COUNT]; /* failed statements by kind */
+    uint64_t range_refused;              /* CONTENT_DB_RANGE answers */
     uint64_t total_us;
     uint64_t buckets[8]; /* <=0.1,0.5,1,5,10,50,100,+Inf ms, cumulative counts */
 } content_db_stats_t;
 void content_db_stats(content_db_t *db, content_db_stats_t *out);
+/* Tests: the next `count` transactions fail at BEGIN with SQLite result
+ * code `sqlite_rc` (e.g. 8 SQLITE_READONLY, 13 SQLITE_FULL). */
+void content_db_inject_fault(content_db_t *db, int sqlite_rc, uint32_t count);
 extern const double content_db_bucket_ms[8];
 
 #endif

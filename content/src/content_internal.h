@@ -17,6 +17,7 @@
 #include "zone_rules.h"
 
 typedef struct zone_s zone_t;
+typedef struct world_db_s world_db_t; /* world_db.c: db strand state and fault handling */
 
 typedef struct player_s {
     zone_ent_t ent; /* ent.id: shard-unique entity id */
@@ -94,12 +95,13 @@ struct content_world_s {
     /* abuse limits (issue 12): session.c, world.c */
     atomic_uint live, prelogin; /* player sessions open / not logged in yet */
     ip_table_t ips;
-    tbucket_t new_chars;           /* global; db strand only */
     struct content_probe_s *probe; /* db strand only */
     content_rl_t rl_conn, rl_refuse, rl_kick, rl_db;
     atomic_uint_fast64_t requests_dropped, flood_warnings, kicked_flood, refused_full,
         refused_prelogin, refused_per_ip, login_timeouts, kicked_prelogin_packets,
         new_chars_refused;
+    world_db_t *dbq;           /* database faults: world_db.c */
+    uint64_t save_deadline_ms; /* shutdown: when to stop retrying saves */
 };
 
 /* ---- world.c ---- */
@@ -197,8 +199,10 @@ typedef struct login_job_s {
     char name[CONTENT_NAME_MAX + 1];
     content_char_t c;
     int ok;
-    int refused; /* new character over the creation limit */
-    char ip[48]; /* source address ("" for a takeover hand-off) */
+    int refused;        /* new character over the creation limit */
+    int reserved;       /* holds a new-character token (limits.c) */
+    char ip[48];        /* source address ("" for a takeover hand-off) */
+    int db_unavailable; /* !ok because the database stayed unavailable */
 } login_job_t;
 /* Runs on the session strand; owns and frees the job. */
 void session_loaded_job(void *arg);
@@ -218,3 +222,19 @@ void world_global_chat(content_world_t *w, nc_sid_t from, const char *sender, co
 /* 1 the character exists, 0 it does not, -1 error (logged, rate-limited). */
 int content_probe_exists(content_world_t *w, const char *name);
 void content_probe_free(content_world_t *w);
+/* ---- world_db.c: the db strand's requests, with fault handling ---- */
+int world_db_init(content_world_t *w);
+void world_db_free(content_world_t *w);
+/* On the db strand: run now, or wait (in order) while the database is down. */
+void world_db_login(content_world_t *w, login_job_t *j);
+void world_db_gold(content_world_t *w, nc_sid_t sid, int64_t char_id, int64_t delta);
+void world_db_save(content_world_t *w, const content_pos_t *v, size_t n);
+/* Any thread but the db strand: waits until every save posted so far is on
+ * disk (or deadline_ms, monotonic), then returns the number of characters
+ * whose save is not on disk (each one logged by name). */
+size_t world_db_wait(content_world_t *w, uint64_t deadline_ms);
+/* No more retries; waiting requests get "database unavailable". */
+void world_db_stop(content_world_t *w);
+/* "/gold N": parses N (checked), then world_gold_async. */
+void world_db_gold_command(content_world_t *w, nc_sid_t sid, int64_t char_id, const char *arg);
+void world_db_stats(content_world_t *w, content_stats_t *s);

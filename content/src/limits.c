@@ -223,6 +223,46 @@ void ipt_chars_take(ip_table_t *t, const char *ip, uint64_t now_ms)
     pthread_mutex_unlock(&t->mu);
 }
 
+void ipt_set_global(ip_table_t *t, double per_min, uint64_t now_ms)
+{
+    pthread_mutex_lock(&t->mu);
+    t->global_per_min = per_min;
+    tbucket_init(&t->global, per_min, now_ms);
+    pthread_mutex_unlock(&t->mu);
+}
+
+int ipt_chars_reserve(ip_table_t *t, const char *ip, uint64_t now_ms)
+{
+    double g = t->global_per_min, per_min = t->chars_per_min;
+    int use_ip = per_min > 0 && *ip;
+    pthread_mutex_lock(&t->mu);
+    ip_entry_t *e = use_ip ? find_locked(t, ip, 1, now_ms) : NULL;
+    if (e && !e->has_chars) {
+        tbucket_init(&e->chars, per_min, now_ms);
+        e->has_chars = 1;
+    }
+    int ok = (g <= 0 || tbucket_refill(&t->global, g / 60.0, g, now_ms) >= 1.0) &&
+             (!use_ip || !e || tbucket_refill(&e->chars, per_min / 60.0, per_min, now_ms) >= 1.0);
+    if (ok && g > 0)
+        t->global.tokens -= 1.0;
+    if (ok && e)
+        e->chars.tokens -= 1.0;
+    pthread_mutex_unlock(&t->mu);
+    return ok;
+}
+
+void ipt_chars_refund(ip_table_t *t, const char *ip, uint64_t now_ms)
+{
+    double g = t->global_per_min, per_min = t->chars_per_min;
+    pthread_mutex_lock(&t->mu);
+    if (g > 0 && (t->global.tokens += 1.0) > g)
+        t->global.tokens = g;
+    ip_entry_t *e = per_min > 0 && *ip ? find_locked(t, ip, 0, now_ms) : NULL;
+    if (e && e->has_chars && (e->chars.tokens += 1.0) > per_min)
+        e->chars.tokens = per_min;
+    pthread_mutex_unlock(&t->mu);
+}
+
 uint32_t ipt_size(ip_table_t *t)
 {
     pthread_mutex_lock(&t->mu);

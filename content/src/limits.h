@@ -76,7 +76,9 @@ typedef struct ip_table_s {
     pthread_mutex_t mu;
     ip_entry_t *b[IPT_BUCKETS];
     uint32_t n, next_sweep;
-    double chars_per_min; /* bucket of new characters: per minute, holds one minute */
+    double chars_per_min;  /* bucket of new characters: per minute, holds one minute */
+    double global_per_min; /* the shard-wide bucket, under the same lock */
+    tbucket_t global;
 } ip_table_t;
 
 void ipt_init(ip_table_t *t, double chars_per_min);
@@ -89,6 +91,13 @@ void ipt_prelogin_leave(ip_table_t *t, const char *ip, uint64_t now_ms);
 double ipt_chars_available(ip_table_t *t, const char *ip, uint64_t now_ms);
 void ipt_chars_take(ip_table_t *t, const char *ip, uint64_t now_ms);
 uint32_t ipt_size(ip_table_t *t);
+/* New-character limit as a reservation: one token from the shard-wide
+ * bucket (global_per_min, 0 = none) and from ip's (chars_per_min, 0 or
+ * ip "" = none), both or neither.  1 reserved, 0 over a limit.  A login
+ * that did not create a character gives it back with ipt_chars_refund. */
+void ipt_set_global(ip_table_t *t, double per_min, uint64_t now_ms);
+int ipt_chars_reserve(ip_table_t *t, const char *ip, uint64_t now_ms);
+void ipt_chars_refund(ip_table_t *t, const char *ip, uint64_t now_ms);
 
 /* A log line that is written at most per_s times a second per site; the
  * rest are counted and summed up in the next line written. */

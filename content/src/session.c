@@ -277,6 +277,8 @@ void session_loaded_job(void *arg)
     content_world_t *w = j->w;
     nc_session_t *s = w->o.engine ? nc_session_get(w->o.engine, j->sid) : NULL;
     csess_t *c = s ? nc_session_ud(s) : NULL;
+    if (j->reserved && !(j->ok && j->c.created_now)) /* no character made: token back */
+        ipt_chars_refund(&w->ips, j->ip, nc_now_ms());
     if (!j->ok)
         snprintf(j->c.name, sizeof j->c.name, "%s", j->name);
     if (!world_zone_by_id(w, (uint16_t)j->c.zone)) {
@@ -296,7 +298,9 @@ void session_loaded_job(void *arg)
         if (c && j->refused)
             fail(s, c, PROTO_ERR_RATE_LIMITED, "too many new characters: try again later");
         else if (c)
-            fail(s, c, PROTO_ERR_INTERNAL, "character could not be loaded");
+            fail(s, c, PROTO_ERR_INTERNAL,
+                 j->db_unavailable ? "database unavailable, try again later"
+                                   : "character could not be loaded");
         if (p)
             world_player_done(w, p); /* releases the name (or hands it over) */
     }

@@ -89,47 +89,31 @@ void world_send_notice(content_world_t *w, nc_sid_t sid, int code, const char *t
     }
 }
 
-/* New-character limit (db strand only): may one more character be created
- * for a login from ip?  Per source address and shard-wide token buckets of
- * one minute each; an address exempt or unknown ("") has only the global. */
-static int new_char_budget(content_world_t *w, const char *ip, uint64_t now)
-{
-    const content_opts_t *o = &w->o;
-    if (o->new_chars_per_min_global &&
-        tbucket_refill(&w->new_chars, o->new_chars_per_min_global / 60.0,
-                       o->new_chars_per_min_global, now) < 1.0)
-        return 0;
-    return !o->new_chars_per_min || !*ip || ipt_chars_available(&w->ips, ip, now) >= 1.0;
-}
-
+/* New-character limit, on the db strand before the load: a token is
+ * reserved from the shard-wide and the per-address bucket; the session's
+ * strand gives it back when the login did not create a character
+ * (session_loaded_job).  With the budget spent only names that exist may
+ * log in: the read-only probe (content_probe.c) runs only then, and an
+ * error there lets the login through (logged). */
 static void db_load_job(void *arg)
 {
     login_job_t *j = arg;
     content_world_t *w = j->w;
-    const content_zone_def_t *home = &w->defs.v[0];
-    uint64_t now = nc_now_ms();
-    int limited = w->o.new_chars_per_min || w->o.new_chars_per_min_global;
-    /* over the creation budget only names that exist may log in; the probe
-     * runs only then (an error lets the login through: logged) */
-    if (limited && !new_char_budget(w, j->ip, now) && content_probe_exists(w, j->name) == 0) {
-        j->ok = 0;
-        j->refused = 1;
-        atomic_fetch_add(&w->new_chars_refused, 1);
-        content_rlog(&w->rl_refuse, 5, NC_LOG_WARN, TAG,
-                     "[%llx] new character '%s' from %s refused: creation limit",
-                     (unsigned long long)j->sid, j->name, *j->ip ? j->ip : "?");
-    } else {
-        j->ok = content_db_load_or_create(w->db, j->name, home->id, home->spawn_x, home->spawn_y,
-                                          (int64_t)nc_wall_ms(), &j->c) == 0;
-        if (j->ok && j->c.created_now && limited) {
-            if (w->o.new_chars_per_min_global)
-                w->new_chars.tokens -=
-                    1.0; /* refilled above; may dip below 0 after a probe error */
-            if (w->o.new_chars_per_min && *j->ip)
-                ipt_chars_take(&w->ips, j->ip, now);
+    if (w->o.new_chars_per_min || w->o.new_chars_per_min_global) {
+        uint64_t now = nc_now_ms();
+        j->reserved = ipt_chars_reserve(&w->ips, j->ip, now);
+        if (!j->reserved && content_probe_exists(w, j->name) == 0) {
+            j->ok = 0;
+            j->refused = 1;
+            atomic_fetch_add(&w->new_chars_refused, 1);
+            content_rlog(&w->rl_refuse, 5, NC_LOG_WARN, TAG,
+                         "[%llx] new character '%s' from %s refused: creation limit",
+                         (unsigned long long)j->sid, j->name, *j->ip ? j->ip : "?");
+            world_post_critical(w, j->strand, session_loaded_job, j);
+            return;
         }
     }
-    world_post_critical(w, j->strand, session_loaded_job, j);
+    world_db_login(w, j); /* world_db.c: now, or after the database recovers */
 }
 
 /* Takes over the caller's strand reference. */
@@ -255,10 +239,7 @@ typedef struct save_job_s {
 static void db_save_job(void *arg)
 {
     save_job_t *j = arg;
-    if (content_db_save_positions(j->w->db, j->v, j->n) != 0)
-        nc_log(NC_LOG_ERROR, TAG, "saving %zu characters failed", j->n);
-    else if (j->n > 1)
-        atomic_fetch_add(&j->w->saves_batched, 1);
+    world_db_save(j->w, j->v, j->n); /* world_db.c: written, or kept and retried */
     free(j);
 }
 
@@ -286,16 +267,7 @@ typedef struct gold_job_s {
 static void db_gold_job(void *arg)
 {
     gold_job_t *j = arg;
-    int64_t bal = 0;
-    int rc = content_db_gold_add(j->w->db, j->char_id, j->delta, &bal);
-    char text[96];
-    if (rc == 0)
-        snprintf(text, sizeof text, "gold %+lld, balance %lld", (long long)j->delta,
-                 (long long)bal);
-    else
-        snprintf(text, sizeof text, "gold change refused (%s)", rc == -2 ? "not enough" : "error");
-    /* committed (or refused) before the client hears of it */
-    world_send_notice(j->w, j->sid, rc == 0 ? 0 : PROTO_ERR_INTERNAL, text);
+    world_db_gold(j->w, j->sid, j->char_id, j->delta); /* world_db.c */
     free(j);
 }
 

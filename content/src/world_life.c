@@ -61,15 +61,24 @@ int content_world_create(const content_opts_t *o, content_world_t **out, char *e
     pthread_mutex_init(&w->reg_mu, NULL);
     pthread_mutex_init(&w->hook_mu, NULL);
     ipt_init(&w->ips, o->new_chars_per_min);
-    tbucket_init(&w->new_chars, o->new_chars_per_min_global, nc_now_ms());
+    ipt_set_global(&w->ips, o->new_chars_per_min_global, nc_now_ms());
     content_rl_init(&w->rl_conn);
     content_rl_init(&w->rl_refuse);
     content_rl_init(&w->rl_kick);
     content_rl_init(&w->rl_db);
     atomic_store(&w->next_entity, 1);
+    content_db_opts_t dbo = CONTENT_DB_OPTS_DEFAULT;
+    dbo.synchronous_full = !o->db_sync_normal;
+    if (o->db_busy_timeout_ms)
+        dbo.busy_timeout_ms = o->db_busy_timeout_ms;
+    dbo.fault_file = o->db_fault_file;
     if (content_zones_load(o->zones_file, &w->defs, err, errlen) != 0 ||
-        (o->db_path && content_db_open(o->db_path, &w->db, err, errlen) != 0))
+        (o->db_path && content_db_open_opts(o->db_path, &dbo, &w->db, err, errlen) != 0))
         goto fail;
+    if (world_db_init(w) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     if (nc_strand_create(o->db_queue, &w->db_strand) != 0) {
         snprintf(err, errlen, "cannot create the database strand");
         goto fail;
@@ -97,10 +106,19 @@ static void notice_all(content_world_t *w, const char *text)
     pthread_mutex_unlock(&w->reg_mu);
 }
 
-void content_world_shutdown(content_world_t *w)
+static uint64_t save_deadline(content_world_t *w)
+{
+    if (!w->save_deadline_ms) {
+        uint32_t t = w->o.db_shutdown_save_timeout_ms ? w->o.db_shutdown_save_timeout_ms : 30000;
+        w->save_deadline_ms = nc_now_ms() + t;
+    }
+    return w->save_deadline_ms;
+}
+
+size_t content_world_shutdown(content_world_t *w)
 {
     if (atomic_exchange(&w->shutting_down, 1))
-        return;
+        return 0;
     uint32_t online = content_online(w);
     for (int i = 0; i < w->nzones; i++)
         zone_stop_timers(&w->zones[i]);
@@ -108,12 +126,22 @@ void content_world_shutdown(content_world_t *w)
         world_post_critical(w, w->zones[i].strand, zone_autosave_job, &w->zones[i]);
     for (int i = 0; i < w->nzones; i++)
         world_fence(w->zones[i].strand);
-    world_fence(w->db_strand);
-    notice_all(w, "server shutting down; your character is saved");
+    /* saves are retried while the database is unavailable, up to the
+     * deadline; only what is on disk is reported saved */
+    size_t unsaved = w->db ? world_db_wait(w, save_deadline(w)) : 0;
     content_rl_flush(&w->rl_conn, NC_LOG_INFO, "session", "login/close");
     content_rl_flush(&w->rl_refuse, NC_LOG_WARN, "session", "refusal");
     content_rl_flush(&w->rl_kick, NC_LOG_WARN, "session", "kick");
-    nc_log(NC_LOG_INFO, TAG, "shutdown: %u online characters saved", online);
+    if (unsaved == 0) {
+        notice_all(w, "server shutting down; your character is saved");
+        nc_log(NC_LOG_INFO, TAG, "shutdown: %u online characters saved", online);
+    } else {
+        notice_all(w, "server shutting down; the database is unavailable: your latest "
+                      "progress may not be saved");
+        nc_log(NC_LOG_ERROR, TAG,
+               "shutdown: %zu characters NOT saved (database unavailable; named above)", unsaved);
+    }
+    return unsaved;
 }
 
 size_t content_unsent(content_world_t *w)
@@ -134,20 +162,28 @@ size_t content_unsent(content_world_t *w)
     return total;
 }
 
-void content_world_destroy(content_world_t *w)
+size_t content_world_destroy(content_world_t *w)
 {
     if (!w)
-        return;
+        return 0;
+    size_t unsaved = 0;
     for (int i = 0; i < w->nzones; i++)
         zone_stop_timers(&w->zones[i]);
     /* leave jobs from closing sessions may still be queued: drain zones,
-     * then the saves they posted */
+     * then the saves they posted (retried up to the shutdown deadline) */
     for (int i = 0; i < w->nzones; i++)
         world_fence(w->zones[i].strand);
     if (w->db_strand) {
+        if (w->db && w->dbq) {
+            unsaved = world_db_wait(w, save_deadline(w));
+            if (unsaved)
+                nc_log(NC_LOG_ERROR, TAG, "%zu characters NOT saved (named above)", unsaved);
+        }
+        world_db_stop(w);
         world_fence(w->db_strand);
         nc_strand_release(w->db_strand);
     }
+    world_db_free(w);
     for (int i = 0; i < w->nzones; i++)
         zone_free(&w->zones[i]);
     free(w->zones);
@@ -170,6 +206,7 @@ void content_world_destroy(content_world_t *w)
     content_rl_destroy(&w->rl_kick);
     content_rl_destroy(&w->rl_db);
     free(w);
+    return unsaved;
 }
 
 uint32_t content_online(content_world_t *w)
@@ -204,6 +241,8 @@ void content_stats(content_world_t *w, content_stats_t *s)
     s->kicked_prelogin_packets = atomic_load(&w->kicked_prelogin_packets);
     s->new_chars_refused = atomic_load(&w->new_chars_refused);
     s->prelogin = atomic_load(&w->prelogin);
+    s->db_up = 1;
+    world_db_stats(w, s);
     if (w->db) {
         content_db_stats_t d;
         content_db_stats(w->db, &d);
@@ -211,6 +250,7 @@ void content_stats(content_world_t *w, content_stats_t *s)
         s->db_errors = d.errors;
         s->db_total_us = d.total_us;
         memcpy(s->db_buckets, d.buckets, sizeof s->db_buckets);
+        memcpy(s->db_faults, d.faults, sizeof s->db_faults);
     }
 }
 

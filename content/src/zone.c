@@ -42,6 +42,7 @@ void player_snapshot(const player_t *p, content_pos_t *out)
     out->x = p->ent.x;
     out->y = p->ent.y;
     out->played_s = p->played_base_s + (int64_t)((nc_now_ms() - p->entered_ms) / 1000u);
+    snprintf(out->name, sizeof out->name, "%s", p->name);
 }
 
 static void send_counted(zone_t *z, nc_sid_t sid, nc_packet_t *pkt)

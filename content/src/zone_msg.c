@@ -145,9 +145,8 @@ static void on_move(zone_t *z, player_t *p, const proto_move_t *m)
 
 static void chat_command(zone_t *z, player_t *p, const char *text)
 {
-    long long delta;
-    if (sscanf(text, "/gold %lld", &delta) == 1)
-        world_gold_async(z->w, p->sid, p->char_id, delta);
+    if (strncmp(text, "/gold ", 6) == 0)
+        world_db_gold_command(z->w, p->sid, p->char_id, text + 6); /* checked parse */
     else
         world_send_error(z->w, p->sid, PROTO_ERR_BAD_PACKET, 0, "unknown command (try /gold N)");
 }

@@ -78,6 +78,35 @@ void nc_log(nc_log_level_t lvl, const char *tag, const char *fmt, ...)
     ;
 #define NC_LOG_ENABLED(lvl) ((lvl) >= nc_log_get_level())
 
+/* Rate-limited logging for messages one peer can trigger at will (accept
+ * errors, refused connections, session closes): at most one line per
+ * `per_ms` (0 = 1000) for each state; the lines suppressed meanwhile are
+ * counted and the next line printed ends with " (N more since last)".
+ * Thread-safe and lock-free; a zero-initialised state is ready (static or
+ * a struct member).  Returns 1 if the line was printed, 0 if suppressed
+ * (or below the log level, which is not counted). */
+typedef struct nc_log_state_s {
+    _Atomic uint64_t next_ms;    /* monotonic ms before which lines are held */
+    _Atomic uint64_t suppressed; /* lines held since the last one printed */
+} nc_log_state_t;
+int nc_log_limited(nc_log_state_t *st, uint32_t per_ms, nc_log_level_t lvl, const char *tag,
+                   const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+/* ---- process limits --------------------------------------------------- */
+
+/* File descriptor limit (POSIX RLIMIT_NOFILE): raises the soft limit to
+ * `want` (0 = as high as allowed: the hard limit), never above the hard
+ * limit, never lowers it, and reports both limits after the attempt
+ * (either pointer may be NULL).  Returns 0 if the soft limit is now >=
+ * want, NC_EMFILE if it could not be raised that far, another NC_E* code
+ * if the limits cannot be read.  Windows has no such per-process limit:
+ * reports a large number (16777216) for both and returns 0. */
+int nc_fd_limit_raise(uint64_t want, uint64_t *soft_out, uint64_t *hard_out);
+
 /* ---- time -------------------------------------------------------------- */
 
 uint64_t nc_now_ns(void);  /* monotonic */
@@ -284,6 +313,11 @@ typedef struct nc_role_opts_s {
      * packets; default one second's worth. */
     uint32_t rate_packets_per_s;
     uint32_t rate_burst;
+
+    /* clients: a connect not completed within this fails with NC_ETIMEDOUT
+     * and goes through the reconnect back-off; nc_client_destroy cancels a
+     * pending connect at once.  0 = default 5000. */
+    uint32_t connect_timeout_ms;
 } nc_role_opts_t;
 
 /* Listen on host:port ("0.0.0.0", "::", "127.0.0.1"...; port 0 = pick one). */
@@ -312,6 +346,12 @@ typedef struct nc_role_stats_s {
     uint64_t closed_idle;
     uint64_t connect_failures; /* clients */
     uint64_t reconnects;       /* clients */
+    uint64_t connect_timeouts; /* clients: connects that hit connect_timeout_ms */
+    /* servers: accept failures (EMFILE, ENFILE, ENOBUFS, ENOMEM...), times
+     * the listener was paused for them, and connections accepted on the
+     * reserve descriptor and closed at once (the peer sees an orderly close
+     * instead of a timeout).  See netcore/README.md, "Out of descriptors". */
+    uint64_t accept_errors, accept_pauses, accept_shed;
     uint64_t packets_in, packets_out, bytes_in, bytes_out;
     uint64_t read_pauses;    /* reads paused for a full queue */
     uint64_t input_pauses;   /* a session paused at max_input_bytes */

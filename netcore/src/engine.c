@@ -169,6 +169,8 @@ static int role_init(nc__role_t *r, nc_engine_t *e, const nc_role_opts_t *opts, 
         r->opts.reconnect_max_ms = 10000;
     if (r->opts.reconnect_max_ms < r->opts.reconnect_base_ms)
         r->opts.reconnect_max_ms = r->opts.reconnect_base_ms;
+    if (!r->opts.connect_timeout_ms)
+        r->opts.connect_timeout_ms = 5000;
     snprintf(r->name, sizeof(r->name), "%s",
              opts->name  ? opts->name
              : is_client ? "client"
@@ -284,6 +286,10 @@ static void role_stats(const nc__role_t *r, nc_role_stats_t *o)
     o->closed_idle = atomic_load(&m->st.closed_idle);
     o->connect_failures = atomic_load(&m->st.connect_failures);
     o->reconnects = atomic_load(&m->st.reconnects);
+    o->connect_timeouts = atomic_load(&m->st_io.connect_timeouts);
+    o->accept_errors = atomic_load(&m->st_io.accept_errors);
+    o->accept_pauses = atomic_load(&m->st_io.accept_pauses);
+    o->accept_shed = atomic_load(&m->st_io.accept_shed);
     o->packets_in = atomic_load(&m->st.packets_in);
     o->packets_out = atomic_load(&m->st.packets_out);
     o->bytes_in = atomic_load(&m->st.bytes_in);
@@ -414,8 +420,13 @@ void nc__on_connect(nc__role_t *r, nc__sock_t sock, int status, const char *peer
         return;
     }
     atomic_fetch_add(&r->st.connect_failures, 1);
-    nc_log(c->attempts ? NC_LOG_DEBUG : NC_LOG_WARN, r->name, "connect to %s:%u failed: %s",
-           c->host, c->port, nc_strerror(status));
+    if (status == NC_ETIMEDOUT)
+        atomic_fetch_add(&r->st_io.connect_timeouts, 1);
+    nc__mutex_lock(&r->lock);
+    int quiet = c->attempts || r->stopping;
+    nc__mutex_unlock(&r->lock);
+    nc_log(quiet ? NC_LOG_DEBUG : NC_LOG_WARN, r->name, "connect to %s:%u failed: %s", c->host,
+           c->port, nc_strerror(status));
     nc__mutex_lock(&r->lock);
     client_schedule_locked(c);
     nc__mutex_unlock(&r->lock);
@@ -479,9 +490,20 @@ void nc_client_destroy(nc_client_t *c)
     }
     nc__mutex_unlock(&c->r.lock);
     role_close_all(&c->r);
+    /* A connect in flight (the peer may be black-holed: the OS would wait
+     * minutes) fails now with NC_ECANCELED and clears pending.  Asked
+     * again every 20 ms: a reconnect job that saw stopping == 0 just
+     * before we set it may list its connect after our first look.  The
+     * backend only compares role pointers, so no connect ever touches a
+     * role that is gone. */
     nc__mutex_lock(&c->r.lock);
-    while (c->pending)
-        nc__cond_wait(&c->r.cond, &c->r.lock);
+    while (c->pending) {
+        nc__mutex_unlock(&c->r.lock);
+        nc__io_connect_cancel(c->r.engine, &c->r);
+        nc__mutex_lock(&c->r.lock);
+        if (c->pending)
+            nc__cond_timedwait(&c->r.cond, &c->r.lock, 20u * 1000000u);
+    }
     nc__mutex_unlock(&c->r.lock);
     /* a connect that completed while stopping made a session: close it too */
     role_close_all(&c->r);

@@ -63,6 +63,13 @@ struct nc__role_s {
     uint32_t live;
     int stopping;
     nc__role_t *engine_next; /* engine's list of roles, under engine lock */
+    /* backends: listener overload and connect timeouts (see nc_role_stats_t) */
+    struct {
+        atomic_uint_fast64_t accept_errors, accept_pauses, accept_shed, connect_timeouts;
+    } st_io;
+    /* rate-limited per-connection log lines (nc_log_limited): accept
+     * errors; refused connections and closes (session.c) */
+    nc_log_state_t log_accept, log_refused, log_closing;
     struct {
         atomic_uint_fast64_t sessions_total, rejected_cap, closed_bad_length, closed_send_full,
             closed_idle, connect_failures, reconnects, packets_in, packets_out, bytes_in, bytes_out,
@@ -220,6 +227,12 @@ void nc__io_listen_close(nc__listener_t *l);
 void nc__io_connect(nc_engine_t *e, nc__role_t *cli, const char *host, uint16_t port);
 /* Close a socket that never became a session. */
 void nc__io_sock_close(nc__sock_t sock);
+/* The client role is stopping: fail its connect in flight (if any) with
+ * NC_ECANCELED promptly, through nc__on_connect as usual; a no-op if none
+ * is listed yet (nc_client_destroy asks again until none is pending).
+ * Any thread, no lock held.  Connects also time out after
+ * r->opts.connect_timeout_ms with NC_ETIMEDOUT. */
+void nc__io_connect_cancel(nc_engine_t *e, nc__role_t *cli);
 
 /* ---- shared helpers ----------------------------------------------------- */
 

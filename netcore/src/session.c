@@ -85,8 +85,13 @@ static void session_close(nc_session_t *s, int code, const char *text,
     snprintf(s->reason.text, sizeof(s->reason.text), "%s", text ? text : "");
     if (counter)
         atomic_fetch_add(counter, 1);
-    nc_log(code < 0 && code != NC_ESTOPPED ? NC_LOG_INFO : NC_LOG_DEBUG, s->role->name,
-           "session %016llx %s closing: %s", (unsigned long long)s->id, s->peer, s->reason.text);
+    if (code < 0 && code != NC_ESTOPPED) /* per connection: rate-limited */
+        nc_log_limited(&s->role->log_closing, 1000, NC_LOG_INFO, s->role->name,
+                       "session %016llx %s closing: %s", (unsigned long long)s->id, s->peer,
+                       s->reason.text);
+    else
+        nc_log(NC_LOG_DEBUG, s->role->name, "session %016llx %s closing: %s",
+               (unsigned long long)s->id, s->peer, s->reason.text);
     cancel_idle_timer(s);
     cancel_rate_timer(s);
     int graceful = code >= 0 || code == NC_ESTOPPED;
@@ -205,8 +210,9 @@ nc_sid_t nc__session_create(nc__role_t *r, nc__sock_t fd, const char *peer)
     if (rc != 0) {
         if (rc == NC_EAGAIN)
             atomic_fetch_add(&r->st.rejected_cap, 1);
-        nc_log(NC_LOG_WARN, r->name, "connection from %s refused: %s", s->peer,
-               rc == NC_EAGAIN ? "session cap reached" : nc_strerror(rc));
+        nc_log_limited(&r->log_refused, 1000, NC_LOG_WARN, r->name,
+                       "connection from %s refused: %s", s->peer,
+                       rc == NC_EAGAIN ? "session cap reached" : nc_strerror(rc));
         nc_strand_t *strand = s->strand;
         nc__io_sock_close(fd);
         nc__mutex_destroy(&s->lock);

@@ -5,11 +5,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "content_db.h"
+#include "netcore.h"
 
 static char path[64];
 
@@ -59,7 +63,7 @@ static void test_batched_positions_survive_reopen(void **state)
     content_char_t a, b;
     content_db_load_or_create(db, "a", 1, 0, 0, 1, &a);
     content_db_load_or_create(db, "b", 1, 0, 0, 1, &b);
-    content_pos_t v[2] = {{a.id, 2, 11.5f, 12.5f, 30}, {b.id, 3, 1, 2, 40}};
+    content_pos_t v[2] = {{a.id, 2, 11.5f, 12.5f, 30, "a"}, {b.id, 3, 1, 2, 40, "b"}};
     assert_int_equal(content_db_save_positions(db, v, 2), 0);
     content_db_close(db);
     char err[256];
@@ -92,6 +96,158 @@ static void test_gold_never_goes_negative_and_purchase_is_atomic(void **state)
     assert_true(st.ops >= 5);
 }
 
+/* Issue 12: /gold INT64_MAX then /gold 1 was signed overflow (UB). */
+static void test_gold_overflow_is_refused_and_changes_nothing(void **state)
+{
+    content_db_t *db = *state;
+    content_char_t c;
+    int64_t bal = -1;
+    assert_int_equal(content_db_load_or_create(db, "croesus", 1, 0, 0, 1, &c), CONTENT_DB_OK);
+    assert_int_equal(content_db_gold_add(db, c.id, INT64_MAX, &bal), CONTENT_DB_OK);
+    assert_true(bal == INT64_MAX);
+    bal = -1;
+    assert_int_equal(content_db_gold_add(db, c.id, 1, &bal), CONTENT_DB_RANGE);
+    assert_int_equal(bal, -1); /* untouched */
+    assert_int_equal(content_db_gold_add(db, c.id, INT64_MAX, &bal), CONTENT_DB_RANGE);
+    /* INT64_MIN: would go below zero (and -INT64_MIN is never computed) */
+    assert_int_equal(content_db_gold_add(db, c.id, INT64_MIN, &bal), CONTENT_DB_REFUSED);
+    assert_int_equal(content_db_buy_item(db, c.id, 1, 1, INT64_MIN, &bal), CONTENT_DB_RANGE);
+    assert_int_equal(content_db_buy_item(db, c.id, 1, -1, 5, &bal), CONTENT_DB_RANGE);
+    assert_int_equal(content_db_gold_add(db, c.id, -INT64_MAX, &bal), CONTENT_DB_OK);
+    assert_int_equal(bal, 0);
+    assert_int_equal(content_db_gold_add(db, c.id, INT64_MIN, &bal), CONTENT_DB_REFUSED);
+
+    /* an item count at the top: buying more is refused, gold unchanged */
+    assert_int_equal(content_db_gold_add(db, c.id, 100, &bal), CONTENT_DB_OK);
+    assert_int_equal(content_db_buy_item(db, c.id, 9, 1, 10, &bal), CONTENT_DB_OK);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h,
+                                  "UPDATE inventory SET count = 9223372036854775806 WHERE item = 9",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    assert_int_equal(content_db_buy_item(db, c.id, 9, 1, 10, &bal), CONTENT_DB_OK);
+    assert_true(content_db_item_count(db, c.id, 9) == INT64_MAX);
+    assert_int_equal(content_db_buy_item(db, c.id, 9, 1, 10, &bal), CONTENT_DB_RANGE);
+    assert_true(content_db_item_count(db, c.id, 9) == INT64_MAX);
+    content_db_load_or_create(db, "croesus", 1, 0, 0, 2, &c);
+    assert_int_equal(c.gold, 80);
+    content_db_stats_t st;
+    content_db_stats(db, &st);
+    assert_true(st.range_refused >= 5);
+}
+
+/* Another connection holds the write lock: the operation fails fast
+ * (busy_timeout, not forever) with CONTENT_DB_RETRY, counted as busy, and
+ * changes nothing; it succeeds once the lock is gone. */
+static void test_locked_database_fails_fast_then_recovers(void **state)
+{
+    content_db_t *db = *state;
+    content_char_t c;
+    int64_t bal = 0;
+    assert_int_equal(content_db_load_or_create(db, "lock", 1, 0, 0, 1, &c), CONTENT_DB_OK);
+    assert_int_equal(content_db_gold_add(db, c.id, 10, &bal), CONTENT_DB_OK);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    uint64_t t0 = nc_now_ms();
+    assert_int_equal(content_db_gold_add(db, c.id, 5, &bal), CONTENT_DB_RETRY);
+    content_pos_t v = {c.id, 2, 3, 4, 5, "lock"};
+    assert_int_equal(content_db_save_positions(db, &v, 1), CONTENT_DB_RETRY);
+    content_char_t d;
+    assert_int_equal(content_db_load_or_create(db, "newbie", 1, 0, 0, 1, &d), CONTENT_DB_RETRY);
+    uint64_t took = nc_now_ms() - t0;
+    assert_true(took < 2000); /* 3 x busy_timeout (100 ms), not 3 x 5 s */
+    content_db_stats_t st;
+    content_db_stats(db, &st);
+    assert_true(st.faults[CONTENT_DB_F_BUSY] >= 3);
+    assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    assert_int_equal(content_db_gold_add(db, c.id, 5, &bal), CONTENT_DB_OK);
+    assert_int_equal(bal, 15); /* the refused +5 changed nothing */
+    assert_int_equal(content_db_save_positions(db, &v, 1), CONTENT_DB_OK);
+}
+
+/* Read-only / full / I/O errors (injected: the tests run as root, for whom
+ * permissions do not apply): transient, counted by kind, nothing changed. */
+static void test_injected_faults_are_transient_and_counted(void **state)
+{
+    content_db_t *db = *state;
+    content_char_t c;
+    int64_t bal = 0;
+    assert_int_equal(content_db_load_or_create(db, "ro", 1, 0, 0, 1, &c), CONTENT_DB_OK);
+    content_db_inject_fault(db, SQLITE_READONLY, 1);
+    assert_int_equal(content_db_gold_add(db, c.id, 5, &bal), CONTENT_DB_RETRY);
+    content_db_inject_fault(db, SQLITE_FULL, 1);
+    content_pos_t v = {c.id, 2, 3, 4, 5, "ro"};
+    assert_int_equal(content_db_save_positions(db, &v, 1), CONTENT_DB_RETRY);
+    content_db_inject_fault(db, SQLITE_IOERR, 1);
+    assert_int_equal(content_db_save_positions(db, &v, 1), CONTENT_DB_RETRY);
+    content_db_inject_fault(db, SQLITE_CORRUPT, 1);
+    assert_int_equal(content_db_save_positions(db, &v, 1), CONTENT_DB_ERROR);
+    content_db_stats_t st;
+    content_db_stats(db, &st);
+    assert_int_equal(st.faults[CONTENT_DB_F_READONLY], 1);
+    assert_int_equal(st.faults[CONTENT_DB_F_FULL], 1);
+    assert_int_equal(st.faults[CONTENT_DB_F_IOERR], 1);
+    assert_int_equal(st.faults[CONTENT_DB_F_OTHER], 1);
+    assert_int_equal(content_db_gold_add(db, c.id, 5, &bal), CONTENT_DB_OK);
+    assert_int_equal(bal, 5);
+}
+
+static int log_lines;
+static void count_sink(nc_log_level_t lvl, const char *line, void *ud)
+{
+    (void)lvl;
+    (void)ud;
+    if (strstr(line, "gold: begin (injected) failed"))
+        log_lines++;
+}
+
+/* 200 faults of one operation within a second: one log line (rate limit),
+ * 200 counted. */
+static void test_fault_log_is_rate_limited(void **state)
+{
+    content_db_t *db = *state;
+    content_char_t c;
+    int64_t bal;
+    assert_int_equal(content_db_load_or_create(db, "noisy", 1, 0, 0, 1, &c), CONTENT_DB_OK);
+    log_lines = 0;
+    nc_log_set_sink(count_sink, NULL);
+    uint64_t t0 = nc_now_ms();
+    content_db_inject_fault(db, SQLITE_BUSY, 200);
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(content_db_gold_add(db, c.id, 1, &bal), CONTENT_DB_RETRY);
+    int lines = log_lines;
+    nc_log_set_sink(NULL, NULL);
+    content_db_stats_t st;
+    content_db_stats(db, &st);
+    assert_int_equal(st.faults[CONTENT_DB_F_BUSY], 200);
+    if (nc_now_ms() - t0 < 1000) /* the loop takes microseconds; never near 1 s */
+        assert_int_equal(lines, 1);
+}
+
+/* A -shm that cannot be opened for writing is refused at open with a
+ * message naming it (SQLite would map it read-only: SIGBUS). */
+static void test_unwritable_shm_is_refused_at_open(void **state)
+{
+    content_db_close(*state);
+    *state = NULL;
+    char shm[96], err[512];
+    snprintf(shm, sizeof shm, "%s-shm", path);
+    remove(shm);
+    assert_int_equal(mkdir(shm, 0700), 0); /* unwritable even for root */
+    content_db_t *db = NULL;
+    assert_int_equal(content_db_open(path, &db, err, sizeof err), -1);
+    assert_null(db);
+    assert_non_null(strstr(err, "-shm"));
+    assert_non_null(strstr(err, "cannot be opened for writing"));
+    rmdir(shm);
+    assert_int_equal(content_db_open(path, &db, err, sizeof err), 0);
+    *state = db;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -99,6 +255,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batched_positions_survive_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gold_never_goes_negative_and_purchase_is_atomic, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_gold_overflow_is_refused_and_changes_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_locked_database_fails_fast_then_recovers, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_injected_faults_are_transient_and_counted, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_fault_log_is_rate_limited, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unwritable_shm_is_refused_at_open, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

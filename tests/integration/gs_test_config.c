@@ -63,6 +63,21 @@ static void test_bad_flag_value_is_named(void **state)
     assert_non_null(strstr(err, "pool.mode"));
 }
 
+/* A shared pool where the game queue can take every worker is refused at
+ * start (exit 2) with the keys named; the defaults pass. */
+static void test_starving_pool_is_refused(void **state)
+{
+    (void)state;
+    assert_int_equal(
+        run_with_file("{\"pool\": {\"threads\": 4}, \"queues\": {\"game\": {\"max_threads\": 4}}}"),
+        2);
+    assert_non_null(strstr(err, "queues.game.max_threads"));
+    assert_non_null(strstr(err, "pool.threads"));
+    const char *args[] = {"--set", "queues.game.max_threads=5", NULL};
+    assert_int_equal(gs_run_capture(args, err, sizeof err, 5000), 2);
+    assert_non_null(strstr(err, "queues.db.max_threads"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -70,6 +85,7 @@ int main(void)
         cmocka_unit_test(test_wrong_type_is_named),
         cmocka_unit_test(test_out_of_range_is_named),
         cmocka_unit_test(test_bad_flag_value_is_named),
+        cmocka_unit_test(test_starving_pool_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

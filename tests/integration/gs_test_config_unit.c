@@ -64,6 +64,11 @@ static void test_defaults_match_the_readme(void **state)
     assert_int_equal(c.chat_port, 7001);
     assert_int_equal(c.master_port, 7000);
     assert_string_equal(c.shard_name, "shard-1");
+    assert_int_equal(c.pool_threads, 6);
+    assert_int_equal(c.shutdown_timeout_ms, 30000);
+    assert_int_equal(c.metrics_max_conns, 16);
+    assert_int_equal(c.metrics_request_timeout_ms, 2000);
+    assert_int_equal(gs_config_validate(&c, err, sizeof err), 0);
 }
 
 static void test_flags_override_the_file_whatever_their_position(void **state)
@@ -178,6 +183,33 @@ static void test_out_of_range_is_named_and_leaves_the_value(void **state)
     assert_non_null(strstr(err, "'chat.host'"));
 }
 
+/* Shared pool, strict priority game > db > control: each queue needs a
+ * worker left by the caps above it.  Checked once all flags are in, so the
+ * order of --set flags does not matter. */
+static void test_starving_pool_is_refused_naming_the_keys(void **state)
+{
+    (void)state;
+    gs_config_t c;
+    const char *old_defaults[] = {"--set", "pool.threads=4", NULL}; /* game cap 4 of 4 */
+    assert_int_equal(from_args(&c, old_defaults), -1);
+    assert_non_null(strstr(err, "'queues.game.max_threads' (4)"));
+    assert_non_null(strstr(err, "'pool.threads' (4)"));
+    const char *no_control[] = {"--set", "pool.threads=5", NULL}; /* game 4 + db 1 = 5 */
+    assert_int_equal(from_args(&c, no_control), -1);
+    assert_non_null(strstr(err, "'queues.db.max_threads' (1)"));
+    assert_non_null(strstr(err, "control"));
+    const char *order[] = {"--set", "queues.game.max_threads=7", "--set", "pool.threads=9", NULL};
+    assert_int_equal(from_args(&c, order), 0);
+    const char *game3[] = {"--set", "pool.threads=5", "--set", "queues.game.max_threads=3", NULL};
+    assert_int_equal(from_args(&c, game3), 0);
+    const char *separate[] = {"--set", "pool.threads=1", "--set", "pool.mode=separate", NULL};
+    assert_int_equal(from_args(&c, separate), 0); /* a pool per queue: nothing shared */
+    const char *json = write_cfg("{\"pool\": {\"threads\": 2}}");
+    const char *file[] = {"--config", json, NULL};
+    assert_int_equal(from_args(&c, file), -1);
+    assert_non_null(strstr(err, "'pool.threads' (2)"));
+}
+
 static void test_missing_file_is_reported(void **state)
 {
     (void)state;
@@ -197,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_unknown_key_is_named),
         cmocka_unit_test_teardown(test_wrong_type_is_named, teardown_file),
         cmocka_unit_test(test_out_of_range_is_named_and_leaves_the_value),
+        cmocka_unit_test_teardown(test_starving_pool_is_refused_naming_the_keys, teardown_file),
         cmocka_unit_test(test_missing_file_is_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,6 +78,25 @@ static void test_bots_run_ends_with_zero_errors(void **state)
     assert_non_null(strstr(client.out, "rtt p50")); /* live status line (stderr) */
 }
 
+/* --spread: every bot confirmed in its zone (zone_changed into it), and
+ * twice (the second run's characters start in their zone and hop). */
+static void test_bots_spread_over_the_zones(void **state)
+{
+    (void)state;
+    const char *argv[] = {TESTCLIENT_BIN, "--port",     port, "--bots", "30",
+                          "--spread",     "--duration", "3",  "--ramp", "100",
+                          "--zones",      "1,2,3",      NULL};
+    for (int run = 0; run < 2; run++) {
+        assert_int_equal(tl_proc_start(&client, argv, 0), 0);
+        int rc = tl_proc_wait_exit(&client, 30000);
+        printf("%s", client.out);
+        assert_int_equal(rc, 0);
+        assert_non_null(strstr(client.out, "spread          30/30 placed over 3 zones"));
+        assert_non_null(strstr(client.out, "errors          0 "));
+        assert_non_null(strstr(client.out, "placed 30")); /* status line */
+    }
+}
+
 static void test_piped_client_logs_in_moves_says_and_quits(void **state)
 {
     (void)state;
@@ -120,6 +139,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bots_run_ends_with_zero_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bots_spread_over_the_zones, setup, teardown),
         cmocka_unit_test_setup_teardown(test_piped_client_logs_in_moves_says_and_quits, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hash_mismatch_is_reported_clearly, setup, teardown),

@@ -114,3 +114,99 @@ void nc_test_sock_shutdown_write(int fd)
 {
     shutdown((SOCKET)fd, SD_SEND);
 }
+
+int nc_test_sock_open(void)
+{
+    wsa_init();
+    SOCKET fd = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    return fd == INVALID_SOCKET ? -1 : (int)fd;
+}
+
+int nc_test_sock_connect_fd(int fd, uint16_t port)
+{
+    DWORD tv = 2000;
+    setsockopt((SOCKET)fd, SOL_SOCKET, SO_SNDTIMEO, (const char *)&tv, sizeof(tv));
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return connect((SOCKET)fd, (struct sockaddr *)&a, sizeof(a)) == 0 ? 0 : -1;
+}
+
+#define BH_MAX 16
+static SOCKET bh_fds[BH_MAX + 1];
+static int bh_n;
+
+/* As the POSIX twin: a listener with a full queue, filled until a connect
+ * stays unanswered for 200 ms.  Where the stack answers a full queue with
+ * a reset (Windows itself, usually), no connect stays unanswered and the
+ * caller skips; under Wine the host's stack drops the SYNs. */
+int nc_test_blackhole_open(uint16_t *port)
+{
+    wsa_init();
+    SOCKET ls = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int al = sizeof(a);
+    if (ls == INVALID_SOCKET || bind(ls, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        listen(ls, 0) != 0 || getsockname(ls, (struct sockaddr *)&a, &al) != 0) {
+        if (ls != INVALID_SOCKET)
+            closesocket(ls);
+        return -1;
+    }
+    bh_fds[bh_n++] = ls;
+    while (bh_n <= BH_MAX) {
+        SOCKET fd = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+        if (fd == INVALID_SOCKET)
+            break;
+        bh_fds[bh_n++] = fd;
+        u_long nb = 1;
+        ioctlsocket(fd, FIONBIO, &nb);
+        if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+            continue;
+        if (WSAGetLastError() != WSAEWOULDBLOCK)
+            break;
+        WSAPOLLFD pf = {fd, POLLOUT, 0};
+        int rc = WSAPoll(&pf, 1, 200);
+        if (rc == 0) {
+            *port = ntohs(a.sin_port);
+            return 0;
+        }
+        if (rc < 0 || (pf.revents & (POLLERR | POLLHUP)))
+            break; /* refused: this stack does not drop SYNs */
+    }
+    nc_test_blackhole_close();
+    return -1;
+}
+
+void nc_test_blackhole_close(void)
+{
+    while (bh_n > 0)
+        closesocket(bh_fds[--bh_n]);
+}
+
+int nc_test_fd_limit_set(uint64_t soft, uint64_t *old_soft)
+{
+    (void)soft;
+    (void)old_soft;
+    return -1;
+}
+
+int nc_test_fd_hog(int max)
+{
+    (void)max;
+    return -1;
+}
+
+void nc_test_fd_unhog(void) {}
+
+int64_t nc_test_cpu_us(void)
+{
+    FILETIME c, x, k, u;
+    if (!GetProcessTimes(GetCurrentProcess(), &c, &x, &k, &u))
+        return -1;
+    uint64_t t = (((uint64_t)k.dwHighDateTime << 32) | k.dwLowDateTime) +
+                 (((uint64_t)u.dwHighDateTime << 32) | u.dwLowDateTime);
+    return (int64_t)(t / 10u);
+}

@@ -29,4 +29,21 @@ void nc_test_sock_close(int fd);
 /* Sends FIN (no more writes); the socket stays open for reading. */
 void nc_test_sock_shutdown_write(int fd);
 
+/* Overload tests (test_overload.c).  A socket not yet connected (so it
+ * needs no new descriptor later), connected later (blocking, 2 s). */
+int nc_test_sock_open(void);
+int nc_test_sock_connect_fd(int fd, uint16_t port);
+/* A listener on 127.0.0.1 that never accepts and whose queue is full, so
+ * further SYNs are dropped: a connect to *port hangs until it times out.
+ * Returns 0, or -1 when the platform cannot build one (the test skips). */
+int nc_test_blackhole_open(uint16_t *port);
+void nc_test_blackhole_close(void);
+/* POSIX only (-1 elsewhere: the test skips): set the soft RLIMIT_NOFILE;
+ * open descriptors until none is left (at most max), then free them;
+ * CPU time of the whole process (user + system, every thread). */
+int nc_test_fd_limit_set(uint64_t soft, uint64_t *old_soft);
+int nc_test_fd_hog(int max);
+void nc_test_fd_unhog(void);
+int64_t nc_test_cpu_us(void);
+
 #endif

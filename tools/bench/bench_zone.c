@@ -168,7 +168,7 @@ static void create_characters(content_world_t *w, int n, content_pos_t *v)
         content_char_t c;
         snprintf(name, sizeof name, "saver%d", i);
         content_db_load_or_create(w->db, name, 1, 1, 1, 1, &c);
-        v[i] = (content_pos_t){c.id, 1, frand() * ZONE_W, frand() * ZONE_W, i};
+        v[i] = (content_pos_t){c.id, 1, frand() * ZONE_W, frand() * ZONE_W, i, ""};
     }
 }
 

@@ -15,6 +15,12 @@ typedef struct tc_opts_s {
     int bots;
     double duration_s, ramp_per_s, move_hz, chat_hz, ping_hz;
     int quiet_moves; /* interactive: do not print neighbours' moves */
+    /* --spread: bot i goes to zones[i % nzones] and walks to a home drawn
+     * uniformly in a disc of spread_radius around that zone's spawn */
+    int spread, nzones;
+    uint16_t zones[16];
+    double spread_radius;
+    double status_s; /* bots: seconds per status line (and its p50/p99 window) */
 } tc_opts_t;
 
 /* Engine with one I/O thread and a pool whose queue runs client handlers. */

@@ -24,10 +24,15 @@ typedef struct bot_s {
     float x, y, hx, hy, heading;
     uint64_t next_move, next_chat, next_ping; /* main thread only */
     uint32_t chats;
+    /* --spread: target zone and home offset from its spawn; placed once the
+     * bot got zone_changed into the target (the spawn is then known) */
+    uint16_t zone;
+    float off_x, off_y;
+    atomic_int placed;
 } bot_t;
 
 typedef struct stats_s {
-    atomic_uint_fast64_t in, out, logins, connected, corrections, chats_in;
+    atomic_uint_fast64_t in, out, logins, connected, corrections, chats_in, placed;
     atomic_uint_fast64_t err_disconnect, err_packet, err_login, err_connect, err_send;
     pthread_mutex_t hmu;
     tc_hist_t win, total; /* under hmu */
@@ -90,6 +95,51 @@ static void on_login(nc_session_t *s, bot_t *b, const uint8_t *body, size_t len)
         atomic_fetch_add(&st.out, 1);
 }
 
+static void send_zone_change(bot_t *b, uint16_t zone)
+{
+    proto_msg_t m = {.type = PROTO_T_ZONE_CHANGE_REQUEST};
+    m.zone_change_request.zone = zone;
+    bot_send(b, &m);
+}
+
+/* --spread, in the world at `zone`: go to the target zone.  Already there
+ * (a character saved by an earlier run): hop out and back in, so the
+ * zone_changed answer tells the spawn that the home offset is from. */
+static void spread_from(bot_t *b, uint16_t zone)
+{
+    if (zone != b->zone) {
+        send_zone_change(b, b->zone);
+        return;
+    }
+    for (int i = 0; i < opt->nzones; i++)
+        if (opt->zones[i] != zone) {
+            send_zone_change(b, opt->zones[i]);
+            return;
+        }
+    /* one zone only: the offset is taken from where the character is */
+    pthread_mutex_lock(&b->mu);
+    b->hx = b->x + b->off_x;
+    b->hy = b->y + b->off_y;
+    pthread_mutex_unlock(&b->mu);
+    atomic_store(&b->placed, 1);
+    atomic_fetch_add(&st.placed, 1);
+}
+
+static void spread_changed(bot_t *b, proto_vec2_t spawn, uint16_t zone)
+{
+    if (zone != b->zone) {
+        send_zone_change(b, b->zone);
+        return;
+    }
+    set_pos(b, spawn, 0);
+    pthread_mutex_lock(&b->mu);
+    b->hx = spawn.x + b->off_x;
+    b->hy = spawn.y + b->off_y;
+    pthread_mutex_unlock(&b->mu);
+    atomic_store(&b->placed, 1);
+    atomic_fetch_add(&st.placed, 1);
+}
+
 static void on_typed(bot_t *b, uint16_t type, const uint8_t *body, size_t len)
 {
     proto_msg_t m;
@@ -101,8 +151,13 @@ static void on_typed(bot_t *b, uint16_t type, const uint8_t *body, size_t len)
         set_pos(b, m.world_entered.pos, 1);
         int expect = B_LOGIN;
         atomic_compare_exchange_strong(&b->state, &expect, B_WORLD);
+        if (opt->spread && !atomic_load(&b->placed))
+            spread_from(b, m.world_entered.zone);
     } else if (type == PROTO_T_ZONE_CHANGED) {
-        set_pos(b, m.zone_changed.pos, 1);
+        if (opt->spread && !atomic_load(&b->placed))
+            spread_changed(b, m.zone_changed.pos, m.zone_changed.zone);
+        else
+            set_pos(b, m.zone_changed.pos, 1);
     } else if (type == PROTO_T_MOVE_CORRECTION) {
         set_pos(b, m.move_correction.pos, 0);
         atomic_fetch_add(&st.corrections, 1);
@@ -175,8 +230,12 @@ static void bot_move(bot_t *b)
     proto_msg_t m = {.type = PROTO_T_MOVE};
     pthread_mutex_lock(&b->mu);
     b->heading += ((float)(rand() % 100) - 50.0f) / 100.0f;
-    if (hypotf(b->x - b->hx, b->y - b->hy) > 30.0f)
+    float far = hypotf(b->x - b->hx, b->y - b->hy);
+    if (far > 30.0f) {
         b->heading = atan2f(b->hy - b->y, b->hx - b->x);
+        if (opt->spread) /* travelling to a spread home: 8 units/s, under max_speed 10 */
+            step = fminf(8.0f / (float)opt->move_hz, far);
+    }
     b->x += step * cosf(b->heading);
     b->y += step * sinf(b->heading);
     m.move.pos.x = b->x;
@@ -204,6 +263,8 @@ static void bot_tick(bot_t *b, uint64_t now)
     }
     if (atomic_load(&b->state) != B_WORLD)
         return;
+    if (opt->spread && !atomic_load(&b->placed)) /* zone change in flight */
+        return;
     if (now >= b->next_move && opt->move_hz > 0) {
         bot_move(b);
         b->next_move += period_ms(opt->move_hz);
@@ -222,6 +283,11 @@ static void bot_tick(bot_t *b, uint64_t now)
     }
 }
 
+static uint64_t status_ms(void)
+{
+    return opt->status_s > 0 ? (uint64_t)(opt->status_s * 1000.0) : 1000;
+}
+
 typedef struct rates_s {
     uint64_t in, out, t_ms;
 } rates_t;
@@ -236,12 +302,15 @@ static void status_line(double elapsed, rates_t *last, uint64_t now)
     pthread_mutex_unlock(&st.hmu);
     uint64_t in = st.in, out = st.out;
     double dt = (double)(now - last->t_ms) / 1000.0;
+    char spread[32] = "";
+    if (opt->spread)
+        snprintf(spread, sizeof spread, "  placed %llu", (unsigned long long)st.placed);
     fprintf(stderr,
             "[bots %5.1fs] connected %llu/%d  logins %llu  in %.0f/s  out %.0f/s  "
-            "rtt p50 %.2f ms p99 %.2f ms  errors %llu\n",
+            "rtt p50 %.2f ms p99 %.2f ms  errors %llu%s\n",
             elapsed, (unsigned long long)st.connected, opt->bots, (unsigned long long)st.logins,
             dt > 0 ? (double)(in - last->in) / dt : 0, dt > 0 ? (double)(out - last->out) / dt : 0,
-            tc_hist_pct_ms(&w, 50), tc_hist_pct_ms(&w, 99), (unsigned long long)errors());
+            tc_hist_pct_ms(&w, 50), tc_hist_pct_ms(&w, 99), (unsigned long long)errors(), spread);
     *last = (rates_t){in, out, now};
 }
 
@@ -249,7 +318,7 @@ static void status_line(double elapsed, rates_t *last, uint64_t now)
 static void run(bot_t *bots, uint64_t t0)
 {
     int started = 0;
-    uint64_t end = t0 + (uint64_t)(opt->duration_s * 1000.0), next_status = t0 + 1000;
+    uint64_t end = t0 + (uint64_t)(opt->duration_s * 1000.0), next_status = t0 + status_ms();
     rates_t last = {0, 0, t0};
     for (;;) {
         uint64_t now = nc_now_ms();
@@ -263,7 +332,7 @@ static void run(bot_t *bots, uint64_t t0)
             bot_tick(&bots[i], now);
         if (now >= next_status) {
             status_line(elapsed, &last, now);
-            next_status += 1000;
+            next_status += status_ms();
         }
         if (tl_signals_wait_ms(5)) { /* Ctrl-C: stop early, still log out */
             fprintf(stderr, "bots: interrupted\n");
@@ -311,6 +380,9 @@ static int summary(double secs)
            tc_hist_pct_ms(h, 99), (double)h->max_us / 1000.0);
     printf("  chat received   %llu   position corrections %llu\n", (unsigned long long)st.chats_in,
            (unsigned long long)st.corrections);
+    if (opt->spread)
+        printf("  spread          %llu/%d placed over %d zones\n", (unsigned long long)st.placed,
+               opt->bots, opt->nzones);
     printf("  errors          %llu (connect %llu, unexpected disconnects %llu, login %llu, "
            "error packets %llu, send %llu)\n",
            (unsigned long long)e, (unsigned long long)st.err_connect,
@@ -335,9 +407,16 @@ int tc_bots_main(const tc_opts_t *o)
     for (int i = 0; i < o->bots; i++) {
         bots[i].idx = i;
         snprintf(bots[i].name, sizeof bots[i].name, "bot%04d", i + 1);
+        bots[i].zone = o->zones[i % o->nzones];
         pthread_mutex_init(&bots[i].mu, NULL);
     }
     srand((unsigned)nc_now_ns());
+    for (int i = 0; i < o->bots; i++) { /* uniform in the disc: radius sqrt(u) */
+        float r = (float)(o->spread_radius * sqrt((double)rand() / RAND_MAX));
+        float a = (float)rand() / (float)RAND_MAX * 6.2831853f;
+        bots[i].off_x = r * cosf(a);
+        bots[i].off_y = r * sinf(a);
+    }
     uint64_t t0 = nc_now_ms();
     run(bots, t0);
     double secs = (double)(nc_now_ms() - t0) / 1000.0;

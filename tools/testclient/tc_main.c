@@ -11,6 +11,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: testclient [--host 127.0.0.1] [--port 7777] [--moves-quiet]\n"
                "       testclient --bots N --duration S [--ramp R] [--move-hz F] [--chat-hz F]\n"
                "                  [--ping-hz F] [--host H] [--port P]\n"
+               "                  [--spread [--zones 1,2,3] [--spread-radius 100]]\n"
+               "                  [--status-interval S]\n"
                "\n"
                "Interactive mode reads commands from stdin (a terminal or a pipe) and prints\n"
                "server events as they arrive. At end of input it waits briefly for pending\n"
@@ -23,6 +25,11 @@ static void usage(FILE *f)
                "ping (--ping-hz, default 1) for S seconds (default 10), then log out. One\n"
                "status line per second on stderr, a summary on stdout; exit 1 on errors or\n"
                "unexpected disconnects.\n"
+               "With --spread, bot i changes to zone i mod Z of --zones (default 1,2,3, the\n"
+               "template's zones.json) and walks from that zone's spawn to a home drawn in a\n"
+               "disc of --spread-radius units (default 100), then random-walks there.\n"
+               "--status-interval S: one status line per S seconds (default 1); its p50/p99\n"
+               "are over that window's pings.\n"
                "\n"
                "  --host H         server address (default 127.0.0.1)\n"
                "  --port P         server port (default 7777)\n"
@@ -39,6 +46,21 @@ static int parse_num(const char *v, double lo, double hi, double *out)
         return -1;
     *out = d;
     return 0;
+}
+
+/* "1,2,3": 1..16 zone ids in 1..65535 */
+static int parse_zones(tc_opts_t *o, const char *v)
+{
+    o->nzones = 0;
+    while (*v) {
+        char *end;
+        unsigned long z = strtoul(v, &end, 10);
+        if (end == v || z < 1 || z > 65535 || o->nzones == 16 || (*end && *end != ','))
+            return -1;
+        o->zones[o->nzones++] = (uint16_t)z;
+        v = *end ? end + 1 : end;
+    }
+    return o->nzones > 0 ? 0 : -1;
 }
 
 static int parse_opt(tc_opts_t *o, const char *k, const char *v)
@@ -60,6 +82,12 @@ static int parse_opt(tc_opts_t *o, const char *k, const char *v)
         o->chat_hz = d;
     else if (!strcmp(k, "--ping-hz") && parse_num(v, 0, 1000, &d) == 0)
         o->ping_hz = d;
+    else if (!strcmp(k, "--zones"))
+        return parse_zones(o, v);
+    else if (!strcmp(k, "--status-interval") && parse_num(v, 0.1, 3600, &d) == 0)
+        o->status_s = d;
+    else if (!strcmp(k, "--spread-radius") && parse_num(v, 0, 10000, &d) == 0)
+        o->spread_radius = d;
     else if (!strcmp(k, "--proto-hash"))
         o->proto_hash = strtoull(v, NULL, 16);
     else
@@ -76,12 +104,21 @@ int main(int argc, char **argv)
                    .ramp_per_s = 200,
                    .move_hz = 5,
                    .chat_hz = 0.2,
-                   .ping_hz = 1};
+                   .ping_hz = 1,
+                   .nzones = 3,
+                   .zones = {1, 2, 3},
+                   .spread_radius = 100,
+                   .status_s = 1};
     int i = 1;
     while (i < argc) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
+        }
+        if (!strcmp(argv[i], "--spread")) {
+            o.spread = 1;
+            i++;
+            continue;
         }
         if (!strcmp(argv[i], "--moves-quiet")) {
             o.quiet_moves = 1;

@@ -28,6 +28,12 @@
 #define MAX_IOV 64
 #define READS_PER_EVENT 8
 #define LINGER_MS 2000
+/* Listener overload (out of descriptors or kernel memory): the listener is
+ * taken out of epoll for PAUSE_MIN_MS, doubling up to PAUSE_MAX_MS while
+ * accepts keep failing; back to the minimum after an accept succeeds. */
+#define PAUSE_MIN_MS 100u
+#define PAUSE_MAX_MS 1000u
+#define SHED_PER_EVENT 64 /* connections closed at once per overload */
 
 /* io_flags bits */
 #define F_IN 1u     /* EPOLLIN wanted */
@@ -40,6 +46,8 @@
 enum { TAG_SESSION = 0, TAG_LISTENER = 1, TAG_CONNECTOR = 2, TAG_WAKE = 3 };
 
 typedef enum { OP_CLOSE, OP_CLOSE_HARD, OP_LISTEN_CLOSE, OP_STOP } op_kind_t;
+
+typedef struct connector_s connector_t;
 
 typedef struct op_s {
     struct op_s *next;
@@ -60,6 +68,12 @@ struct nc__loop_s {
     nc_cond_t done_cond;
     op_t *ops, **ops_tail;
     linger_t *lingering; /* loop thread only */
+    /* connects in flight on this loop, with their deadlines: under lock
+     * (added by the connecting thread, marked canceled by a destroying
+     * one, removed only by the loop thread) */
+    connector_t *connectors;
+    nc__listener_t *paused; /* listeners out of epoll for overload; loop only */
+    int spare_fd;           /* reserve descriptor (/dev/null) for EMFILE; loop only */
     int stop;
     int preempt; /* nc_engine_opts_t.io_preempt */
 };
@@ -69,13 +83,23 @@ struct nc__listener_s {
     nc__role_t *role;
     int fd;
     int closed; /* under loop->lock */
+    /* overload pause, loop thread only */
+    int paused;
+    uint32_t pause_ms; /* last pause length; 0 after a successful accept */
+    uint64_t resume_at;
+    nc__listener_t *paused_next;
 };
 
-typedef struct {
+struct connector_s {
     nc__role_t *role;
     int fd;
+    int cancel; /* under loop->lock: fail with NC_ECANCELED */
+    uint64_t deadline;
+    connector_t *next; /* loop->connectors */
     char peer[64];
-} connector_t;
+};
+
+static nc_log_state_t g_log_dropped;
 
 typedef struct {
     nc__loop_t *loops;
@@ -382,23 +406,100 @@ static void session_event(nc__loop_t *l, nc_session_t *s, uint32_t events)
 
 /* ---- listeners ---------------------------------------------------------- */
 
-static void listener_event(nc__listener_t *ls)
+static int accept_one(nc__listener_t *ls, struct sockaddr_storage *ss)
 {
+    socklen_t sl = sizeof(*ss);
+    return accept4(ls->fd, (struct sockaddr *)ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+/* Out of descriptors or kernel memory.  A level-triggered listener would
+ * report the pending connection again at once, forever (one core at 100 %
+ * and a log line per try): instead
+ *  - on EMFILE/ENFILE, the reserve descriptor is closed, the pending
+ *    connections are accepted with it and closed at once (their peers see
+ *    an orderly close, not a timeout), and it is reopened;
+ *  - the listener leaves epoll for a pause (100 ms doubling to 1 s) and
+ *    the loop re-arms it when the pause ends (loop_timeout);
+ *  - one log line per second at most, with a count. */
+static void listener_overload(nc__loop_t *l, nc__listener_t *ls, int err)
+{
+    nc__role_t *r = ls->role;
+    atomic_fetch_add(&r->st_io.accept_errors, 1);
+    uint64_t shed = 0;
+    if ((err == EMFILE || err == ENFILE) && l->spare_fd >= 0) {
+        close(l->spare_fd);
+        l->spare_fd = -1;
+        for (int i = 0; i < SHED_PER_EVENT; i++) {
+            struct sockaddr_storage ss;
+            int fd = accept_one(ls, &ss);
+            if (fd < 0) {
+                if (errno == EINTR || errno == ECONNABORTED)
+                    continue;
+                break;
+            }
+            close(fd);
+            shed++;
+        }
+        l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        atomic_fetch_add(&r->st_io.accept_shed, shed);
+    }
+    ls->pause_ms = ls->pause_ms ? ls->pause_ms * 2 : PAUSE_MIN_MS;
+    if (ls->pause_ms > PAUSE_MAX_MS)
+        ls->pause_ms = PAUSE_MAX_MS;
+    struct epoll_event ev = {.events = 0, .data.u64 = tagged(ls, TAG_LISTENER)};
+    epoll_ctl(l->epfd, EPOLL_CTL_MOD, ls->fd, &ev);
+    ls->paused = 1;
+    ls->resume_at = nc_now_ms() + ls->pause_ms;
+    ls->paused_next = l->paused;
+    l->paused = ls;
+    atomic_fetch_add(&r->st_io.accept_pauses, 1);
+    nc_log_limited(&r->log_accept, 1000, NC_LOG_ERROR, r->name,
+                   "accept: %s; listener paused for %u ms, %llu connection(s) closed unserved "
+                   "(%llu accept errors so far)",
+                   strerror(err), ls->pause_ms, (unsigned long long)shed,
+                   (unsigned long long)atomic_load(&r->st_io.accept_errors));
+}
+
+static void listener_event(nc__loop_t *l, nc__listener_t *ls)
+{
+    if (ls->paused)
+        return; /* an event of the batch that paused it */
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        int fd = accept4(ls->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept_one(ls, &ss);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
+            int err = errno;
+            if (err == EINTR || err == ECONNABORTED)
                 continue;
-            if (errno == EMFILE || errno == ENFILE)
-                nc_log(NC_LOG_ERROR, ls->role->name, "accept: %s", strerror(errno));
+            if (err == EAGAIN || err == EWOULDBLOCK)
+                return;
+            if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+                listener_overload(l, ls, err);
+            } else {
+                /* network errors of one pending connection (Linux passes
+                 * them on, e.g. EPROTO, ENETDOWN): that one is gone */
+                atomic_fetch_add(&ls->role->st_io.accept_errors, 1);
+                nc_log_limited(&ls->role->log_accept, 1000, NC_LOG_WARN, ls->role->name,
+                               "accept: %s", strerror(err));
+            }
             return;
         }
+        ls->pause_ms = 0;
         char peer[64];
         peer_string(&ss, peer, sizeof(peer));
         nc__on_accept(ls->role, fd, peer);
     }
+}
+
+static void listener_unpause(nc__loop_t *l, nc__listener_t *ls)
+{
+    for (nc__listener_t **pp = &l->paused; *pp; pp = &(*pp)->paused_next) {
+        if (*pp == ls) {
+            *pp = ls->paused_next;
+            break;
+        }
+    }
+    ls->paused = 0;
 }
 
 static int resolve(const char *host, uint16_t port, int passive, struct addrinfo **out)
@@ -482,6 +583,25 @@ void nc__io_sock_close(nc__sock_t sock)
     close((int)sock);
 }
 
+/* Under l->lock. */
+static int connector_unlink_locked(nc__loop_t *l, connector_t *c)
+{
+    for (connector_t **pp = &l->connectors; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void loop_wake(nc__loop_t *l)
+{
+    uint64_t one = 1;
+    ssize_t w = write(l->wakefd, &one, sizeof(one));
+    (void)w; /* EAGAIN means the counter is already non-zero */
+}
+
 void nc__io_connect(nc_engine_t *e, nc__role_t *cli, const char *host, uint16_t port)
 {
     backend_t *b = e->io;
@@ -504,26 +624,72 @@ void nc__io_connect(nc_engine_t *e, nc__role_t *cli, const char *host, uint16_t 
     }
     freeaddrinfo(ai);
     connector_t *c = calloc(1, sizeof(*c));
-    if (c) {
-        c->role = cli;
-        c->fd = fd;
-        snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    if (!c) {
+        close(fd);
+        nc__on_connect(cli, NC__BAD_SOCK, NC_ENOMEM, peer);
+        return;
     }
-    /* the loop owns c from the moment it is registered */
+    c->role = cli;
+    c->fd = fd;
+    c->deadline = nc_now_ms() + cli->opts.connect_timeout_ms;
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    /* the loop owns c from the moment it is listed and registered (both
+     * under the loop's lock, so its deadline scan never sees half of it) */
     nc__loop_t *l = &b->loops[atomic_fetch_add(&b->rr, 1) % (unsigned)b->n];
     struct epoll_event ev = {.events = EPOLLOUT, .data.u64 = tagged(c, TAG_CONNECTOR)};
-    if (!c || epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        rc = c ? nc__last_err() : NC_ENOMEM;
+    nc__mutex_lock(&l->lock);
+    c->next = l->connectors;
+    l->connectors = c;
+    rc = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : nc__last_err();
+    if (rc != 0)
+        connector_unlink_locked(l, c);
+    nc__mutex_unlock(&l->lock);
+    if (rc != 0) {
         free(c);
         close(fd);
         nc__on_connect(cli, NC__BAD_SOCK, rc, peer);
+        return;
     }
+    /* the loop's wait now has a deadline to honour; from here on c and
+     * cli may be gone (the connect may have completed already) */
+    loop_wake(l);
+}
+
+void nc__io_connect_cancel(nc_engine_t *e, nc__role_t *cli)
+{
+    backend_t *b = e->io;
+    for (int i = 0; i < b->n; i++) {
+        nc__loop_t *l = &b->loops[i];
+        int found = 0;
+        nc__mutex_lock(&l->lock);
+        for (connector_t *c = l->connectors; c; c = c->next) {
+            if (c->role == cli) {
+                c->cancel = 1;
+                found = 1;
+            }
+        }
+        nc__mutex_unlock(&l->lock);
+        if (found)
+            loop_wake(l);
+    }
+}
+
+/* Loop thread: c is off the list. */
+static void connector_fail(nc__loop_t *l, connector_t *c, int err)
+{
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    nc__on_connect(c->role, NC__BAD_SOCK, err, c->peer);
+    free(c);
 }
 
 static void connector_event(nc__loop_t *l, connector_t *c)
 {
     int err = 0;
     socklen_t el = sizeof(err);
+    nc__mutex_lock(&l->lock);
+    connector_unlink_locked(l, c);
+    nc__mutex_unlock(&l->lock);
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
         err = errno;
@@ -555,6 +721,8 @@ static void run_ops(nc__loop_t *l)
             session_close_op(l, op->target, op->kind == OP_CLOSE);
         } else if (op->kind == OP_LISTEN_CLOSE) {
             nc__listener_t *ls = op->target;
+            if (ls->paused)
+                listener_unpause(l, ls);
             epoll_ctl(l->epfd, EPOLL_CTL_DEL, ls->fd, NULL);
             close(ls->fd);
             nc__mutex_lock(&l->lock);
@@ -568,17 +736,18 @@ static void run_ops(nc__loop_t *l)
     }
 }
 
-static int linger_timeout(nc__loop_t *l)
+/* Lingering closes past their deadline, connects canceled or past
+ * theirs, paused listeners due back.  Returns the epoll_wait timeout. */
+static int loop_timeout(nc__loop_t *l)
 {
-    if (!l->lingering)
-        return -1;
     uint64_t now = nc_now_ms(), next = UINT64_MAX;
     for (linger_t **pp = &l->lingering; *pp;) {
         linger_t *lg = *pp;
         if (lg->deadline <= now) {
             *pp = lg->next;
-            nc_log(NC_LOG_INFO, lg->s->role->name, "session %016llx: unsent data dropped at close",
-                   (unsigned long long)lg->s->id);
+            nc_log_limited(&g_log_dropped, 1000, NC_LOG_INFO, lg->s->role->name,
+                           "session %016llx: unsent data dropped at close",
+                           (unsigned long long)lg->s->id);
             session_finish(lg->s);
             free(lg);
             continue;
@@ -587,7 +756,45 @@ static int linger_timeout(nc__loop_t *l)
             next = lg->deadline;
         pp = &lg->next;
     }
-    return next == UINT64_MAX ? -1 : (int)(next - now);
+    connector_t *failed = NULL;
+    nc__mutex_lock(&l->lock);
+    for (connector_t **pp = &l->connectors; *pp;) {
+        connector_t *c = *pp;
+        if (c->cancel || c->deadline <= now) {
+            *pp = c->next;
+            c->next = failed;
+            failed = c;
+            continue;
+        }
+        if (c->deadline < next)
+            next = c->deadline;
+        pp = &c->next;
+    }
+    nc__mutex_unlock(&l->lock);
+    while (failed) {
+        connector_t *c = failed;
+        failed = c->next;
+        connector_fail(l, c, c->cancel ? NC_ECANCELED : NC_ETIMEDOUT);
+    }
+    for (nc__listener_t **pp = &l->paused; *pp;) {
+        nc__listener_t *ls = *pp;
+        if (ls->resume_at <= now) {
+            *pp = ls->paused_next;
+            ls->paused = 0;
+            if (l->spare_fd < 0) /* another thread took it when we let it go */
+                l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tagged(ls, TAG_LISTENER)};
+            epoll_ctl(l->epfd, EPOLL_CTL_MOD, ls->fd, &ev);
+            continue;
+        }
+        if (ls->resume_at < next)
+            next = ls->resume_at;
+        pp = &ls->paused_next;
+    }
+    if (next == UINT64_MAX)
+        return -1;
+    uint64_t wait = next - now;
+    return wait > 60000 ? 60000 : (int)wait;
 }
 
 /* SCHED_BATCH takes away one thing only: a woken batch thread does not
@@ -615,14 +822,14 @@ static void loop_main(void *arg)
     loop_set_sched(l);
     nc__io_thread_begin();
     while (!l->stop) {
-        int n = epoll_wait(l->epfd, evs, MAX_EVENTS, linger_timeout(l));
+        int n = epoll_wait(l->epfd, evs, MAX_EVENTS, loop_timeout(l));
         int wake = 0;
         for (int i = 0; i < n; i++) {
             uint64_t d = evs[i].data.u64;
             void *p = (void *)(uintptr_t)(d & ~(uint64_t)7);
             switch ((int)(d & 7)) {
             case TAG_SESSION: session_event(l, p, evs[i].events); break;
-            case TAG_LISTENER: listener_event(p); break;
+            case TAG_LISTENER: listener_event(l, p); break;
             case TAG_CONNECTOR: connector_event(l, p); break;
             default: wake = 1; break;
             }
@@ -655,6 +862,7 @@ int nc__io_init(nc_engine_t *e, int threads)
         nc__cond_init(&l->done_cond);
         l->ops_tail = &l->ops;
         l->preempt = e->opts.io_preempt;
+        l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tagged(l, TAG_WAKE)};
         char name[24];
         snprintf(name, sizeof(name), "nc-io-%d", i % 100);
@@ -685,6 +893,14 @@ void nc__io_shutdown(nc_engine_t *e)
             session_finish(lg->s);
             free(lg);
         }
+        while (l->connectors) { /* none: every client role is destroyed by now */
+            connector_t *c = l->connectors;
+            l->connectors = c->next;
+            close(c->fd);
+            free(c);
+        }
+        if (l->spare_fd >= 0)
+            close(l->spare_fd);
         close(l->epfd);
         close(l->wakefd);
         nc__cond_destroy(&l->done_cond);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -176,4 +177,34 @@ void nc__format_utc(char *buf, size_t n, uint64_t wall_ms)
     gmtime_r(&secs, &tm);
     snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(wall_ms % 1000u));
+}
+
+/* Linux refuses a soft limit above fs.nr_open even when the hard limit is
+ * RLIM_INFINITY; 1 << 20 is the kernel's default nr_open. */
+#define NR_OPEN_DEFAULT ((rlim_t)1 << 20)
+
+int nc_fd_limit_raise(uint64_t want, uint64_t *soft_out, uint64_t *hard_out)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return nc__last_err();
+    rlim_t target = rl.rlim_max;
+    if (want && (rlim_t)want < target)
+        target = (rlim_t)want;
+    if (target > rl.rlim_cur) {
+        struct rlimit nl = {target, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &nl) != 0 && target > NR_OPEN_DEFAULT &&
+            rl.rlim_cur < NR_OPEN_DEFAULT) {
+            nl.rlim_cur = NR_OPEN_DEFAULT;
+            (void)setrlimit(RLIMIT_NOFILE, &nl);
+        }
+        if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+            return nc__last_err();
+    }
+    if (soft_out)
+        *soft_out = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+    if (hard_out)
+        *hard_out = rl.rlim_max == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_max;
+    return want && (rl.rlim_cur == RLIM_INFINITY ? 0 : (uint64_t)rl.rlim_cur < want) ? NC_EMFILE
+                                                                                     : 0;
 }

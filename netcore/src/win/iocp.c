@@ -27,6 +27,10 @@
 #define ACCEPTS_PER_LISTENER 8
 #define LINGER_MS 2000 /* as unix/epoll.c */
 #define ADDR_SLOT (sizeof(struct sockaddr_storage) + 16)
+/* AcceptEx slots that cannot be armed (out of sockets or memory) are
+ * parked and re-armed after a pause: 100 ms doubling to 1 s, as epoll.c. */
+#define PAUSE_MIN_MS 100u
+#define PAUSE_MAX_MS 1000u
 
 /* s->io_flags (under s->lock): a close that arrives before nc__io_start */
 #define F_STARTED 1u
@@ -41,6 +45,7 @@ typedef enum {
     OP_ACCEPT,
     OP_LISTEN_CLOSE, /* listener */
     OP_CONNECT,
+    OP_WAKE, /* a new deadline: a port thread recomputes its wait */
     OP_STOP
 } op_kind_t;
 
@@ -78,6 +83,7 @@ typedef struct {
     op_t op;
     nc__listener_t *ls;
     SOCKET sock; /* the accept socket, owned until handed to nc__on_accept */
+    int parked;  /* under ls->lock: not armed, waiting for the retry */
     char addrs[2 * ADDR_SLOT];
 } accept_op_t;
 
@@ -89,15 +95,26 @@ struct nc__listener_s {
     nc_mutex_t lock; /* guards the fields below; AcceptEx is posted under it */
     nc_cond_t cond;
     int closing, sock_closed;
-    int pending; /* AcceptEx in flight + accept completions running */
+    int pending; /* AcceptEx in flight + accept completions running
+                  * + 1 while on the backend's retry list */
     op_t close_op;
+    /* overload: parked slots are re-armed at retry_at (b->retry_lock for
+     * on_retry, retry_next and retry_at; ls->lock for pause_ms) */
+    int on_retry;
+    uint32_t pause_ms;
+    uint64_t retry_at;
+    struct nc__listener_s *retry_next;
     accept_op_t acc[ACCEPTS_PER_LISTENER];
 };
 
-typedef struct {
+typedef struct connector_s {
     op_t op;
     nc__role_t *role;
     SOCKET sock;
+    /* under b->conn_lock: */
+    int cancel_err; /* NC_ETIMEDOUT / NC_ECANCELED once CancelIoEx was asked */
+    uint64_t deadline;
+    struct connector_s *next;
     char peer[64];
 } connector_t;
 
@@ -113,10 +130,25 @@ struct backend_s {
     atomic_int n_lingering;  /* lets port threads skip the lock when 0 */
     atomic_long outstanding; /* debug: overlapped ops + posted packets */
     atomic_long live_sio;    /* debug: sessions the backend still holds */
+    /* listeners with parked accept slots; connects in flight (deadlines) */
+    nc_mutex_t retry_lock, conn_lock; /* after ls->lock in lock order */
+    nc__listener_t *retrying;
+    connector_t *connecting;
+    atomic_int n_retrying, n_connecting; /* let port threads skip the locks */
+    op_t wake_op;
     int wsa_started;
 };
 
+static nc_log_state_t g_log_dropped; /* "unsent data dropped at close" */
+
 static void end_session(nc_session_t *s);
+static void post(backend_t *b, op_t *op);
+
+/* Port threads may wait with no timeout: one recomputes its wait. */
+static void wake_port(backend_t *b)
+{
+    post(b, &b->wake_op);
+}
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -559,8 +591,9 @@ static DWORD linger_check(backend_t *b)
         nc__mutex_lock(&s->lock);
         if (!io->closed) {
             if (io->flushing)
-                nc_log(NC_LOG_INFO, s->role->name, "session %016llx: unsent data dropped at close",
-                       (unsigned long long)s->id);
+                nc_log_limited(&g_log_dropped, 1000, NC_LOG_INFO, s->role->name,
+                               "session %016llx: unsent data dropped at close",
+                               (unsigned long long)s->id);
             finish_locked(s, io);
         }
         io->ops--; /* the linger entry */
@@ -641,15 +674,53 @@ static void session_completion(op_t *op, DWORD bytes, int err)
 
 /* ---- listeners ----------------------------------------------------------- */
 
-/* Under ls->lock.  Arms one AcceptEx slot; a slot that cannot be armed
- * stays idle (logged): the others keep the listener accepting. */
+/* Under ls->lock.  The slot cannot be armed (out of sockets, memory or
+ * buffers): it stays idle until the backend's retry re-arms it, after a
+ * pause that doubles while the failures go on.  Never re-armed at once: a
+ * failing AcceptEx would spin.  Rate-limited log, counted in the role. */
+static void park_slot_locked(nc__listener_t *ls, accept_op_t *a, int err)
+{
+    backend_t *b = ls->b;
+    nc__role_t *r = ls->role;
+    a->parked = 1;
+    atomic_fetch_add(&r->st_io.accept_errors, 1);
+    nc__mutex_lock(&b->retry_lock);
+    int added = !ls->on_retry;
+    if (added) {
+        ls->pause_ms = ls->pause_ms ? ls->pause_ms * 2 : PAUSE_MIN_MS;
+        if (ls->pause_ms > PAUSE_MAX_MS)
+            ls->pause_ms = PAUSE_MAX_MS;
+        ls->on_retry = 1;
+        ls->retry_at = nc_now_ms() + ls->pause_ms;
+        ls->retry_next = b->retrying;
+        b->retrying = ls;
+        ls->pending++; /* the retry entry: close waits for it or takes it off */
+        atomic_fetch_add(&b->n_retrying, 1);
+    }
+    nc__mutex_unlock(&b->retry_lock);
+    if (added) {
+        atomic_fetch_add(&r->st_io.accept_pauses, 1);
+        wake_port(b);
+    }
+    nc_log_limited(&r->log_accept, 1000, NC_LOG_ERROR, r->name,
+                   "AcceptEx: %s; accept slot paused for %u ms (%llu accept errors so far)",
+                   nc_strerror(err), ls->pause_ms,
+                   (unsigned long long)atomic_load(&r->st_io.accept_errors));
+}
+
+/* Under ls->lock.  Arms one AcceptEx slot; a slot that cannot be armed is
+ * parked (park_slot_locked): the others keep the listener accepting. */
 static void post_accept_locked(nc__listener_t *ls, accept_op_t *a)
 {
     backend_t *b = ls->b;
+    int err = 0;
+    a->parked = 0;
     for (int tries = 0; tries < 4 && !ls->closing; tries++) {
         a->sock = new_socket(b, ls->family);
-        if (a->sock == INVALID_SOCKET)
+        if (a->sock == INVALID_SOCKET) {
+            err = nc__last_err();
             break;
+        }
         op_init(&a->op, OP_ACCEPT, ls);
         DWORD got = 0;
         if (b->accept_ex(ls->sock, a->sock, a->addrs, 0, ADDR_SLOT, ADDR_SLOT, &got, &a->op.ov) ||
@@ -658,14 +729,61 @@ static void post_accept_locked(nc__listener_t *ls, accept_op_t *a)
             atomic_fetch_add(&b->outstanding, 1);
             return;
         }
-        int err = WSAGetLastError();
+        int werr = WSAGetLastError();
+        err = nc__err_from_os(werr);
         closesocket(a->sock);
         a->sock = INVALID_SOCKET;
-        if (err != WSAECONNRESET)
+        if (werr != WSAECONNRESET)
             break; /* a reset peer is retried at once; anything else is not */
     }
     if (!ls->closing)
-        nc_log(NC_LOG_ERROR, ls->role->name, "AcceptEx: %s", nc_strerror(nc__last_err()));
+        park_slot_locked(ls, a, err ? err : NC_EIO);
+}
+
+/* Port threads: re-arms the parked slots of listeners whose pause is
+ * over.  Returns the wait until the next retry. */
+static DWORD retry_check(backend_t *b)
+{
+    if (atomic_load_explicit(&b->n_retrying, memory_order_acquire) == 0)
+        return INFINITE;
+    uint64_t now = nc_now_ms(), next = UINT64_MAX;
+    nc__listener_t *due = NULL;
+    nc__mutex_lock(&b->retry_lock);
+    for (nc__listener_t **pp = &b->retrying; *pp;) {
+        nc__listener_t *ls = *pp;
+        if (ls->retry_at <= now) {
+            *pp = ls->retry_next;
+            ls->on_retry = 0;
+            atomic_fetch_sub(&b->n_retrying, 1);
+            ls->retry_next = due;
+            due = ls;
+            continue;
+        }
+        if (ls->retry_at < next)
+            next = ls->retry_at;
+        pp = &ls->retry_next;
+    }
+    nc__mutex_unlock(&b->retry_lock);
+    while (due) {
+        nc__listener_t *ls = due;
+        due = ls->retry_next;
+        nc__mutex_lock(&ls->lock);
+        int all_armed = 1;
+        for (int i = 0; i < ACCEPTS_PER_LISTENER && !ls->closing; i++) {
+            if (ls->acc[i].parked)
+                post_accept_locked(ls, &ls->acc[i]);
+            all_armed &= !ls->acc[i].parked;
+        }
+        if (all_armed)
+            ls->pause_ms = 0;
+        if (--ls->pending == 0) /* the retry entry */
+            nc__cond_broadcast(&ls->cond);
+        nc__mutex_unlock(&ls->lock);
+        next = 0; /* recompute: the re-arm may have parked them again */
+    }
+    if (next == UINT64_MAX)
+        return INFINITE;
+    return next <= now ? 0 : (DWORD)(next - now > 60000 ? 60000 : next - now);
 }
 
 static void accept_done(accept_op_t *a, int err)
@@ -692,8 +810,14 @@ static void accept_done(accept_op_t *a, int err)
     /* counted out only now: nc__io_listen_close waits for pending == 0, so
      * no accept callback runs once it returned */
     nc__mutex_lock(&ls->lock);
-    if (!ls->closing)
+    if (ls->closing) {
+    } else if (err && err != NC_ECONNRESET) {
+        /* a failed completion (out of memory or buffers...): re-arming at
+         * once could fail the same way at once, forever */
+        park_slot_locked(ls, a, err);
+    } else {
         post_accept_locked(ls, a);
+    }
     if (--ls->pending == 0)
         nc__cond_broadcast(&ls->cond);
     nc__mutex_unlock(&ls->lock);
@@ -703,6 +827,20 @@ static void listen_close_op(nc__listener_t *ls)
 {
     nc__mutex_lock(&ls->lock);
     ls->closing = 1;
+    backend_t *b = ls->b;
+    nc__mutex_lock(&b->retry_lock);
+    if (ls->on_retry) {
+        for (nc__listener_t **pp = &b->retrying; *pp; pp = &(*pp)->retry_next) {
+            if (*pp == ls) {
+                *pp = ls->retry_next;
+                break;
+            }
+        }
+        ls->on_retry = 0;
+        atomic_fetch_sub(&b->n_retrying, 1);
+        ls->pending--; /* the retry entry; the waiter checks after the broadcast below */
+    }
+    nc__mutex_unlock(&b->retry_lock);
     CancelIoEx((HANDLE)ls->sock, NULL);
     closesocket(ls->sock); /* armed AcceptEx complete as aborted */
     ls->sock_closed = 1;
@@ -829,6 +967,18 @@ static int start_connect(backend_t *b, connector_t *c, const struct addrinfo *ai
     return 0;
 }
 
+/* Under b->conn_lock. */
+static void connector_unlink_locked(backend_t *b, connector_t *c)
+{
+    for (connector_t **pp = &b->connecting; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            atomic_fetch_sub(&b->n_connecting, 1);
+            return;
+        }
+    }
+}
+
 void nc__io_connect(nc_engine_t *e, nc__role_t *cli, const char *host, uint16_t port)
 {
     backend_t *b = e->io;
@@ -840,24 +990,85 @@ void nc__io_connect(nc_engine_t *e, nc__role_t *cli, const char *host, uint16_t 
         nc__on_connect(cli, NC__BAD_SOCK, rc, peer);
         return;
     }
-    /* the port owns c once the connect is started: fill it in first */
+    /* the port owns c once the connect is started: fill it in and list it
+     * first (under the lock, so its completion unlists it after us) */
     connector_t *c = calloc(1, sizeof(*c));
     if (c) {
         c->role = cli;
+        c->deadline = nc_now_ms() + cli->opts.connect_timeout_ms;
         snprintf(c->peer, sizeof(c->peer), "%s", peer);
+        nc__mutex_lock(&b->conn_lock);
+        c->next = b->connecting;
+        b->connecting = c;
+        atomic_fetch_add(&b->n_connecting, 1);
+        rc = start_connect(b, c, ai);
+        if (rc != 0)
+            connector_unlink_locked(b, c);
+        nc__mutex_unlock(&b->conn_lock);
+    } else {
+        rc = NC_ENOMEM;
     }
-    rc = c ? start_connect(b, c, ai) : NC_ENOMEM;
     freeaddrinfo(ai);
     if (rc != 0) {
         free(c);
         nc__on_connect(cli, NC__BAD_SOCK, rc, peer);
         return;
     }
-    /* its completion reports exactly once (connect_done) */
+    /* its completion reports exactly once (connect_done); from here on c
+     * and cli may be gone.  A port thread's wait now has a deadline. */
+    wake_port(b);
+}
+
+/* Under b->conn_lock: the completion reports err instead of the abort. */
+static void connector_cancel_locked(connector_t *c, int err)
+{
+    if (c->cancel_err)
+        return;
+    c->cancel_err = err;
+    CancelIoEx((HANDLE)c->sock, &c->op.ov);
+}
+
+void nc__io_connect_cancel(nc_engine_t *e, nc__role_t *cli)
+{
+    backend_t *b = e->io;
+    nc__mutex_lock(&b->conn_lock);
+    for (connector_t *c = b->connecting; c; c = c->next)
+        if (c->role == cli)
+            connector_cancel_locked(c, NC_ECANCELED);
+    nc__mutex_unlock(&b->conn_lock);
+}
+
+/* Port threads: connects past their deadline are canceled (they complete
+ * as aborted, reported as NC_ETIMEDOUT).  Returns the wait until the next
+ * deadline. */
+static DWORD connect_check(backend_t *b)
+{
+    if (atomic_load_explicit(&b->n_connecting, memory_order_acquire) == 0)
+        return INFINITE;
+    uint64_t now = nc_now_ms(), next = UINT64_MAX;
+    nc__mutex_lock(&b->conn_lock);
+    for (connector_t *c = b->connecting; c; c = c->next) {
+        if (c->cancel_err)
+            continue; /* its aborted completion is on the way */
+        if (c->deadline <= now)
+            connector_cancel_locked(c, NC_ETIMEDOUT);
+        else if (c->deadline < next)
+            next = c->deadline;
+    }
+    nc__mutex_unlock(&b->conn_lock);
+    if (next == UINT64_MAX)
+        return INFINITE;
+    return (DWORD)(next - now > 60000 ? 60000 : next - now);
 }
 
 static void connect_done(connector_t *c, int err)
 {
+    backend_t *b = c->role->engine->io;
+    nc__mutex_lock(&b->conn_lock);
+    connector_unlink_locked(b, c);
+    if (err && c->cancel_err)
+        err = c->cancel_err;
+    nc__mutex_unlock(&b->conn_lock);
     if (!err && setsockopt(c->sock, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, NULL, 0) != 0)
         err = nc__last_err();
     if (err) {
@@ -900,6 +1111,7 @@ static int dispatch(const OVERLAPPED_ENTRY *ent)
         b = ((connector_t *)op->owner)->role->engine->io;
         connect_done((connector_t *)op, err);
         break;
+    case OP_WAKE: b = op->owner; break;
     default: return 1;
     }
     /* op may be freed by now; b outlives every operation */
@@ -914,7 +1126,11 @@ static void port_main(void *arg)
     nc__io_thread_begin();
     for (;;) {
         ULONG n = 0;
-        DWORD timeout = linger_check(b);
+        DWORD timeout = linger_check(b), t2 = retry_check(b), t3 = connect_check(b);
+        if (t2 < timeout)
+            timeout = t2;
+        if (t3 < timeout)
+            timeout = t3;
         if (!GetQueuedCompletionStatusEx(b->iocp, ents, MAX_ENTRIES, &n, timeout, FALSE)) {
             if (GetLastError() == WAIT_TIMEOUT)
                 continue;
@@ -963,6 +1179,9 @@ int nc__io_init(nc_engine_t *e, int threads)
         return NC_ENOMEM;
     b->threads = calloc((size_t)threads, sizeof(nc_thread_t));
     nc__mutex_init(&b->linger_lock);
+    nc__mutex_init(&b->retry_lock);
+    nc__mutex_init(&b->conn_lock);
+    op_init(&b->wake_op, OP_WAKE, b);
     e->io = b;
     WSADATA wsa;
     if (!b->threads || WSAStartup(MAKEWORD(2, 2), &wsa) != 0) {
@@ -1008,6 +1227,8 @@ void nc__io_shutdown(nc_engine_t *e)
     if (b->wsa_started)
         WSACleanup();
     nc__mutex_destroy(&b->linger_lock);
+    nc__mutex_destroy(&b->retry_lock);
+    nc__mutex_destroy(&b->conn_lock);
     free(b->threads);
     free(b);
     e->io = NULL;

@@ -202,3 +202,15 @@ int nc__last_err(void)
 {
     return nc__err_from_os((int)GetLastError());
 }
+
+/* Windows has no per-process descriptor limit comparable to RLIMIT_NOFILE
+ * (sockets are kernel handles, bounded by memory): report a large number. */
+int nc_fd_limit_raise(uint64_t want, uint64_t *soft_out, uint64_t *hard_out)
+{
+    (void)want;
+    if (soft_out)
+        *soft_out = 16777216u;
+    if (hard_out)
+        *hard_out = 16777216u;
+    return 0;
+}
