@@ -158,6 +158,36 @@ static void test_ip_table_caps_prelogin_per_address_and_forgets_idle(void **stat
     ipt_free(&t);
 }
 
+/* Reservations: both buckets or neither; a refund gives the token back. */
+static void test_new_character_reservations(void **state)
+{
+    (void)state;
+    ip_table_t t;
+    ipt_init(&t, 3);          /* 3 a minute per address */
+    ipt_set_global(&t, 4, 0); /* 4 a minute on the shard */
+    assert_int_equal(ipt_chars_reserve(&t, "10.0.0.1", 0), 1);
+    assert_int_equal(ipt_chars_reserve(&t, "10.0.0.1", 0), 1);
+    assert_int_equal(ipt_chars_reserve(&t, "10.0.0.1", 0), 1);
+    assert_int_equal(ipt_chars_reserve(&t, "10.0.0.1", 0), 0); /* address spent */
+    assert_int_equal(ipt_chars_reserve(&t, "10.0.0.2", 0), 1); /* global: 4th */
+    assert_int_equal(ipt_chars_reserve(&t, "10.0.0.3", 0), 0); /* global spent */
+    assert_int_equal(ipt_chars_reserve(&t, "", 0), 0);         /* exempt: global only */
+    /* a login that found its character gives the token back */
+    ipt_chars_refund(&t, "10.0.0.1", 0);
+    assert_int_equal(ipt_chars_reserve(&t, "10.0.0.3", 0), 1);
+    assert_int_equal(ipt_chars_reserve(&t, "10.0.0.1", 0), 0);
+    /* a minute later both have refilled */
+    assert_int_equal(ipt_chars_reserve(&t, "10.0.0.1", 60000), 1);
+    /* refunds never exceed a bucket */
+    for (int i = 0; i < 10; i++)
+        ipt_chars_refund(&t, "10.0.0.2", 120000);
+    int n = 0;
+    while (ipt_chars_reserve(&t, "10.0.0.2", 120000))
+        n++;
+    assert_int_equal(n, 3);
+    ipt_free(&t);
+}
+
 static int lines;
 static char last[600];
 
@@ -221,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_flood_episode_survives_short_pauses_not_long_ones),
         cmocka_unit_test(test_peer_addresses),
         cmocka_unit_test(test_ip_table_caps_prelogin_per_address_and_forgets_idle),
+        cmocka_unit_test(test_new_character_reservations),
         cmocka_unit_test(test_rate_limited_log_writes_per_s_lines_then_a_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
