@@ -144,9 +144,9 @@ static int setup_budget(void **state)
 }
 
 /* A shorter episode before the kick; netcore's packet rate off, so the
- * content budget is what stops the flooder (with the rate on, as merged at
- * fdcd066, a session paused for rate and input together was never read
- * again: reported to the lead). */
+ * flood reaches content continuously and the kick comes in seconds (with
+ * the rate on, a flood arrives as one read's ~3,300 packets every ~11 s and
+ * is kicked at its second burst: test_limits covers that pattern). */
 static int setup_flood(void **state)
 {
     (void)state;
