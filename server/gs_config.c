@@ -93,6 +93,27 @@ static const key_t_ keys[] = {
     INT("master.port", master_port, 0, 65535, "master server port (0 = do not register)"),
     INT("master.heartbeat_ms", heartbeat_ms, 10, 600000, "heartbeat interval to the master"),
     STR("shard.public_host", public_host, "player address announced to the master"),
+    /* abuse limits (issue 12) */
+    NUM("limits.budget_per_s", budget_per_s, 0, 1e6, "request budget units per second (0 = off)"),
+    NUM("limits.budget_burst", budget_burst, 20, 1e6, "request budget a player may save up"),
+    INT("limits.flood_warn_drops", flood_warn_drops, 1, 1000000,
+        "dropped requests in a second that earn a warning"),
+    INT("limits.flood_kick_s", flood_kick_s, 0, 3600,
+        "seconds of warned abuse before a kick (0 = never)"),
+    INT("limits.who_max_names", who_max_names, 1, 64, "names per who_response"),
+    INT("limits.login_timeout_ms", login_timeout_ms, 0, 3600000,
+        "connect to successful login (0 = off)"),
+    INT("limits.max_prelogin", max_prelogin, 0, 1000000,
+        "connections not logged in yet (0 = no cap)"),
+    INT("limits.max_per_ip", max_per_ip, 0, 1000000, "of those, per source address (0 = no cap)"),
+    INT("limits.prelogin_packets", prelogin_packets, 0, 1000000,
+        "game packets before entering the world, then close (0 = never close)"),
+    INT("limits.new_characters_per_min", new_chars_per_min, 0, 1000000,
+        "new characters per source address (0 = no limit)"),
+    INT("limits.new_characters_per_min_global", new_chars_per_min_global, 0, 1000000,
+        "new characters on the shard (0 = no limit)"),
+    BOOL("limits.exempt_loopback", exempt_loopback,
+         "per-address limits skip 127.0.0.0/8 and ::1 (a local proxy, tests)"),
     INT("links.connect_timeout_ms", links_connect_timeout_ms, 100, 600000,
         "chat/master connect attempt timeout, then back-off"),
     INT("shutdown.timeout_ms", shutdown_timeout_ms, 0, 3600000,
@@ -149,6 +170,18 @@ void gs_config_defaults(gs_config_t *c)
     c->master_port = 7000;
     c->heartbeat_ms = 1000;
     snprintf(c->public_host, sizeof c->public_host, "127.0.0.1");
+    c->budget_per_s = 60;
+    c->budget_burst = 120;
+    c->flood_warn_drops = 10;
+    c->flood_kick_s = 5;
+    c->who_max_names = 50;
+    c->login_timeout_ms = 10000;
+    c->max_prelogin = 1000;
+    c->max_per_ip = 32;
+    c->prelogin_packets = 3;
+    c->new_chars_per_min = 60;
+    c->new_chars_per_min_global = 1200;
+    c->exempt_loopback = 1;
     c->links_connect_timeout_ms = 5000;
     c->shutdown_timeout_ms = 30000;
     c->metrics_max_conns = 16;

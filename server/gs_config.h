@@ -52,6 +52,12 @@ typedef struct gs_config_s {
     int64_t master_port; /* 0 = no master link */
     int64_t heartbeat_ms;
     char public_host[64]; /* player address announced to the master */
+    /* abuse limits (issue 12; content/README.md, "Limits") */
+    double budget_per_s, budget_burst;
+    int64_t flood_warn_drops, flood_kick_s, who_max_names;
+    int64_t login_timeout_ms, max_prelogin, max_per_ip, prelogin_packets;
+    int64_t new_chars_per_min, new_chars_per_min_global;
+    int exempt_loopback; /* bool */
     /* outbound link connects (issue 12) */
     int64_t links_connect_timeout_ms;
     /* issue 12: shutdown deadline, metrics page limits */

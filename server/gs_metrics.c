@@ -44,6 +44,34 @@ static void head(buf_t *b, const char *name, const char *type, const char *help)
     put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* Abuse limits (issue 12): content's request budgets and connection caps. */
+static void limit_metrics(buf_t *b, const content_stats_t *c)
+{
+    head(b, "gs_requests_dropped_total", "counter", "Player requests dropped: over budget.");
+    put(b, "gs_requests_dropped_total %llu\n", (unsigned long long)c->requests_dropped);
+    head(b, "gs_request_warnings_total", "counter", "Over-budget warnings sent to players.");
+    put(b, "gs_request_warnings_total %llu\n", (unsigned long long)c->flood_warnings);
+    head(b, "gs_sessions_refused_total", "counter", "Connections refused with SERVER_FULL.");
+    put(b, "gs_sessions_refused_total{reason=\"server_full\"} %llu\n",
+        (unsigned long long)c->refused_full);
+    put(b, "gs_sessions_refused_total{reason=\"prelogin_cap\"} %llu\n",
+        (unsigned long long)c->refused_prelogin);
+    put(b, "gs_sessions_refused_total{reason=\"per_ip_cap\"} %llu\n",
+        (unsigned long long)c->refused_per_ip);
+    head(b, "gs_sessions_kicked_total", "counter", "Sessions closed by a limit.");
+    put(b, "gs_sessions_kicked_total{reason=\"request_flood\"} %llu\n",
+        (unsigned long long)c->kicked_flood);
+    put(b, "gs_sessions_kicked_total{reason=\"login_timeout\"} %llu\n",
+        (unsigned long long)c->login_timeouts);
+    put(b, "gs_sessions_kicked_total{reason=\"prelogin_packets\"} %llu\n",
+        (unsigned long long)c->kicked_prelogin_packets);
+    head(b, "gs_new_characters_refused_total", "counter",
+         "Logins of unknown names refused by the creation limit.");
+    put(b, "gs_new_characters_refused_total %llu\n", (unsigned long long)c->new_chars_refused);
+    head(b, "gs_prelogin_sessions", "gauge", "Player connections not logged in yet.");
+    put(b, "gs_prelogin_sessions %u\n", c->prelogin);
+}
+
 static void role_metrics(buf_t *b, gs_app_t *a)
 {
     nc_role_stats_t s;
@@ -92,9 +120,19 @@ static void role_metrics(buf_t *b, gs_app_t *a)
                {"move_too_fast", c.moves_too_fast},
                {"move_out_of_bounds", c.moves_out_of_bounds},
                {"move_bad_value", c.moves_bad_value},
-               {"chat_flood", c.chat_muted}};
+               {"chat_flood", c.chat_muted},
+               /* content's limits (also in their own families below) */
+               {"over_budget", c.requests_dropped},
+               {"request_flood", c.kicked_flood},
+               {"login_timeout", c.login_timeouts},
+               {"prelogin", c.kicked_prelogin_packets},
+               {"prelogin_full", c.refused_prelogin},
+               {"per_ip_full", c.refused_per_ip},
+               {"server_full", c.refused_full},
+               {"new_character_limit", c.new_chars_refused}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         put(b, "gs_bad_input_total{reason=\"%s\"} %llu\n", bad[i].r, (unsigned long long)bad[i].v);
+    limit_metrics(b, &c);
 }
 
 typedef struct qrow_s {

@@ -43,13 +43,36 @@ static int start_world(gs_app_t *a)
                         .db_max_waiting = (uint32_t)c->db_max_waiting,
                         .db_shutdown_save_timeout_ms = (uint32_t)c->db_shutdown_save_timeout_ms,
                         .db_fault_file = c->db_fault_file[0] ? c->db_fault_file : NULL,
-                        .shard_name = c->shard_name};
+                        .shard_name = c->shard_name,
+                        .budget_per_s = (float)c->budget_per_s,
+                        .budget_burst = (float)c->budget_burst,
+                        .flood_warn_drops = (uint32_t)c->flood_warn_drops,
+                        .flood_kick_s = (uint32_t)c->flood_kick_s,
+                        .who_max_names = (uint32_t)c->who_max_names,
+                        .login_timeout_ms = (uint32_t)c->login_timeout_ms,
+                        .max_sessions = (uint32_t)c->max_sessions,
+                        .max_prelogin = (uint32_t)c->max_prelogin,
+                        .max_per_ip = (uint32_t)c->max_per_ip,
+                        .prelogin_packets = (uint32_t)c->prelogin_packets,
+                        .new_chars_per_min = (uint32_t)c->new_chars_per_min,
+                        .new_chars_per_min_global = (uint32_t)c->new_chars_per_min_global,
+                        .exempt_loopback = c->exempt_loopback};
     char err[256];
     if (content_world_create(&o, &a->world, err, sizeof err) != 0) {
         nc_log(NC_LOG_ERROR, TAG, "world: %s", err);
         return -1;
     }
     return 0;
+}
+
+/* listen.max_sessions is enforced by content, which answers SERVER_FULL;
+ * netcore's cap sits a little above it so the newcomers past the cap get
+ * that packet instead of a bare close (past the slack too: a bare close). */
+static uint32_t netcore_session_cap(int64_t max_sessions)
+{
+    int64_t slack = max_sessions / 16 > 64 ? max_sessions / 16 : 64;
+    int64_t cap = max_sessions + slack;
+    return cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
 }
 
 static int start_network(gs_app_t *a, uint16_t *mport)
@@ -66,7 +89,7 @@ static int start_network(gs_app_t *a, uint16_t *mport)
                          .max_input_stall_ms = (uint32_t)c->max_input_stall_ms,
                          .rate_packets_per_s = (uint32_t)c->packets_per_s,
                          .rate_burst = (uint32_t)c->packets_burst,
-                         .max_sessions = (uint32_t)c->max_sessions};
+                         .max_sessions = netcore_session_cap(c->max_sessions)};
     int rc = nc_server_create(a->engine, c->host, (uint16_t)c->port, &ro, &a->players);
     if (rc != 0) {
         nc_log(NC_LOG_ERROR, TAG, "listen %s:%lld: %s", c->host, (long long)c->port,

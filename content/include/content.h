@@ -31,6 +31,20 @@ typedef struct content_opts_s {
     content_send_fn send_fn;
     void *send_ud;
     int manual_tick; /* benchmarks: no zone timers; the caller runs zone_tick */
+    /* Abuse limits (issue 12; content/README.md, "Limits").  0 turns each
+     * one off, so a zeroed struct (benchmarks, unit tests) has none. */
+    float budget_per_s, budget_burst; /* request budget per player, units */
+    uint32_t flood_warn_drops;        /* drops in one second that earn a warning */
+    uint32_t flood_kick_s;            /* seconds such abuse may last before a kick */
+    uint32_t who_max_names;           /* names per who_response (0: schema max) */
+    uint32_t login_timeout_ms;        /* open -> successful login */
+    uint32_t max_sessions;            /* live player sessions (SERVER_FULL past it) */
+    uint32_t max_prelogin;            /* sessions not logged in yet */
+    uint32_t max_per_ip;              /* of those, per source address */
+    uint32_t prelogin_packets;        /* game packets before login tolerated */
+    uint32_t new_chars_per_min;       /* per source address */
+    uint32_t new_chars_per_min_global;
+    int exempt_loopback; /* per-address limits skip 127.0.0.0/8 and ::1 */
     /* database faults and durability (0 = the default in brackets) */
     int db_sync_normal;                   /* 1: synchronous=NORMAL [0: FULL, durable] */
     uint32_t db_busy_timeout_ms;          /* one statement's lock wait [100] */
@@ -91,6 +105,11 @@ typedef struct content_stats_s {
     uint64_t bad_packets, chat_muted, queue_full;
     uint64_t db_ops, db_errors, db_total_us, db_buckets[8];
     uint64_t saves_batched;
+    /* abuse limits (issue 12) */
+    uint64_t requests_dropped, flood_warnings, kicked_flood;
+    uint64_t refused_full, refused_prelogin, refused_per_ip;
+    uint64_t login_timeouts, kicked_prelogin_packets, new_chars_refused;
+    uint32_t prelogin; /* sessions not logged in yet, now */
     /* database faults and money checks */
     int db_up;                    /* 0 while operations fail and are being retried */
     uint64_t db_faults[6];        /* failed statements by kind: content_db_fault_name */

@@ -11,6 +11,7 @@
 #include "content.h"
 #include "content_db.h"
 #include "content_zones.h"
+#include "limits.h"
 #include "proto_packets.h"
 #include "zone_grid.h"
 #include "zone_rules.h"
@@ -33,7 +34,6 @@ typedef struct player_s {
     int64_t gold;
     zone_idset_t known; /* entity ids this player sees (symmetric) */
     uint32_t seen_stamp;
-    chat_limit_t chat;
     nc_packet_t *spawn_pkt; /* encoded lazily, dropped at the end of a job */
 } player_t;
 
@@ -92,6 +92,14 @@ struct content_world_s {
     void *global_ud;
     atomic_uint_fast64_t logins, takeovers, moves, too_fast, oob, bad_value, bad_packets,
         chat_muted, queue_full, saves_batched;
+    /* abuse limits (issue 12): session.c, world.c */
+    atomic_uint live, prelogin; /* player sessions open / not logged in yet */
+    ip_table_t ips;
+    struct content_probe_s *probe; /* db strand only */
+    content_rl_t rl_conn, rl_refuse, rl_kick, rl_db;
+    atomic_uint_fast64_t requests_dropped, flood_warnings, kicked_flood, refused_full,
+        refused_prelogin, refused_per_ip, login_timeouts, kicked_prelogin_packets,
+        new_chars_refused;
     world_db_t *dbq;           /* database faults: world_db.c */
     uint64_t save_deadline_ms; /* shutdown: when to stop retrying saves */
 };
@@ -115,6 +123,8 @@ void world_save_async(content_world_t *w, const content_pos_t *v, size_t n);
 void world_broadcast_chat(content_world_t *w, uint8_t channel, const char *sender,
                           const char *shard, const char *text);
 void world_who_shard(content_world_t *w, nc_sid_t to);
+/* Names per who_response (limits.who_max_names, at most the schema's). */
+uint32_t world_who_max(const content_world_t *w);
 /* One global-channel chat_deliver to one session (system messages). */
 void world_send_chat_to(content_world_t *w, nc_sid_t to, const char *sender, const char *text);
 
@@ -189,13 +199,16 @@ typedef struct login_job_s {
     char name[CONTENT_NAME_MAX + 1];
     content_char_t c;
     int ok;
+    int refused;        /* new character over the creation limit */
+    int reserved;       /* holds a new-character token (limits.c) */
+    char ip[48];        /* source address ("" for a takeover hand-off) */
     int db_unavailable; /* !ok because the database stayed unavailable */
 } login_job_t;
 /* Runs on the session strand; owns and frees the job. */
 void session_loaded_job(void *arg);
 /* 0: name claimed and loading; 1: an older session is being taken over. */
 int world_login_claim(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, const char *name,
-                      uint32_t *entity_id);
+                      const char *ip, uint32_t *entity_id);
 /* The session went away: routes a leave to the owner (sid must hold name). */
 void world_session_gone(content_world_t *w, nc_sid_t sid, const char *name, int in_world);
 void world_fence(nc_strand_t *s);
@@ -205,6 +218,10 @@ void world_gold_async(content_world_t *w, nc_sid_t sid, int64_t char_id, int64_t
  * the chat server is offline) to this shard, telling only `from` so. */
 void world_global_chat(content_world_t *w, nc_sid_t from, const char *sender, const char *text);
 
+/* ---- content_probe.c (db strand only) ---- */
+/* 1 the character exists, 0 it does not, -1 error (logged, rate-limited). */
+int content_probe_exists(content_world_t *w, const char *name);
+void content_probe_free(content_world_t *w);
 /* ---- world_db.c: the db strand's requests, with fault handling ---- */
 int world_db_init(content_world_t *w);
 void world_db_free(content_world_t *w);

@@ -1,6 +1,9 @@
 /* Player sessions: netcore role handlers.  Decodes packets on the session's
  * strand, runs the login state machine and routes in-world requests to the
- * zone that owns the player.  Session state is touched only on its strand. */
+ * zone that owns the player.  Session state is touched only on its strand.
+ * The abuse limits that are cheapest here run first, before a request costs
+ * a zone job: the session cap, pre-login caps and login deadline, the
+ * request budget and the chat rate limit (content/README.md, "Limits"). */
 #include "content_internal.h"
 
 #include <ctype.h>
@@ -19,12 +22,152 @@ typedef struct csess_s {
     char name[CONTENT_NAME_MAX + 1];
     uint32_t entity_id;
     player_t *player; /* owned here only in S_LOGGED_IN */
+    /* limits (issue 12) */
+    char ip[48];
+    nc_engine_t *engine;
+    nc_pool_t *pool;               /* of the session's strand: timer cancel */
+    int counted_live, counted_pre; /* in w->live / w->prelogin */
+    int counted_ip;                /* in w->ips' pre-login count of ip */
+    tbucket_t budget;
+    flood_state_t flood;
+    chat_limit_t chat;
+    uint32_t prelogin_bad; /* game packets before entering the world */
+    struct deadline_s *deadline;
+    nc_timer_id_t deadline_timer;
 } csess_t;
+
+/* The login deadline's one-shot timer argument: the job looks the session
+ * up by id, so a deadline that fires after the close finds nothing. */
+typedef struct deadline_s {
+    nc_engine_t *engine;
+    nc_sid_t sid;
+} deadline_t;
 
 static void fail(nc_session_t *s, csess_t *c, int code, const char *text)
 {
     world_send_error(c->w, c->sid, code, 1, text);
     nc_session_close(s, code, text);
+}
+
+static void prelogin_done(csess_t *c);
+
+/* A session being closed by a limit stops counting against the caps at
+ * once, not when its close completes (a lingering close waits for the
+ * peer's FIN). */
+static void release_counts(csess_t *c)
+{
+    prelogin_done(c);
+    if (c->counted_live)
+        atomic_fetch_sub(&c->w->live, 1);
+    c->counted_live = 0;
+}
+
+/* Closes with a fatal error packet, a counter and a rate-limited line. */
+static void kick(nc_session_t *s, csess_t *c, atomic_uint_fast64_t *counter, int code,
+                 const char *text)
+{
+    atomic_fetch_add(counter, 1);
+    content_rlog(&c->w->rl_kick, 10, NC_LOG_WARN, TAG, "[%llx] %s%sfrom %s closed: %s",
+                 (unsigned long long)c->sid, c->name, c->name[0] ? " " : "", c->ip, text);
+    fail(s, c, code, text);
+    release_counts(c);
+}
+
+static const char *addr_key(const csess_t *c)
+{
+    const content_opts_t *o = &c->w->o;
+    return o->exempt_loopback && limits_ip_is_loopback(c->ip) ? "" : c->ip;
+}
+
+static void cancel_deadline(csess_t *c)
+{
+    if (!c->deadline)
+        return;
+    if (nc_timer_cancel(c->pool, c->deadline_timer) == 0)
+        free(c->deadline); /* else the job runs (or ran) and frees it */
+    c->deadline = NULL;
+    c->deadline_timer = 0;
+}
+
+/* Logged in or gone: no longer counted against the pre-login caps. */
+static void prelogin_done(csess_t *c)
+{
+    cancel_deadline(c);
+    if (c->counted_pre)
+        atomic_fetch_sub(&c->w->prelogin, 1);
+    if (c->counted_ip)
+        ipt_prelogin_leave(&c->w->ips, c->ip, nc_now_ms());
+    c->counted_pre = c->counted_ip = 0;
+}
+
+static void deadline_job(void *arg)
+{
+    deadline_t *d = arg;
+    nc_session_t *s = nc_session_get(d->engine, d->sid);
+    csess_t *c = s ? nc_session_ud(s) : NULL;
+    if (c && c->deadline == d) {
+        c->deadline = NULL;
+        c->deadline_timer = 0;
+        if (c->st == S_NEW || c->st == S_LOADING)
+            kick(s, c, &c->w->login_timeouts, PROTO_ERR_NOT_LOGGED_IN, "login timeout");
+    }
+    if (s)
+        nc_session_put(s);
+    free(d);
+}
+
+static void start_deadline(nc_session_t *s, csess_t *c)
+{
+    uint32_t ms = c->w->o.login_timeout_ms;
+    deadline_t *d = ms ? malloc(sizeof *d) : NULL;
+    if (!d)
+        return;
+    *d = (deadline_t){c->engine, c->sid};
+    if (nc_timer_start(nc_session_strand(s), ms, 0, deadline_job, d, &c->deadline_timer) != 0) {
+        nc_log(NC_LOG_ERROR, TAG, "[%llx] cannot start the login deadline",
+               (unsigned long long)c->sid);
+        free(d);
+        return;
+    }
+    c->deadline = d;
+}
+
+static void refuse(nc_session_t *s, csess_t *c, atomic_uint_fast64_t *counter, const char *text)
+{
+    atomic_fetch_add(counter, 1);
+    content_rlog(&c->w->rl_refuse, 5, NC_LOG_WARN, TAG, "[%llx] refused from %s: %s",
+                 (unsigned long long)c->sid, c->ip, text);
+    fail(s, c, PROTO_ERR_SERVER_FULL, text);
+    release_counts(c);
+}
+
+/* The caps a new connection meets: live sessions, sessions not logged in
+ * yet, and those per source address.  0 admitted (deadline running). */
+static int admit(nc_session_t *s, csess_t *c)
+{
+    content_world_t *w = c->w;
+    const content_opts_t *o = &w->o;
+    c->counted_live = 1;
+    if (atomic_fetch_add(&w->live, 1) >= o->max_sessions && o->max_sessions) {
+        refuse(s, c, &w->refused_full, "server full");
+        return -1;
+    }
+    c->counted_pre = 1;
+    if (atomic_fetch_add(&w->prelogin, 1) >= o->max_prelogin && o->max_prelogin) {
+        refuse(s, c, &w->refused_prelogin, "server full: too many connections logging in");
+        return -1;
+    }
+    const char *key = addr_key(c);
+    if (o->max_per_ip && *key) {
+        int r = ipt_prelogin_enter(&w->ips, key, o->max_per_ip);
+        if (r == 0) {
+            refuse(s, c, &w->refused_per_ip, "server full: too many connections from your address");
+            return -1;
+        }
+        c->counted_ip = r == 1; /* out of memory: admitted uncounted */
+    }
+    start_deadline(s, c);
+    return 0;
 }
 
 static int name_ok(const char *n)
@@ -47,14 +190,45 @@ static void on_open(nc_session_t *s, void *ud)
     }
     c->w = ud;
     c->sid = nc_session_id(s);
+    c->engine = nc_session_engine(s);
+    c->pool = nc_queue_pool(nc_strand_queue(nc_session_strand(s)));
     nc_session_set_ud(s, c);
+    uint64_t now = nc_now_ms();
+    limits_peer_ip(nc_session_peer(s), c->ip, sizeof c->ip);
+    tbucket_init(&c->budget, c->w->o.budget_burst, now);
+    chat_limit_init(&c->chat, &c->w->chat_rules, now);
     nc_log(NC_LOG_DEBUG, TAG, "[%llx] open from %s", (unsigned long long)c->sid,
            nc_session_peer(s));
+    admit(s, c);
+}
+
+/* Game packets before the world: an error each, then a close. */
+static void not_in_world(nc_session_t *s, csess_t *c, const char *text)
+{
+    uint32_t max = c->w->o.prelogin_packets;
+    if (max && ++c->prelogin_bad > max) {
+        kick(s, c, &c->w->kicked_prelogin_packets, PROTO_ERR_NOT_LOGGED_IN,
+             "too many packets before login");
+        return;
+    }
+    world_send_error(c->w, c->sid, PROTO_ERR_NOT_LOGGED_IN, 0, text);
+}
+
+/* A login whose name is longer than the schema allows fails to decode
+ * (PROTO_ETOOLONG); it is a bad name, not a bad packet. */
+static int name_too_long(const uint8_t *body, size_t len)
+{
+    return len >= 2 && (size_t)(body[0] | body[1] << 8) > CONTENT_NAME_MAX;
 }
 
 static void on_login(nc_session_t *s, csess_t *c, const uint8_t *body, size_t len)
 {
     proto_login_t m;
+    if (c->st == S_NEW && name_too_long(body, len)) {
+        atomic_fetch_add(&c->w->bad_packets, 1);
+        fail(s, c, PROTO_ERR_BAD_NAME, "names are 2-24 letters, digits or _");
+        return;
+    }
     if (proto_decode_login(body, len, &m) != 0 || c->st != S_NEW) {
         atomic_fetch_add(&c->w->bad_packets, 1);
         fail(s, c, PROTO_ERR_BAD_PACKET, "bad or repeated login");
@@ -74,13 +248,13 @@ static void on_login(nc_session_t *s, csess_t *c, const uint8_t *body, size_t le
     }
     snprintf(c->name, sizeof c->name, "%s", m.name);
     uint32_t eid;
-    if (world_login_claim(c->w, c->sid, nc_session_strand(s), c->name, &eid) < 0) {
+    if (world_login_claim(c->w, c->sid, nc_session_strand(s), c->name, addr_key(c), &eid) < 0) {
         fail(s, c, PROTO_ERR_INTERNAL, "out of memory");
         return;
     }
     c->st = S_LOADING;
-    nc_log(NC_LOG_INFO, TAG, "[%llx] login '%s' from %s", (unsigned long long)c->sid, c->name,
-           nc_session_peer(s));
+    content_rlog(&c->w->rl_conn, 20, NC_LOG_INFO, TAG, "[%llx] login '%s' from %s",
+                 (unsigned long long)c->sid, c->name, nc_session_peer(s));
 }
 
 static void send_login_result(csess_t *c, const player_t *p)
@@ -103,6 +277,8 @@ void session_loaded_job(void *arg)
     content_world_t *w = j->w;
     nc_session_t *s = w->o.engine ? nc_session_get(w->o.engine, j->sid) : NULL;
     csess_t *c = s ? nc_session_ud(s) : NULL;
+    if (j->reserved && !(j->ok && j->c.created_now)) /* no character made: token back */
+        ipt_chars_refund(&w->ips, j->ip, nc_now_ms());
     if (!j->ok)
         snprintf(j->c.name, sizeof j->c.name, "%s", j->name);
     if (!world_zone_by_id(w, (uint16_t)j->c.zone)) {
@@ -115,10 +291,13 @@ void session_loaded_job(void *arg)
         c->player = p;
         c->entity_id = j->entity_id;
         c->st = S_LOGGED_IN;
+        prelogin_done(c);
         atomic_fetch_add(&w->logins, 1);
         send_login_result(c, p);
     } else {
-        if (c)
+        if (c && j->refused)
+            fail(s, c, PROTO_ERR_RATE_LIMITED, "too many new characters: try again later");
+        else if (c)
             fail(s, c, PROTO_ERR_INTERNAL,
                  j->db_unavailable ? "database unavailable, try again later"
                                    : "character could not be loaded");
@@ -131,10 +310,17 @@ void session_loaded_job(void *arg)
     free(j);
 }
 
-static void on_enter_world(nc_session_t *s, csess_t *c)
+static void on_enter_world(nc_session_t *s, csess_t *c, const uint8_t *body, size_t len)
 {
+    proto_enter_world_t m;
+    int rc = proto_decode_enter_world(body, len, &m);
+    if (rc != 0) {
+        atomic_fetch_add(&c->w->bad_packets, 1);
+        fail(s, c, PROTO_ERR_BAD_PACKET, proto_strerror(rc));
+        return;
+    }
     if (c->st != S_LOGGED_IN) {
-        world_send_error(c->w, c->sid, PROTO_ERR_NOT_LOGGED_IN, 0, "log in first");
+        not_in_world(s, c, "log in first");
         return;
     }
     content_world_t *w = c->w;
@@ -147,6 +333,24 @@ static void on_enter_world(nc_session_t *s, csess_t *c)
         world_player_done(w, p);
         nc_session_close(s, 0, "taken over");
     }
+}
+
+/* The chat rate limit and mute, here rather than on the zone strand: a
+ * muted flooder's messages cost no zone job.  1 when the message is dropped. */
+static int chat_muted(csess_t *c)
+{
+    content_world_t *w = c->w;
+    chat_limit_verdict_t v = chat_limit_check(&c->chat, &w->chat_rules, nc_now_ms());
+    if (v == CHAT_LIMIT_OK)
+        return 0;
+    atomic_fetch_add(&w->chat_muted, 1);
+    if (v == CHAT_LIMIT_NOW_MUTED) {
+        char t[96];
+        snprintf(t, sizeof t, "you are muted for %u s (chat flood)",
+                 (unsigned)(w->chat_rules.mute_ms / 1000));
+        world_send_notice(w, c->sid, PROTO_ERR_OK, t);
+    }
+    return 1;
 }
 
 /* Decodes an in-world request into a zone message and routes it. */
@@ -165,15 +369,24 @@ static void to_zone(nc_session_t *s, csess_t *c, uint16_t type, const uint8_t *b
         break;
     case PROTO_T_PING: rc = proto_decode_ping(body, len, &m->u.ping); break;
     }
-    if (rc != 0) {
+    const char *bad =
+        rc != 0                                             ? proto_strerror(rc)
+        : type == PROTO_T_CHAT && m->u.chat.channel > 2     ? "chat channel out of range (0-2)"
+        : type == PROTO_T_WHO_REQUEST && m->u.who.scope > 1 ? "who scope out of range (0-1)"
+                                                            : NULL;
+    if (bad) {
         free(m);
         atomic_fetch_add(&c->w->bad_packets, 1);
-        fail(s, c, PROTO_ERR_BAD_PACKET, proto_strerror(rc));
+        fail(s, c, PROTO_ERR_BAD_PACKET, bad);
         return;
     }
     if (c->st != S_IN_WORLD) {
         free(m);
-        world_send_error(c->w, c->sid, PROTO_ERR_NOT_LOGGED_IN, 0, "enter the world first");
+        not_in_world(s, c, "enter the world first");
+        return;
+    }
+    if (type == PROTO_T_CHAT && chat_muted(c)) {
+        free(m);
         return;
     }
     *m = (zone_msg_t){.w = c->w,
@@ -203,15 +416,52 @@ static void on_ping(nc_session_t *s, csess_t *c, const uint8_t *body, size_t len
     }
 }
 
+/* A request over the budget: dropped and counted; a second of many drops
+ * earns one warning, flood_kick_s such seconds in a row a kick. */
+static void over_budget(nc_session_t *s, csess_t *c, uint64_t now)
+{
+    content_world_t *w = c->w;
+    atomic_fetch_add_explicit(&w->requests_dropped, 1, memory_order_relaxed);
+    switch (flood_on_drop(&c->flood, w->o.flood_warn_drops, w->o.flood_kick_s, now)) {
+    case FLOOD_DROP: break;
+    case FLOOD_WARN:
+        atomic_fetch_add(&w->flood_warnings, 1);
+        world_send_error(w, c->sid, PROTO_ERR_RATE_LIMITED, 0,
+                         "too many requests: some were dropped (slow down or be disconnected)");
+        break;
+    case FLOOD_KICK: kick(s, c, &w->kicked_flood, PROTO_ERR_RATE_LIMITED, "request flood"); break;
+    }
+}
+
+static void on_logout(nc_session_t *s, csess_t *c, const uint8_t *body, size_t len)
+{
+    proto_logout_t m;
+    int rc = proto_decode_logout(body, len, &m);
+    if (rc != 0) {
+        atomic_fetch_add(&c->w->bad_packets, 1);
+        fail(s, c, PROTO_ERR_BAD_PACKET, proto_strerror(rc));
+        return;
+    }
+    nc_session_close(s, 0, "logout");
+}
+
 static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len, void *ud)
 {
     (void)ud;
     csess_t *c = nc_session_ud(s);
-    if (!c)
+    if (!c || nc_session_is_closing(s))
         return;
+    const content_opts_t *o = &c->w->o;
+    if (o->budget_per_s > 0 && type != PROTO_T_LOGOUT) {
+        uint64_t now = nc_now_ms();
+        if (!tbucket_take(&c->budget, o->budget_per_s, o->budget_burst, limits_cost(type), now)) {
+            over_budget(s, c, now);
+            return;
+        }
+    }
     switch (type) {
     case PROTO_T_LOGIN: on_login(s, c, body, len); break;
-    case PROTO_T_ENTER_WORLD: on_enter_world(s, c); break;
+    case PROTO_T_ENTER_WORLD: on_enter_world(s, c, body, len); break;
     case PROTO_T_PING:
         /* in the world, the zone answers: the round trip then includes the
          * zone's queue, and the pong follows every earlier in-world request
@@ -221,7 +471,7 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
         else
             on_ping(s, c, body, len);
         break;
-    case PROTO_T_LOGOUT: nc_session_close(s, 0, "logout"); break;
+    case PROTO_T_LOGOUT: on_logout(s, c, body, len); break;
     case PROTO_T_MOVE:
     case PROTO_T_CHAT:
     case PROTO_T_WHO_REQUEST:
@@ -238,8 +488,14 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     csess_t *c = nc_session_ud(s);
     if (!c)
         return;
-    nc_log(NC_LOG_INFO, TAG, "[%llx] closed%s%s: %s (%d)", (unsigned long long)c->sid,
-           c->name[0] ? " " : "", c->name, why->text, why->code);
+    /* a line per player (rate-limited at churn); never-logged-in: debug */
+    if (c->st != S_NEW)
+        content_rlog(&c->w->rl_conn, 20, NC_LOG_INFO, TAG, "[%llx] closed %s: %s (%d)",
+                     (unsigned long long)c->sid, c->name, why->text, why->code);
+    else
+        nc_log(NC_LOG_DEBUG, TAG, "[%llx] closed: %s (%d)", (unsigned long long)c->sid, why->text,
+               why->code);
+    release_counts(c);
     if (c->st == S_LOADING || c->st == S_IN_WORLD)
         world_session_gone(c->w, c->sid, c->name, c->st == S_IN_WORLD);
     else if (c->st == S_LOGGED_IN)

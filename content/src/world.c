@@ -89,15 +89,36 @@ void world_send_notice(content_world_t *w, nc_sid_t sid, int code, const char *t
     }
 }
 
+/* New-character limit, on the db strand before the load: a token is
+ * reserved from the shard-wide and the per-address bucket; the session's
+ * strand gives it back when the login did not create a character
+ * (session_loaded_job).  With the budget spent only names that exist may
+ * log in: the read-only probe (content_probe.c) runs only then, and an
+ * error there lets the login through (logged). */
 static void db_load_job(void *arg)
 {
     login_job_t *j = arg;
-    world_db_login(j->w, j); /* world_db.c: now, or after the database recovers */
+    content_world_t *w = j->w;
+    if (w->o.new_chars_per_min || w->o.new_chars_per_min_global) {
+        uint64_t now = nc_now_ms();
+        j->reserved = ipt_chars_reserve(&w->ips, j->ip, now);
+        if (!j->reserved && content_probe_exists(w, j->name) == 0) {
+            j->ok = 0;
+            j->refused = 1;
+            atomic_fetch_add(&w->new_chars_refused, 1);
+            content_rlog(&w->rl_refuse, 5, NC_LOG_WARN, TAG,
+                         "[%llx] new character '%s' from %s refused: creation limit",
+                         (unsigned long long)j->sid, j->name, *j->ip ? j->ip : "?");
+            world_post_critical(w, j->strand, session_loaded_job, j);
+            return;
+        }
+    }
+    world_db_login(w, j); /* world_db.c: now, or after the database recovers */
 }
 
 /* Takes over the caller's strand reference. */
 static void post_login(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, const char *name,
-                       uint32_t entity_id)
+                       const char *ip, uint32_t entity_id)
 {
     login_job_t *j = calloc(1, sizeof *j);
     if (!j) {
@@ -109,11 +130,12 @@ static void post_login(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, co
     j->strand = strand;
     j->entity_id = entity_id;
     snprintf(j->name, sizeof j->name, "%s", name);
+    snprintf(j->ip, sizeof j->ip, "%s", ip);
     world_post_critical(w, w->db_strand, db_load_job, j);
 }
 
 int world_login_claim(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, const char *name,
-                      uint32_t *entity_id)
+                      const char *ip, uint32_t *entity_id)
 {
     nc_sid_t old = 0, stale_waiter = 0;
     pthread_mutex_lock(&w->reg_mu);
@@ -129,7 +151,7 @@ int world_login_claim(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, con
             e->next = w->reg[name_hash(name)];
             w->reg[name_hash(name)] = e;
             nc_strand_retain(strand);
-            post_login(w, sid, strand, name, e->entity_id);
+            post_login(w, sid, strand, name, ip, e->entity_id);
         }
     } else {
         stale_waiter = e->takeover_sid;
@@ -145,8 +167,9 @@ int world_login_claim(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, con
         return -1;
     if (old) {
         atomic_fetch_add(&w->takeovers, 1);
-        nc_log(NC_LOG_INFO, TAG, "'%s' logs in again (session %llx): taking over %llx", name,
-               (unsigned long long)sid, (unsigned long long)old);
+        content_rlog(&w->rl_conn, 20, NC_LOG_INFO, TAG,
+                     "'%s' logs in again (session %llx): taking over %llx", name,
+                     (unsigned long long)sid, (unsigned long long)old);
         world_send_notice(w, old, PROTO_ERR_ALREADY_ONLINE, "logged in from another connection");
         if (w->o.engine)
             nc_close_id(w->o.engine, old, 0, "taken over");
@@ -198,7 +221,7 @@ void world_player_done(content_world_t *w, player_t *p)
             e->entity_id = atomic_fetch_add(&w->next_entity, 1);
             nc_strand_t *s = e->takeover_strand;
             e->takeover_strand = NULL;
-            post_login(w, e->sid, s, e->name, e->entity_id);
+            post_login(w, e->sid, s, e->name, "", e->entity_id);
         } else {
             reg_remove_locked(w, e);
         }
@@ -290,22 +313,30 @@ void world_send_chat_to(content_world_t *w, nc_sid_t to, const char *sender, con
     }
 }
 
+uint32_t world_who_max(const content_world_t *w)
+{
+    uint32_t n = w->o.who_max_names;
+    return n == 0 || n > PROTO_WHO_RESPONSE_ENTRIES_MAX ? PROTO_WHO_RESPONSE_ENTRIES_MAX : n;
+}
+
+/* At most who_max_names names; total is the zones' player count, so the
+ * registry walk stops at the cap instead of visiting every entry. */
 void world_who_shard(content_world_t *w, nc_sid_t to)
 {
-    proto_who_response_t m = {0};
+    proto_who_response_t m = {.total = content_online(w)};
+    uint32_t cap = world_who_max(w);
     pthread_mutex_lock(&w->reg_mu);
-    for (int b = 0; b < REG_BUCKETS; b++)
-        for (reg_entry_t *e = w->reg[b]; e; e = e->next) {
+    for (int b = 0; b < REG_BUCKETS && m.entries_count < cap; b++)
+        for (reg_entry_t *e = w->reg[b]; e && m.entries_count < cap; e = e->next) {
             if (e->zone_idx < 0)
                 continue;
-            if (m.entries_count < PROTO_WHO_RESPONSE_ENTRIES_MAX) {
-                proto_who_entry_t *x = &m.entries[m.entries_count++];
-                snprintf(x->name, sizeof x->name, "%s", e->name);
-                x->zone = w->zones[e->zone_idx].def->id;
-            }
-            m.total++;
+            proto_who_entry_t *x = &m.entries[m.entries_count++];
+            snprintf(x->name, sizeof x->name, "%s", e->name);
+            x->zone = w->zones[e->zone_idx].def->id;
         }
     pthread_mutex_unlock(&w->reg_mu);
+    if (m.total < m.entries_count)
+        m.total = m.entries_count;
     nc_packet_t *p;
     CONTENT_PKT(p, who_response, WHO_RESPONSE, &m);
     if (p) {

@@ -60,6 +60,12 @@ int content_world_create(const content_opts_t *o, content_world_t **out, char *e
     w->chat_rules = (chat_limit_rules_t){o->chat_per_s, o->chat_burst, o->chat_mute_ms};
     pthread_mutex_init(&w->reg_mu, NULL);
     pthread_mutex_init(&w->hook_mu, NULL);
+    ipt_init(&w->ips, o->new_chars_per_min);
+    ipt_set_global(&w->ips, o->new_chars_per_min_global, nc_now_ms());
+    content_rl_init(&w->rl_conn);
+    content_rl_init(&w->rl_refuse);
+    content_rl_init(&w->rl_kick);
+    content_rl_init(&w->rl_db);
     atomic_store(&w->next_entity, 1);
     content_db_opts_t dbo = CONTENT_DB_OPTS_DEFAULT;
     dbo.synchronous_full = !o->db_sync_normal;
@@ -123,6 +129,9 @@ size_t content_world_shutdown(content_world_t *w)
     /* saves are retried while the database is unavailable, up to the
      * deadline; only what is on disk is reported saved */
     size_t unsaved = w->db ? world_db_wait(w, save_deadline(w)) : 0;
+    content_rl_flush(&w->rl_conn, NC_LOG_INFO, "session", "login/close");
+    content_rl_flush(&w->rl_refuse, NC_LOG_WARN, "session", "refusal");
+    content_rl_flush(&w->rl_kick, NC_LOG_WARN, "session", "kick");
     if (unsaved == 0) {
         notice_all(w, "server shutting down; your character is saved");
         nc_log(NC_LOG_INFO, TAG, "shutdown: %u online characters saved", online);
@@ -186,10 +195,16 @@ size_t content_world_destroy(content_world_t *w)
                 nc_strand_release(e->takeover_strand);
             free(e);
         }
+    content_probe_free(w);
     content_db_close(w->db);
     content_zones_free(&w->defs);
     pthread_mutex_destroy(&w->reg_mu);
     pthread_mutex_destroy(&w->hook_mu);
+    ipt_free(&w->ips);
+    content_rl_destroy(&w->rl_conn);
+    content_rl_destroy(&w->rl_refuse);
+    content_rl_destroy(&w->rl_kick);
+    content_rl_destroy(&w->rl_db);
     free(w);
     return unsaved;
 }
@@ -216,6 +231,16 @@ void content_stats(content_world_t *w, content_stats_t *s)
     s->chat_muted = atomic_load(&w->chat_muted);
     s->queue_full = atomic_load(&w->queue_full);
     s->saves_batched = atomic_load(&w->saves_batched);
+    s->requests_dropped = atomic_load(&w->requests_dropped);
+    s->flood_warnings = atomic_load(&w->flood_warnings);
+    s->kicked_flood = atomic_load(&w->kicked_flood);
+    s->refused_full = atomic_load(&w->refused_full);
+    s->refused_prelogin = atomic_load(&w->refused_prelogin);
+    s->refused_per_ip = atomic_load(&w->refused_per_ip);
+    s->login_timeouts = atomic_load(&w->login_timeouts);
+    s->kicked_prelogin_packets = atomic_load(&w->kicked_prelogin_packets);
+    s->new_chars_refused = atomic_load(&w->new_chars_refused);
+    s->prelogin = atomic_load(&w->prelogin);
     s->db_up = 1;
     world_db_stats(w, s);
     if (w->db) {

@@ -24,7 +24,6 @@ player_t *player_new(content_world_t *w, const content_char_t *c, nc_sid_t sid, 
     p->gold = c->gold;
     p->entered_ms = nc_now_ms();
     zone_move_init(&p->move, &w->move_rules, p->entered_ms);
-    chat_limit_init(&p->chat, &w->chat_rules, p->entered_ms);
     return p;
 }
 

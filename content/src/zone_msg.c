@@ -169,20 +169,11 @@ static void chat_whisper(zone_t *z, player_t *p, const proto_chat_t *m, nc_packe
         world_send(w, p->sid, pkt);
 }
 
+/* The chat rate limit and mute ran on the session strand (session.c), before
+ * the message cost a job here. */
 static void on_chat(zone_t *z, player_t *p, const proto_chat_t *m)
 {
     content_world_t *w = z->w;
-    chat_limit_verdict_t v = chat_limit_check(&p->chat, &w->chat_rules, nc_now_ms());
-    if (v != CHAT_LIMIT_OK) {
-        atomic_fetch_add(&w->chat_muted, 1);
-        if (v == CHAT_LIMIT_NOW_MUTED) {
-            char t[96];
-            snprintf(t, sizeof t, "you are muted for %u s (chat flood)",
-                     (unsigned)(w->chat_rules.mute_ms / 1000));
-            world_send_notice(w, p->sid, PROTO_ERR_OK, t);
-        }
-        return;
-    }
     if (m->text[0] == '/') {
         chat_command(z, p, m->text);
         return;
@@ -208,7 +199,8 @@ static void on_chat(zone_t *z, player_t *p, const proto_chat_t *m)
 static void on_who_zone(zone_t *z, player_t *p)
 {
     proto_who_response_t r = {.total = z->nall};
-    for (uint32_t i = 0; i < z->nall && r.entries_count < PROTO_WHO_RESPONSE_ENTRIES_MAX; i++) {
+    uint32_t cap = world_who_max(z->w);
+    for (uint32_t i = 0; i < z->nall && r.entries_count < cap; i++) {
         proto_who_entry_t *x = &r.entries[r.entries_count++];
         memcpy(x->name, z->all[i]->name, sizeof z->all[i]->name);
         x->zone = z->def->id;

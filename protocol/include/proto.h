@@ -38,7 +38,8 @@ const char *proto_strerror(int err);
     X(NO_SUCH_ZONE, 7, "no such zone")                                                             \
     X(NO_SUCH_PLAYER, 8, "no such player")                                                         \
     X(INTERNAL, 9, "internal server error")                                                        \
-    X(SHUTTING_DOWN, 10, "server shutting down")
+    X(SHUTTING_DOWN, 10, "server shutting down")                                                   \
+    X(RATE_LIMITED, 11, "too many requests")
 
 enum {
 #define PROTO_X_(name, val, msg) PROTO_ERR_##name = val,

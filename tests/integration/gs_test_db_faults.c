@@ -49,9 +49,11 @@ static void pause_ms(int ms) /* between polls of a condition, never as the wait 
 
 static int start(const char *const *more)
 {
-    const char *args[40] = {"--set",  "chat.rate_per_s=1000", "--set", "chat.burst=1000", "--set",
-                            fault_arg};
-    int n = 6;
+    /* gold changes at round-trip pace: no chat limit, no request budget */
+    const char *args[40] = {
+        "--set", "chat.rate_per_s=1000", "--set", "chat.burst=1000", "--set", fault_arg,
+        "--set", "limits.budget_per_s=0"};
+    int n = 8;
     for (; more && *more && n < 38; more++)
         args[n++] = *more;
     args[n] = NULL;

@@ -49,15 +49,16 @@
  * test measures the server's accept path, not the attacker's CPU use. */
 #define CHURN_PER_S 2000
 
-/* Config keys of the target behaviour, set when this gameserver has them.
- * TODO(lead): align the names with the merged branches. */
+/* Config keys of the target behaviour, set when this gameserver has them
+ * (content's limits, content/README.md "Limits"). */
 static const char *const target_keys[][2] = {
-    {"listen.login_timeout_ms", "2000"}, /* accept -> valid login deadline */
-    {"listen.max_prelogin", "64"},       /* cap on not-yet-logged-in sessions */
+    {"limits.login_timeout_ms", "2000"}, /* accept -> valid login deadline */
+    {"limits.max_prelogin", "64"},       /* cap on not-yet-logged-in sessions */
+    {"limits.flood_kick_s", "1"},        /* over-budget floods kicked within a class */
 };
 
 static gs_proc_t srv;
-static int have_prelogin_cap; /* listen.max_prelogin was set */
+static int have_prelogin_cap; /* limits.max_prelogin was set */
 static ha_wit_t *wit;
 static double base_p99[2];
 static int base_fds, phase;
@@ -332,8 +333,13 @@ CHECK(test_slowloris, {"slowloris", 8, E_CLOSE, {NULL}, BAD("login_timeout")})
 CHECK(test_silent_connections_at_cap,
       {"silent", 1, E_CLOSE | E_REASON | E_FULL, {NULL}, BAD("prelogin_full")})
 CHECK(test_connect_rst_churn, {"churn", 4, 0, {"gs_sessions_total"}, NULL})
-/* the non-reader is closed when its unsent bytes pass listen.max_send_bytes */
-CHECK(test_non_reader, {"nonreader", 1, E_CLOSE, {BAD("send_full")}, NULL})
+/* the non-reader's who requests are mostly dropped (request budget), so its
+ * unsent bytes stay far below listen.max_send_bytes and it is not closed
+ * for them.  With netcore's packet rate it is read in bursts (~3,300
+ * packets, then ~11 s of pause to repay the debt), so within a class
+ * content sees one burst: dropped and counted; the request-flood kick comes
+ * at its second burst, after the class. */
+CHECK(test_non_reader, {"nonreader", 1, 0, {BAD("over_budget")}, NULL})
 CHECK(test_chat_flood, {"chat_flood", 2, E_REASON, {BAD("chat_flood")}, NULL})
 /* target: request budgets drop, warn, then kick */
 CHECK(test_move_flood, {"move_flood", 2, E_REASON, {"gs_moves_total"}, BAD("over_budget")})

@@ -24,7 +24,9 @@ static void test_requests_meeting_a_full_game_queue_are_all_answered(void **stat
     static gs_client_t c;
     static proto_msg_t m;
     gs_proc_init(&p);
-    const char *extra[] = {"--set", "queues.game.capacity=16", NULL};
+    /* the queue's mechanics, not the request budget (600 who at once) */
+    const char *extra[] = {"--set", "queues.game.capacity=16", "--set", "limits.budget_per_s=0",
+                           NULL};
     assert_int_equal(gs_proc_start(&p, extra, 10000), 0);
     assert_int_equal(gs_login(&c, p.port, "flooder"), 0);
 
