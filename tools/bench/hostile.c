@@ -1250,22 +1250,18 @@ int ha_got_reason(const ha_result_t *r)
 
 void ha_codes_text(const ha_result_t *r, char *buf, size_t cap)
 {
-    static const char *const names[HA_CODES] = {"OK",
-                                                "HASH_MISMATCH",
-                                                "BAD_NAME",
-                                                "ALREADY_ONLINE",
-                                                "SERVER_FULL",
-                                                "NOT_LOGGED_IN",
-                                                "BAD_PACKET",
-                                                "NO_SUCH_ZONE",
-                                                "NO_SUCH_PLAYER",
-                                                "INTERNAL",
-                                                "SHUTTING_DOWN",
-                                                "11",
-                                                "12",
-                                                "13",
-                                                "14",
-                                                "other"};
+    /* names from the protocol's own table; codes it lacks print as numbers */
+    const char *names[HA_CODES];
+    char num[HA_CODES][8];
+    for (int i = 0; i < HA_CODES; i++) {
+        snprintf(num[i], sizeof num[i], "%d", i);
+        names[i] = i == HA_CODES - 1 ? "other" : num[i];
+    }
+#define HA_NAME_(name, val, msg)                                                                   \
+    if ((val) >= 0 && (val) < HA_CODES - 1)                                                        \
+        names[(val)] = #name;
+    PROTO_ERR_MAP(HA_NAME_)
+#undef HA_NAME_
     size_t n = 0;
     buf[0] = 0;
     for (int i = 0; i < HA_CODES && n < cap; i++)

@@ -23,10 +23,10 @@ gs_pid=
 cleanup() { [ -n "$gs_pid" ] && kill "$gs_pid" 2>/dev/null && wait "$gs_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 # pre-login limits other branches add would close tcp-only sessions: raise
-# them when this gameserver has them (TODO(lead): key names)
+# them when this gameserver has them 
 help=$("$gs" --help 2>&1 || true)
 relax=()
-for kv in listen.login_timeout_ms=3600000 listen.max_prelogin=$((want + 100)); do
+for kv in limits.login_timeout_ms=3600000 limits.max_prelogin=$((want + 100)); do
   grep -q "^ *${kv%%=*} " <<<"$help" && relax+=(--set "$kv")
 done
 for mode in ${MODES:-login tcp}; do
