@@ -154,6 +154,11 @@ typedef struct zone_msg_s {
     nc_sid_t sid;
     char name[CONTENT_NAME_MAX + 1];
     uint16_t type; /* PROTO_T_* of the c2s packet, or 0 for "leave" */
+    /* The sending session while the request waits for its zone: it counts
+     * against that session's input bound (nc_session_hold), so a player's
+     * backlog in a zone pauses that player's reads, not everyone's.  NULL
+     * for messages nobody sent (leave). */
+    nc_session_t *held;
     union {
         proto_move_t move;
         proto_chat_t chat;
@@ -165,6 +170,8 @@ typedef struct zone_msg_s {
 /* Routes msg to the zone that owns the player now (under reg_mu), never
  * dropping it for a full queue; frees it if the player is gone. */
 void zone_route(content_world_t *w, zone_msg_t *msg);
+/* Frees a zone message and releases its hold on the sender. */
+void zone_msg_free(zone_msg_t *m);
 /* Job on a zone strand: handles or forwards a zone_msg_t (frees it). */
 void zone_msg_job(void *arg);
 /* Saves all players of the zone in one batch (job on the zone's strand). */

@@ -394,8 +394,10 @@ static void to_zone(nc_session_t *s, csess_t *c, uint16_t type, const uint8_t *b
                       .entity_id = c->entity_id,
                       .sid = c->sid,
                       .type = type,
+                      .held = s,
                       .u = m->u};
     memcpy(m->name, c->name, sizeof c->name);
+    nc_session_hold(s, (uint32_t)sizeof *m);
     zone_route(c->w, m);
 }
 

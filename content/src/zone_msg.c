@@ -270,6 +270,13 @@ void zone_msg_job(void *arg)
         return;
     }
     dispatch(z, p, m);
+    zone_msg_free(m);
+}
+
+void zone_msg_free(zone_msg_t *m)
+{
+    if (m && m->held)
+        nc_session_unhold(m->held, (uint32_t)sizeof *m);
     free(m);
 }
 
@@ -290,5 +297,5 @@ void zone_route(content_world_t *w, zone_msg_t *m)
             m = NULL;
     }
     pthread_mutex_unlock(&w->reg_mu);
-    free(m); /* the player is gone (or the pool is: logged) */
+    zone_msg_free(m); /* the player is gone (or the pool is: logged) */
 }
