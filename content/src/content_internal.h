@@ -96,7 +96,8 @@ struct content_world_s {
     atomic_uint live, prelogin; /* player sessions open / not logged in yet */
     ip_table_t ips;
     struct content_probe_s *probe; /* db strand only */
-    content_rl_t rl_conn, rl_refuse, rl_kick, rl_db;
+    /* nc_log_limited states */
+    nc_log_state_t rl_conn, rl_refuse, rl_kick, rl_db;
     atomic_uint_fast64_t requests_dropped, flood_warnings, kicked_flood, refused_full,
         refused_prelogin, refused_per_ip, login_timeouts, kicked_prelogin_packets,
         new_chars_refused;

@@ -41,8 +41,9 @@ int content_probe_exists(content_world_t *w, const char *name)
             sqlite3_busy_timeout(p->h, 1000) != SQLITE_OK ||
             sqlite3_prepare_v2(p->h, "SELECT 1 FROM characters WHERE name = ?1", -1, &p->st,
                                NULL) != SQLITE_OK) {
-            content_rlog(&w->rl_db, 1, NC_LOG_WARN, "world", "character probe: cannot open %s: %s",
-                         w->o.db_path, p->h ? sqlite3_errmsg(p->h) : "out of memory");
+            nc_log_limited(&w->rl_db, 1000, NC_LOG_WARN, "world",
+                           "character probe: cannot open %s: %s", w->o.db_path,
+                           p->h ? sqlite3_errmsg(p->h) : "out of memory");
             probe_close(p);
             return -1;
         }
@@ -53,8 +54,8 @@ int content_probe_exists(content_world_t *w, const char *name)
     int rc = sqlite3_step(st);
     int out = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
     if (out < 0)
-        content_rlog(&w->rl_db, 1, NC_LOG_WARN, "world", "character probe failed: %s",
-                     sqlite3_errmsg(w->probe->h));
+        nc_log_limited(&w->rl_db, 1000, NC_LOG_WARN, "world", "character probe failed: %s",
+                       sqlite3_errmsg(w->probe->h));
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return out;

@@ -106,9 +106,9 @@ static void db_load_job(void *arg)
             j->ok = 0;
             j->refused = 1;
             atomic_fetch_add(&w->new_chars_refused, 1);
-            content_rlog(&w->rl_refuse, 5, NC_LOG_WARN, TAG,
-                         "[%llx] new character '%s' from %s refused: creation limit",
-                         (unsigned long long)j->sid, j->name, *j->ip ? j->ip : "?");
+            nc_log_limited(&w->rl_refuse, 200, NC_LOG_WARN, TAG,
+                           "[%llx] new character '%s' from %s refused: creation limit",
+                           (unsigned long long)j->sid, j->name, *j->ip ? j->ip : "?");
             world_post_critical(w, j->strand, session_loaded_job, j);
             return;
         }
@@ -167,9 +167,9 @@ int world_login_claim(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, con
         return -1;
     if (old) {
         atomic_fetch_add(&w->takeovers, 1);
-        content_rlog(&w->rl_conn, 20, NC_LOG_INFO, TAG,
-                     "'%s' logs in again (session %llx): taking over %llx", name,
-                     (unsigned long long)sid, (unsigned long long)old);
+        nc_log_limited(&w->rl_conn, 50, NC_LOG_INFO, TAG,
+                       "'%s' logs in again (session %llx): taking over %llx", name,
+                       (unsigned long long)sid, (unsigned long long)old);
         world_send_notice(w, old, PROTO_ERR_ALREADY_ONLINE, "logged in from another connection");
         if (w->o.engine)
             nc_close_id(w->o.engine, old, 0, "taken over");
