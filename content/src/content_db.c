@@ -69,8 +69,8 @@ const char *const content_db_fault_name[CONTENT_DB_F_COUNT] = {"busy", "locked",
                                                                "full", "ioerr",  "other"};
 
 /* Operations, for logs (one rate-limited line per second each). */
-enum { OP_OPEN, OP_LOGIN, OP_SAVE, OP_GOLD, OP_PROBE, OP_COUNT };
-static const char *const op_name[OP_COUNT] = {"open", "login", "save", "gold", "probe"};
+enum { OP_OPEN, OP_LOGIN, OP_SAVE, OP_GOLD, OP_PROBE, OP_EXISTS, OP_COUNT };
+static const char *const op_name[OP_COUNT] = {"open", "login", "save", "gold", "probe", "exists"};
 
 struct content_db_s {
     sqlite3 *h;
@@ -396,6 +396,17 @@ int content_db_load_or_create(content_db_t *db, const char *name, int32_t zone, 
     else
         memset(out, 0, sizeof *out);
     return rc;
+}
+
+int content_db_exists(content_db_t *db, const char *name, int *exists)
+{
+    uint64_t t0 = mono_us();
+    content_char_t scratch;
+    db->op = OP_EXISTS;
+    int found = load_row(db, name, &scratch);
+    record(db, t0, found >= 0);
+    *exists = found == 1;
+    return found < 0 ? found : CONTENT_DB_OK;
 }
 
 int content_db_save_positions(content_db_t *db, const content_pos_t *v, size_t n)

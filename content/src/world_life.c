@@ -191,7 +191,6 @@ size_t content_world_destroy(content_world_t *w)
                 nc_strand_release(e->takeover_strand);
             free(e);
         }
-    content_probe_free(w);
     content_db_close(w->db);
     content_zones_free(&w->defs);
     pthread_mutex_destroy(&w->reg_mu);
