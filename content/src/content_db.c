@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "loglimit.h"
 #include "netcore.h"
 
 #define TAG "db"
@@ -70,8 +69,8 @@ const char *const content_db_fault_name[CONTENT_DB_F_COUNT] = {"busy", "locked",
                                                                "full", "ioerr",  "other"};
 
 /* Operations, for logs (one rate-limited line per second each). */
-enum { OP_OPEN, OP_LOGIN, OP_SAVE, OP_GOLD, OP_PROBE, OP_COUNT };
-static const char *const op_name[OP_COUNT] = {"open", "login", "save", "gold", "probe"};
+enum { OP_OPEN, OP_LOGIN, OP_SAVE, OP_GOLD, OP_PROBE, OP_EXISTS, OP_COUNT };
+static const char *const op_name[OP_COUNT] = {"open", "login", "save", "gold", "probe", "exists"};
 
 struct content_db_s {
     sqlite3 *h;
@@ -79,7 +78,7 @@ struct content_db_s {
     content_db_opts_t o;
     int op; /* OP_* of the transaction in progress */
     /* db strand only: */
-    loglimit_t lim[OP_COUNT], range_lim;
+    nc_log_state_t lim[OP_COUNT], range_lim;
     int inject_rc;
     uint32_t inject_left;
     /* read by the metrics thread: */
@@ -106,16 +105,10 @@ static int fault(content_db_t *db, int rc, const char *what)
     int kind = fault_kind(rc);
     atomic_fetch_add(&db->faults[kind], 1);
     int result = kind == CONTENT_DB_F_OTHER ? CONTENT_DB_ERROR : CONTENT_DB_RETRY;
-    uint64_t held;
-    if (!loglimit_take(&db->lim[db->op], nc_now_ms(), 1000, &held))
-        return result;
-    char more[64] = "";
-    if (held)
-        snprintf(more, sizeof more, " (+%llu more in the last second)", (unsigned long long)held);
-    nc_log(result == CONTENT_DB_RETRY ? NC_LOG_WARN : NC_LOG_ERROR, TAG,
-           "%s: %s failed: %s [%s, %s]%s", op_name[db->op], what, sqlite3_errstr(rc),
-           content_db_fault_name[kind], result == CONTENT_DB_RETRY ? "will retry" : "permanent",
-           more);
+    nc_log_limited(&db->lim[db->op], 1000, result == CONTENT_DB_RETRY ? NC_LOG_WARN : NC_LOG_ERROR,
+                   TAG, "%s: %s failed: %s [%s, %s]", op_name[db->op], what, sqlite3_errstr(rc),
+                   content_db_fault_name[kind],
+                   result == CONTENT_DB_RETRY ? "will retry" : "permanent");
     return result;
 }
 
@@ -405,6 +398,17 @@ int content_db_load_or_create(content_db_t *db, const char *name, int32_t zone, 
     return rc;
 }
 
+int content_db_exists(content_db_t *db, const char *name, int *exists)
+{
+    uint64_t t0 = mono_us();
+    content_char_t scratch;
+    db->op = OP_EXISTS;
+    int found = load_row(db, name, &scratch);
+    record(db, t0, found >= 0);
+    *exists = found == 1;
+    return found < 0 ? found : CONTENT_DB_OK;
+}
+
 int content_db_save_positions(content_db_t *db, const content_pos_t *v, size_t n)
 {
     uint64_t t0 = mono_us();
@@ -443,11 +447,10 @@ static int gold_apply(content_db_t *db, int64_t char_id, int64_t delta, int64_t 
     int rc = gold_get(db, char_id, &g);
     if (rc != CONTENT_DB_OK)
         return rc;
-    uint64_t held;
     if (__builtin_add_overflow(g, delta, &n)) {
-        if (loglimit_take(&db->range_lim, nc_now_ms(), 1000, &held))
-            nc_log(NC_LOG_WARN, TAG, "gold: character %lld: %lld %+lld overflows; refused (+%llu)",
-                   (long long)char_id, (long long)g, (long long)delta, (unsigned long long)held);
+        nc_log_limited(&db->range_lim, 1000, NC_LOG_WARN, TAG,
+                       "gold: character %lld: %lld %+lld overflows; refused", (long long)char_id,
+                       (long long)g, (long long)delta);
         return CONTENT_DB_RANGE;
     }
     if (n < 0)
@@ -477,12 +480,10 @@ static int wallet_tx(content_db_t *db, int64_t char_id, int64_t delta, int32_t i
         sqlite3_bind_int(s, 2, item);
         sqlite3_bind_int(s, 3, count);
         rc = exec1(db, ST_ITEM_ADD);
-        uint64_t held;
         if (rc == CONTENT_DB_OK && sqlite3_changes(db->h) == 0) {
-            if (loglimit_take(&db->range_lim, nc_now_ms(), 1000, &held))
-                nc_log(NC_LOG_WARN, TAG,
-                       "item: character %lld: item %d %+d overflows; refused (+%llu)",
-                       (long long)char_id, (int)item, (int)count, (unsigned long long)held);
+            nc_log_limited(&db->range_lim, 1000, NC_LOG_WARN, TAG,
+                           "item: character %lld: item %d %+d overflows; refused",
+                           (long long)char_id, (int)item, (int)count);
             rc = CONTENT_DB_RANGE;
         }
     }

@@ -86,6 +86,10 @@ int content_db_user_version(content_db_t *db);
 /* Loads `name` or creates it at (zone, x, y); stamps last_login. */
 int content_db_load_or_create(content_db_t *db, const char *name, int32_t zone, float x, float y,
                               int64_t now_ms, content_char_t *out);
+/* Whether `name` has a character (*exists 1 or 0), creating nothing: one
+ * SELECT outside any transaction (WAL: a write lock held elsewhere does not
+ * block it).  OK, or the fault (*exists is then 0). */
+int content_db_exists(content_db_t *db, const char *name, int *exists);
 /* Saves n positions in one transaction (all or nothing). */
 int content_db_save_positions(content_db_t *db, const content_pos_t *v, size_t n);
 

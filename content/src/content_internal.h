@@ -95,8 +95,8 @@ struct content_world_s {
     /* abuse limits (issue 12): session.c, world.c */
     atomic_uint live, prelogin; /* player sessions open / not logged in yet */
     ip_table_t ips;
-    struct content_probe_s *probe; /* db strand only */
-    content_rl_t rl_conn, rl_refuse, rl_kick, rl_db;
+    /* nc_log_limited states */
+    nc_log_state_t rl_conn, rl_refuse, rl_kick;
     atomic_uint_fast64_t requests_dropped, flood_warnings, kicked_flood, refused_full,
         refused_prelogin, refused_per_ip, login_timeouts, kicked_prelogin_packets,
         new_chars_refused;
@@ -225,10 +225,6 @@ void world_gold_async(content_world_t *w, nc_sid_t sid, int64_t char_id, int64_t
  * the chat server is offline) to this shard, telling only `from` so. */
 void world_global_chat(content_world_t *w, nc_sid_t from, const char *sender, const char *text);
 
-/* ---- content_probe.c (db strand only) ---- */
-/* 1 the character exists, 0 it does not, -1 error (logged, rate-limited). */
-int content_probe_exists(content_world_t *w, const char *name);
-void content_probe_free(content_world_t *w);
 /* ---- world_db.c: the db strand's requests, with fault handling ---- */
 int world_db_init(content_world_t *w);
 void world_db_free(content_world_t *w);

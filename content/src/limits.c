@@ -1,8 +1,7 @@
-/* Token buckets, packet costs, flood verdicts, per-address accounting and
- * rate-limited logging (limits.h). */
+/* Token buckets, packet costs, flood verdicts and per-address accounting
+ * (limits.h). */
 #include "limits.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,59 +268,4 @@ uint32_t ipt_size(ip_table_t *t)
     uint32_t n = t->n;
     pthread_mutex_unlock(&t->mu);
     return n;
-}
-
-void content_rl_init(content_rl_t *rl)
-{
-    memset(rl, 0, sizeof *rl);
-    pthread_mutex_init(&rl->mu, NULL);
-}
-
-void content_rl_flush(content_rl_t *rl, nc_log_level_t lvl, const char *tag, const char *what)
-{
-    pthread_mutex_lock(&rl->mu);
-    uint64_t n = rl->suppressed;
-    rl->suppressed = 0;
-    pthread_mutex_unlock(&rl->mu);
-    if (n)
-        nc_log(lvl, tag, "%llu %s lines suppressed", (unsigned long long)n, what);
-}
-
-void content_rl_destroy(content_rl_t *rl)
-{
-    pthread_mutex_destroy(&rl->mu);
-}
-
-void content_rlog(content_rl_t *rl, uint32_t per_s, nc_log_level_t lvl, const char *tag,
-                  const char *fmt, ...)
-{
-    if (!NC_LOG_ENABLED(lvl))
-        return;
-    uint64_t now = nc_now_ms(), suppressed = 0;
-    pthread_mutex_lock(&rl->mu);
-    if (rl->win_start == 0 || now - rl->win_start >= 1000) {
-        rl->win_start = now ? now : 1;
-        rl->n = 0;
-    }
-    int write = rl->n < per_s;
-    if (write) {
-        rl->n++;
-        suppressed = rl->suppressed;
-        rl->suppressed = 0;
-    } else {
-        rl->suppressed++;
-    }
-    pthread_mutex_unlock(&rl->mu);
-    if (!write)
-        return;
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (suppressed)
-        nc_log(lvl, tag, "%s (and %llu similar lines suppressed)", line,
-               (unsigned long long)suppressed);
-    else
-        nc_log(lvl, tag, "%s", line);
 }

@@ -1,6 +1,6 @@
 /* Abuse limits that are pure bookkeeping (issue 12): token buckets, the cost
- * of each c2s packet type, the flood verdict (drop, warn, kick), per-source-
- * address accounting and a rate-limited log line.  No netcore sessions here;
+ * of each c2s packet type, the flood verdict (drop, warn, kick) and per-
+ * source-address accounting.  No netcore sessions here;
  * session.c and world.c apply them.  Unit-tested in tests/content. */
 #ifndef CONTENT_LIMITS_H
 #define CONTENT_LIMITS_H
@@ -101,26 +101,5 @@ uint32_t ipt_size(ip_table_t *t);
 void ipt_set_global(ip_table_t *t, double per_min, uint64_t now_ms);
 int ipt_chars_reserve(ip_table_t *t, const char *ip, uint64_t now_ms);
 void ipt_chars_refund(ip_table_t *t, const char *ip, uint64_t now_ms);
-
-/* A log line that is written at most per_s times a second per site; the
- * rest are counted and summed up in the next line written. */
-typedef struct content_rl_s {
-    pthread_mutex_t mu;
-    uint64_t win_start;
-    uint32_t n;
-    uint64_t suppressed;
-} content_rl_t;
-
-void content_rl_init(content_rl_t *rl);
-/* Writes the count of lines suppressed since the last one written, if any
- * (at shutdown: the last burst's count is otherwise never told). */
-void content_rl_flush(content_rl_t *rl, nc_log_level_t lvl, const char *tag, const char *what);
-void content_rl_destroy(content_rl_t *rl);
-void content_rlog(content_rl_t *rl, uint32_t per_s, nc_log_level_t lvl, const char *tag,
-                  const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 5, 6)))
-#endif
-    ;
 
 #endif

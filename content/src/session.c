@@ -67,8 +67,8 @@ static void kick(nc_session_t *s, csess_t *c, atomic_uint_fast64_t *counter, int
                  const char *text)
 {
     atomic_fetch_add(counter, 1);
-    content_rlog(&c->w->rl_kick, 10, NC_LOG_WARN, TAG, "[%llx] %s%sfrom %s closed: %s",
-                 (unsigned long long)c->sid, c->name, c->name[0] ? " " : "", c->ip, text);
+    nc_log_limited(&c->w->rl_kick, 100, NC_LOG_WARN, TAG, "[%llx] %s%sfrom %s closed: %s",
+                   (unsigned long long)c->sid, c->name, c->name[0] ? " " : "", c->ip, text);
     fail(s, c, code, text);
     release_counts(c);
 }
@@ -135,8 +135,8 @@ static void start_deadline(nc_session_t *s, csess_t *c)
 static void refuse(nc_session_t *s, csess_t *c, atomic_uint_fast64_t *counter, const char *text)
 {
     atomic_fetch_add(counter, 1);
-    content_rlog(&c->w->rl_refuse, 5, NC_LOG_WARN, TAG, "[%llx] refused from %s: %s",
-                 (unsigned long long)c->sid, c->ip, text);
+    nc_log_limited(&c->w->rl_refuse, 200, NC_LOG_WARN, TAG, "[%llx] refused from %s: %s",
+                   (unsigned long long)c->sid, c->ip, text);
     fail(s, c, PROTO_ERR_SERVER_FULL, text);
     release_counts(c);
 }
@@ -253,8 +253,8 @@ static void on_login(nc_session_t *s, csess_t *c, const uint8_t *body, size_t le
         return;
     }
     c->st = S_LOADING;
-    content_rlog(&c->w->rl_conn, 20, NC_LOG_INFO, TAG, "[%llx] login '%s' from %s",
-                 (unsigned long long)c->sid, c->name, nc_session_peer(s));
+    nc_log_limited(&c->w->rl_conn, 50, NC_LOG_INFO, TAG, "[%llx] login '%s' from %s",
+                   (unsigned long long)c->sid, c->name, nc_session_peer(s));
 }
 
 static void send_login_result(csess_t *c, const player_t *p)
@@ -492,8 +492,8 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
         return;
     /* a line per player (rate-limited at churn); never-logged-in: debug */
     if (c->st != S_NEW)
-        content_rlog(&c->w->rl_conn, 20, NC_LOG_INFO, TAG, "[%llx] closed %s: %s (%d)",
-                     (unsigned long long)c->sid, c->name, why->text, why->code);
+        nc_log_limited(&c->w->rl_conn, 50, NC_LOG_INFO, TAG, "[%llx] closed %s: %s (%d)",
+                       (unsigned long long)c->sid, c->name, why->text, why->code);
     else
         nc_log(NC_LOG_DEBUG, TAG, "[%llx] closed: %s (%d)", (unsigned long long)c->sid, why->text,
                why->code);

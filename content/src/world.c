@@ -93,8 +93,8 @@ void world_send_notice(content_world_t *w, nc_sid_t sid, int code, const char *t
  * reserved from the shard-wide and the per-address bucket; the session's
  * strand gives it back when the login did not create a character
  * (session_loaded_job).  With the budget spent only names that exist may
- * log in: the read-only probe (content_probe.c) runs only then, and an
- * error there lets the login through (logged). */
+ * log in: content_db_exists (the db strand's connection) is asked only
+ * then, and a fault there lets the login through (logged by content_db). */
 static void db_load_job(void *arg)
 {
     login_job_t *j = arg;
@@ -102,13 +102,15 @@ static void db_load_job(void *arg)
     if (w->o.new_chars_per_min || w->o.new_chars_per_min_global) {
         uint64_t now = nc_now_ms();
         j->reserved = ipt_chars_reserve(&w->ips, j->ip, now);
-        if (!j->reserved && content_probe_exists(w, j->name) == 0) {
+        int exists = 1;
+        if (!j->reserved && w->db && content_db_exists(w->db, j->name, &exists) == CONTENT_DB_OK &&
+            !exists) {
             j->ok = 0;
             j->refused = 1;
             atomic_fetch_add(&w->new_chars_refused, 1);
-            content_rlog(&w->rl_refuse, 5, NC_LOG_WARN, TAG,
-                         "[%llx] new character '%s' from %s refused: creation limit",
-                         (unsigned long long)j->sid, j->name, *j->ip ? j->ip : "?");
+            nc_log_limited(&w->rl_refuse, 200, NC_LOG_WARN, TAG,
+                           "[%llx] new character '%s' from %s refused: creation limit",
+                           (unsigned long long)j->sid, j->name, *j->ip ? j->ip : "?");
             world_post_critical(w, j->strand, session_loaded_job, j);
             return;
         }
@@ -167,9 +169,9 @@ int world_login_claim(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, con
         return -1;
     if (old) {
         atomic_fetch_add(&w->takeovers, 1);
-        content_rlog(&w->rl_conn, 20, NC_LOG_INFO, TAG,
-                     "'%s' logs in again (session %llx): taking over %llx", name,
-                     (unsigned long long)sid, (unsigned long long)old);
+        nc_log_limited(&w->rl_conn, 50, NC_LOG_INFO, TAG,
+                       "'%s' logs in again (session %llx): taking over %llx", name,
+                       (unsigned long long)sid, (unsigned long long)old);
         world_send_notice(w, old, PROTO_ERR_ALREADY_ONLINE, "logged in from another connection");
         if (w->o.engine)
             nc_close_id(w->o.engine, old, 0, "taken over");

@@ -22,7 +22,6 @@
  *     player gets a clear "database unavailable" error, nothing changed. */
 #define _POSIX_C_SOURCE 200809L
 #include "content_internal.h"
-#include "loglimit.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -65,7 +64,7 @@ struct world_db_s {
     atomic_int up;
     atomic_size_t npend_pub, nreq_pub;
     atomic_uint_fast64_t retries, timeouts, lost, range_refused, unsaved;
-    loglimit_t lim_login, lim_gold, lim_parse; /* per-request lines: one a second */
+    nc_log_state_t lim_login, lim_gold, lim_parse; /* per-request lines: one a second */
 };
 
 static void publish(world_db_t *d)
@@ -204,20 +203,16 @@ static int attempt(world_db_t *d, db_req_t *r)
 static void give_up(world_db_t *d, db_req_t *r)
 {
     atomic_fetch_add(&d->timeouts, 1);
-    uint64_t held;
     if (r->kind == REQ_LOGIN) {
-        if (loglimit_take(&d->lim_login, nc_now_ms(), 1000, &held))
-            nc_log(NC_LOG_WARN, TAG,
-                   "login of '%s' (session %llx): database unavailable, refused (+%llu more)",
-                   r->login->name, (unsigned long long)r->login->sid, (unsigned long long)held);
+        nc_log_limited(&d->lim_login, 1000, NC_LOG_WARN, TAG,
+                       "login of '%s' (session %llx): database unavailable, refused",
+                       r->login->name, (unsigned long long)r->login->sid);
         login_reply(d, r->login, CONTENT_DB_RETRY);
     } else {
-        if (loglimit_take(&d->lim_gold, nc_now_ms(), 1000, &held))
-            nc_log(NC_LOG_WARN, TAG,
-                   "gold change %+lld of character %lld (session %llx): database unavailable, "
-                   "refused (+%llu more)",
-                   (long long)r->delta, (long long)r->char_id, (unsigned long long)r->sid,
-                   (unsigned long long)held);
+        nc_log_limited(&d->lim_gold, 1000, NC_LOG_WARN, TAG,
+                       "gold change %+lld of character %lld (session %llx): database "
+                       "unavailable, refused",
+                       (long long)r->delta, (long long)r->char_id, (unsigned long long)r->sid);
         gold_reply(d, r, CONTENT_DB_RETRY, 0);
     }
 }
@@ -507,12 +502,10 @@ void world_db_gold_command(content_world_t *w, nc_sid_t sid, int64_t char_id, co
         return;
     }
     if (errno == ERANGE) {
-        uint64_t held;
         atomic_fetch_add(&w->dbq->range_refused, 1);
-        if (loglimit_take(&w->dbq->lim_parse, nc_now_ms(), 1000, &held))
-            nc_log(NC_LOG_WARN, TAG,
-                   "session %llx: /gold amount '%.40s' out of range; refused (+%llu more)",
-                   (unsigned long long)sid, arg, (unsigned long long)held);
+        nc_log_limited(&w->dbq->lim_parse, 1000, NC_LOG_WARN, TAG,
+                       "session %llx: /gold amount '%.40s' out of range; refused",
+                       (unsigned long long)sid, arg);
         world_send_error(w, sid, PROTO_ERR_BAD_PACKET, 0,
                          "gold change refused (amount out of range)");
         return;

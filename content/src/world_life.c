@@ -62,10 +62,6 @@ int content_world_create(const content_opts_t *o, content_world_t **out, char *e
     pthread_mutex_init(&w->hook_mu, NULL);
     ipt_init(&w->ips, o->new_chars_per_min);
     ipt_set_global(&w->ips, o->new_chars_per_min_global, nc_now_ms());
-    content_rl_init(&w->rl_conn);
-    content_rl_init(&w->rl_refuse);
-    content_rl_init(&w->rl_kick);
-    content_rl_init(&w->rl_db);
     atomic_store(&w->next_entity, 1);
     content_db_opts_t dbo = CONTENT_DB_OPTS_DEFAULT;
     dbo.synchronous_full = !o->db_sync_normal;
@@ -129,9 +125,9 @@ size_t content_world_shutdown(content_world_t *w)
     /* saves are retried while the database is unavailable, up to the
      * deadline; only what is on disk is reported saved */
     size_t unsaved = w->db ? world_db_wait(w, save_deadline(w)) : 0;
-    content_rl_flush(&w->rl_conn, NC_LOG_INFO, "session", "login/close");
-    content_rl_flush(&w->rl_refuse, NC_LOG_WARN, "session", "refusal");
-    content_rl_flush(&w->rl_kick, NC_LOG_WARN, "session", "kick");
+    nc_log_limited_flush(&w->rl_conn, NC_LOG_INFO, "session", "login/close");
+    nc_log_limited_flush(&w->rl_refuse, NC_LOG_WARN, "session", "refusal");
+    nc_log_limited_flush(&w->rl_kick, NC_LOG_WARN, "session", "kick");
     if (unsaved == 0) {
         notice_all(w, "server shutting down; your character is saved");
         nc_log(NC_LOG_INFO, TAG, "shutdown: %u online characters saved", online);
@@ -195,16 +191,11 @@ size_t content_world_destroy(content_world_t *w)
                 nc_strand_release(e->takeover_strand);
             free(e);
         }
-    content_probe_free(w);
     content_db_close(w->db);
     content_zones_free(&w->defs);
     pthread_mutex_destroy(&w->reg_mu);
     pthread_mutex_destroy(&w->hook_mu);
     ipt_free(&w->ips);
-    content_rl_destroy(&w->rl_conn);
-    content_rl_destroy(&w->rl_refuse);
-    content_rl_destroy(&w->rl_kick);
-    content_rl_destroy(&w->rl_db);
     free(w);
     return unsaved;
 }

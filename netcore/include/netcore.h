@@ -95,6 +95,11 @@ int nc_log_limited(nc_log_state_t *st, uint32_t per_ms, nc_log_level_t lvl, cons
     __attribute__((format(printf, 5, 6)))
 #endif
     ;
+/* At shutdown: the count of lines held since the last one printed, which no
+ * later line will carry, as "[tag] N <what> lines suppressed" at lvl; the
+ * count is reset.  Returns 1 if that line was printed, 0 if there was
+ * nothing held (or lvl is below the log level). */
+int nc_log_limited_flush(nc_log_state_t *st, nc_log_level_t lvl, const char *tag, const char *what);
 
 /* ---- process limits --------------------------------------------------- */
 

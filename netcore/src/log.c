@@ -104,3 +104,12 @@ int nc_log_limited(nc_log_state_t *st, uint32_t per_ms, nc_log_level_t lvl, cons
     va_end(ap);
     return 1;
 }
+
+int nc_log_limited_flush(nc_log_state_t *st, nc_log_level_t lvl, const char *tag, const char *what)
+{
+    uint64_t n = atomic_exchange_explicit(&st->suppressed, 0, memory_order_relaxed);
+    if (n == 0 || lvl < nc_log_get_level() || lvl >= NC_LOG_OFF)
+        return 0;
+    nc_log(lvl, tag, "%llu %s lines suppressed", (unsigned long long)n, what);
+    return 1;
+}

@@ -57,6 +57,44 @@ static void test_first_login_creates_then_loads(void **state)
     assert_int_equal(d.last_login_ms, 2000);
 }
 
+/* "Does this name exist" creates nothing, sees committed characters, and
+ * is not blocked by a write lock held elsewhere (WAL readers). */
+static void test_exists_creates_nothing_and_reads_under_a_write_lock(void **state)
+{
+    content_db_t *db = *state;
+    int exists = -1;
+    assert_int_equal(content_db_exists(db, "carol", &exists), CONTENT_DB_OK);
+    assert_int_equal(exists, 0);
+    assert_int_equal(content_db_exists(db, "carol", &exists), CONTENT_DB_OK);
+    assert_int_equal(exists, 0);
+    content_char_t c;
+    assert_int_equal(content_db_load_or_create(db, "carol", 1, 0, 0, 1, &c), CONTENT_DB_OK);
+    assert_int_equal(c.created_now, 1); /* the questions above created nothing */
+    assert_int_equal(content_db_exists(db, "carol", &exists), CONTENT_DB_OK);
+    assert_int_equal(exists, 1);
+    assert_int_equal(content_db_exists(db, "Carol", &exists), CONTENT_DB_OK);
+    assert_int_equal(exists, 0); /* names are exact, as in load_or_create */
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h,
+                                  "BEGIN EXCLUSIVE; INSERT INTO characters(name, zone, x, y,"
+                                  " created, last_login) VALUES('dave', 1, 0, 0, 1, 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(content_db_exists(db, "carol", &exists), CONTENT_DB_OK);
+    assert_int_equal(exists, 1);
+    assert_int_equal(content_db_exists(db, "dave", &exists), CONTENT_DB_OK);
+    assert_int_equal(exists, 0); /* not committed yet */
+    assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    assert_int_equal(content_db_exists(db, "dave", &exists), CONTENT_DB_OK);
+    assert_int_equal(exists, 1);
+    content_db_stats_t st;
+    content_db_stats(db, &st);
+    for (int i = 0; i < CONTENT_DB_F_COUNT; i++)
+        assert_int_equal(st.faults[i], 0);
+}
+
 static void test_batched_positions_survive_reopen(void **state)
 {
     content_db_t *db = *state;
@@ -252,6 +290,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_first_login_creates_then_loads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exists_creates_nothing_and_reads_under_a_write_lock,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_batched_positions_survive_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gold_never_goes_negative_and_purchase_is_atomic, setup,
                                         teardown),

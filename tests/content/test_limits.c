@@ -1,6 +1,7 @@
 /* Abuse-limit bookkeeping (content/src/limits.c): request budget and packet
- * costs, the flood verdict (drop, warn, kick), source addresses, the
- * per-address table and the rate-limited log line. */
+ * costs, the flood verdict (drop, warn, kick), source addresses and the
+ * per-address table.  (The rate-limited log line content uses is netcore's
+ * nc_log_limited: tests/netcore/test_overload.c.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -198,60 +199,6 @@ static void test_new_character_reservations(void **state)
     ipt_free(&t);
 }
 
-static int lines;
-static char last[600];
-
-static void sink(nc_log_level_t lvl, const char *line, void *ud)
-{
-    (void)lvl;
-    (void)ud;
-    lines++;
-    snprintf(last, sizeof last, "%s", line);
-}
-
-static void test_rate_limited_log_writes_per_s_lines_then_a_count(void **state)
-{
-    (void)state;
-    nc_log_set_sink(sink, NULL);
-    nc_log_level_t old = nc_log_get_level();
-    nc_log_set_level(NC_LOG_INFO);
-    content_rl_t rl;
-    content_rl_init(&rl);
-    lines = 0;
-    uint64_t t0 = nc_now_ms();
-    int calls = 0;
-    /* many calls inside one second: at most 3 lines */
-    while (nc_now_ms() - t0 < 200 && calls < 10000) {
-        content_rlog(&rl, 3, NC_LOG_INFO, "t", "connect %d", calls);
-        calls++;
-    }
-    assert_true(calls > 3);
-    assert_true(lines <= 3 * 2); /* the 200 ms may straddle a window */
-    /* the next window's first line carries the count */
-    while (nc_now_ms() - t0 < 2100) {
-        content_rlog(&rl, 3, NC_LOG_INFO, "t", "connect again");
-        if (strstr(last, "connect again"))
-            break;
-    }
-    assert_non_null(strstr(last, "similar lines suppressed"));
-    /* a burst with nothing after it is told by a flush */
-    for (int i = 0; i < 10; i++)
-        content_rlog(&rl, 3, NC_LOG_INFO, "t", "burst %d", i);
-    lines = 0;
-    content_rl_flush(&rl, NC_LOG_INFO, "t", "burst");
-    assert_int_equal(lines, 1);
-    assert_non_null(strstr(last, "burst lines suppressed"));
-    content_rl_flush(&rl, NC_LOG_INFO, "t", "burst");
-    assert_int_equal(lines, 1);
-    /* below the level: nothing, not even counted */
-    lines = 0;
-    content_rlog(&rl, 3, NC_LOG_DEBUG, "t", "hidden");
-    assert_int_equal(lines, 0);
-    content_rl_destroy(&rl);
-    nc_log_set_level(old);
-    nc_log_set_sink(NULL, NULL);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,7 +209,6 @@ int main(void)
         cmocka_unit_test(test_peer_addresses),
         cmocka_unit_test(test_ip_table_caps_prelogin_per_address_and_forgets_idle),
         cmocka_unit_test(test_new_character_reservations),
-        cmocka_unit_test(test_rate_limited_log_writes_per_s_lines_then_a_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

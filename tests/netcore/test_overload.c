@@ -135,6 +135,33 @@ static void test_limited_log_is_thread_safe_and_loses_no_count(void **state)
     assert_int_equal(total, (long long)FLOOD_THREADS * FLOOD_CALLS);
 }
 
+static void test_limited_log_flush_tells_the_last_burst_once(void **state)
+{
+    (void)state;
+    sink_reset();
+    nc_log_state_t st = {0};
+    /* nothing held: no line */
+    assert_int_equal(nc_log_limited_flush(&st, NC_LOG_WARN, "t", "burst"), 0);
+    assert_int_equal(atomic_load(&g_lines), 0);
+    /* a burst with nothing after it: one line printed, 9 held */
+    for (int i = 0; i < 10; i++)
+        nc_log_limited(&st, 60000, NC_LOG_WARN, "t", "burst %d", i);
+    assert_int_equal(atomic_load(&g_lines), 1);
+    assert_int_equal(nc_log_limited_flush(&st, NC_LOG_WARN, "t", "burst"), 1);
+    assert_int_equal(atomic_load(&g_lines), 2);
+    char line[1024];
+    last_line(line, sizeof(line));
+    assert_non_null(strstr(line, "WARN  [t] 9 burst lines suppressed"));
+    /* told once: the count is reset */
+    assert_int_equal(nc_log_limited_flush(&st, NC_LOG_WARN, "t", "burst"), 0);
+    assert_int_equal(atomic_load(&g_lines), 2);
+    /* below the log level: no line, and the count is dropped */
+    nc_log_limited(&st, 60000, NC_LOG_WARN, "t", "held");
+    assert_int_equal(nc_log_limited_flush(&st, NC_LOG_TRACE, "t", "burst"), 0);
+    assert_int_equal(atomic_load(&g_lines), 2);
+    assert_int_equal((int)atomic_load(&st.suppressed), 0);
+}
+
 /* ---- fixture ------------------------------------------------------------- */
 
 typedef struct {
@@ -345,6 +372,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_limited_log_prints_one_line_per_interval_with_the_count),
         cmocka_unit_test(test_limited_log_is_thread_safe_and_loses_no_count),
+        cmocka_unit_test(test_limited_log_flush_tells_the_last_burst_once),
         cmocka_unit_test(test_connect_to_a_black_hole_times_out_and_destroy_cancels_it),
         cmocka_unit_test(test_listener_out_of_descriptors_does_not_spin_and_recovers),
     };
