@@ -11,7 +11,7 @@
 #include "content.h"
 #include "content_db.h"
 #include "content_zones.h"
-#include "limits.h"
+#include "content_limits.h"
 #include "proto_packets.h"
 #include "zone_grid.h"
 #include "zone_rules.h"

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "limits.h"
+#include "content_limits.h"
 #include "proto_packets.h"
 
 static void test_bucket_spends_refills_and_caps_at_burst(void **state)

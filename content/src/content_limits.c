@@ -1,6 +1,6 @@
 /* Token buckets, packet costs, flood verdicts and per-address accounting
  * (limits.h). */
-#include "limits.h"
+#include "content_limits.h"
 
 #include <stdio.h>
 #include <stdlib.h>
