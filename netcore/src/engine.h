@@ -145,7 +145,15 @@ struct nc_session_s {
     nc_close_reason_t reason; /* written once by the close winner */
     char peer[64];
     nc_session_t *role_next, *role_prev;
+    size_t drained; /* backend: input discarded while lingering (NC__DRAIN_MAX) */
 };
+
+/* A lingering close discards at most this much input before the peer's
+ * FIN; past it the socket is closed at once (a peer still sending after
+ * our FIN gets a RST, not the I/O thread's time: a flooder closed in the
+ * middle of its flood would otherwise be read at memory speed for the
+ * whole linger time, stalling every other session of that I/O thread). */
+#define NC__DRAIN_MAX ((size_t)64 << 10)
 
 /* ---- shared code, called by backends ------------------------------------ */
 

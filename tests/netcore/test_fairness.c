@@ -23,6 +23,7 @@
 #define T_WORK 2
 #define T_FORWARD 3
 #define T_SLOW 4          /* 1 ms each: a session whose work cannot keep up */
+#define T_KICK 5          /* the handler closes the session (orderly: lingering close) */
 #define WORK_US 30        /* handler cost of one flood packet */
 #define FLOOD_BATCH 64    /* packets per write */
 #define PINGS 150         /* per phase */
@@ -42,6 +43,7 @@ typedef struct {
     int no_hold;       /* control: T_FORWARD without nc_session_hold */
     atomic_int opened, closed;
     atomic_long zone_pending, zone_pending_max;
+    _Atomic uint64_t kicked_ms;
     char close_text[64];
 } fx_t;
 
@@ -106,6 +108,9 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
     } else if (type == T_WORK) {
         if (!atomic_load(&f->stop))
             spin_us(WORK_US);
+    } else if (type == T_KICK) {
+        if (!atomic_exchange(&f->kicked_ms, nc_now_ms()))
+            nc_session_close(s, 0, "kicked");
     } else if (type == T_SLOW) {
         if (!atomic_load(&f->stop))
             spin_us(1000);
@@ -166,6 +171,7 @@ typedef struct {
     uint16_t type;
     atomic_int stop;
     atomic_long sent;
+    _Atomic uint64_t end_ms; /* when a write failed (the server cut us off) */
     nc_thread_t th;
 } flood_t;
 
@@ -186,6 +192,7 @@ static void flood_main(void *arg)
             break; /* closed, or paused past the socket's 5 s send timeout */
         atomic_fetch_add(&fl->sent, FLOOD_BATCH);
     }
+    atomic_store(&fl->end_ms, nc_now_ms());
 }
 
 static void flood_start(flood_t *fl, uint16_t port, uint16_t type)
@@ -414,6 +421,33 @@ static void test_stalled_session_is_closed(void **state)
     fx_stop(f);
 }
 
+static bool flooder_cut_off(void *arg)
+{
+    return atomic_load(&((flood_t *)arg)->end_ms) != 0;
+}
+
+/* A session closed in an orderly way (a kick) lingers to deliver its last
+ * packets, discarding input until the peer's FIN; a peer that keeps
+ * flooding is cut off after NC__DRAIN_MAX bytes, not read at memory speed
+ * for the whole 2 s linger (which stalled every other session of that I/O
+ * thread). */
+static void test_kicked_flooder_is_cut_off_not_drained(void **state)
+{
+    (void)state;
+    nc_role_opts_t ro = {0};
+    fx_t *f = fx_start(&ro);
+    flood_t fl = {0};
+    flood_start(&fl, nc_server_port(f->srv), T_KICK);
+    assert_true(nc_test_wait(flooder_cut_off, &fl, 10000));
+    uint64_t kicked = atomic_load(&f->kicked_ms), end = atomic_load(&fl.end_ms);
+    printf("# kicked flooder cut off %llu ms after the close (linger 2000 ms)\n",
+           (unsigned long long)(end - kicked));
+    assert_true(kicked != 0);
+    assert_true(end - kicked < 1000);
+    flood_stop(&fl);
+    fx_stop(f);
+}
+
 int main(void)
 {
     nc_test_init();
@@ -423,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_rate_limit_slows_only_the_flooder),
         cmocka_unit_test(test_hold_bounds_work_forwarded_to_a_shared_strand),
         cmocka_unit_test(test_stalled_session_is_closed),
+        cmocka_unit_test(test_kicked_flooder_is_cut_off_not_drained),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

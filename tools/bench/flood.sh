@@ -17,7 +17,11 @@ build=${1:-build/gcc}
 BOTS=${BOTS:-200} WITNESSES=${WITNESSES:-32} FLOODERS=${FLOODERS:-50} RUNS=${RUNS:-5}
 BASELINE=${BASELINE:-5} DURATION=${DURATION:-10} CLASSES=${CLASSES:-chat_flood,who_flood}
 OUT=${OUT:-flood-out}
-gs=$build/server/gameserver tc=$build/tools/testclient/testclient atk=$build/tools/bench/gs_attack
+# GS: another gameserver binary to measure (e.g. an older build, the peer of a
+# same-run comparison); GS_EXTRA: its extra flags (default: the new-character
+# limit raised for the fresh database; set it empty for a build without it)
+gs=${GS:-$build/server/gameserver} tc=$build/tools/testclient/testclient atk=$build/tools/bench/gs_attack
+read -r -a gs_extra <<<"${GS_EXTRA-"--set limits.new_characters_per_min_global=1000000"}"
 for b in "$gs" "$tc" "$atk"; do [ -x "$b" ] || { echo "missing $b (build first)" >&2; exit 1; }; done
 mkdir -p "$OUT"
 work=$(mktemp -d)
@@ -30,8 +34,8 @@ rows=$OUT/rows.md
 for run in $(seq 1 "$RUNS"); do
   rm -f "$work"/gs.db*
   "$gs" --port 0 --set metrics.port=0 --set chat.port=0 --set master.port=0 \
-        --set database.path="$work/gs.db" --set log.level=warn \
-        --set limits.new_characters_per_min_global=1000000 >"$work/ready" 2>"$work/gs.log" &
+        --set database.path="$work/gs.db" --set log.level=warn "${gs_extra[@]}" \
+        >"$work/ready" 2>"$work/gs.log" &
   gpid=$!; pids+=("$gpid")
   for _ in $(seq 1 200); do grep -q READY "$work/ready" && break; sleep 0.05; done
   read -r port mport < <(sed -n 's/READY port=\([0-9]*\) metrics_port=\([0-9]*\)/\1 \2/p' "$work/ready")

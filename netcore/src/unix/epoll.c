@@ -295,12 +295,15 @@ static void start_drain_locked(nc_session_t *s)
     set_events_locked(s);
 }
 
-/* Returns 1 when the peer is done (EOF or error): the caller finishes. */
+/* Returns 1 when the peer is done (EOF or error) or has sent more than
+ * NC__DRAIN_MAX since our FIN: the caller finishes. */
 static int drain_input(nc_session_t *s)
 {
     char sink[4096];
     for (;;) {
         ssize_t n = read((int)s->fd, sink, sizeof(sink));
+        if (n > 0 && (s->drained += (size_t)n) > NC__DRAIN_MAX)
+            return 1;
         if (n > 0)
             continue;
         if (n < 0 && errno == EINTR)

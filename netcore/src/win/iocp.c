@@ -313,7 +313,7 @@ static void recv_done(nc_session_t *s, sio_t *io, DWORD bytes, int err)
     if (io->draining && !closed) {
         /* whatever this read got is discarded; the peer's FIN (0 bytes) or
          * an error ends the lingering close */
-        if (err || bytes == 0)
+        if (err || bytes == 0 || (s->drained += bytes) > NC__DRAIN_MAX)
             close_done_locked(s, io);
         else
             drain_recv_locked(s, io);
