@@ -40,7 +40,10 @@ for run in $(seq 1 "$RUNS"); do
   for _ in $(seq 1 200); do grep -q READY "$work/ready" && break; sleep 0.05; done
   read -r port mport < <(sed -n 's/READY port=\([0-9]*\) metrics_port=\([0-9]*\)/\1 \2/p' "$work/ready")
   [ -n "${port:-}" ] || { echo "gameserver did not start" >&2; cat "$work/gs.log" >&2; exit 1; }
-  secs=$(( 20 + (BASELINE + DURATION + 5) * 2 + 30 ))
+  # the bots outlive the whole gs_attack run: its baseline, then each class
+  # (window + drain/settle, up to ~10 s)
+  nclasses=$(tr ',' '\n' <<<"$CLASSES" | wc -l); [ "$CLASSES" = all ] && nclasses=15
+  secs=$(( 60 + BASELINE + nclasses * (DURATION + 10) ))
   "$tc" --port "$port" --bots "$BOTS" --spread --duration "$secs" --status-interval 5 \
         >"$work/bots.out" 2>"$work/bots.err" &
   tpid=$!; pids+=("$tpid")
