@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gs_dbcheck.h"
 #include "gs_harness.h"
 
 #define T 5000
@@ -215,27 +216,6 @@ static int64_t gold_of(const char *name)
     return g;
 }
 
-static int pos_of(const char *name, double *x, double *y)
-{
-    sqlite3 *h;
-    sqlite3_stmt *s;
-    int found = 0;
-    if (sqlite3_open_v2(srv.db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_prepare_v2(h, "SELECT x, y FROM characters WHERE name = ?1", -1, &s, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW) {
-            *x = sqlite3_column_double(s, 0);
-            *y = sqlite3_column_double(s, 1);
-            found = 1;
-        }
-        sqlite3_finalize(s);
-    }
-    sqlite3_close(h);
-    return found ? 0 : -1;
-}
-
 static void test_gold_overflow_is_refused(void **state)
 {
     (void)state;
@@ -334,7 +314,7 @@ static void test_readonly_logout_save_is_retried(void **state)
     assert_int_equal(wait_metric("gs_db_saves_pending", 1, T), 0);
     assert_true(metric("gs_db_up") == 0);
     assert_int_equal(wait_log("readonly, will retry", T), 0);
-    assert_int_equal(pos_of("carol", &x, &y), 0);
+    assert_int_equal(gs_db_char_pos(srv.db, "carol", NULL, &x, &y), 0);
     assert_true(x == x0 && y == y0); /* not saved yet */
     /* logging in again meanwhile waits behind the pending save */
     assert_int_equal(gs_connect(&b, srv.port), 0);
@@ -348,7 +328,7 @@ static void test_readonly_logout_save_is_retried(void **state)
     assert_int_equal(m.login_result.code, 0);
     assert_int_equal(wait_metric("gs_db_saves_pending", 0, T), 0);
     assert_int_equal(wait_metric("gs_db_up", 1, T), 0);
-    assert_int_equal(pos_of("carol", &x, &y), 0);
+    assert_int_equal(gs_db_char_pos(srv.db, "carol", NULL, &x, &y), 0);
     assert_true(x == 420 && y == 430);
     proto_msg_t ew = {.type = PROTO_T_ENTER_WORLD};
     assert_int_equal(gs_send(&b, &ew), 0);
@@ -386,7 +366,7 @@ static void test_shutdown_gives_up_loudly(void **state)
     assert_true(log_has("NOT SAVED: 'dan'"));
     assert_true(log_has("characters NOT saved"));
     double x, y;
-    assert_int_equal(pos_of("dan", &x, &y), 0);
+    assert_int_equal(gs_db_char_pos(srv.db, "dan", NULL, &x, &y), 0);
     assert_false(x == 300 && y == 310);
 }
 
@@ -408,7 +388,7 @@ static void test_shutdown_retries_until_saved(void **state)
     assert_non_null(strstr(m.notice.text, "is saved"));
     assert_int_equal(gs_proc_stop(&srv, 0, 10000), 0);
     double x, y;
-    assert_int_equal(pos_of("eve", &x, &y), 0);
+    assert_int_equal(gs_db_char_pos(srv.db, "eve", NULL, &x, &y), 0);
     assert_true(x == 350 && y == 360);
 }
 

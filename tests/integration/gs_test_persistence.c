@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <string.h>
 
+#include "gs_dbcheck.h"
 #include "gs_harness.h"
 
 #define T 5000
@@ -36,28 +36,6 @@ static int teardown(void **state)
         rc = -1;
     gs_proc_cleanup(&srv);
     return rc;
-}
-
-static int row_of(const char *db, const char *name, int *zone, double *x, double *y)
-{
-    sqlite3 *h;
-    sqlite3_stmt *s;
-    int found = 0;
-    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_prepare_v2(h, "SELECT zone, x, y FROM characters WHERE name = ?1", -1, &s, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW) {
-            *zone = sqlite3_column_int(s, 0);
-            *x = sqlite3_column_double(s, 1);
-            *y = sqlite3_column_double(s, 2);
-            found = 1;
-        }
-        sqlite3_finalize(s);
-    }
-    sqlite3_close(h);
-    return found ? 0 : -1;
 }
 
 static void test_restart_restores_saved_zone_and_position(void **state)
@@ -99,9 +77,9 @@ static void test_sigterm_saves_every_online_player_and_exits_zero(void **state)
     assert_int_equal(gs_proc_stop(&srv, 0, 5000), 0);
     int zone;
     double x, y;
-    assert_int_equal(row_of(srv.db, "erin", &zone, &x, &y), 0);
+    assert_int_equal(gs_db_char_pos(srv.db, "erin", &zone, &x, &y), 0);
     assert_true(zone == 1 && x == 420 && y == 430);
-    assert_int_equal(row_of(srv.db, "frank", &zone, &x, &y), 0);
+    assert_int_equal(gs_db_char_pos(srv.db, "frank", &zone, &x, &y), 0);
     assert_true(zone == 1 && x == 560 && y == 570);
 }
 

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gs_dbcheck.h"
 #include "gs_harness.h"
 
 #define T 5000
@@ -111,27 +112,6 @@ static int wait_closed(int fd, int timeout_ms)
     return -1;
 }
 
-static int row_xy(const char *name, double *x, double *y)
-{
-    sqlite3 *h;
-    sqlite3_stmt *s;
-    int found = 0;
-    if (sqlite3_open_v2(srv.db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_prepare_v2(h, "SELECT x, y FROM characters WHERE name = ?1", -1, &s, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW) {
-            *x = sqlite3_column_double(s, 0);
-            *y = sqlite3_column_double(s, 1);
-            found = 1;
-        }
-        sqlite3_finalize(s);
-    }
-    sqlite3_close(h);
-    return found ? 0 : -1;
-}
-
 /* NPLAYERS log in and move to a position of their own (not yet saved:
  * autosave is 30 s away). */
 static void players_online(void)
@@ -152,7 +132,7 @@ static void assert_all_saved(void)
         char name[16];
         double x = 0, y = 0;
         snprintf(name, sizeof name, "sd%02d", i);
-        assert_int_equal(row_xy(name, &x, &y), 0);
+        assert_int_equal(gs_db_char_pos(srv.db, name, NULL, &x, &y), 0);
         if (x != 100 + i || y != 200 + i)
             fail_msg("%s saved at (%g, %g), expected (%d, %d)", name, x, y, 100 + i, 200 + i);
     }

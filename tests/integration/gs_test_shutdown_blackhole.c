@@ -18,13 +18,13 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "gs_dbcheck.h"
 #include "gs_harness.h"
 
 #define T 5000
@@ -80,27 +80,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static int row_xy(const char *name, double *x, double *y)
-{
-    sqlite3 *h;
-    sqlite3_stmt *s;
-    int found = 0;
-    if (sqlite3_open_v2(srv.db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_prepare_v2(h, "SELECT x, y FROM characters WHERE name = ?1", -1, &s, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW) {
-            *x = sqlite3_column_double(s, 0);
-            *y = sqlite3_column_double(s, 1);
-            found = 1;
-        }
-        sqlite3_finalize(s);
-    }
-    sqlite3_close(h);
-    return found ? 0 : -1;
-}
-
 static void test_sigterm_with_black_holed_chat_port(void **state)
 {
     (void)state;
@@ -128,7 +107,7 @@ static void test_sigterm_with_black_holed_chat_port(void **state)
         char name[16];
         double x = 0, y = 0;
         snprintf(name, sizeof name, "bh%d", i);
-        assert_int_equal(row_xy(name, &x, &y), 0);
+        assert_int_equal(gs_db_char_pos(srv.db, name, NULL, &x, &y), 0);
         assert_true(x == 300 + i && y == 400 + i);
     }
     assert_int_equal(st, 0);
