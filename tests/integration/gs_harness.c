@@ -364,3 +364,42 @@ int gs_match_entity(const proto_msg_t *m, const void *arg)
     default: return 0;
     }
 }
+
+int gs_http_get(uint16_t port, const char *path, char *buf, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || cap == 0)
+        return -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || n < 0 || (size_t)n >= sizeof req ||
+        write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    ssize_t r;
+    while (got < cap - 1 && (r = read(fd, buf + got, cap - 1 - got)) > 0)
+        got += (size_t)r;
+    buf[got] = 0;
+    close(fd);
+    return (int)got;
+}
+
+double gs_metric(uint16_t port, const char *sample)
+{
+    size_t cap = 1u << 18;
+    char *page = malloc(cap);
+    double v = -1;
+    if (page && gs_http_get(port, "/metrics", page, cap) > 0) {
+        char key[192];
+        snprintf(key, sizeof key, "\n%s ", sample);
+        const char *p = strstr(page, key);
+        if (p)
+            v = strtod(p + strlen(key), NULL);
+    }
+    free(page);
+    return v;
+}

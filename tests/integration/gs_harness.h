@@ -60,6 +60,13 @@ int gs_barrier(gs_client_t *c, void (*seen)(const proto_msg_t *, void *), void *
 /* Waits until the server closes the connection. 0 or -1 on timeout. */
 int gs_expect_close(gs_client_t *c, int timeout_ms);
 
+/* GET path from 127.0.0.1:port (HTTP/1.0, read until the server closes)
+ * into buf (NUL-terminated).  Bytes read, or -1. */
+int gs_http_get(uint16_t port, const char *path, char *buf, size_t cap);
+/* The value of one sample line ("name" or "name{labels}") of the metrics
+ * page on port, or -1 if the page or the sample is not there. */
+double gs_metric(uint16_t port, const char *sample);
+
 /* login + enter_world; fills entity_id, zone, x, y.  0 or -1. */
 int gs_login(gs_client_t *c, uint16_t port, const char *name);
 int gs_move(gs_client_t *c, float x, float y);

@@ -32,7 +32,6 @@
 static gs_proc_t srv;
 static gs_client_t a, b;
 static proto_msg_t m;
-static char page[1 << 18];
 static char fault_path[256], fault_arg[300];
 
 static uint64_t now_ms(void)
@@ -94,39 +93,10 @@ static void set_fault(const char *kind)
     fclose(f);
 }
 
-static int http_get(uint16_t port, const char *path)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    char req[128];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
-    if (write(fd, req, (size_t)n) != n) {
-        close(fd);
-        return -1;
-    }
-    size_t got = 0;
-    ssize_t r;
-    while ((r = read(fd, page + got, sizeof page - 1 - got)) > 0)
-        got += (size_t)r;
-    page[got] = 0;
-    close(fd);
-    return (int)got;
-}
-
 /* Value of an unlabelled sample, or -1. */
 static double metric(const char *name)
 {
-    if (http_get(srv.metrics_port, "/metrics") <= 0)
-        return -1;
-    char key[128];
-    snprintf(key, sizeof key, "\n%s ", name);
-    const char *p = strstr(page, key);
-    return p ? strtod(p + strlen(key), NULL) : -1;
+    return gs_metric(srv.metrics_port, name);
 }
 
 static int wait_metric(const char *name, double want, int timeout_ms)

@@ -29,7 +29,6 @@
 static gs_proc_t srv;
 static gs_client_t a, b, c, d;
 static proto_msg_t m;
-static char page[1 << 18];
 
 static int64_t now_ms(void)
 {
@@ -60,28 +59,7 @@ static int teardown(void **state)
 /* The value of one sample line on /metrics ("name{labels}"), or -1. */
 static long long metric(const char *sample)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(srv.metrics_port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
-    if (write(fd, req, sizeof req - 1) != (ssize_t)sizeof req - 1) {
-        close(fd);
-        return -1;
-    }
-    size_t got = 0;
-    ssize_t r;
-    while ((r = read(fd, page + got, sizeof page - 1 - got)) > 0)
-        got += (size_t)r;
-    page[got] = 0;
-    close(fd);
-    char key[160];
-    snprintf(key, sizeof key, "\n%s ", sample);
-    const char *p = strstr(page, key);
-    return p ? atoll(p + strlen(key)) : -1;
+    return (long long)gs_metric(srv.metrics_port, sample);
 }
 
 /* Waits until the sample reaches at least want (counters move after the

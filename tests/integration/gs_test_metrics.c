@@ -25,26 +25,6 @@ static gs_proc_t srv;
 static gs_client_t a;
 static char page[1 << 18];
 
-static int http_get(uint16_t port, const char *path)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
-        return -1;
-    char req[128];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
-    if (write(fd, req, (size_t)n) != n)
-        return -1;
-    size_t got = 0;
-    ssize_t r;
-    while ((r = read(fd, page + got, sizeof page - 1 - got)) > 0)
-        got += (size_t)r;
-    page[got] = 0;
-    close(fd);
-    return (int)got;
-}
-
 static void test_metrics_page_passes_promtool(void **state)
 {
     (void)state;
@@ -53,12 +33,12 @@ static void test_metrics_page_passes_promtool(void **state)
     assert_int_equal(gs_login(&a, srv.port, "metric"), 0);
     assert_int_equal(gs_barrier(&a, NULL, NULL, 5000), 0);
 
-    assert_true(http_get(srv.metrics_port, "/healthz") > 0);
+    assert_true(gs_http_get(srv.metrics_port, "/healthz", page, sizeof page) > 0);
     assert_non_null(strstr(page, "200 OK"));
     /* the zone counts the player right after world_entered: poll briefly */
     char *body = NULL;
     for (int i = 0; i < 200 && !(body && strstr(body, "gs_online_players 1")); i++) {
-        assert_true(http_get(srv.metrics_port, "/metrics") > 0);
+        assert_true(gs_http_get(srv.metrics_port, "/metrics", page, sizeof page) > 0);
         body = strstr(page, "\r\n\r\n");
         assert_non_null(body);
     }
@@ -87,7 +67,7 @@ static int64_t now_ms(void)
 
 static char *metrics_body(void)
 {
-    assert_true(http_get(srv.metrics_port, "/metrics") > 0);
+    assert_true(gs_http_get(srv.metrics_port, "/metrics", page, sizeof page) > 0);
     char *body = strstr(page, "\r\n\r\n");
     assert_non_null(body);
     return body;
