@@ -49,6 +49,14 @@ static void fail(nc_session_t *s, csess_t *c, int code, const char *text)
     nc_session_close(s, code, text);
 }
 
+/* Input the client should never send: counted (gs_bad_input_total
+ * {reason="bad_packet"}), answered, and the session closed. */
+static void bad_input(nc_session_t *s, csess_t *c, int code, const char *text)
+{
+    atomic_fetch_add(&c->w->bad_packets, 1);
+    fail(s, c, code, text);
+}
+
 static void prelogin_done(csess_t *c);
 
 /* A session being closed by a limit stops counting against the caps at
@@ -225,13 +233,11 @@ static void on_login(nc_session_t *s, csess_t *c, const uint8_t *body, size_t le
 {
     proto_login_t m;
     if (c->st == S_NEW && name_too_long(body, len)) {
-        atomic_fetch_add(&c->w->bad_packets, 1);
-        fail(s, c, PROTO_ERR_BAD_NAME, "names are 2-24 letters, digits or _");
+        bad_input(s, c, PROTO_ERR_BAD_NAME, "names are 2-24 letters, digits or _");
         return;
     }
     if (proto_decode_login(body, len, &m) != 0 || c->st != S_NEW) {
-        atomic_fetch_add(&c->w->bad_packets, 1);
-        fail(s, c, PROTO_ERR_BAD_PACKET, "bad or repeated login");
+        bad_input(s, c, PROTO_ERR_BAD_PACKET, "bad or repeated login");
         return;
     }
     if (m.proto_hash != PROTO_HASH) {
@@ -315,8 +321,7 @@ static void on_enter_world(nc_session_t *s, csess_t *c, const uint8_t *body, siz
     proto_enter_world_t m;
     int rc = proto_decode_enter_world(body, len, &m);
     if (rc != 0) {
-        atomic_fetch_add(&c->w->bad_packets, 1);
-        fail(s, c, PROTO_ERR_BAD_PACKET, proto_strerror(rc));
+        bad_input(s, c, PROTO_ERR_BAD_PACKET, proto_strerror(rc));
         return;
     }
     if (c->st != S_LOGGED_IN) {
@@ -376,8 +381,7 @@ static void to_zone(nc_session_t *s, csess_t *c, uint16_t type, const uint8_t *b
                                                             : NULL;
     if (bad) {
         free(m);
-        atomic_fetch_add(&c->w->bad_packets, 1);
-        fail(s, c, PROTO_ERR_BAD_PACKET, bad);
+        bad_input(s, c, PROTO_ERR_BAD_PACKET, bad);
         return;
     }
     if (c->st != S_IN_WORLD) {
@@ -405,8 +409,7 @@ static void on_ping(nc_session_t *s, csess_t *c, const uint8_t *body, size_t len
 {
     proto_ping_t m;
     if (proto_decode_ping(body, len, &m) != 0) {
-        atomic_fetch_add(&c->w->bad_packets, 1);
-        fail(s, c, PROTO_ERR_BAD_PACKET, "bad ping");
+        bad_input(s, c, PROTO_ERR_BAD_PACKET, "bad ping");
         return;
     }
     proto_pong_t r = {.client_time = m.client_time, .server_time = nc_wall_ms()};
@@ -440,8 +443,7 @@ static void on_logout(nc_session_t *s, csess_t *c, const uint8_t *body, size_t l
     proto_logout_t m;
     int rc = proto_decode_logout(body, len, &m);
     if (rc != 0) {
-        atomic_fetch_add(&c->w->bad_packets, 1);
-        fail(s, c, PROTO_ERR_BAD_PACKET, proto_strerror(rc));
+        bad_input(s, c, PROTO_ERR_BAD_PACKET, proto_strerror(rc));
         return;
     }
     nc_session_close(s, 0, "logout");
@@ -478,9 +480,7 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
     case PROTO_T_CHAT:
     case PROTO_T_WHO_REQUEST:
     case PROTO_T_ZONE_CHANGE_REQUEST: to_zone(s, c, type, body, len); break;
-    default:
-        atomic_fetch_add(&c->w->bad_packets, 1);
-        fail(s, c, PROTO_ERR_BAD_PACKET, "unexpected packet type");
+    default: bad_input(s, c, PROTO_ERR_BAD_PACKET, "unexpected packet type");
     }
 }
 
