@@ -34,6 +34,10 @@ if(CMAKE_CROSSCOMPILING AND WIN32)
   nc_win_dep(PkgConfig::SQLITE3 sqlite3)
   nc_win_dep(PkgConfig::CJSON cjson)
   nc_win_dep(PkgConfig::CMOCKA cmocka)
+  nc_win_dep(PkgConfig::SODIUM sodium)
+  # libsodium's headers mark their symbols dllimport unless told the
+  # library is static
+  set_property(TARGET PkgConfig::SODIUM APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS SODIUM_STATIC)
   # gcc's mingw target reads format(printf) as msvcrt's printf (no %zu),
   # while the build links mingw's C99 printf (__USE_MINGW_ANSI_STDIO, set
   # by the toolchain file): the check would be wrong, the Linux build does it.
@@ -48,3 +52,4 @@ endif()
 nc_require_pkg(SQLITE3 sqlite3 libsqlite3-dev)
 nc_require_pkg(CJSON libcjson libcjson-dev)
 nc_require_pkg(CMOCKA cmocka libcmocka-dev)
+nc_require_pkg(SODIUM libsodium libsodium-dev)

@@ -39,7 +39,21 @@ const char *proto_strerror(int err);
     X(NO_SUCH_PLAYER, 8, "no such player")                                                         \
     X(INTERNAL, 9, "internal server error")                                                        \
     X(SHUTTING_DOWN, 10, "server shutting down")                                                   \
-    X(RATE_LIMITED, 11, "too many requests")
+    X(RATE_LIMITED, 11, "too many requests")                                                       \
+    X(AUTH_FAILED, 12, "wrong account name or password")                                           \
+    X(LOCKED_OUT, 13, "too many failed logins: try again later")                                   \
+    X(NAME_TAKEN, 14, "account name taken")                                                        \
+    X(REGISTRATION_CLOSED, 15, "registration is closed on this login server")                      \
+    X(BAD_PASSWORD, 16, "password does not meet the policy")                                       \
+    X(TICKET_EXPIRED, 17, "login ticket expired")                                                  \
+    X(TICKET_REPLAYED, 18, "login ticket already used")                                            \
+    X(TICKET_WRONG_SHARD, 19, "login ticket is for another shard")                                 \
+    X(TICKET_FORGED, 20, "login ticket signature invalid")                                         \
+    X(TICKET_MALFORMED, 21, "login ticket missing, truncated or malformed")                        \
+    X(NOT_OWNER, 22, "character belongs to another account")                                       \
+    X(NOT_ALLOWED, 23, "not allowed")                                                              \
+    X(S2S_AUTH_FAILED, 24, "server-to-server authentication failed")                               \
+    X(NOT_AUTHENTICATED, 25, "log in to an account first")
 
 enum {
 #define PROTO_X_(name, val, msg) PROTO_ERR_##name = val,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds static Windows (mingw-w64) libraries of SQLite, cJSON and cmocka
+# Builds static Windows (mingw-w64) libraries of SQLite, cJSON, cmocka and
+# libsodium
 # from Debian's source packages (`apt-get source`, deb-src enabled by
 # setup_windows.sh) into PREFIX/{include,lib}.  Sources are cached under
 # build/win-deps/src; nothing is committed.  Quick when PREFIX is complete.
@@ -68,6 +69,19 @@ build_cmocka() {
   echo "build_windows_deps: cmocka built"
 }
 
+build_sodium() {
+  [ -f "$PREFIX/lib/libsodium.a" ] && return
+  local d; d=$(fetch libsodium)
+  mkdir -p "$SRC/sodium-build"
+  (cd "$SRC/sodium-build" &&
+    "$d/configure" --host=x86_64-w64-mingw32 --prefix="$PREFIX" --disable-shared \
+      --enable-static --disable-dependency-tracking >/dev/null &&
+    make -j"$JOBS" >/dev/null && make install >/dev/null)
+  rm -f "$PREFIX/lib/libsodium.la"
+  echo "build_windows_deps: libsodium built"
+}
+
 build_sqlite
 build_cjson
 build_cmocka
+build_sodium

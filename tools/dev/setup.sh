@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config git clang clang-format libclang-rt-14-dev
-      libsqlite3-dev libcjson-dev libcmocka-dev libuv1-dev prometheus)
+      libsqlite3-dev libcjson-dev libcmocka-dev libsodium-dev libuv1-dev prometheus)
 PKGS+=("$@")
 
 missing=()
