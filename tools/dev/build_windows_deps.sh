@@ -72,6 +72,9 @@ build_cmocka() {
 build_sodium() {
   [ -f "$PREFIX/lib/libsodium.a" ] && return
   local d; d=$(fetch libsodium)
+  # Debian's source is the git tree: generate configure (autotools) once
+  [ -x "$d/configure" ] || (cd "$d" && ./autogen.sh -s >/dev/null 2>&1 ||
+    autoreconf -fi >/dev/null)
   mkdir -p "$SRC/sodium-build"
   (cd "$SRC/sodium-build" &&
     "$d/configure" --host=x86_64-w64-mingw32 --prefix="$PREFIX" --disable-shared \

@@ -4,7 +4,7 @@
 # fetch Debian's source packages.  Idempotent; quick when all is present.
 set -euo pipefail
 
-PKGS=(mingw-w64 wine wine64 dpkg-dev xz-utils tcl)
+PKGS=(mingw-w64 wine wine64 dpkg-dev xz-utils tcl autoconf automake libtool)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
