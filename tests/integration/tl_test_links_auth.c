@@ -69,13 +69,15 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* chatserver or masterserver on a free port with `secret` (NULL: insecure). */
+/* chatserver or masterserver on a free port with `secret` (NULL: insecure),
+ * unauthenticated links closed after 1 s. */
 static int start_link_server(tl_proc_t *p, const char *bin, const char *secret)
 {
-    const char *argv[] = {bin, "--port", "0", "--secret-file", secret, NULL};
+    const char *argv[] = {bin,    "--port",        "0",    "--auth-timeout-ms",
+                          "1000", "--secret-file", secret, NULL};
     if (!secret) {
-        argv[3] = "--insecure-no-link-auth";
-        argv[4] = NULL;
+        argv[5] = "--insecure-no-link-auth";
+        argv[6] = NULL;
     }
     if (tl_proc_start(p, argv, 0) != 0)
         return -1;
@@ -227,8 +229,10 @@ static void test_silent_peer_is_refused_after_the_auth_timeout(void **state)
     assert_true((fx.chat_port = start_link_server(&fx.chat, CHATSERVER_BIN, fx.secret_a)) > 0);
     assert_int_equal(gs_connect(&raw, (uint16_t)fx.chat_port), 0);
     int me = local_port(raw.fd);
-    /* 5 s auth timeout, swept every 1.25 s */
-    assert_int_equal(gs_expect_close(&raw, 5000 + 1250 + 2000), 0);
+    /* --auth-timeout-ms 1000, swept every 250 ms; not before the timeout */
+    static proto_msg_t any;
+    assert_int_equal(gs_recv(&raw, &any, 900), 0);
+    assert_int_equal(gs_expect_close(&raw, 1000 + 250 + 2000), 0);
     expect_logged(&fx.chat, me, "no s2s_hello + s2s_auth in time");
 }
 
