@@ -68,8 +68,8 @@ static const char *const migrations[CONTENT_DB_SCHEMA_VERSION] = {
     " PRIMARY KEY(char_id, item));",
     /* issue 13: characters belong to accounts (the login server's account
      * ids); the ones created before have none: "legacy" until claimed */
-    "ALTER TABLE characters ADD COLUMN account_id INTEGER;"
-    "CREATE INDEX characters_by_account ON characters(account_id);",
+    ("ALTER TABLE characters ADD COLUMN account_id INTEGER;"
+     "CREATE INDEX characters_by_account ON characters(account_id);"),
 };
 
 const double content_db_bucket_ms[8] = {0.1, 0.5, 1, 5, 10, 50, 100, 1e300};

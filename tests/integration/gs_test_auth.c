@@ -334,6 +334,23 @@ static void test_legacy_character_is_refused_until_claimed(void **state)
     refused(&b, "pete", tk, (size_t)n, PROTO_ERR_NOT_OWNER);
 }
 
+/* A full replay cache refuses new logins instead of forgetting a nonce. */
+static void test_full_replay_cache_refuses_new_logins(void **state)
+{
+    (void)state;
+    assert_int_equal(gs_proc_stop(&srv, SIGTERM, T), 0);
+    const char *one[] = {"--set", "auth.mode=ticket",        "--set", pk_arg,
+                         "--set", "auth.replay_cache_max=1", NULL};
+    assert_int_equal(gs_proc_start(&srv, one, T), 0);
+    int n = mint("sven", 1, PA_ROLE_PLAYER);
+    assert_int_equal(gs_login_token(&a, srv.port, "sven", tk, (size_t)n, NULL), 0);
+    n = mint("tina", 2, PA_ROLE_PLAYER);
+    refused(&b, "tina", tk, (size_t)n, PROTO_ERR_SERVER_FULL);
+    assert_true(rejected("cache_full") == 1);
+    assert_true(metric("gs_auth_replay_cache_nonces") == 1);
+    assert_int_equal(gs_barrier(&a, NULL, NULL, T), 0);
+}
+
 static void test_ticket_mode_without_a_key_refuses_to_start(void **state)
 {
     (void)state;
@@ -391,6 +408,7 @@ int main(void)
         TEST(test_second_account_cannot_take_over_a_character),
         TEST(test_same_account_reconnect_takes_over),
         TEST(test_legacy_character_is_refused_until_claimed),
+        TEST(test_full_replay_cache_refuses_new_logins),
         TEST(test_ticket_mode_without_a_key_refuses_to_start),
         TEST(test_dev_mode_warns_and_still_verifies_tickets),
     };
