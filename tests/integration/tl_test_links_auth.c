@@ -104,9 +104,24 @@ static int start_game(int chat_port, int master_port, const char *link_set)
     char cp[16], mp[16];
     snprintf(cp, sizeof cp, "%d", chat_port);
     snprintf(mp, sizeof mp, "%d", master_port);
-    const char *argv[] = {
-        GAMESERVER_BIN, "--port",      "0", "--metrics-port", "0", "--db",  fx.game_db, "--shard",
-        "gs",           "--chat-port", cp,  "--master-port",  mp,  "--set", link_set,   NULL};
+    const char *argv[] = {GAMESERVER_BIN,
+                          "--port",
+                          "0",
+                          "--metrics-port",
+                          "0",
+                          "--db",
+                          fx.game_db,
+                          "--shard",
+                          "gs",
+                          "--chat-port",
+                          cp,
+                          "--master-port",
+                          mp,
+                          "--set",
+                          link_set,
+                          "--set",
+                          "auth.mode=dev",
+                          NULL};
     if (tl_proc_start(&fx.game, argv, 0) != 0 ||
         (fx.game_port = tl_proc_ready(&fx.game, DEADLINE_MS)) <= 0)
         return -1;
@@ -430,8 +445,9 @@ static void test_link_servers_refuse_to_start_without_a_good_secret(void **state
                           "--insecure-no-link-auth", NULL};
     expect_no_start(both, "exclude each other");
     /* a gameserver with a link configured and neither setting */
-    const char *game[] = {GAMESERVER_BIN, "--port", "0", "--metrics-port", "-1", "--db", fx.game_db,
-                          "--chat-port",  "1",      NULL};
+    const char *game[] = {
+        GAMESERVER_BIN, "--port", "0",     "--metrics-port", "-1", "--db", fx.game_db,
+        "--chat-port",  "1",      "--set", "auth.mode=dev",  NULL};
     expect_no_start(game, "no link secret");
 }
 
