@@ -12,3 +12,11 @@ if(NOT TARGET tl_common)
   target_include_directories(tl_common PUBLIC ${CMAKE_CURRENT_LIST_DIR})
   target_link_libraries(tl_common PUBLIC netcore protocol)
 endif()
+# The login server's client side without I/O (tl_login.c): testclient and
+# its tests.  Separate from tl_common so the servers do not link libsodium
+# for it.
+if(NOT TARGET tl_login)
+  add_library(tl_login STATIC ${CMAKE_CURRENT_LIST_DIR}/tl_login.c)
+  target_include_directories(tl_login PUBLIC ${CMAKE_CURRENT_LIST_DIR})
+  target_link_libraries(tl_login PUBLIC protocol protocol_auth Threads::Threads)
+endif()
