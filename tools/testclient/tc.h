@@ -70,6 +70,28 @@ int tc_lconn_connect_failed(tc_lconn_t *c);
 /* Not from a handler; no callback runs after it returns. */
 void tc_lconn_destroy(tc_lconn_t *c);
 
+/* Bots' accounts (tc_bots_login.c): one provisioning per bot, driven by
+ * its login connection's handlers; the bots' loop polls its state. */
+enum { PROV_BUSY, PROV_READY, PROV_FAILED };
+typedef struct tc_prov_s tc_prov_t;
+typedef struct tc_ticket_s {
+    uint8_t bytes[PROTO_LOGIN_TOKEN_MAX];
+    uint16_t len;
+    char host[PROTO_TICKET_RESULT_HOST_MAX + 1];
+    uint16_t port;
+} tc_ticket_t;
+typedef struct tc_prov_counts_s {
+    uint64_t registered, logged_in, tickets, failed;
+} tc_prov_counts_t;
+/* Reads the password (--password-file, else TC_BOT_PASSWORD): 0 or -1. */
+int tc_prov_init(const tc_opts_t *o);
+tc_prov_t *tc_prov_start(tc_net_t *net, const tc_opts_t *o, const char *account,
+                         const char *character);
+int tc_prov_state(tc_prov_t *p); /* PROV_*; notices a failed connect */
+const tc_ticket_t *tc_prov_ticket(const tc_prov_t *p);
+void tc_prov_destroy(tc_prov_t *p); /* main thread */
+void tc_prov_counts(tc_prov_counts_t *out);
+
 /* The interactive account commands (register, login, play); the game
  * connection they start is the interactive client's (tc_interactive.c). */
 void tc_account_init(const tc_opts_t *o, tc_net_t *net);
