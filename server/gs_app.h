@@ -53,4 +53,7 @@ void gs_peers_stop(gs_app_t *a);
 /* Unhooks global chat from the world (before the final save); the links
  * stay up until gs_peers_stop. */
 void gs_peers_detach(gs_app_t *a);
+/* issue 13: the links' authentication counters (zero without links). */
+struct gs_links_stats_s;
+void gs_peers_stats(struct gs_links_stats_s *out);
 #endif

@@ -122,6 +122,11 @@ static const key_t_ keys[] = {
         "concurrent metrics connections (oldest unfinished request evicted)"),
     INT("metrics.request_timeout_ms", metrics_request_timeout_ms, 100, 60000,
         "accept to complete request, then closed"),
+    /* issue 13: s2s link authentication */
+    STR("links.secret_file", links_secret_file,
+        "file whose first line is the chat/master links' shared secret (>= 16 bytes)"),
+    BOOL("links.insecure", links_insecure,
+         "links without authentication (development only; the peers must agree)"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

@@ -2,6 +2,7 @@
  * player role), per-queue job metrics (from every pool), zone tick histogram,
  * database latency histogram and content counters. */
 #include "gs_app.h"
+#include "gs_links.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -268,6 +269,20 @@ static void content_metrics(buf_t *b, gs_app_t *a)
     put(b, "gs_content_queue_full_total %llu\n", (unsigned long long)c.queue_full);
 }
 
+/* issue 13: authentication of the chat and master links. */
+static void link_metrics(buf_t *b)
+{
+    gs_links_stats_t ls;
+    gs_peers_stats(&ls);
+    head(b, "gs_link_auth_failures_total", "counter",
+         "Chat/master link handshakes that failed authentication (wrong proof, refused, "
+         "link auth mismatch).");
+    put(b, "gs_link_auth_failures_total{link=\"chat\"} %llu\n",
+        (unsigned long long)ls.chat_auth_failures);
+    put(b, "gs_link_auth_failures_total{link=\"master\"} %llu\n",
+        (unsigned long long)ls.master_auth_failures);
+}
+
 int gs_metrics_render(void *app, const char *path, char **body, size_t *len, const char **ctype)
 {
     gs_app_t *a = app;
@@ -281,6 +296,7 @@ int gs_metrics_render(void *app, const char *path, char **body, size_t *len, con
         role_metrics(&b, a);
         queue_metrics(&b, a);
         content_metrics(&b, a);
+        link_metrics(&b);
         gs_http_stats_t hs;
         gs_http_stats(a->http, &hs);
         head(&b, "gs_metrics_http_closed_total", "counter",
