@@ -435,8 +435,12 @@ static int summary(double secs)
     tc_hist_merge(&st.total, &st.win);
     const tc_hist_t *h = &st.total;
     uint64_t e = errors();
-    printf("bots summary: %d bots, %.1f s, %s:%u\n", opt->bots, secs, opt->host,
-           (unsigned)opt->port);
+    if (opt->use_login) /* each bot's game server came with its ticket */
+        printf("bots summary: %d bots, %.1f s, login server %s:%u\n", opt->bots, secs,
+               opt->login_host, (unsigned)opt->login_port);
+    else
+        printf("bots summary: %d bots, %.1f s, %s:%u\n", opt->bots, secs, opt->host,
+               (unsigned)opt->port);
     printf("  logins          %llu/%d\n", (unsigned long long)st.logins, opt->bots);
     if (opt->use_login) {
         tc_prov_counts_t pc;
