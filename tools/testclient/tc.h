@@ -82,6 +82,7 @@ typedef struct tc_ticket_s {
 } tc_ticket_t;
 typedef struct tc_prov_counts_s {
     uint64_t registered, logged_in, tickets, failed;
+    uint64_t retries; /* requests repeated after SERVER_FULL (hashing queue full) */
 } tc_prov_counts_t;
 /* Reads the password (--password-file, else TC_BOT_PASSWORD): 0 or -1. */
 int tc_prov_init(const tc_opts_t *o);

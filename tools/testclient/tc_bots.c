@@ -364,9 +364,10 @@ static void status_line(double elapsed, rates_t *last, uint64_t now)
         tc_prov_counts_t pc;
         tc_prov_counts(&pc);
         snprintf(spread + n, sizeof spread - (size_t)n,
-                 "  accounts: registered %llu logged-in %llu tickets %llu failed %llu",
+                 "  accounts: registered %llu logged-in %llu tickets %llu failed %llu retries %llu",
                  (unsigned long long)pc.registered, (unsigned long long)pc.logged_in,
-                 (unsigned long long)pc.tickets, (unsigned long long)pc.failed);
+                 (unsigned long long)pc.tickets, (unsigned long long)pc.failed,
+                 (unsigned long long)pc.retries);
     }
     fprintf(stderr,
             "[bots %5.1fs] connected %llu/%d  logins %llu  in %.0f/s  out %.0f/s  "
@@ -446,10 +447,15 @@ static int summary(double secs)
         tc_prov_counts_t pc;
         tc_prov_counts(&pc);
         printf("  accounts        registered %llu, logged in %llu, tickets %llu, failed %llu "
-               "(login server %s:%u)\n",
+               "(retries after server full %llu)\n",
                (unsigned long long)pc.registered, (unsigned long long)pc.logged_in,
-               (unsigned long long)pc.tickets, (unsigned long long)pc.failed, opt->login_host,
-               (unsigned)opt->login_port);
+               (unsigned long long)pc.tickets, (unsigned long long)pc.failed,
+               (unsigned long long)pc.retries);
+        uint64_t waiting = (uint64_t)opt->bots - pc.tickets - pc.failed;
+        if (waiting > 0)
+            printf("  (%llu bots still without a ticket at the end: raise --duration or lower "
+                   "--ramp)\n",
+                   (unsigned long long)waiting);
     }
     printf("  packets in      %llu (%.0f/s)\n", (unsigned long long)st.in, (double)st.in / secs);
     printf("  packets out     %llu (%.0f/s)\n", (unsigned long long)st.out, (double)st.out / secs);

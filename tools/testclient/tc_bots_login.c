@@ -2,7 +2,9 @@
  * server, driven by its connection's handlers (tc_login.c): register (or
  * log in when the name exists or registration is closed), pick the shard
  * (--shard or the first healthy one, asked once for all bots), get a ticket.
- * The bots' main loop (tc_bots.c) polls tc_prov_state and takes the ticket. */
+ * The bots' main loop (tc_bots.c) polls tc_prov_state and takes the ticket.
+ * A login server whose hashing queue is full answers SERVER_FULL: the bot
+ * asks again later (back-off), from the main loop. */
 #include "tc.h"
 
 #include <pthread.h>
@@ -11,14 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define WAIT (PROV_FAILED + 1)
+#define RETRY_MAX 30      /* SERVER_FULL answers before the bot gives up */
+#define RETRY_CAP_MS 2000 /* back-off ceiling */
+
 struct tc_prov_s {
     const tc_opts_t *o;
     tc_lconn_t *lc;
     char account[PROTO_ACCOUNT_LOGIN_NAME_MAX + 1];
     char character[PROTO_TICKET_REQUEST_CHARACTER_MAX + 1];
-    int registering; /* strand only: the last account packet was a register */
-    atomic_int state;
-    tc_ticket_t ticket; /* written before state becomes PROV_READY */
+    int registering;      /* strand only: the last account packet was a register */
+    atomic_int state;     /* PROV_* or WAIT (a retry is due at retry_at_ms) */
+    uint64_t retry_at_ms; /* written before state becomes WAIT */
+    unsigned retries;     /* strand, or main loop while WAIT */
+    tc_ticket_t ticket;   /* written before state becomes PROV_READY */
 };
 
 static struct {
@@ -27,7 +35,7 @@ static struct {
     char shard[PROTO_TICKET_REQUEST_SHARD_MAX + 1]; /* under mu; "" = not known yet */
     atomic_int reg_closed;
     struct {
-        atomic_uint_fast64_t registered, logged_in, tickets, failed;
+        atomic_uint_fast64_t registered, logged_in, tickets, failed, retries;
     } n;
 } pv = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -59,6 +67,7 @@ void tc_prov_counts(tc_prov_counts_t *out)
     out->logged_in = atomic_load(&pv.n.logged_in);
     out->tickets = atomic_load(&pv.n.tickets);
     out->failed = atomic_load(&pv.n.failed);
+    out->retries = atomic_load(&pv.n.retries);
 }
 
 static void prov_fail(tc_prov_t *p, const char *what, const char *why)
@@ -114,6 +123,14 @@ static void on_account(tc_prov_t *p, const proto_account_result_t *r)
         next_step(p);
     } else if (p->registering && r->code == PROTO_ERR_NAME_TAKEN) {
         send_account(p, 0);
+    } else if (r->code == PROTO_ERR_SERVER_FULL && p->retries < RETRY_MAX) {
+        /* its hashing queue is full: the same request later */
+        uint64_t wait = 100u << (p->retries < 5 ? p->retries : 5);
+        p->retries++;
+        atomic_fetch_add(&pv.n.retries, 1);
+        p->retry_at_ms =
+            nc_now_ms() + (wait < RETRY_CAP_MS ? wait : RETRY_CAP_MS) + (uint64_t)(rand() % 100);
+        atomic_store(&p->state, WAIT);
     } else if (p->registering && r->code == PROTO_ERR_REGISTRATION_CLOSED) {
         atomic_store(&pv.reg_closed, 1);
         send_account(p, 0);
@@ -200,7 +217,12 @@ int tc_prov_state(tc_prov_t *p)
     int s = atomic_load(&p->state);
     if (s == PROV_BUSY && tc_lconn_connect_failed(p->lc))
         prov_fail(p, "login server", "cannot connect");
-    return atomic_load(&p->state);
+    if (s == WAIT && nc_now_ms() >= p->retry_at_ms) {
+        atomic_store(&p->state, PROV_BUSY); /* no request in flight: handlers are idle */
+        send_account(p, p->registering);
+    }
+    s = atomic_load(&p->state);
+    return s == WAIT ? PROV_BUSY : s;
 }
 
 const tc_ticket_t *tc_prov_ticket(const tc_prov_t *p)
