@@ -153,6 +153,8 @@ static int parse_args(int argc, char **argv, args_t *a)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return 1;
         int used = tl_s2s_flag(&a->s2s, argc, argv, i);
+        if (used < 0)
+            return -1;
         if (used) {
             i += used - 2;
             continue;
@@ -172,12 +174,14 @@ static int parse_args(int argc, char **argv, args_t *a)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: chatserver --secret-file FILE [--host 127.0.0.1] [--port 7001]\n"
-               "                  [--log-level info] [--insecure-no-link-auth]\n"
+               "                  [--log-level info] [--auth-timeout-ms 5000]\n"
+               "                  [--insecure-no-link-auth]\n"
                "Relays global chat between game servers. --port 0 picks a free port;\n"
                "prints 'READY port=N' once listening. SIGINT/SIGTERM stop it.\n"
                "--secret-file: the links' shared secret (first line, >= 16 bytes; the game\n"
                "servers' links.secret_file). Without it the server refuses to start unless\n"
-               "--insecure-no-link-auth (development only). See tools/README.md.\n");
+               "--insecure-no-link-auth (development only). A link not authenticated\n"
+               "within --auth-timeout-ms is closed. See tools/README.md.\n");
 }
 
 int main(int argc, char **argv)
@@ -207,7 +211,11 @@ int main(int argc, char **argv)
         rc = nc_queue_create(pool, &qo, &q);
     if (rc == 0)
         rc = nc_engine_create(&eo, &chat.engine);
-    tl_s2s_opts_t so = {.tag = TAG, .name = "chat", .key = keyp, .max_sessions = 1024};
+    tl_s2s_opts_t so = {.tag = TAG,
+                        .name = "chat",
+                        .key = keyp,
+                        .timeout_ms = a.s2s.timeout_ms,
+                        .max_sessions = 1024};
     if (rc == 0)
         rc = tl_s2s_create(q, chat.engine, &so, &chat.auth);
     pa_wipe(key, sizeof key);

@@ -137,9 +137,9 @@ static int joined(tl_s2s_t *a, nc_session_t *s, link_st_t *st, const proto_s2s_h
     st->stage = ST_OK;
     pending_remove(a, nc_session_id(s));
     atomic_fetch_add(&a->accepted, 1);
-    nc_log(NC_LOG_INFO, a->o.tag, "s2s peer '%s' (session %llx, %s) authenticated%s",
-           st->hello.name, (unsigned long long)nc_session_id(s), nc_session_peer(s),
-           a->secure ? "" : " (insecure: no link auth)");
+    nc_log(NC_LOG_INFO, a->o.tag, "s2s peer '%s' (session %llx, %s) %s", st->hello.name,
+           (unsigned long long)nc_session_id(s), nc_session_peer(s),
+           a->secure ? "authenticated" : "accepted WITHOUT authentication (insecure)");
     *hello = &st->hello;
     return TL_S2S_JOINED;
 }
@@ -303,7 +303,7 @@ uint64_t tl_s2s_accepted(const tl_s2s_t *a)
 void tl_s2s_log_totals(tl_s2s_t *a)
 {
     nc_log_limited_flush(&a->refuse_log, NC_LOG_WARN, a->o.tag, "s2s refusal");
-    nc_log(NC_LOG_INFO, a->o.tag, "s2s links: %llu authenticated, %llu refused%s",
+    nc_log(NC_LOG_INFO, a->o.tag, "s2s links: %llu accepted, %llu refused%s",
            (unsigned long long)tl_s2s_accepted(a), (unsigned long long)tl_s2s_refused(a),
            a->secure ? "" : " (insecure: no link auth)");
 }

@@ -65,12 +65,14 @@ void tl_s2s_log_totals(tl_s2s_t *a);
  * accepted with a WARN line (POSIX; tl_file_*.c). */
 int tl_s2s_load_key(const char *path, uint8_t key[PA_S2S_KEY_BYTES], char *err, size_t errlen);
 
-/* Common flags of the link servers: `--secret-file FILE` and
- * `--insecure-no-link-auth`.  tl_s2s_flag returns how many argv entries it
- * used (2 or 1) or 0 when argv[i] is not one of them. */
+/* Common flags of the link servers: `--secret-file FILE`,
+ * `--insecure-no-link-auth` and `--auth-timeout-ms N` (100..600000).
+ * tl_s2s_flag returns how many argv entries it used (2 or 1), 0 when
+ * argv[i] is not one of them, -1 for a bad value. */
 typedef struct tl_s2s_args_s {
     const char *secret_file;
     int insecure;
+    uint32_t timeout_ms; /* 0 = 5000 */
 } tl_s2s_args_t;
 int tl_s2s_flag(tl_s2s_args_t *sa, int argc, char **argv, int i);
 /* Resolves the flags into a key (secure) or NULL (insecure, with a loud

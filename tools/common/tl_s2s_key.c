@@ -3,6 +3,7 @@
 #include "tl_s2s.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* First line of f into line (NUL-terminated, CR/LF stripped): its length,
@@ -58,6 +59,14 @@ int tl_s2s_flag(tl_s2s_args_t *sa, int argc, char **argv, int i)
     }
     if (!strcmp(argv[i], "--secret-file") && i + 1 < argc) {
         sa->secret_file = argv[i + 1];
+        return 2;
+    }
+    if (!strcmp(argv[i], "--auth-timeout-ms") && i + 1 < argc) {
+        char *end = NULL;
+        long v = strtol(argv[i + 1], &end, 10);
+        if (!*argv[i + 1] || *end || v < 100 || v > 600000)
+            return -1;
+        sa->timeout_ms = (uint32_t)v;
         return 2;
     }
     return 0;

@@ -10,7 +10,9 @@
 # account store (master.db) with a `dev` account of role gm whose random
 # password is in dev.password, and gameserver.json (auth.mode "dev" with the
 # login server's public key, links.secret_file).  Later runs reuse it; delete
-# the directory to start over.
+# the directory to start over.  LINK_SECRET_FILE=FILE: the links' secret
+# from that file instead of s2s.secret (tools/README.md, "Server-to-server
+# links").
 set -euo pipefail
 dir=${1:?usage: shard.sh BUILD_DIR [gameserver args]}; shift
 MASTER_PORT=${MASTER_PORT:-7000}
@@ -32,7 +34,10 @@ setup_dev() {
   mkdir -p "$DEV_DIR" && chmod 700 "$DEV_DIR"
   DEV_DIR=$(cd "$DEV_DIR" && pwd)
   umask 077
-  if [ ! -s "$DEV_DIR/s2s.secret" ]; then
+  SECRET=${LINK_SECRET_FILE:-$DEV_DIR/s2s.secret}
+  [ -z "${LINK_SECRET_FILE:-}" ] || [ -s "$LINK_SECRET_FILE" ] || die "LINK_SECRET_FILE $LINK_SECRET_FILE is empty or missing"
+  SECRET=$(cd "$(dirname "$SECRET")" && pwd)/$(basename "$SECRET")
+  if [ -z "${LINK_SECRET_FILE:-}" ] && [ ! -s "$DEV_DIR/s2s.secret" ]; then
     random_text 32 > "$DEV_DIR/s2s.secret.tmp" && echo >> "$DEV_DIR/s2s.secret.tmp"
     mv "$DEV_DIR/s2s.secret.tmp" "$DEV_DIR/s2s.secret"
   fi
@@ -54,7 +59,7 @@ setup_dev() {
   cat > "$DEV_DIR/gameserver.json" <<JSON
 {
   "auth": {"mode": "dev", "login_public_key": "$SIGN_PK"},
-  "links": {"secret_file": "$DEV_DIR/s2s.secret"}
+  "links": {"secret_file": "$SECRET"}
 }
 JSON
   umask 022
@@ -101,7 +106,7 @@ stop_all() { # reverse start order: game, chat, master
 trap 'stop_all; exit 0' INT TERM
 trap 'stop_all' EXIT
 
-secret=$DEV_DIR/s2s.secret
+secret=$SECRET
 start master "$master_bin" --port "$MASTER_PORT" --login-port "$LOGIN_PORT" \
   --db "$DEV_DIR/master.db" --key-file "$DEV_DIR/login.key" --open-registration \
   --secret-file "$secret"
@@ -119,6 +124,7 @@ tc=$dir/tools/testclient/testclient
   echo "  with an account:  $tc --login 127.0.0.1:$LOGIN_PORT --password-file $DEV_DIR/dev.password"
   echo "                    then: login dev    play NAME      (register NAME: open registration)"
   echo "  login server key (the client pins it on first use): $KX_PK"
+  echo "  shard table: $master_bin --list 127.0.0.1:$MASTER_PORT --secret-file $secret"
   if [ -n "$DEV_PASSWORD_NEW" ]; then
     echo "  created account 'dev' (role gm), password: $DEV_PASSWORD_NEW (in $DEV_DIR/dev.password)"
   fi

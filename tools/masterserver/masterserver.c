@@ -267,6 +267,8 @@ static int parse_args(int argc, char **argv, args_t *a)
             continue;
         }
         int used = tl_s2s_flag(&a->s2s, argc, argv, i);
+        if (used < 0)
+            return -1;
         if (used) {
             i += used - 2;
             continue;
@@ -302,7 +304,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: masterserver --secret-file FILE [--host 127.0.0.1] [--port 7000]\n"
                "                    [--heartbeat-ms 1000] [--miss 3] [--log-level info]\n"
-               "                    [--insecure-no-link-auth]\n"
+               "                    [--auth-timeout-ms 5000] [--insecure-no-link-auth]\n"
                "       masterserver --list HOST:PORT --secret-file FILE\n"
                "Registry of game servers. A shard that misses --miss heartbeat intervals\n"
                "(--heartbeat-ms each; match the gameserver's) or drops its link is down.\n"
@@ -310,7 +312,8 @@ static void usage(FILE *f)
                "--list connects to a running master, prints the shard table and exits.\n"
                "--secret-file: the links' shared secret (first line, >= 16 bytes; the game\n"
                "servers' links.secret_file). Without it the server refuses to start unless\n"
-               "--insecure-no-link-auth (development only). See tools/README.md.\n"
+               "--insecure-no-link-auth (development only). A link not authenticated\n"
+               "within --auth-timeout-ms is closed. See tools/README.md.\n"
                "Login server: [--login-host 127.0.0.1] [--login-port 7002] [--db masterserver.db]\n"
                "    [--key-file <db>.key] [--config FILE] [--open-registration]\n"
                "       masterserver --show-keys [--key-file F | --db F]\n"
@@ -340,7 +343,11 @@ static int serve(master_t *m, const args_t *a, const login_parts_t *lp, const ui
     nc_queue_opts_t qo = {.name = "registry", .max_threads = (int)lp->cfg.registry_threads};
     nc_engine_opts_t eo = {.io_threads = 1, .max_sessions = 1024};
     nc_role_opts_t ro = {.name = "master", .ud = m, .handlers = {on_open, on_packet, on_close}};
-    tl_s2s_opts_t so = {.tag = TAG, .name = "master", .key = key, .max_sessions = 1024};
+    tl_s2s_opts_t so = {.tag = TAG,
+                        .name = "master",
+                        .key = key,
+                        .timeout_ms = a->s2s.timeout_ms,
+                        .max_sessions = 1024};
     int rc = nc_pool_create(&po, &pool);
     if (rc == 0)
         rc = nc_queue_create(pool, &qo, &q);
