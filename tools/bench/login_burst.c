@@ -29,6 +29,7 @@ typedef struct opts_s {
     const char *master;
     int accounts, logins, clients, runs, idle_samples;
     int hash_ops, hash_mem_kib; /* 0: the server's defaults */
+    int hash_threads;           /* 0: the server's default (1) */
 } opts_t;
 
 typedef struct lat_s {
@@ -225,6 +226,8 @@ static int parse(int argc, char **argv, opts_t *o)
             o->hash_ops = atoi(v);
         else if (!strcmp(k, "--hash-mem-kib"))
             o->hash_mem_kib = atoi(v);
+        else if (!strcmp(k, "--hash-threads"))
+            o->hash_threads = atoi(v);
         else if (!strcmp(k, "--accounts"))
             o->accounts = atoi(v);
         else if (!strcmp(k, "--logins"))
@@ -246,12 +249,13 @@ static int parse(int argc, char **argv, opts_t *o)
 
 int main(int argc, char **argv)
 {
-    opts_t o = {.accounts = 100, .logins = 1000, .clients = 32, .runs = 5, .idle_samples = 200};
+    opts_t o = {.accounts = 100, .logins = 1000, .clients = 32, .runs = 5, .idle_samples = 1000};
     if ((argc - 1) % 2 || parse(argc, argv, &o) != 0 || pa_init() != 0) {
         fprintf(stderr,
                 "usage: login_burst --master PATH/masterserver [--hash-ops T --hash-mem-kib M]\n"
-                "                   [--accounts 100] [--logins 1000] [--clients 32] [--runs 5]\n"
-                "                   [--idle-samples 200]\n");
+                "                   [--hash-threads N] [--accounts 100] [--logins 1000]\n"
+                "                   [--clients 32] [--runs 5]\n"
+                "                   [--idle-samples 1000]\n");
         return 2;
     }
     char dir[] = "/tmp/login_burst_XXXXXX", db[64], cfg[64], json[256], cost[128] = "";
@@ -259,10 +263,15 @@ int main(int argc, char **argv)
         return 1;
     snprintf(db, sizeof db, "%s/m.db", dir);
     snprintf(cfg, sizeof cfg, "%s/m.json", dir);
+    char threads[64] = "";
+    if (o.hash_threads > 0)
+        snprintf(threads, sizeof threads, ", \"hash_threads\": %d", o.hash_threads);
     if (o.hash_ops > 0 && o.hash_mem_kib > 0)
-        snprintf(cost, sizeof cost, ", \"accounts\": {\"hash_ops\": %d, \"hash_mem_kib\": %d}",
-                 o.hash_ops, o.hash_mem_kib);
-    snprintf(json, sizeof json, "{\"login\": {\"packets_per_s\": 0}%s}", cost);
+        snprintf(cost, sizeof cost, ", \"hash_ops\": %d, \"hash_mem_kib\": %d", o.hash_ops,
+                 o.hash_mem_kib);
+    snprintf(json, sizeof json,
+             "{\"login\": {\"packets_per_s\": 0}, \"accounts\": {\"hash_queue\": 256%s%s}}", cost,
+             threads);
     FILE *f = fopen(cfg, "w");
     if (!f || fputs(json, f) < 0 || fclose(f) != 0)
         return 1;
