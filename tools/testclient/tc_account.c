@@ -309,6 +309,13 @@ static const char *pick_character(const char *given)
 
 static int cmd_play(char *args)
 {
+    pthread_mutex_lock(&ac.mu);
+    int ended = ac.ended;
+    pthread_mutex_unlock(&ac.mu);
+    if (ac.logged_in && ended) { /* e.g. the server's login.idle_timeout_ms */
+        tc_printf("! the login server ended the session; log in again: login %s\n", ac.account);
+        ac.logged_in = 0;
+    }
     if (!ac.logged_in) {
         tc_printf("! log in first: login NAME (or register NAME)\n");
         return failed();
