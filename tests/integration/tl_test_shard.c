@@ -69,6 +69,8 @@ static int start_game(int i, const char *name)
                           "master.heartbeat_ms=200",
                           "--set",
                           sh.secret_key,
+                          "--set",
+                          "auth.mode=dev",
                           NULL};
     if (tl_proc_start(&sh.game[i], argv, 0) != 0)
         return -1;

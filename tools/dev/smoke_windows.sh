@@ -23,8 +23,8 @@ trap cleanup EXIT
 # (links off unless GS_LINKS holds extra arguments)
 start_gs() {
   local name=$1; shift
-  "$@" --port 0 --metrics-port -1 --chat-port 0 --master-port 0 --db "$tmp/$name.db" \
-    ${GS_LINKS:-} >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  "$@" --port 0 --metrics-port -1 --chat-port 0 --master-port 0 --set auth.mode=dev \
+    --db "$tmp/$name.db" ${GS_LINKS:-} >"$tmp/$name.out" 2>"$tmp/$name.err" &
   gs_pid=$!
   for _ in $(seq 300); do
     gs_port=$(sed -n 's/^READY port=\([0-9]*\).*/\1/p' "$tmp/$name.out" | head -n1)
