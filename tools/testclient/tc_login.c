@@ -92,10 +92,15 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
     } else if (type == PROTO_T_SEALED_S2C) {
         on_sealed(s, c);
     } else if (type == PROTO_T_ERROR) {
-        set_error(c, "the login server %s sent an error: %s", c->in.error.text);
+        set_error(c,
+                  "%s sent an error: %s (is it a login server? --login takes the "
+                  "masterserver's --login-port, default 7002)",
+                  c->in.error.text);
         fail_close(s, c);
     } else {
-        set_error(c, "unexpected packet from the login server %s: '%s'",
+        set_error(c,
+                  "unexpected packet from %s: '%s' (is it a login server? --login takes the "
+                  "masterserver's --login-port, default 7002)",
                   proto_type_name(type) ? proto_type_name(type) : "?");
         fail_close(s, c);
     }
