@@ -17,7 +17,7 @@
 #include "tl_proc.h"
 
 #define DEADLINE_MS 10000
-#define SHARD "t1"
+#define SHARD "t1" /* the literals below spell it out */
 
 static tl_proc_t master, game, client;
 static char dir[64], db[128], cfg[128], secret[128], known[128], known2[128], pwfile[128];
@@ -131,7 +131,7 @@ static void game_start(void)
                           NULL};
     assert_int_equal(tl_proc_start(&game, argv, 0), 0);
     assert_true(tl_proc_ready(&game, DEADLINE_MS) > 0);
-    assert_true(tl_proc_wait_for(&master, "shard '" SHARD "' registered", 0, DEADLINE_MS) > 0);
+    assert_true(tl_proc_wait_for(&master, "shard 't1' registered", 0, DEADLINE_MS) > 0);
 }
 
 static char lhost[32];
@@ -210,8 +210,8 @@ static void test_register_login_and_play_with_a_ticket(void **state)
     const char *first[] = {"registered and logged in to account carol",
                            "characters: none yet",
                            "shards (1):",
-                           "  " SHARD " at 127.0.0.1:",
-                           "* ticket for carol on " SHARD,
+                           "  t1 at 127.0.0.1:",
+                           "* ticket for carol on t1",
                            "* logged in as carol",
                            "* entered zone",
                            "[zone] carol: hello with a ticket",
@@ -219,8 +219,8 @@ static void test_register_login_and_play_with_a_ticket(void **state)
     expect(client.out, first, sizeof first / sizeof first[0]);
     /* next session: the login lists the character; play alone picks it */
     assert_int_equal(client_run("login carol\nplay\n"), 0);
-    const char *second[] = {"logged in to account carol", "characters (1):", "  carol on " SHARD,
-                            "* ticket for carol on " SHARD, "* logged in as carol"};
+    const char *second[] = {"logged in to account carol", "characters (1):", "  carol on t1",
+                            "* ticket for carol on t1", "* logged in as carol"};
     expect(client.out, second, sizeof second / sizeof second[0]);
     /* a wrong password: the login server's answer, and a failed exit */
     write_file(pwfile, "not the password\n");

@@ -231,6 +231,21 @@ static int cmd_realms(void)
     return 0;
 }
 
+/* A new password typed at a terminal is typed twice. */
+static int confirm_password(const char *pw)
+{
+    if (ac.o->password_file || !tc_stdin_is_tty())
+        return 0;
+    char again[PASSWORD_MAX + 2];
+    int rc = tc_password(ac.o, "repeat it: ", again, sizeof again);
+    if (rc == 0 && (strlen(again) != strlen(pw) || pa_memcmp(again, pw, strlen(pw)) != 0)) {
+        tc_printf("ERROR: the two passwords differ\n");
+        rc = -1;
+    }
+    pa_wipe(again, sizeof again);
+    return rc == 0 ? 0 : failed();
+}
+
 /* register (reg = 1) or login: the answer is account_result either way. */
 static int cmd_account(const char *name, int reg)
 {
@@ -250,6 +265,8 @@ static int cmd_account(const char *name, int reg)
     int rc = ensure_conn();
     if (rc == 0)
         rc = get_password(prompt, a->password, sizeof a->password);
+    if (rc == 0 && reg)
+        rc = confirm_password(a->password);
     if (rc == 0)
         rc = request(&m, PROTO_T_ACCOUNT_RESULT);
     pa_wipe(&m, sizeof m);
