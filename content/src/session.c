@@ -244,7 +244,7 @@ static void auth_refuse(nc_session_t *s, csess_t *c, atomic_uint_fast64_t *count
 /* Ticket mode: the token must be a valid ticket for this character.  Dev
  * mode: the name alone will do, but a token is still verified when a key
  * is configured.  Runs on the session strand after the cheap pre-login
- * limits (caps, request budget, name): the Ed25519 verify costs ~50 us.
+ * limits (caps, request budget, name): an Ed25519 verify costs 50-200 us.
  * 0, or -1 when refused (the session is closing). */
 static int authenticate(nc_session_t *s, csess_t *c, const proto_login_t *m, login_auth_t *a)
 {

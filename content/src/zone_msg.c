@@ -150,7 +150,7 @@ static void cmd_gold(zone_t *z, player_t *p, const char *arg)
 
 /* Chat commands ("/name args").  Each names the least role that may run
  * it (issue 13): every debug command is GM-only; players get NOT_ALLOWED,
- * counted (gs_commands_refused_total) and logged (rate-limited). */
+ * counted (gs_commands_not_allowed_total) and logged (rate-limited). */
 static const struct {
     const char *name;
     int min_role;
