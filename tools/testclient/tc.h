@@ -106,6 +106,7 @@ int tc_account_failed(void);
  * with a ticket.  0, or -1 after printing why. */
 int tc_game_play(const char *host, uint16_t port, const char *character, const uint8_t *ticket,
                  size_t ticket_len);
+int tc_game_connected(void); /* 1 while a game connection is open */
 /* Password for an account command: --password-file, else a no-echo prompt
  * on a terminal, else the next stdin line.  0 or -1 (printed why). */
 int tc_password(const tc_opts_t *o, const char *prompt, char *out, size_t cap);

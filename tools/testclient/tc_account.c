@@ -337,6 +337,10 @@ static int cmd_play(char *args)
         tc_printf("! log in first: login NAME (or register NAME)\n");
         return failed();
     }
+    if (tc_game_connected()) {
+        tc_printf("! already connected to a game server (quit, then play again)\n");
+        return failed();
+    }
     char *ch_arg = strtok(args, " \t"), *shard_arg = strtok(NULL, " \t"); /* main thread */
     const char *character = pick_character(ch_arg);
     if (!character)

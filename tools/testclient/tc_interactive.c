@@ -400,13 +400,18 @@ static int game_connect(const char *host, uint16_t port, const char *suffix)
     return rc;
 }
 
-int tc_game_play(const char *host, uint16_t port, const char *character, const uint8_t *ticket,
-                 size_t ticket_len)
+int tc_game_connected(void)
 {
     pthread_mutex_lock(&ia.mu);
     int busy = ia.client && !ia.closed;
     pthread_mutex_unlock(&ia.mu);
-    if (busy) {
+    return busy;
+}
+
+int tc_game_play(const char *host, uint16_t port, const char *character, const uint8_t *ticket,
+                 size_t ticket_len)
+{
+    if (tc_game_connected()) {
         tc_printf("! already connected to a game server (quit, then play again)\n");
         return -1;
     }
