@@ -222,6 +222,14 @@ static void test_register_login_and_play_with_a_ticket(void **state)
     const char *second[] = {"logged in to account carol", "characters (1):", "  carol on t1",
                             "* ticket for carol on t1", "* logged in as carol"};
     expect(client.out, second, sizeof second / sizeof second[0]);
+    /* a second character: play alone now asks which one */
+    assert_int_equal(client_run("login carol\nplay carol2\n"), 0);
+    assert_non_null(strstr(client.out, "* logged in as carol2"));
+    assert_int_not_equal(client_run("login carol\nplay\n"), 0);
+    const char *choose[] = {"characters (2):",
+                            "! this account has 2 characters; choose one: play NAME"};
+    expect(client.out, choose, 2);
+    assert_null(strstr(client.out, "* ticket for"));
     /* a wrong password: the login server's answer, and a failed exit */
     write_file(pwfile, "not the password\n");
     assert_int_not_equal(client_run("login carol\n"), 0);
