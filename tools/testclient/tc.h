@@ -61,6 +61,7 @@ typedef struct tc_lconn_cbs_s {
     void (*on_inner)(tc_lconn_t *c, const proto_msg_t *m, void *ud);
     void (*on_end)(tc_lconn_t *c, const char *why, int error, void *ud);
 } tc_lconn_cbs_t;
+/* *out is set before any callback can run (they may use the caller's copy). */
 int tc_lconn_start(tc_net_t *net, const char *host, uint16_t port, const tc_opts_t *o,
                    const tc_lconn_cbs_t *cbs, void *ud, tc_lconn_t **out);
 /* Seals and sends an inner packet (any thread): 0 or negative. */

@@ -142,12 +142,13 @@ int tc_lconn_start(tc_net_t *net, const char *host, uint16_t port, const tc_opts
                          .ud = c,
                          .no_reconnect = 1,
                          .handlers = {on_open, on_packet, on_close}};
+    *out = c; /* before any handler can run: they may read the caller's copy */
     int rc = nc_client_create(net->engine, host, port, &ro, &c->client);
     if (rc != 0) {
+        *out = NULL;
         tc_lconn_destroy(c);
         return rc;
     }
-    *out = c;
     return 0;
 }
 
