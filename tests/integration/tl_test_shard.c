@@ -26,6 +26,7 @@ typedef struct shard_s {
     tl_proc_t master, chat, game[2];
     int master_port, chat_port, game_port[2];
     char dir[2][64];
+    char mdir[64], mdb[96]; /* the master's account store and key (issue 13) */
 } shard_t;
 
 static shard_t sh;
@@ -78,7 +79,12 @@ static int teardown(void **state);
 static int setup_all(void)
 {
     memset(&sh, 0, sizeof sh);
-    const char *margv[] = {MASTERSERVER_BIN, "--port", "0", "--heartbeat-ms", "200", NULL};
+    snprintf(sh.mdir, sizeof sh.mdir, "/tmp/tl_master_XXXXXX");
+    if (!mkdtemp(sh.mdir))
+        return -1;
+    snprintf(sh.mdb, sizeof sh.mdb, "%s/m.db", sh.mdir);
+    const char *margv[] = {MASTERSERVER_BIN, "--port", "0",    "--heartbeat-ms", "200",
+                           "--login-port",   "0",      "--db", sh.mdb,           NULL};
     if (tl_proc_start(&sh.master, margv, 0) != 0 ||
         (sh.master_port = tl_proc_ready(&sh.master, DEADLINE_MS)) <= 0 ||
         (sh.chat_port = start_chat(0)) <= 0 || start_game(0, "alpha") <= 0 ||
@@ -117,6 +123,10 @@ static int teardown(void **state)
     }
     if (tl_proc_stop(&sh.chat, SIGTERM, DEADLINE_MS) != 0 ||
         tl_proc_stop(&sh.master, SIGTERM, DEADLINE_MS) != 0)
+        rc = -1;
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", sh.mdir);
+    if (sh.mdir[0] && system(cmd) != 0)
         rc = -1;
     return rc;
 }
