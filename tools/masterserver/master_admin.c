@@ -17,7 +17,7 @@ int master_show_keys(const char *key_file)
         return 1;
     }
     if (created)
-        fprintf(stderr, "masterserver: created the login identity %s (mode 0600)\n", key_file);
+        fprintf(stderr, "masterserver: created the login identity %s (owner-only)\n", key_file);
     master_identity_print(&id);
     pa_wipe(&id, sizeof id);
     return 0;
