@@ -184,8 +184,10 @@ static void job_login(ajob_t *j)
         uint64_t lock_ms = 0, addr_lock = 0, now = nc_now_ms();
         uint32_t failed = mlock_fail(L->lk_name, j->key, now, &lock_ms);
         mlock_fail(L->lk_addr, j->addr, now, &addr_lock);
-        if (found)
-            macct_login_failed(L->acct, row.id, failed, lock_ms ? nc_wall_ms() + lock_ms : 0);
+        /* an unknown name runs the same UPDATE on id 0 (no such row), so
+         * the database time does not tell the two apart either */
+        macct_login_failed(L->acct, found ? row.id : 0, failed,
+                           lock_ms ? nc_wall_ms() + lock_ms : 0);
         j->res.code = PROTO_ERR_AUTH_FAILED;
         return;
     }
