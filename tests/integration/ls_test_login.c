@@ -345,6 +345,21 @@ static void test_registration_open(void **state)
     master_stop(&m);
 }
 
+static void test_registrations_per_address_limited(void **state)
+{
+    (void)state;
+    master_t m;
+    master_start_cfg(&m, "\"registrations_per_address\": 2", "--open-registration");
+    ls_client_t c;
+    connect_ok(&c, &m);
+    assert_int_equal(ls_register(&c, "bot-0001", PW, NULL, DEADLINE_MS), 0);
+    assert_int_equal(ls_register(&c, "bot-0001", PW, NULL, DEADLINE_MS), PROTO_ERR_NAME_TAKEN);
+    assert_int_equal(ls_register(&c, "bot-0002", PW, NULL, DEADLINE_MS), PROTO_ERR_RATE_LIMITED);
+    assert_int_equal(ls_login(&c, "bot-0001", PW, NULL, DEADLINE_MS), 0); /* logins are not */
+    ls_close(&c);
+    master_stop(&m);
+}
+
 /* ---- tickets -------------------------------------------------------------------- */
 
 /* A fake game server on the registry port: hello + register, link kept open. */
@@ -740,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_protocol_hash_mismatch_refused),
         cmocka_unit_test(test_registration_closed),
         cmocka_unit_test(test_registration_open),
+        cmocka_unit_test(test_registrations_per_address_limited),
         cmocka_unit_test(test_ticket_verifies_with_printed_sign_pk),
         cmocka_unit_test(test_ticket_refusals),
         cmocka_unit_test(test_requests_behind_a_password_check_keep_their_order),
