@@ -606,7 +606,8 @@ int master_login_start(nc_engine_t *e, nc_pool_t *pool, const master_auth_cfg_t 
                           .max_threads = (int)c->hash_threads,
                           .capacity = c->hash_queue,
                           .priority = NC_PRIO_LOW};
-    nc_queue_opts_t ql = {.name = "login", .max_threads = 1, .priority = NC_PRIO_NORMAL};
+    nc_queue_opts_t ql = {
+        .name = "login", .max_threads = (int)c->registry_threads, .priority = NC_PRIO_NORMAL};
     int rc = nc_queue_create(pool, &qa, &L->q_auth);
     if (rc == 0)
         rc = nc_queue_create(pool, &ql, &L->q_login);
