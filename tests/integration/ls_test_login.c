@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,6 +345,21 @@ static void test_registration_open(void **state)
     master_stop(&m);
 }
 
+static void test_registrations_per_address_limited(void **state)
+{
+    (void)state;
+    master_t m;
+    master_start_cfg(&m, "\"registrations_per_address\": 2", "--open-registration");
+    ls_client_t c;
+    connect_ok(&c, &m);
+    assert_int_equal(ls_register(&c, "bot-0001", PW, NULL, DEADLINE_MS), 0);
+    assert_int_equal(ls_register(&c, "bot-0001", PW, NULL, DEADLINE_MS), PROTO_ERR_NAME_TAKEN);
+    assert_int_equal(ls_register(&c, "bot-0002", PW, NULL, DEADLINE_MS), PROTO_ERR_RATE_LIMITED);
+    assert_int_equal(ls_login(&c, "bot-0001", PW, NULL, DEADLINE_MS), 0); /* logins are not */
+    ls_close(&c);
+    master_stop(&m);
+}
+
 /* ---- tickets -------------------------------------------------------------------- */
 
 /* A fake game server on the registry port: hello + register, link kept open. */
@@ -451,6 +467,103 @@ static void test_ticket_refusals(void **state)
     while (code == 0 && now_ms() < end)
         code = ls_ticket(&c, "shard-1", "Alice", NULL, DEADLINE_MS);
     assert_int_equal(code, PROTO_ERR_NO_SUCH_SHARD);
+    ls_close(&c);
+    master_stop(&m);
+}
+
+/* Requests sent right behind a login wait for its password check and are
+ * answered in order: the ticket request sees the login's result. */
+static void test_requests_behind_a_password_check_keep_their_order(void **state)
+{
+    (void)state;
+    master_t m;
+    master_dir(&m, "{\"accounts\": {\"hash_ops\": 2, \"hash_mem_kib\": 19456}}");
+    const char *argv[] = {MASTERSERVER_BIN, "--port", "0",        "--login-port", "0",
+                          "--db",           m.db,     "--config", m.cfg,          NULL};
+    assert_int_equal(add_account(&m, "alice", NULL, PW), 0);
+    assert_int_equal(tl_proc_start(&m.p, argv, 0), 0);
+    long r = tl_proc_wait_for(&m.p, "READY port=", 0, DEADLINE_MS);
+    assert_true(r > 0);
+    assert_int_equal(sscanf(m.p.out + r, "%d login_port=%d", &m.port, &m.login_port), 2);
+    int shard_fd = fake_shard(&m, "shard-1", 7777);
+    assert_true(shard_fd >= 0);
+    ls_client_t c;
+    connect_ok(&c, &m);
+    proto_msg_t *q = calloc(3, sizeof *q), *ans = calloc(1, sizeof *ans);
+    q[0].type = PROTO_T_ACCOUNT_LOGIN;
+    snprintf(q[0].account_login.name, sizeof q[0].account_login.name, "alice");
+    snprintf(q[0].account_login.password, sizeof q[0].account_login.password, PW);
+    q[1].type = PROTO_T_TICKET_REQUEST;
+    snprintf(q[1].ticket_request.shard, sizeof q[1].ticket_request.shard, "shard-1");
+    snprintf(q[1].ticket_request.character, sizeof q[1].ticket_request.character, "Alice");
+    q[2].type = PROTO_T_REALM_LIST_REQUEST;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ls_send(&c, &q[i]), 0);
+    const uint16_t want[3] = {PROTO_T_ACCOUNT_RESULT, PROTO_T_TICKET_RESULT, PROTO_T_REALM_LIST};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ls_recv(&c, ans, DEADLINE_MS), 1);
+        assert_int_equal(ans->type, want[i]);
+        if (i == 0)
+            assert_int_equal(ans->account_result.code, 0);
+        if (i == 1)
+            assert_int_equal(ans->ticket_result.code, 0); /* after the login, not before */
+    }
+    ls_close(&c);
+    /* more than login.max_pending (4) behind one check closes the connection */
+    connect_ok(&c, &m);
+    assert_int_equal(ls_send(&c, &q[0]), 0);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(ls_send(&c, &q[2]), 0);
+    assert_int_equal(ls_expect_close(&c, DEADLINE_MS), 0);
+    assert_true(tl_proc_wait_for(&m.p, "too many requests behind", 0, DEADLINE_MS) > 0);
+    ls_close(&c);
+    free(q);
+    free(ans);
+    close(shard_fd);
+    master_stop(&m);
+}
+
+static void read_hash(const char *db, const char *name, char *out, size_t cap)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(h, "SELECT pw_hash FROM accounts WHERE name = ?1", -1, &st, NULL),
+        SQLITE_OK);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+}
+
+/* A stored hash made at another cost is replaced at the next login. */
+static void test_login_rehashes_at_the_configured_cost(void **state)
+{
+    (void)state;
+    master_t m;
+    char hash[256];
+    master_start_cfg(&m, NULL, NULL); /* t=1 m=8 KiB */
+    assert_int_equal(add_account(&m, "alice", NULL, PW), 0);
+    read_hash(m.db, "alice", hash, sizeof hash);
+    assert_non_null(strstr(hash, "$m=8,t=1,"));
+    assert_int_equal(tl_proc_stop(&m.p, 15, DEADLINE_MS), 0);
+    write_file(m.cfg, "{\"accounts\": {\"hash_ops\": 2, \"hash_mem_kib\": 16}}", 0600);
+    const char *argv[] = {MASTERSERVER_BIN, "--port", "0",        "--login-port", "0",
+                          "--db",           m.db,     "--config", m.cfg,          NULL};
+    assert_int_equal(tl_proc_start(&m.p, argv, 0), 0);
+    long r = tl_proc_wait_for(&m.p, "READY port=", 0, DEADLINE_MS);
+    assert_true(r > 0);
+    assert_int_equal(sscanf(m.p.out + r, "%d login_port=%d", &m.port, &m.login_port), 2);
+    ls_client_t c;
+    connect_ok(&c, &m);
+    assert_int_equal(ls_login(&c, "alice", PW, NULL, DEADLINE_MS), 0);
+    ls_close(&c);
+    read_hash(m.db, "alice", hash, sizeof hash);
+    assert_non_null(strstr(hash, "$m=16,t=2,"));
+    connect_ok(&c, &m); /* and the new hash verifies */
+    assert_int_equal(ls_login(&c, "alice", PW, NULL, DEADLINE_MS), 0);
     ls_close(&c);
     master_stop(&m);
 }
@@ -642,10 +755,13 @@ int main(void)
         cmocka_unit_test(test_protocol_hash_mismatch_refused),
         cmocka_unit_test(test_registration_closed),
         cmocka_unit_test(test_registration_open),
+        cmocka_unit_test(test_registrations_per_address_limited),
         cmocka_unit_test(test_ticket_verifies_with_printed_sign_pk),
         cmocka_unit_test(test_ticket_refusals),
+        cmocka_unit_test(test_requests_behind_a_password_check_keep_their_order),
         cmocka_unit_test(test_key_file_created_private_and_shown),
         cmocka_unit_test(test_add_account_rejects_bad_input),
+        cmocka_unit_test(test_login_rehashes_at_the_configured_cost),
         cmocka_unit_test(test_full_auth_queue_answers_server_full),
         cmocka_unit_test(test_realm_list_fast_while_logins_hash),
     };

@@ -17,7 +17,7 @@ int master_show_keys(const char *key_file)
         return 1;
     }
     if (created)
-        fprintf(stderr, "masterserver: created the login identity %s (mode 0600)\n", key_file);
+        fprintf(stderr, "masterserver: created the login identity %s (owner-only)\n", key_file);
     master_identity_print(&id);
     pa_wipe(&id, sizeof id);
     return 0;
@@ -38,8 +38,9 @@ int master_add_account(const char *db, const master_auth_cfg_t *c, const char *n
     }
     char pw[MASTER_PW_MAX + 2], hash[MASTER_HASH_MAX];
     int n = tl_read_secret("password: ", pw, sizeof pw);
-    if (n < 0 || !master_password_ok((size_t)n)) {
-        fprintf(stderr, "masterserver: the password (first line of stdin) must be %d..%d bytes\n",
+    if (n < 0 || !master_password_ok((size_t)n) || memchr(pw, 0, (size_t)n)) {
+        fprintf(stderr,
+                "masterserver: the password (first line of stdin) must be %d..%d bytes, no NUL\n",
                 MASTER_PW_MIN, MASTER_PW_MAX);
         pa_wipe(pw, sizeof pw);
         return 2;

@@ -26,6 +26,8 @@ typedef struct master_auth_cfg_s {
     uint32_t lock_max_ms;      /* accounts.lockout_max_ms */
     uint32_t lock_forget_ms;   /* accounts.lockout_forget_ms */
     uint32_t lock_table;       /* accounts.lockout_table_size (per table) */
+    uint32_t reg_per_address;  /* accounts.registrations_per_address (0 = off) */
+    uint32_t reg_window_ms;    /* accounts.registration_window_ms */
     uint32_t login_sessions;   /* login.max_sessions */
     uint32_t login_idle_ms;    /* login.idle_timeout_ms */
     uint32_t login_pending;    /* login.max_pending: requests queued behind a hash */

@@ -33,6 +33,7 @@ struct master_login_s {
     nc_queue_t *q_login, *q_auth;
     nc_server_t *srv;
     mlock_t *lk_name, *lk_addr;
+    mlock_t *lk_reg;                  /* registrations per address; NULL = no limit */
     char dummy_hash[MASTER_HASH_MAX]; /* verified for unknown names: same timing class */
     atomic_int stopping;
     nc_log_state_t rl_close, rl_ok, rl_fail, rl_full;
@@ -184,8 +185,10 @@ static void job_login(ajob_t *j)
         uint64_t lock_ms = 0, addr_lock = 0, now = nc_now_ms();
         uint32_t failed = mlock_fail(L->lk_name, j->key, now, &lock_ms);
         mlock_fail(L->lk_addr, j->addr, now, &addr_lock);
-        if (found)
-            macct_login_failed(L->acct, row.id, failed, lock_ms ? nc_wall_ms() + lock_ms : 0);
+        /* an unknown name runs the same UPDATE on id 0 (no such row), so
+         * the database time does not tell the two apart either */
+        macct_login_failed(L->acct, found ? row.id : 0, failed,
+                           lock_ms ? nc_wall_ms() + lock_ms : 0);
         j->res.code = PROTO_ERR_AUTH_FAILED;
         return;
     }
@@ -339,10 +342,17 @@ static void on_register(nc_session_t *s, lsess_t *ls, const proto_account_regist
                : !master_account_name_ok(m->name)         ? PROTO_ERR_BAD_NAME
                : !master_password_ok(strlen(m->password)) ? PROTO_ERR_BAD_PASSWORD
                                                           : 0;
-    if (code)
+    mlock_t *reg = ls->L->lk_reg;
+    uint64_t now = nc_now_ms(), lock;
+    if (!code && reg && mlock_check(reg, ls->addr, now))
+        code = PROTO_ERR_RATE_LIMITED;
+    if (code) {
         account_code(s, ls, code);
-    else
-        start_job(s, ls, 1, m->name, m->password);
+        return;
+    }
+    if (reg) /* every attempt counts, taken names too */
+        mlock_fail(reg, ls->addr, now, &lock);
+    start_job(s, ls, 1, m->name, m->password);
 }
 
 static void on_ticket(nc_session_t *s, lsess_t *ls, const proto_ticket_request_t *m)
@@ -581,7 +591,10 @@ int master_login_start(nc_engine_t *e, nc_pool_t *pool, const master_auth_cfg_t 
                               c->lock_forget_ms);
     L->lk_addr = mlock_create(c->lock_table, c->lock_address, c->lock_base_ms, c->lock_max_ms,
                               c->lock_forget_ms);
-    if (!L->lk_name || !L->lk_addr)
+    if (c->reg_per_address)
+        L->lk_reg = mlock_create(c->lock_table, c->reg_per_address, c->reg_window_ms,
+                                 c->reg_window_ms, c->reg_window_ms);
+    if (!L->lk_name || !L->lk_addr || (c->reg_per_address && !L->lk_reg))
         return fail(err, errlen, "lock-out tables", 0);
     uint8_t rnd[32];
     pa_random(rnd, sizeof rnd);
@@ -593,7 +606,8 @@ int master_login_start(nc_engine_t *e, nc_pool_t *pool, const master_auth_cfg_t 
                           .max_threads = (int)c->hash_threads,
                           .capacity = c->hash_queue,
                           .priority = NC_PRIO_LOW};
-    nc_queue_opts_t ql = {.name = "login", .max_threads = 1, .priority = NC_PRIO_NORMAL};
+    nc_queue_opts_t ql = {
+        .name = "login", .max_threads = (int)c->registry_threads, .priority = NC_PRIO_NORMAL};
     int rc = nc_queue_create(pool, &qa, &L->q_auth);
     if (rc == 0)
         rc = nc_queue_create(pool, &ql, &L->q_login);
@@ -644,6 +658,7 @@ void master_login_free(master_login_t *l)
         return;
     mlock_destroy(l->lk_name);
     mlock_destroy(l->lk_addr);
+    mlock_destroy(l->lk_reg);
     pa_wipe(&l->id, sizeof l->id);
     free(l);
 }

@@ -453,7 +453,7 @@ int main(int argc, char **argv)
     pa_hex(lp.id.kx_pk, PA_KX_PK_BYTES, kx, sizeof kx);
     nc_log(NC_LOG_INFO, TAG,
            "login identity %s%s: sign_pk %s (game servers' auth.login_public_key)", a.key_file,
-           created ? " (created now, mode 0600)" : "", sign);
+           created ? " (created now, owner-only)" : "", sign);
     nc_log(NC_LOG_INFO, TAG, "login identity kx_pk %s (clients pin it)", kx);
     master_identity_print(&lp.id);
     static master_t m;
