@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gs_harness.h"
@@ -387,6 +388,26 @@ static void test_insecure_mismatch_is_refused_with_a_clear_message(void **state)
     assert_null(strstr(fx.game.out, "master link up"));
 }
 
+/* The secret is the first line without its CR/LF (a file written on
+ * Windows works with one written on Linux); a file others may read is
+ * used, with a warning. */
+static void test_secret_file_crlf_and_loose_mode(void **state)
+{
+    (void)state;
+    char crlf[160];
+    snprintf(crlf, sizeof crlf, "%s/crlf.secret", fx.dir);
+    FILE *f = fopen(crlf, "wb");
+    assert_non_null(f);
+    fputs(SECRET_A "\r\nsecond line is ignored\r\n", f);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(crlf, 0644), 0);
+    assert_true((fx.chat_port = start_link_server(&fx.chat, CHATSERVER_BIN, crlf)) > 0);
+    assert_true(tl_proc_wait_for(&fx.chat, "is readable by other users", 0, DEADLINE_MS) > 0);
+    assert_int_equal(start_game(fx.chat_port, 0, secret_set(fx.secret_a)), 0);
+    assert_true(tl_proc_wait_for(&fx.game, "chat link up", 0, DEADLINE_MS) > 0);
+    assert_null(strstr(fx.game.out, "readable by other users")); /* a.secret is 0600 */
+}
+
 static void expect_no_start(const char *const *argv, const char *why)
 {
     char out[4096];
@@ -431,6 +452,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_right_secret_links_up_and_relays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_insecure_mismatch_is_refused_with_a_clear_message,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_file_crlf_and_loose_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_link_servers_refuse_to_start_without_a_good_secret,
                                         setup, teardown),
     };
