@@ -3,8 +3,9 @@
  * log in when the name exists or registration is closed), pick the shard
  * (--shard or the first healthy one, asked once for all bots), get a ticket.
  * The bots' main loop (tc_bots.c) polls tc_prov_state and takes the ticket.
- * A login server whose hashing queue is full answers SERVER_FULL: the bot
- * asks again later (back-off), from the main loop. */
+ * A login server whose hashing queue is full answers SERVER_FULL (and one
+ * limiting registrations per address RATE_LIMITED): the bot asks again
+ * later (back-off), from the main loop. */
 #include "tc.h"
 
 #include <pthread.h>
@@ -123,8 +124,10 @@ static void on_account(tc_prov_t *p, const proto_account_result_t *r)
         next_step(p);
     } else if (p->registering && r->code == PROTO_ERR_NAME_TAKEN) {
         send_account(p, 0);
-    } else if (r->code == PROTO_ERR_SERVER_FULL && p->retries < RETRY_MAX) {
-        /* its hashing queue is full: the same request later */
+    } else if ((r->code == PROTO_ERR_SERVER_FULL || r->code == PROTO_ERR_RATE_LIMITED) &&
+               p->retries < RETRY_MAX) {
+        /* its hashing queue is full, or registrations from this address are
+         * rate-limited (accounts.registrations_per_address): later */
         uint64_t wait = 100u << (p->retries < 5 ? p->retries : 5);
         p->retries++;
         atomic_fetch_add(&pv.n.retries, 1);
