@@ -42,7 +42,8 @@ static int teardown(void **state)
         rc |= tl_proc_stop(&master, SIGTERM, DEADLINE_MS);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return rc == 0 && system(cmd) == 0 ? 0 : -1;
+    int rm = system(cmd); /* also when a server failed */
+    return rc == 0 && rm == 0 ? 0 : -1;
 }
 
 static int setup(void **state)

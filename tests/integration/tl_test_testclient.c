@@ -62,7 +62,8 @@ static int teardown(void **state)
     int rc = tl_proc_stop(&game, SIGTERM, DEADLINE_MS);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return rc == 0 && system(cmd) == 0 ? 0 : -1;
+    int rm = system(cmd); /* also when the server failed */
+    return rc == 0 && rm == 0 ? 0 : -1;
 }
 
 static void test_bots_run_ends_with_zero_errors(void **state)
