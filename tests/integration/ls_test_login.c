@@ -62,12 +62,10 @@ static void master_dir(master_t *m, const char *config)
 }
 
 /* Minimum hashing cost plus the test's own keys (a JSON fragment). */
-static void master_start_cfg(master_t *m, const char *accounts_extra, const char *flag)
+/* Starts masterserver on m's dir (master_dir) and waits for its keys and
+ * READY.  The one place that builds its command line. */
+static void master_launch(master_t *m, const char *flag)
 {
-    char cfg[1024];
-    snprintf(cfg, sizeof cfg, "{\"accounts\": {\"hash_ops\": 1, \"hash_mem_kib\": 8%s%s}}",
-             accounts_extra ? ", " : "", accounts_extra ? accounts_extra : "");
-    master_dir(m, cfg);
     const char *argv[] = {MASTERSERVER_BIN, "--port", "0",        "--login-port", "0",
                           "--db",           m->db,    "--config", m->cfg,         "--heartbeat-ms",
                           "1000",           "--miss", "30",       flag,           NULL};
@@ -80,6 +78,16 @@ static void master_start_cfg(master_t *m, const char *accounts_extra, const char
     long r = tl_proc_wait_for(&m->p, "READY port=", 0, DEADLINE_MS);
     assert_true(r > 0);
     assert_int_equal(sscanf(m->p.out + r, "%d login_port=%d", &m->port, &m->login_port), 2);
+}
+
+/* Minimum hashing cost plus the test's own keys (a JSON fragment). */
+static void master_start_cfg(master_t *m, const char *accounts_extra, const char *flag)
+{
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg, "{\"accounts\": {\"hash_ops\": 1, \"hash_mem_kib\": 8%s%s}}",
+             accounts_extra ? ", " : "", accounts_extra ? accounts_extra : "");
+    master_dir(m, cfg);
+    master_launch(m, flag);
 }
 
 static void master_stop(master_t *m)
@@ -478,13 +486,8 @@ static void test_requests_behind_a_password_check_keep_their_order(void **state)
     (void)state;
     master_t m;
     master_dir(&m, "{\"accounts\": {\"hash_ops\": 2, \"hash_mem_kib\": 19456}}");
-    const char *argv[] = {MASTERSERVER_BIN, "--port", "0",        "--login-port", "0",
-                          "--db",           m.db,     "--config", m.cfg,          NULL};
     assert_int_equal(add_account(&m, "alice", NULL, PW), 0);
-    assert_int_equal(tl_proc_start(&m.p, argv, 0), 0);
-    long r = tl_proc_wait_for(&m.p, "READY port=", 0, DEADLINE_MS);
-    assert_true(r > 0);
-    assert_int_equal(sscanf(m.p.out + r, "%d login_port=%d", &m.port, &m.login_port), 2);
+    master_launch(&m, NULL);
     int shard_fd = fake_shard(&m, "shard-1", 7777);
     assert_true(shard_fd >= 0);
     ls_client_t c;
@@ -550,12 +553,7 @@ static void test_login_rehashes_at_the_configured_cost(void **state)
     assert_non_null(strstr(hash, "$m=8,t=1,"));
     assert_int_equal(tl_proc_stop(&m.p, 15, DEADLINE_MS), 0);
     write_file(m.cfg, "{\"accounts\": {\"hash_ops\": 2, \"hash_mem_kib\": 16}}", 0600);
-    const char *argv[] = {MASTERSERVER_BIN, "--port", "0",        "--login-port", "0",
-                          "--db",           m.db,     "--config", m.cfg,          NULL};
-    assert_int_equal(tl_proc_start(&m.p, argv, 0), 0);
-    long r = tl_proc_wait_for(&m.p, "READY port=", 0, DEADLINE_MS);
-    assert_true(r > 0);
-    assert_int_equal(sscanf(m.p.out + r, "%d login_port=%d", &m.port, &m.login_port), 2);
+    master_launch(&m, NULL);
     ls_client_t c;
     connect_ok(&c, &m);
     assert_int_equal(ls_login(&c, "alice", PW, NULL, DEADLINE_MS), 0);
@@ -651,13 +649,8 @@ static void test_full_auth_queue_answers_server_full(void **state)
     master_t m;
     master_dir(&m, "{\"accounts\": {\"hash_ops\": 2, \"hash_mem_kib\": 65536, "
                    "\"hash_queue\": 1}}");
-    const char *argv[] = {MASTERSERVER_BIN, "--port", "0",        "--login-port", "0",
-                          "--db",           m.db,     "--config", m.cfg,          NULL};
     assert_int_equal(add_account(&m, "alice", NULL, PW), 0);
-    assert_int_equal(tl_proc_start(&m.p, argv, 0), 0);
-    long r = tl_proc_wait_for(&m.p, "READY port=", 0, DEADLINE_MS);
-    assert_true(r > 0);
-    assert_int_equal(sscanf(m.p.out + r, "%d login_port=%d", &m.port, &m.login_port), 2);
+    master_launch(&m, NULL);
     enum { N = 6 };
     ls_client_t c[N];
     for (int i = 0; i < N; i++)
@@ -695,13 +688,8 @@ static void test_realm_list_fast_while_logins_hash(void **state)
      * measures the queues and not the per-session limiter */
     master_dir(&m, "{\"accounts\": {\"hash_ops\": 2, \"hash_mem_kib\": 19456},"
                    " \"login\": {\"packets_per_s\": 0}}");
-    const char *argv[] = {MASTERSERVER_BIN, "--port", "0",        "--login-port", "0",
-                          "--db",           m.db,     "--config", m.cfg,          NULL};
     assert_int_equal(add_account(&m, "alice", NULL, PW), 0);
-    assert_int_equal(tl_proc_start(&m.p, argv, 0), 0);
-    long r = tl_proc_wait_for(&m.p, "READY port=", 0, DEADLINE_MS);
-    assert_true(r > 0);
-    assert_int_equal(sscanf(m.p.out + r, "%d login_port=%d", &m.port, &m.login_port), 2);
+    master_launch(&m, NULL);
     ls_client_t c;
     connect_ok(&c, &m);
     int64_t t0 = now_ms();
