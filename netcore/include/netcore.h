@@ -112,6 +112,19 @@ int nc_log_limited_flush(nc_log_state_t *st, nc_log_level_t lvl, const char *tag
  * reports a large number (16777216) for both and returns 0. */
 int nc_fd_limit_raise(uint64_t want, uint64_t *soft_out, uint64_t *hard_out);
 
+/* ---- private files (secrets) ------------------------------------------ */
+
+/* Creates path holding data, readable and writable by its owner only
+ * (POSIX: open O_CREAT|O_EXCL mode 0600, then fsync; Windows: a new file
+ * that inherits its directory's ACL).  NC_EEXIST if it exists already
+ * (never overwrites); on a short write the file is removed. */
+int nc_file_write_private(const char *path, const void *data, size_t len);
+/* 1 if nobody but the owner may read or write path (POSIX: no group or
+ * other bits in its mode), 0 if group or others may, a negative NC_E*
+ * code if it cannot be examined.  Windows: always 1 (ACLs are not
+ * checked; see docs/security.md). */
+int nc_file_is_private(const char *path);
+
 /* ---- time -------------------------------------------------------------- */
 
 uint64_t nc_now_ns(void);  /* monotonic */

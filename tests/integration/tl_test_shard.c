@@ -28,6 +28,7 @@ typedef struct shard_s {
     int master_port, chat_port, game_port[2];
     char dir[2][64];
     char sdir[64], secret[128], secret_key[160]; /* the links' shared secret */
+    char mdir[64], mdb[96];                      /* the master's account store and key (issue 13) */
 } shard_t;
 
 static shard_t sh;
@@ -89,8 +90,13 @@ static int setup_all(void)
                                              sh.secret, sizeof sh.secret) != 0)
         return -1;
     snprintf(sh.secret_key, sizeof sh.secret_key, "links.secret_file=%s", sh.secret);
-    const char *margv[] = {MASTERSERVER_BIN, "--port",  "0", "--heartbeat-ms", "200",
-                           "--secret-file",  sh.secret, NULL};
+    snprintf(sh.mdir, sizeof sh.mdir, "/tmp/tl_master_XXXXXX");
+    if (!mkdtemp(sh.mdir))
+        return -1;
+    snprintf(sh.mdb, sizeof sh.mdb, "%s/m.db", sh.mdir);
+    const char *margv[] = {MASTERSERVER_BIN, "--port", "0",    "--heartbeat-ms", "200",
+                           "--login-port",   "0",      "--db", sh.mdb,           "--secret-file",
+                           sh.secret,        NULL};
     if (tl_proc_start(&sh.master, margv, 0) != 0 ||
         (sh.master_port = tl_proc_ready(&sh.master, DEADLINE_MS)) <= 0 ||
         (sh.chat_port = start_chat(0)) <= 0 || start_game(0, "alpha") <= 0 ||
@@ -131,8 +137,8 @@ static int teardown(void **state)
         tl_proc_stop(&sh.master, SIGTERM, DEADLINE_MS) != 0)
         rc = -1;
     char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", sh.sdir);
-    if (sh.sdir[0] && system(cmd) != 0)
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", sh.sdir, sh.mdir);
+    if ((sh.sdir[0] || sh.mdir[0]) && system(cmd) != 0)
         rc = -1;
     return rc;
 }

@@ -62,7 +62,8 @@ static int teardown(void **state)
     int rc = tl_proc_stop(&game, SIGTERM, DEADLINE_MS);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return rc == 0 && system(cmd) == 0 ? 0 : -1;
+    int rm = system(cmd); /* also when the server failed */
+    return rc == 0 && rm == 0 ? 0 : -1;
 }
 
 static void test_bots_run_ends_with_zero_errors(void **state)
@@ -137,6 +138,51 @@ static void test_hash_mismatch_is_reported_clearly(void **state)
     assert_int_not_equal(tl_proc_wait_exit(&client, DEADLINE_MS), 0);
 }
 
+/* --login aimed at a game server (not a login server): the client says
+ * what went wrong, sends no password, and exits non-zero. */
+static void test_login_flag_aimed_at_a_game_server_fails_clearly(void **state)
+{
+    (void)state;
+    char addr[32], pins[96], pw[96];
+    snprintf(addr, sizeof addr, "127.0.0.1:%s", port);
+    snprintf(pins, sizeof pins, "%s/known_logins", dir);
+    snprintf(pw, sizeof pw, "%s/pw", dir);
+    FILE *f = fopen(pw, "w");
+    assert_non_null(f);
+    fputs("a password that must not leave\n", f);
+    fclose(f);
+    const char *argv[] = {TESTCLIENT_BIN, "--login",         addr, "--known-hosts",
+                          pins,           "--password-file", pw,   NULL};
+    assert_int_equal(tl_proc_start(&client, argv, 1), 0);
+    assert_int_equal(tl_proc_write(&client, "login alice\n"), 0);
+    tl_proc_close_stdin(&client);
+    int rc = tl_proc_wait_exit(&client, DEADLINE_MS);
+    printf("%s", client.out);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(client.out, "ERROR: login connection: "));
+    assert_non_null(strstr(client.out, "is it a login server?"));
+    assert_null(strstr(client.out, "logged in"));
+    assert_null(strstr(client.out, "new login server key")); /* nothing pinned */
+}
+
+/* An unreachable login server, and the account commands' guard rails. */
+static void test_unreachable_login_server_is_reported(void **state)
+{
+    (void)state;
+    char pins[96];
+    snprintf(pins, sizeof pins, "%s/known_logins", dir);
+    /* port 1 (tcpmux): nothing listens there on a test machine */
+    const char *argv[] = {TESTCLIENT_BIN, "--login", "127.0.0.1:1", "--known-hosts", pins, NULL};
+    assert_int_equal(tl_proc_start(&client, argv, 1), 0);
+    assert_int_equal(tl_proc_write(&client, "play bob\nrealms\n"), 0);
+    tl_proc_close_stdin(&client);
+    int rc = tl_proc_wait_exit(&client, DEADLINE_MS);
+    printf("%s", client.out);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(client.out, "! log in first: login NAME (or register NAME)"));
+    assert_non_null(strstr(client.out, "ERROR: cannot connect to the login server 127.0.0.1:1"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -145,6 +191,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_piped_client_logs_in_moves_says_and_quits, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hash_mismatch_is_reported_clearly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_login_flag_aimed_at_a_game_server_fails_clearly, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_login_server_is_reported, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,4 +25,13 @@ struct timespec;
 /* Absolute TIME_UTC deadline timeout_ms from now, for timed condition waits. */
 void tl_deadline(struct timespec *ts, int timeout_ms);
 
+/* Reads one line (without its newline or a trailing CR) into buf.  Returns
+ * its length, or -1 at end of input or when it does not fit in cap - 1
+ * bytes (the rest of the line is consumed). */
+#include <stdio.h>
+int tl_read_line(FILE *f, char *buf, size_t cap);
+/* A secret (password) line from stdin: on a terminal, prompts on stderr
+ * and turns echo off meanwhile (platform file tl_tty_*.c).  As tl_read_line. */
+int tl_read_secret(const char *prompt, char *buf, size_t cap);
+
 #endif

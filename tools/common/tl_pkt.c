@@ -1,7 +1,8 @@
 /* Encode-and-send helpers over netcore's zero-copy packets, so each tool
- * builds a proto_msg_t and never touches buffers. */
+ * builds a proto_msg_t and never touches buffers; and a bounded line reader. */
 #include "tl_common.h"
 
+#include <stdio.h>
 #include <time.h>
 
 nc_packet_t *tl_packet(const proto_msg_t *m)
@@ -49,4 +50,23 @@ void tl_deadline(struct timespec *ts, int timeout_ms)
         ts->tv_sec++;
         ts->tv_nsec -= 1000000000L;
     }
+}
+
+int tl_read_line(FILE *f, char *buf, size_t cap)
+{
+    size_t n = 0;
+    int ch, over = 0;
+    while ((ch = fgetc(f)) != EOF && ch != '\n') {
+        if (n + 1 < cap)
+            buf[n++] = (char)ch;
+        else
+            over = 1;
+    }
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    if (cap)
+        buf[n] = 0;
+    if (over || (ch == EOF && n == 0) || n > INT32_MAX)
+        return -1;
+    return (int)n;
 }

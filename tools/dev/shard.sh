@@ -1,24 +1,73 @@
 #!/usr/bin/env bash
-# Runs the local shard from a build dir: masterserver (7000), chatserver (7001)
-# and gameserver (7777, metrics 9177) with prefixed logs ([master] [chat]
-# [game]).  Usage: shard.sh BUILD_DIR [gameserver args].  Ctrl-C / SIGTERM
-# stops all three (gameserver first, so it saves its players).  The links
-# are authenticated with LINK_SECRET_FILE, or a fresh random secret made in
-# the run dir (tools/README.md, "Server-to-server links").
+# Runs the local shard from a build dir: masterserver (s2s 7000, player logins
+# 7002), chatserver (7001) and gameserver (7777, metrics 9177) with prefixed
+# logs ([master] [chat] [game]).  Usage: shard.sh BUILD_DIR [gameserver args].
+# Ctrl-C / SIGTERM stops all three (gameserver first, so it saves its players).
+#
+# The first run creates a persistent dev directory (DEV_DIR, default
+# BUILD_DIR/dev, mode 0700): the links' shared secret (s2s.secret), the login
+# server's identity (login.key; `masterserver --show-keys` prints it), its
+# account store (master.db) with a `dev` account of role gm whose random
+# password is in dev.password, and gameserver.json (auth.mode "dev" with the
+# login server's public key, links.secret_file).  Later runs reuse it; delete
+# the directory to start over.  LINK_SECRET_FILE=FILE: the links' secret
+# from that file instead of s2s.secret (tools/README.md, "Server-to-server
+# links").
 set -euo pipefail
 dir=${1:?usage: shard.sh BUILD_DIR [gameserver args]}; shift
 MASTER_PORT=${MASTER_PORT:-7000}
+LOGIN_PORT=${LOGIN_PORT:-7002}
 CHAT_PORT=${CHAT_PORT:-7001}
 GAME_PORT=${GAME_PORT:-7777}
+DEV_DIR=${DEV_DIR:-$dir/dev}
 for b in tools/masterserver/masterserver tools/chatserver/chatserver server/gameserver; do
   [ -x "$dir/$b" ] || { echo "shard.sh: $dir/$b not built" >&2; exit 1; }
 done
+master_bin=$dir/tools/masterserver/masterserver
+
+# ---- the dev directory: secret, login identity, dev account, game config ----
+die() { echo "shard.sh: $*" >&2; exit 1; }
+random_text() { # N random bytes as hex
+  od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'
+}
+setup_dev() {
+  mkdir -p "$DEV_DIR" && chmod 700 "$DEV_DIR"
+  DEV_DIR=$(cd "$DEV_DIR" && pwd)
+  umask 077
+  SECRET=${LINK_SECRET_FILE:-$DEV_DIR/s2s.secret}
+  [ -z "${LINK_SECRET_FILE:-}" ] || [ -s "$LINK_SECRET_FILE" ] || die "LINK_SECRET_FILE $LINK_SECRET_FILE is empty or missing"
+  SECRET=$(cd "$(dirname "$SECRET")" && pwd)/$(basename "$SECRET")
+  if [ -z "${LINK_SECRET_FILE:-}" ] && [ ! -s "$DEV_DIR/s2s.secret" ]; then
+    random_text 32 > "$DEV_DIR/s2s.secret.tmp" && echo >> "$DEV_DIR/s2s.secret.tmp"
+    mv "$DEV_DIR/s2s.secret.tmp" "$DEV_DIR/s2s.secret"
+  fi
+  local keys
+  keys=$("$master_bin" --show-keys --key-file "$DEV_DIR/login.key") ||
+    die "masterserver --show-keys failed"
+  SIGN_PK=$(awk '$1 == "sign_pk" { print $2 }' <<<"$keys")
+  KX_PK=$(awk '$1 == "kx_pk" { print $2 }' <<<"$keys")
+  [ ${#SIGN_PK} = 64 ] && [ ${#KX_PK} = 64 ] || die "unexpected --show-keys output: $keys"
+  DEV_PASSWORD_NEW=
+  if [ ! -s "$DEV_DIR/dev.password" ]; then
+    random_text 12 > "$DEV_DIR/dev.password.tmp" && echo >> "$DEV_DIR/dev.password.tmp"
+    "$master_bin" --db "$DEV_DIR/master.db" --key-file "$DEV_DIR/login.key" \
+      --add-account dev --role gm < "$DEV_DIR/dev.password.tmp" >/dev/null ||
+      die "cannot create the dev account (an old $DEV_DIR/master.db? delete $DEV_DIR to start over)"
+    mv "$DEV_DIR/dev.password.tmp" "$DEV_DIR/dev.password"
+    DEV_PASSWORD_NEW=$(head -n1 "$DEV_DIR/dev.password")
+  fi
+  cat > "$DEV_DIR/gameserver.json" <<JSON
+{
+  "auth": {"mode": "dev", "login_public_key": "$SIGN_PK"},
+  "links": {"secret_file": "$SECRET"}
+}
+JSON
+  umask 022
+}
+setup_dev
+
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/shard.XXXXXX")
 pids=()
-secret=${LINK_SECRET_FILE:-$run_dir/link.secret}
-if [ -z "${LINK_SECRET_FILE:-}" ]; then
-  (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$secret")
-fi
 
 # start NAME CMD...: runs CMD with stdout+stderr prefixed "[NAME] ", line
 # buffered; stdout is also copied to $run_dir/NAME.out to spot READY.
@@ -57,17 +106,29 @@ stop_all() { # reverse start order: game, chat, master
 trap 'stop_all; exit 0' INT TERM
 trap 'stop_all' EXIT
 
-start master "$dir/tools/masterserver/masterserver" --port "$MASTER_PORT" --secret-file "$secret"
+secret=$SECRET
+start master "$master_bin" --port "$MASTER_PORT" --login-port "$LOGIN_PORT" \
+  --db "$DEV_DIR/master.db" --key-file "$DEV_DIR/login.key" --open-registration \
+  --secret-file "$secret"
 wait_ready master
 start chat "$dir/tools/chatserver/chatserver" --port "$CHAT_PORT" --secret-file "$secret"
 wait_ready chat
-start game "$dir/server/gameserver" --port "$GAME_PORT" \
-  --master-port "$MASTER_PORT" --chat-port "$CHAT_PORT" --set links.secret_file="$secret" "$@"
+start game "$dir/server/gameserver" --config "$DEV_DIR/gameserver.json" --port "$GAME_PORT" \
+  --master-port "$MASTER_PORT" --chat-port "$CHAT_PORT" "$@"
 wait_ready game
-echo "shard.sh: master :$MASTER_PORT, chat :$CHAT_PORT, game :$GAME_PORT ready." \
-     "Connect: $dir/tools/testclient/testclient --port $GAME_PORT   (Ctrl-C stops all)" >&2
-echo "shard.sh: shard table: $dir/tools/masterserver/masterserver --list 127.0.0.1:$MASTER_PORT" \
-     "--secret-file $secret" >&2
+tc=$dir/tools/testclient/testclient
+{
+  echo "shard.sh: master :$MASTER_PORT (player logins :$LOGIN_PORT), chat :$CHAT_PORT," \
+       "game :$GAME_PORT ready (Ctrl-C stops all). Dev files: $DEV_DIR"
+  echo "  name-only login (auth.mode dev):  $tc --port $GAME_PORT     then: login NAME"
+  echo "  with an account:  $tc --login 127.0.0.1:$LOGIN_PORT --password-file $DEV_DIR/dev.password"
+  echo "                    then: login dev    play NAME      (register NAME: open registration)"
+  echo "  login server key (the client pins it on first use): $KX_PK"
+  echo "  shard table: $master_bin --list 127.0.0.1:$MASTER_PORT --secret-file $secret"
+  if [ -n "$DEV_PASSWORD_NEW" ]; then
+    echo "  created account 'dev' (role gm), password: $DEV_PASSWORD_NEW (in $DEV_DIR/dev.password)"
+  fi
+} >&2
 # Any of the three exiting on its own ends the shard.
 wait -n "${pids[@]}" || true
 echo "shard.sh: a process exited; stopping the others" >&2

@@ -7,6 +7,11 @@
 #include <stdint.h>
 
 #include "tl_common.h"
+#include "tl_login.h"
+
+/* Bots' password with --login and no --password-file: for dev shards only
+ * (open registration on 127.0.0.1); documented in tools/README.md. */
+#define TC_BOT_PASSWORD "dev-bot-password"
 
 typedef struct tc_opts_s {
     const char *host;
@@ -21,6 +26,13 @@ typedef struct tc_opts_s {
     uint16_t zones[16];
     double spread_radius;
     double status_s; /* bots: seconds per status line (and its p50/p99 window) */
+    /* accounts: --login HOST:PORT turns them on (name-only login without it) */
+    int use_login;
+    char login_host[64];
+    uint16_t login_port;
+    char known_hosts[512];     /* pin file; default $HOME/.gameserver/known_logins */
+    const char *password_file; /* first line; else prompt (tty) or next stdin line */
+    const char *shard;         /* play / bots: shard name; default the first healthy */
 } tc_opts_t;
 
 /* Engine with one I/O thread and a pool whose queue runs client handlers. */
@@ -35,6 +47,70 @@ void tc_net_stop(tc_net_t *n);
 int tc_send(nc_engine_t *e, nc_sid_t sid, const proto_msg_t *m);
 
 int tc_interactive_main(const tc_opts_t *o);
+
+/* ---- accounts (tc_login.c, tc_account.c) ---------------------------------
+ * One encrypted login-server connection (tl_login over netcore).  Callbacks
+ * run on its strand: on_ready once the channel is open (note: "new login
+ * server key ..." when the key was just pinned, else NULL), on_inner per
+ * inner packet, on_end exactly once when it closed (error 0 only when we
+ * closed it; why says what happened).  A failed connect fires no callback:
+ * poll tc_lconn_connect_failed. */
+typedef struct tc_lconn_s tc_lconn_t;
+typedef struct tc_lconn_cbs_s {
+    void (*on_ready)(tc_lconn_t *c, const char *note, void *ud);
+    void (*on_inner)(tc_lconn_t *c, const proto_msg_t *m, void *ud);
+    void (*on_end)(tc_lconn_t *c, const char *why, int error, void *ud);
+} tc_lconn_cbs_t;
+/* *out is set before any callback can run (they may use the caller's copy). */
+int tc_lconn_start(tc_net_t *net, const char *host, uint16_t port, const tc_opts_t *o,
+                   const tc_lconn_cbs_t *cbs, void *ud, tc_lconn_t **out);
+/* Seals and sends an inner packet (any thread): 0 or negative. */
+int tc_lconn_send(tc_lconn_t *c, const proto_msg_t *inner);
+void tc_lconn_close(tc_lconn_t *c);
+int tc_lconn_connect_failed(tc_lconn_t *c);
+/* Not from a handler; no callback runs after it returns. */
+void tc_lconn_destroy(tc_lconn_t *c);
+
+/* Bots' accounts (tc_bots_login.c): one provisioning per bot, driven by
+ * its login connection's handlers; the bots' loop polls its state. */
+enum { PROV_BUSY, PROV_READY, PROV_FAILED };
+typedef struct tc_prov_s tc_prov_t;
+typedef struct tc_ticket_s {
+    uint8_t bytes[PROTO_LOGIN_TOKEN_MAX];
+    uint16_t len;
+    char host[PROTO_TICKET_RESULT_HOST_MAX + 1];
+    uint16_t port;
+} tc_ticket_t;
+typedef struct tc_prov_counts_s {
+    uint64_t registered, logged_in, tickets, failed;
+    uint64_t retries; /* requests repeated after SERVER_FULL (hashing queue full) */
+} tc_prov_counts_t;
+/* Reads the password (--password-file, else TC_BOT_PASSWORD): 0 or -1. */
+int tc_prov_init(const tc_opts_t *o);
+tc_prov_t *tc_prov_start(tc_net_t *net, const tc_opts_t *o, const char *account,
+                         const char *character);
+int tc_prov_state(tc_prov_t *p); /* PROV_*; notices a failed connect */
+const tc_ticket_t *tc_prov_ticket(const tc_prov_t *p);
+void tc_prov_destroy(tc_prov_t *p); /* main thread */
+void tc_prov_counts(tc_prov_counts_t *out);
+
+/* The interactive account commands (register, login, play); the game
+ * connection they start is the interactive client's (tc_interactive.c). */
+void tc_account_init(const tc_opts_t *o, tc_net_t *net);
+/* 1 when it handled cmd (register, login, realms, play). */
+int tc_account_command(const char *cmd, const char *rest);
+/* Closes the login connection (main thread). */
+void tc_account_stop(void);
+/* 1 when an account command failed (the exit status says so). */
+int tc_account_failed(void);
+/* tc_interactive.c, for play: connect to a game server and log in there
+ * with a ticket.  0, or -1 after printing why. */
+int tc_game_play(const char *host, uint16_t port, const char *character, const uint8_t *ticket,
+                 size_t ticket_len);
+int tc_game_connected(void); /* 1 while a game connection is open */
+/* Password for an account command: --password-file, else a no-echo prompt
+ * on a terminal, else the next stdin line.  0 or -1 (printed why). */
+int tc_password(const tc_opts_t *o, const char *prompt, char *out, size_t cap);
 int tc_bots_main(const tc_opts_t *o);
 
 /* Prints one decoded server packet as a readable line (tc_print.c).
@@ -55,6 +131,13 @@ int tc_stdin_readline(char *buf, size_t cap, int timeout_ms);
  * trailing CR dropped.  Returns 1 if it took one, 0 if none is complete. */
 int tc_line_take(char *pend, size_t *npend, size_t pend_cap, int at_eof, char *buf, size_t cap);
 int tc_stdin_is_tty(void);
+/* Platform file too: reads one line from the terminal without echoing it
+ * (the prompt on stdout first); 1, or -1 at end of input. */
+int tc_stdin_secret(const char *prompt, char *buf, size_t cap);
+/* The user's home directory (HOME, or USERPROFILE on Windows), or NULL. */
+const char *tc_home_dir(void);
+/* Creates a directory readable by its owner only; 0 also when it exists. */
+int tc_mkdir_private(const char *path);
 
 /* Round-trip histogram in microseconds (tc_hist.c); not thread-safe. */
 typedef struct tc_hist_s {

@@ -1,6 +1,7 @@
 /* testclient --bots: N netcore client sessions on one engine.  The main
  * thread ramps connections up and drives each bot's schedule (move, chat,
- * ping); handlers on the pool count what comes back and time pongs. */
+ * ping); handlers on the pool count what comes back and time pongs.  With
+ * --login each bot first gets an account and a ticket (tc_bots_login.c). */
 #include "tc.h"
 
 #include <math.h>
@@ -10,11 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { B_IDLE, B_CONNECTING, B_LOGIN, B_WORLD, B_LEAVING, B_DONE };
+enum { B_IDLE, B_PROVISION, B_CONNECTING, B_LOGIN, B_WORLD, B_LEAVING, B_DONE };
+
+#define PROVISION_MS 60000 /* an account and a ticket, or the bot fails */
 
 typedef struct bot_s {
     int idx;
-    char name[16];
+    char name[16];    /* character */
+    char account[16]; /* --login */
+    tc_prov_t *prov;  /* --login: main thread */
+    uint8_t token[PROTO_LOGIN_TOKEN_MAX];
+    uint16_t token_len;
     nc_client_t *client;
     _Atomic nc_sid_t sid;
     atomic_int state;
@@ -66,6 +73,8 @@ static void on_open(nc_session_t *s, void *ud)
     proto_msg_t m = {.type = PROTO_T_LOGIN};
     snprintf(m.login.name, sizeof m.login.name, "%s", b->name);
     m.login.proto_hash = opt->proto_hash;
+    memcpy(m.login.token, b->token, b->token_len);
+    m.login.token_len = b->token_len;
     bot_send(b, &m);
 }
 
@@ -201,7 +210,7 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     }
 }
 
-static int start_bot(bot_t *b, uint64_t now)
+static int connect_game(bot_t *b, const char *host, uint16_t port, uint64_t now)
 {
     nc_role_opts_t ro = {.name = "bot",
                          .queue = net.queue,
@@ -215,12 +224,53 @@ static int start_bot(bot_t *b, uint64_t now)
     b->next_chat = now + (uint64_t)(rand() % 5000);
     b->next_ping = now + (uint64_t)(rand() % 1000);
     b->heading = (float)(rand() % 628) / 100.0f;
-    int rc = nc_client_create(net.engine, opt->host, opt->port, &ro, &b->client);
+    int rc = nc_client_create(net.engine, host, port, &ro, &b->client);
     if (rc != 0) {
         atomic_store(&b->state, B_DONE);
         atomic_fetch_add(&st.err_connect, 1);
     }
     return rc;
+}
+
+static int start_bot(bot_t *b, uint64_t now)
+{
+    if (!opt->use_login)
+        return connect_game(b, opt->host, opt->port, now);
+    b->started_ms = now;
+    atomic_store(&b->state, B_PROVISION);
+    b->prov = tc_prov_start(&net, opt, b->account, b->name);
+    if (!b->prov) {
+        atomic_store(&b->state, B_DONE);
+        atomic_fetch_add(&st.err_connect, 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* --login: the account is ready (a ticket) or failed (it said why). */
+static void provision_tick(bot_t *b, uint64_t now)
+{
+    int ps = tc_prov_state(b->prov);
+    if (ps == PROV_BUSY && now - b->started_ms <= PROVISION_MS)
+        return;
+    if (ps == PROV_READY) {
+        const tc_ticket_t *t = tc_prov_ticket(b->prov);
+        char host[sizeof t->host];
+        snprintf(host, sizeof host, "%s", t->host);
+        memcpy(b->token, t->bytes, t->len);
+        b->token_len = t->len;
+        uint16_t port = t->port;
+        tc_prov_destroy(b->prov);
+        b->prov = NULL;
+        connect_game(b, host, port, now);
+        return;
+    }
+    if (ps == PROV_BUSY)
+        fprintf(stderr, "bots: %s: no ticket within %d s\n", b->account, PROVISION_MS / 1000);
+    tc_prov_destroy(b->prov);
+    b->prov = NULL;
+    atomic_store(&b->state, B_DONE);
+    atomic_fetch_add(&st.err_login, 1);
 }
 
 /* Random walk at 4 units/s that turns back towards home past 30 units. */
@@ -253,6 +303,10 @@ static uint64_t period_ms(double hz)
 
 static void bot_tick(bot_t *b, uint64_t now)
 {
+    if (atomic_load(&b->state) == B_PROVISION) {
+        provision_tick(b, now);
+        return;
+    }
     if (atomic_load(&b->state) == B_CONNECTING && now - b->started_ms > 10000) {
         nc_role_stats_t rs;
         nc_client_stats(b->client, &rs);
@@ -302,9 +356,19 @@ static void status_line(double elapsed, rates_t *last, uint64_t now)
     pthread_mutex_unlock(&st.hmu);
     uint64_t in = st.in, out = st.out;
     double dt = (double)(now - last->t_ms) / 1000.0;
-    char spread[32] = "";
+    char spread[128] = "";
+    int n = 0;
     if (opt->spread)
-        snprintf(spread, sizeof spread, "  placed %llu", (unsigned long long)st.placed);
+        n = snprintf(spread, sizeof spread, "  placed %llu", (unsigned long long)st.placed);
+    if (opt->use_login && n >= 0) {
+        tc_prov_counts_t pc;
+        tc_prov_counts(&pc);
+        snprintf(spread + n, sizeof spread - (size_t)n,
+                 "  accounts: registered %llu logged-in %llu tickets %llu failed %llu retries %llu",
+                 (unsigned long long)pc.registered, (unsigned long long)pc.logged_in,
+                 (unsigned long long)pc.tickets, (unsigned long long)pc.failed,
+                 (unsigned long long)pc.retries);
+    }
     fprintf(stderr,
             "[bots %5.1fs] connected %llu/%d  logins %llu  in %.0f/s  out %.0f/s  "
             "rtt p50 %.2f ms p99 %.2f ms  errors %llu%s\n",
@@ -359,6 +423,8 @@ static void leave_all(bot_t *bots)
         int s = atomic_load(&bots[i].state);
         if (s != B_DONE && s != B_IDLE)
             atomic_store(&bots[i].state, B_LEAVING);
+        tc_prov_destroy(bots[i].prov);
+        bots[i].prov = NULL;
         if (bots[i].client)
             nc_client_destroy(bots[i].client);
     }
@@ -370,9 +436,27 @@ static int summary(double secs)
     tc_hist_merge(&st.total, &st.win);
     const tc_hist_t *h = &st.total;
     uint64_t e = errors();
-    printf("bots summary: %d bots, %.1f s, %s:%u\n", opt->bots, secs, opt->host,
-           (unsigned)opt->port);
+    if (opt->use_login) /* each bot's game server came with its ticket */
+        printf("bots summary: %d bots, %.1f s, login server %s:%u\n", opt->bots, secs,
+               opt->login_host, (unsigned)opt->login_port);
+    else
+        printf("bots summary: %d bots, %.1f s, %s:%u\n", opt->bots, secs, opt->host,
+               (unsigned)opt->port);
     printf("  logins          %llu/%d\n", (unsigned long long)st.logins, opt->bots);
+    if (opt->use_login) {
+        tc_prov_counts_t pc;
+        tc_prov_counts(&pc);
+        printf("  accounts        registered %llu, logged in %llu, tickets %llu, failed %llu "
+               "(retries after server full %llu)\n",
+               (unsigned long long)pc.registered, (unsigned long long)pc.logged_in,
+               (unsigned long long)pc.tickets, (unsigned long long)pc.failed,
+               (unsigned long long)pc.retries);
+        uint64_t waiting = (uint64_t)opt->bots - pc.tickets - pc.failed;
+        if (waiting > 0)
+            printf("  (%llu bots still without a ticket at the end: raise --duration or lower "
+                   "--ramp)\n",
+                   (unsigned long long)waiting);
+    }
     printf("  packets in      %llu (%.0f/s)\n", (unsigned long long)st.in, (double)st.in / secs);
     printf("  packets out     %llu (%.0f/s)\n", (unsigned long long)st.out, (double)st.out / secs);
     printf("  round trip      %llu pings  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n",
@@ -398,6 +482,8 @@ static int summary(double secs)
 int tc_bots_main(const tc_opts_t *o)
 {
     opt = o;
+    if (o->use_login && tc_prov_init(o) != 0)
+        return 1;
     bot_t *bots = calloc((size_t)o->bots, sizeof *bots);
     if (!bots || tc_net_start(&net, 2) != 0) {
         fprintf(stderr, "testclient: cannot start the network engine\n");
@@ -407,6 +493,7 @@ int tc_bots_main(const tc_opts_t *o)
     for (int i = 0; i < o->bots; i++) {
         bots[i].idx = i;
         snprintf(bots[i].name, sizeof bots[i].name, "bot%04d", i + 1);
+        snprintf(bots[i].account, sizeof bots[i].account, "bot-%04d", i + 1);
         bots[i].zone = o->zones[i % o->nzones];
         pthread_mutex_init(&bots[i].mu, NULL);
     }

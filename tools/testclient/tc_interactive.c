@@ -161,9 +161,19 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     tc_printf("* connection closed%s: %s\n", expected ? "" : " by the server", why->text);
 }
 
+static const char help_account[] =
+    "account commands (--login):\n"
+    "  register NAME       create an account (password prompted, or --password-file)\n"
+    "  login NAME          log in to an account: lists its characters and the shards\n"
+    "  realms              list the shards again\n"
+    "  play [CHAR] [SHARD] get a ticket and enter the world as CHAR (new: created);\n"
+    "                      without CHAR the account's only character, without SHARD\n"
+    "                      --shard, the character's shard or the first healthy one\n";
+
 static const char help_text[] =
     "commands:\n"
-    "  login NAME          log in (or create) NAME and enter the world\n"
+    "  login NAME          name-only login (dev shard): log in (or create) NAME and\n"
+    "                      enter the world; with --login see the account commands\n"
     "  move X Y            walk to X Y (far jumps are corrected by the server)\n"
     "  w a s d             step north, west, south, east (also: n e s, and 'west')\n"
     "  say TEXT            chat to your zone\n"
@@ -218,11 +228,16 @@ static void cmd_chat(uint8_t channel, const char *target, const char *text)
     send_cmd(&m, 0);
 }
 
-static void cmd_login(const char *name)
+/* Name-only (dev shard) when token is NULL, else with a login ticket. */
+static void cmd_login(const char *name, const uint8_t *token, size_t token_len)
 {
     proto_msg_t m = {.type = PROTO_T_LOGIN};
     snprintf(m.login.name, sizeof m.login.name, "%s", name);
     m.login.proto_hash = ia.o->proto_hash;
+    if (token && token_len <= sizeof m.login.token) {
+        memcpy(m.login.token, token, token_len);
+        m.login.token_len = (uint16_t)token_len;
+    }
     pthread_mutex_lock(&ia.mu);
     ia.login_sent = 1;
     pthread_mutex_unlock(&ia.mu);
@@ -281,9 +296,11 @@ static int run_command(char *line)
     if (!strcmp(cmd, "quit") || !strcmp(cmd, "exit"))
         return 1;
     if (!strcmp(cmd, "help"))
-        tc_printf("%s", help_text);
+        tc_printf("%s%s", ia.o->use_login ? help_account : "", help_text);
+    else if (ia.o->use_login && tc_account_command(cmd, rest))
+        ;
     else if (!strcmp(cmd, "login") && *rest)
-        cmd_login(rest);
+        cmd_login(rest, NULL, 0);
     else if (!strcmp(cmd, "move") && sscanf(rest, "%f %f", &x, &y) == 2)
         cmd_move(0, 0, 1, x, y);
     else if (!strcmp(cmd, "say") && *rest)
@@ -303,6 +320,7 @@ static int run_command(char *line)
  * wait for the server to close. */
 static void finish(void)
 {
+    tc_account_stop();
     wait_until(p_idle, 2000);
     pthread_mutex_lock(&ia.mu);
     int logged = ia.in_world && !ia.closed;
@@ -351,6 +369,58 @@ static int wait_connected(void)
     return NC_ETIMEDOUT;
 }
 
+/* Connects the game session (a previous, closed one is dropped first). */
+static int game_connect(const char *host, uint16_t port, const char *suffix)
+{
+    if (ia.client) {
+        nc_client_destroy(ia.client);
+        ia.client = NULL;
+    }
+    pthread_mutex_lock(&ia.mu);
+    ia.sid = 0;
+    ia.closed = ia.closed_by_server = ia.login_sent = ia.in_world = ia.login_failed = 0;
+    ia.logging_out = ia.pending = 0;
+    pthread_mutex_unlock(&ia.mu);
+    nc_role_opts_t ro = {.name = "client",
+                         .queue = ia.net.queue,
+                         .no_reconnect = 1,
+                         .handlers = {on_open, on_packet, on_close}};
+    int rc = nc_client_create(ia.net.engine, host, port, &ro, &ia.client);
+    if (rc == 0)
+        rc = wait_connected();
+    if (rc == 0 && wait_until(p_closed, 0))
+        rc = NC_ECONNRESET;
+    if (rc == 0 && ia.sid == 0)
+        rc = NC_ECONNREFUSED;
+    if (rc != 0)
+        fprintf(stderr, "testclient: cannot connect to %s:%u: %s\n", host, (unsigned)port,
+                nc_strerror(rc));
+    else
+        tc_printf("* connected to %s:%u%s\n", host, (unsigned)port, suffix);
+    return rc;
+}
+
+int tc_game_connected(void)
+{
+    pthread_mutex_lock(&ia.mu);
+    int busy = ia.client && !ia.closed;
+    pthread_mutex_unlock(&ia.mu);
+    return busy;
+}
+
+int tc_game_play(const char *host, uint16_t port, const char *character, const uint8_t *ticket,
+                 size_t ticket_len)
+{
+    if (tc_game_connected()) {
+        tc_printf("! already connected to a game server (quit, then play again)\n");
+        return -1;
+    }
+    if (game_connect(host, port, "") != 0)
+        return -1;
+    cmd_login(character, ticket, ticket_len);
+    return 0;
+}
+
 int tc_interactive_main(const tc_opts_t *o)
 {
     ia.o = o;
@@ -358,24 +428,17 @@ int tc_interactive_main(const tc_opts_t *o)
         fprintf(stderr, "testclient: cannot start the network engine\n");
         return 1;
     }
-    nc_role_opts_t ro = {.name = "client",
-                         .queue = ia.net.queue,
-                         .no_reconnect = 1,
-                         .handlers = {on_open, on_packet, on_close}};
-    int rc = nc_client_create(ia.net.engine, o->host, o->port, &ro, &ia.client);
-    if (rc == 0)
-        rc = wait_connected();
-    if (rc == 0 && wait_until(p_closed, 0))
-        rc = NC_ECONNRESET;
-    if (rc == 0 && ia.sid == 0)
-        rc = NC_ECONNREFUSED;
-    if (rc != 0) {
-        fprintf(stderr, "testclient: cannot connect to %s:%u: %s\n", o->host, (unsigned)o->port,
-                nc_strerror(rc));
+    int rc = 0;
+    if (o->use_login) {
+        tc_account_init(o, &ia.net);
+        tc_printf("* login server %s:%u: register NAME, login NAME, play [CHAR] (type help)\n",
+                  o->login_host, (unsigned)o->login_port);
     } else {
-        tc_printf("* connected to %s:%u (type help for commands)\n", o->host, (unsigned)o->port);
-        rc = read_loop();
+        rc = game_connect(o->host, o->port, " (type help for commands)");
     }
+    if (rc == 0)
+        rc = read_loop();
+    tc_account_stop();
     pthread_mutex_lock(&ia.mu);
     if (ia.closed_by_server)
         rc = 1; /* dropped or refused by the server: not a clean session */
@@ -383,5 +446,5 @@ int tc_interactive_main(const tc_opts_t *o)
     if (ia.client)
         nc_client_destroy(ia.client);
     tc_net_stop(&ia.net);
-    return rc == 0 ? 0 : 1;
+    return rc == 0 && !tc_account_failed() ? 0 : 1;
 }

@@ -9,6 +9,8 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: testclient [--host 127.0.0.1] [--port 7777] [--moves-quiet]\n"
+               "       testclient --login [HOST:PORT] [--known-hosts FILE] [--password-file FILE]\n"
+               "                  [--shard NAME]\n"
                "       testclient --bots N --duration S [--ramp R] [--move-hz F] [--chat-hz F]\n"
                "                  [--ping-hz F] [--host H] [--port P]\n"
                "                  [--spread [--zones 1,2,3] [--spread-radius 100]]\n"
@@ -20,6 +22,12 @@ static void usage(FILE *f)
                "  login NAME | move X Y | w a s d (n e s, west) | say TEXT | shout TEXT |\n"
                "  whisper NAME TEXT | who [zone] | zone ID | ping | quit | help\n"
                "\n"
+               "Accounts (--login): the client talks to the login server (masterserver) over\n"
+               "an encrypted channel pinned to its key (trust on first use, --known-hosts):\n"
+               "  register NAME | login NAME (lists characters and shards) | realms |\n"
+               "  play [CHARACTER] [SHARD] (a ticket, then the game server it names)\n"
+               "Without --login, login NAME is the name-only login of a dev shard (--port).\n"
+               "\n"
                "Bots mode: N bots (bot0001...) connect at R per second (default 200), log in,\n"
                "walk (--move-hz, default 5), chat in their zone (--chat-hz, default 0.2) and\n"
                "ping (--ping-hz, default 1) for S seconds (default 10), then log out. One\n"
@@ -30,11 +38,20 @@ static void usage(FILE *f)
                "disc of --spread-radius units (default 100), then random-walks there.\n"
                "--status-interval S: one status line per S seconds (default 1); its p50/p99\n"
                "are over that window's pings.\n"
+               "With --login the bots are accounts bot-0001... playing characters bot0001...:\n"
+               "each registers (open registration) or logs in (the name exists), gets a\n"
+               "ticket for --shard (default the first healthy shard) and enters with it.\n"
+               "Password: --password-file, else \"" TC_BOT_PASSWORD "\" (dev shards only).\n"
                "\n"
                "  --host H         server address (default 127.0.0.1)\n"
                "  --port P         server port (default 7777)\n"
                "  --moves-quiet    interactive: do not print neighbours' moves\n"
                "  --proto-hash X   send X (hex) as protocol hash (tests the mismatch error)\n"
+               "  --login [H:P]    use accounts on the login server H:P (default 127.0.0.1:7002)\n"
+               "  --known-hosts F  login server key pins (default $HOME/.gameserver/known_logins)\n"
+               "  --password-file F  the password is F's first line (else a no-echo prompt on\n"
+               "                   a terminal, or the next line of piped input)\n"
+               "  --shard NAME     play / bots: this shard (default: first healthy)\n"
                "  --help           this text\n");
 }
 
@@ -63,10 +80,33 @@ static int parse_zones(tc_opts_t *o, const char *v)
     return o->nzones > 0 ? 0 : -1;
 }
 
+/* "HOST:PORT" (the last colon splits) */
+static int parse_hostport(tc_opts_t *o, const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    double d = 0;
+    if (!colon || colon == v || (size_t)(colon - v) >= sizeof o->login_host ||
+        parse_num(colon + 1, 1, 65535, &d) != 0)
+        return -1;
+    snprintf(o->login_host, sizeof o->login_host, "%.*s", (int)(colon - v), v);
+    o->login_port = (uint16_t)d;
+    o->use_login = 1;
+    return 0;
+}
+
 static int parse_opt(tc_opts_t *o, const char *k, const char *v)
 {
     double d = 0;
-    if (!strcmp(k, "--host"))
+    if (!strcmp(k, "--login"))
+        return parse_hostport(o, v);
+    else if (!strcmp(k, "--known-hosts") && *v &&
+             snprintf(o->known_hosts, sizeof o->known_hosts, "%s", v) < (int)sizeof o->known_hosts)
+        ;
+    else if (!strcmp(k, "--password-file"))
+        o->password_file = v;
+    else if (!strcmp(k, "--shard") && *v && strlen(v) <= PROTO_TICKET_REQUEST_SHARD_MAX)
+        o->shard = v;
+    else if (!strcmp(k, "--host"))
         o->host = v;
     else if (!strcmp(k, "--port") && parse_num(v, 1, 65535, &d) == 0)
         o->port = (uint16_t)d;
@@ -95,6 +135,28 @@ static int parse_opt(tc_opts_t *o, const char *k, const char *v)
     return 0;
 }
 
+/* --known-hosts unset: $HOME/.gameserver/known_logins, the directory
+ * created (owner only) when missing. */
+static int default_known_hosts(tc_opts_t *o)
+{
+    if (o->known_hosts[0])
+        return 0;
+    const char *home = tc_home_dir();
+    char dir[sizeof o->known_hosts];
+    int n = home ? snprintf(dir, sizeof dir, "%s/.gameserver", home) : -1;
+    if (n < 0 || (size_t)n + sizeof "/known_logins" > sizeof dir) {
+        fprintf(stderr, "testclient: no home directory for the known-hosts file: give "
+                        "--known-hosts FILE\n");
+        return -1;
+    }
+    if (tc_mkdir_private(dir) != 0) {
+        fprintf(stderr, "testclient: cannot create %s: give --known-hosts FILE\n", dir);
+        return -1;
+    }
+    n = snprintf(o->known_hosts, sizeof o->known_hosts, "%s/known_logins", dir);
+    return n > 0 && (size_t)n < sizeof o->known_hosts ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
     tc_opts_t o = {.host = "127.0.0.1",
@@ -108,7 +170,9 @@ int main(int argc, char **argv)
                    .nzones = 3,
                    .zones = {1, 2, 3},
                    .spread_radius = 100,
-                   .status_s = 1};
+                   .status_s = 1,
+                   .login_host = "127.0.0.1",
+                   .login_port = 7002};
     int i = 1;
     while (i < argc) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -125,12 +189,19 @@ int main(int argc, char **argv)
             i++;
             continue;
         }
+        if (!strcmp(argv[i], "--login") && (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2))) {
+            o.use_login = 1; /* the default login server */
+            i++;
+            continue;
+        }
         if (i + 1 >= argc || parse_opt(&o, argv[i], argv[i + 1]) != 0) {
             fprintf(stderr, "testclient: bad option '%s' (see --help)\n", argv[i]);
             return 2;
         }
         i += 2;
     }
+    if (o.use_login && default_known_hosts(&o) != 0)
+        return 2;
     nc_log_set_level(NC_LOG_ERROR);
     tl_signals_block();
     return o.bots > 0 ? tc_bots_main(&o) : tc_interactive_main(&o);

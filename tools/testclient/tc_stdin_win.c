@@ -1,14 +1,19 @@
 /* Windows stdin for the testclient (twin of tc_stdin_posix.c).  Windows
  * cannot wait on a console and a pipe the same way, so a reader thread does
  * blocking ReadFile calls into a buffer and the main thread waits on it
- * with a timeout; works for a console, a pipe and a file alike. */
+ * with a timeout; works for a console, a pipe and a file alike.  Also the
+ * other platform bits: a no-echo password prompt (console mode), the home
+ * directory, a private directory. */
 #include "tc.h"
 
 #include <windows.h>
 
+#include <direct.h>
+#include <errno.h>
 #include <io.h>
 #include <process.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static SRWLOCK lock = SRWLOCK_INIT;                       /* guards pend, npend, at_eof */
@@ -92,4 +97,41 @@ int tc_stdin_readline(char *buf, size_t cap, int timeout_ms)
 int tc_stdin_is_tty(void)
 {
     return _isatty(_fileno(stdin));
+}
+
+/* Echo off on a console while the line is typed; restored before
+ * returning.  Ctrl-C gives up like end of input. */
+int tc_stdin_secret(const char *prompt, char *buf, size_t cap)
+{
+    HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
+    DWORD old = 0;
+    int console = GetConsoleMode(in, &old) != 0;
+    if (console)
+        SetConsoleMode(in, old & ~(DWORD)ENABLE_ECHO_INPUT);
+    tc_printf("%s", prompt);
+    int r;
+    while ((r = tc_stdin_readline(buf, cap, 200)) == 0)
+        if (tl_signals_wait_ms(0)) {
+            r = -1;
+            break;
+        }
+    if (console) {
+        SetConsoleMode(in, old);
+        tc_printf("\n");
+    }
+    return r;
+}
+
+const char *tc_home_dir(void)
+{
+    const char *h = getenv("USERPROFILE");
+    if (!h || !*h)
+        h = getenv("HOME");
+    return h && *h ? h : NULL;
+}
+
+/* A directory under the user's profile is private to that user already. */
+int tc_mkdir_private(const char *path)
+{
+    return _mkdir(path) == 0 || errno == EEXIST ? 0 : -1;
 }

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -207,4 +209,35 @@ int nc_fd_limit_raise(uint64_t want, uint64_t *soft_out, uint64_t *hard_out)
         *hard_out = rl.rlim_max == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_max;
     return want && (rl.rlim_cur == RLIM_INFINITY ? 0 : (uint64_t)rl.rlim_cur < want) ? NC_EMFILE
                                                                                      : 0;
+}
+
+int nc_file_write_private(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno == EEXIST ? NC_EEXIST : nc__last_err();
+    const uint8_t *p = data;
+    size_t off = 0;
+    int rc = 0;
+    while (off < len && rc == 0) {
+        ssize_t n = write(fd, p + off, len - off);
+        if (n > 0)
+            off += (size_t)n;
+        else if (n < 0 && errno != EINTR)
+            rc = nc__last_err();
+    }
+    if (rc == 0 && fsync(fd) != 0)
+        rc = nc__last_err();
+    close(fd);
+    if (rc != 0)
+        unlink(path);
+    return rc;
+}
+
+int nc_file_is_private(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return nc__last_err();
+    return (st.st_mode & (S_IRWXG | S_IRWXO)) == 0;
 }

@@ -214,3 +214,29 @@ int nc_fd_limit_raise(uint64_t want, uint64_t *soft_out, uint64_t *hard_out)
         *hard_out = 16777216u;
     return 0;
 }
+
+int nc_file_write_private(const char *path, const void *data, size_t len)
+{
+    if (len > 0xFFFFFFFFu)
+        return NC_EINVAL;
+    /* CREATE_NEW never overwrites; the file inherits its directory's ACL. */
+    HANDLE h = CreateFileA(path, GENERIC_WRITE, 0, NULL, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, NULL);
+    if (h == INVALID_HANDLE_VALUE) {
+        DWORD e = GetLastError();
+        return e == ERROR_FILE_EXISTS || e == ERROR_ALREADY_EXISTS ? NC_EEXIST
+                                                                   : nc__err_from_os((int)e);
+    }
+    DWORD n = 0;
+    int rc = WriteFile(h, data, (DWORD)len, &n, NULL) && n == (DWORD)len ? 0 : NC_EIO;
+    if (rc == 0 && !FlushFileBuffers(h))
+        rc = NC_EIO;
+    CloseHandle(h);
+    if (rc != 0)
+        DeleteFileA(path);
+    return rc;
+}
+
+int nc_file_is_private(const char *path)
+{
+    return GetFileAttributesA(path) == INVALID_FILE_ATTRIBUTES ? nc__last_err() : 1;
+}

@@ -1,0 +1,164 @@
+/* masterserver's JSON config (`--config FILE`): the accounts.* and login.*
+ * keys, each with a default and a range; an unknown key or a value out of
+ * range is an error naming the key (a typo must not silently keep a
+ * default).  Documented in tools/README.md, "masterserver". */
+#include "master_auth.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct key_s {
+    const char *section, *name;
+    size_t off;
+    int is_bool;
+    double min, max;
+} key_t_;
+
+#define U32(sec, nm, field, lo, hi)                                                                \
+    {                                                                                              \
+        sec, nm, offsetof(master_auth_cfg_t, field), 0, lo, hi                                     \
+    }
+
+static const key_t_ keys[] = {
+    {"accounts", "open_registration", offsetof(master_auth_cfg_t, open_registration), 1, 0, 1},
+    U32("accounts", "hash_ops", hash_ops, 1, 64),
+    U32("accounts", "hash_mem_kib", hash_mem_kib, 8, 4194304),
+    U32("accounts", "hash_threads", hash_threads, 1, 64),
+    U32("accounts", "hash_queue", hash_queue, 1, 1000000),
+    U32("accounts", "ticket_ttl_s", ticket_ttl_s, 5, 3600),
+    U32("accounts", "lockout_account_failures", lock_account, 1, 1000000),
+    U32("accounts", "lockout_address_failures", lock_address, 1, 1000000),
+    U32("accounts", "lockout_base_ms", lock_base_ms, 1, 86400000),
+    U32("accounts", "lockout_max_ms", lock_max_ms, 1, 604800000),
+    U32("accounts", "lockout_forget_ms", lock_forget_ms, 1, 604800000),
+    U32("accounts", "lockout_table_size", lock_table, 16, 16777216),
+    U32("accounts", "registrations_per_address", reg_per_address, 0, 1000000),
+    U32("accounts", "registration_window_ms", reg_window_ms, 1, 604800000),
+    U32("login", "max_sessions", login_sessions, 1, 1000000),
+    U32("login", "idle_timeout_ms", login_idle_ms, 0, 3600000),
+    U32("login", "max_pending", login_pending, 1, 64),
+    U32("login", "packets_per_s", login_rate, 0, 1000000),
+    U32("login", "worker_threads", registry_threads, 1, 64),
+};
+
+void master_auth_cfg_defaults(master_auth_cfg_t *c)
+{
+    *c = (master_auth_cfg_t){
+        .open_registration = 0,
+        .hash_ops = 2,         /* OWASP's Argon2id baseline: t=2 */
+        .hash_mem_kib = 19456, /* ... m=19 MiB; measured in BENCHMARKS.md, "Logins" */
+        .hash_threads = 1,
+        .hash_queue = 256,
+        .ticket_ttl_s = 60,
+        .lock_account = 5,
+        .lock_address = 20,
+        .lock_base_ms = 30000,
+        .lock_max_ms = 900000,
+        .lock_forget_ms = 3600000,
+        .lock_table = 65536,
+        .reg_per_address = 0,
+        .reg_window_ms = 3600000,
+        .login_sessions = 4096,
+        .login_idle_ms = 30000,
+        .login_pending = 4,
+        .login_rate = 20,
+        .registry_threads = 2,
+    };
+}
+
+static int apply(master_auth_cfg_t *c, const key_t_ *k, const cJSON *v, char *err, size_t errlen)
+{
+    if (k->is_bool) {
+        if (!cJSON_IsBool(v)) {
+            snprintf(err, errlen, "%s.%s: expected true or false", k->section, k->name);
+            return -1;
+        }
+        *(int *)((char *)c + k->off) = cJSON_IsTrue(v);
+        return 0;
+    }
+    double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    if (!cJSON_IsNumber(v) || d != (double)(uint64_t)d || d < k->min || d > k->max) {
+        snprintf(err, errlen, "%s.%s: expected an integer in %.0f..%.0f", k->section, k->name,
+                 k->min, k->max);
+        return -1;
+    }
+    *(uint32_t *)((char *)c + k->off) = (uint32_t)d;
+    return 0;
+}
+
+static int section(master_auth_cfg_t *c, const cJSON *obj, char *err, size_t errlen)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, obj)
+    {
+        const key_t_ *k = NULL;
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0] && !k; i++)
+            if (!strcmp(keys[i].section, obj->string) && !strcmp(keys[i].name, it->string))
+                k = &keys[i];
+        if (!k) {
+            snprintf(err, errlen, "unknown key %s.%s", obj->string, it->string);
+            return -1;
+        }
+        if (apply(c, k, it, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static char *slurp(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open %s", path);
+        return NULL;
+    }
+    enum { MAX = 1 << 20 };
+    char *buf = malloc(MAX + 1);
+    size_t n = buf ? fread(buf, 1, MAX + 1, f) : 0;
+    fclose(f);
+    if (!buf || n > MAX) {
+        snprintf(err, errlen, "%s: %s", path, buf ? "larger than 1 MiB" : "out of memory");
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    return buf;
+}
+
+int master_auth_cfg_load(master_auth_cfg_t *c, const char *path, char *err, size_t errlen)
+{
+    char *text = slurp(path, err, errlen);
+    if (!text)
+        return -1;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    int rc = 0;
+    if (!cJSON_IsObject(root)) {
+        snprintf(err, errlen, "%s: not a JSON object", path);
+        rc = -1;
+    }
+    const cJSON *it;
+    if (rc == 0)
+        cJSON_ArrayForEach(it, root)
+        {
+            if (!cJSON_IsObject(it) ||
+                (strcmp(it->string, "accounts") && strcmp(it->string, "login"))) {
+                snprintf(err, errlen, "%s: unknown section '%s' (accounts, login)", path,
+                         it->string);
+                rc = -1;
+                break;
+            }
+            if (section(c, it, err, errlen) != 0) {
+                rc = -1;
+                break;
+            }
+        }
+    cJSON_Delete(root);
+    if (rc == 0 && c->lock_max_ms < c->lock_base_ms) {
+        snprintf(err, errlen, "accounts.lockout_max_ms is below accounts.lockout_base_ms");
+        rc = -1;
+    }
+    return rc;
+}

@@ -1,0 +1,664 @@
+/* The login listener (`--login-port`): players' encrypted connections.
+ * Handshake (secure_hello -> secure_hello_result, secure_begin), then
+ * sealed_c2s / sealed_s2c boxes, each an inner packet (u16 type + body).
+ *
+ * Threads: a session's packets run in order on its strand (queue "login").
+ * Password hashing and verifying run as jobs on the capped queue "auth"
+ * (cap accounts.hash_threads, capacity accounts.hash_queue); a job holds
+ * its session (nc_session_hold) and posts its answer back to the session's
+ * strand, so the strand never blocks on a hash and the realm list, the
+ * registry's heartbeats and registrations never wait behind one.  While a
+ * session's hash is in flight its next requests wait, in order, in a small
+ * per-session list (login.max_pending; more closes the session). */
+#include "master_auth.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAG "login"
+#define INNER_MAX 160 /* 2-byte type + the largest inner c2s body (account_register: 156) */
+#define KEEP_CHARACTERS PROTO_ACCOUNT_RESULT_CHARACTERS_MAX
+
+_Static_assert(2 + PROTO_MAX_SIZE_ACCOUNT_REGISTER <= INNER_MAX, "inner packet bound");
+_Static_assert(2 + PROTO_MAX_SIZE_REALM_LIST <= PA_PLAIN_MAX, "realm list fits one box");
+_Static_assert(PA_TICKET_MAX <= PROTO_TICKET_RESULT_TICKET_MAX, "ticket fits ticket_result");
+
+struct master_login_s {
+    master_auth_cfg_t cfg;
+    pa_identity_t id;
+    macct_t *acct;
+    nc_engine_t *engine;
+    nc_queue_t *q_login, *q_auth;
+    nc_server_t *srv;
+    mlock_t *lk_name, *lk_addr;
+    mlock_t *lk_reg;                  /* registrations per address; NULL = no limit */
+    char dummy_hash[MASTER_HASH_MAX]; /* verified for unknown names: same timing class */
+    atomic_int stopping;
+    nc_log_state_t rl_close, rl_ok, rl_fail, rl_full;
+    atomic_ullong n_ok, n_failed, n_locked, n_full, n_registered, n_tickets;
+};
+
+typedef struct inner_s {
+    uint16_t len;
+    uint8_t b[INNER_MAX];
+} inner_t;
+
+enum { S_HELLO, S_BEGIN, S_OPEN };
+
+typedef struct lsess_s {
+    master_login_t *L;
+    pa_chan_t ch;
+    int state;
+    int busy; /* an auth job holds this session */
+    int authed;
+    int role;
+    uint64_t account_id;
+    char account[PA_TICKET_NAME_MAX + 1];
+    char addr[72]; /* peer without its port: the per-address lock-out key */
+    uint32_t npend, head;
+    inner_t *pend; /* login.max_pending entries */
+} lsess_t;
+
+typedef struct ajob_s {
+    master_login_t *L;
+    nc_session_t *s; /* held (nc_session_hold) until done() ran */
+    int reg;
+    char name[PA_TICKET_NAME_MAX + 1];
+    char key[PA_TICKET_NAME_MAX + 1]; /* name folded to lower case */
+    char addr[72];
+    char pw[MASTER_PW_MAX + 1];
+    size_t pwlen;
+    proto_account_result_t res;
+    char account[PA_TICKET_NAME_MAX + 1];
+} ajob_t;
+
+#define HOLD_BYTES 256u /* what a job in flight counts against max_input_bytes */
+
+static void handle_inner(nc_session_t *s, lsess_t *ls, const uint8_t *p, size_t n);
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static void drop(nc_session_t *s, lsess_t *ls, int code, const char *why)
+{
+    nc_log_limited(&ls->L->rl_close, 1000, NC_LOG_INFO, TAG, "[%llx] %s: closing: %s",
+                   (unsigned long long)nc_session_id(s), nc_session_peer(s), why);
+    nc_session_close(s, code, why);
+}
+
+/* Seals an inner packet (type + body) and sends it as sealed_s2c. */
+static void seal_send(nc_session_t *s, lsess_t *ls, uint16_t type, const uint8_t *body, int n)
+{
+    if (n < 0 || (size_t)n + 2 > PA_PLAIN_MAX) {
+        drop(s, ls, PROTO_ERR_INTERNAL, "cannot encode an answer");
+        return;
+    }
+    uint8_t plain[PA_PLAIN_MAX];
+    plain[0] = (uint8_t)(type & 0xff);
+    plain[1] = (uint8_t)(type >> 8);
+    memcpy(plain + 2, body, (size_t)n);
+    nc_packet_t *p = nc_packet_alloc(PROTO_MAX_SIZE_SEALED_S2C);
+    if (!p) {
+        drop(s, ls, NC_ENOMEM, "out of memory");
+        return;
+    }
+    proto_sealed_s2c_t *box = malloc(sizeof *box);
+    int len = box ? pa_chan_seal(&ls->ch, plain, (size_t)n + 2, box->box, sizeof box->box) : -1;
+    int enc = -1;
+    if (len > 0) {
+        box->box_len = (uint16_t)len;
+        enc = proto_encode_sealed_s2c(box, nc_packet_body(p), p->cap);
+    }
+    free(box);
+    pa_wipe(plain, sizeof plain);
+    if (enc < 0) {
+        nc_packet_release(p);
+        drop(s, ls, PROTO_ERR_INTERNAL, "cannot seal an answer");
+        return;
+    }
+    p->len = (uint32_t)enc;
+    p->type = PROTO_T_SEALED_S2C;
+    nc_send_packet(s, p);
+    nc_packet_release(p);
+}
+
+static void send_account_result(nc_session_t *s, lsess_t *ls, const proto_account_result_t *r)
+{
+    uint8_t b[PROTO_MAX_SIZE_ACCOUNT_RESULT];
+    seal_send(s, ls, PROTO_T_ACCOUNT_RESULT, b, proto_encode_account_result(r, b, sizeof b));
+}
+
+static void account_code(nc_session_t *s, lsess_t *ls, int code)
+{
+    proto_account_result_t r = {.code = (int16_t)code};
+    send_account_result(s, ls, &r);
+}
+
+static void ticket_code(nc_session_t *s, lsess_t *ls, int code)
+{
+    proto_ticket_result_t r = {.code = (int16_t)code};
+    uint8_t b[PROTO_MAX_SIZE_TICKET_RESULT];
+    seal_send(s, ls, PROTO_T_TICKET_RESULT, b, proto_encode_ticket_result(&r, b, sizeof b));
+}
+
+static void fold(const char *in, char *out, size_t cap)
+{
+    size_t i = 0;
+    for (; in[i] && i + 1 < cap; i++)
+        out[i] = (char)(in[i] >= 'A' && in[i] <= 'Z' ? in[i] - 'A' + 'a' : in[i]);
+    out[i] = 0;
+}
+
+/* Character names follow the game server's rule: 2-24 letters, digits or _. */
+static int character_ok(const char *n)
+{
+    size_t len = strlen(n);
+    if (len < 2 || len > PA_TICKET_NAME_MAX)
+        return 0;
+    for (; *n; n++)
+        if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') || (*n >= '0' && *n <= '9') ||
+              *n == '_'))
+            return 0;
+    return 1;
+}
+
+/* ---- the auth job (runs on the "auth" queue) --------------------------------- */
+
+static void job_login(ajob_t *j)
+{
+    master_login_t *L = j->L;
+    macct_row_t row;
+    int found = macct_find(L->acct, j->name, &row);
+    if (found < 0) {
+        j->res.code = PROTO_ERR_INTERNAL;
+        return;
+    }
+    if (found && row.locked_until_ms > nc_wall_ms()) { /* a lock that survived a restart */
+        j->res.code = PROTO_ERR_LOCKED_OUT;
+        return;
+    }
+    /* Unknown names verify against a dummy hash of the same cost, so the
+     * answer and its time are the same for both. */
+    int ok = master_verify(found ? row.hash : L->dummy_hash, j->pw, j->pwlen) == 0 && found;
+    if (!ok) {
+        uint64_t lock_ms = 0, addr_lock = 0, now = nc_now_ms();
+        uint32_t failed = mlock_fail(L->lk_name, j->key, now, &lock_ms);
+        mlock_fail(L->lk_addr, j->addr, now, &addr_lock);
+        /* an unknown name runs the same UPDATE on id 0 (no such row), so
+         * the database time does not tell the two apart either */
+        macct_login_failed(L->acct, found ? row.id : 0, failed,
+                           lock_ms ? nc_wall_ms() + lock_ms : 0);
+        j->res.code = PROTO_ERR_AUTH_FAILED;
+        return;
+    }
+    char fresh[MASTER_HASH_MAX];
+    int rehash =
+        master_needs_rehash(&L->cfg, row.hash) && master_hash(&L->cfg, j->pw, j->pwlen, fresh) == 0;
+    mlock_reset(L->lk_name, j->key);
+    if (macct_login_ok(L->acct, row.id, rehash ? fresh : NULL) != 0) {
+        j->res.code = PROTO_ERR_INTERNAL;
+        return;
+    }
+    j->res.account_id = row.id;
+    j->res.role = (uint8_t)row.role;
+    int n = macct_characters(L->acct, row.id, j->res.characters, KEEP_CHARACTERS);
+    j->res.characters_count = (uint16_t)(n > 0 ? n : 0);
+    snprintf(j->account, sizeof j->account, "%s", row.name);
+}
+
+static void job_register(ajob_t *j)
+{
+    char hash[MASTER_HASH_MAX];
+    if (master_hash(&j->L->cfg, j->pw, j->pwlen, hash) != 0) {
+        j->res.code = PROTO_ERR_INTERNAL;
+        return;
+    }
+    uint64_t id = 0;
+    int rc = macct_insert(j->L->acct, j->name, hash, PA_ROLE_PLAYER, &id);
+    j->res.code = (int16_t)(rc < 0 ? PROTO_ERR_INTERNAL : rc > 0 ? PROTO_ERR_NAME_TAKEN : 0);
+    j->res.account_id = id;
+    j->res.role = PA_ROLE_PLAYER;
+    snprintf(j->account, sizeof j->account, "%s", j->name);
+}
+
+static void done(void *arg);
+
+static void auth_job(void *arg)
+{
+    ajob_t *j = arg;
+    if (atomic_load(&j->L->stopping))
+        j->res.code = PROTO_ERR_SHUTTING_DOWN;
+    else if (j->reg)
+        job_register(j);
+    else
+        job_login(j);
+    pa_wipe(j->pw, sizeof j->pw);
+    if (nc_strand_post_force(nc_session_strand(j->s), done, j) != 0) {
+        nc_session_unhold(j->s, HOLD_BYTES); /* pool stopping: nobody to answer */
+        free(j);
+    }
+}
+
+/* Back on the session's strand with the job's answer. */
+static void done(void *arg)
+{
+    ajob_t *j = arg;
+    nc_session_t *s = j->s;
+    lsess_t *ls = nc_session_ud(s);
+    master_login_t *L = j->L;
+    if (ls && !nc_session_is_closing(s)) {
+        ls->busy = 0;
+        int code = j->res.code;
+        if (code == 0) {
+            ls->authed = 1;
+            ls->account_id = j->res.account_id;
+            ls->role = j->res.role;
+            snprintf(ls->account, sizeof ls->account, "%s", j->account);
+            atomic_fetch_add(j->reg ? &L->n_registered : &L->n_ok, 1);
+            nc_log_limited(&L->rl_ok, 1000, NC_LOG_INFO, TAG,
+                           "[%llx] %s: account '%s' (id %llu) %s",
+                           (unsigned long long)nc_session_id(s), nc_session_peer(s), ls->account,
+                           (unsigned long long)ls->account_id, j->reg ? "registered" : "logged in");
+        } else {
+            atomic_fetch_add(code == PROTO_ERR_LOCKED_OUT ? &L->n_locked : &L->n_failed, 1);
+            nc_log_limited(&L->rl_fail, 1000, NC_LOG_WARN, TAG, "[%llx] %s: %s '%s' refused: %s",
+                           (unsigned long long)nc_session_id(s), nc_session_peer(s),
+                           j->reg ? "registration of" : "login to", j->name, proto_err_text(code));
+        }
+        send_account_result(s, ls, &j->res);
+        while (!ls->busy && ls->npend > 0 && !nc_session_is_closing(s)) {
+            inner_t *in = &ls->pend[ls->head];
+            ls->head = (ls->head + 1) % ls->L->cfg.login_pending;
+            ls->npend--;
+            handle_inner(s, ls, in->b, in->len);
+            pa_wipe(in, sizeof *in);
+        }
+    }
+    nc_session_unhold(s, HOLD_BYTES);
+    free(j);
+}
+
+/* ---- inner packets (on the session's strand) ----------------------------------- */
+
+static void start_job(nc_session_t *s, lsess_t *ls, int reg, const char *name, const char *pw)
+{
+    master_login_t *L = ls->L;
+    ajob_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        drop(s, ls, NC_ENOMEM, "out of memory");
+        return;
+    }
+    j->L = L;
+    j->s = s;
+    j->reg = reg;
+    snprintf(j->name, sizeof j->name, "%s", name);
+    fold(name, j->key, sizeof j->key);
+    snprintf(j->addr, sizeof j->addr, "%s", ls->addr);
+    j->pwlen = strlen(pw);
+    memcpy(j->pw, pw, j->pwlen);
+    nc_session_hold(s, HOLD_BYTES);
+    if (nc_queue_post(L->q_auth, auth_job, j) != 0) {
+        nc_session_unhold(s, HOLD_BYTES);
+        pa_wipe(j, sizeof *j);
+        free(j);
+        atomic_fetch_add(&L->n_full, 1);
+        nc_log_limited(&L->rl_full, 1000, NC_LOG_WARN, TAG,
+                       "auth queue full (accounts.hash_queue %u): answering server full",
+                       (unsigned)L->cfg.hash_queue);
+        account_code(s, ls, PROTO_ERR_SERVER_FULL);
+        return;
+    }
+    ls->busy = 1;
+}
+
+static void on_login(nc_session_t *s, lsess_t *ls, const proto_account_login_t *m)
+{
+    master_login_t *L = ls->L;
+    char key[PA_TICKET_NAME_MAX + 1];
+    fold(m->name, key, sizeof key);
+    uint64_t now = nc_now_ms();
+    if (mlock_check(L->lk_addr, ls->addr, now) || mlock_check(L->lk_name, key, now)) {
+        atomic_fetch_add(&L->n_locked, 1);
+        account_code(s, ls, PROTO_ERR_LOCKED_OUT);
+        return;
+    }
+    /* A name or password that cannot exist fails like a wrong password
+     * (and counts as one), without hashing. */
+    if (!master_account_name_ok(m->name) || !master_password_ok(strlen(m->password))) {
+        uint64_t lock;
+        mlock_fail(L->lk_name, key, now, &lock);
+        mlock_fail(L->lk_addr, ls->addr, now, &lock);
+        atomic_fetch_add(&L->n_failed, 1);
+        account_code(s, ls, PROTO_ERR_AUTH_FAILED);
+        return;
+    }
+    start_job(s, ls, 0, m->name, m->password);
+}
+
+static void on_register(nc_session_t *s, lsess_t *ls, const proto_account_register_t *m)
+{
+    int code = !ls->L->cfg.open_registration              ? PROTO_ERR_REGISTRATION_CLOSED
+               : !master_account_name_ok(m->name)         ? PROTO_ERR_BAD_NAME
+               : !master_password_ok(strlen(m->password)) ? PROTO_ERR_BAD_PASSWORD
+                                                          : 0;
+    mlock_t *reg = ls->L->lk_reg;
+    uint64_t now = nc_now_ms(), lock;
+    if (!code && reg && mlock_check(reg, ls->addr, now))
+        code = PROTO_ERR_RATE_LIMITED;
+    if (code) {
+        account_code(s, ls, code);
+        return;
+    }
+    if (reg) /* every attempt counts, taken names too */
+        mlock_fail(reg, ls->addr, now, &lock);
+    start_job(s, ls, 1, m->name, m->password);
+}
+
+static void on_ticket(nc_session_t *s, lsess_t *ls, const proto_ticket_request_t *m)
+{
+    master_login_t *L = ls->L;
+    proto_shard_info_t shard;
+    int code = !ls->authed                               ? PROTO_ERR_NOT_AUTHENTICATED
+               : !character_ok(m->character)             ? PROTO_ERR_BAD_NAME
+               : !master_registry_find(m->shard, &shard) ? PROTO_ERR_NO_SUCH_SHARD
+                                                         : 0;
+    if (code) {
+        ticket_code(s, ls, code);
+        return;
+    }
+    pa_ticket_t t = {.role = (uint8_t)ls->role,
+                     .account_id = ls->account_id,
+                     .expires_s = nc_wall_ms() / 1000 + L->cfg.ticket_ttl_s};
+    pa_random(t.nonce, sizeof t.nonce);
+    snprintf(t.name, sizeof t.name, "%s", m->character);
+    snprintf(t.shard, sizeof t.shard, "%s", shard.name);
+    proto_ticket_result_t r = {.code = 0, .port = shard.port, .expires_in_s = L->cfg.ticket_ttl_s};
+    int n = pa_ticket_sign(&t, L->id.sign_sk, r.ticket, sizeof r.ticket);
+    if (n < 0) {
+        ticket_code(s, ls, PROTO_ERR_INTERNAL);
+        return;
+    }
+    r.ticket_len = (uint16_t)n;
+    snprintf(r.host, sizeof r.host, "%s", shard.host);
+    macct_character_used(L->acct, ls->account_id, shard.name, m->character, KEEP_CHARACTERS);
+    atomic_fetch_add(&L->n_tickets, 1);
+    uint8_t b[PROTO_MAX_SIZE_TICKET_RESULT];
+    seal_send(s, ls, PROTO_T_TICKET_RESULT, b, proto_encode_ticket_result(&r, b, sizeof b));
+}
+
+static void on_realm_list(nc_session_t *s, lsess_t *ls)
+{
+    proto_realm_list_t *r = calloc(1, sizeof *r);
+    uint8_t *b = malloc(PROTO_MAX_SIZE_REALM_LIST);
+    if (r && b) {
+        r->shards_count = (uint16_t)master_registry_list(r->shards, PROTO_REALM_LIST_SHARDS_MAX);
+        seal_send(s, ls, PROTO_T_REALM_LIST, b,
+                  proto_encode_realm_list(r, b, PROTO_MAX_SIZE_REALM_LIST));
+    } else {
+        drop(s, ls, NC_ENOMEM, "out of memory");
+    }
+    free(r);
+    free(b);
+}
+
+/* One decrypted inner packet, in order. */
+static void handle_inner(nc_session_t *s, lsess_t *ls, const uint8_t *p, size_t n)
+{
+    uint16_t type = (uint16_t)(p[0] | p[1] << 8);
+    union {
+        proto_account_register_t reg;
+        proto_account_login_t login;
+        proto_ticket_request_t ticket;
+        proto_realm_list_request_t list;
+    } u;
+    int rc = PROTO_EUNKNOWN;
+    switch (type) {
+    case PROTO_T_ACCOUNT_REGISTER: rc = proto_decode_account_register(p + 2, n - 2, &u.reg); break;
+    case PROTO_T_ACCOUNT_LOGIN: rc = proto_decode_account_login(p + 2, n - 2, &u.login); break;
+    case PROTO_T_TICKET_REQUEST: rc = proto_decode_ticket_request(p + 2, n - 2, &u.ticket); break;
+    case PROTO_T_REALM_LIST_REQUEST:
+        rc = proto_decode_realm_list_request(p + 2, n - 2, &u.list);
+        break;
+    }
+    if (rc < 0) {
+        char why[64];
+        snprintf(why, sizeof why, "inner packet %u: %s", (unsigned)type, proto_strerror(rc));
+        drop(s, ls, PROTO_ERR_BAD_PACKET, why);
+        return;
+    }
+    switch (type) {
+    case PROTO_T_ACCOUNT_REGISTER: on_register(s, ls, &u.reg); break;
+    case PROTO_T_ACCOUNT_LOGIN: on_login(s, ls, &u.login); break;
+    case PROTO_T_TICKET_REQUEST: on_ticket(s, ls, &u.ticket); break;
+    default: on_realm_list(s, ls); break;
+    }
+    pa_wipe(&u, sizeof u);
+}
+
+/* ---- outer packets: the handshake, then sealed boxes ------------------------------ */
+
+static void on_hello(nc_session_t *s, lsess_t *ls, const uint8_t *body, size_t len)
+{
+    proto_secure_hello_t h;
+    proto_secure_hello_result_t r = {.code = 0};
+    uint8_t b[PROTO_MAX_SIZE_SECURE_HELLO_RESULT];
+    if (proto_decode_secure_hello(body, len, &h) < 0 || h.client_key_len != PA_KX_PK_BYTES) {
+        drop(s, ls, PROTO_ERR_BAD_PACKET, "malformed secure_hello");
+        return;
+    }
+    if (h.proto_hash != PROTO_HASH) {
+        r.code = PROTO_ERR_HASH_MISMATCH;
+        int n = proto_encode_secure_hello_result(&r, b, sizeof b);
+        if (n > 0)
+            nc_send(s, PROTO_T_SECURE_HELLO_RESULT, b, (size_t)n);
+        drop(s, ls, PROTO_ERR_HASH_MISMATCH, "protocol hash mismatch");
+        return;
+    }
+    if (pa_chan_server_start(&ls->ch, &ls->L->id, h.client_key, r.header) != 0) {
+        drop(s, ls, PROTO_ERR_BAD_PACKET, "unacceptable client key");
+        return;
+    }
+    memcpy(r.server_key, ls->L->id.kx_pk, PA_KX_PK_BYTES);
+    r.server_key_len = PA_KX_PK_BYTES;
+    r.header_len = PA_HEADER_BYTES;
+    int n = proto_encode_secure_hello_result(&r, b, sizeof b);
+    if (n > 0)
+        nc_send(s, PROTO_T_SECURE_HELLO_RESULT, b, (size_t)n);
+    ls->state = S_BEGIN;
+}
+
+static void on_sealed(nc_session_t *s, lsess_t *ls, const uint8_t *body, size_t len)
+{
+    proto_sealed_c2s_t *box = malloc(sizeof *box);
+    if (!box) {
+        drop(s, ls, NC_ENOMEM, "out of memory");
+        return;
+    }
+    uint8_t plain[INNER_MAX];
+    int n = proto_decode_sealed_c2s(body, len, box);
+    if (n >= 0)
+        n = box->box_len > INNER_MAX + PA_SEAL_OVERHEAD
+                ? PA_EBUFSIZE
+                : pa_chan_open(&ls->ch, box->box, box->box_len, plain, sizeof plain);
+    free(box);
+    if (n < 2) {
+        drop(s, ls, PROTO_ERR_BAD_PACKET,
+             n == PA_ECRYPTO ? "sealed box failed authentication (tampered, reordered or replayed)"
+             : n == PA_EBUFSIZE ? "sealed box larger than any inner packet"
+             : n < 0            ? "malformed sealed_c2s"
+                                : "inner packet shorter than its type");
+        return;
+    }
+    if (!ls->busy) {
+        handle_inner(s, ls, plain, (size_t)n);
+    } else if (ls->npend < ls->L->cfg.login_pending) {
+        inner_t *in = &ls->pend[(ls->head + ls->npend) % ls->L->cfg.login_pending];
+        in->len = (uint16_t)n;
+        memcpy(in->b, plain, (size_t)n);
+        ls->npend++;
+    } else {
+        drop(s, ls, PROTO_ERR_RATE_LIMITED, "too many requests behind a password check");
+    }
+    pa_wipe(plain, sizeof plain);
+}
+
+static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len, void *ud)
+{
+    (void)ud;
+    lsess_t *ls = nc_session_ud(s);
+    if (!ls || nc_session_is_closing(s))
+        return;
+    static const uint16_t expect[] = {PROTO_T_SECURE_HELLO, PROTO_T_SECURE_BEGIN,
+                                      PROTO_T_SEALED_C2S};
+    if (type != expect[ls->state]) {
+        char why[64];
+        snprintf(why, sizeof why, "packet %u where %s was expected", (unsigned)type,
+                 proto_type_name(expect[ls->state]));
+        drop(s, ls, PROTO_ERR_BAD_PACKET, why);
+        return;
+    }
+    if (ls->state == S_HELLO) {
+        on_hello(s, ls, body, len);
+    } else if (ls->state == S_BEGIN) {
+        proto_secure_begin_t b;
+        if (proto_decode_secure_begin(body, len, &b) < 0 || b.header_len != PA_HEADER_BYTES ||
+            pa_chan_server_begin(&ls->ch, b.header) != 0) {
+            drop(s, ls, PROTO_ERR_BAD_PACKET, "malformed secure_begin");
+            return;
+        }
+        ls->state = S_OPEN;
+    } else {
+        on_sealed(s, ls, body, len);
+    }
+}
+
+static void on_open(nc_session_t *s, void *ud)
+{
+    master_login_t *L = ud;
+    lsess_t *ls = calloc(1, sizeof *ls);
+    inner_t *pend = ls ? calloc(L->cfg.login_pending, sizeof *pend) : NULL;
+    if (!pend) {
+        free(ls);
+        nc_session_close(s, NC_ENOMEM, "out of memory");
+        return;
+    }
+    ls->L = L;
+    ls->pend = pend;
+    snprintf(ls->addr, sizeof ls->addr, "%s", nc_session_peer(s));
+    char *colon = strrchr(ls->addr, ':');
+    if (colon && colon != ls->addr)
+        *colon = 0; /* "1.2.3.4:5678" -> "1.2.3.4", "[::1]:5678" -> "[::1]" */
+    nc_session_set_ud(s, ls);
+}
+
+static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
+{
+    (void)why;
+    (void)ud;
+    lsess_t *ls = nc_session_ud(s);
+    nc_session_set_ud(s, NULL);
+    if (!ls)
+        return;
+    pa_chan_wipe(&ls->ch);
+    pa_wipe(ls->pend, ls->L->cfg.login_pending * sizeof *ls->pend);
+    free(ls->pend);
+    pa_wipe(ls, sizeof *ls);
+    free(ls);
+}
+
+/* ---- lifecycle --------------------------------------------------------------------- */
+
+static int fail(char *err, size_t errlen, const char *what, int rc)
+{
+    snprintf(err, errlen, "%s: %s", what, rc ? nc_strerror(rc) : "out of memory");
+    return rc ? rc : NC_ENOMEM;
+}
+
+int master_login_start(nc_engine_t *e, nc_pool_t *pool, const master_auth_cfg_t *c,
+                       const pa_identity_t *id, macct_t *accounts, const char *host, uint16_t port,
+                       master_login_t **out, char *err, size_t errlen)
+{
+    master_login_t *L = calloc(1, sizeof *L);
+    if (!L)
+        return fail(err, errlen, "login server", 0);
+    *out = L;
+    L->cfg = *c;
+    L->id = *id;
+    L->acct = accounts;
+    L->engine = e;
+    L->lk_name = mlock_create(c->lock_table, c->lock_account, c->lock_base_ms, c->lock_max_ms,
+                              c->lock_forget_ms);
+    L->lk_addr = mlock_create(c->lock_table, c->lock_address, c->lock_base_ms, c->lock_max_ms,
+                              c->lock_forget_ms);
+    if (c->reg_per_address)
+        L->lk_reg = mlock_create(c->lock_table, c->reg_per_address, c->reg_window_ms,
+                                 c->reg_window_ms, c->reg_window_ms);
+    if (!L->lk_name || !L->lk_addr || (c->reg_per_address && !L->lk_reg))
+        return fail(err, errlen, "lock-out tables", 0);
+    uint8_t rnd[32];
+    pa_random(rnd, sizeof rnd);
+    int hrc = master_hash(c, (const char *)rnd, sizeof rnd, L->dummy_hash);
+    pa_wipe(rnd, sizeof rnd);
+    if (hrc != 0)
+        return fail(err, errlen, "password hashing (accounts.hash_mem_kib too large?)", 0);
+    nc_queue_opts_t qa = {.name = "auth",
+                          .max_threads = (int)c->hash_threads,
+                          .capacity = c->hash_queue,
+                          .priority = NC_PRIO_LOW};
+    nc_queue_opts_t ql = {
+        .name = "login", .max_threads = (int)c->registry_threads, .priority = NC_PRIO_NORMAL};
+    int rc = nc_queue_create(pool, &qa, &L->q_auth);
+    if (rc == 0)
+        rc = nc_queue_create(pool, &ql, &L->q_login);
+    if (rc != 0)
+        return fail(err, errlen, "queues", rc);
+    nc_role_opts_t ro = {.name = "login",
+                         .queue = L->q_login,
+                         .ud = L,
+                         .handlers = {on_open, on_packet, on_close},
+                         .max_packet = NC_HEADER_SIZE + PROTO_MAX_SIZE_SEALED_C2S,
+                         .idle_timeout_ms = c->login_idle_ms,
+                         .max_sessions = c->login_sessions,
+                         .rate_packets_per_s = c->login_rate};
+    rc = nc_server_create(e, host, port, &ro, &L->srv);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot listen on %s:%u: %s", host, (unsigned)port, nc_strerror(rc));
+        return rc;
+    }
+    return 0;
+}
+
+uint16_t master_login_port(const master_login_t *l)
+{
+    return nc_server_port(l->srv);
+}
+
+void master_login_stop(master_login_t *l)
+{
+    if (!l)
+        return;
+    atomic_store(&l->stopping, 1); /* jobs still queued answer "shutting down" at once */
+    if (l->srv)
+        nc_server_destroy(l->srv);
+    l->srv = NULL;
+    nc_log(NC_LOG_INFO, TAG,
+           "logins ok %llu, failed %llu, locked out %llu, refused for a full auth queue %llu, "
+           "registered %llu, tickets %llu",
+           (unsigned long long)l->n_ok, (unsigned long long)l->n_failed,
+           (unsigned long long)l->n_locked, (unsigned long long)l->n_full,
+           (unsigned long long)l->n_registered, (unsigned long long)l->n_tickets);
+    nc_log_limited_flush(&l->rl_close, NC_LOG_INFO, TAG, "session close");
+    nc_log_limited_flush(&l->rl_fail, NC_LOG_WARN, TAG, "login failure");
+}
+
+void master_login_free(master_login_t *l)
+{
+    if (!l)
+        return;
+    mlock_destroy(l->lk_name);
+    mlock_destroy(l->lk_addr);
+    mlock_destroy(l->lk_reg);
+    pa_wipe(&l->id, sizeof l->id);
+    free(l);
+}
