@@ -12,6 +12,8 @@
 
 #include <stdatomic.h>
 
+typedef struct gs_admin_s gs_admin_t; /* gs_admin.h: the operator's console */
+
 typedef struct gs_app_s {
     gs_config_t cfg;
     nc_engine_t *engine;
@@ -28,6 +30,9 @@ typedef struct gs_app_s {
     atomic_int saved;   /* the final save returned */
     atomic_int stopped; /* stop_all returned */
     size_t unsaved;     /* characters whose last save is not on disk (content_world_destroy) */
+    /* issue 14: the operator's console */
+    gs_admin_t *admin;
+    atomic_int console_stop; /* the console's `shutdown` asked main to stop */
 } gs_app_t;
 
 /* Steps of the orderly stop, in order (main.c stop_all). */
@@ -47,10 +52,21 @@ int gs_metrics_render(void *app, const char *path, char **body, size_t *len, con
 /* The `priority` label of a queue: "low", "normal" or "high". */
 const char *gs_prio_label(int prio);
 
+/* gs_status.c: the /status page for people, and what it shares with the
+ * console's `status`. */
+int gs_status_render(gs_app_t *a, char **body, size_t *len);
+/* Upper bound of the bucket holding the zone's 99th tick duration since
+ * start, in ms; 0 before the first tick; a negative value past the last
+ * finite bucket (over -value ms). */
+double gs_tick_p99_ms(const content_zone_stats_t *z);
+
 /* gs_peers.c: outbound chat/master clients on the control queue. */
 int gs_peers_start(gs_app_t *a);
 void gs_peers_stop(gs_app_t *a);
 /* Unhooks global chat from the world (before the final save); the links
  * stay up until gs_peers_stop. */
 void gs_peers_detach(gs_app_t *a);
+/* "up", "down" or "off" (port 0): the chat or the master link now. */
+const char *gs_peers_chat_state(gs_app_t *a);
+const char *gs_peers_master_state(gs_app_t *a);
 #endif

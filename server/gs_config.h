@@ -64,6 +64,12 @@ typedef struct gs_config_s {
     int64_t shutdown_timeout_ms; /* 0 = no deadline */
     int64_t metrics_max_conns;
     int64_t metrics_request_timeout_ms;
+    /* issue 14: the operator's console (gs_admin.c; server/README.md) */
+    char admin_secret_file[512]; /* "" = console disabled */
+    char admin_host[64];
+    int64_t admin_port;
+    int admin_allow_remote; /* bool */
+    int64_t admin_max_conns, admin_idle_timeout_ms, admin_auth_timeout_ms, admin_max_line;
 } gs_config_t;
 
 void gs_config_defaults(gs_config_t *c);

@@ -7,6 +7,8 @@
 #include <stdio.h>
 
 static gs_links_t *links; /* one app per process */
+/* the same, for readers on other threads (console, /status) */
+static _Atomic(gs_links_t *) links_pub;
 
 int gs_peers_start(gs_app_t *a)
 {
@@ -24,12 +26,16 @@ int gs_peers_start(gs_app_t *a)
     lc.capacity = (uint32_t)c->max_sessions;
     lc.heartbeat_ms = (uint32_t)c->heartbeat_ms;
     lc.connect_timeout_ms = (uint32_t)c->links_connect_timeout_ms;
-    return gs_links_start_for_world(a->engine, a->q_control, &lc, a->world, &links) == 0 ? 0 : -1;
+    if (gs_links_start_for_world(a->engine, a->q_control, &lc, a->world, &links) != 0)
+        return -1;
+    atomic_store(&links_pub, links);
+    return 0;
 }
 
 void gs_peers_stop(gs_app_t *a)
 {
     (void)a;
+    atomic_store(&links_pub, NULL);
     gs_links_stop(links);
     links = NULL;
 }
@@ -38,4 +44,18 @@ void gs_peers_detach(gs_app_t *a)
 {
     (void)a;
     gs_links_detach_world(links);
+}
+
+const char *gs_peers_chat_state(gs_app_t *a)
+{
+    if (a->cfg.chat_port == 0)
+        return "off";
+    return gs_links_chat_online(atomic_load(&links_pub)) ? "up" : "down";
+}
+
+const char *gs_peers_master_state(gs_app_t *a)
+{
+    if (a->cfg.master_port == 0)
+        return "off";
+    return gs_links_master_online(atomic_load(&links_pub)) ? "up" : "down";
 }
