@@ -67,7 +67,9 @@ typedef struct pending_s {
     char text[];
 } pending_t;
 
-/* ---- output ---- */
+/* ---- output ----
+ * A connection closed after an `error` line is closed with code 0: an
+ * orderly close flushes the line (a negative code resets at once). */
 
 static void send_line(gs_admin_conn_t *c, const char *text, size_t n)
 {
@@ -198,7 +200,7 @@ static void admin_open(nc_session_t *s, void *ud)
                        ad->max_conns);
         gs_admin_error(c, "too many console connections (admin.max_connections=%u)", ad->max_conns);
         free(c);
-        nc_session_close(s, NC_EAGAIN, "too many console connections");
+        nc_session_close(s, 0, "too many console connections");
         return;
     }
     c->slot = (uint32_t)i;
@@ -243,7 +245,7 @@ static void auth_failed(gs_admin_conn_t *c, const char *why)
                    "%s: console authentication failed (%s; %llu failures since start)", c->who, why,
                    (unsigned long long)n);
     gs_admin_error(c, "authentication failed");
-    nc_session_close(c->s, NC_EINVAL, "console authentication failed");
+    nc_session_close(c->s, 0, "console authentication failed");
 }
 
 static void run_auth(gs_admin_conn_t *c, const char *line)
@@ -271,7 +273,7 @@ static void process(gs_admin_conn_t *c)
         if (n > c->ad->max_line) {
             nc_log(NC_LOG_WARN, TAG, "%s: line over %u bytes: closed", c->who, c->ad->max_line);
             gs_admin_error(c, "line too long (admin.max_line=%u)", c->ad->max_line);
-            nc_session_close(c->s, NC_EMSGSIZE, "console line too long");
+            nc_session_close(c->s, 0, "console line too long");
             return;
         }
         if (!nl)
@@ -316,7 +318,7 @@ static void admin_packet(nc_session_t *s, uint16_t type, const uint8_t *data, si
     if (len > c->cap - c->len) {
         nc_log(NC_LOG_WARN, TAG, "%s: over %zu bytes of input queued: closed", c->who, c->cap);
         gs_admin_error(c, "too much input queued behind a running command");
-        nc_session_close(s, NC_EMSGSIZE, "console input backlog");
+        nc_session_close(s, 0, "console input backlog");
         return;
     }
     memcpy(c->in + c->len, data, len);

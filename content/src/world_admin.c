@@ -54,7 +54,12 @@ int content_kick(content_world_t *w, const char *name, const char *reason)
         waiter = e->takeover_sid; /* a second login of the name goes too */
     }
     pthread_mutex_unlock(&w->reg_mu);
-    if (!sid)
+    /* a session already closing is gone as far as the operator can tell */
+    nc_session_t *s = sid && w->o.engine ? nc_session_get(w->o.engine, sid) : NULL;
+    int live = s && !nc_session_is_closing(s);
+    if (s)
+        nc_session_put(s);
+    if (!sid || (w->o.engine && !live))
         return -1;
     char text[200];
     snprintf(text, sizeof text, "kicked by an operator%s%s", *reason ? ": " : "", reason);

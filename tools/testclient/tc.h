@@ -36,6 +36,8 @@ int tc_send(nc_engine_t *e, nc_sid_t sid, const proto_msg_t *m);
 
 int tc_interactive_main(const tc_opts_t *o);
 int tc_bots_main(const tc_opts_t *o);
+/* --admin HOST:PORT --admin-secret-file FILE [command...] (tc_admin.c). */
+int tc_admin_main(int argc, char **argv);
 
 /* Prints one decoded server packet as a readable line (tc_print.c).
  * Thread-safe: lines never interleave. */

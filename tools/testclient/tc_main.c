@@ -35,7 +35,12 @@ static void usage(FILE *f)
                "  --port P         server port (default 7777)\n"
                "  --moves-quiet    interactive: do not print neighbours' moves\n"
                "  --proto-hash X   send X (hex) as protocol hash (tests the mismatch error)\n"
-               "  --help           this text\n");
+               "  --help           this text\n"
+               "\n"
+               "       testclient --admin HOST:PORT --admin-secret-file FILE [command...]\n"
+               "Operator's console: runs each command (or each stdin line) on the\n"
+               "gameserver's admin port and prints the answers; exit 1 if one answered\n"
+               "`error`, 3 if the console is unreachable or refuses the secret.\n");
 }
 
 static int parse_num(const char *v, double lo, double hi, double *out)
@@ -109,6 +114,8 @@ int main(int argc, char **argv)
                    .zones = {1, 2, 3},
                    .spread_radius = 100,
                    .status_s = 1};
+    if (argc > 1 && !strcmp(argv[1], "--admin")) /* the operator's console: tc_admin.c */
+        return tc_admin_main(argc, argv);
     int i = 1;
     while (i < argc) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
