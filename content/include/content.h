@@ -156,7 +156,7 @@ int content_save_all(content_world_t *w, content_done_fn done, void *ud, char *e
  * names, spawn points, portals) on each zone's strand; done runs once when
  * every zone has them, with one line per change.  -1 with err when the file
  * is bad or changes what needs a restart (zones added, removed or
- * reordered, a size): nothing is applied.  content/README.md, "Reload". */
+ * reordered, a size): nothing is applied.  content/README.md, "Reloading zones". */
 int content_reload_zones(content_world_t *w, content_done_fn done, void *ud, char *err,
                          size_t errlen);
 
