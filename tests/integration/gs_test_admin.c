@@ -49,7 +49,7 @@ static const char zones_resized[] =
     "  \"spawn\": {\"x\": 400, \"y\": 400}, \"portals\": []}]}\n";
 
 static gs_proc_t srv;
-static char zones_path[256], secret_path[256];
+static char zones_path[256], secret_path[256], fault_path[256];
 
 static int64_t now_ms(void)
 {
@@ -74,13 +74,16 @@ static int setup(void **state)
     snprintf(secret_path, sizeof secret_path, "%s/admin.secret", srv.dir);
     write_file(zones_path, zones_v1);
     write_file(secret_path, SECRET "\n");
-    static char secret_kv[300];
+    static char secret_kv[300], fault_kv[300];
     snprintf(secret_kv, sizeof secret_kv, "admin.secret_file=%s", secret_path);
+    snprintf(fault_path, sizeof fault_path, "%s/fault", srv.dir); /* absent: no fault */
+    snprintf(fault_kv, sizeof fault_kv, "database.fault_file=%s", fault_path);
     const char *args[] = {"--zones",     zones_path,
                           "--set",       secret_kv,
                           "--set",       "admin.port=0",
                           "--set",       "zones.max_speed=100000",
                           "--set",       "admin.auth_timeout_ms=1500",
+                          "--set",       fault_kv,
                           "--log-level", getenv("GS_DUMP") ? "debug" : "info",
                           NULL};
     return gs_proc_start(&srv, args, T);
@@ -401,6 +404,38 @@ static void test_save_answers_after_the_database_has_every_position(void **state
     adm_close(&a);
     gs_close(&p1);
     gs_close(&p2);
+}
+
+/* While the database refuses writes the saves are kept and retried (as
+ * always); `save` must not say "saved" then. */
+static void test_save_says_so_when_the_database_is_unavailable(void **state)
+{
+    (void)state;
+    static gs_client_t p;
+    assert_int_equal(gs_login(&p, srv.port, "save_down"), 0);
+    assert_int_equal(gs_move(&p, 111, 222), 0);
+    assert_int_equal(gs_barrier(&p, NULL, NULL, T), 0);
+    write_file(fault_path, "readonly\n");
+    adm_t a;
+    adm_login(&a);
+    char out[512];
+    assert_int_equal(adm_cmd(&a, "save", out, sizeof out), 0);
+    ASSERT_HAS(out, "error database unavailable: 1 characters' saves are kept and retried");
+    assert_int_equal(adm_cmd(&a, "status", out, sizeof out), 1);
+    ASSERT_HAS(out, "database up=no saves_pending=1");
+    assert_int_equal(remove(fault_path), 0);
+    /* the retry writes it; then `save` succeeds again */
+    double x = 0, y = 0;
+    for (int64_t end = now_ms() + T; now_ms() < end && x != 111;) {
+        gs_db_char_pos(srv.db, "save_down", NULL, &x, &y);
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(x == 111 && y == 222);
+    assert_int_equal(adm_cmd(&a, "save", out, sizeof out), 1);
+    ASSERT_HAS(out, "saved 1 characters");
+    adm_close(&a);
+    gs_close(&p);
 }
 
 static void test_reload_zones_applies_names_spawns_portals(void **state)
@@ -769,6 +804,7 @@ int main(void)
         TEST(test_announce_reaches_every_player),
         TEST(test_drain_refuses_logins_keeps_players_and_undrain_reopens),
         TEST(test_save_answers_after_the_database_has_every_position),
+        TEST(test_save_says_so_when_the_database_is_unavailable),
         TEST(test_reload_zones_applies_names_spawns_portals),
         TEST(test_reload_zones_bad_file_keeps_the_old_zones_and_says_why),
         TEST(test_log_sets_the_level_at_runtime),
