@@ -698,6 +698,19 @@ static void test_short_secret_file_is_refused_at_start(void **state)
     assert_null(strstr(err, "short\n"));
 }
 
+static void test_console_port_in_use_fails_start(void **state)
+{
+    (void)state;
+    char err[4096], kv[300], port[64], db[256];
+    snprintf(kv, sizeof kv, "admin.secret_file=%s", secret_path);
+    snprintf(port, sizeof port, "admin.port=%u", srv.admin_port); /* the running server's */
+    snprintf(db, sizeof db, "%s/other.db", srv.dir);
+    const char *args[] = {"--db", db, "--set", kv, "--set", port, NULL};
+    assert_int_equal(gs_run_capture(args, err, sizeof err, T), 1);
+    ASSERT_HAS(err, "console listen 127.0.0.1:");
+    ASSERT_HAS(err, "start-up failed");
+}
+
 static void test_console_is_off_without_a_secret_file(void **state)
 {
     (void)state;
@@ -815,6 +828,7 @@ int main(void)
         TEST(test_limits_line_length_connections_auth_deadline),
         TEST(test_non_loopback_host_is_refused_at_start),
         TEST(test_short_secret_file_is_refused_at_start),
+        TEST(test_console_port_in_use_fails_start),
         TEST(test_console_is_off_without_a_secret_file),
         TEST(test_testclient_admin_runs_commands_and_fails_on_error),
     };
