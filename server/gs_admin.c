@@ -20,9 +20,9 @@
 #define TAG "admin"
 #define SECRET_MAX 255
 #define SECRET_MIN 16
-#define HARD_EXTRA 4        /* netcore-level connections beyond admin.max_connections */
-#define QUEUED_LINES 16     /* input held behind a running command: 16 lines' worth */
-#define LEVEL_OUT_MAX 65536 /* bytes of one answer line buffer (who with many players) */
+#define HARD_EXTRA 4       /* netcore-level connections beyond admin.max_connections */
+#define QUEUED_LINES 16    /* input held behind a running command: 16 lines' worth */
+#define LINE_OUT_MAX 65536 /* longest answer line; longer ones are dropped */
 
 typedef struct slot_s {
     nc_sid_t sid; /* 0 = free */
@@ -93,7 +93,7 @@ static void vsay(gs_admin_conn_t *c, const char *prefix, const char *fmt, va_lis
     int n = vsnprintf(stack + pl, sizeof stack - pl, fmt, ap);
     if (n >= 0 && (size_t)n < sizeof stack - pl) {
         send_line(c, stack, pl + (size_t)n);
-    } else if (n >= 0 && (size_t)n < LEVEL_OUT_MAX) {
+    } else if (n >= 0 && (size_t)n < LINE_OUT_MAX) {
         char *big = malloc(pl + (size_t)n + 1);
         if (big) {
             memcpy(big, prefix, pl);
@@ -270,6 +270,10 @@ static void process(gs_admin_conn_t *c)
     while (!c->busy && !nc_session_is_closing(c->s)) {
         char *nl = memchr(c->in, '\n', c->len);
         size_t n = nl ? (size_t)(nl - c->in) : c->len;
+        if (n > c->ad->max_line && !c->authed) {
+            auth_failed(c, "the first line is too long"); /* rate-limited: anyone can */
+            return;
+        }
         if (n > c->ad->max_line) {
             nc_log(NC_LOG_WARN, TAG, "%s: line over %u bytes: closed", c->who, c->ad->max_line);
             gs_admin_error(c, "line too long (admin.max_line=%u)", c->ad->max_line);
