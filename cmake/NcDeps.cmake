@@ -38,6 +38,9 @@ if(CMAKE_CROSSCOMPILING AND WIN32)
   # libsodium's headers mark their symbols dllimport unless told the
   # library is static
   set_property(TARGET PkgConfig::SODIUM APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS SODIUM_STATIC)
+  # its randombytes calls RtlGenRandom (SystemFunction036, advapi32); mingw
+  # links advapi32 by default, named here so the dependency is explicit
+  set_property(TARGET PkgConfig::SODIUM APPEND PROPERTY INTERFACE_LINK_LIBRARIES advapi32)
   # gcc's mingw target reads format(printf) as msvcrt's printf (no %zu),
   # while the build links mingw's C99 printf (__USE_MINGW_ANSI_STDIO, set
   # by the toolchain file): the check would be wrong, the Linux build does it.

@@ -30,6 +30,9 @@ typedef struct gs_app_s {
     atomic_int saved;   /* the final save returned */
     atomic_int stopped; /* stop_all returned */
     size_t unsaved;     /* characters whose last save is not on disk (content_world_destroy) */
+    /* accounts (issue 13): auth.login_public_key, parsed */
+    uint8_t login_pk[32];
+    int have_login_pk;
     /* issue 14: the operator's console */
     gs_admin_t *admin;
     atomic_int console_stop; /* the console's `shutdown` asked main to stop */
@@ -66,6 +69,14 @@ void gs_peers_stop(gs_app_t *a);
 /* Unhooks global chat from the world (before the final save); the links
  * stay up until gs_peers_stop. */
 void gs_peers_detach(gs_app_t *a);
+/* issue 13: the links' authentication counters (zero without links). */
+struct gs_links_stats_s;
+void gs_peers_stats(struct gs_links_stats_s *out);
+/* gs_auth.c (issue 13): checks the auth.* keys and parses the login
+ * server's key (-1 with err: refuse to start), logs the dev-mode warning. */
+int gs_auth_prepare(gs_app_t *a, char *err, size_t errlen);
+/* --claim-character NAME --account ID, offline on database.path: exit code. */
+int gs_auth_claim(const gs_config_t *c);
 /* "up", "down" or "off" (port 0): the chat or the master link now. */
 const char *gs_peers_chat_state(gs_app_t *a);
 const char *gs_peers_master_state(gs_app_t *a);

@@ -3,6 +3,7 @@
 #include "gs_config.h"
 
 #include "netcore.h"
+#include "proto_auth.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -122,6 +123,22 @@ static const key_t_ keys[] = {
         "concurrent metrics connections (oldest unfinished request evicted)"),
     INT("metrics.request_timeout_ms", metrics_request_timeout_ms, 100, 60000,
         "accept to complete request, then closed"),
+    /* issue 13: s2s link authentication */
+    STR("links.secret_file", links_secret_file,
+        "file whose first line is the chat/master links' shared secret (>= 16 bytes)"),
+    BOOL("links.insecure", links_insecure,
+         "links without authentication (development only; the peers must agree)"),
+    /* accounts and tickets (issue 13) */
+    STR("auth.mode", auth_mode,
+        "\"ticket\" (a login needs a login-server ticket) or \"dev\" (name only: anyone "
+        "can log in as anyone)"),
+    STR("auth.login_public_key", auth_login_public_key,
+        "the login server's sign_pk, 64 hex (masterserver --show-keys); required in ticket mode"),
+    INT("auth.clock_skew_s", auth_clock_skew_s, 0, 3600,
+        "a ticket is accepted this long past its expiry (clock differences)"),
+    INT("auth.replay_cache_max", auth_replay_cache_max, 1, 10000000,
+        "ticket nonces remembered at once (until expiry); full: new logins refused"),
+    STR("auth.dev_role", auth_dev_role, "role of a name-only login in dev mode: player, gm, admin"),
     /* issue 14: the operator's console (gs_admin.c) */
     STR("admin.secret_file", admin_secret_file,
         "file whose first line is the console secret (unset = console disabled)"),
@@ -198,6 +215,10 @@ void gs_config_defaults(gs_config_t *c)
     c->shutdown_timeout_ms = 30000;
     c->metrics_max_conns = 16;
     c->metrics_request_timeout_ms = 2000;
+    snprintf(c->auth_mode, sizeof c->auth_mode, "ticket");
+    c->auth_clock_skew_s = 5;
+    c->auth_replay_cache_max = 100000;
+    snprintf(c->auth_dev_role, sizeof c->auth_dev_role, "gm");
     snprintf(c->admin_host, sizeof c->admin_host, "127.0.0.1");
     c->admin_port = 9178;
     c->admin_max_conns = 4;
@@ -290,6 +311,39 @@ static int walk(gs_config_t *c, const cJSON *obj, const char *prefix, char *err,
     return 0;
 }
 
+static int check_auth_keys(const gs_config_t *c, char *err, size_t errlen)
+{
+    uint8_t pk[PA_SIGN_PK_BYTES];
+    if (strcmp(c->auth_mode, "ticket") != 0 && strcmp(c->auth_mode, "dev") != 0) {
+        snprintf(err, errlen, "config key 'auth.mode': must be \"ticket\" or \"dev\"");
+        return -1;
+    }
+    if (pa_role_parse(c->auth_dev_role) < 0) {
+        snprintf(err, errlen, "config key 'auth.dev_role': must be player, gm or admin");
+        return -1;
+    }
+    if (c->auth_login_public_key[0] && (strlen(c->auth_login_public_key) != PA_KEY_HEX_LEN ||
+                                        pa_unhex(c->auth_login_public_key, pk, sizeof pk) != 0)) {
+        snprintf(err, errlen,
+                 "config key 'auth.login_public_key': expected 64 hex digits (the sign_pk line "
+                 "of `masterserver --show-keys`)");
+        return -1;
+    }
+    return 0;
+}
+
+int gs_config_check_auth(const gs_config_t *c, char *err, size_t errlen)
+{
+    if (strcmp(c->auth_mode, "ticket") != 0 || c->auth_login_public_key[0])
+        return 0;
+    snprintf(err, errlen,
+             "auth.mode is \"ticket\" (the default) but auth.login_public_key is not set: the "
+             "gameserver cannot verify login tickets without it.  Run `masterserver --show-keys` "
+             "on the login server and put its sign_pk (64 hex) in auth.login_public_key, or set "
+             "auth.mode to \"dev\" for a local test shard (anyone can log in as anyone)");
+    return -1;
+}
+
 static int check_cross(const gs_config_t *c, char *err, size_t errlen)
 {
     nc_log_level_t lvl;
@@ -305,7 +359,7 @@ static int check_cross(const gs_config_t *c, char *err, size_t errlen)
         snprintf(err, errlen, "config key 'pool.mode': must be \"shared\" or \"separate\"");
         return -1;
     }
-    return 0;
+    return check_auth_keys(c, err, errlen);
 }
 
 /* A literal loopback address: a dotted quad 127.a.b.c or ::1.  Names
@@ -452,12 +506,40 @@ static void usage(void)
            "                  [--log-level LVL] [--metrics-port N] [--zones FILE]\n"
            "                  [--shard NAME] [--chat-port N] [--master-port N]\n"
            "                  [--set KEY=VALUE]... [--help]\n"
+           "       gameserver --claim-character NAME --account ID [--config FILE] [--db PATH]\n"
+           "                  (offline: gives a legacy character to an account, then exits)\n"
            "Flags override the config file. Keys (dotted paths in gameserver.json):\n");
     gs_config_print_keys(stdout);
 }
 
+/* --claim-character NAME --account ID (gs_auth.c runs the claim). */
+static int claim_flag(gs_config_t *c, const char *flag, const char *val, char *err, size_t errlen)
+{
+    if (strcmp(flag, "--claim-character") == 0) {
+        if (strlen(val) < 2 || strlen(val) >= sizeof c->claim_name) {
+            snprintf(err, errlen, "--claim-character: names are 2-24 characters");
+            return -1;
+        }
+        snprintf(c->claim_name, sizeof c->claim_name, "%s", val);
+        c->claim_given = 1;
+        return 0;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long id = strtoull(val, &end, 10);
+    if (val[0] < '0' || val[0] > '9' || end == val || *end || errno == ERANGE) {
+        snprintf(err, errlen, "--account: expected an account id (a whole number), got '%s'", val);
+        return -1;
+    }
+    c->claim_account = id;
+    c->account_given = 1;
+    return 0;
+}
+
 static int apply_flag(gs_config_t *c, const char *flag, const char *val, char *err, size_t errlen)
 {
+    if (strcmp(flag, "--claim-character") == 0 || strcmp(flag, "--account") == 0)
+        return claim_flag(c, flag, val, err, errlen);
     if (strcmp(flag, "--set") == 0) {
         const char *eq = strchr(val, '=');
         char key[128];
@@ -496,6 +578,10 @@ int gs_config_from_args(gs_config_t *c, int argc, char **argv, char *err, size_t
     for (int i = 1; i + 1 < argc; i += 2)
         if (strcmp(argv[i], "--config") != 0 && apply_flag(c, argv[i], argv[i + 1], err, errlen))
             return -1;
+    if (c->claim_given != c->account_given) {
+        snprintf(err, errlen, "--claim-character NAME and --account ID go together");
+        return -1;
+    }
     return gs_config_validate(c, err, errlen);
 }
 

@@ -64,6 +64,18 @@ typedef struct gs_config_s {
     int64_t shutdown_timeout_ms; /* 0 = no deadline */
     int64_t metrics_max_conns;
     int64_t metrics_request_timeout_ms;
+    /* issue 13: s2s link authentication (gs_peers.c, tools/common/tl_s2s.h) */
+    char links_secret_file[512];
+    int links_insecure; /* bool */
+    /* accounts and tickets (issue 13; server/README.md, "Accounts and tickets") */
+    char auth_mode[16];             /* "ticket" (default) or "dev" */
+    char auth_login_public_key[72]; /* 64 hex digits: the login server's sign_pk */
+    int64_t auth_clock_skew_s, auth_replay_cache_max;
+    char auth_dev_role[16]; /* role of a name-only login in dev mode */
+    /* gameserver --claim-character NAME --account ID: not config keys */
+    char claim_name[32];
+    uint64_t claim_account;
+    int claim_given, account_given;
     /* issue 14: the operator's console (gs_admin.c; server/README.md) */
     char admin_secret_file[512]; /* "" = console disabled */
     char admin_host[64];
@@ -87,6 +99,10 @@ int gs_config_from_args(gs_config_t *c, int argc, char **argv, char *err, size_t
  * to get a worker while all higher-priority queues run at their caps.
  * -1 with a message naming the keys. */
 int gs_config_validate(const gs_config_t *c, char *err, size_t errlen);
+/* auth.mode "ticket" needs auth.login_public_key: -1 with a message saying
+ * where to get it (masterserver --show-keys).  Checked at start-up, not by
+ * gs_config_from_args, so the offline --claim-character needs no key. */
+int gs_config_check_auth(const gs_config_t *c, char *err, size_t errlen);
 /* Writes "key  type  default  range  description" lines (for --help). */
 void gs_config_print_keys(void *file);
 

@@ -6,6 +6,7 @@
 #include "content.h"
 #include "gs_platform.h"
 #include "proto_packets.h"
+#include "tl_s2s.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,7 +19,19 @@ typedef struct link_s {
     gs_links_t *owner;
     const char *what; /* "chat" / "master" */
     nc_client_t *client;
-    atomic_int online; /* hello (and register) answered with ok */
+    atomic_int online; /* authenticated (and, master, registered) */
+    /* the handshake of the current connection; touched only by this link's
+     * handlers, which run one at a time (one session, one strand) */
+    proto_s2s_hello_t hello; /* ours: its nonce */
+    int authed;
+    atomic_uint_fast64_t auth_failures;
+    nc_log_state_t auth_log;
+    /* netcore's back-off restarts at every connect that succeeds, so after
+     * a failed handshake the link holds the session this long before
+     * closing it: base * 2^failures in a row, capped at reconnect_max_ms */
+    uint32_t fails_in_row;
+    nc_sid_t doomed;
+    nc_timer_id_t close_timer;
 } link_t;
 
 struct gs_links_s {
@@ -49,10 +62,11 @@ static void system_say(gs_links_t *l, const char *text)
 static void on_open(nc_session_t *s, void *ud)
 {
     link_t *k = ud;
+    const gs_links_cfg_t *c = &k->owner->cfg;
     proto_msg_t m = {.type = PROTO_T_S2S_HELLO};
-    m.s2s_hello.role = 0;
-    m.s2s_hello.proto_hash = PROTO_HASH;
-    snprintf(m.s2s_hello.name, sizeof m.s2s_hello.name, "%s", k->owner->cfg.shard);
+    tl_s2s_client_hello(c->insecure ? NULL : c->key, c->shard, 0, &k->hello);
+    k->authed = 0;
+    m.s2s_hello = k->hello;
     send_msg(s, &m);
 }
 
@@ -70,21 +84,66 @@ static void register_shard(link_t *k, nc_session_t *s)
 static void link_up(link_t *k, nc_session_t *s)
 {
     atomic_store(&k->online, 1);
+    k->fails_in_row = 0;
     nc_log(NC_LOG_INFO, TAG, "%s link up (session %llx, %s)", k->what,
            (unsigned long long)nc_session_id(s), nc_session_peer(s));
     if (k == &k->owner->chat)
         system_say(k->owner, "global chat online");
 }
 
+static void close_job(void *arg)
+{
+    link_t *k = arg;
+    nc_close_id(k->owner->engine, k->doomed, PROTO_ERR_S2S_AUTH_FAILED, "s2s auth failed");
+}
+
+/* Counts, logs (rate-limited) and closes the session after the back-off
+ * (at once if the timer cannot be armed). */
+static void auth_failed(link_t *k, nc_session_t *s, const char *why)
+{
+    atomic_fetch_add(&k->auth_failures, 1);
+    nc_log_limited(&k->auth_log, 10000, NC_LOG_ERROR, TAG,
+                   "%s link to %s: authentication failed: %s; check links.secret_file / "
+                   "links.insecure on both sides (%llu failures so far)",
+                   k->what, nc_session_peer(s), why,
+                   (unsigned long long)atomic_load(&k->auth_failures));
+    uint32_t cap = k->owner->cfg.reconnect_max_ms ? k->owner->cfg.reconnect_max_ms : 2000;
+    uint64_t delay = 100;
+    for (uint32_t i = 0; i < k->fails_in_row && delay < cap; i++)
+        delay *= 2;
+    k->fails_in_row++;
+    k->doomed = nc_session_id(s);
+    if (atomic_load(&k->owner->stopping) ||
+        nc_timer_start(k->owner->timer_strand, delay < cap ? delay : cap, 0, close_job, k,
+                       &k->close_timer) != 0)
+        nc_session_close(s, PROTO_ERR_S2S_AUTH_FAILED, "s2s auth failed");
+}
+
+/* The server's answer to our hello: check its proof, send ours, then
+ * register (master) or go up (chat).  After that, a hello_result can only
+ * be a refusal (our proof was wrong, the chat server is full). */
 static void on_hello_result(link_t *k, nc_session_t *s, const proto_s2s_hello_result_t *r)
 {
-    if (r->code != 0) {
+    const gs_links_cfg_t *c = &k->owner->cfg;
+    if (r->code == PROTO_ERR_HASH_MISMATCH || (k->authed && r->code != 0)) {
         nc_log(NC_LOG_ERROR, TAG, "%s server refused us: %s (its protocol %016llx, ours %016llx)",
                k->what, proto_err_text(r->code), (unsigned long long)r->proto_hash,
                (unsigned long long)PROTO_HASH);
+        if (r->code == PROTO_ERR_S2S_AUTH_FAILED)
+            atomic_fetch_add(&k->auth_failures, 1);
         nc_session_close(s, r->code, "refused by peer");
         return;
     }
+    proto_msg_t m = {.type = PROTO_T_S2S_AUTH};
+    char err[128];
+    if (k->authed || tl_s2s_client_result(c->insecure ? NULL : c->key, &k->hello, r, &m.s2s_auth,
+                                          err, sizeof err) != 0) {
+        auth_failed(k, s, k->authed ? "a second s2s_hello_result" : err);
+        return;
+    }
+    k->authed = 1;
+    if (!c->insecure)
+        send_msg(s, &m);
     if (k == &k->owner->master)
         register_shard(k, s);
     else
@@ -95,6 +154,8 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
 {
     link_t *k = ud;
     gs_links_t *l = k->owner;
+    if (k->doomed == nc_session_id(s))
+        return; /* failed its handshake: closes after the back-off */
     proto_msg_t m;
     int rc = proto_decode(type, body, len, &m);
     if (rc < 0) {
@@ -169,6 +230,13 @@ int gs_links_master_online(const gs_links_t *l)
     return l && atomic_load(&((gs_links_t *)l)->master.online);
 }
 
+void gs_links_stats(const gs_links_t *l, gs_links_stats_t *out)
+{
+    gs_links_t *m = (gs_links_t *)l;
+    out->chat_auth_failures = m ? atomic_load(&m->chat.auth_failures) : 0;
+    out->master_auth_failures = m ? atomic_load(&m->master.auth_failures) : 0;
+}
+
 static int link_start(gs_links_t *l, link_t *k, const char *what, const char *host, uint16_t port,
                       nc_queue_t *control)
 {
@@ -229,6 +297,7 @@ static void fence_job(void *arg)
  * did not run in time (then l must not be freed: the job writes to it). */
 static int fence_timer_strand(gs_links_t *l)
 {
+    atomic_store(&l->fenced, 0);
     int rc = nc_strand_post(l->timer_strand, fence_job, &l->fenced);
     if (rc == NC_EQFULL)
         rc = nc_timer_start(l->timer_strand, 0, 0, fence_job, &l->fenced, NULL);
@@ -252,13 +321,22 @@ void gs_links_stop(gs_links_t *l)
         return;
     gs_links_detach_world(l);
     atomic_store(&l->stopping, 1);
+    nc_pool_t *pool = l->timer_strand ? nc_queue_pool(nc_strand_queue(l->timer_strand)) : NULL;
     if (l->hb_timer)
-        nc_timer_cancel(nc_queue_pool(nc_strand_queue(l->timer_strand)), l->hb_timer);
+        nc_timer_cancel(pool, l->hb_timer);
     int fenced = l->timer_strand ? fence_timer_strand(l) : 0;
     if (l->chat.client)
         nc_client_destroy(l->chat.client);
     if (l->master.client)
         nc_client_destroy(l->master.client);
+    /* no handler runs any more, so no close timer is armed after these
+     * cancels; the second fence waits out one already posted */
+    if (l->chat.close_timer)
+        nc_timer_cancel(pool, l->chat.close_timer);
+    if (l->master.close_timer)
+        nc_timer_cancel(pool, l->master.close_timer);
+    if (fenced == 0 && l->timer_strand && (l->chat.close_timer || l->master.close_timer))
+        fenced = fence_timer_strand(l);
     if (fenced != 0) {
         nc_log(NC_LOG_ERROR, TAG, "heartbeat job still running after 10 s; links not freed");
         return;

@@ -27,6 +27,12 @@ typedef struct gs_links_cfg_s {
 
     /* per connect attempt (then back-off); 0 = netcore's 5000 */
     uint32_t connect_timeout_ms;
+
+    /* issue 13: each link proves the secret and checks the peer's proof
+     * (tools/common/tl_s2s.h; pa_s2s_key of links.secret_file), unless
+     * insecure (links.insecure: no auth, the peers must run insecure too) */
+    int insecure;
+    uint8_t key[32]; /* PA_S2S_KEY_BYTES */
 } gs_links_cfg_t;
 
 /* What the links need from the game; called from control-queue jobs. */
@@ -53,6 +59,12 @@ void gs_links_stop(gs_links_t *l);
 int gs_links_global_chat(gs_links_t *l, const char *sender, const char *text);
 int gs_links_chat_online(const gs_links_t *l);
 int gs_links_master_online(const gs_links_t *l);
+/* Link authentication failures since start (the peer's proof was wrong,
+ * it refused ours, or the two sides disagree on link auth): chat, master. */
+typedef struct gs_links_stats_s {
+    uint64_t chat_auth_failures, master_auth_failures;
+} gs_links_stats_t;
+void gs_links_stats(const gs_links_t *l, gs_links_stats_t *out);
 
 /* Glue for content: wires a world's global-chat hook, delivery and
  * population to the links (content_set_global_chat_hook), and unwires it.

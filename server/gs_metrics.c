@@ -2,6 +2,7 @@
  * player role), per-queue job metrics (from every pool), zone tick histogram,
  * database latency histogram and content counters. */
 #include "gs_admin.h"
+#include "gs_links.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,6 +73,26 @@ static void limit_metrics(buf_t *b, const content_stats_t *c)
     put(b, "gs_prelogin_sessions %u\n", c->prelogin);
 }
 
+/* Accounts (issue 13): tickets, ownership, privileged commands. */
+static void auth_metrics(buf_t *b, const content_stats_t *c)
+{
+    head(b, "gs_auth_tickets_accepted_total", "counter", "Login tickets that passed every check.");
+    put(b, "gs_auth_tickets_accepted_total %llu\n", (unsigned long long)c->tickets_accepted);
+    head(b, "gs_auth_tickets_rejected_total", "counter", "Login tickets refused, by reason.");
+    for (int i = 0; i < CONTENT_TICKET_REASONS; i++)
+        put(b, "gs_auth_tickets_rejected_total{reason=\"%s\"} %llu\n",
+            content_ticket_reject_name[i], (unsigned long long)c->tickets_rejected[i]);
+    head(b, "gs_auth_not_owner_total", "counter",
+         "Logins refused: the character is another account's, or legacy (unclaimed).");
+    put(b, "gs_auth_not_owner_total %llu\n", (unsigned long long)c->not_owner);
+    head(b, "gs_commands_not_allowed_total", "counter",
+         "Privileged chat commands refused for the player's role.");
+    put(b, "gs_commands_not_allowed_total %llu\n", (unsigned long long)c->not_allowed);
+    head(b, "gs_auth_replay_cache_nonces", "gauge",
+         "Ticket nonces remembered now (auth.replay_cache_max at most).");
+    put(b, "gs_auth_replay_cache_nonces %u\n", c->replay_cache_size);
+}
+
 static void role_metrics(buf_t *b, gs_app_t *a)
 {
     nc_role_stats_t s;
@@ -133,6 +154,7 @@ static void role_metrics(buf_t *b, gs_app_t *a)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         put(b, "gs_bad_input_total{reason=\"%s\"} %llu\n", bad[i].r, (unsigned long long)bad[i].v);
     limit_metrics(b, &c);
+    auth_metrics(b, &c);
 }
 
 typedef struct qrow_s {
@@ -268,6 +290,20 @@ static void content_metrics(buf_t *b, gs_app_t *a)
     put(b, "gs_content_queue_full_total %llu\n", (unsigned long long)c.queue_full);
 }
 
+/* issue 13: authentication of the chat and master links. */
+static void link_metrics(buf_t *b)
+{
+    gs_links_stats_t ls;
+    gs_peers_stats(&ls);
+    head(b, "gs_link_auth_failures_total", "counter",
+         "Chat/master link handshakes that failed authentication (wrong proof, refused, "
+         "link auth mismatch).");
+    put(b, "gs_link_auth_failures_total{link=\"chat\"} %llu\n",
+        (unsigned long long)ls.chat_auth_failures);
+    put(b, "gs_link_auth_failures_total{link=\"master\"} %llu\n",
+        (unsigned long long)ls.master_auth_failures);
+}
+
 int gs_metrics_render(void *app, const char *path, char **body, size_t *len, const char **ctype)
 {
     gs_app_t *a = app;
@@ -281,6 +317,7 @@ int gs_metrics_render(void *app, const char *path, char **body, size_t *len, con
         role_metrics(&b, a);
         queue_metrics(&b, a);
         content_metrics(&b, a);
+        link_metrics(&b);
         gs_http_stats_t hs;
         gs_http_stats(a->http, &hs);
         head(&b, "gs_metrics_http_closed_total", "counter",

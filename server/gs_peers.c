@@ -3,12 +3,46 @@
  * run on the shared low-priority `control` queue (app->q_control). */
 #include "gs_app.h"
 #include "gs_links.h"
+#include "tl_s2s.h"
 
 #include <stdio.h>
 
 static gs_links_t *links; /* one app per process */
 /* the same, for readers on other threads (console, /status) */
 static _Atomic(gs_links_t *) links_pub;
+
+/* issue 13: the link key from links.secret_file, or links.insecure (a loud
+ * warning).  Without either, a shard with a link configured does not start.
+ * -1 after an ERROR line. */
+static int link_auth(const gs_config_t *c, gs_links_cfg_t *lc)
+{
+    if (c->chat_port == 0 && c->master_port == 0)
+        return 0; /* no link: nothing to authenticate */
+    if (c->links_insecure && c->links_secret_file[0]) {
+        nc_log(NC_LOG_ERROR, "links", "links.secret_file and links.insecure exclude each other");
+        return -1;
+    }
+    if (c->links_insecure) {
+        lc->insecure = 1;
+        nc_log(NC_LOG_WARN, "links",
+               "*** links.insecure: the chat/master links are NOT authenticated; anyone on "
+               "their ports can pose as the chat or master server. Development only. ***");
+        return 0;
+    }
+    if (!c->links_secret_file[0]) {
+        nc_log(NC_LOG_ERROR, "links",
+               "no link secret: set links.secret_file (the file the chat and master servers get "
+               "with --secret-file), or links.insecure: true for a development shard, or "
+               "disable the links (--chat-port 0 --master-port 0)");
+        return -1;
+    }
+    char err[256];
+    if (tl_s2s_load_key(c->links_secret_file, lc->key, err, sizeof err) != 0) {
+        nc_log(NC_LOG_ERROR, "links", "links.secret_file: %s", err);
+        return -1;
+    }
+    return 0;
+}
 
 int gs_peers_start(gs_app_t *a)
 {
@@ -26,10 +60,19 @@ int gs_peers_start(gs_app_t *a)
     lc.capacity = (uint32_t)c->max_sessions;
     lc.heartbeat_ms = (uint32_t)c->heartbeat_ms;
     lc.connect_timeout_ms = (uint32_t)c->links_connect_timeout_ms;
-    if (gs_links_start_for_world(a->engine, a->q_control, &lc, a->world, &links) != 0)
+    if (link_auth(c, &lc) != 0)
+        return -1;
+    int rc = gs_links_start_for_world(a->engine, a->q_control, &lc, a->world, &links);
+    pa_wipe(lc.key, sizeof lc.key);
+    if (rc != 0)
         return -1;
     atomic_store(&links_pub, links);
     return 0;
+}
+
+void gs_peers_stats(gs_links_stats_t *out)
+{
+    gs_links_stats(atomic_load(&links_pub), out); /* metrics thread: the published one */
 }
 
 void gs_peers_stop(gs_app_t *a)

@@ -3,6 +3,8 @@
  * READY and runs until SIGINT/SIGTERM, then shuts down in order. */
 #include "gs_admin.h"
 
+#include "proto_auth.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -56,7 +58,12 @@ static int start_world(gs_app_t *a)
                         .prelogin_packets = (uint32_t)c->prelogin_packets,
                         .new_chars_per_min = (uint32_t)c->new_chars_per_min,
                         .new_chars_per_min_global = (uint32_t)c->new_chars_per_min_global,
-                        .exempt_loopback = c->exempt_loopback};
+                        .exempt_loopback = c->exempt_loopback,
+                        .auth_ticket = strcmp(c->auth_mode, "ticket") == 0,
+                        .login_pk = a->have_login_pk ? a->login_pk : NULL,
+                        .clock_skew_s = (uint32_t)c->auth_clock_skew_s,
+                        .replay_cache_max = (uint32_t)c->auth_replay_cache_max,
+                        .dev_role = pa_role_parse(c->auth_dev_role)};
     char err[256];
     if (content_world_create(&o, &a->world, err, sizeof err) != 0) {
         nc_log(NC_LOG_ERROR, TAG, "world: %s", err);
@@ -273,9 +280,15 @@ int main(int argc, char **argv)
             fprintf(stderr, "gameserver: %s\n", err);
         return rc < 0 ? 2 : 0;
     }
+    if (a.cfg.claim_given)
+        return gs_auth_claim(&a.cfg);
     nc_log_level_t lvl = NC_LOG_INFO;
     nc_log_level_parse(a.cfg.log_level, &lvl);
     nc_log_set_level(lvl);
+    if (gs_auth_prepare(&a, err, sizeof err) != 0) {
+        fprintf(stderr, "gameserver: %s\n", err);
+        return 2;
+    }
     a.started_ms = nc_now_ms();
     /* every player needs a descriptor; 128 more for metrics (64), the
      * database, links and the engine.  Short of it: a clear warning (not a

@@ -52,6 +52,13 @@ typedef struct content_opts_s {
     uint32_t db_max_waiting;              /* requests waiting for the database [4096] */
     uint32_t db_shutdown_save_timeout_ms; /* shutdown retries saves for [30000] */
     const char *db_fault_file;            /* tests only (content_db_opts_t.fault_file) */
+    /* accounts and tickets (issue 13; content/README.md, "Accounts").  A
+     * zeroed struct is dev mode with no key (benchmarks, unit tests). */
+    int auth_ticket;           /* 1: a login must carry a valid ticket (auth.mode "ticket") */
+    const uint8_t *login_pk;   /* the login server's 32-byte sign_pk, or NULL */
+    uint32_t clock_skew_s;     /* a ticket is accepted until expires_s + this */
+    uint32_t replay_cache_max; /* nonces remembered at once [0: 100000] */
+    int dev_role;              /* PA_ROLE_* of a name-only (dev) login */
 } content_opts_t;
 
 int content_world_create(const content_opts_t *o, content_world_t **out, char *err, size_t errlen);
@@ -98,6 +105,10 @@ typedef struct content_zone_stats_s {
     uint64_t notifications;
 } content_zone_stats_t;
 
+/* Ticket refusals by reason (gs_auth_tickets_rejected_total{reason}). */
+#define CONTENT_TICKET_REASONS 7
+extern const char *const content_ticket_reject_name[CONTENT_TICKET_REASONS];
+
 typedef struct content_stats_s {
     uint32_t online;
     uint64_t logins, takeovers;
@@ -117,6 +128,12 @@ typedef struct content_stats_s {
     uint64_t db_requests_waiting; /* logins/gold changes waiting for the database */
     uint64_t db_retries, db_requests_timed_out, db_saves_lost;
     uint64_t money_range_refused; /* gold/item changes refused: amount or result overflows */
+    /* accounts (issue 13) */
+    uint64_t tickets_accepted;
+    uint64_t tickets_rejected[CONTENT_TICKET_REASONS]; /* by content_ticket_reject_name */
+    uint64_t not_owner;   /* logins refused: the character is another account's, or legacy */
+    uint64_t not_allowed; /* privileged commands refused for the player's role */
+    uint32_t replay_cache_size;
 } content_stats_t;
 extern const char *const content_db_fault_name[6]; /* busy locked readonly full ioerr other */
 extern const double content_db_latency_bucket_ms[8];

@@ -24,6 +24,8 @@ enum {
     ST_GOLD_SET,
     ST_ITEM_ADD,
     ST_ITEM_GET,
+    ST_OWNER_GET,
+    ST_OWNER_SET,
     ST_COUNT
 };
 
@@ -32,10 +34,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_LOAD] = "SELECT c.id, c.name, c.zone, c.x, c.y, c.created, c.last_login, c.played_time,"
-                " COALESCE(w.gold, 0) FROM characters c LEFT JOIN wallet w ON w.char_id = c.id"
+                " COALESCE(w.gold, 0), c.account_id"
+                " FROM characters c LEFT JOIN wallet w ON w.char_id = c.id"
                 " WHERE c.name = ?1",
-    [ST_INSERT] = "INSERT INTO characters(name, zone, x, y, created, last_login, played_time)"
-                  " VALUES(?1, ?2, ?3, ?4, ?5, ?5, 0)",
+    [ST_INSERT] = "INSERT INTO characters(name, zone, x, y, created, last_login, played_time,"
+                  " account_id) VALUES(?1, ?2, ?3, ?4, ?5, ?5, 0, ?6)",
     [ST_TOUCH] = "UPDATE characters SET last_login = ?2 WHERE id = ?1",
     [ST_SAVE_POS] = "UPDATE characters SET zone = ?2, x = ?3, y = ?4, played_time = ?5"
                     " WHERE id = ?1",
@@ -47,6 +50,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " ON CONFLICT(char_id, item) DO UPDATE SET count = count + excluded.count"
                     " WHERE count <= 9223372036854775807 - excluded.count",
     [ST_ITEM_GET] = "SELECT count FROM inventory WHERE char_id = ?1 AND item = ?2",
+    /* accounts (issue 13): NULL account_id = a legacy (unowned) character */
+    [ST_OWNER_GET] = "SELECT id, account_id FROM characters WHERE name = ?1",
+    [ST_OWNER_SET] = "UPDATE characters SET account_id = ?2 WHERE id = ?1",
 };
 
 /* Migration i brings user_version from i to i + 1; append, never edit. */
@@ -60,6 +66,10 @@ static const char *const migrations[CONTENT_DB_SCHEMA_VERSION] = {
     "CREATE TABLE inventory(char_id INTEGER NOT NULL REFERENCES characters(id),"
     " item INTEGER NOT NULL, count INTEGER NOT NULL CHECK(count >= 0),"
     " PRIMARY KEY(char_id, item));",
+    /* issue 13: characters belong to accounts (the login server's account
+     * ids); the ones created before have none: "legacy" until claimed */
+    ("ALTER TABLE characters ADD COLUMN account_id INTEGER;"
+     "CREATE INDEX characters_by_account ON characters(account_id);"),
 };
 
 const double content_db_bucket_ms[8] = {0.1, 0.5, 1, 5, 10, 50, 100, 1e300};
@@ -69,8 +79,9 @@ const char *const content_db_fault_name[CONTENT_DB_F_COUNT] = {"busy", "locked",
                                                                "full", "ioerr",  "other"};
 
 /* Operations, for logs (one rate-limited line per second each). */
-enum { OP_OPEN, OP_LOGIN, OP_SAVE, OP_GOLD, OP_PROBE, OP_EXISTS, OP_COUNT };
-static const char *const op_name[OP_COUNT] = {"open", "login", "save", "gold", "probe", "exists"};
+enum { OP_OPEN, OP_LOGIN, OP_SAVE, OP_GOLD, OP_PROBE, OP_EXISTS, OP_CLAIM, OP_COUNT };
+static const char *const op_name[OP_COUNT] = {"open",  "login",  "save", "gold",
+                                              "probe", "exists", "claim"};
 
 struct content_db_s {
     sqlite3 *h;
@@ -162,10 +173,13 @@ static void record(content_db_t *db, uint64_t t0, int ok)
 }
 
 static const char *const stmt_name[ST_COUNT] = {
-    [ST_BEGIN] = "begin",         [ST_COMMIT] = "commit",      [ST_ROLLBACK] = "rollback",
-    [ST_LOAD] = "load",           [ST_INSERT] = "insert",      [ST_TOUCH] = "touch",
-    [ST_SAVE_POS] = "save",       [ST_GOLD_GET] = "gold read", [ST_GOLD_SET] = "gold write",
-    [ST_ITEM_ADD] = "item write", [ST_ITEM_GET] = "item read",
+    [ST_BEGIN] = "begin",           [ST_COMMIT] = "commit",
+    [ST_ROLLBACK] = "rollback",     [ST_LOAD] = "load",
+    [ST_INSERT] = "insert",         [ST_TOUCH] = "touch",
+    [ST_SAVE_POS] = "save",         [ST_GOLD_GET] = "gold read",
+    [ST_GOLD_SET] = "gold write",   [ST_ITEM_ADD] = "item write",
+    [ST_ITEM_GET] = "item read",    [ST_OWNER_GET] = "owner read",
+    [ST_OWNER_SET] = "owner write",
 };
 
 /* One statement that returns no row: CONTENT_DB_OK or the fault's result. */
@@ -201,7 +215,9 @@ static int tx_end(content_db_t *db, uint64_t t0, int rc)
     }
     if (rc == CONTENT_DB_RANGE)
         atomic_fetch_add(&db->range_refused, 1);
-    record(db, t0, rc == CONTENT_DB_OK || rc == CONTENT_DB_REFUSED || rc == CONTENT_DB_RANGE);
+    record(db, t0,
+           rc == CONTENT_DB_OK || rc == CONTENT_DB_REFUSED || rc == CONTENT_DB_RANGE ||
+               rc == CONTENT_DB_NOT_OWNER);
     return rc;
 }
 
@@ -347,6 +363,8 @@ static int load_row(content_db_t *db, const char *name, content_char_t *c)
         c->last_login_ms = sqlite3_column_int64(s, 6);
         c->played_s = sqlite3_column_int64(s, 7);
         c->gold = sqlite3_column_int64(s, 8);
+        c->has_owner = sqlite3_column_type(s, 9) != SQLITE_NULL;
+        c->account_id = c->has_owner ? (uint64_t)sqlite3_column_int64(s, 9) : 0;
     }
     sqlite3_reset(s);
     if (rc == SQLITE_ROW)
@@ -354,8 +372,9 @@ static int load_row(content_db_t *db, const char *name, content_char_t *c)
     return rc == SQLITE_DONE ? 0 : fault(db, rc, stmt_name[ST_LOAD]);
 }
 
+/* owner: the account a new character belongs to, or NULL (nobody). */
 static int insert_row(content_db_t *db, const char *name, int32_t zone, float x, float y,
-                      int64_t now_ms)
+                      int64_t now_ms, const uint64_t *owner)
 {
     sqlite3_stmt *s = db->st[ST_INSERT];
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
@@ -363,11 +382,32 @@ static int insert_row(content_db_t *db, const char *name, int32_t zone, float x,
     sqlite3_bind_double(s, 3, x);
     sqlite3_bind_double(s, 4, y);
     sqlite3_bind_int64(s, 5, now_ms);
+    if (owner) /* stored as the same 64 bits: ids above INT64_MAX read back equal */
+        sqlite3_bind_int64(s, 6, (int64_t)*owner);
+    else
+        sqlite3_bind_null(s, 6);
     return exec1(db, ST_INSERT);
+}
+
+/* The owner rules for an existing character (content_db.h). */
+static int owner_ok(const content_login_t *who, const content_char_t *c)
+{
+    if (!who->checked)
+        return 1;
+    if (!c->has_owner)
+        return who->legacy_ok;
+    return c->account_id == who->account_id;
 }
 
 int content_db_load_or_create(content_db_t *db, const char *name, int32_t zone, float x, float y,
                               int64_t now_ms, content_char_t *out)
+{
+    const content_login_t anyone = {.checked = 0, .legacy_ok = 1};
+    return content_db_login(db, name, &anyone, zone, x, y, now_ms, out);
+}
+
+int content_db_login(content_db_t *db, const char *name, const content_login_t *who, int32_t zone,
+                     float x, float y, int64_t now_ms, content_char_t *out)
 {
     uint64_t t0 = mono_us();
     memset(out, 0, sizeof *out);
@@ -376,8 +416,12 @@ int content_db_load_or_create(content_db_t *db, const char *name, int32_t zone, 
         return rc;
     int found = load_row(db, name, out);
     rc = found < 0 ? found : CONTENT_DB_OK;
+    if (found == 1 && !owner_ok(who, out))
+        rc = CONTENT_DB_NOT_OWNER;
+    int has_owner = out->has_owner;
+    uint64_t owner = out->account_id;
     if (found == 0) {
-        rc = insert_row(db, name, zone, x, y, now_ms);
+        rc = insert_row(db, name, zone, x, y, now_ms, who->checked ? &who->account_id : NULL);
         if (rc == CONTENT_DB_OK) {
             found = load_row(db, name, out);
             rc = found < 0 ? found : found == 1 ? CONTENT_DB_OK : CONTENT_DB_ERROR;
@@ -391,11 +435,46 @@ int content_db_load_or_create(content_db_t *db, const char *name, int32_t zone, 
         rc = exec1(db, ST_TOUCH);
     }
     rc = tx_end(db, t0, rc);
-    if (rc == CONTENT_DB_OK)
+    if (rc == CONTENT_DB_OK) {
         out->last_login_ms = now_ms;
-    else
+    } else {
         memset(out, 0, sizeof *out);
+        out->has_owner = has_owner; /* NOT_OWNER: legacy or another account's */
+        out->account_id = owner;
+    }
     return rc;
+}
+
+int content_db_claim(content_db_t *db, const char *name, uint64_t account_id, int *outcome,
+                     uint64_t *prev_owner)
+{
+    uint64_t t0 = mono_us();
+    *outcome = CONTENT_CLAIM_NO_SUCH;
+    *prev_owner = 0;
+    int rc = tx_begin(db, OP_CLAIM, t0);
+    if (rc != CONTENT_DB_OK)
+        return rc;
+    sqlite3_stmt *s = db->st[ST_OWNER_GET];
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    int step = sqlite3_step(s);
+    int64_t id = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    int owned = step == SQLITE_ROW && sqlite3_column_type(s, 1) != SQLITE_NULL;
+    uint64_t owner = owned ? (uint64_t)sqlite3_column_int64(s, 1) : 0;
+    sqlite3_reset(s);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = fault(db, step, stmt_name[ST_OWNER_GET]);
+    else if (step == SQLITE_ROW && owned) {
+        *prev_owner = owner;
+        *outcome = owner == account_id ? CONTENT_CLAIM_ALREADY : CONTENT_CLAIM_OWNED;
+    } else if (step == SQLITE_ROW) {
+        s = db->st[ST_OWNER_SET];
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int64(s, 2, (int64_t)account_id);
+        rc = exec1(db, ST_OWNER_SET);
+        if (rc == CONTENT_DB_OK)
+            *outcome = CONTENT_CLAIM_DONE;
+    }
+    return tx_end(db, t0, rc);
 }
 
 int content_db_exists(content_db_t *db, const char *name, int *exists)

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONTENT_DB_SCHEMA_VERSION 2
+#define CONTENT_DB_SCHEMA_VERSION 3
 #define CONTENT_NAME_MAX 24
 
 typedef struct content_db_s content_db_t;
@@ -21,6 +21,9 @@ typedef struct content_char_s {
     int64_t played_s;
     int64_t gold;
     int created_now; /* 1 when this load created the character */
+    /* accounts (issue 13): the owner; has_owner 0 = a legacy character */
+    int has_owner;
+    uint64_t account_id;
 } content_char_t;
 
 typedef struct content_pos_s {
@@ -34,11 +37,13 @@ typedef struct content_pos_s {
 /* Results of the operations below. */
 enum {
     CONTENT_DB_OK = 0,
-    CONTENT_DB_ERROR = -1,   /* permanent (constraint, corrupt file...): retrying will not help */
-    CONTENT_DB_REFUSED = -2, /* a rule said no (gold would go below zero); nothing changed */
-    CONTENT_DB_RETRY = -3,   /* transient fault (busy, locked, read-only, full, I/O): nothing
-                                changed; the same call may succeed later */
-    CONTENT_DB_RANGE = -4    /* an amount out of range (overflow); nothing changed */
+    CONTENT_DB_ERROR = -1,    /* permanent (constraint, corrupt file...): retrying will not help */
+    CONTENT_DB_REFUSED = -2,  /* a rule said no (gold would go below zero); nothing changed */
+    CONTENT_DB_RETRY = -3,    /* transient fault (busy, locked, read-only, full, I/O): nothing
+                                 changed; the same call may succeed later */
+    CONTENT_DB_RANGE = -4,    /* an amount out of range (overflow); nothing changed */
+    CONTENT_DB_NOT_OWNER = -5 /* the character belongs to another account, or to none
+                                 (legacy) where that is not allowed; nothing changed */
 };
 
 /* Fault kinds counted by content_db_stats (SQLite primary result codes). */
@@ -86,6 +91,27 @@ int content_db_user_version(content_db_t *db);
 /* Loads `name` or creates it at (zone, x, y); stamps last_login. */
 int content_db_load_or_create(content_db_t *db, const char *name, int32_t zone, float x, float y,
                               int64_t now_ms, content_char_t *out);
+/* Who logs in (issue 13).  checked: the login carried a verified ticket
+ * for account_id, and the owner rules apply: a new character is created
+ * for that account; an existing one must belong to it, or (legacy_ok) to
+ * nobody.  Unchecked logins (dev mode, name only) create unowned
+ * characters and may use any. */
+typedef struct content_login_s {
+    int checked;
+    uint64_t account_id;
+    int legacy_ok;
+} content_login_t;
+/* content_db_load_or_create for `who`: CONTENT_DB_NOT_OWNER when the rules
+ * say no (out->has_owner and out->account_id then say whose it is). */
+int content_db_login(content_db_t *db, const char *name, const content_login_t *who, int32_t zone,
+                     float x, float y, int64_t now_ms, content_char_t *out);
+/* Admin (gameserver --claim-character): gives the legacy character `name`
+ * to account_id.  *outcome: CONTENT_CLAIM_DONE, _ALREADY (it is that
+ * account's), _OWNED (another account's: *prev_owner; nothing changed) or
+ * _NO_SUCH.  Returns the transaction's CONTENT_DB_* result. */
+enum { CONTENT_CLAIM_DONE, CONTENT_CLAIM_ALREADY, CONTENT_CLAIM_OWNED, CONTENT_CLAIM_NO_SUCH };
+int content_db_claim(content_db_t *db, const char *name, uint64_t account_id, int *outcome,
+                     uint64_t *prev_owner);
 /* Whether `name` has a character (*exists 1 or 0), creating nothing: one
  * SELECT outside any transaction (WAL: a write lock held elsewhere does not
  * block it).  OK, or the fault (*exists is then 0). */

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "content.h"
+#include "content_auth.h"
 #include "content_db.h"
 #include "content_zones.h"
 #include "content_limits.h"
@@ -18,6 +19,13 @@
 
 typedef struct zone_s zone_t;
 typedef struct world_db_s world_db_t; /* world_db.c: db strand state and fault handling */
+
+/* Who a login is (issue 13): the owner rules for the database and the
+ * role that privileged commands check. */
+typedef struct login_auth_s {
+    content_login_t who;
+    int role; /* PA_ROLE_* */
+} login_auth_t;
 
 typedef struct player_s {
     zone_ent_t ent; /* ent.id: shard-unique entity id */
@@ -35,6 +43,7 @@ typedef struct player_s {
     zone_idset_t known; /* entity ids this player sees (symmetric) */
     uint32_t seen_stamp;
     nc_packet_t *spawn_pkt; /* encoded lazily, dropped at the end of a job */
+    int role;               /* PA_ROLE_* (issue 13): privileged commands check it */
 } player_t;
 
 /* Registry entry: one per claimed character name, guarded by reg_mu.
@@ -47,6 +56,8 @@ typedef struct reg_entry_s {
     int closing;           /* the session is gone; owner must finish */
     nc_sid_t takeover_sid; /* a newer login waiting for this name */
     nc_strand_t *takeover_strand;
+    login_auth_t auth;          /* of the session holding the name (issue 13) */
+    login_auth_t takeover_auth; /* of the waiting login */
     struct reg_entry_s *next;
 } reg_entry_t;
 
@@ -101,7 +112,14 @@ struct content_world_s {
     atomic_uint_fast64_t requests_dropped, flood_warnings, kicked_flood, refused_full,
         refused_prelogin, refused_per_ip, login_timeouts, kicked_prelogin_packets,
         new_chars_refused;
-    world_db_t *dbq;           /* database faults: world_db.c */
+    world_db_t *dbq; /* database faults: world_db.c */
+    /* accounts (issue 13): session.c, content_auth.c */
+    int have_key;          /* rules.login_pk is set: tickets can be verified */
+    auth_rules_t rules;    /* rules.shard points to shard[] */
+    replay_cache_t replay; /* allocated when have_key */
+    nc_log_state_t rl_auth;
+    atomic_uint_fast64_t tickets_accepted, tickets_rejected[CONTENT_TICKET_REASONS], not_owner,
+        not_allowed;
     uint64_t save_deadline_ms; /* shutdown: when to stop retrying saves */
     /* issue 14: the operator's console (world_admin.c) */
     atomic_int draining, reloading;
@@ -220,12 +238,16 @@ typedef struct login_job_s {
     int reserved;       /* holds a new-character token (limits.c) */
     char ip[48];        /* source address ("" for a takeover hand-off) */
     int db_unavailable; /* !ok because the database stayed unavailable */
+    login_auth_t auth;  /* issue 13 */
+    int not_owner;      /* !ok: CONTENT_DB_NOT_OWNER (j->c.has_owner: legacy or not) */
 } login_job_t;
 /* Runs on the session strand; owns and frees the job. */
 void session_loaded_job(void *arg);
 /* 0: name claimed and loading; 1: an older session is being taken over. */
+/* -2: another account's session holds the name (ticket mode): refused,
+ * nobody is kicked. */
 int world_login_claim(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, const char *name,
-                      const char *ip, uint32_t *entity_id);
+                      const char *ip, const login_auth_t *auth, uint32_t *entity_id);
 /* The session went away: routes a leave to the owner (sid must hold name). */
 void world_session_gone(content_world_t *w, nc_sid_t sid, const char *name, int in_world);
 void world_fence(nc_strand_t *s);

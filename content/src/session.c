@@ -229,6 +229,48 @@ static int name_too_long(const uint8_t *body, size_t len)
     return len >= 2 && (size_t)(body[0] | body[1] << 8) > CONTENT_NAME_MAX;
 }
 
+/* A login refused by the account rules (issue 13): a counter, a
+ * rate-limited line naming the reason, a fatal error. */
+static void auth_refuse(nc_session_t *s, csess_t *c, atomic_uint_fast64_t *counter,
+                        const char *name, const char *reason, int code, const char *text)
+{
+    atomic_fetch_add(counter, 1);
+    nc_log_limited(&c->w->rl_auth, 1000, NC_LOG_WARN, TAG, "[%llx] login '%s' from %s refused: %s",
+                   (unsigned long long)c->sid, name, c->ip, reason);
+    fail(s, c, code, text);
+    release_counts(c);
+}
+
+/* Ticket mode: the token must be a valid ticket for this character.  Dev
+ * mode: the name alone will do, but a token is still verified when a key
+ * is configured.  Runs on the session strand after the cheap pre-login
+ * limits (caps, request budget, name): an Ed25519 verify costs 50-200 us.
+ * 0, or -1 when refused (the session is closing). */
+static int authenticate(nc_session_t *s, csess_t *c, const proto_login_t *m, login_auth_t *a)
+{
+    content_world_t *w = c->w;
+    *a = (login_auth_t){.who = {.checked = 0, .legacy_ok = 1}, .role = w->o.dev_role};
+    if (!w->o.auth_ticket && (m->token_len == 0 || !w->have_key))
+        return 0;
+    if (!w->have_key) { /* the server refuses to start so; content alone might not */
+        fail(s, c, PROTO_ERR_INTERNAL, "this shard cannot verify login tickets");
+        return -1;
+    }
+    pa_ticket_t t;
+    auth_verdict_t v = auth_check_ticket(&w->replay, &w->rules, m->token, m->token_len, m->name,
+                                         nc_wall_ms() / 1000u, &t);
+    if (v != AUTH_OK) {
+        auth_refuse(s, c, &w->tickets_rejected[v], m->name, content_ticket_reject_name[v],
+                    auth_verdict_code(v), auth_verdict_text(v));
+        return -1;
+    }
+    atomic_fetch_add(&w->tickets_accepted, 1);
+    a->who =
+        (content_login_t){.checked = 1, .account_id = t.account_id, .legacy_ok = !w->o.auth_ticket};
+    a->role = t.role;
+    return 0;
+}
+
 static void on_login(nc_session_t *s, csess_t *c, const uint8_t *body, size_t len)
 {
     proto_login_t m;
@@ -256,12 +298,22 @@ static void on_login(nc_session_t *s, csess_t *c, const uint8_t *body, size_t le
         fail(s, c, PROTO_ERR_SHUTTING_DOWN, CONTENT_DRAINING_TEXT);
         return;
     }
-    snprintf(c->name, sizeof c->name, "%s", m.name);
+    login_auth_t auth;
+    if (authenticate(s, c, &m, &auth) != 0)
+        return;
     uint32_t eid;
-    if (world_login_claim(c->w, c->sid, nc_session_strand(s), c->name, addr_key(c), &eid) < 0) {
+    int claim =
+        world_login_claim(c->w, c->sid, nc_session_strand(s), m.name, addr_key(c), &auth, &eid);
+    if (claim == -2) { /* the online owner is not kicked */
+        auth_refuse(s, c, &c->w->not_owner, m.name, "online from another account",
+                    PROTO_ERR_NOT_OWNER, "character belongs to another account");
+        return;
+    }
+    if (claim < 0) {
         fail(s, c, PROTO_ERR_INTERNAL, "out of memory");
         return;
     }
+    snprintf(c->name, sizeof c->name, "%s", m.name);
     c->st = S_LOADING;
     nc_log_limited(&c->w->rl_conn, 50, NC_LOG_INFO, TAG, "[%llx] login '%s' from %s",
                    (unsigned long long)c->sid, c->name, nc_session_peer(s));
@@ -297,6 +349,8 @@ void session_loaded_job(void *arg)
         j->c.y = w->defs.v[0].spawn_y;
     }
     player_t *p = player_new(w, &j->c, j->sid, j->entity_id);
+    if (p)
+        p->role = j->auth.role;
     if (c && c->st == S_LOADING && j->ok && p) {
         c->player = p;
         c->entity_id = j->entity_id;
@@ -307,6 +361,14 @@ void session_loaded_job(void *arg)
     } else {
         if (c && j->refused)
             fail(s, c, PROTO_ERR_RATE_LIMITED, "too many new characters: try again later");
+        else if (c && j->not_owner)
+            auth_refuse(s, c, &w->not_owner, j->name,
+                        j->c.has_owner ? "character belongs to another account"
+                                       : "legacy character (no owner): not claimed yet",
+                        PROTO_ERR_NOT_OWNER,
+                        j->c.has_owner ? "character belongs to another account"
+                                       : "character has no owner yet (legacy): ask an admin to "
+                                         "claim it for your account");
         else if (c)
             fail(s, c, PROTO_ERR_INTERNAL,
                  j->db_unavailable ? "database unavailable, try again later"

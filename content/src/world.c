@@ -120,7 +120,7 @@ static void db_load_job(void *arg)
 
 /* Takes over the caller's strand reference. */
 static void post_login(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, const char *name,
-                       const char *ip, uint32_t entity_id)
+                       const char *ip, const login_auth_t *auth, uint32_t entity_id)
 {
     login_job_t *j = calloc(1, sizeof *j);
     if (!j) {
@@ -131,17 +131,33 @@ static void post_login(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, co
     j->sid = sid;
     j->strand = strand;
     j->entity_id = entity_id;
+    j->auth = *auth;
     snprintf(j->name, sizeof j->name, "%s", name);
     snprintf(j->ip, sizeof j->ip, "%s", ip);
     world_post_critical(w, w->db_strand, db_load_job, j);
 }
 
+/* Ticket mode: only the account of the session holding the name may take
+ * it over (a reconnect after a drop).  Dev mode: anyone, as before. */
+static int may_take_over(const content_world_t *w, const login_auth_t *holder,
+                         const login_auth_t *newer)
+{
+    if (!w->o.auth_ticket)
+        return 1;
+    return holder->who.checked && newer->who.checked &&
+           holder->who.account_id == newer->who.account_id;
+}
+
 int world_login_claim(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, const char *name,
-                      const char *ip, uint32_t *entity_id)
+                      const char *ip, const login_auth_t *auth, uint32_t *entity_id)
 {
     nc_sid_t old = 0, stale_waiter = 0;
     pthread_mutex_lock(&w->reg_mu);
     reg_entry_t *e = reg_find_locked(w, name);
+    if (e && !may_take_over(w, &e->auth, auth)) {
+        pthread_mutex_unlock(&w->reg_mu);
+        return -2;
+    }
     *entity_id = atomic_fetch_add(&w->next_entity, 1);
     if (!e) {
         e = calloc(1, sizeof *e);
@@ -150,10 +166,11 @@ int world_login_claim(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, con
             e->sid = sid;
             e->zone_idx = -1;
             e->entity_id = *entity_id;
+            e->auth = *auth;
             e->next = w->reg[name_hash(name)];
             w->reg[name_hash(name)] = e;
             nc_strand_retain(strand);
-            post_login(w, sid, strand, name, ip, e->entity_id);
+            post_login(w, sid, strand, name, ip, auth, e->entity_id);
         }
     } else {
         stale_waiter = e->takeover_sid;
@@ -162,6 +179,7 @@ int world_login_claim(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, con
         nc_strand_retain(strand);
         e->takeover_sid = sid;
         e->takeover_strand = strand;
+        e->takeover_auth = *auth;
         old = e->sid;
     }
     pthread_mutex_unlock(&w->reg_mu);
@@ -223,7 +241,8 @@ void world_player_done(content_world_t *w, player_t *p)
             e->entity_id = atomic_fetch_add(&w->next_entity, 1);
             nc_strand_t *s = e->takeover_strand;
             e->takeover_strand = NULL;
-            post_login(w, e->sid, s, e->name, "", e->entity_id);
+            e->auth = e->takeover_auth;
+            post_login(w, e->sid, s, e->name, "", &e->auth, e->entity_id);
         } else {
             reg_remove_locked(w, e);
         }

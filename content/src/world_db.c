@@ -156,6 +156,7 @@ static void login_reply(world_db_t *d, login_job_t *j, int rc)
 {
     j->ok = rc == CONTENT_DB_OK;
     j->db_unavailable = rc == CONTENT_DB_RETRY;
+    j->not_owner = rc == CONTENT_DB_NOT_OWNER;
     world_post_critical(d->w, j->strand, session_loaded_job, j);
 }
 
@@ -186,8 +187,8 @@ static int attempt(world_db_t *d, db_req_t *r)
     if (r->kind == REQ_LOGIN) {
         login_job_t *j = r->login;
         const content_zone_def_t *home = w->zones[0].def; /* reloads swap it */
-        rc = content_db_load_or_create(w->db, j->name, home->id, home->spawn_x, home->spawn_y,
-                                       (int64_t)nc_wall_ms(), &j->c);
+        rc = content_db_login(w->db, j->name, &j->auth.who, home->id, home->spawn_x, home->spawn_y,
+                              (int64_t)nc_wall_ms(), &j->c);
         if (rc != CONTENT_DB_RETRY)
             login_reply(d, j, rc);
     } else {

@@ -63,6 +63,17 @@ int content_world_create(const content_opts_t *o, content_world_t **out, char *e
     ipt_init(&w->ips, o->new_chars_per_min);
     ipt_set_global(&w->ips, o->new_chars_per_min_global, nc_now_ms());
     atomic_store(&w->next_entity, 1);
+    if (o->login_pk) { /* tickets can be verified (issue 13) */
+        memcpy(w->rules.login_pk, o->login_pk, sizeof w->rules.login_pk);
+        w->rules.shard = w->shard;
+        w->rules.skew_s = o->clock_skew_s;
+        if (replay_init(&w->replay, o->replay_cache_max ? o->replay_cache_max : 100000) != 0) {
+            snprintf(err, errlen, "out of memory for the ticket replay cache (%u nonces)",
+                     o->replay_cache_max);
+            goto fail;
+        }
+        w->have_key = 1;
+    }
     content_db_opts_t dbo = CONTENT_DB_OPTS_DEFAULT;
     dbo.synchronous_full = !o->db_sync_normal;
     if (o->db_busy_timeout_ms)
@@ -197,6 +208,8 @@ size_t content_world_destroy(content_world_t *w)
     pthread_mutex_destroy(&w->reg_mu);
     pthread_mutex_destroy(&w->hook_mu);
     ipt_free(&w->ips);
+    if (w->have_key)
+        replay_free(&w->replay);
     free(w);
     return unsaved;
 }
@@ -233,6 +246,12 @@ void content_stats(content_world_t *w, content_stats_t *s)
     s->kicked_prelogin_packets = atomic_load(&w->kicked_prelogin_packets);
     s->new_chars_refused = atomic_load(&w->new_chars_refused);
     s->prelogin = atomic_load(&w->prelogin);
+    s->tickets_accepted = atomic_load(&w->tickets_accepted);
+    for (int i = 0; i < CONTENT_TICKET_REASONS; i++)
+        s->tickets_rejected[i] = atomic_load(&w->tickets_rejected[i]);
+    s->not_owner = atomic_load(&w->not_owner);
+    s->not_allowed = atomic_load(&w->not_allowed);
+    s->replay_cache_size = w->have_key ? replay_size(&w->replay) : 0;
     s->db_up = 1;
     world_db_stats(w, s);
     if (w->db) {

@@ -143,12 +143,42 @@ static void on_move(zone_t *z, player_t *p, const proto_move_t *m)
     zone_mark_dirty(z, p);
 }
 
+static void cmd_gold(zone_t *z, player_t *p, const char *arg)
+{
+    world_db_gold_command(z->w, p->sid, p->char_id, arg); /* checked parse */
+}
+
+/* Chat commands ("/name args").  Each names the least role that may run
+ * it (issue 13): every debug command is GM-only; players get NOT_ALLOWED,
+ * counted (gs_commands_not_allowed_total) and logged (rate-limited). */
+static const struct {
+    const char *name;
+    int min_role;
+    void (*fn)(zone_t *z, player_t *p, const char *arg);
+} commands[] = {
+    {"gold", PA_ROLE_GM, cmd_gold}, /* a demo of a transactional gold change */
+};
+
 static void chat_command(zone_t *z, player_t *p, const char *text)
 {
-    if (strncmp(text, "/gold ", 6) == 0)
-        world_db_gold_command(z->w, p->sid, p->char_id, text + 6); /* checked parse */
-    else
-        world_send_error(z->w, p->sid, PROTO_ERR_BAD_PACKET, 0, "unknown command (try /gold N)");
+    content_world_t *w = z->w;
+    const char *name = text + 1;
+    size_t n = strcspn(name, " ");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strlen(commands[i].name) != n || strncmp(name, commands[i].name, n) != 0)
+            continue;
+        if (p->role < commands[i].min_role) {
+            atomic_fetch_add(&w->not_allowed, 1);
+            nc_log_limited(
+                &w->rl_auth, 1000, NC_LOG_WARN, TAG, "[%llx] %s (%s) may not use /%s: not allowed",
+                (unsigned long long)p->sid, p->name, pa_role_name(p->role), commands[i].name);
+            world_send_error(w, p->sid, PROTO_ERR_NOT_ALLOWED, 0, "not allowed");
+            return;
+        }
+        commands[i].fn(z, p, name[n] ? name + n + 1 : "");
+        return;
+    }
+    world_send_error(w, p->sid, PROTO_ERR_BAD_PACKET, 0, "unknown command");
 }
 
 static void chat_whisper(zone_t *z, player_t *p, const proto_chat_t *m, nc_packet_t *pkt)

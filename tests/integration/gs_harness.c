@@ -92,6 +92,8 @@ int gs_proc_start(gs_proc_t *p, const char *const *extra, int timeout_ms)
                             p->db,  "--log-level", "info", "--chat-port",    "0", "--master-port",
                             "0"};
     int n = 13;
+    args[n++] = "--set"; /* name-only logins unless a test sets auth.mode=ticket */
+    args[n++] = "auth.mode=dev";
     for (; extra && *extra && n < 46; extra++)
         args[n++] = *extra;
     args[n] = NULL;
@@ -167,6 +169,8 @@ int gs_run_capture(const char *const *args, char *err, size_t errlen, int timeou
     const char *argv[32] = {GS_BIN, "--port",        "0", "--metrics-port", "-1", "--chat-port",
                             "0",    "--master-port", "0"};
     int n = 9;
+    argv[n++] = "--set"; /* as gs_proc_start: args may set auth.mode=ticket */
+    argv[n++] = "auth.mode=dev";
     for (; *args && n < 31; args++)
         argv[n++] = *args;
     argv[n] = NULL;
@@ -314,15 +318,51 @@ int gs_expect_close(gs_client_t *c, int timeout_ms)
 
 int gs_login(gs_client_t *c, uint16_t port, const char *name)
 {
+    return gs_login_token(c, port, name, NULL, 0, NULL);
+}
+
+/* An error packet or a login_result. */
+static int login_reply(const proto_msg_t *m, const void *arg)
+{
+    (void)arg;
+    return m->type == PROTO_T_ERROR || m->type == PROTO_T_LOGIN_RESULT;
+}
+
+static int expect_login_reply(gs_client_t *c, proto_msg_t *m, int timeout_ms)
+{
+    int64_t end = now_ms() + timeout_ms;
+    for (;;) {
+        int left = (int)(end - now_ms());
+        if (left < 0 || gs_recv(c, m, left) != 1)
+            return -1;
+        if (login_reply(m, NULL))
+            return 0;
+    }
+}
+
+int gs_login_token(gs_client_t *c, uint16_t port, const char *name, const uint8_t *token,
+                   size_t token_len, int *err_code)
+{
     static proto_msg_t m;
-    if (gs_connect(c, port) != 0)
+    if (err_code)
+        *err_code = 0;
+    if (gs_connect(c, port) != 0 || token_len > sizeof m.login.token)
         return -1;
     memset(&m, 0, sizeof m);
     m.type = PROTO_T_LOGIN;
     snprintf(m.login.name, sizeof m.login.name, "%s", name);
     m.login.proto_hash = PROTO_HASH;
-    if (gs_send(c, &m) != 0 || gs_expect(c, PROTO_T_LOGIN_RESULT, NULL, NULL, &m, 5000) != 0 ||
-        m.login_result.code != 0)
+    if (token_len)
+        memcpy(m.login.token, token, token_len);
+    m.login.token_len = (uint16_t)token_len;
+    if (gs_send(c, &m) != 0 || expect_login_reply(c, &m, 5000) != 0)
+        return -1;
+    if (m.type == PROTO_T_ERROR) {
+        if (err_code)
+            *err_code = (int)m.error.code;
+        return -1;
+    }
+    if (m.login_result.code != 0)
         return -1;
     memset(&m, 0, sizeof m);
     m.type = PROTO_T_ENTER_WORLD;

@@ -23,8 +23,9 @@ typedef struct gs_proc_s {
 void gs_proc_init(gs_proc_t *p);
 /* Starts gameserver --port 0 --metrics-port 0 --db <dir>/gs.db
  * --chat-port 0 --master-port 0 (links disabled: tests never touch a fixed
- * port) plus extra args (NULL-terminated, they override those); waits for
- * READY up to timeout_ms. 0 or -1. */
+ * port) --set auth.mode=dev (name-only logins) plus extra args
+ * (NULL-terminated, they override those); waits for READY up to
+ * timeout_ms. 0 or -1. */
 int gs_proc_start(gs_proc_t *p, const char *const *extra, int timeout_ms);
 /* Sends sig and waits for exit; returns the exit status, 128+signal if
  * killed, or -1 on timeout (then SIGKILLs). */
@@ -70,6 +71,11 @@ double gs_metric(uint16_t port, const char *sample);
 
 /* login + enter_world; fills entity_id, zone, x, y.  0 or -1. */
 int gs_login(gs_client_t *c, uint16_t port, const char *name);
+/* gs_login with login.token = token (token_len bytes, may be 0).  On an
+ * error packet instead of login_result: -1 and *err_code = its code (0
+ * when none came); err_code may be NULL. */
+int gs_login_token(gs_client_t *c, uint16_t port, const char *name, const uint8_t *token,
+                   size_t token_len, int *err_code);
 int gs_move(gs_client_t *c, float x, float y);
 int gs_chat(gs_client_t *c, uint8_t channel, const char *target, const char *text);
 

@@ -69,6 +69,13 @@ static void test_defaults_match_the_readme(void **state)
     assert_int_equal(c.metrics_max_conns, 16);
     assert_int_equal(c.metrics_request_timeout_ms, 2000);
     assert_int_equal(gs_config_validate(&c, err, sizeof err), 0);
+    /* issue 13: production default is ticket mode, which needs the key */
+    assert_string_equal(c.auth_mode, "ticket");
+    assert_int_equal(c.auth_clock_skew_s, 5);
+    assert_int_equal(c.auth_replay_cache_max, 100000);
+    assert_string_equal(c.auth_dev_role, "gm");
+    assert_int_equal(gs_config_check_auth(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "masterserver --show-keys"));
 }
 
 static void test_flags_override_the_file_whatever_their_position(void **state)

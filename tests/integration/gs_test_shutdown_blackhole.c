@@ -87,7 +87,10 @@ static void test_sigterm_with_black_holed_chat_port(void **state)
     snprintf(port, sizeof port, "%u", black_hole());
     gs_proc_init(&srv);
     const char *args[] = {
-        "--chat-port", port, "--set", "zones.max_speed=100000", "--set", "shutdown.timeout_ms=8000",
+        "--chat-port", port,
+        "--set",       "zones.max_speed=100000",
+        "--set",       "shutdown.timeout_ms=8000",
+        "--set",       "links.insecure=true", /* the black hole never answers a handshake */
         NULL};
     assert_int_equal(gs_proc_start(&srv, args, T), 0);
     for (int i = 0; i < NPLAYERS; i++) {

@@ -31,4 +31,9 @@ int tl_proc_stop(tl_proc_t *p, int sig, int timeout_ms);
 /* Runs argv to completion; stdout into out.  Exit status or -1. */
 int tl_run(const char *const *argv, char *out, size_t cap, int timeout_ms);
 
+/* Issue 13: writes `secret` and a newline to dir/name with mode 0600 (the
+ * s2s links' --secret-file / links.secret_file); the path goes to out.
+ * 0 or -1. */
+int tl_write_secret(const char *dir, const char *name, const char *secret, char *out, size_t cap);
+
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -168,4 +169,16 @@ int tl_run(const char *const *argv, char *out, size_t cap, int timeout_ms)
     int rc = tl_proc_wait_exit(&p, timeout_ms);
     snprintf(out, cap, "%s", p.out);
     return rc;
+}
+
+int tl_write_secret(const char *dir, const char *name, const char *secret, char *out, size_t cap)
+{
+    if ((size_t)snprintf(out, cap, "%s/%s", dir, name) >= cap)
+        return -1;
+    int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, S_IRUSR | S_IWUSR);
+    if (fd < 0)
+        return -1;
+    size_t n = strlen(secret);
+    int ok = write(fd, secret, n) == (ssize_t)n && write(fd, "\n", 1) == 1;
+    return close(fd) == 0 && ok ? 0 : -1;
 }

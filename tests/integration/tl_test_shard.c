@@ -1,7 +1,8 @@
 /* Tools integration: two game servers, one chat server, one master server,
- * all real processes on 127.0.0.1.  Global chat crosses shards, the master
- * lists both with populations, and a chat server outage degrades global chat
- * only, recovering by itself when the chat server comes back. */
+ * all real processes on 127.0.0.1, their links authenticated with one shared
+ * secret.  Global chat crosses shards, the master lists both with
+ * populations, and a chat server outage degrades global chat only,
+ * recovering by itself when the chat server comes back. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +27,7 @@ typedef struct shard_s {
     tl_proc_t master, chat, game[2];
     int master_port, chat_port, game_port[2];
     char dir[2][64];
+    char sdir[64], secret[128], secret_key[160]; /* the links' shared secret */
 } shard_t;
 
 static shard_t sh;
@@ -35,7 +37,7 @@ static int start_chat(int port)
 {
     char p[16];
     snprintf(p, sizeof p, "%d", port);
-    const char *argv[] = {CHATSERVER_BIN, "--port", p, NULL};
+    const char *argv[] = {CHATSERVER_BIN, "--port", p, "--secret-file", sh.secret, NULL};
     if (tl_proc_start(&sh.chat, argv, 0) != 0)
         return -1;
     return tl_proc_ready(&sh.chat, DEADLINE_MS);
@@ -65,6 +67,10 @@ static int start_game(int i, const char *name)
                           mp,
                           "--set",
                           "master.heartbeat_ms=200",
+                          "--set",
+                          sh.secret_key,
+                          "--set",
+                          "auth.mode=dev",
                           NULL};
     if (tl_proc_start(&sh.game[i], argv, 0) != 0)
         return -1;
@@ -78,7 +84,13 @@ static int teardown(void **state);
 static int setup_all(void)
 {
     memset(&sh, 0, sizeof sh);
-    const char *margv[] = {MASTERSERVER_BIN, "--port", "0", "--heartbeat-ms", "200", NULL};
+    snprintf(sh.sdir, sizeof sh.sdir, "/tmp/tl_secret_XXXXXX");
+    if (!mkdtemp(sh.sdir) || tl_write_secret(sh.sdir, "link.secret", "shard-test-secret-0123456789",
+                                             sh.secret, sizeof sh.secret) != 0)
+        return -1;
+    snprintf(sh.secret_key, sizeof sh.secret_key, "links.secret_file=%s", sh.secret);
+    const char *margv[] = {MASTERSERVER_BIN, "--port",  "0", "--heartbeat-ms", "200",
+                           "--secret-file",  sh.secret, NULL};
     if (tl_proc_start(&sh.master, margv, 0) != 0 ||
         (sh.master_port = tl_proc_ready(&sh.master, DEADLINE_MS)) <= 0 ||
         (sh.chat_port = start_chat(0)) <= 0 || start_game(0, "alpha") <= 0 ||
@@ -118,6 +130,10 @@ static int teardown(void **state)
     if (tl_proc_stop(&sh.chat, SIGTERM, DEADLINE_MS) != 0 ||
         tl_proc_stop(&sh.master, SIGTERM, DEADLINE_MS) != 0)
         rc = -1;
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", sh.sdir);
+    if (sh.sdir[0] && system(cmd) != 0)
+        rc = -1;
     return rc;
 }
 
@@ -148,7 +164,7 @@ static int master_lists_both(int pop)
 {
     char out[4096], port[32];
     snprintf(port, sizeof port, "127.0.0.1:%d", sh.master_port);
-    const char *argv[] = {MASTERSERVER_BIN, "--list", port, NULL};
+    const char *argv[] = {MASTERSERVER_BIN, "--list", port, "--secret-file", sh.secret, NULL};
     if (tl_run(argv, out, sizeof out, DEADLINE_MS) != 0)
         return 0;
     int found = 0;

@@ -42,6 +42,8 @@ static int setup(void **state)
                           "0",
                           "--log-level",
                           "warn",
+                          "--set",
+                          "auth.mode=dev",
                           NULL};
     if (tl_proc_start(&game, argv, 0) != 0)
         return -1;

@@ -34,7 +34,7 @@ rows=$OUT/rows.md
 for run in $(seq 1 "$RUNS"); do
   rm -f "$work"/gs.db*
   "$gs" --port 0 --set metrics.port=0 --set chat.port=0 --set master.port=0 \
-        --set database.path="$work/gs.db" --set log.level=warn "${gs_extra[@]}" \
+        --set database.path="$work/gs.db" --set log.level=warn --set auth.mode=dev "${gs_extra[@]}" \
         >"$work/ready" 2>"$work/gs.log" &
   gpid=$!; pids+=("$gpid")
   for _ in $(seq 1 200); do grep -q READY "$work/ready" && break; sleep 0.05; done

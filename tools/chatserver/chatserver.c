@@ -1,7 +1,9 @@
-/* chatserver: game servers connect, say hello with their shard name, and send
+/* chatserver: game servers connect, authenticate (tl_s2s: s2s_hello +
+ * s2s_auth with the shared secret) under their shard name, and send
  * chat_relay packets; each one is relayed to every registered shard (the
  * sender's included).  One engine, one pool, one server role. */
 #include "tl_common.h"
+#include "tl_s2s.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@ typedef struct shard_s {
 /* The registry is touched by handlers of different sessions in parallel. */
 typedef struct chat_s {
     nc_engine_t *engine;
+    tl_s2s_t *auth;
     pthread_mutex_t mu;
     shard_t shards[MAX_SHARDS];
     int nshards;
@@ -42,16 +45,9 @@ static void hello_reply(nc_session_t *s, int code)
     tl_send_msg(s, &r);
 }
 
-static void on_hello(chat_t *c, nc_session_t *s, const proto_s2s_hello_t *h)
+/* An authenticated peer (tl_s2s answered its hello already). */
+static void on_joined(chat_t *c, nc_session_t *s, const proto_s2s_hello_t *h)
 {
-    if (h->proto_hash != PROTO_HASH) {
-        nc_log(NC_LOG_WARN, TAG, "session %llx (%s): protocol hash %016llx != %016llx, closing",
-               (unsigned long long)nc_session_id(s), nc_session_peer(s),
-               (unsigned long long)h->proto_hash, (unsigned long long)PROTO_HASH);
-        hello_reply(s, PROTO_ERR_HASH_MISMATCH);
-        nc_session_close(s, PROTO_ERR_HASH_MISMATCH, "protocol hash mismatch");
-        return;
-    }
     pthread_mutex_lock(&c->mu);
     int i = find_locked(c, nc_session_id(s));
     int full = i < 0 && c->nshards == MAX_SHARDS;
@@ -68,7 +64,6 @@ static void on_hello(chat_t *c, nc_session_t *s, const proto_s2s_hello_t *h)
         nc_session_close(s, PROTO_ERR_SERVER_FULL, "too many shards");
         return;
     }
-    hello_reply(s, 0);
     nc_log(NC_LOG_INFO, TAG, "shard '%s' joined (session %llx, %s); %d connected", h->name,
            (unsigned long long)nc_session_id(s), nc_session_peer(s), n);
 }
@@ -109,17 +104,27 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
         nc_session_close(s, PROTO_ERR_BAD_PACKET, proto_strerror(rc));
         return;
     }
-    if (m.type == PROTO_T_S2S_HELLO)
-        on_hello(c, s, &m.s2s_hello);
-    else if (m.type == PROTO_T_CHAT_RELAY)
+    const proto_s2s_hello_t *hello = NULL;
+    int gate = tl_s2s_packet(c->auth, s, &m, &hello);
+    if (gate == TL_S2S_JOINED)
+        on_joined(c, s, hello);
+    if (gate != TL_S2S_PASS)
+        return;
+    if (m.type == PROTO_T_CHAT_RELAY)
         relay(c, s, &m.chat_relay);
     else
         nc_session_close(s, PROTO_ERR_BAD_PACKET, "unexpected packet");
 }
 
+static void on_open(nc_session_t *s, void *ud)
+{
+    tl_s2s_open(((chat_t *)ud)->auth, s);
+}
+
 static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
 {
     chat_t *c = ud;
+    tl_s2s_close(c->auth, s);
     char name[sizeof c->shards[0].name] = "";
     pthread_mutex_lock(&c->mu);
     int i = find_locked(c, nc_session_id(s));
@@ -138,6 +143,7 @@ typedef struct args_s {
     const char *host;
     int port;
     nc_log_level_t log;
+    tl_s2s_args_t s2s;
 } args_t;
 
 static int parse_args(int argc, char **argv, args_t *a)
@@ -146,6 +152,13 @@ static int parse_args(int argc, char **argv, args_t *a)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return 1;
+        int used = tl_s2s_flag(&a->s2s, argc, argv, i);
+        if (used < 0)
+            return -1;
+        if (used) {
+            i += used - 2;
+            continue;
+        }
         if (!v)
             return -1;
         if (!strcmp(argv[i], "--port"))
@@ -160,20 +173,30 @@ static int parse_args(int argc, char **argv, args_t *a)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: chatserver [--host 0.0.0.0] [--port 7001] [--log-level info]\n"
+    fprintf(f, "usage: chatserver --secret-file FILE [--host 127.0.0.1] [--port 7001]\n"
+               "                  [--log-level info] [--auth-timeout-ms 5000]\n"
+               "                  [--insecure-no-link-auth]\n"
                "Relays global chat between game servers. --port 0 picks a free port;\n"
-               "prints 'READY port=N' once listening. SIGINT/SIGTERM stop it.\n");
+               "prints 'READY port=N' once listening. SIGINT/SIGTERM stop it.\n"
+               "--secret-file: the links' shared secret (first line, >= 16 bytes; the game\n"
+               "servers' links.secret_file). Without it the server refuses to start unless\n"
+               "--insecure-no-link-auth (development only). A link not authenticated\n"
+               "within --auth-timeout-ms is closed. See tools/README.md.\n");
 }
 
 int main(int argc, char **argv)
 {
-    args_t a = {.host = "0.0.0.0", .port = 7001, .log = NC_LOG_INFO};
+    args_t a = {.host = "127.0.0.1", .port = 7001, .log = NC_LOG_INFO};
     int prc = parse_args(argc, argv, &a);
     if (prc != 0) {
         usage(prc > 0 ? stdout : stderr);
         return prc > 0 ? 0 : 2;
     }
     nc_log_set_level(a.log);
+    uint8_t key[PA_S2S_KEY_BYTES];
+    const uint8_t *keyp = NULL;
+    if (tl_s2s_key_from_args("chatserver", &a.s2s, key, &keyp) != 0)
+        return 2;
     tl_signals_block();
     static chat_t chat;
     pthread_mutex_init(&chat.mu, NULL);
@@ -188,10 +211,18 @@ int main(int argc, char **argv)
         rc = nc_queue_create(pool, &qo, &q);
     if (rc == 0)
         rc = nc_engine_create(&eo, &chat.engine);
+    tl_s2s_opts_t so = {.tag = TAG,
+                        .name = "chat",
+                        .key = keyp,
+                        .timeout_ms = a.s2s.timeout_ms,
+                        .max_sessions = 1024};
+    if (rc == 0)
+        rc = tl_s2s_create(q, chat.engine, &so, &chat.auth);
+    pa_wipe(key, sizeof key);
     nc_role_opts_t ro = {.name = "chat",
                          .queue = q,
                          .ud = &chat,
-                         .handlers = {.on_packet = on_packet, .on_close = on_close},
+                         .handlers = {on_open, on_packet, on_close},
                          .max_send_bytes = 8u << 20};
     if (rc == 0)
         rc = nc_server_create(chat.engine, a.host, (uint16_t)a.port, &ro, &srv);
@@ -207,8 +238,11 @@ int main(int argc, char **argv)
     nc_log(NC_LOG_INFO, TAG, "signal %d: stopping (%llu messages relayed)", sig,
            (unsigned long long)chat.relayed);
     nc_server_destroy(srv);
+    tl_s2s_log_totals(chat.auth);
+    tl_s2s_stop(chat.auth);
     nc_engine_destroy(chat.engine);
     nc_pool_destroy(pool);
+    tl_s2s_destroy(chat.auth);
     pthread_mutex_destroy(&chat.mu);
     return 0;
 }

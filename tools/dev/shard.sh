@@ -2,7 +2,9 @@
 # Runs the local shard from a build dir: masterserver (7000), chatserver (7001)
 # and gameserver (7777, metrics 9177) with prefixed logs ([master] [chat]
 # [game]).  Usage: shard.sh BUILD_DIR [gameserver args].  Ctrl-C / SIGTERM
-# stops all three (gameserver first, so it saves its players).
+# stops all three (gameserver first, so it saves its players).  The links
+# are authenticated with LINK_SECRET_FILE, or a fresh random secret made in
+# the run dir (tools/README.md, "Server-to-server links").
 set -euo pipefail
 dir=${1:?usage: shard.sh BUILD_DIR [gameserver args]}; shift
 MASTER_PORT=${MASTER_PORT:-7000}
@@ -13,6 +15,10 @@ for b in tools/masterserver/masterserver tools/chatserver/chatserver server/game
 done
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/shard.XXXXXX")
 pids=()
+secret=${LINK_SECRET_FILE:-$run_dir/link.secret}
+if [ -z "${LINK_SECRET_FILE:-}" ]; then
+  (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$secret")
+fi
 
 # start NAME CMD...: runs CMD with stdout+stderr prefixed "[NAME] ", line
 # buffered; stdout is also copied to $run_dir/NAME.out to spot READY.
@@ -51,15 +57,17 @@ stop_all() { # reverse start order: game, chat, master
 trap 'stop_all; exit 0' INT TERM
 trap 'stop_all' EXIT
 
-start master "$dir/tools/masterserver/masterserver" --port "$MASTER_PORT"
+start master "$dir/tools/masterserver/masterserver" --port "$MASTER_PORT" --secret-file "$secret"
 wait_ready master
-start chat "$dir/tools/chatserver/chatserver" --port "$CHAT_PORT"
+start chat "$dir/tools/chatserver/chatserver" --port "$CHAT_PORT" --secret-file "$secret"
 wait_ready chat
 start game "$dir/server/gameserver" --port "$GAME_PORT" \
-  --master-port "$MASTER_PORT" --chat-port "$CHAT_PORT" "$@"
+  --master-port "$MASTER_PORT" --chat-port "$CHAT_PORT" --set links.secret_file="$secret" "$@"
 wait_ready game
 echo "shard.sh: master :$MASTER_PORT, chat :$CHAT_PORT, game :$GAME_PORT ready." \
      "Connect: $dir/tools/testclient/testclient --port $GAME_PORT   (Ctrl-C stops all)" >&2
+echo "shard.sh: shard table: $dir/tools/masterserver/masterserver --list 127.0.0.1:$MASTER_PORT" \
+     "--secret-file $secret" >&2
 # Any of the three exiting on its own ends the shard.
 wait -n "${pids[@]}" || true
 echo "shard.sh: a process exited; stopping the others" >&2

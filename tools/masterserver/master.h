@@ -3,8 +3,11 @@
 #ifndef MASTER_H
 #define MASTER_H
 
-/* Connects to host:port, sends shard_list_request, prints the table on
- * stdout.  Returns the process exit code. */
-int master_list_main(const char *hostport, int timeout_ms);
+#include <stdint.h>
+
+/* Connects to host:port, authenticates the link with key (the s2s key;
+ * NULL = insecure), sends shard_list_request, prints the table on stdout.
+ * Returns the process exit code. */
+int master_list_main(const char *hostport, const uint8_t *key, int timeout_ms);
 
 #endif

@@ -1,7 +1,9 @@
-/* `masterserver --list HOST:PORT`: a one-shot netcore client that sends the
- * shard list query and prints the answer as a table. */
+/* `masterserver --list HOST:PORT`: a one-shot netcore client that
+ * authenticates its link (tl_s2s client side), sends the shard list query
+ * and prints the answer as a table. */
 #include "master.h"
 #include "tl_common.h"
+#include "tl_s2s.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -14,6 +16,8 @@ typedef struct lister_s {
     pthread_cond_t cv;
     int done, rc;
     proto_shard_list_response_t resp;
+    const uint8_t *key;
+    proto_s2s_hello_t hello; /* ours, for its nonce */
 } lister_t;
 
 static void finish(lister_t *l, int rc)
@@ -29,14 +33,39 @@ static void finish(lister_t *l, int rc)
 
 static void on_open(nc_session_t *s, void *ud)
 {
-    proto_msg_t m = {.type = PROTO_T_SHARD_LIST_REQUEST};
+    lister_t *l = ud;
+    proto_msg_t m = {.type = PROTO_T_S2S_HELLO};
+    tl_s2s_client_hello(l->key, "list", 2, &l->hello);
+    m.s2s_hello = l->hello;
     if (tl_send_msg(s, &m) != 0)
-        finish(ud, 1);
+        finish(l, 1);
+}
+
+/* Our proof, then the query (pipelined: the master handles them in order). */
+static void on_hello_result(lister_t *l, nc_session_t *s, const uint8_t *body, size_t len)
+{
+    proto_msg_t r, m = {.type = PROTO_T_S2S_AUTH};
+    char err[128] = "malformed s2s_hello_result";
+    if (proto_decode(PROTO_T_S2S_HELLO_RESULT, body, len, &r) < 0 ||
+        tl_s2s_client_result(l->key, &l->hello, &r.s2s_hello_result, &m.s2s_auth, err,
+                             sizeof err) != 0) {
+        fprintf(stderr, "masterserver --list: %s: %s\n", nc_session_peer(s), err);
+        finish(l, 1);
+        nc_session_close(s, PROTO_ERR_S2S_AUTH_FAILED, "s2s auth failed");
+        return;
+    }
+    proto_msg_t q = {.type = PROTO_T_SHARD_LIST_REQUEST};
+    if ((l->key && tl_send_msg(s, &m) != 0) || tl_send_msg(s, &q) != 0)
+        finish(l, 1);
 }
 
 static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len, void *ud)
 {
     lister_t *l = ud;
+    if (type == PROTO_T_S2S_HELLO_RESULT) {
+        on_hello_result(l, s, body, len);
+        return;
+    }
     if (type != PROTO_T_SHARD_LIST_RESPONSE)
         return;
     int rc = proto_decode_shard_list_response(body, len, &l->resp);
@@ -80,7 +109,7 @@ static int wait_done(lister_t *l, int timeout_ms)
     return rc;
 }
 
-int master_list_main(const char *hostport, int timeout_ms)
+int master_list_main(const char *hostport, const uint8_t *key, int timeout_ms)
 {
     char host[256];
     const char *colon = strrchr(hostport, ':');
@@ -90,7 +119,8 @@ int master_list_main(const char *hostport, int timeout_ms)
     }
     memcpy(host, hostport, (size_t)(colon - hostport));
     host[colon - hostport] = 0;
-    static lister_t l = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, {0}};
+    static lister_t l = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, {0}, NULL, {0}};
+    l.key = key;
     nc_pool_t *pool = NULL;
     nc_queue_t *q = NULL;
     nc_engine_t *e = NULL;

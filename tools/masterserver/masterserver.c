@@ -1,9 +1,11 @@
-/* masterserver: registry of game servers.  A shard registers (name, player
- * address, capacity) and sends heartbeats with its population; one that
- * misses `--miss` heartbeat intervals, or whose link drops, is marked down.
- * Anyone may ask for the list (`masterserver --list HOST:PORT`). */
+/* masterserver: registry of game servers.  A shard authenticates its link
+ * (tl_s2s: shared secret), registers (name, player address, capacity) and
+ * sends heartbeats with its population; one that misses `--miss` heartbeat
+ * intervals, or whose link drops, is marked down.  An authenticated peer may
+ * ask for the list (`masterserver --list HOST:PORT --secret-file FILE`). */
 #include "master.h"
 #include "tl_common.h"
+#include "tl_s2s.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@ typedef struct entry_s {
 
 typedef struct master_s {
     nc_engine_t *engine;
+    tl_s2s_t *auth;
     uint64_t hb_ms;
     uint32_t miss;
     pthread_mutex_t mu;
@@ -45,25 +48,8 @@ static entry_t *by_sid_locked(master_t *m, nc_sid_t sid)
 static void reply_code(nc_session_t *s, uint16_t type, int code)
 {
     proto_msg_t r = {.type = type};
-    if (type == PROTO_T_S2S_HELLO_RESULT) {
-        r.s2s_hello_result.code = (int16_t)code;
-        r.s2s_hello_result.proto_hash = PROTO_HASH;
-        snprintf(r.s2s_hello_result.name, sizeof r.s2s_hello_result.name, "master");
-    } else {
-        r.shard_register_result.code = (int16_t)code;
-    }
+    r.shard_register_result.code = (int16_t)code;
     tl_send_msg(s, &r);
-}
-
-static void on_hello(nc_session_t *s, const proto_s2s_hello_t *h)
-{
-    int ok = h->proto_hash == PROTO_HASH;
-    reply_code(s, PROTO_T_S2S_HELLO_RESULT, ok ? 0 : PROTO_ERR_HASH_MISMATCH);
-    if (!ok) {
-        nc_log(NC_LOG_WARN, TAG, "session %llx (%s): protocol hash mismatch, closing",
-               (unsigned long long)nc_session_id(s), nc_session_peer(s));
-        nc_session_close(s, PROTO_ERR_HASH_MISMATCH, "protocol hash mismatch");
-    }
 }
 
 /* Same name again (a restarted or reconnected shard) takes the entry over. */
@@ -144,8 +130,11 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
         nc_session_close(s, PROTO_ERR_BAD_PACKET, proto_strerror(rc));
         return;
     }
+    master_t *ms = ud;
+    const proto_s2s_hello_t *hello = NULL;
+    if (tl_s2s_packet(ms->auth, s, &m, &hello) != TL_S2S_PASS)
+        return; /* a handshake step; a joined peer registers with shard_register */
     switch (m.type) {
-    case PROTO_T_S2S_HELLO: on_hello(s, &m.s2s_hello); break;
     case PROTO_T_SHARD_REGISTER: on_register(ud, s, &m.shard_register); break;
     case PROTO_T_SHARD_HEARTBEAT: on_heartbeat(ud, s, m.shard_heartbeat.population); break;
     case PROTO_T_SHARD_LIST_REQUEST: on_list(ud, s); break;
@@ -153,9 +142,15 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
     }
 }
 
+static void on_open(nc_session_t *s, void *ud)
+{
+    tl_s2s_open(((master_t *)ud)->auth, s);
+}
+
 static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
 {
     master_t *m = ud;
+    tl_s2s_close(m->auth, s);
     pthread_mutex_lock(&m->mu);
     entry_t *e = by_sid_locked(m, nc_session_id(s));
     char name[sizeof e->info.name] = "";
@@ -190,6 +185,7 @@ typedef struct args_s {
     const char *host, *list;
     int port, hb_ms, miss;
     nc_log_level_t log;
+    tl_s2s_args_t s2s;
 } args_t;
 
 static int parse_args(int argc, char **argv, args_t *a)
@@ -198,6 +194,13 @@ static int parse_args(int argc, char **argv, args_t *a)
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(k, "--help") || !strcmp(k, "-h"))
             return 1;
+        int used = tl_s2s_flag(&a->s2s, argc, argv, i);
+        if (used < 0)
+            return -1;
+        if (used) {
+            i += used - 2;
+            continue;
+        }
         if (!v)
             return -1;
         if (!strcmp(k, "--port"))
@@ -218,16 +221,21 @@ static int parse_args(int argc, char **argv, args_t *a)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: masterserver [--host 0.0.0.0] [--port 7000] [--heartbeat-ms 1000]\n"
-               "                    [--miss 3] [--log-level info]\n"
-               "       masterserver --list HOST:PORT\n"
+    fprintf(f, "usage: masterserver --secret-file FILE [--host 127.0.0.1] [--port 7000]\n"
+               "                    [--heartbeat-ms 1000] [--miss 3] [--log-level info]\n"
+               "                    [--auth-timeout-ms 5000] [--insecure-no-link-auth]\n"
+               "       masterserver --list HOST:PORT --secret-file FILE\n"
                "Registry of game servers. A shard that misses --miss heartbeat intervals\n"
                "(--heartbeat-ms each; match the gameserver's) or drops its link is down.\n"
                "--port 0 picks a free port; prints 'READY port=N' once listening.\n"
-               "--list connects to a running master, prints the shard table and exits.\n");
+               "--list connects to a running master, prints the shard table and exits.\n"
+               "--secret-file: the links' shared secret (first line, >= 16 bytes; the game\n"
+               "servers' links.secret_file). Without it the server refuses to start unless\n"
+               "--insecure-no-link-auth (development only). A link not authenticated\n"
+               "within --auth-timeout-ms is closed. See tools/README.md.\n");
 }
 
-static int serve(master_t *m, const args_t *a)
+static int serve(master_t *m, const args_t *a, const uint8_t *key)
 {
     nc_pool_t *pool = NULL;
     nc_queue_t *q = NULL;
@@ -237,8 +245,12 @@ static int serve(master_t *m, const args_t *a)
     nc_pool_opts_t po = {.name = "master", .threads = 2};
     nc_queue_opts_t qo = {.name = "registry", .max_threads = 2};
     nc_engine_opts_t eo = {.io_threads = 1, .max_sessions = 1024};
-    nc_role_opts_t ro = {
-        .name = "master", .ud = m, .handlers = {.on_packet = on_packet, .on_close = on_close}};
+    nc_role_opts_t ro = {.name = "master", .ud = m, .handlers = {on_open, on_packet, on_close}};
+    tl_s2s_opts_t so = {.tag = TAG,
+                        .name = "master",
+                        .key = key,
+                        .timeout_ms = a->s2s.timeout_ms,
+                        .max_sessions = 1024};
     int rc = nc_pool_create(&po, &pool);
     if (rc == 0)
         rc = nc_queue_create(pool, &qo, &q);
@@ -248,6 +260,8 @@ static int serve(master_t *m, const args_t *a)
         rc = nc_timer_start(timer_strand, m->hb_ms, m->hb_ms, check_job, m, &timer);
     if (rc == 0)
         rc = nc_engine_create(&eo, &m->engine);
+    if (rc == 0)
+        rc = tl_s2s_create(q, m->engine, &so, &m->auth);
     ro.queue = q;
     if (rc == 0)
         rc = nc_server_create(m->engine, a->host, (uint16_t)a->port, &ro, &srv);
@@ -263,29 +277,40 @@ static int serve(master_t *m, const args_t *a)
     int sig = tl_signals_wait();
     nc_log(NC_LOG_INFO, TAG, "signal %d: stopping", sig);
     nc_server_destroy(srv);
+    tl_s2s_log_totals(m->auth);
+    tl_s2s_stop(m->auth);
     nc_engine_destroy(m->engine);
     nc_strand_release(timer_strand);
     nc_pool_destroy(pool);
+    tl_s2s_destroy(m->auth);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    args_t a = {.host = "0.0.0.0", .port = 7000, .hb_ms = 1000, .miss = 3, .log = NC_LOG_INFO};
+    args_t a = {.host = "127.0.0.1", .port = 7000, .hb_ms = 1000, .miss = 3, .log = NC_LOG_INFO};
     int prc = parse_args(argc, argv, &a);
     if (prc != 0) {
         usage(prc > 0 ? stdout : stderr);
         return prc > 0 ? 0 : 2;
     }
     nc_log_set_level(a.list ? NC_LOG_ERROR : a.log);
+    uint8_t key[PA_S2S_KEY_BYTES];
+    const uint8_t *keyp = NULL;
+    if (tl_s2s_key_from_args("masterserver", &a.s2s, key, &keyp) != 0)
+        return 2;
     tl_signals_block();
-    if (a.list)
-        return master_list_main(a.list, 3000);
+    if (a.list) {
+        int lrc = master_list_main(a.list, keyp, 3000);
+        pa_wipe(key, sizeof key);
+        return lrc;
+    }
     static master_t m;
     m.hb_ms = (uint64_t)a.hb_ms;
     m.miss = (uint32_t)a.miss;
     pthread_mutex_init(&m.mu, NULL);
-    int rc = serve(&m, &a);
+    int rc = serve(&m, &a, keyp);
+    pa_wipe(key, sizeof key);
     pthread_mutex_destroy(&m.mu);
     return rc;
 }
