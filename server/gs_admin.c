@@ -10,6 +10,7 @@
 #include "gs_admin.h"
 
 #include "proto_auth.h"
+#include "tl_s2s.h" /* tl_s2s_load_key: the secret file, shared with the links */
 
 #include <errno.h>
 #include <pthread.h>
@@ -18,8 +19,6 @@
 #include <string.h>
 
 #define TAG "admin"
-#define SECRET_MAX 255
-#define SECRET_MIN 16
 #define HARD_EXTRA 4       /* netcore-level connections beyond admin.max_connections */
 #define QUEUED_LINES 16    /* input held behind a running command: 16 lines' worth */
 #define LINE_OUT_MAX 65536 /* longest answer line; longer ones are dropped */
@@ -34,8 +33,7 @@ struct gs_admin_s {
     gs_app_t *app;
     nc_engine_t *engine;
     nc_server_t *srv;
-    char secret[SECRET_MAX + 1];
-    size_t secret_len;
+    uint8_t key[PA_S2S_KEY_BYTES]; /* a hash of the secret (pa_s2s_key): no copy kept */
     uint32_t max_conns, max_line, auth_timeout_ms;
     pthread_mutex_t mu; /* slots, countdown */
     slot_t *slots;
@@ -223,18 +221,17 @@ static void admin_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     free(c);
 }
 
-/* Constant time over SECRET_MAX + 1 bytes whatever the lengths (only the
- * final verdict depends on them). */
+/* The given secret's hash against the file's, in constant time: neither
+ * the secret nor its length shows in the time taken (a line shorter than
+ * PA_S2S_SECRET_MIN is refused before hashing: that length is public). */
 static int secret_ok(const gs_admin_t *ad, const char *given)
 {
-    uint8_t a[SECRET_MAX + 1] = {0}, b[SECRET_MAX + 1] = {0};
-    size_t n = strlen(given);
-    memcpy(a, given, n > SECRET_MAX ? SECRET_MAX : n);
-    memcpy(b, ad->secret, ad->secret_len);
-    int same = pa_memcmp(a, b, sizeof a) == 0;
-    pa_wipe(a, sizeof a);
-    pa_wipe(b, sizeof b);
-    return same && n == ad->secret_len;
+    uint8_t k[PA_S2S_KEY_BYTES];
+    if (pa_s2s_key(given, k) != PA_OK)
+        return 0;
+    int same = pa_memcmp(k, ad->key, sizeof k) == 0;
+    pa_wipe(k, sizeof k);
+    return same;
 }
 
 static void auth_failed(gs_admin_conn_t *c, const char *why)
@@ -517,31 +514,16 @@ int gs_admin_shutdown_left(gs_admin_t *ad)
 
 /* ---- start and stop ---- */
 
-/* The secret is the file's first line (CR/LF stripped), 16..255 bytes.
- * Never logged. */
+/* The secret is the file's first line (CR/LF stripped, at least
+ * PA_S2S_SECRET_MIN bytes), read as the links' secret is; never logged. */
 static int load_secret(gs_admin_t *ad, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        nc_log(NC_LOG_ERROR, TAG, "admin.secret_file %s: cannot open: %s", path, strerror(errno));
+    char err[256];
+    if (tl_s2s_load_key(path, ad->key, err, sizeof err) != 0) {
+        nc_log(NC_LOG_ERROR, TAG, "admin.secret_file: %s", err);
         return -1;
     }
-    char line[SECRET_MAX + 3];
-    size_t n = fgets(line, sizeof line, f) ? strlen(line) : 0;
-    fclose(f);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = 0;
-    int ok = n >= SECRET_MIN && n <= SECRET_MAX && !memchr(line, 0, n);
-    if (ok) {
-        memcpy(ad->secret, line, n);
-        ad->secret_len = n;
-    }
-    pa_wipe(line, sizeof line);
-    if (!ok)
-        nc_log(NC_LOG_ERROR, TAG,
-               "admin.secret_file %s: the first line must be the secret, %d to %d bytes", path,
-               SECRET_MIN, SECRET_MAX);
-    return ok ? 0 : -1;
+    return 0;
 }
 
 static void fence_job(void *arg)
@@ -553,7 +535,7 @@ static void admin_free(gs_admin_t *ad)
 {
     if (ad->strand)
         nc_strand_release(ad->strand);
-    pa_wipe(ad->secret, sizeof ad->secret);
+    pa_wipe(ad->key, sizeof ad->key);
     pthread_mutex_destroy(&ad->mu);
     free(ad->slots);
     free(ad);
