@@ -249,10 +249,13 @@ static int cmd_shutdown(gs_admin_conn_t *c, char *args)
         gs_admin_error(c, "%s", err);
         return 0;
     }
-    gs_admin_say(c,
-                 "shutdown in %ld s: players are told now and at 60, 30, 10, 5..1 s; then "
-                 "every character is saved and the server exits 0",
-                 secs);
+    if (secs == 0)
+        gs_admin_say(c, "shutting down now: every character is saved, then the server exits 0");
+    else
+        gs_admin_say(c,
+                     "shutdown in %ld s: players are told now and at 60, 30, 10, 5..1 s; then "
+                     "every character is saved and the server exits 0",
+                     secs);
     gs_admin_ok(c);
     return 0;
 }
