@@ -398,6 +398,22 @@ static void test_shutdown_counts_down_saves_and_exits_0(void **state)
     assert_int_equal(gs_adm_wait_log(&srv, "console shutdown: stopping", T), 0);
 }
 
+static void test_shutdown_0_stops_now_and_exits_0(void **state)
+{
+    (void)state;
+    static gs_client_t p;
+    assert_int_equal(gs_login(&p, srv.port, "now_one"), 0);
+    gs_adm_t a;
+    gs_adm_login(&a, srv.admin_port);
+    char out[512];
+    assert_int_equal(gs_adm_cmd(&a, "shutdown 0", out, sizeof out), 1);
+    ASSERT_HAS(out, "shutting down now");
+    assert_int_equal(gs_expect(&p, PROTO_T_NOTICE, match_text, "shutting down now", NULL, T), 0);
+    assert_int_equal(gs_proc_stop(&srv, SIGCONT, 10000), 0);
+    gs_adm_close(&a);
+    gs_close(&p);
+}
+
 static void test_shutdown_cancel_keeps_running(void **state)
 {
     (void)state;
@@ -456,6 +472,7 @@ int main(void)
         TEST(test_reload_zones_bad_file_keeps_the_old_zones_and_says_why),
         TEST(test_log_sets_the_level_at_runtime),
         TEST(test_shutdown_counts_down_saves_and_exits_0),
+        TEST(test_shutdown_0_stops_now_and_exits_0),
         TEST(test_shutdown_cancel_keeps_running),
         TEST(test_help_lists_every_command),
     };
