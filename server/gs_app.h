@@ -12,6 +12,8 @@
 
 #include <stdatomic.h>
 
+typedef struct gs_admin_s gs_admin_t; /* gs_admin.h: the operator's console */
+
 typedef struct gs_app_s {
     gs_config_t cfg;
     nc_engine_t *engine;
@@ -31,6 +33,9 @@ typedef struct gs_app_s {
     /* accounts (issue 13): auth.login_public_key, parsed */
     uint8_t login_pk[32];
     int have_login_pk;
+    /* issue 14: the operator's console */
+    gs_admin_t *admin;
+    atomic_int console_stop; /* the console's `shutdown` asked main to stop */
 } gs_app_t;
 
 /* Steps of the orderly stop, in order (main.c stop_all). */
@@ -50,6 +55,14 @@ int gs_metrics_render(void *app, const char *path, char **body, size_t *len, con
 /* The `priority` label of a queue: "low", "normal" or "high". */
 const char *gs_prio_label(int prio);
 
+/* gs_status.c: the /status page for people, and what it shares with the
+ * console's `status`. */
+int gs_status_render(gs_app_t *a, char **body, size_t *len);
+/* Upper bound of the bucket holding the zone's 99th tick duration since
+ * start, in ms; 0 before the first tick; a negative value past the last
+ * finite bucket (over -value ms). */
+double gs_tick_p99_ms(const content_zone_stats_t *z);
+
 /* gs_peers.c: outbound chat/master clients on the control queue. */
 int gs_peers_start(gs_app_t *a);
 void gs_peers_stop(gs_app_t *a);
@@ -64,4 +77,7 @@ void gs_peers_stats(struct gs_links_stats_s *out);
 int gs_auth_prepare(gs_app_t *a, char *err, size_t errlen);
 /* --claim-character NAME --account ID, offline on database.path: exit code. */
 int gs_auth_claim(const gs_config_t *c);
+/* "up", "down" or "off" (port 0): the chat or the master link now. */
+const char *gs_peers_chat_state(gs_app_t *a);
+const char *gs_peers_master_state(gs_app_t *a);
 #endif

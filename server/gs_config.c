@@ -139,6 +139,18 @@ static const key_t_ keys[] = {
     INT("auth.replay_cache_max", auth_replay_cache_max, 1, 10000000,
         "ticket nonces remembered at once (until expiry); full: new logins refused"),
     STR("auth.dev_role", auth_dev_role, "role of a name-only login in dev mode: player, gm, admin"),
+    /* issue 14: the operator's console (gs_admin.c) */
+    STR("admin.secret_file", admin_secret_file,
+        "file whose first line is the console secret (unset = console disabled)"),
+    STR("admin.host", admin_host, "console address (loopback unless admin.allow_remote)"),
+    INT("admin.port", admin_port, 0, 65535, "console port (0 = pick a free one)"),
+    BOOL("admin.allow_remote", admin_allow_remote, "allow a non-loopback admin.host"),
+    INT("admin.max_connections", admin_max_conns, 1, 64, "concurrent console connections"),
+    INT("admin.idle_timeout_ms", admin_idle_timeout_ms, 1000, 86400000,
+        "close a console connection idle this long"),
+    INT("admin.auth_timeout_ms", admin_auth_timeout_ms, 100, 600000,
+        "connect to the auth line, then closed"),
+    INT("admin.max_line", admin_max_line, 64, 65536, "longest console line, bytes"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -207,6 +219,12 @@ void gs_config_defaults(gs_config_t *c)
     c->auth_clock_skew_s = 5;
     c->auth_replay_cache_max = 100000;
     snprintf(c->auth_dev_role, sizeof c->auth_dev_role, "gm");
+    snprintf(c->admin_host, sizeof c->admin_host, "127.0.0.1");
+    c->admin_port = 9178;
+    c->admin_max_conns = 4;
+    c->admin_idle_timeout_ms = 600000;
+    c->admin_auth_timeout_ms = 5000;
+    c->admin_max_line = 1024;
 }
 
 static const key_t_ *find_key(const char *path)
@@ -344,11 +362,35 @@ static int check_cross(const gs_config_t *c, char *err, size_t errlen)
     return check_auth_keys(c, err, errlen);
 }
 
+/* A literal loopback address: a dotted quad 127.a.b.c or ::1.  Names
+ * (even "localhost") are not trusted: they resolve to whatever the
+ * resolver says. */
+static int host_is_loopback(const char *h)
+{
+    if (strcmp(h, "::1") == 0)
+        return 1;
+    unsigned o[4];
+    char tail;
+    if (sscanf(h, "%3u.%3u.%3u.%3u%c", &o[0], &o[1], &o[2], &o[3], &tail) != 4)
+        return 0;
+    for (const char *p = h; *p; p++)
+        if ((*p < '0' || *p > '9') && *p != '.')
+            return 0;
+    return o[0] == 127 && o[1] < 256 && o[2] < 256 && o[3] < 256;
+}
+
 /* Strict priority (game > db > control, main.c): a free worker goes to the
  * highest-priority queue below its cap, so a queue is served under load
  * only if the caps of the queues above it leave a worker. */
 int gs_config_validate(const gs_config_t *c, char *err, size_t errlen)
 {
+    if (c->admin_secret_file[0] && !c->admin_allow_remote && !host_is_loopback(c->admin_host)) {
+        snprintf(err, errlen,
+                 "config key 'admin.host': '%s' is not a loopback address (127.x.x.x or ::1); "
+                 "the console is local-only unless 'admin.allow_remote' is true",
+                 c->admin_host);
+        return -1;
+    }
     if (strcmp(c->pool_mode, "shared") != 0)
         return 0; /* separate: a pool per queue, nobody shares */
     long long t = c->pool_threads, g = c->q_game.max_threads, d = c->q_db.max_threads;

@@ -76,6 +76,12 @@ typedef struct gs_config_s {
     char claim_name[32];
     uint64_t claim_account;
     int claim_given, account_given;
+    /* issue 14: the operator's console (gs_admin.c; server/README.md) */
+    char admin_secret_file[512]; /* "" = console disabled */
+    char admin_host[64];
+    int64_t admin_port;
+    int admin_allow_remote; /* bool */
+    int64_t admin_max_conns, admin_idle_timeout_ms, admin_auth_timeout_ms, admin_max_line;
 } gs_config_t;
 
 void gs_config_defaults(gs_config_t *c);

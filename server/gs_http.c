@@ -113,6 +113,7 @@ static void reply(nc_session_t *s, int status, const char *ctype, const char *bo
                      status,
                      status == 200   ? "OK"
                      : status == 404 ? "Not Found"
+                     : status == 500 ? "Internal Server Error"
                                      : "Bad Request",
                      ctype, (unsigned long)len);
     if (nc_send_raw(s, head, (size_t)n) == 0 && len)

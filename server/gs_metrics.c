@@ -1,7 +1,7 @@
 /* Prometheus text exposition of the shard: sessions and bad input (from the
  * player role), per-queue job metrics (from every pool), zone tick histogram,
  * database latency histogram and content counters. */
-#include "gs_app.h"
+#include "gs_admin.h"
 #include "gs_links.h"
 
 #include <stdarg.h>
@@ -330,8 +330,17 @@ int gs_metrics_render(void *app, const char *path, char **body, size_t *len, con
             (unsigned long long)hs.refused);
         put(&b, "gs_metrics_http_closed_total{reason=\"bad_request\"} %llu\n",
             (unsigned long long)hs.bad);
+        head(&b, "gs_admin_auth_failures_total", "counter",
+             "Console connections closed for a wrong or missing auth line.");
+        put(&b, "gs_admin_auth_failures_total %llu\n",
+            (unsigned long long)gs_admin_auth_failures(a->admin));
         head(&b, "gs_uptime_seconds", "gauge", "Seconds since start.");
         put(&b, "gs_uptime_seconds %g\n", (double)(nc_now_ms() - a->started_ms) / 1000.0);
+    } else if (strcmp(path, "/status") == 0) { /* gs_status.c: the page for people */
+        if (gs_status_render(a, &b.p, &b.len) == 0)
+            *ctype = "text/html; charset=utf-8";
+        else
+            status = 500;
     } else {
         status = 404;
         put(&b, "not found\n");

@@ -8,6 +8,8 @@
 #include <stdio.h>
 
 static gs_links_t *links; /* one app per process */
+/* the same, for readers on other threads (console, /status) */
+static _Atomic(gs_links_t *) links_pub;
 
 /* issue 13: the link key from links.secret_file, or links.insecure (a loud
  * warning).  Without either, a shard with a link configured does not start.
@@ -62,17 +64,21 @@ int gs_peers_start(gs_app_t *a)
         return -1;
     int rc = gs_links_start_for_world(a->engine, a->q_control, &lc, a->world, &links);
     pa_wipe(lc.key, sizeof lc.key);
-    return rc == 0 ? 0 : -1;
+    if (rc != 0)
+        return -1;
+    atomic_store(&links_pub, links);
+    return 0;
 }
 
 void gs_peers_stats(gs_links_stats_t *out)
 {
-    gs_links_stats(links, out);
+    gs_links_stats(atomic_load(&links_pub), out); /* metrics thread: the published one */
 }
 
 void gs_peers_stop(gs_app_t *a)
 {
     (void)a;
+    atomic_store(&links_pub, NULL);
     gs_links_stop(links);
     links = NULL;
 }
@@ -81,4 +87,18 @@ void gs_peers_detach(gs_app_t *a)
 {
     (void)a;
     gs_links_detach_world(links);
+}
+
+const char *gs_peers_chat_state(gs_app_t *a)
+{
+    if (a->cfg.chat_port == 0)
+        return "off";
+    return gs_links_chat_online(atomic_load(&links_pub)) ? "up" : "down";
+}
+
+const char *gs_peers_master_state(gs_app_t *a)
+{
+    if (a->cfg.master_port == 0)
+        return "off";
+    return gs_links_master_online(atomic_load(&links_pub)) ? "up" : "down";
 }

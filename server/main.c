@@ -1,7 +1,7 @@
 /* gameserver: wires one netcore engine, the job pools and queues (game,
  * control, db), the player role, the world and the metrics page; prints
  * READY and runs until SIGINT/SIGTERM, then shuts down in order. */
-#include "gs_app.h"
+#include "gs_admin.h"
 
 #include "proto_auth.h"
 
@@ -82,7 +82,7 @@ static uint32_t netcore_session_cap(int64_t max_sessions)
     return cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
 }
 
-static int start_network(gs_app_t *a, uint16_t *mport)
+static int start_network(gs_app_t *a, uint16_t *mport, uint16_t *aport)
 {
     const gs_config_t *c = &a->cfg;
     nc_role_opts_t ro = {.name = "players",
@@ -103,6 +103,9 @@ static int start_network(gs_app_t *a, uint16_t *mport)
                nc_strerror(rc));
         return -1;
     }
+    /* the console before the metrics page, which reports on it */
+    if (gs_admin_start(a, &a->admin, aport) != 0)
+        return -1;
     *mport = 0;
     gs_http_opts_t ho = {.host = c->metrics_host,
                          .port = (uint16_t)c->metrics_port,
@@ -127,7 +130,7 @@ static void wait_flushed(gs_app_t *a)
 
 static const char *const stage_text[] = {
     [GS_STAGE_RUNNING] = "running",
-    [GS_STAGE_METRICS] = "closing the metrics page",
+    [GS_STAGE_METRICS] = "closing the metrics page and the console",
     [GS_STAGE_SAVING] = "saving every online character",
     [GS_STAGE_SESSIONS] = "closing player sessions",
     [GS_STAGE_LINKS] = "closing the chat and master links",
@@ -155,6 +158,8 @@ static void stop_all(gs_app_t *a)
     set_stage(a, GS_STAGE_METRICS);
     gs_http_stop(a->http);
     a->http = NULL;
+    gs_admin_stop(a->admin); /* reads the world, the players role and the links */
+    a->admin = NULL;
     set_stage(a, GS_STAGE_SAVING);
     gs_peers_detach(a); /* global chat stays on this shard from here on */
     if (a->world) {
@@ -255,6 +260,16 @@ static void supervise_stop(gs_app_t *a)
     }
     gs_thread_join(t);
 }
+/* A stop signal's number, or 0 when the console's `shutdown` asked. */
+static int wait_stop(gs_app_t *a)
+{
+    for (;;) {
+        int sig = gs_signals_wait_ms(-1);
+        if (sig != 0 || atomic_load(&a->console_stop))
+            return sig;
+    }
+}
+
 int main(int argc, char **argv)
 {
     static gs_app_t a;
@@ -290,23 +305,28 @@ int main(int argc, char **argv)
         return 1;
     }
     nc_engine_opts_t eo = {.io_threads = (int)a.cfg.io_threads, .io_preempt = a.cfg.io_preempt};
-    uint16_t mport = 0;
+    uint16_t mport = 0, aport = 0;
     int ok = setup_jobs(&a) == 0 && nc_engine_create(&eo, &a.engine) == 0 && start_world(&a) == 0 &&
-             start_network(&a, &mport) == 0 && gs_peers_start(&a) == 0;
+             start_network(&a, &mport, &aport) == 0 && gs_peers_start(&a) == 0;
     if (!ok) {
         nc_log(NC_LOG_ERROR, TAG, "start-up failed");
         stop_all(&a);
         return 1;
     }
-    printf("READY port=%u metrics_port=%u\n", nc_server_port(a.players), mport);
+    printf("READY port=%u metrics_port=%u admin_port=%u\n", nc_server_port(a.players), mport,
+           aport);
     fflush(stdout);
     nc_log(NC_LOG_INFO, TAG, "shard '%s' ready on %s:%u (pool mode %s)", a.cfg.shard_name,
            a.cfg.host, nc_server_port(a.players), a.cfg.pool_mode);
-    int sig = gs_signals_wait();
+    int sig = wait_stop(&a);
     atomic_store(&a.saving, content_online(a.world));
-    nc_log(NC_LOG_INFO, TAG,
-           "signal %d: stopping (saving %u players; further signals do not skip the save)", sig,
-           atomic_load(&a.saving));
+    if (sig == 0)
+        nc_log(NC_LOG_INFO, TAG, "console shutdown: stopping (saving %u players)",
+               atomic_load(&a.saving));
+    else
+        nc_log(NC_LOG_INFO, TAG,
+               "signal %d: stopping (saving %u players; further signals do not skip the save)", sig,
+               atomic_load(&a.saving));
     supervise_stop(&a);
     if (a.unsaved) {
         nc_log(NC_LOG_ERROR, TAG, "stopped: %zu characters NOT saved (see above); exit 1",

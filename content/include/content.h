@@ -143,4 +143,38 @@ void content_stats(content_world_t *w, content_stats_t *out);
 int content_zone_stats(content_world_t *w, content_zone_stats_t *out, int max);
 uint32_t content_online(content_world_t *w);
 
+/* ---- the operator's console (issue 14; world_admin.c) ----
+ * Called from the server's admin jobs (any thread but a zone or db strand). */
+/* Completion of an asynchronous console request: ok is 1 or 0 (failed,
+ * text says why); text may hold several lines ('\n'), each free of other
+ * control characters.  Runs once, on a content strand: it must not block. */
+typedef void (*content_done_fn)(void *ud, int ok, const char *text);
+/* Calls fn for every character in the world (name, zone id), under the
+ * registry lock: fn must not call into content.  Returns how many. */
+typedef void (*content_who_fn)(void *ud, const char *name, uint16_t zone);
+uint32_t content_who(content_world_t *w, content_who_fn fn, void *ud);
+/* Closes the session of character `name` (logged in or in the world) after
+ * a fatal error NOT_ALLOWED whose text carries reason; its character is
+ * saved as on any logout.  0, or -1 when nobody of that name is online. */
+int content_kick(content_world_t *w, const char *name, const char *reason);
+/* A notice (code 0) to every character in the world; returns how many. */
+uint32_t content_announce(content_world_t *w, const char *text);
+/* While on, logins are refused with SHUTTING_DOWN ("draining...") and the
+ * players in the world keep playing; each change is told to them.
+ * Returns the previous state. */
+int content_set_draining(content_world_t *w, int on);
+int content_draining(content_world_t *w);
+/* Saves every character in the world now.  done runs once on the db strand
+ * after the database acknowledged ("saved N characters", ok 1) or kept the
+ * saves for a retry because it is unavailable (ok 0).  0, or -1 with err
+ * (stopping, no database): done is not called. */
+int content_save_all(content_world_t *w, content_done_fn done, void *ud, char *err, size_t errlen);
+/* Re-reads and validates zones_file and applies the safe changes (zone
+ * names, spawn points, portals) on each zone's strand; done runs once when
+ * every zone has them, with one line per change.  -1 with err when the file
+ * is bad or changes what needs a restart (zones added, removed or
+ * reordered, a size): nothing is applied.  content/README.md, "Reloading zones". */
+int content_reload_zones(content_world_t *w, content_done_fn done, void *ud, char *err,
+                         size_t errlen);
+
 #endif

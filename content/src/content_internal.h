@@ -66,7 +66,8 @@ typedef struct reg_entry_s {
 struct zone_s {
     content_world_t *w;
     int idx;
-    const content_zone_def_t *def;
+    /* atomic: a zones reload swaps it on the zone's strand (others read it) */
+    _Atomic(const content_zone_def_t *) def;
     nc_strand_t *strand;
     nc_timer_id_t tick_timer, save_timer;
     zone_grid_t grid;
@@ -120,6 +121,9 @@ struct content_world_s {
     atomic_uint_fast64_t tickets_accepted, tickets_rejected[CONTENT_TICKET_REASONS], not_owner,
         not_allowed;
     uint64_t save_deadline_ms; /* shutdown: when to stop retrying saves */
+    /* issue 14: the operator's console (world_admin.c) */
+    atomic_int draining, reloading;
+    struct defs_kept_s *defs_kept; /* definitions replaced by reloads (freed at destroy) */
 };
 
 /* ---- world.c ---- */
@@ -197,6 +201,12 @@ void zone_autosave_job(void *arg);
 player_t *player_new(content_world_t *w, const content_char_t *c, nc_sid_t sid, uint32_t entity_id);
 void player_free(player_t *p);
 void player_snapshot(const player_t *p, content_pos_t *out);
+
+/* ---- world_admin.c ---- */
+/* A login refused while draining gets this text (code SHUTTING_DOWN). */
+#define CONTENT_DRAINING_TEXT "server draining for maintenance: new logins are refused, try later"
+/* Frees the zone definitions replaced by reloads (content_world_destroy). */
+void world_admin_free(content_world_t *w);
 
 /* ---- pkt helpers ---- */
 #define CONTENT_PKT(out, lower, UPPER, msgp)                                                       \

@@ -294,6 +294,10 @@ static void on_login(nc_session_t *s, csess_t *c, const uint8_t *body, size_t le
         fail(s, c, PROTO_ERR_SHUTTING_DOWN, proto_err_text(PROTO_ERR_SHUTTING_DOWN));
         return;
     }
+    if (atomic_load(&c->w->draining)) { /* the console's `drain` (world_admin.c) */
+        fail(s, c, PROTO_ERR_SHUTTING_DOWN, CONTENT_DRAINING_TEXT);
+        return;
+    }
     login_auth_t auth;
     if (authenticate(s, c, &m, &auth) != 0)
         return;

@@ -186,7 +186,7 @@ static int attempt(world_db_t *d, db_req_t *r)
     int rc;
     if (r->kind == REQ_LOGIN) {
         login_job_t *j = r->login;
-        const content_zone_def_t *home = &w->defs.v[0];
+        const content_zone_def_t *home = w->zones[0].def; /* reloads swap it */
         rc = content_db_login(w->db, j->name, &j->auth.who, home->id, home->spawn_x, home->spawn_y,
                               (int64_t)nc_wall_ms(), &j->c);
         if (rc != CONTENT_DB_RETRY)

@@ -204,6 +204,7 @@ size_t content_world_destroy(content_world_t *w)
         }
     content_db_close(w->db);
     content_zones_free(&w->defs);
+    world_admin_free(w); /* after the zones: nothing reads a definition now */
     pthread_mutex_destroy(&w->reg_mu);
     pthread_mutex_destroy(&w->hook_mu);
     ipt_free(&w->ips);

@@ -76,6 +76,8 @@ static int wait_ready(gs_proc_t *p, int timeout_ms)
             sscanf(line, "READY port=%u metrics_port=%u", &port, &mport) == 2) {
             p->port = (uint16_t)port;
             p->metrics_port = (uint16_t)mport;
+            const char *ap = strstr(line, "admin_port=");
+            p->admin_port = ap ? (uint16_t)atoi(ap + 11) : 0;
             return 0;
         }
     }

@@ -16,6 +16,7 @@ typedef struct gs_proc_s {
     char dir[128]; /* temp dir: gs.db, stderr.log */
     char db[192];
     uint16_t port, metrics_port;
+    uint16_t admin_port; /* READY's admin_port (0: console disabled) */
 } gs_proc_t;
 
 /* Makes a fresh temp dir (kept across restarts of the same proc). */

@@ -217,6 +217,42 @@ static void test_starving_pool_is_refused_naming_the_keys(void **state)
     assert_non_null(strstr(err, "'pool.threads' (2)"));
 }
 
+/* The console is local-only: with a secret set, admin.host must be a
+ * literal loopback address unless admin.allow_remote (issue 14). */
+static void test_admin_host_must_be_loopback_unless_allowed(void **state)
+{
+    (void)state;
+    gs_config_t c;
+    const char *deflt[] = {"--set", "admin.secret_file=/x", NULL};
+    assert_int_equal(from_args(&c, deflt), 0);
+    assert_string_equal(c.admin_host, "127.0.0.1");
+    assert_int_equal(c.admin_port, 9178);
+    assert_int_equal(c.admin_max_conns, 4);
+    const char *ok[] = {"127.0.0.1", "127.255.0.9", "::1"};
+    const char *bad[] = {"0.0.0.0",     "::",         "10.0.0.1",   "localhost",
+                         "127.0.0.1.x", "127.0.0.1 ", "+127.0.0.1", "127.0.0.256",
+                         "128.0.0.1",   "127.1",      "1270.0.0.1", "127.0.0.01x"};
+    char kv[64];
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        snprintf(kv, sizeof kv, "admin.host=%s", ok[i]);
+        const char *a[] = {"--set", "admin.secret_file=/x", "--set", kv, NULL};
+        if (from_args(&c, a) != 0)
+            fail_msg("%s refused: %s", ok[i], err);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(kv, sizeof kv, "admin.host=%s", bad[i]);
+        const char *a[] = {"--set", "admin.secret_file=/x", "--set", kv, NULL};
+        if (from_args(&c, a) != -1 || !strstr(err, "'admin.host'"))
+            fail_msg("%s accepted", bad[i]);
+        const char *allowed[] = {"--set", "admin.secret_file=/x",    "--set", kv,
+                                 "--set", "admin.allow_remote=true", NULL};
+        assert_int_equal(from_args(&c, allowed), 0);
+    }
+    /* no secret: no console, nothing to check */
+    const char *off[] = {"--set", "admin.host=0.0.0.0", NULL};
+    assert_int_equal(from_args(&c, off), 0);
+}
+
 static void test_missing_file_is_reported(void **state)
 {
     (void)state;
@@ -238,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_out_of_range_is_named_and_leaves_the_value),
         cmocka_unit_test_teardown(test_starving_pool_is_refused_naming_the_keys, teardown_file),
         cmocka_unit_test(test_missing_file_is_reported),
+        cmocka_unit_test(test_admin_host_must_be_loopback_unless_allowed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

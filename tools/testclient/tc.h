@@ -112,6 +112,8 @@ int tc_game_connected(void); /* 1 while a game connection is open */
  * on a terminal, else the next stdin line.  0 or -1 (printed why). */
 int tc_password(const tc_opts_t *o, const char *prompt, char *out, size_t cap);
 int tc_bots_main(const tc_opts_t *o);
+/* --admin HOST:PORT --admin-secret-file FILE [command...] (tc_admin.c). */
+int tc_admin_main(int argc, char **argv);
 
 /* Prints one decoded server packet as a readable line (tc_print.c).
  * Thread-safe: lines never interleave. */

@@ -52,7 +52,12 @@ static void usage(FILE *f)
                "  --password-file F  the password is F's first line (else a no-echo prompt on\n"
                "                   a terminal, or the next line of piped input)\n"
                "  --shard NAME     play / bots: this shard (default: first healthy)\n"
-               "  --help           this text\n");
+               "  --help           this text\n"
+               "\n"
+               "       testclient --admin HOST:PORT --admin-secret-file FILE [command...]\n"
+               "Operator's console: runs each command (or each stdin line) on the\n"
+               "gameserver's admin port and prints the answers; exit 1 if one answered\n"
+               "`error`, 3 if the console is unreachable or refuses the secret.\n");
 }
 
 static int parse_num(const char *v, double lo, double hi, double *out)
@@ -173,6 +178,8 @@ int main(int argc, char **argv)
                    .status_s = 1,
                    .login_host = "127.0.0.1",
                    .login_port = 7002};
+    if (argc > 1 && !strcmp(argv[1], "--admin")) /* the operator's console: tc_admin.c */
+        return tc_admin_main(argc, argv);
     int i = 1;
     while (i < argc) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
