@@ -162,6 +162,40 @@ static void test_unknown_account_same_error_as_wrong_password(void **state)
     master_stop(&m);
 }
 
+static int64_t median3_login_ms(ls_client_t *c, const char *name)
+{
+    int64_t t[3];
+    for (int i = 0; i < 3; i++) {
+        int64_t s = now_ms();
+        assert_int_equal(ls_login(c, name, "wrong password", NULL, DEADLINE_MS),
+                         PROTO_ERR_AUTH_FAILED);
+        t[i] = now_ms() - s;
+    }
+    int64_t lo = t[0] < t[1] ? t[0] : t[1], hi = t[0] < t[1] ? t[1] : t[0];
+    return t[2] < lo ? lo : t[2] > hi ? hi : t[2];
+}
+
+/* An unknown name is checked against a dummy hash of the same cost: it
+ * takes a hash's time, not the microseconds of a missing row. */
+static void test_unknown_account_takes_a_hash_time_too(void **state)
+{
+    (void)state;
+    master_t m;
+    master_dir(&m, "{\"accounts\": {\"hash_ops\": 2, \"hash_mem_kib\": 19456}}");
+    assert_int_equal(add_account(&m, "alice", NULL, PW), 0);
+    master_launch(&m, NULL);
+    ls_client_t c;
+    connect_ok(&c, &m);
+    int64_t known = median3_login_ms(&c, "alice");
+    int64_t unknown = median3_login_ms(&c, "nobody");
+    print_message("wrong password %lld ms, unknown account %lld ms (medians of 3)\n",
+                  (long long)known, (long long)unknown);
+    assert_true(known >= 10);
+    assert_true(unknown * 3 >= known);
+    ls_close(&c);
+    master_stop(&m);
+}
+
 /* 3 failures lock for 400 ms: even the right password gets LOCKED_OUT,
  * then works once the lock ran out; an unknown name locks the same way. */
 static void test_lockout_after_failures_and_expiry(void **state)
@@ -735,6 +769,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wrong_password_is_auth_failed),
         cmocka_unit_test(test_unknown_account_same_error_as_wrong_password),
+        cmocka_unit_test(test_unknown_account_takes_a_hash_time_too),
         cmocka_unit_test(test_lockout_after_failures_and_expiry),
         cmocka_unit_test(test_lockout_per_address),
         cmocka_unit_test(test_tampered_ciphertext_closes_connection),
