@@ -325,6 +325,56 @@ static void test_plain_packet_after_handshake_closes_connection(void **state)
     master_stop(&m);
 }
 
+/* Hostile outer packets, each on a fresh connection: every one is closed
+ * and the server keeps serving (ASan/UBSan builds check the rest). */
+static void test_malformed_handshake_packets_close_only_that_connection(void **state)
+{
+    (void)state;
+    master_t m;
+    master_start_cfg(&m, NULL, NULL);
+    uint8_t hello_short_key[8 + 2 + 31] = {0}; /* a well-formed hello, client_key of 31 bytes */
+    for (int i = 0; i < 8; i++)                /* proto_hash, little-endian */
+        hello_short_key[i] = (uint8_t)(PROTO_HASH >> (8 * i));
+    hello_short_key[8] = 31;
+    uint8_t truncated[5] = {1, 2, 3, 4, 5};
+    uint8_t box_overlong[2 + 4] = {0xff, 0x1f, 1, 2, 3, 4}; /* declares 8191 bytes */
+    struct {
+        int after_handshake;
+        uint16_t type;
+        const uint8_t *body;
+        size_t len;
+    } cases[] = {
+        {0, PROTO_T_SECURE_HELLO, truncated, sizeof truncated},
+        {0, PROTO_T_SECURE_HELLO, hello_short_key, sizeof hello_short_key},
+        {0, PROTO_T_SECURE_BEGIN, truncated, sizeof truncated},
+        {0, 9999, truncated, sizeof truncated},
+        {1, PROTO_T_SECURE_HELLO, truncated, sizeof truncated},
+        {1, PROTO_T_SEALED_C2S, box_overlong, sizeof box_overlong},
+        {1, PROTO_T_SEALED_C2S, truncated, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ls_client_t c;
+        if (cases[i].after_handshake)
+            connect_ok(&c, &m);
+        else
+            assert_int_equal(ls_connect_tcp(&c, (uint16_t)m.login_port), 0);
+        assert_int_equal(ls_send_raw(&c, cases[i].type, cases[i].body, cases[i].len), 0);
+        assert_int_equal(ls_expect_close(&c, DEADLINE_MS), 0);
+        ls_close(&c);
+    }
+    /* a sealed inner packet of an unknown type, and one truncated */
+    ls_client_t c;
+    connect_ok(&c, &m);
+    proto_msg_t junk = {.type = PROTO_T_ACCOUNT_RESULT}; /* s2c type sent c2s */
+    assert_int_equal(ls_send(&c, &junk), 0);
+    assert_int_equal(ls_expect_close(&c, DEADLINE_MS), 0);
+    ls_close(&c);
+    connect_ok(&c, &m);
+    assert_true(ls_realm_list(&c, NULL, DEADLINE_MS) >= 0); /* still serving */
+    ls_close(&c);
+    master_stop(&m);
+}
+
 static void test_protocol_hash_mismatch_refused(void **state)
 {
     (void)state;
@@ -775,6 +825,7 @@ int main(void)
         cmocka_unit_test(test_tampered_ciphertext_closes_connection),
         cmocka_unit_test(test_replayed_box_closes_connection),
         cmocka_unit_test(test_plain_packet_after_handshake_closes_connection),
+        cmocka_unit_test(test_malformed_handshake_packets_close_only_that_connection),
         cmocka_unit_test(test_protocol_hash_mismatch_refused),
         cmocka_unit_test(test_registration_closed),
         cmocka_unit_test(test_registration_open),
