@@ -375,6 +375,36 @@ static void test_malformed_handshake_packets_close_only_that_connection(void **s
     master_stop(&m);
 }
 
+static void test_connections_per_address_capped(void **state)
+{
+    (void)state;
+    master_t m;
+    master_dir(&m, "{\"accounts\": {\"hash_ops\": 1, \"hash_mem_kib\": 8},"
+                   " \"login\": {\"max_sessions_per_address\": 2}}");
+    master_launch(&m, NULL);
+    ls_client_t a, b, c;
+    connect_ok(&a, &m);
+    connect_ok(&b, &m);
+    assert_int_equal(ls_connect_tcp(&c, (uint16_t)m.login_port), 0);
+    assert_int_equal(ls_expect_close(&c, DEADLINE_MS), 0);
+    ls_close(&c);
+    assert_true(tl_proc_wait_for(&m.p, "max_sessions_per_address", 0, DEADLINE_MS) > 0);
+    ls_close(&a); /* its slot comes back once the server saw the close */
+    int ok = -1;
+    int64_t end = now_ms() + DEADLINE_MS;
+    while (ok != 0 && now_ms() < end) {
+        ok = ls_connect(&c, (uint16_t)m.login_port, DEADLINE_MS);
+        if (ok == 0 && ls_realm_list(&c, NULL, DEADLINE_MS) < 0) {
+            ls_close(&c);
+            ok = -1;
+        }
+    }
+    assert_int_equal(ok, 0);
+    ls_close(&b);
+    ls_close(&c);
+    master_stop(&m);
+}
+
 static void test_protocol_hash_mismatch_refused(void **state)
 {
     (void)state;
@@ -826,6 +856,7 @@ int main(void)
         cmocka_unit_test(test_replayed_box_closes_connection),
         cmocka_unit_test(test_plain_packet_after_handshake_closes_connection),
         cmocka_unit_test(test_malformed_handshake_packets_close_only_that_connection),
+        cmocka_unit_test(test_connections_per_address_capped),
         cmocka_unit_test(test_protocol_hash_mismatch_refused),
         cmocka_unit_test(test_registration_closed),
         cmocka_unit_test(test_registration_open),
