@@ -67,12 +67,38 @@ static void test_table_stays_bounded_under_many_keys(void **state)
     mlock_destroy(l);
 }
 
+static void test_connections_per_address_capped_and_released(void **state)
+{
+    (void)state;
+    mconn_t *c = mconn_create(64);
+    assert_non_null(c);
+    assert_int_equal(mconn_add(c, "10.0.0.1", 2), 1);
+    assert_int_equal(mconn_add(c, "10.0.0.1", 2), 1);
+    assert_int_equal(mconn_add(c, "10.0.0.1", 2), 0);
+    assert_int_equal(mconn_add(c, "10.0.0.2", 2), 1); /* other addresses unaffected */
+    mconn_del(c, "10.0.0.1");
+    assert_int_equal(mconn_add(c, "10.0.0.1", 2), 1);
+    mconn_del(c, "10.0.0.1");
+    mconn_del(c, "10.0.0.1");
+    mconn_del(c, "10.0.0.2");
+    /* every slot free again: 64 other addresses fit (window permitting) */
+    int counted = 0;
+    char key[32];
+    for (int i = 0; i < 64; i++) {
+        snprintf(key, sizeof key, "192.0.2.%d", i);
+        counted += mconn_add(c, key, 1) == 1;
+    }
+    assert_true(counted >= 32);
+    mconn_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_locks_at_threshold_and_doubles_to_max),
         cmocka_unit_test(test_quiet_key_is_forgotten),
         cmocka_unit_test(test_table_stays_bounded_under_many_keys),
+        cmocka_unit_test(test_connections_per_address_capped_and_released),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

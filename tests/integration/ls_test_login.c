@@ -162,6 +162,40 @@ static void test_unknown_account_same_error_as_wrong_password(void **state)
     master_stop(&m);
 }
 
+static int64_t median3_login_ms(ls_client_t *c, const char *name)
+{
+    int64_t t[3];
+    for (int i = 0; i < 3; i++) {
+        int64_t s = now_ms();
+        assert_int_equal(ls_login(c, name, "wrong password", NULL, DEADLINE_MS),
+                         PROTO_ERR_AUTH_FAILED);
+        t[i] = now_ms() - s;
+    }
+    int64_t lo = t[0] < t[1] ? t[0] : t[1], hi = t[0] < t[1] ? t[1] : t[0];
+    return t[2] < lo ? lo : t[2] > hi ? hi : t[2];
+}
+
+/* An unknown name is checked against a dummy hash of the same cost: it
+ * takes a hash's time, not the microseconds of a missing row. */
+static void test_unknown_account_takes_a_hash_time_too(void **state)
+{
+    (void)state;
+    master_t m;
+    master_dir(&m, "{\"accounts\": {\"hash_ops\": 2, \"hash_mem_kib\": 19456}}");
+    assert_int_equal(add_account(&m, "alice", NULL, PW), 0);
+    master_launch(&m, NULL);
+    ls_client_t c;
+    connect_ok(&c, &m);
+    int64_t known = median3_login_ms(&c, "alice");
+    int64_t unknown = median3_login_ms(&c, "nobody");
+    print_message("wrong password %lld ms, unknown account %lld ms (medians of 3)\n",
+                  (long long)known, (long long)unknown);
+    assert_true(known >= 10);
+    assert_true(unknown * 3 >= known);
+    ls_close(&c);
+    master_stop(&m);
+}
+
 /* 3 failures lock for 400 ms: even the right password gets LOCKED_OUT,
  * then works once the lock ran out; an unknown name locks the same way. */
 static void test_lockout_after_failures_and_expiry(void **state)
@@ -287,6 +321,86 @@ static void test_plain_packet_after_handshake_closes_connection(void **state)
     uint8_t junk[40] = {38, 0};
     assert_int_equal(ls_send_raw(&c, PROTO_T_SEALED_C2S, junk, sizeof junk), 0);
     assert_int_equal(ls_expect_close(&c, DEADLINE_MS), 0);
+    ls_close(&c);
+    master_stop(&m);
+}
+
+/* Hostile outer packets, each on a fresh connection: every one is closed
+ * and the server keeps serving (ASan/UBSan builds check the rest). */
+static void test_malformed_handshake_packets_close_only_that_connection(void **state)
+{
+    (void)state;
+    master_t m;
+    master_start_cfg(&m, NULL, NULL);
+    uint8_t hello_short_key[8 + 2 + 31] = {0}; /* a well-formed hello, client_key of 31 bytes */
+    for (int i = 0; i < 8; i++)                /* proto_hash, little-endian */
+        hello_short_key[i] = (uint8_t)(PROTO_HASH >> (8 * i));
+    hello_short_key[8] = 31;
+    uint8_t truncated[5] = {1, 2, 3, 4, 5};
+    uint8_t box_overlong[2 + 4] = {0xff, 0x1f, 1, 2, 3, 4}; /* declares 8191 bytes */
+    struct {
+        int after_handshake;
+        uint16_t type;
+        const uint8_t *body;
+        size_t len;
+    } cases[] = {
+        {0, PROTO_T_SECURE_HELLO, truncated, sizeof truncated},
+        {0, PROTO_T_SECURE_HELLO, hello_short_key, sizeof hello_short_key},
+        {0, PROTO_T_SECURE_BEGIN, truncated, sizeof truncated},
+        {0, 9999, truncated, sizeof truncated},
+        {1, PROTO_T_SECURE_HELLO, truncated, sizeof truncated},
+        {1, PROTO_T_SEALED_C2S, box_overlong, sizeof box_overlong},
+        {1, PROTO_T_SEALED_C2S, truncated, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ls_client_t c;
+        if (cases[i].after_handshake)
+            connect_ok(&c, &m);
+        else
+            assert_int_equal(ls_connect_tcp(&c, (uint16_t)m.login_port), 0);
+        assert_int_equal(ls_send_raw(&c, cases[i].type, cases[i].body, cases[i].len), 0);
+        assert_int_equal(ls_expect_close(&c, DEADLINE_MS), 0);
+        ls_close(&c);
+    }
+    /* a sealed inner packet of an unknown type, and one truncated */
+    ls_client_t c;
+    connect_ok(&c, &m);
+    proto_msg_t junk = {.type = PROTO_T_ACCOUNT_RESULT}; /* s2c type sent c2s */
+    assert_int_equal(ls_send(&c, &junk), 0);
+    assert_int_equal(ls_expect_close(&c, DEADLINE_MS), 0);
+    ls_close(&c);
+    connect_ok(&c, &m);
+    assert_true(ls_realm_list(&c, NULL, DEADLINE_MS) >= 0); /* still serving */
+    ls_close(&c);
+    master_stop(&m);
+}
+
+static void test_connections_per_address_capped(void **state)
+{
+    (void)state;
+    master_t m;
+    master_dir(&m, "{\"accounts\": {\"hash_ops\": 1, \"hash_mem_kib\": 8},"
+                   " \"login\": {\"max_sessions_per_address\": 2}}");
+    master_launch(&m, NULL);
+    ls_client_t a, b, c;
+    connect_ok(&a, &m);
+    connect_ok(&b, &m);
+    assert_int_equal(ls_connect_tcp(&c, (uint16_t)m.login_port), 0);
+    assert_int_equal(ls_expect_close(&c, DEADLINE_MS), 0);
+    ls_close(&c);
+    assert_true(tl_proc_wait_for(&m.p, "max_sessions_per_address", 0, DEADLINE_MS) > 0);
+    ls_close(&a); /* its slot comes back once the server saw the close */
+    int ok = -1;
+    int64_t end = now_ms() + DEADLINE_MS;
+    while (ok != 0 && now_ms() < end) {
+        ok = ls_connect(&c, (uint16_t)m.login_port, DEADLINE_MS);
+        if (ok == 0 && ls_realm_list(&c, NULL, DEADLINE_MS) < 0) {
+            ls_close(&c);
+            ok = -1;
+        }
+    }
+    assert_int_equal(ok, 0);
+    ls_close(&b);
     ls_close(&c);
     master_stop(&m);
 }
@@ -735,11 +849,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wrong_password_is_auth_failed),
         cmocka_unit_test(test_unknown_account_same_error_as_wrong_password),
+        cmocka_unit_test(test_unknown_account_takes_a_hash_time_too),
         cmocka_unit_test(test_lockout_after_failures_and_expiry),
         cmocka_unit_test(test_lockout_per_address),
         cmocka_unit_test(test_tampered_ciphertext_closes_connection),
         cmocka_unit_test(test_replayed_box_closes_connection),
         cmocka_unit_test(test_plain_packet_after_handshake_closes_connection),
+        cmocka_unit_test(test_malformed_handshake_packets_close_only_that_connection),
+        cmocka_unit_test(test_connections_per_address_capped),
         cmocka_unit_test(test_protocol_hash_mismatch_refused),
         cmocka_unit_test(test_registration_closed),
         cmocka_unit_test(test_registration_open),

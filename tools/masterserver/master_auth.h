@@ -32,6 +32,7 @@ typedef struct master_auth_cfg_s {
     uint32_t login_idle_ms;    /* login.idle_timeout_ms */
     uint32_t login_pending;    /* login.max_pending: requests queued behind a hash */
     uint32_t login_rate;       /* login.packets_per_s */
+    uint32_t login_per_addr;   /* login.max_sessions_per_address (0 = off) */
     uint32_t registry_threads; /* login.worker_threads: login + registry workers */
 } master_auth_cfg_t;
 
@@ -97,6 +98,15 @@ uint64_t mlock_check(mlock_t *l, const char *key, uint64_t now);
 uint32_t mlock_fail(mlock_t *l, const char *key, uint64_t now, uint64_t *lock_ms);
 void mlock_reset(mlock_t *l, const char *key);
 uint32_t mlock_used(mlock_t *l);
+
+/* Live connections per address, in a bounded table (same file).
+ * mconn_add: 1 counted, 0 refused (the address holds cap already), -1 not
+ * counted (its table window is full: the caller lets it in uncounted). */
+typedef struct mconn_s mconn_t;
+mconn_t *mconn_create(uint32_t slots);
+void mconn_destroy(mconn_t *c);
+int mconn_add(mconn_t *c, const char *key, uint32_t cap);
+void mconn_del(mconn_t *c, const char *key);
 
 /* ---- login identity (master_identity.c) --------------------------------- */
 /* Loads the identity from path, creating it (mode 0600, random seed) when

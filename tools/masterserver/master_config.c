@@ -40,6 +40,7 @@ static const key_t_ keys[] = {
     U32("login", "idle_timeout_ms", login_idle_ms, 0, 3600000),
     U32("login", "max_pending", login_pending, 1, 64),
     U32("login", "packets_per_s", login_rate, 0, 1000000),
+    U32("login", "max_sessions_per_address", login_per_addr, 0, 1000000),
     U32("login", "worker_threads", registry_threads, 1, 64),
 };
 
@@ -64,6 +65,7 @@ void master_auth_cfg_defaults(master_auth_cfg_t *c)
         .login_idle_ms = 30000,
         .login_pending = 4,
         .login_rate = 20,
+        .login_per_addr = 0,
         .registry_threads = 2,
     };
 }

@@ -1,4 +1,5 @@
-/* Failed-login counters with exponential lock-out, in a bounded table:
+/* Failed-login counters with exponential lock-out, in a bounded table
+ * (and, at the end, live connections per address in another):
  * open addressing over a fixed number of slots, probing a window of 8; a
  * key that finds no free or expired slot in its window takes the one with
  * the oldest failure.  So the table never grows, whatever a peer sends,
@@ -149,4 +150,86 @@ uint32_t mlock_used(mlock_t *l)
     uint32_t n = l->used;
     pthread_mutex_unlock(&l->mu);
     return n;
+}
+
+/* ---- live connections per address ------------------------------------------
+ * Same open addressing; a slot whose count fell to 0 is free for any key,
+ * and a key is looked for in its whole window (no chains to keep intact). */
+
+typedef struct cslot_s {
+    char key[KEY_MAX];
+    uint32_t n; /* 0 = free */
+} cslot_t;
+
+struct mconn_s {
+    pthread_mutex_t mu;
+    cslot_t *v;
+    uint32_t mask;
+};
+
+mconn_t *mconn_create(uint32_t slots)
+{
+    uint32_t n = 16;
+    while (n < slots && n < (1u << 24))
+        n <<= 1;
+    mconn_t *c = calloc(1, sizeof *c);
+    if (!c || !(c->v = calloc(n, sizeof *c->v))) {
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    c->mask = n - 1;
+    return c;
+}
+
+void mconn_destroy(mconn_t *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_destroy(&c->mu);
+    free(c->v);
+    free(c);
+}
+
+int mconn_add(mconn_t *c, const char *key, uint32_t cap)
+{
+    uint32_t h = hash(key);
+    pthread_mutex_lock(&c->mu);
+    cslot_t *mine = NULL, *free_slot = NULL;
+    for (uint32_t i = 0; i < WINDOW && !mine; i++) {
+        cslot_t *e = &c->v[(h + i) & c->mask];
+        if (e->n && !strcmp(e->key, key))
+            mine = e;
+        else if (!e->n && !free_slot)
+            free_slot = e;
+    }
+    int rc = 1;
+    if (mine && mine->n >= cap) {
+        rc = 0;
+    } else if (mine) {
+        mine->n++;
+    } else if (free_slot) {
+        size_t n = strlen(key);
+        memset(free_slot->key, 0, sizeof free_slot->key);
+        memcpy(free_slot->key, key, n < KEY_MAX - 1 ? n : KEY_MAX - 1);
+        free_slot->n = 1;
+    } else {
+        rc = -1; /* window full: not counted */
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+void mconn_del(mconn_t *c, const char *key)
+{
+    uint32_t h = hash(key);
+    pthread_mutex_lock(&c->mu);
+    for (uint32_t i = 0; i < WINDOW; i++) {
+        cslot_t *e = &c->v[(h + i) & c->mask];
+        if (e->n && !strcmp(e->key, key)) {
+            e->n--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
 }

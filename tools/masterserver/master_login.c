@@ -34,9 +34,10 @@ struct master_login_s {
     nc_server_t *srv;
     mlock_t *lk_name, *lk_addr;
     mlock_t *lk_reg;                  /* registrations per address; NULL = no limit */
+    mconn_t *conns;                   /* live connections per address; NULL = no limit */
     char dummy_hash[MASTER_HASH_MAX]; /* verified for unknown names: same timing class */
     atomic_int stopping;
-    nc_log_state_t rl_close, rl_ok, rl_fail, rl_full;
+    nc_log_state_t rl_close, rl_ok, rl_fail, rl_full, rl_addr;
     atomic_ullong n_ok, n_failed, n_locked, n_full, n_registered, n_tickets;
 };
 
@@ -53,6 +54,7 @@ typedef struct lsess_s {
     int state;
     int busy; /* an auth job holds this session */
     int authed;
+    int counted; /* holds one of its address's connections in L->conns */
     int role;
     uint64_t account_id;
     char account[PA_TICKET_NAME_MAX + 1];
@@ -550,6 +552,18 @@ static void on_open(nc_session_t *s, void *ud)
     if (colon && colon != ls->addr)
         *colon = 0; /* "1.2.3.4:5678" -> "1.2.3.4", "[::1]:5678" -> "[::1]" */
     nc_session_set_ud(s, ls);
+    if (L->conns) {
+        int rc = mconn_add(L->conns, ls->addr, L->cfg.login_per_addr);
+        ls->counted = rc == 1;
+        if (rc == 0) {
+            nc_log_limited(&L->rl_addr, 1000, NC_LOG_WARN, TAG,
+                           "[%llx] %s: refused: %u login connections from that address "
+                           "(login.max_sessions_per_address)",
+                           (unsigned long long)nc_session_id(s), ls->addr,
+                           (unsigned)L->cfg.login_per_addr);
+            nc_session_close(s, PROTO_ERR_SERVER_FULL, "too many connections from one address");
+        }
+    }
 }
 
 static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
@@ -560,6 +574,8 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     nc_session_set_ud(s, NULL);
     if (!ls)
         return;
+    if (ls->counted)
+        mconn_del(ls->L->conns, ls->addr);
     pa_chan_wipe(&ls->ch);
     pa_wipe(ls->pend, ls->L->cfg.login_pending * sizeof *ls->pend);
     free(ls->pend);
@@ -594,7 +610,10 @@ int master_login_start(nc_engine_t *e, nc_pool_t *pool, const master_auth_cfg_t 
     if (c->reg_per_address)
         L->lk_reg = mlock_create(c->lock_table, c->reg_per_address, c->reg_window_ms,
                                  c->reg_window_ms, c->reg_window_ms);
-    if (!L->lk_name || !L->lk_addr || (c->reg_per_address && !L->lk_reg))
+    if (c->login_per_addr) /* 4 slots per live session: a full window is rare */
+        L->conns = mconn_create(c->login_sessions * 4u);
+    if (!L->lk_name || !L->lk_addr || (c->reg_per_address && !L->lk_reg) ||
+        (c->login_per_addr && !L->conns))
         return fail(err, errlen, "lock-out tables", 0);
     uint8_t rnd[32];
     pa_random(rnd, sizeof rnd);
@@ -659,6 +678,7 @@ void master_login_free(master_login_t *l)
     mlock_destroy(l->lk_name);
     mlock_destroy(l->lk_addr);
     mlock_destroy(l->lk_reg);
+    mconn_destroy(l->conns);
     pa_wipe(&l->id, sizeof l->id);
     free(l);
 }
