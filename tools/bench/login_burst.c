@@ -275,8 +275,19 @@ int main(int argc, char **argv)
     FILE *f = fopen(cfg, "w");
     if (!f || fputs(json, f) < 0 || fclose(f) != 0)
         return 1;
-    const char *args[] = {o.master, "--port", "0", "--login-port", "0", "--log-level",
-                          "warn",   "--db",   db,  "--config",     cfg, "--open-registration",
+    const char *args[] = {o.master,
+                          "--port",
+                          "0",
+                          "--login-port",
+                          "0",
+                          "--log-level",
+                          "warn",
+                          "--db",
+                          db,
+                          "--config",
+                          cfg,
+                          "--open-registration",
+                          "--insecure-no-link-auth",
                           NULL};
     tl_proc_t p;
     int rp = -1, port = -1;
