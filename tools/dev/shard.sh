@@ -8,7 +8,8 @@
 # BUILD_DIR/dev, mode 0700): the links' shared secret (s2s.secret), the login
 # server's identity (login.key; `masterserver --show-keys` prints it), its
 # account store (master.db) with a `dev` account of role gm whose random
-# password is in dev.password, and gameserver.json (auth.mode "dev" with the
+# password is in dev.password, the operator's console secret (admin.secret),
+# and gameserver.json (auth.mode "dev" with the
 # login server's public key, links.secret_file).  Later runs reuse it; delete
 # the directory to start over.  LINK_SECRET_FILE=FILE: the links' secret
 # from that file instead of s2s.secret (tools/README.md, "Server-to-server
@@ -19,6 +20,7 @@ MASTER_PORT=${MASTER_PORT:-7000}
 LOGIN_PORT=${LOGIN_PORT:-7002}
 CHAT_PORT=${CHAT_PORT:-7001}
 GAME_PORT=${GAME_PORT:-7777}
+ADMIN_PORT=${ADMIN_PORT:-9178}
 DEV_DIR=${DEV_DIR:-$dir/dev}
 for b in tools/masterserver/masterserver tools/chatserver/chatserver server/gameserver; do
   [ -x "$dir/$b" ] || { echo "shard.sh: $dir/$b not built" >&2; exit 1; }
@@ -47,6 +49,10 @@ setup_dev() {
   SIGN_PK=$(awk '$1 == "sign_pk" { print $2 }' <<<"$keys")
   KX_PK=$(awk '$1 == "kx_pk" { print $2 }' <<<"$keys")
   [ ${#SIGN_PK} = 64 ] && [ ${#KX_PK} = 64 ] || die "unexpected --show-keys output: $keys"
+  if [ ! -s "$DEV_DIR/admin.secret" ]; then # the operator's console (server/README.md)
+    random_text 24 > "$DEV_DIR/admin.secret.tmp" && echo >> "$DEV_DIR/admin.secret.tmp"
+    mv "$DEV_DIR/admin.secret.tmp" "$DEV_DIR/admin.secret"
+  fi
   DEV_PASSWORD_NEW=
   if [ ! -s "$DEV_DIR/dev.password" ]; then
     random_text 12 > "$DEV_DIR/dev.password.tmp" && echo >> "$DEV_DIR/dev.password.tmp"
@@ -59,7 +65,8 @@ setup_dev() {
   cat > "$DEV_DIR/gameserver.json" <<JSON
 {
   "auth": {"mode": "dev", "login_public_key": "$SIGN_PK"},
-  "links": {"secret_file": "$SECRET"}
+  "links": {"secret_file": "$SECRET"},
+  "admin": {"secret_file": "$DEV_DIR/admin.secret", "port": $ADMIN_PORT}
 }
 JSON
   umask 022
@@ -124,6 +131,8 @@ tc=$dir/tools/testclient/testclient
   echo "  with an account:  $tc --login 127.0.0.1:$LOGIN_PORT --password-file $DEV_DIR/dev.password"
   echo "                    then: login dev    play NAME      (register NAME: open registration)"
   echo "  login server key (the client pins it on first use): $KX_PK"
+  echo "  operator's console: $tc --admin 127.0.0.1:$ADMIN_PORT --admin-secret-file $DEV_DIR/admin.secret status"
+  echo "  status page: http://127.0.0.1:9177/status"
   echo "  shard table: $master_bin --list 127.0.0.1:$MASTER_PORT --secret-file $secret"
   if [ -n "$DEV_PASSWORD_NEW" ]; then
     echo "  created account 'dev' (role gm), password: $DEV_PASSWORD_NEW (in $DEV_DIR/dev.password)"
