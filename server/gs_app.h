@@ -33,6 +33,8 @@ typedef struct gs_app_s {
     /* accounts (issue 13): auth.login_public_key, parsed */
     uint8_t login_pk[32];
     int have_login_pk;
+    uint8_t login_pk_next[32]; /* auth.login_public_key_next (key rotation) */
+    int have_login_pk_next;
     /* issue 14: the operator's console */
     gs_admin_t *admin;
     atomic_int console_stop; /* the console's `shutdown` asked main to stop */

@@ -23,6 +23,9 @@ int gs_auth_prepare(gs_app_t *a, char *err, size_t errlen)
     }
     a->have_login_pk = c->auth_login_public_key[0] &&
                        pa_unhex(c->auth_login_public_key, a->login_pk, sizeof a->login_pk) == 0;
+    a->have_login_pk_next =
+        a->have_login_pk && c->auth_login_public_key_next[0] &&
+        pa_unhex(c->auth_login_public_key_next, a->login_pk_next, sizeof a->login_pk_next) == 0;
     if (strcmp(c->auth_mode, "dev") == 0)
         nc_log(NC_LOG_WARN, TAG,
                "auth.mode is \"dev\": NAME-ONLY LOGIN, anyone can log in as anyone (role %s) "

@@ -134,6 +134,8 @@ static const key_t_ keys[] = {
         "can log in as anyone)"),
     STR("auth.login_public_key", auth_login_public_key,
         "the login server's sign_pk, 64 hex (masterserver --show-keys); required in ticket mode"),
+    STR("auth.login_public_key_next", auth_login_public_key_next,
+        "a second sign_pk accepted as well, for key rotation (64 hex; empty = none)"),
     INT("auth.clock_skew_s", auth_clock_skew_s, 0, 3600,
         "a ticket is accepted this long past its expiry (clock differences)"),
     INT("auth.replay_cache_max", auth_replay_cache_max, 1, 10000000,
@@ -327,6 +329,14 @@ static int check_auth_keys(const gs_config_t *c, char *err, size_t errlen)
         snprintf(err, errlen,
                  "config key 'auth.login_public_key': expected 64 hex digits (the sign_pk line "
                  "of `masterserver --show-keys`)");
+        return -1;
+    }
+    if (c->auth_login_public_key_next[0] &&
+        (!c->auth_login_public_key[0] || strlen(c->auth_login_public_key_next) != PA_KEY_HEX_LEN ||
+         pa_unhex(c->auth_login_public_key_next, pk, sizeof pk) != 0)) {
+        snprintf(err, errlen,
+                 "config key 'auth.login_public_key_next': expected 64 hex digits, and "
+                 "auth.login_public_key set too");
         return -1;
     }
     return 0;

@@ -68,8 +68,9 @@ typedef struct gs_config_s {
     char links_secret_file[512];
     int links_insecure; /* bool */
     /* accounts and tickets (issue 13; server/README.md, "Accounts and tickets") */
-    char auth_mode[16];             /* "ticket" (default) or "dev" */
-    char auth_login_public_key[72]; /* 64 hex digits: the login server's sign_pk */
+    char auth_mode[16];                  /* "ticket" (default) or "dev" */
+    char auth_login_public_key[72];      /* 64 hex digits: the login server's sign_pk */
+    char auth_login_public_key_next[72]; /* a second accepted sign_pk (key rotation) */
     int64_t auth_clock_skew_s, auth_replay_cache_max;
     char auth_dev_role[16]; /* role of a name-only login in dev mode */
     /* gameserver --claim-character NAME --account ID: not config keys */

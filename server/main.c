@@ -61,6 +61,7 @@ static int start_world(gs_app_t *a)
                         .exempt_loopback = c->exempt_loopback,
                         .auth_ticket = strcmp(c->auth_mode, "ticket") == 0,
                         .login_pk = a->have_login_pk ? a->login_pk : NULL,
+                        .login_pk_next = a->have_login_pk_next ? a->login_pk_next : NULL,
                         .clock_skew_s = (uint32_t)c->auth_clock_skew_s,
                         .replay_cache_max = (uint32_t)c->auth_replay_cache_max,
                         .dev_role = pa_role_parse(c->auth_dev_role)};

@@ -54,11 +54,12 @@ typedef struct content_opts_s {
     const char *db_fault_file;            /* tests only (content_db_opts_t.fault_file) */
     /* accounts and tickets (issue 13; content/README.md, "Accounts").  A
      * zeroed struct is dev mode with no key (benchmarks, unit tests). */
-    int auth_ticket;           /* 1: a login must carry a valid ticket (auth.mode "ticket") */
-    const uint8_t *login_pk;   /* the login server's 32-byte sign_pk, or NULL */
-    uint32_t clock_skew_s;     /* a ticket is accepted until expires_s + this */
-    uint32_t replay_cache_max; /* nonces remembered at once [0: 100000] */
-    int dev_role;              /* PA_ROLE_* of a name-only (dev) login */
+    int auth_ticket;              /* 1: a login must carry a valid ticket (auth.mode "ticket") */
+    const uint8_t *login_pk;      /* the login server's 32-byte sign_pk, or NULL */
+    const uint8_t *login_pk_next; /* a second accepted sign_pk (key rotation), or NULL */
+    uint32_t clock_skew_s;        /* a ticket is accepted until expires_s + this */
+    uint32_t replay_cache_max;    /* nonces remembered at once [0: 100000] */
+    int dev_role;                 /* PA_ROLE_* of a name-only (dev) login */
 } content_opts_t;
 
 int content_world_create(const content_opts_t *o, content_world_t **out, char *err, size_t errlen);

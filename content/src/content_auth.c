@@ -153,6 +153,8 @@ auth_verdict_t auth_check_ticket(replay_cache_t *r, const auth_rules_t *rules, c
                                  size_t len, const char *name, uint64_t now_s, pa_ticket_t *t)
 {
     int rc = pa_ticket_verify(tok, len, rules->login_pk, t);
+    if (rc == PA_EBADSIG && rules->have_next) /* key rotation: the next key is accepted too */
+        rc = pa_ticket_verify(tok, len, rules->login_pk_next, t);
     if (rc == PA_EBADSIG)
         return AUTH_FORGED;
     if (rc != PA_OK)

@@ -49,6 +49,8 @@ uint32_t replay_size(replay_cache_t *r);
 
 typedef struct auth_rules_s {
     uint8_t login_pk[PA_SIGN_PK_BYTES];
+    uint8_t login_pk_next[PA_SIGN_PK_BYTES]; /* a second accepted key (rotation) */
+    int have_next;
     const char *shard;
     uint32_t skew_s;
 } auth_rules_t;

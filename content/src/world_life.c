@@ -65,6 +65,10 @@ int content_world_create(const content_opts_t *o, content_world_t **out, char *e
     atomic_store(&w->next_entity, 1);
     if (o->login_pk) { /* tickets can be verified (issue 13) */
         memcpy(w->rules.login_pk, o->login_pk, sizeof w->rules.login_pk);
+        if (o->login_pk_next) {
+            memcpy(w->rules.login_pk_next, o->login_pk_next, sizeof w->rules.login_pk_next);
+            w->rules.have_next = 1;
+        }
         w->rules.shard = w->shard;
         w->rules.skew_s = o->clock_skew_s;
         if (replay_init(&w->replay, o->replay_cache_max ? o->replay_cache_max : 100000) != 0) {

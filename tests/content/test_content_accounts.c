@@ -251,6 +251,43 @@ static void test_ticket_checks_in_order(void **state)
     replay_free(&r);
 }
 
+/* Key rotation: a ticket from the next login key is accepted only while
+ * auth.login_public_key_next names it; any other key stays forged. */
+static void test_next_key_is_accepted_for_rotation(void **state)
+{
+    (void)state;
+    uint8_t seed[PA_SEED_BYTES];
+    pa_identity_t old_id, new_id, other;
+    assert_int_equal(pa_init(), PA_OK);
+    memset(seed, 1, sizeof seed);
+    assert_int_equal(pa_identity_from_seed(seed, &old_id), PA_OK);
+    memset(seed, 2, sizeof seed);
+    assert_int_equal(pa_identity_from_seed(seed, &new_id), PA_OK);
+    memset(seed, 3, sizeof seed);
+    assert_int_equal(pa_identity_from_seed(seed, &other), PA_OK);
+    auth_rules_t rules = {.shard = "s1", .skew_s = 5};
+    memcpy(rules.login_pk, old_id.sign_pk, sizeof rules.login_pk);
+    replay_cache_t r;
+    assert_int_equal(replay_init(&r, 8), 0);
+    pa_ticket_t t = {.role = PA_ROLE_PLAYER, .account_id = 7, .expires_s = 1000}, got;
+    snprintf(t.name, sizeof t.name, "ann");
+    snprintf(t.shard, sizeof t.shard, "s1");
+    uint8_t tk[PA_TICKET_MAX];
+    memset(t.nonce, 1, sizeof t.nonce);
+    int n = pa_ticket_sign(&t, new_id.sign_sk, tk, sizeof tk);
+    assert_int_equal(auth_check_ticket(&r, &rules, tk, (size_t)n, "ann", 900, &got), AUTH_FORGED);
+    memcpy(rules.login_pk_next, new_id.sign_pk, sizeof rules.login_pk_next);
+    rules.have_next = 1;
+    assert_int_equal(auth_check_ticket(&r, &rules, tk, (size_t)n, "ann", 900, &got), AUTH_OK);
+    memset(t.nonce, 2, sizeof t.nonce); /* the old key still works during the overlap */
+    n = pa_ticket_sign(&t, old_id.sign_sk, tk, sizeof tk);
+    assert_int_equal(auth_check_ticket(&r, &rules, tk, (size_t)n, "ann", 900, &got), AUTH_OK);
+    memset(t.nonce, 3, sizeof t.nonce);
+    n = pa_ticket_sign(&t, other.sign_sk, tk, sizeof tk);
+    assert_int_equal(auth_check_ticket(&r, &rules, tk, (size_t)n, "ann", 900, &got), AUTH_FORGED);
+    replay_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +298,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test(test_replay_cache_is_bounded_and_forgets_only_expired),
         cmocka_unit_test(test_ticket_checks_in_order),
+        cmocka_unit_test(test_next_key_is_accepted_for_rotation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
