@@ -38,7 +38,7 @@ for run in $(seq 1 "$RUNS"); do
         >"$work/ready" 2>"$work/gs.log" &
   gpid=$!; pids+=("$gpid")
   for _ in $(seq 1 200); do grep -q READY "$work/ready" && break; sleep 0.05; done
-  read -r port mport < <(sed -n 's/READY port=\([0-9]*\) metrics_port=\([0-9]*\)/\1 \2/p' "$work/ready")
+  read -r port mport < <(sed -n 's/READY port=\([0-9]*\) metrics_port=\([0-9]*\).*/\1 \2/p' "$work/ready")
   [ -n "${port:-}" ] || { echo "gameserver did not start" >&2; cat "$work/gs.log" >&2; exit 1; }
   # the bots outlive the whole gs_attack run: its baseline, then each class
   # (window + drain/settle, up to ~10 s)
