@@ -51,10 +51,11 @@ cmake -S . -B build/win -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64.cmake \
   -DNC_WIN_DEPS="$PWD/build/win-deps/prefix" >/dev/null
 mapfile -t win_tests < <(ls tests/netcore/test_*.c | xargs -n1 basename | sed 's/\.c$//')
 cmake --build build/win -j"$JOBS" --target netcore "${win_tests[@]}" \
-  gameserver chatserver masterserver testclient test_proto_auth
+  gameserver chatserver masterserver testclient test_proto_auth test_content_accounts
 ctest --test-dir build/win -L netcore --output-on-failure
-# libsodium cross-built (issue 13): the proto_auth vectors under Wine
-ctest --test-dir build/win -R '^test_proto_auth$' --output-on-failure
+# libsodium cross-built (issue 13): the proto_auth vectors, and the game
+# server's ticket checks and character ownership, under Wine
+ctest --test-dir build/win -R '^(test_proto_auth|test_content_accounts)$' --output-on-failure
 # Windows gameserver.exe serves the Linux testclient and vice versa
 bash tools/dev/smoke_windows.sh build/gcc build/win
 # ---- end Windows ------------------------------------------------------------
