@@ -298,6 +298,7 @@ static void role_stats(const nc__role_t *r, nc_role_stats_t *o)
     o->input_pauses = atomic_load(&m->st.input_pauses);
     o->rate_pauses = atomic_load(&m->st.rate_pauses);
     o->closed_stalled = atomic_load(&m->st.closed_stalled);
+    o->last_connect_error = atomic_load(&m->last_connect_error);
 }
 
 /* ---- server role -------------------------------------------------------- */
@@ -420,6 +421,7 @@ void nc__on_connect(nc__role_t *r, nc__sock_t sock, int status, const char *peer
         return;
     }
     atomic_fetch_add(&r->st.connect_failures, 1);
+    atomic_store(&r->last_connect_error, status);
     if (status == NC_ETIMEDOUT)
         atomic_fetch_add(&r->st_io.connect_timeouts, 1);
     nc__mutex_lock(&r->lock);
