@@ -175,6 +175,28 @@ static void test_bots_against_no_server_say_why(void **state)
     assert_non_null(strstr(client.out, "connection refused"));
 }
 
+/* masterserver --list without an address takes shard.sh's (its usage says
+ * so), and a master that is not there is named with the reason at once. */
+static void test_master_list_says_why(void **state)
+{
+    (void)state;
+    char secret[128];
+    assert_int_equal(tl_write_secret(dir, "s2s.secret", "0123456789abcdef0123456789abcdef", secret,
+                                     sizeof secret),
+                     0);
+    const char *argv[] = {MASTERSERVER_BIN, "--list", "127.0.0.1:1", "--secret-file", secret, NULL};
+    assert_int_equal(tl_proc_start(&client, argv, 0), 0);
+    int rc = tl_proc_wait_exit(&client, DEADLINE_MS);
+    printf("%s", client.out);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(client.out, "cannot connect to 127.0.0.1:1: connection refused"));
+    const char *help[] = {MASTERSERVER_BIN, "--help", NULL};
+    assert_int_equal(tl_proc_start(&client, help, 0), 0);
+    assert_int_equal(tl_proc_wait_exit(&client, DEADLINE_MS), 0);
+    assert_non_null(strstr(client.out, "--list [HOST:PORT]"));
+    assert_non_null(strstr(client.out, "default 127.0.0.1:7000"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +205,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_login_says_already_logged_in, setup, teardown),
         cmocka_unit_test_setup_teardown(test_move_far_walks_there, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bots_against_no_server_say_why, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_master_list_says_why, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -266,6 +266,11 @@ static int parse_args(int argc, char **argv, args_t *a)
             i--;
             continue;
         }
+        if (!strcmp(k, "--list") && (!v || !strncmp(v, "--", 2))) {
+            a->list = "127.0.0.1:7000"; /* shard.sh's master (MASTER_PORT) */
+            i--;
+            continue;
+        }
         int used = tl_s2s_flag(&a->s2s, argc, argv, i);
         if (used < 0)
             return -1;
@@ -305,11 +310,12 @@ static void usage(FILE *f)
     fprintf(f, "usage: masterserver --secret-file FILE [--host 127.0.0.1] [--port 7000]\n"
                "                    [--heartbeat-ms 1000] [--miss 3] [--log-level info]\n"
                "                    [--auth-timeout-ms 5000] [--insecure-no-link-auth]\n"
-               "       masterserver --list HOST:PORT --secret-file FILE\n"
+               "       masterserver --list [HOST:PORT] --secret-file FILE\n"
                "Registry of game servers. A shard that misses --miss heartbeat intervals\n"
                "(--heartbeat-ms each; match the gameserver's) or drops its link is down.\n"
                "--port 0 picks a free port; prints 'READY port=N' once listening.\n"
-               "--list connects to a running master, prints the shard table and exits.\n"
+               "--list connects to a running master (default 127.0.0.1:7000, shard.sh's),\n"
+               "prints the shard table and exits.\n"
                "--secret-file: the links' shared secret (first line, >= 16 bytes; the game\n"
                "servers' links.secret_file). Without it the server refuses to start unless\n"
                "--insecure-no-link-auth (development only). A link not authenticated\n"
