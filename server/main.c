@@ -344,8 +344,14 @@ int main(int argc, char **argv)
     printf("READY port=%u metrics_port=%u admin_port=%u\n", nc_server_port(a.players), mport,
            aport);
     fflush(stdout);
-    nc_log(NC_LOG_INFO, TAG, "shard '%s' ready on %s:%u (pool mode %s)", a.cfg.shard_name,
-           a.cfg.host, nc_server_port(a.players), a.cfg.pool_mode);
+    if (mport)
+        nc_log(NC_LOG_INFO, TAG,
+               "shard '%s' ready on %s:%u, metrics and /status on %s:%u (pool mode %s)",
+               a.cfg.shard_name, a.cfg.host, nc_server_port(a.players), a.cfg.metrics_host,
+               (unsigned)mport, a.cfg.pool_mode);
+    else
+        nc_log(NC_LOG_INFO, TAG, "shard '%s' ready on %s:%u (pool mode %s)", a.cfg.shard_name,
+               a.cfg.host, nc_server_port(a.players), a.cfg.pool_mode);
     int sig = wait_stop(&a);
     atomic_store(&a.saving, content_online(a.world));
     if (sig == 0)

@@ -322,7 +322,9 @@ int nc_server_create(nc_engine_t *e, const char *host, uint16_t port, const nc_r
         free(srv);
         return rc;
     }
-    nc_log(NC_LOG_INFO, srv->r.name, "listening on %s port %u", host ? host : "0.0.0.0", srv->port);
+    /* debug: the application says it once, with what the port is for */
+    nc_log(NC_LOG_DEBUG, srv->r.name, "listening on %s port %u", host ? host : "0.0.0.0",
+           srv->port);
     *out = srv;
     return 0;
 }
