@@ -84,7 +84,34 @@ static void test_idle_close_says_why(void **state)
     printf("%s", client.out);
     assert_true(at > 0);
     assert_non_null(strstr(client.out, "listen.idle_timeout_ms"));
-    assert_true(tl_proc_wait_for(&client, "connection closed by the server", 0, DEADLINE_MS) > 0);
+    /* the close line carries the server's reason, not "peer closed" */
+    assert_true(tl_proc_wait_for(&client, "connection closed by the server: no packet for", 0,
+                                 DEADLINE_MS) > 0);
+    tl_proc_close_stdin(&client);
+    assert_int_not_equal(tl_proc_wait_exit(&client, DEADLINE_MS), 0);
+}
+
+/* Taken over by a second login of the same character: the first client
+ * prints why it was closed. */
+static void test_takeover_close_says_why(void **state)
+{
+    (void)state;
+    /* keep-alive: this server's idle timeout is short */
+    const char *argv[] = {TESTCLIENT_BIN, "--port", port, "--keepalive", "200", NULL};
+    static tl_proc_t second;
+    assert_int_equal(tl_proc_start(&client, argv, 1), 0);
+    assert_int_equal(tl_proc_write(&client, "login twin\n"), 0);
+    assert_true(tl_proc_wait_for(&client, "* entered zone", 0, DEADLINE_MS) > 0);
+    assert_int_equal(tl_proc_start(&second, argv, 1), 0);
+    assert_int_equal(tl_proc_write(&second, "login twin\n"), 0);
+    long at = tl_proc_wait_for(&client, "connection closed by the server: logged in from another",
+                               0, DEADLINE_MS);
+    printf("%s", client.out);
+    tl_proc_close_stdin(&second);
+    int rc2 = tl_proc_wait_exit(&second, DEADLINE_MS);
+    tl_proc_stop(&second, SIGKILL, DEADLINE_MS);
+    assert_true(at > 0);
+    assert_int_equal(rc2, 0);
     tl_proc_close_stdin(&client);
     assert_int_not_equal(tl_proc_wait_exit(&client, DEADLINE_MS), 0);
 }
@@ -202,6 +229,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_idle_close_says_why, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keepalive_keeps_an_idle_player, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_takeover_close_says_why, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_login_says_already_logged_in, setup, teardown),
         cmocka_unit_test_setup_teardown(test_move_far_walks_there, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bots_against_no_server_say_why, setup, teardown),

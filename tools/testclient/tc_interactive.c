@@ -30,9 +30,10 @@ typedef struct ia_s {
     int closed, closed_by_server, login_sent, in_world, login_failed, logging_out, pending;
     char close_reason[64];
     float x, y;
-    char name[32];    /* the character in the world ("" before) */
-    uint64_t ka_time; /* client_time of the last keep-alive ping */
-    int walking;      /* move X Y in progress towards wx, wy */
+    char name[32];           /* the character in the world ("" before) */
+    char server_reason[260]; /* a fatal error's text: why the server closes */
+    uint64_t ka_time;        /* client_time of the last keep-alive ping */
+    int walking;             /* move X Y in progress towards wx, wy */
     float wx, wy;
     uint64_t walk_ms; /* time of the last step */
 } ia_t;
@@ -138,7 +139,15 @@ static void track(const proto_msg_t *m)
             ia.pending--;
         break;
     case PROTO_T_WHO_RESPONSE:
-    case PROTO_T_ERROR: ia.pending--; break;
+    case PROTO_T_ERROR:
+        ia.pending--;
+        if (m->error.fatal) /* the reason of the close that follows */
+            snprintf(ia.server_reason, sizeof ia.server_reason, "%s", m->error.text);
+        break;
+    case PROTO_T_NOTICE:
+        if (m->notice.code == PROTO_ERR_ALREADY_ONLINE) /* taken over: closed next */
+            snprintf(ia.server_reason, sizeof ia.server_reason, "%s", m->notice.text);
+        break;
     default: break;
     }
     pthread_cond_broadcast(&ia.cv);
@@ -185,6 +194,8 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     int expected = ia.logging_out;
     ia.closed_by_server = !expected;
     int in_login = ia.login_sent && !ia.in_world && !ia.login_failed;
+    char reason[sizeof ia.server_reason];
+    snprintf(reason, sizeof reason, "%s", ia.server_reason);
     pthread_cond_broadcast(&ia.cv);
     pthread_mutex_unlock(&ia.mu);
     /* the server's error packet may be lost when it closes at once */
@@ -192,7 +203,9 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
         tc_printf("ERROR: the server closed the connection during login without an answer; "
                   "a protocol hash mismatch does this (this client speaks %016llx)\n",
                   (unsigned long long)ia.o->proto_hash);
-    tc_printf("* connection closed%s: %s\n", expected ? "" : " by the server", why->text);
+    /* the server's stated reason rather than the socket's "peer closed" */
+    tc_printf("* connection closed%s: %s\n", expected ? "" : " by the server",
+              !expected && reason[0] ? reason : why->text);
 }
 
 static const char help_account[] =
@@ -511,7 +524,7 @@ static int game_connect(const char *host, uint16_t port, const char *suffix)
     ia.sid = 0;
     ia.closed = ia.closed_by_server = ia.login_sent = ia.in_world = ia.login_failed = 0;
     ia.logging_out = ia.pending = ia.walking = 0;
-    ia.name[0] = 0;
+    ia.name[0] = ia.server_reason[0] = 0;
     pthread_mutex_unlock(&ia.mu);
     nc_role_opts_t ro = {.name = "client",
                          .queue = ia.net.queue,
