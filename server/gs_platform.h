@@ -29,4 +29,9 @@ void gs_exit_now(int code);
 
 void gs_sleep_ms(uint32_t ms);
 
+/* First thing in main: the console output policy (Windows: stdout and
+ * stderr buffered and flushed whole, so lines never interleave mid-line in
+ * a console; UTF-8 output).  POSIX: no-op. */
+void gs_console_init(void);
+
 #endif

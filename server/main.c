@@ -302,6 +302,7 @@ int main(int argc, char **argv)
 {
     static gs_app_t a;
     char err[512];
+    gs_console_init();
     int rc = gs_config_from_args(&a.cfg, argc, argv, err, sizeof err);
     if (rc != 0) {
         if (rc < 0)

@@ -118,3 +118,9 @@ void gs_sleep_ms(uint32_t ms)
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
+
+void gs_console_init(void)
+{
+    /* stdio's defaults: line-buffered stdout on a terminal, full on a pipe
+     * (READY is flushed), unbuffered stderr; every write is whole */
+}

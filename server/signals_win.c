@@ -6,6 +6,9 @@
 
 #include <windows.h>
 
+#include <process.h>
+#include <stdio.h>
+
 #include <stdlib.h>
 
 static HANDLE wake_event; /* auto-reset */
@@ -119,4 +122,32 @@ void gs_exit_now(int code)
 void gs_sleep_ms(uint32_t ms)
 {
     Sleep(ms);
+}
+
+/* Console output: see tools/common/tl_signal_win.c, tl_console_init (the
+ * same policy for the tools).  mingw's printf writes an unbuffered stream a
+ * character at a time and msvcrt has no line buffering, so a READY line on
+ * stdout and log lines on stderr interleaved character by character.  Both
+ * streams are buffered; nc_log and READY flush after each line, and this
+ * thread flushes any other writer within FLUSH_MS. */
+#define FLUSH_MS 50
+static unsigned __stdcall flusher_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        Sleep(FLUSH_MS);
+        fflush(stdout);
+        fflush(stderr);
+    }
+    return 0; /* not reached */
+}
+
+void gs_console_init(void)
+{
+    setvbuf(stdout, NULL, _IOFBF, 1 << 14);
+    setvbuf(stderr, NULL, _IOFBF, 1 << 14);
+    SetConsoleOutputCP(CP_UTF8);
+    HANDLE t = (HANDLE)_beginthreadex(NULL, 0, flusher_main, NULL, 0, NULL);
+    if (t)
+        CloseHandle(t); /* detached: runs until exit */
 }

@@ -188,6 +188,7 @@ int main(int argc, char **argv)
                    .login_port = 7002,
                    .keepalive_ms = 30000,
                    .walk_speed = 8};
+    tl_console_init();
     if (argc > 1 && !strcmp(argv[1], "--admin")) /* the operator's console: tc_admin.c */
         return tc_admin_main(argc, argv);
     int i = 1;
