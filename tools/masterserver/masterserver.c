@@ -219,6 +219,7 @@ typedef struct args_s {
     tl_s2s_args_t s2s;
     /* login side (issue 13) */
     const char *login_host, *db, *key_file, *add_account, *role, *config;
+    const char *new_secret; /* --new-secret FILE */
     int login_port, show_keys, open_registration;
     char key_buf[1100];
 } args_t;
@@ -282,7 +283,9 @@ static int parse_args(int argc, char **argv, args_t *a)
             return -1;
         if (parse_login_arg(k, v, a))
             continue;
-        if (!strcmp(k, "--port"))
+        if (!strcmp(k, "--new-secret"))
+            a->new_secret = v;
+        else if (!strcmp(k, "--port"))
             a->port = atoi(v);
         else if (!strcmp(k, "--host"))
             a->host = v;
@@ -323,6 +326,8 @@ static void usage(FILE *f)
                "Login server: [--login-host 127.0.0.1] [--login-port 7002] [--db masterserver.db]\n"
                "    [--key-file <db>.key] [--config FILE] [--open-registration]\n"
                "       masterserver --show-keys [--key-file F | --db F]\n"
+               "       masterserver --new-secret FILE  (32 random bytes as hex, owner-only;\n"
+               "                    an existing FILE is kept)\n"
                "       masterserver --add-account NAME [--role player|gm|admin] [--db F]\n"
                "    (the password is stdin's first line, or prompted without echo)\n"
                "Prints 'READY port=N login_port=M'. See tools/README.md, \"masterserver\".\n");
@@ -412,6 +417,7 @@ int main(int argc, char **argv)
                 .login_host = "127.0.0.1",
                 .login_port = 7002,
                 .db = "masterserver.db"};
+    tl_console_init();
     int prc = parse_args(argc, argv, &a);
     if (prc != 0) {
         usage(prc > 0 ? stdout : stderr);
@@ -441,6 +447,8 @@ int main(int argc, char **argv)
         lp.cfg.open_registration = 1; /* the flag wins over the file */
     if (a.show_keys)
         return master_show_keys(a.key_file);
+    if (a.new_secret)
+        return master_new_secret(a.new_secret);
     if (a.add_account)
         return master_add_account(a.db, &lp.cfg, a.add_account, a.role);
     /* the links' secret: needed to serve, not for --show-keys / --add-account */
