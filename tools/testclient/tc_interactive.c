@@ -145,7 +145,8 @@ static void track(const proto_msg_t *m)
             snprintf(ia.server_reason, sizeof ia.server_reason, "%s", m->error.text);
         break;
     case PROTO_T_NOTICE:
-        if (m->notice.code == PROTO_ERR_ALREADY_ONLINE) /* taken over: closed next */
+        /* taken over, or the server stopping: the close follows */
+        if (m->notice.code == PROTO_ERR_ALREADY_ONLINE || m->notice.code == PROTO_ERR_SHUTTING_DOWN)
             snprintf(ia.server_reason, sizeof ia.server_reason, "%s", m->notice.text);
         break;
     default: break;
