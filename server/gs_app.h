@@ -21,6 +21,7 @@ typedef struct gs_app_s {
     int npools;
     nc_queue_t *q_game, *q_control, *q_db;
     nc_server_t *players;
+    nc_packet_t *idle_notice; /* sent before an idle close (listen.idle_timeout_ms) */
     content_world_t *world;
     gs_http_t *http;
     uint64_t started_ms;

@@ -33,4 +33,9 @@ void gs_sleep_ms(uint32_t ms);
  * 0, or -1 (then argv[0] is the best guess). */
 int gs_exe_path(char *buf, size_t len);
 
+/* First thing in main: the console output policy (Windows: stdout and
+ * stderr buffered and flushed whole, so lines never interleave mid-line in
+ * a console; UTF-8 output).  POSIX: no-op. */
+void gs_console_init(void);
+
 #endif

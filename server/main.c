@@ -3,6 +3,7 @@
  * READY and runs until SIGINT/SIGTERM, then shuts down in order. */
 #include "gs_admin.h"
 
+#include "proto_packets.h"
 #include "proto_auth.h"
 
 #include <stdio.h>
@@ -83,9 +84,31 @@ static uint32_t netcore_session_cap(int64_t max_sessions)
     return cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
 }
 
+/* The fatal error an idle player gets before netcore closes the session:
+ * the client then prints why instead of a bare "peer closed". */
+static nc_packet_t *idle_notice(int64_t idle_ms)
+{
+    proto_error_t m = {.code = PROTO_ERR_IDLE, .fatal = 1};
+    snprintf(m.text, sizeof m.text,
+             "no packet for %lld ms (listen.idle_timeout_ms); a client sends a ping to "
+             "stay connected",
+             (long long)idle_ms);
+    nc_packet_t *p = nc_packet_alloc(PROTO_MAX_SIZE_ERROR);
+    int n = p ? proto_encode_error(&m, nc_packet_body(p), p->cap) : -1;
+    if (n < 0) {
+        if (p)
+            nc_packet_release(p);
+        return NULL;
+    }
+    p->len = (uint32_t)n;
+    p->type = PROTO_T_ERROR;
+    return p;
+}
+
 static int start_network(gs_app_t *a, uint16_t *mport, uint16_t *aport)
 {
     const gs_config_t *c = &a->cfg;
+    a->idle_notice = c->idle_timeout_ms > 0 ? idle_notice(c->idle_timeout_ms) : NULL;
     nc_role_opts_t ro = {.name = "players",
                          .queue = a->q_game,
                          .handlers = content_handlers(),
@@ -97,7 +120,8 @@ static int start_network(gs_app_t *a, uint16_t *mport, uint16_t *aport)
                          .max_input_stall_ms = (uint32_t)c->max_input_stall_ms,
                          .rate_packets_per_s = (uint32_t)c->packets_per_s,
                          .rate_burst = (uint32_t)c->packets_burst,
-                         .max_sessions = netcore_session_cap(c->max_sessions)};
+                         .max_sessions = netcore_session_cap(c->max_sessions),
+                         .idle_notice = a->idle_notice};
     int rc = nc_server_create(a->engine, c->host, (uint16_t)c->port, &ro, &a->players);
     if (rc != 0) {
         nc_log(NC_LOG_ERROR, TAG, "listen %s:%lld: %s", c->host, (long long)c->port,
@@ -172,6 +196,9 @@ static void stop_all(gs_app_t *a)
     set_stage(a, GS_STAGE_SESSIONS);
     nc_server_destroy(a->players);
     a->players = NULL;
+    if (a->idle_notice)
+        nc_packet_release(a->idle_notice);
+    a->idle_notice = NULL;
     set_stage(a, GS_STAGE_LINKS);
     gs_peers_stop(a);
     set_stage(a, GS_STAGE_WORLD);
@@ -284,6 +311,7 @@ int main(int argc, char **argv)
 {
     static gs_app_t a;
     char err[512];
+    gs_console_init();
     int rc = gs_config_from_args(&a.cfg, argc, argv, err, sizeof err);
     if (rc != 0) {
         if (rc < 0)
@@ -330,8 +358,14 @@ int main(int argc, char **argv)
     printf("READY port=%u metrics_port=%u admin_port=%u\n", nc_server_port(a.players), mport,
            aport);
     fflush(stdout);
-    nc_log(NC_LOG_INFO, TAG, "shard '%s' ready on %s:%u (pool mode %s)", a.cfg.shard_name,
-           a.cfg.host, nc_server_port(a.players), a.cfg.pool_mode);
+    if (mport)
+        nc_log(NC_LOG_INFO, TAG,
+               "shard '%s' ready on %s:%u, metrics and /status on %s:%u (pool mode %s)",
+               a.cfg.shard_name, a.cfg.host, nc_server_port(a.players), a.cfg.metrics_host,
+               (unsigned)mport, a.cfg.pool_mode);
+    else
+        nc_log(NC_LOG_INFO, TAG, "shard '%s' ready on %s:%u (pool mode %s)", a.cfg.shard_name,
+               a.cfg.host, nc_server_port(a.players), a.cfg.pool_mode);
     nc_log(NC_LOG_INFO, TAG, "data_dir %s, zones from %s", a.cfg.data_dir, a.cfg.zones_file);
     int sig = wait_stop(&a);
     atomic_store(&a.saving, content_online(a.world));

@@ -129,3 +129,9 @@ int gs_exe_path(char *buf, size_t len)
     buf[n] = 0;
     return 0;
 }
+
+void gs_console_init(void)
+{
+    /* stdio's defaults: line-buffered stdout on a terminal, full on a pipe
+     * (READY is flushed), unbuffered stderr; every write is whole */
+}

@@ -6,6 +6,9 @@
 
 #include <windows.h>
 
+#include <process.h>
+#include <stdio.h>
+
 #include <stdlib.h>
 
 static HANDLE wake_event; /* auto-reset */
@@ -129,4 +132,32 @@ int gs_exe_path(char *buf, size_t len)
     if (n == 0 || n >= (DWORD)len)
         return -1; /* failed or truncated */
     return 0;
+}
+
+/* Console output: see tools/common/tl_signal_win.c, tl_console_init (the
+ * same policy for the tools).  mingw's printf writes an unbuffered stream a
+ * character at a time and msvcrt has no line buffering, so a READY line on
+ * stdout and log lines on stderr interleaved character by character.  Both
+ * streams are buffered; nc_log and READY flush after each line, and this
+ * thread flushes any other writer within FLUSH_MS. */
+#define FLUSH_MS 50
+static unsigned __stdcall flusher_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        Sleep(FLUSH_MS);
+        fflush(stdout);
+        fflush(stderr);
+    }
+    return 0; /* not reached */
+}
+
+void gs_console_init(void)
+{
+    setvbuf(stdout, NULL, _IOFBF, 1 << 14);
+    setvbuf(stderr, NULL, _IOFBF, 1 << 14);
+    SetConsoleOutputCP(CP_UTF8);
+    HANDLE t = (HANDLE)_beginthreadex(NULL, 0, flusher_main, NULL, 0, NULL);
+    if (t)
+        CloseHandle(t); /* detached: runs until exit */
 }

@@ -315,7 +315,7 @@ static void on_login(nc_session_t *s, csess_t *c, const uint8_t *body, size_t le
     }
     snprintf(c->name, sizeof c->name, "%s", m.name);
     c->st = S_LOADING;
-    nc_log_limited(&c->w->rl_conn, 50, NC_LOG_INFO, TAG, "[%llx] login '%s' from %s",
+    nc_log_limited(&c->w->rl_conn, 1000, NC_LOG_INFO, TAG, "[%llx] login '%s' from %s",
                    (unsigned long long)c->sid, c->name, nc_session_peer(s));
 }
 
@@ -558,7 +558,7 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
         return;
     /* a line per player (rate-limited at churn); never-logged-in: debug */
     if (c->st != S_NEW)
-        nc_log_limited(&c->w->rl_conn, 50, NC_LOG_INFO, TAG, "[%llx] closed %s: %s (%d)",
+        nc_log_limited(&c->w->rl_conn, 1000, NC_LOG_INFO, TAG, "[%llx] closed %s: %s (%d)",
                        (unsigned long long)c->sid, c->name, why->text, why->code);
     else
         nc_log(NC_LOG_DEBUG, TAG, "[%llx] closed: %s (%d)", (unsigned long long)c->sid, why->text,

@@ -187,7 +187,7 @@ int world_login_claim(content_world_t *w, nc_sid_t sid, nc_strand_t *strand, con
         return -1;
     if (old) {
         atomic_fetch_add(&w->takeovers, 1);
-        nc_log_limited(&w->rl_conn, 50, NC_LOG_INFO, TAG,
+        nc_log_limited(&w->rl_conn, 1000, NC_LOG_INFO, TAG,
                        "'%s' logs in again (session %llx): taking over %llx", name,
                        (unsigned long long)sid, (unsigned long long)old);
         world_send_notice(w, old, PROTO_ERR_ALREADY_ONLINE, "logged in from another connection");

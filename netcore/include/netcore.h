@@ -336,6 +336,12 @@ typedef struct nc_role_opts_s {
      * and goes through the reconnect back-off; nc_client_destroy cancels a
      * pending connect at once.  0 = default 5000. */
     uint32_t connect_timeout_ms;
+
+    /* servers and clients: a packet sent to a session just before it is
+     * closed for idle_timeout_ms (the close then flushes it), so the peer
+     * learns why, e.g. an application error packet.  NULL = a bare close.
+     * Not copied: the caller keeps it alive until the role is destroyed. */
+    struct nc_packet_s *idle_notice;
 } nc_role_opts_t;
 
 /* Listen on host:port ("0.0.0.0", "::", "127.0.0.1"...; port 0 = pick one). */
@@ -375,6 +381,7 @@ typedef struct nc_role_stats_s {
     uint64_t input_pauses;   /* a session paused at max_input_bytes */
     uint64_t rate_pauses;    /* a session paused at rate_packets_per_s */
     uint64_t closed_stalled; /* closed after max_input_stall_ms */
+    int last_connect_error;  /* clients: the last failed connect's NC_E* code, 0 none */
 } nc_role_stats_t;
 void nc_server_stats(const nc_server_t *srv, nc_role_stats_t *out);
 void nc_client_stats(const nc_client_t *c, nc_role_stats_t *out);

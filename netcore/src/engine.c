@@ -298,6 +298,7 @@ static void role_stats(const nc__role_t *r, nc_role_stats_t *o)
     o->input_pauses = atomic_load(&m->st.input_pauses);
     o->rate_pauses = atomic_load(&m->st.rate_pauses);
     o->closed_stalled = atomic_load(&m->st.closed_stalled);
+    o->last_connect_error = atomic_load(&m->last_connect_error);
 }
 
 /* ---- server role -------------------------------------------------------- */
@@ -321,7 +322,9 @@ int nc_server_create(nc_engine_t *e, const char *host, uint16_t port, const nc_r
         free(srv);
         return rc;
     }
-    nc_log(NC_LOG_INFO, srv->r.name, "listening on %s port %u", host ? host : "0.0.0.0", srv->port);
+    /* debug: the application says it once, with what the port is for */
+    nc_log(NC_LOG_DEBUG, srv->r.name, "listening on %s port %u", host ? host : "0.0.0.0",
+           srv->port);
     *out = srv;
     return 0;
 }
@@ -420,6 +423,7 @@ void nc__on_connect(nc__role_t *r, nc__sock_t sock, int status, const char *peer
         return;
     }
     atomic_fetch_add(&r->st.connect_failures, 1);
+    atomic_store(&r->last_connect_error, status);
     if (status == NC_ETIMEDOUT)
         atomic_fetch_add(&r->st_io.connect_timeouts, 1);
     nc__mutex_lock(&r->lock);

@@ -67,6 +67,7 @@ struct nc__role_s {
     struct {
         atomic_uint_fast64_t accept_errors, accept_pauses, accept_shed, connect_timeouts;
     } st_io;
+    atomic_int last_connect_error; /* clients: the last failed connect's code */
     /* rate-limited per-connection log lines (nc_log_limited): accept
      * errors; refused connections and closes (session.c) */
     nc_log_state_t log_accept, log_refused, log_closing;

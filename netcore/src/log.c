@@ -71,6 +71,7 @@ static void log_emit(nc_log_level_t lvl, const char *tag, uint64_t more, const c
     }
     line[len++] = '\n';
     fwrite(line, 1, len, stderr);
+    fflush(stderr); /* a buffered stderr (the Windows executables') too */
 }
 
 void nc_log(nc_log_level_t lvl, const char *tag, const char *fmt, ...)

@@ -75,8 +75,9 @@ static void cancel_idle_timer(nc_session_t *s)
 
 static void cancel_rate_timer(nc_session_t *s);
 
-static void session_close(nc_session_t *s, int code, const char *text,
-                          atomic_uint_fast64_t *counter)
+/* graceful: flush what is queued before the close (orderly codes always). */
+static void session_close_as(nc_session_t *s, int code, const char *text,
+                             atomic_uint_fast64_t *counter, int graceful)
 {
     int expect = 0;
     if (!atomic_compare_exchange_strong(&s->closing, &expect, 1))
@@ -94,8 +95,13 @@ static void session_close(nc_session_t *s, int code, const char *text,
                (unsigned long long)s->id, s->peer, s->reason.text);
     cancel_idle_timer(s);
     cancel_rate_timer(s);
-    int graceful = code >= 0 || code == NC_ESTOPPED;
-    nc__io_close(s, graceful);
+    nc__io_close(s, graceful || code >= 0 || code == NC_ESTOPPED);
+}
+
+static void session_close(nc_session_t *s, int code, const char *text,
+                          atomic_uint_fast64_t *counter)
+{
+    session_close_as(s, code, text, counter, 0);
 }
 
 void nc_session_close(nc_session_t *s, int code, const char *text)
@@ -133,7 +139,11 @@ static void idle_job(void *arg)
     uint64_t now = nc_now_ms();
     uint64_t idle = r->opts.idle_timeout_ms, stall = r->opts.max_input_stall_ms;
     if (idle && now - atomic_load(&s->last_rx_ms) >= idle) {
-        session_close(s, NC_ETIMEDOUT, NC_REASON_IDLE, &r->st.closed_idle);
+        /* with a notice: sent, then an orderly close that flushes it */
+        if (r->opts.idle_notice && nc_send_packet(s, r->opts.idle_notice) == 0)
+            session_close_as(s, NC_ETIMEDOUT, NC_REASON_IDLE, &r->st.closed_idle, 1);
+        else
+            session_close(s, NC_ETIMEDOUT, NC_REASON_IDLE, &r->st.closed_idle);
         return;
     }
     if (!stall)

@@ -115,6 +115,7 @@ static fx_t *fx_new(int io_threads, const nc_role_opts_t *srv_over)
         so.max_send_bytes = srv_over->max_send_bytes;
         so.idle_timeout_ms = srv_over->idle_timeout_ms;
         so.max_sessions = srv_over->max_sessions;
+        so.idle_notice = srv_over->idle_notice;
     }
     assert_int_equal(nc_server_create(f->e, "127.0.0.1", 0, &so, &f->srv), 0);
     assert_true(nc_server_port(f->srv) > 0);
@@ -426,6 +427,59 @@ static void test_idle_session_is_closed_with_reason_idle(void **st)
     fx_free(f);
 }
 
+/* idle_notice (issue 14): the idle peer receives the notice packet, then
+ * an orderly close (EOF after the data, not a reset). */
+static void test_idle_close_sends_the_notice_first(void **st)
+{
+    (void)st;
+    nc_packet_t *notice = nc_packet_alloc(16);
+    assert_non_null(notice);
+    memcpy(nc_packet_body(notice), "idle!", 5);
+    notice->len = 5;
+    notice->type = 9;
+    nc_role_opts_t over = {.idle_timeout_ms = 150, .idle_notice = notice};
+    fx_t *f = fx_new(1, &over);
+    int fd = nc_test_sock_connect(nc_server_port(f->srv));
+    expect_echo(fd, 9, (const uint8_t *)"idle!", 5); /* the notice, framed */
+    assert_true(nc_test_sock_wait_eof(fd, 5000));
+    assert_true(nc_test_wait_atomic_ge(&f->sc.closed_idle, 1, 5000));
+    nc__mutex_lock(&f->sc.lock);
+    assert_string_equal(f->sc.last_reason, NC_REASON_IDLE);
+    nc__mutex_unlock(&f->sc.lock);
+    nc_role_stats_t rs;
+    nc_server_stats(f->srv, &rs);
+    assert_int_equal(rs.closed_idle, 1);
+    nc_test_sock_close(fd);
+    fx_free(f);
+    nc_packet_release(notice); /* the caller's, kept until the role is gone */
+}
+
+/* A client's failed connect leaves its code in last_connect_error. */
+static void test_failed_connect_reports_its_error(void **st)
+{
+    (void)st;
+    fx_t *f = fx_new(1, NULL);
+    uint16_t port = nc_server_port(f->srv);
+    nc_server_destroy(f->srv); /* nothing listens on port now */
+    f->srv = NULL;
+    nc_client_t *c;
+    nc_role_opts_t o = role_opts(f, &f->cc, "cli");
+    o.no_reconnect = 1;
+    assert_int_equal(nc_client_create(f->e, "127.0.0.1", port, &o, &c), 0);
+    nc_role_stats_t rs = {0};
+    uint64_t deadline = nc_now_ms() + 5000;
+    do {
+        nc_client_stats(c, &rs);
+        if (rs.connect_failures > 0)
+            break;
+        nc__sleep_ms(5);
+    } while (nc_now_ms() < deadline);
+    assert_int_equal(rs.connect_failures, 1);
+    assert_int_equal(rs.last_connect_error, NC_ECONNREFUSED);
+    nc_client_destroy(c);
+    fx_free(f);
+}
+
 static void test_connections_over_cap_are_closed_and_counted(void **st)
 {
     (void)st;
@@ -575,6 +629,8 @@ int main(void)
         cmocka_unit_test(test_send_flush_writes_before_the_job_returns),
         cmocka_unit_test(test_peer_that_never_reads_is_cut_at_send_bound),
         cmocka_unit_test(test_idle_session_is_closed_with_reason_idle),
+        cmocka_unit_test(test_idle_close_sends_the_notice_first),
+        cmocka_unit_test(test_failed_connect_reports_its_error),
         cmocka_unit_test(test_connections_over_cap_are_closed_and_counted),
         cmocka_unit_test(test_client_reconnects_after_server_restart),
         cmocka_unit_test(test_stale_session_id_is_detected),

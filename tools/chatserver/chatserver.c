@@ -187,6 +187,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     args_t a = {.host = "127.0.0.1", .port = 7001, .log = NC_LOG_INFO};
+    tl_console_init();
     int prc = parse_args(argc, argv, &a);
     if (prc != 0) {
         usage(prc > 0 ? stdout : stderr);

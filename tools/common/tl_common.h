@@ -10,6 +10,10 @@
 /* Blocks SIGINT/SIGTERM in the calling thread (call before creating any
  * thread, so every thread inherits the mask) and ignores SIGPIPE. */
 void tl_signals_block(void);
+/* First thing in main: the console output policy (Windows: stdout and
+ * stderr buffered and flushed whole, so lines from threads and processes
+ * sharing a console never interleave mid-line; UTF-8 output).  POSIX: no-op. */
+void tl_console_init(void);
 /* Waits for SIGINT/SIGTERM; returns the signal number. */
 int tl_signals_wait(void);
 /* Like tl_signals_wait but gives up after timeout_ms: returns 0 then. */

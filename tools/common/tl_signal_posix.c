@@ -17,6 +17,12 @@ static sigset_t stop_set(void)
     return s;
 }
 
+void tl_console_init(void)
+{
+    /* stdio's defaults: line-buffered stdout on a terminal, full on a pipe
+     * (writers fflush), unbuffered stderr; every write is whole */
+}
+
 void tl_signals_block(void)
 {
     sigset_t s = stop_set();

@@ -5,6 +5,9 @@
 
 #include <windows.h>
 
+#include <process.h>
+#include <stdio.h>
+
 static HANDLE stop_event;
 static volatile LONG last_sig;
 
@@ -13,6 +16,40 @@ static BOOL WINAPI on_ctrl(DWORD type)
     InterlockedExchange(&last_sig, type == CTRL_C_EVENT ? 2 : 15); /* SIGINT/SIGTERM */
     SetEvent(stop_event);
     return TRUE;
+}
+
+/* Console output.  mingw's printf (__USE_MINGW_ANSI_STDIO) writes an
+ * unbuffered stream one character at a time, and msvcrt has no line
+ * buffering (_IOLBF is full buffering): a READY line on stdout and a log
+ * line on stderr came out interleaved character by character (seen under
+ * Wine: "R20EA26DY- 1p2-or02tT=").  Both streams get a buffer, so each
+ * printf lands in it whole (mingw locks the stream per call) and reaches
+ * the console in one write: at the writer's fflush (logs, tc_printf, READY)
+ * or, for a writer that does not flush, from this thread within FLUSH_MS. */
+#define FLUSH_MS 50
+static unsigned __stdcall flusher_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        Sleep(FLUSH_MS);
+        fflush(stdout);
+        fflush(stderr);
+    }
+    return 0; /* not reached */
+}
+
+void tl_console_init(void)
+{
+    static int done;
+    if (done)
+        return;
+    done = 1;
+    setvbuf(stdout, NULL, _IOFBF, 1 << 14);
+    setvbuf(stderr, NULL, _IOFBF, 1 << 14);
+    SetConsoleOutputCP(CP_UTF8); /* names and chat are UTF-8 */
+    HANDLE t = (HANDLE)_beginthreadex(NULL, 0, flusher_main, NULL, 0, NULL);
+    if (t)
+        CloseHandle(t); /* detached: runs until exit */
 }
 
 void tl_signals_block(void)

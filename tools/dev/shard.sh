@@ -74,7 +74,9 @@ JSON
 setup_dev
 
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/shard.XXXXXX")
-pids=()
+declare -A pid_of=() up_since=() delay=() due=() cmd_of=()
+RESTART_PEERS=${RESTART_PEERS:-1}    # 0: a dead master/chat stays down
+RESTART_MAX_S=${RESTART_MAX_S:-30}   # back-off ceiling (1 s doubling)
 
 # start NAME CMD...: runs CMD with stdout+stderr prefixed "[NAME] ", line
 # buffered; stdout is also copied to $run_dir/NAME.out to spot READY.
@@ -84,9 +86,11 @@ pids=()
 # its players), then chat, then master.
 start() {
   local name=$1; shift
+  cmd_of[$name]=$(printf '%q ' "$@")
   setsid "$@" > >(trap '' INT; stdbuf -oL tee "$run_dir/$name.out" | sed -u "s/^/[$name] /") \
        2> >(trap '' INT; sed -u "s/^/[$name] /" >&2) &
-  pids+=($!)
+  pid_of[$name]=$!
+  up_since[$name]=$SECONDS
   echo "$!" > "$run_dir/$name.pid"
 }
 
@@ -101,12 +105,14 @@ wait_ready() { # NAME: up to 10 s for its READY line
 }
 
 stopping=0
-stop_all() { # reverse start order: game, chat, master
+stop_all() { # game first (it saves its players), then chat, then master
   [ $stopping = 1 ] && return; stopping=1
   echo "shard.sh: stopping" >&2
-  for ((i=${#pids[@]}-1; i>=0; i--)); do
-    kill -TERM "${pids[$i]}" 2>/dev/null || true
-    wait "${pids[$i]}" 2>/dev/null || true
+  local name
+  for name in game chat master; do
+    [ -n "${pid_of[$name]:-}" ] || continue
+    kill -TERM "${pid_of[$name]}" 2>/dev/null || true
+    wait "${pid_of[$name]}" 2>/dev/null || true
   done
   rm -rf "$run_dir"
 }
@@ -123,6 +129,7 @@ wait_ready chat
 start game "$dir/server/gameserver" --config "$DEV_DIR/gameserver.json" --port "$GAME_PORT" \
   --master-port "$MASTER_PORT" --chat-port "$CHAT_PORT" "$@"
 wait_ready game
+METRICS_PORT=$(sed -n 's/^READY .*metrics_port=\([0-9]*\).*/\1/p' "$run_dir/game.out" | head -n1)
 tc=$dir/tools/testclient/testclient
 {
   echo "shard.sh: master :$MASTER_PORT (player logins :$LOGIN_PORT), chat :$CHAT_PORT," \
@@ -132,12 +139,48 @@ tc=$dir/tools/testclient/testclient
   echo "                    then: login dev    play NAME      (register NAME: open registration)"
   echo "  login server key (the client pins it on first use): $KX_PK"
   echo "  operator's console: $tc --admin 127.0.0.1:$ADMIN_PORT --admin-secret-file $DEV_DIR/admin.secret status"
-  echo "  status page: http://127.0.0.1:9177/status"
+  if [ -n "$METRICS_PORT" ] && [ "$METRICS_PORT" != 0 ]; then
+    echo "  status page: http://127.0.0.1:$METRICS_PORT/status"
+  fi
   echo "  shard table: $master_bin --list 127.0.0.1:$MASTER_PORT --secret-file $secret"
   if [ -n "$DEV_PASSWORD_NEW" ]; then
     echo "  created account 'dev' (role gm), password: $DEV_PASSWORD_NEW (in $DEV_DIR/dev.password)"
   fi
+  echo "  pids: master ${pid_of[master]}, chat ${pid_of[chat]}, game ${pid_of[game]} (in $run_dir)"
 } >&2
-# Any of the three exiting on its own ends the shard.
-wait -n "${pids[@]}" || true
-echo "shard.sh: a process exited; stopping the others" >&2
+
+# Supervision.  The game server exiting ends the shard (with its exit code).
+# The master or the chat server exiting does not: the game server keeps
+# running (its links reconnect with back-off), and this script restarts the
+# peer after 1 s, doubling up to RESTART_MAX_S while it keeps dying (reset
+# once it has stayed up for a minute); RESTART_PEERS=0 leaves it down.
+# Polling (0.2 s): `wait -n` cannot say which child ended.
+while :; do
+  for name in game chat master; do
+    pid=${pid_of[$name]:-}
+    [ -n "$pid" ] || continue
+    kill -0 "$pid" 2>/dev/null && continue
+    rc=0; wait "$pid" 2>/dev/null || rc=$?
+    pid_of[$name]=
+    if [ "$name" = game ]; then
+      echo "shard.sh: game exited (status $rc); stopping the others" >&2
+      stop_all; trap - EXIT; exit "$rc"
+    fi
+    if [ "$RESTART_PEERS" = 0 ]; then
+      echo "shard.sh: $name exited (status $rc); left down (RESTART_PEERS=0), the game goes on" >&2
+      continue
+    fi
+    if (( SECONDS - ${up_since[$name]} >= 60 )); then delay[$name]=1; fi
+    d=${delay[$name]:-1}
+    due[$name]=$((SECONDS + d))
+    delay[$name]=$(( d * 2 > RESTART_MAX_S ? RESTART_MAX_S : d * 2 ))
+    echo "shard.sh: $name exited (status $rc); restarting it in $d s, the game goes on" >&2
+  done
+  for name in chat master; do
+    [ -n "${due[$name]:-}" ] && (( SECONDS >= ${due[$name]} )) || continue
+    due[$name]=
+    eval "start $name ${cmd_of[$name]}"
+    echo "shard.sh: $name restarted (pid ${pid_of[$name]})" >&2
+  done
+  sleep 0.2
+done

@@ -23,6 +23,26 @@ int master_show_keys(const char *key_file)
     return 0;
 }
 
+int master_new_secret(const char *path)
+{
+    uint8_t raw[32];
+    char text[sizeof raw * 2 + 2];
+    pa_random(raw, sizeof raw);
+    pa_hex(raw, sizeof raw, text, sizeof text - 1);
+    pa_wipe(raw, sizeof raw);
+    size_t len = strlen(text);
+    text[len++] = '\n';
+    int rc = nc_file_write_private(path, text, len);
+    pa_wipe(text, sizeof text);
+    if (rc == NC_EEXIST)
+        return 0; /* kept: never overwritten */
+    if (rc != 0) {
+        fprintf(stderr, "masterserver: cannot create %s: %s\n", path, nc_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
 int master_add_account(const char *db, const master_auth_cfg_t *c, const char *name,
                        const char *role_s)
 {

@@ -124,6 +124,11 @@ int master_add_account(const char *db, const master_auth_cfg_t *c, const char *n
                        const char *role);
 /* --show-keys.  Exit code. */
 int master_show_keys(const char *key_file);
+/* `--new-secret FILE`: 32 random bytes as hex and a newline into a new
+ * owner-only FILE (a links' secret, a console secret, a dev password for
+ * scripts without a random source, e.g. tools/dev/run.cmd); an existing
+ * FILE is kept.  0, or 1 with a message. */
+int master_new_secret(const char *path);
 
 /* ---- registry view (masterserver.c) ------------------------------------- */
 /* Copies the shard table as shard_list_response shows it: count. */

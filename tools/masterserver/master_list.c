@@ -96,14 +96,25 @@ static void print_table(const proto_shard_list_response_t *r)
     fflush(stdout);
 }
 
-static int wait_done(lister_t *l, int timeout_ms)
+/* The failed connect's code, 0 when it connected (no_reconnect: no
+ * callback tells). */
+static int list_connect_error(nc_client_t *c)
 {
-    struct timespec ts;
-    tl_deadline(&ts, timeout_ms);
+    nc_role_stats_t st;
+    nc_client_stats(c, &st);
+    return st.connect_failures ? st.last_connect_error : 0;
+}
+
+static int wait_done(lister_t *l, nc_client_t *c, int timeout_ms)
+{
     pthread_mutex_lock(&l->mu);
-    while (!l->done)
-        if (pthread_cond_timedwait(&l->cv, &l->mu, &ts) != 0)
+    for (int waited = 0; !l->done && waited < timeout_ms; waited += 50) {
+        struct timespec slice;
+        tl_deadline(&slice, 50); /* a refused connect fires no callback: poll it */
+        pthread_cond_timedwait(&l->cv, &l->mu, &slice);
+        if (list_connect_error(c))
             break;
+    }
     int rc = l->done ? l->rc : 1;
     pthread_mutex_unlock(&l->mu);
     return rc;
@@ -139,9 +150,14 @@ int master_list_main(const char *hostport, const uint8_t *key, int timeout_ms)
                          .handlers = {on_open, on_packet, on_close}};
     if (rc == 0)
         rc = nc_client_create(e, host, (uint16_t)atoi(colon + 1), &ro, &c);
-    int out = rc == 0 ? wait_done(&l, timeout_ms) : 1;
+    int out = rc == 0 ? wait_done(&l, c, timeout_ms) : 1;
     if (out == 0)
         print_table(&l.resp);
+    else if (c && list_connect_error(c))
+        fprintf(stderr,
+                "masterserver --list: cannot connect to %s: %s (is the master running? "
+                "tools/dev/shard.sh's listens on 127.0.0.1:MASTER_PORT, default 7000)\n",
+                hostport, nc_strerror(list_connect_error(c)));
     else
         fprintf(stderr, "masterserver --list: no answer from %s\n", hostport);
     if (c)

@@ -219,6 +219,7 @@ typedef struct args_s {
     tl_s2s_args_t s2s;
     /* login side (issue 13) */
     const char *login_host, *db, *key_file, *add_account, *role, *config;
+    const char *new_secret; /* --new-secret FILE */
     int login_port, show_keys, open_registration;
     char key_buf[1100];
 } args_t;
@@ -266,6 +267,11 @@ static int parse_args(int argc, char **argv, args_t *a)
             i--;
             continue;
         }
+        if (!strcmp(k, "--list") && (!v || !strncmp(v, "--", 2))) {
+            a->list = "127.0.0.1:7000"; /* shard.sh's master (MASTER_PORT) */
+            i--;
+            continue;
+        }
         int used = tl_s2s_flag(&a->s2s, argc, argv, i);
         if (used < 0)
             return -1;
@@ -277,7 +283,9 @@ static int parse_args(int argc, char **argv, args_t *a)
             return -1;
         if (parse_login_arg(k, v, a))
             continue;
-        if (!strcmp(k, "--port"))
+        if (!strcmp(k, "--new-secret"))
+            a->new_secret = v;
+        else if (!strcmp(k, "--port"))
             a->port = atoi(v);
         else if (!strcmp(k, "--host"))
             a->host = v;
@@ -305,11 +313,12 @@ static void usage(FILE *f)
     fprintf(f, "usage: masterserver --secret-file FILE [--host 127.0.0.1] [--port 7000]\n"
                "                    [--heartbeat-ms 1000] [--miss 3] [--log-level info]\n"
                "                    [--auth-timeout-ms 5000] [--insecure-no-link-auth]\n"
-               "       masterserver --list HOST:PORT --secret-file FILE\n"
+               "       masterserver --list [HOST:PORT] --secret-file FILE\n"
                "Registry of game servers. A shard that misses --miss heartbeat intervals\n"
                "(--heartbeat-ms each; match the gameserver's) or drops its link is down.\n"
                "--port 0 picks a free port; prints 'READY port=N' once listening.\n"
-               "--list connects to a running master, prints the shard table and exits.\n"
+               "--list connects to a running master (default 127.0.0.1:7000, shard.sh's),\n"
+               "prints the shard table and exits.\n"
                "--secret-file: the links' shared secret (first line, >= 16 bytes; the game\n"
                "servers' links.secret_file). Without it the server refuses to start unless\n"
                "--insecure-no-link-auth (development only). A link not authenticated\n"
@@ -317,6 +326,8 @@ static void usage(FILE *f)
                "Login server: [--login-host 127.0.0.1] [--login-port 7002] [--db masterserver.db]\n"
                "    [--key-file <db>.key] [--config FILE] [--open-registration]\n"
                "       masterserver --show-keys [--key-file F | --db F]\n"
+               "       masterserver --new-secret FILE  (32 random bytes as hex, owner-only;\n"
+               "                    an existing FILE is kept)\n"
                "       masterserver --add-account NAME [--role player|gm|admin] [--db F]\n"
                "    (the password is stdin's first line, or prompted without echo)\n"
                "Prints 'READY port=N login_port=M'. See tools/README.md, \"masterserver\".\n");
@@ -406,6 +417,7 @@ int main(int argc, char **argv)
                 .login_host = "127.0.0.1",
                 .login_port = 7002,
                 .db = "masterserver.db"};
+    tl_console_init();
     int prc = parse_args(argc, argv, &a);
     if (prc != 0) {
         usage(prc > 0 ? stdout : stderr);
@@ -435,6 +447,8 @@ int main(int argc, char **argv)
         lp.cfg.open_registration = 1; /* the flag wins over the file */
     if (a.show_keys)
         return master_show_keys(a.key_file);
+    if (a.new_secret)
+        return master_new_secret(a.new_secret);
     if (a.add_account)
         return master_add_account(a.db, &lp.cfg, a.add_account, a.role);
     /* the links' secret: needed to serve, not for --show-keys / --add-account */

@@ -33,6 +33,10 @@ typedef struct tc_opts_s {
     char known_hosts[512];     /* pin file; default $HOME/.gameserver/known_logins */
     const char *password_file; /* first line; else prompt (tty) or next stdin line */
     const char *shard;         /* play / bots: shard name; default the first healthy */
+    /* interactive (issue 14): a ping every keepalive_ms (0 = never) keeps an
+     * idle player connected; move X Y walks at walk_speed units/s */
+    int keepalive_ms;
+    float walk_speed;
 } tc_opts_t;
 
 /* Engine with one I/O thread and a pool whose queue runs client handlers. */

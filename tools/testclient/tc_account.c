@@ -373,7 +373,11 @@ int tc_account_command(const char *cmd, const char *rest)
     char args[256];
     snprintf(args, sizeof args, "%s", rest);
     char *first = strtok(args, " \t"); /* main thread only */
-    if (!strcmp(cmd, "register") && first)
+    int acct_cmd = !strcmp(cmd, "register") || !strcmp(cmd, "login");
+    if (acct_cmd && first && (ac.logged_in || tc_game_connected()))
+        tc_printf("! already logged in%s%s (quit, then start again to use another account)\n",
+                  ac.account[0] ? " as " : "", ac.account);
+    else if (!strcmp(cmd, "register") && first)
         cmd_account(first, 1);
     else if (!strcmp(cmd, "login") && first)
         cmd_account(first, 0);

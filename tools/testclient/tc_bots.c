@@ -301,18 +301,37 @@ static uint64_t period_ms(double hz)
     return hz > 0 ? (uint64_t)(1000.0 / hz) : UINT64_MAX / 2;
 }
 
+/* A bot's game connection failed (no_reconnect: for good).  The first
+ * failure says why and where; the summary repeats it (issue 14: was only
+ * "errors 0" and FAILED). */
+static char first_connect_error[160];
+static void connect_failed(const bot_t *b, int code)
+{
+    if (first_connect_error[0])
+        return;
+    if (opt->use_login)
+        snprintf(first_connect_error, sizeof first_connect_error,
+                 "cannot connect to the game server of %s's ticket: %s", b->name,
+                 nc_strerror(code));
+    else
+        snprintf(first_connect_error, sizeof first_connect_error, "cannot connect to %s:%u: %s",
+                 opt->host, (unsigned)opt->port, nc_strerror(code));
+    fprintf(stderr, "bots: %s\n", first_connect_error);
+}
+
 static void bot_tick(bot_t *b, uint64_t now)
 {
     if (atomic_load(&b->state) == B_PROVISION) {
         provision_tick(b, now);
         return;
     }
-    if (atomic_load(&b->state) == B_CONNECTING && now - b->started_ms > 10000) {
+    if (atomic_load(&b->state) == B_CONNECTING) {
         nc_role_stats_t rs;
         nc_client_stats(b->client, &rs);
         if (rs.connect_failures > 0 || now - b->started_ms > 20000) {
             atomic_store(&b->state, B_DONE);
             atomic_fetch_add(&st.err_connect, 1);
+            connect_failed(b, rs.connect_failures > 0 ? rs.last_connect_error : NC_ETIMEDOUT);
         }
     }
     if (atomic_load(&b->state) != B_WORLD)
@@ -472,6 +491,12 @@ static int summary(double secs)
            (unsigned long long)e, (unsigned long long)st.err_connect,
            (unsigned long long)st.err_disconnect, (unsigned long long)st.err_login,
            (unsigned long long)st.err_packet, (unsigned long long)st.err_send);
+    if (first_connect_error[0])
+        printf("  first connect error: %s\n", first_connect_error);
+    if (e == 0 && st.logins < (uint64_t)opt->bots)
+        printf("  %llu bots did not log in before the end (still connecting or logging in: "
+               "raise --duration or lower --ramp)\n",
+               (unsigned long long)((uint64_t)opt->bots - st.logins));
     int ok = e == 0 && st.logins == (uint64_t)opt->bots;
     printf("result: %s\n", ok ? "OK" : "FAILED");
     fflush(stdout);

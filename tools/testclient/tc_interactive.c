@@ -4,6 +4,7 @@
 #include "tc.h"
 
 #include <pthread.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,12 @@
 
 #define STEP 2.0f
 #define WAIT_MS 5000
+/* move X Y: at most this far in one packet (the server's budget holds 0.3 s
+ * of zones.max_speed, 3 units by default); farther is walked in steps of
+ * WALK_TICK_MS at --walk-speed */
+#define WALK_DIRECT 2.0f
+#define WALK_TICK_MS 100
+#define WALK_MAX_S 120 /* end of input waits this long at most for a walk */
 
 typedef struct ia_s {
     const tc_opts_t *o;
@@ -23,6 +30,12 @@ typedef struct ia_s {
     int closed, closed_by_server, login_sent, in_world, login_failed, logging_out, pending;
     char close_reason[64];
     float x, y;
+    char name[32];           /* the character in the world ("" before) */
+    char server_reason[260]; /* a fatal error's text: why the server closes */
+    uint64_t ka_time;        /* client_time of the last keep-alive ping */
+    int walking;             /* move X Y in progress towards wx, wy */
+    float wx, wy;
+    uint64_t walk_ms; /* time of the last step */
 } ia_t;
 
 static ia_t ia = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -58,6 +71,10 @@ static int p_closed(const ia_t *a)
 {
     return a->closed;
 }
+static int p_walked(const ia_t *a)
+{
+    return !a->walking || a->closed;
+}
 
 static void on_open(nc_session_t *s, void *ud)
 {
@@ -71,7 +88,11 @@ static void on_open(nc_session_t *s, void *ud)
 static void login_result(nc_session_t *s, const proto_login_result_t *r)
 {
     if (r->code == 0) {
-        tc_printf("* logged in as %s (player %u)\n", r->name, (unsigned)r->player_id);
+        /* player_id is the entity id of this session, not the character's */
+        tc_printf("* logged in as %s (entity %u this session)\n", r->name, (unsigned)r->player_id);
+        pthread_mutex_lock(&ia.mu);
+        snprintf(ia.name, sizeof ia.name, "%s", r->name);
+        pthread_mutex_unlock(&ia.mu);
         proto_msg_t m = {.type = PROTO_T_ENTER_WORLD};
         tl_send_msg(s, &m);
         return;
@@ -87,6 +108,7 @@ static void login_result(nc_session_t *s, const proto_login_result_t *r)
 /* State changes first (under the lock), printing after. */
 static void track(const proto_msg_t *m)
 {
+    int walk_stopped = 0;
     pthread_mutex_lock(&ia.mu);
     switch (m->type) {
     case PROTO_T_LOGIN_RESULT:
@@ -109,14 +131,31 @@ static void track(const proto_msg_t *m)
     case PROTO_T_MOVE_CORRECTION:
         ia.x = m->move_correction.pos.x;
         ia.y = m->move_correction.pos.y;
+        walk_stopped = ia.walking;
+        ia.walking = 0; /* a walk the server refuses would loop: stop it */
         break;
     case PROTO_T_PONG:
+        if (m->pong.client_time != ia.ka_time) /* nobody waits for a keep-alive */
+            ia.pending--;
+        break;
     case PROTO_T_WHO_RESPONSE:
-    case PROTO_T_ERROR: ia.pending--; break;
+    case PROTO_T_ERROR:
+        ia.pending--;
+        if (m->error.fatal) /* the reason of the close that follows */
+            snprintf(ia.server_reason, sizeof ia.server_reason, "%s", m->error.text);
+        break;
+    case PROTO_T_NOTICE:
+        /* taken over, or the server stopping: the close follows */
+        if (m->notice.code == PROTO_ERR_ALREADY_ONLINE || m->notice.code == PROTO_ERR_SHUTTING_DOWN)
+            snprintf(ia.server_reason, sizeof ia.server_reason, "%s", m->notice.text);
+        break;
     default: break;
     }
     pthread_cond_broadcast(&ia.cv);
     pthread_mutex_unlock(&ia.mu);
+    if (walk_stopped)
+        tc_printf("* walk stopped (out of bounds, or faster than the server allows: "
+                  "--walk-speed)\n");
 }
 
 static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len, void *ud)
@@ -128,7 +167,12 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
         tc_printf("! bad packet %u from server: %s\n", (unsigned)type, proto_strerror(rc));
         return;
     }
-    if (m.type == PROTO_T_LOGIN_RESULT)
+    pthread_mutex_lock(&ia.mu);
+    int keepalive = m.type == PROTO_T_PONG && m.pong.client_time == ia.ka_time;
+    pthread_mutex_unlock(&ia.mu);
+    if (keepalive)
+        ; /* silent */
+    else if (m.type == PROTO_T_LOGIN_RESULT)
         login_result(s, &m.login_result);
     else if (m.type == PROTO_T_PONG)
         tc_printf("pong: %.3f ms round trip\n", (double)(nc_now_ns() - m.pong.client_time) / 1e6);
@@ -151,6 +195,8 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     int expected = ia.logging_out;
     ia.closed_by_server = !expected;
     int in_login = ia.login_sent && !ia.in_world && !ia.login_failed;
+    char reason[sizeof ia.server_reason];
+    snprintf(reason, sizeof reason, "%s", ia.server_reason);
     pthread_cond_broadcast(&ia.cv);
     pthread_mutex_unlock(&ia.mu);
     /* the server's error packet may be lost when it closes at once */
@@ -158,7 +204,9 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
         tc_printf("ERROR: the server closed the connection during login without an answer; "
                   "a protocol hash mismatch does this (this client speaks %016llx)\n",
                   (unsigned long long)ia.o->proto_hash);
-    tc_printf("* connection closed%s: %s\n", expected ? "" : " by the server", why->text);
+    /* the server's stated reason rather than the socket's "peer closed" */
+    tc_printf("* connection closed%s: %s\n", expected ? "" : " by the server",
+              !expected && reason[0] ? reason : why->text);
 }
 
 static const char help_account[] =
@@ -174,7 +222,7 @@ static const char help_text[] =
     "commands:\n"
     "  login NAME          name-only login (dev shard): log in (or create) NAME and\n"
     "                      enter the world; with --login see the account commands\n"
-    "  move X Y            walk to X Y (far jumps are corrected by the server)\n"
+    "  move X Y            walk to X Y at --walk-speed (any move or step stops it)\n"
     "  w a s d             step north, west, south, east (also: n e s, and 'west')\n"
     "  say TEXT            chat to your zone\n"
     "  shout TEXT          global chat, every shard (\"global chat offline\" if the\n"
@@ -208,6 +256,18 @@ static void cmd_move(float dx, float dy, int absolute, float ax, float ay)
 {
     proto_msg_t m = {.type = PROTO_T_MOVE};
     pthread_mutex_lock(&ia.mu);
+    ia.walking = 0;
+    float d = absolute ? hypotf(ax - ia.x, ay - ia.y) : 0;
+    if (d > WALK_DIRECT) {
+        ia.walking = 1;
+        ia.wx = ax;
+        ia.wy = ay;
+        ia.walk_ms = nc_now_ms();
+        pthread_mutex_unlock(&ia.mu);
+        tc_printf("* walking to (%.1f, %.1f): %.1f units, about %.1f s\n", ax, ay, d,
+                  d / ia.o->walk_speed);
+        return;
+    }
     ia.x = absolute ? ax : ia.x + dx;
     ia.y = absolute ? ay : ia.y + dy;
     m.move.pos.x = ia.x;
@@ -217,6 +277,64 @@ static void cmd_move(float dx, float dy, int absolute, float ax, float ay)
     m.move.client_time = (uint32_t)nc_now_ms();
     send_cmd(&m, 0);
     tc_printf("* moving to (%.1f, %.1f)\n", m.move.pos.x, m.move.pos.y);
+}
+
+/* One step of a walk (main thread): the distance the speed allows since
+ * the last step, capped so a stalled loop never jumps. */
+static void walk_tick(void)
+{
+    uint64_t now = nc_now_ms();
+    pthread_mutex_lock(&ia.mu);
+    if (ia.closed)
+        ia.walking = 0;
+    if (!ia.walking || now < ia.walk_ms + WALK_TICK_MS) {
+        pthread_mutex_unlock(&ia.mu);
+        return;
+    }
+    uint64_t dt = now - ia.walk_ms > 2 * WALK_TICK_MS ? 2 * WALK_TICK_MS : now - ia.walk_ms;
+    ia.walk_ms = now;
+    float step = ia.o->walk_speed * (float)dt / 1000.0f;
+    float dx = ia.wx - ia.x, dy = ia.wy - ia.y, d = hypotf(dx, dy);
+    int arrived = d <= step;
+    if (arrived) {
+        ia.x = ia.wx;
+        ia.y = ia.wy;
+        ia.walking = 0;
+        pthread_cond_broadcast(&ia.cv);
+    } else {
+        ia.x += dx / d * step;
+        ia.y += dy / d * step;
+    }
+    proto_msg_t m = {.type = PROTO_T_MOVE};
+    m.move.pos.x = ia.x;
+    m.move.pos.y = ia.y;
+    pthread_mutex_unlock(&ia.mu);
+    m.move.dir = (uint8_t)(lroundf((atan2f(dx, dy) + 6.2832f) / 0.7854f) & 7);
+    m.move.client_time = (uint32_t)now;
+    send_cmd(&m, 0);
+    if (arrived)
+        tc_printf("* arrived at (%.1f, %.1f)\n", m.move.pos.x, m.move.pos.y);
+}
+
+/* A ping now and then keeps an idle player connected (the server closes
+ * sessions silent for listen.idle_timeout_ms); its pong is not printed. */
+static void keepalive(void)
+{
+    static uint64_t next;
+    uint64_t now = nc_now_ms();
+    if (!ia.o->keepalive_ms || now < next)
+        return;
+    int first = next == 0;
+    next = now + (uint64_t)ia.o->keepalive_ms;
+    if (first)
+        return;
+    proto_msg_t m = {.type = PROTO_T_PING};
+    pthread_mutex_lock(&ia.mu);
+    nc_sid_t sid = ia.closed ? 0 : ia.sid;
+    m.ping.client_time = ia.ka_time = nc_now_ns();
+    pthread_mutex_unlock(&ia.mu);
+    if (sid)
+        tc_send(ia.net.engine, sid, &m);
 }
 
 static void cmd_chat(uint8_t channel, const char *target, const char *text)
@@ -283,6 +401,17 @@ static int cmd_step(const char *cmd)
     return 0;
 }
 
+/* 1 with the character's name (or "..." while logging in) when this
+ * connection already logged in: a second login would be a protocol error. */
+static int logged_in_as(char *name, size_t cap)
+{
+    pthread_mutex_lock(&ia.mu);
+    int busy = ia.login_sent && !ia.login_failed && !ia.closed;
+    snprintf(name, cap, "%s", ia.name[0] ? ia.name : "...");
+    pthread_mutex_unlock(&ia.mu);
+    return busy;
+}
+
 /* Returns 1 when the user asked to quit. */
 static int run_command(char *line)
 {
@@ -299,6 +428,9 @@ static int run_command(char *line)
         tc_printf("%s%s", ia.o->use_login ? help_account : "", help_text);
     else if (ia.o->use_login && tc_account_command(cmd, rest))
         ;
+    else if (!strcmp(cmd, "login") && *rest && logged_in_as(target, sizeof target))
+        tc_printf("! already logged in as %s (quit, then start again to change character)\n",
+                  target);
     else if (!strcmp(cmd, "login") && *rest)
         cmd_login(rest, NULL, 0);
     else if (!strcmp(cmd, "move") && sscanf(rest, "%f %f", &x, &y) == 2)
@@ -318,9 +450,14 @@ static int run_command(char *line)
 
 /* End of input or quit: let pending replies arrive (bounded), log out,
  * wait for the server to close. */
-static void finish(void)
+static void finish(int eof)
 {
     tc_account_stop();
+    uint64_t end = nc_now_ms() + WALK_MAX_S * 1000u;
+    while (eof && !wait_until(p_walked, WALK_TICK_MS / 2) && nc_now_ms() < end)
+        walk_tick();
+    if (!wait_until(p_walked, 0))
+        tc_printf("! walk not finished after %d s; logging out\n", WALK_MAX_S);
     wait_until(p_idle, 2000);
     pthread_mutex_lock(&ia.mu);
     int logged = ia.in_world && !ia.closed;
@@ -337,21 +474,29 @@ static void finish(void)
 static int read_loop(void)
 {
     char line[512];
-    int tty = tc_stdin_is_tty();
+    int tty = tc_stdin_is_tty(), eof = 0;
     for (;;) {
         if (tty)
             tc_printf("> ");
         int r = 0;
-        while ((r = tc_stdin_readline(line, sizeof line, 200)) == 0) {
+        while ((r = tc_stdin_readline(line, sizeof line, WALK_TICK_MS / 2)) == 0) {
             if (wait_until(p_closed, 0))
                 return 1;
             if (tl_signals_wait_ms(0)) /* Ctrl-C: log out like quit */
-                break;
+                goto out;
+            walk_tick();
+            keepalive();
         }
-        if (r < 0 || run_command(line))
+        if (r < 0) { /* end of input: a walk in progress is finished first */
+            eof = 1;
             break;
+        }
+        if (run_command(line))
+            break;
+        walk_tick();
     }
-    finish();
+out:
+    finish(eof);
     return 0;
 }
 
@@ -379,7 +524,8 @@ static int game_connect(const char *host, uint16_t port, const char *suffix)
     pthread_mutex_lock(&ia.mu);
     ia.sid = 0;
     ia.closed = ia.closed_by_server = ia.login_sent = ia.in_world = ia.login_failed = 0;
-    ia.logging_out = ia.pending = 0;
+    ia.logging_out = ia.pending = ia.walking = 0;
+    ia.name[0] = ia.server_reason[0] = 0;
     pthread_mutex_unlock(&ia.mu);
     nc_role_opts_t ro = {.name = "client",
                          .queue = ia.net.queue,

@@ -46,6 +46,10 @@ static void usage(FILE *f)
                "  --host H         server address (default 127.0.0.1)\n"
                "  --port P         server port (default 7777)\n"
                "  --moves-quiet    interactive: do not print neighbours' moves\n"
+               "  --keepalive MS   interactive: a silent ping every MS ms keeps an idle player\n"
+               "                   connected (default 30000; 0 = never)\n"
+               "  --walk-speed U   interactive: move X Y walks at U units/s (default 8; the\n"
+               "                   server corrects faster than zones.max_speed, default 10)\n"
                "  --proto-hash X   send X (hex) as protocol hash (tests the mismatch error)\n"
                "  --login [H:P]    use accounts on the login server H:P (default 127.0.0.1:7002)\n"
                "  --known-hosts F  login server key pins (default $HOME/.gameserver/known_logins)\n"
@@ -135,6 +139,10 @@ static int parse_opt(tc_opts_t *o, const char *k, const char *v)
         o->spread_radius = d;
     else if (!strcmp(k, "--proto-hash"))
         o->proto_hash = strtoull(v, NULL, 16);
+    else if (!strcmp(k, "--keepalive") && parse_num(v, 0, 3600000, &d) == 0)
+        o->keepalive_ms = (int)d;
+    else if (!strcmp(k, "--walk-speed") && parse_num(v, 0.1, 1000, &d) == 0)
+        o->walk_speed = (float)d;
     else
         return -1;
     return 0;
@@ -177,7 +185,10 @@ int main(int argc, char **argv)
                    .spread_radius = 100,
                    .status_s = 1,
                    .login_host = "127.0.0.1",
-                   .login_port = 7002};
+                   .login_port = 7002,
+                   .keepalive_ms = 30000,
+                   .walk_speed = 8};
+    tl_console_init();
     if (argc > 1 && !strcmp(argv[1], "--admin")) /* the operator's console: tc_admin.c */
         return tc_admin_main(argc, argv);
     int i = 1;
