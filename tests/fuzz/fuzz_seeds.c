@@ -26,11 +26,11 @@ static int write_file(const char *dir, const char *tag, int i, const uint8_t *p,
 /* One packet as fuzz_proto input at out: selector + body.  Returns its size. */
 static int proto_seed(int i, int mode, uint8_t *out, size_t cap)
 {
-    if (proto_sample_fill(proto_types[i], mode, (uint32_t)(i * 3 + mode), &g_msg) < 0)
+    if (proto_sample_fill(proto_packets[i].type, mode, (uint32_t)(i * 3 + mode), &g_msg) < 0)
         return -1;
     int n = proto_encode(&g_msg, out + 2, cap - 2);
     out[0] = (uint8_t)i;
-    out[1] = 0;
+    out[1] = (uint8_t)(i >> 8);
     return n < 0 ? n : n + 2;
 }
 
@@ -79,8 +79,8 @@ int main(int argc, char **argv)
                 continue;
             g_stream[off] = (uint8_t)total;
             g_stream[off + 1] = (uint8_t)(total >> 8);
-            g_stream[off + 2] = (uint8_t)proto_types[i];
-            g_stream[off + 3] = (uint8_t)(proto_types[i] >> 8);
+            g_stream[off + 2] = (uint8_t)proto_packets[i].type;
+            g_stream[off + 3] = (uint8_t)(proto_packets[i].type >> 8);
             memcpy(g_stream + off + 4, one + 2, (size_t)n - 2);
             off += total;
             if (write_file(argv[2], "frames", i * 3 + mode, g_stream, off) < 0)
