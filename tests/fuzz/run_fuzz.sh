@@ -10,7 +10,7 @@ fi
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$1
 secs=$2
-targets="fuzz_proto fuzz_framing fuzz_json"
+targets="fuzz_proto fuzz_framing fuzz_json fuzz_zones"
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
     cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DNC_SANITIZE=address \
@@ -26,7 +26,8 @@ fuzzdir=$build/tests/fuzz
 work=$build/fuzz-work
 rm -rf "$work/seeds"
 mkdir -p "$work/seeds/fuzz_proto" "$work/seeds/fuzz_framing" "$work/seeds/fuzz_json" \
-    "$work/artifacts"
+    "$work/seeds/fuzz_zones" "$work/artifacts"
+cp "$root/content/data/zones.json" "$work/seeds/fuzz_zones/" || exit 1
 "$fuzzdir/fuzz_seeds" "$work/seeds/fuzz_proto" "$work/seeds/fuzz_framing" \
     "$work/seeds/fuzz_json" || exit 1
 
