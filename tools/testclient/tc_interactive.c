@@ -2,6 +2,7 @@
  * events printed as they arrive.  The connection is a netcore client role
  * (no_reconnect); stdin stays on the main thread. */
 #include "tc.h"
+#include "tc_script.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -128,6 +129,7 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
         tc_printf("! bad packet %u from server: %s\n", (unsigned)type, proto_strerror(rc));
         return;
     }
+    tc_script_note(&m); /* scripts: for expect */
     if (m.type == PROTO_T_LOGIN_RESULT)
         login_result(s, &m.login_result);
     else if (m.type == PROTO_T_PONG)
@@ -153,6 +155,7 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     int in_login = ia.login_sent && !ia.in_world && !ia.login_failed;
     pthread_cond_broadcast(&ia.cv);
     pthread_mutex_unlock(&ia.mu);
+    tc_plog_set_closed(1, why->text); /* a waiting expect fails now */
     /* the server's error packet may be lost when it closes at once */
     if (in_login)
         tc_printf("ERROR: the server closed the connection during login without an answer; "
@@ -183,6 +186,7 @@ static const char help_text[] =
     "  who [zone]          players online on this shard (or in your zone)\n"
     "  zone ID             change zone (1 Meadow, 2 Dark Forest, 3 Town)\n"
     "  ping                print the round trip in ms\n"
+    "  send PACKET {json}  send any client packet by name, e.g. send emote {\"id\": 1}\n"
     "  quit                log out and exit (end of input does the same)\n"
     "  help                this list\n";
 
@@ -299,6 +303,8 @@ static int run_command(char *line)
         tc_printf("%s%s", ia.o->use_login ? help_account : "", help_text);
     else if (ia.o->use_login && tc_account_command(cmd, rest))
         ;
+    else if (!strcmp(cmd, "send") && *rest)
+        tc_cmd_send(rest);
     else if (!strcmp(cmd, "login") && *rest)
         cmd_login(rest, NULL, 0);
     else if (!strcmp(cmd, "move") && sscanf(rest, "%f %f", &x, &y) == 2)
@@ -381,6 +387,7 @@ static int game_connect(const char *host, uint16_t port, const char *suffix)
     ia.closed = ia.closed_by_server = ia.login_sent = ia.in_world = ia.login_failed = 0;
     ia.logging_out = ia.pending = 0;
     pthread_mutex_unlock(&ia.mu);
+    tc_plog_set_closed(0, NULL);
     nc_role_opts_t ro = {.name = "client",
                          .queue = ia.net.queue,
                          .no_reconnect = 1,
@@ -398,6 +405,14 @@ static int game_connect(const char *host, uint16_t port, const char *suffix)
     else
         tc_printf("* connected to %s:%u%s\n", host, (unsigned)port, suffix);
     return rc;
+}
+
+int tc_game_send(const proto_msg_t *m)
+{
+    pthread_mutex_lock(&ia.mu);
+    nc_sid_t sid = ia.closed ? 0 : ia.sid;
+    pthread_mutex_unlock(&ia.mu);
+    return sid ? tc_send(ia.net.engine, sid, m) : NC_ECLOSED;
 }
 
 int tc_game_connected(void)
@@ -436,8 +451,12 @@ int tc_interactive_main(const tc_opts_t *o)
     } else {
         rc = game_connect(o->host, o->port, " (type help for commands)");
     }
-    if (rc == 0)
+    if (rc == 0 && o->script) { /* --script FILE: its exit code */
+        rc = tc_script_main(o->script, run_command);
+        finish();
+    } else if (rc == 0) {
         rc = read_loop();
+    }
     tc_account_stop();
     pthread_mutex_lock(&ia.mu);
     if (ia.closed_by_server)
@@ -446,5 +465,7 @@ int tc_interactive_main(const tc_opts_t *o)
     if (ia.client)
         nc_client_destroy(ia.client);
     tc_net_stop(&ia.net);
+    if (o->script && rc == TC_SCRIPT_USAGE)
+        return rc; /* the script file cannot be read */
     return rc == 0 && !tc_account_failed() ? 0 : 1;
 }

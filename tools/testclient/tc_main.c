@@ -52,6 +52,10 @@ static void usage(FILE *f)
                "  --password-file F  the password is F's first line (else a no-echo prompt on\n"
                "                   a terminal, or the next line of piped input)\n"
                "  --shard NAME     play / bots: this shard (default: first healthy)\n"
+               "  --script FILE    run FILE's commands (one a line; also send PACKET {json}\n"
+               "                   and expect PACKET {partial json} [timeout_ms]) instead of\n"
+               "                   stdin; exit 0 when every line ran, 1 at the first failing\n"
+               "                   line (printed), 2 if FILE cannot be read\n"
                "  --help           this text\n"
                "\n"
                "       testclient --admin HOST:PORT --admin-secret-file FILE [command...]\n"
@@ -111,6 +115,8 @@ static int parse_opt(tc_opts_t *o, const char *k, const char *v)
         o->password_file = v;
     else if (!strcmp(k, "--shard") && *v && strlen(v) <= PROTO_TICKET_REQUEST_SHARD_MAX)
         o->shard = v;
+    else if (!strcmp(k, "--script") && *v)
+        o->script = v;
     else if (!strcmp(k, "--host"))
         o->host = v;
     else if (!strcmp(k, "--port") && parse_num(v, 1, 65535, &d) == 0)

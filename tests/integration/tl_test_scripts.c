@@ -1,0 +1,173 @@
+/* Runs one testclient script (tests/scripts/NAME.tc, one ctest each:
+ * tc_script_NAME) against a real gameserver in auth.mode dev: the script
+ * passes when `testclient --script` exits 0.  Lines `#set KEY=VALUE` in the
+ * script become gameserver `--set KEY=VALUE` (a VALUE starting with "./" is
+ * relative to the script's directory).  With --selfcheck instead of a file:
+ * failing scripts exit 1 naming their failing line (the runner can fail). */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tl_proc.h"
+
+#define DEADLINE_MS 10000
+#define MAX_SETS 16
+
+static tl_proc_t game, client;
+static char dir[64], port[16];
+static const char *script; /* NULL: --selfcheck */
+static char sets[MAX_SETS][512];
+static int nsets;
+
+static int teardown(void **state);
+
+/* "#set KEY=VALUE" lines of the script: gameserver --set arguments. */
+static int read_sets(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "cannot open %s\n", path);
+        return -1;
+    }
+    const char *slash = strrchr(path, '/');
+    int dlen = slash ? (int)(slash - path) : 1;
+    const char *d = slash ? path : ".";
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (strncmp(line, "#set ", 5))
+            continue;
+        char *kv = line + 5, *eq = strchr(kv, '=');
+        if (!eq || nsets == MAX_SETS) {
+            fclose(f);
+            fprintf(stderr, "%s: bad or too many #set lines: '%s'\n", path, line);
+            return -1;
+        }
+        int n = !strncmp(eq + 1, "./", 2)
+                    ? snprintf(sets[nsets], sizeof sets[0], "%.*s=%.*s/%s", (int)(eq - kv), kv,
+                               dlen, d, eq + 3)
+                    : snprintf(sets[nsets], sizeof sets[0], "%s", kv);
+        if (n < 0 || (size_t)n >= sizeof sets[0]) {
+            fclose(f);
+            return -1;
+        }
+        nsets++;
+    }
+    fclose(f);
+    return 0;
+}
+
+/* cmocka skips teardown when setup fails: reap what started here. */
+static int setup(void **state)
+{
+    char db[96];
+    snprintf(dir, sizeof dir, "/tmp/tl_scripts_XXXXXX");
+    if (!mkdtemp(dir) || (script && read_sets(script) != 0))
+        return -1;
+    snprintf(db, sizeof db, "%s/gs.db", dir);
+    const char *argv[24 + 2 * MAX_SETS] = {
+        GAMESERVER_BIN, "--port",      "0",    "--metrics-port", "-1",          "--db",
+        db,             "--chat-port", "0",    "--master-port",  "0",           "--log-level",
+        "warn",         "--set",       "auth.mode=dev"};
+    int argc = 15;
+    for (int i = 0; i < nsets; i++) {
+        argv[argc++] = "--set";
+        argv[argc++] = sets[i];
+    }
+    argv[argc] = NULL;
+    if (tl_proc_start(&game, argv, 0) != 0)
+        return -1;
+    int p = tl_proc_ready(&game, DEADLINE_MS);
+    snprintf(port, sizeof port, "%d", p);
+    if (p > 0)
+        return 0;
+    printf("%s", game.out);
+    teardown(state);
+    return -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tl_proc_stop(&client, SIGKILL, DEADLINE_MS); /* only if a test left it */
+    int rc = tl_proc_stop(&game, SIGTERM, DEADLINE_MS);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    int rm = system(cmd);
+    return rc == 0 && rm == 0 ? 0 : -1;
+}
+
+static int run_script(const char *path)
+{
+    const char *argv[] = {TESTCLIENT_BIN, "--port", port, "--script", path, NULL};
+    assert_int_equal(tl_proc_start(&client, argv, 0), 0);
+    int rc = tl_proc_wait_exit(&client, 60000);
+    printf("%s", client.out);
+    return rc;
+}
+
+static void test_script_passes(void **state)
+{
+    (void)state;
+    assert_int_equal(run_script(script), 0);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* A packet that never comes, a bad send, a packet name that does not
+ * exist: exit 1 and the failing line named; a missing file: exit 2. */
+static void test_failing_scripts_exit_1_naming_the_line(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"login selfcheck\nexpect world_entered {}\nexpect chat_deliver {\"text\": \"never\"} "
+         "300\nsay not reached\n",
+         ":3: expect chat_deliver {\"text\": \"never\"} 300: timed out"},
+        {"login selfcheck\nsend move {\"pos\": {\"x\": \"far\"}}\n", ":2: send move"},
+        {"login selfcheck\nsend no_such_packet {}\n", "no packet named 'no_such_packet'"},
+        {"login selfcheck\nsend pong {}\n", "pong is not a client-to-server packet"},
+        {"login selfcheck\nexpect world_entered {\"zone\": 99} 300\n", "received but not "
+                                                                        "matching"},
+    };
+    char path[128];
+    snprintf(path, sizeof path, "%s/fail.tc", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_file(path, cases[i].text);
+        assert_int_equal(run_script(path), 1);
+        assert_non_null(strstr(client.out, "script "));
+        assert_non_null(strstr(client.out, cases[i].want));
+        assert_null(strstr(client.out, "not reached"));
+    }
+    snprintf(path, sizeof path, "%s/missing.tc", dir);
+    assert_int_equal(run_script(path), 2);
+    assert_non_null(strstr(client.out, "cannot open"));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: tl_test_scripts SCRIPT.tc | --selfcheck\n");
+        return 2;
+    }
+    script = strcmp(argv[1], "--selfcheck") ? argv[1] : NULL;
+    const struct CMUnitTest one[] = {cmocka_unit_test(test_script_passes)};
+    const struct CMUnitTest self[] = {
+        cmocka_unit_test(test_failing_scripts_exit_1_naming_the_line)};
+    return script ? cmocka_run_group_tests(one, setup, teardown)
+                  : cmocka_run_group_tests(self, setup, teardown);
+}
