@@ -70,6 +70,9 @@ static const char *const migrations[CONTENT_DB_SCHEMA_VERSION] = {
      * ids); the ones created before have none: "legacy" until claimed */
     ("ALTER TABLE characters ADD COLUMN account_id INTEGER;"
      "CREATE INDEX characters_by_account ON characters(account_id);"),
+    /* issue 14: the declared fields of char_fields.h, one column each (a
+     * fork adding a field appends its ALTER TABLE here) */
+    "ALTER TABLE characters ADD COLUMN level INTEGER NOT NULL DEFAULT 1;",
 };
 
 const double content_db_bucket_ms[8] = {0.1, 0.5, 1, 5, 10, 50, 100, 1e300};
@@ -79,13 +82,16 @@ const char *const content_db_fault_name[CONTENT_DB_F_COUNT] = {"busy", "locked",
                                                                "full", "ioerr",  "other"};
 
 /* Operations, for logs (one rate-limited line per second each). */
-enum { OP_OPEN, OP_LOGIN, OP_SAVE, OP_GOLD, OP_PROBE, OP_EXISTS, OP_CLAIM, OP_COUNT };
-static const char *const op_name[OP_COUNT] = {"open",  "login",  "save", "gold",
-                                              "probe", "exists", "claim"};
+enum { OP_OPEN, OP_LOGIN, OP_SAVE, OP_GOLD, OP_PROBE, OP_EXISTS, OP_CLAIM, OP_FIELD, OP_COUNT };
+static const char *const op_name[OP_COUNT] = {"open",  "login",  "save",  "gold",
+                                              "probe", "exists", "claim", "field"};
 
 struct content_db_s {
     sqlite3 *h;
     sqlite3_stmt *st[ST_COUNT];
+    /* generated from char_fields.h at open: one SELECT of every field, one
+     * UPDATE per field */
+    sqlite3_stmt *fields_get, *field_set[CONTENT_FIELD_COUNT];
     content_db_opts_t o;
     int op; /* OP_* of the transaction in progress */
     /* db strand only: */
@@ -221,6 +227,38 @@ static int tx_end(content_db_t *db, uint64_t t0, int rc)
     return rc;
 }
 
+/* The statements generated from the declared fields.  A field without its
+ * column (a migration step forgotten) stops the start with its name. */
+static int prepare_fields(content_db_t *db, char *err, size_t errlen)
+{
+    char sql[96 + CONTENT_FIELD_COUNT * 40];
+    size_t n = (size_t)snprintf(sql, sizeof sql, "SELECT id");
+    for (int i = 0; i < CONTENT_FIELD_COUNT; i++) {
+        char one[96];
+        snprintf(one, sizeof one, "UPDATE characters SET %s = ?2 WHERE id = ?1",
+                 content_fields[i].name);
+        if (sqlite3_prepare_v3(db->h, one, -1, SQLITE_PREPARE_PERSISTENT, &db->field_set[i],
+                               NULL) != SQLITE_OK) {
+            snprintf(err, errlen,
+                     "character field '%s' (char_fields.h) has no column in the database (%s): "
+                     "add a migration step for it (content_db.c, migrations[])",
+                     content_fields[i].name, sqlite3_errmsg(db->h));
+            return -1;
+        }
+        if (n < sizeof sql)
+            n += (size_t)snprintf(sql + n, sizeof sql - n, ", %s", content_fields[i].name);
+    }
+    if (n < sizeof sql)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, " FROM characters WHERE id = ?1");
+    if (n >= sizeof sql || sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                              &db->fields_get, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "character fields: cannot prepare the load: %s",
+                 sqlite3_errmsg(db->h));
+        return -1;
+    }
+    return 0;
+}
+
 static int migrate(content_db_t *db, char *err, size_t errlen)
 {
     int v = content_db_user_version(db);
@@ -312,6 +350,10 @@ int content_db_open_opts(const char *path, const content_db_opts_t *o, content_d
         if (sqlite3_prepare_v3(db->h, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->st[i],
                                NULL) != SQLITE_OK)
             goto fail;
+    if (prepare_fields(db, err, errlen) != 0) {
+        content_db_close(db);
+        return -1;
+    }
     sqlite3_busy_timeout(db->h, (int)(o->busy_timeout_ms > 60000 ? 60000 : o->busy_timeout_ms));
     *out = db;
     return 0;
@@ -327,6 +369,9 @@ void content_db_close(content_db_t *db)
         return;
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(db->st[i]);
+    sqlite3_finalize(db->fields_get);
+    for (int i = 0; i < CONTENT_FIELD_COUNT; i++)
+        sqlite3_finalize(db->field_set[i]);
     if (db->h) {
         sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
         sqlite3_close(db->h);
@@ -389,6 +434,42 @@ static int insert_row(content_db_t *db, const char *name, int32_t zone, float x,
     return exec1(db, ST_INSERT);
 }
 
+/* Declared fields (char_fields.h).  Inside a transaction (or alone). */
+static int field_write(content_db_t *db, int64_t char_id, int i, int64_t v)
+{
+    sqlite3_stmt *s = db->field_set[i];
+    sqlite3_bind_int64(s, 1, char_id);
+    sqlite3_bind_int64(s, 2, v);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return fault(db, rc, "field write");
+    return sqlite3_changes(db->h) == 1 ? CONTENT_DB_OK : CONTENT_DB_REFUSED;
+}
+
+static int fields_write_defaults(content_db_t *db, int64_t char_id)
+{
+    int rc = CONTENT_DB_OK;
+    for (int i = 0; i < CONTENT_FIELD_COUNT && rc == CONTENT_DB_OK; i++)
+        rc = field_write(db, char_id, i, content_fields[i].def);
+    return rc;
+}
+
+/* OK, REFUSED (no such character) or the fault. */
+static int fields_read(content_db_t *db, int64_t char_id, content_fields_t *out)
+{
+    sqlite3_stmt *s = db->fields_get;
+    sqlite3_bind_int64(s, 1, char_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        for (int i = 0; i < CONTENT_FIELD_COUNT; i++)
+            *content_field_ptr(out, i) = sqlite3_column_int64(s, i + 1);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return CONTENT_DB_OK;
+    return rc == SQLITE_DONE ? CONTENT_DB_REFUSED : fault(db, rc, "field read");
+}
+
 /* The owner rules for an existing character (content_db.h). */
 static int owner_ok(const content_login_t *who, const content_char_t *c)
 {
@@ -427,7 +508,11 @@ int content_db_login(content_db_t *db, const char *name, const content_login_t *
             rc = found < 0 ? found : found == 1 ? CONTENT_DB_OK : CONTENT_DB_ERROR;
         }
         out->created_now = rc == CONTENT_DB_OK;
+        if (rc == CONTENT_DB_OK) /* the declared defaults, not the column's */
+            rc = fields_write_defaults(db, out->id);
     }
+    if (rc == CONTENT_DB_OK)
+        rc = fields_read(db, out->id, &out->f);
     if (rc == CONTENT_DB_OK) {
         sqlite3_stmt *s = db->st[ST_TOUCH];
         sqlite3_bind_int64(s, 1, out->id);
@@ -595,6 +680,57 @@ int64_t content_db_item_count(content_db_t *db, int64_t char_id, int32_t item)
     int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
     return n;
+}
+
+/* One transaction: the field becomes v (is_delta 0) or value + v, checked. */
+static int field_update(content_db_t *db, int64_t char_id, int field, int is_delta, int64_t v,
+                        int64_t *value)
+{
+    if (field < 0 || field >= CONTENT_FIELD_COUNT)
+        return CONTENT_DB_REFUSED;
+    const content_field_info_t *fi = &content_fields[field];
+    uint64_t t0 = mono_us();
+    int rc = tx_begin(db, OP_FIELD, t0);
+    if (rc != CONTENT_DB_OK)
+        return rc;
+    content_fields_t f;
+    int64_t *cur = content_field_ptr(&f, field), n = v;
+    rc = fields_read(db, char_id, &f);
+    if (rc == CONTENT_DB_OK && is_delta && __builtin_add_overflow(*cur, v, &n))
+        rc = CONTENT_DB_RANGE;
+    if (rc == CONTENT_DB_OK && (n < fi->min || n > fi->max))
+        rc = CONTENT_DB_RANGE;
+    if (rc == CONTENT_DB_RANGE)
+        nc_log_limited(&db->range_lim, 1000, NC_LOG_WARN, TAG,
+                       "%s: character %lld: %s%lld outside [%lld, %lld]; refused", fi->name,
+                       (long long)char_id, is_delta ? "+" : "", (long long)v, (long long)fi->min,
+                       (long long)fi->max);
+    if (rc == CONTENT_DB_OK)
+        rc = field_write(db, char_id, field, n);
+    rc = tx_end(db, t0, rc);
+    if (rc == CONTENT_DB_OK)
+        *value = n;
+    return rc;
+}
+
+int content_db_field_set(content_db_t *db, int64_t char_id, int field, int64_t v, int64_t *value)
+{
+    return field_update(db, char_id, field, 0, v, value);
+}
+
+int content_db_field_add(content_db_t *db, int64_t char_id, int field, int64_t delta,
+                         int64_t *value)
+{
+    return field_update(db, char_id, field, 1, delta, value);
+}
+
+int content_db_fields_get(content_db_t *db, int64_t char_id, content_fields_t *out)
+{
+    uint64_t t0 = mono_us();
+    db->op = OP_FIELD;
+    int rc = fields_read(db, char_id, out);
+    record(db, t0, rc == CONTENT_DB_OK || rc == CONTENT_DB_REFUSED);
+    return rc;
 }
 
 int content_db_probe(content_db_t *db)

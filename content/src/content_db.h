@@ -6,8 +6,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "char_fields.h"
 
-#define CONTENT_DB_SCHEMA_VERSION 3
+#define CONTENT_DB_SCHEMA_VERSION 4
 #define CONTENT_NAME_MAX 24
 
 typedef struct content_db_s content_db_t;
@@ -24,6 +25,8 @@ typedef struct content_char_s {
     /* accounts (issue 13): the owner; has_owner 0 = a legacy character */
     int has_owner;
     uint64_t account_id;
+    /* the declared fields (char_fields.h), loaded at login (issue 14) */
+    content_fields_t f;
 } content_char_t;
 
 typedef struct content_pos_s {
@@ -128,6 +131,16 @@ int content_db_gold_add(content_db_t *db, int64_t char_id, int64_t delta, int64_
  * negative price or count, or an item count that would overflow). */
 int content_db_buy_item(content_db_t *db, int64_t char_id, int32_t item, int32_t count,
                         int64_t price, int64_t *balance);
+/* Declared character fields (char_fields.h), issue 14.  Each write is one
+ * transaction, committed before the call returns (acknowledge after it):
+ * CONTENT_DB_RANGE for a value outside the field's [min, max] (or a sum
+ * that overflows), CONTENT_DB_REFUSED for no such character or field;
+ * *value gets the committed value. */
+int content_db_field_set(content_db_t *db, int64_t char_id, int field, int64_t v, int64_t *value);
+int content_db_field_add(content_db_t *db, int64_t char_id, int field, int64_t delta,
+                         int64_t *value);
+/* Reads every declared field of a character (CONTENT_DB_REFUSED: none). */
+int content_db_fields_get(content_db_t *db, int64_t char_id, content_fields_t *out);
 /* Takes and drops the write lock (BEGIN IMMEDIATE; ROLLBACK): OK, or the
  * fault.  A lock held elsewhere shows; a read-only or full disk shows only
  * at the next write. */

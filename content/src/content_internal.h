@@ -264,6 +264,15 @@ void world_db_free(content_world_t *w);
 void world_db_login(content_world_t *w, login_job_t *j);
 void world_db_gold(content_world_t *w, nc_sid_t sid, int64_t char_id, int64_t delta);
 void world_db_save(content_world_t *w, const content_pos_t *v, size_t n);
+/* Declared character fields (issue 14, char_fields.h): show them all, set
+ * or add to one; the notice goes out after the commit. */
+enum { WORLD_FIELD_SHOW, WORLD_FIELD_SET, WORLD_FIELD_ADD };
+void world_db_field(content_world_t *w, nc_sid_t sid, int64_t char_id, int field, int mode,
+                    int64_t v);
+/* Zone strand: "/show" and "/set NAME N" (world_fields.c): parse (checked),
+ * then a job on the db strand. */
+void world_field_command(content_world_t *w, nc_sid_t sid, int64_t char_id, int mode,
+                         const char *arg);
 /* Any thread but the db strand: waits until every save posted so far is on
  * disk (or deadline_ms, monotonic), then returns the number of characters
  * whose save is not on disk (each one logged by name). */

@@ -33,7 +33,7 @@
 #define BACKOFF_MIN_MS 50u
 #define BACKOFF_MAX_MS 1000u
 
-enum { REQ_LOGIN, REQ_GOLD };
+enum { REQ_LOGIN, REQ_GOLD, REQ_FIELD };
 
 typedef struct db_req_s {
     struct db_req_s *next;
@@ -42,6 +42,7 @@ typedef struct db_req_s {
     login_job_t *login; /* REQ_LOGIN */
     nc_sid_t sid;       /* REQ_GOLD */
     int64_t char_id, delta;
+    int field, mode; /* REQ_FIELD: a declared field, WORLD_FIELD_* */
 } db_req_t;
 
 struct world_db_s {
@@ -178,6 +179,45 @@ static void gold_reply(world_db_t *d, const db_req_t *r, int rc, int64_t bal)
     world_send_notice(d->w, r->sid, rc == CONTENT_DB_OK ? 0 : PROTO_ERR_INTERNAL, text);
 }
 
+/* The answer to /show or /set, after the commit (or the refusal). */
+static void field_reply(world_db_t *d, const db_req_t *r, int rc, const content_fields_t *f,
+                        int64_t v)
+{
+    char text[200];
+    size_t n = 0;
+    if (rc == CONTENT_DB_OK && r->mode == WORLD_FIELD_SHOW) {
+        for (int i = 0; i < CONTENT_FIELD_COUNT && n < sizeof text; i++)
+            n += (size_t)snprintf(text + n, sizeof text - n, "%s%s %lld", i ? ", " : "",
+                                  content_fields[i].name,
+                                  (long long)*content_field_ptr((content_fields_t *)f, i));
+    } else if (rc == CONTENT_DB_OK) {
+        snprintf(text, sizeof text, "%s is now %lld", content_fields[r->field].name, (long long)v);
+    } else {
+        const content_field_info_t *fi = &content_fields[r->field < 0 ? 0 : r->field];
+        char why[80];
+        snprintf(why, sizeof why, "must be %lld..%lld", (long long)fi->min, (long long)fi->max);
+        snprintf(text, sizeof text, "%s refused (%s)",
+                 r->mode == WORLD_FIELD_SHOW ? "show" : fi->name,
+                 rc == CONTENT_DB_RANGE   ? why
+                 : rc == CONTENT_DB_RETRY ? "database unavailable, try again later"
+                                          : "error");
+    }
+    world_send_notice(d->w, r->sid, rc == CONTENT_DB_OK ? 0 : PROTO_ERR_INTERNAL, text);
+}
+
+static int field_attempt(world_db_t *d, db_req_t *r)
+{
+    content_fields_t f;
+    int64_t v = 0;
+    int rc = r->mode == WORLD_FIELD_SHOW ? content_db_fields_get(d->w->db, r->char_id, &f)
+             : r->mode == WORLD_FIELD_SET
+                 ? content_db_field_set(d->w->db, r->char_id, r->field, r->delta, &v)
+                 : content_db_field_add(d->w->db, r->char_id, r->field, r->delta, &v);
+    if (rc != CONTENT_DB_RETRY)
+        field_reply(d, r, rc, &f, v);
+    return rc;
+}
+
 /* One attempt; CONTENT_DB_RETRY leaves r to the caller, anything else
  * answers it (the caller frees r). */
 static int attempt(world_db_t *d, db_req_t *r)
@@ -191,6 +231,8 @@ static int attempt(world_db_t *d, db_req_t *r)
                               (int64_t)nc_wall_ms(), &j->c);
         if (rc != CONTENT_DB_RETRY)
             login_reply(d, j, rc);
+    } else if (r->kind == REQ_FIELD) {
+        rc = field_attempt(d, r);
     } else {
         int64_t bal = 0;
         rc = content_db_gold_add(w->db, r->char_id, r->delta, &bal);
@@ -209,6 +251,8 @@ static void give_up(world_db_t *d, db_req_t *r)
                        "login of '%s' (session %llx): database unavailable, refused",
                        r->login->name, (unsigned long long)r->login->sid);
         login_reply(d, r->login, CONTENT_DB_RETRY);
+    } else if (r->kind == REQ_FIELD) {
+        field_reply(d, r, CONTENT_DB_RETRY, NULL, 0);
     } else {
         nc_log_limited(&d->lim_gold, 1000, NC_LOG_WARN, TAG,
                        "gold change %+lld of character %lld (session %llx): database "
@@ -385,6 +429,21 @@ void world_db_gold(content_world_t *w, nc_sid_t sid, int64_t char_id, int64_t de
     r->sid = sid;
     r->char_id = char_id;
     r->delta = delta;
+    submit(w->dbq, r);
+}
+
+void world_db_field(content_world_t *w, nc_sid_t sid, int64_t char_id, int field, int mode,
+                    int64_t v)
+{
+    db_req_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return;
+    r->kind = REQ_FIELD;
+    r->sid = sid;
+    r->char_id = char_id;
+    r->field = field;
+    r->mode = mode;
+    r->delta = v;
     submit(w->dbq, r);
 }
 

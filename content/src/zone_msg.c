@@ -148,6 +148,16 @@ static void cmd_gold(zone_t *z, player_t *p, const char *arg)
     world_db_gold_command(z->w, p->sid, p->char_id, arg); /* checked parse */
 }
 
+static void cmd_show(zone_t *z, player_t *p, const char *arg)
+{
+    world_field_command(z->w, p->sid, p->char_id, WORLD_FIELD_SHOW, arg);
+}
+
+static void cmd_set(zone_t *z, player_t *p, const char *arg)
+{
+    world_field_command(z->w, p->sid, p->char_id, WORLD_FIELD_SET, arg);
+}
+
 /* Chat commands ("/name args").  Each names the least role that may run
  * it (issue 13): every debug command is GM-only; players get NOT_ALLOWED,
  * counted (gs_commands_not_allowed_total) and logged (rate-limited). */
@@ -157,6 +167,9 @@ static const struct {
     void (*fn)(zone_t *z, player_t *p, const char *arg);
 } commands[] = {
     {"gold", PA_ROLE_GM, cmd_gold}, /* a demo of a transactional gold change */
+    /* the declared character fields (char_fields.h): "/show", "/set level 5" */
+    {"show", PA_ROLE_PLAYER, cmd_show},
+    {"set", PA_ROLE_GM, cmd_set},
 };
 
 static void chat_command(zone_t *z, player_t *p, const char *text)

@@ -199,11 +199,9 @@ static void test_ticket_for_another_character_is_refused(void **state)
     assert_true(rejected("wrong_character") == 1);
 }
 
-/* The reply to a /gold command: a notice, or an error packet (code). */
-static int gold(gs_client_t *c, const char *amount, char *reply, size_t len)
+/* The reply to a chat command: a notice, or an error packet (code). */
+static int command(gs_client_t *c, const char *text, char *reply, size_t len)
 {
-    char text[96];
-    snprintf(text, sizeof text, "/gold %s", amount);
     if (gs_chat(c, 0, NULL, text) != 0)
         return -1;
     for (;;) {
@@ -218,6 +216,13 @@ static int gold(gs_client_t *c, const char *amount, char *reply, size_t len)
             return 0;
         }
     }
+}
+
+static int gold(gs_client_t *c, const char *amount, char *reply, size_t len)
+{
+    char text[96];
+    snprintf(text, sizeof text, "/gold %s", amount);
+    return command(c, text, reply, len);
 }
 
 static void test_non_gm_gold_is_refused_and_gm_allowed(void **state)
@@ -267,6 +272,38 @@ static void test_gold_overflow_is_refused_and_the_server_still_serves(void **sta
     n = mint("mona", 2, PA_ROLE_PLAYER);
     assert_int_equal(gs_login_token(&b, srv.port, "mona", tk, (size_t)n, NULL), 0);
     assert_int_equal(gs_barrier(&b, NULL, NULL, T), 0);
+}
+
+/* The worked example of a declared character field (issue 14): `level`,
+ * shown to anyone (/show), set by a GM (/set level N) with the notice
+ * after the commit, range-checked, and still there after a logout. */
+static void test_level_is_set_by_a_gm_and_survives_relogin(void **state)
+{
+    (void)state;
+    char r[300], want[64];
+    int n = mint("otto", 1, PA_ROLE_GM);
+    assert_int_equal(gs_login_token(&a, srv.port, "otto", tk, (size_t)n, NULL), 0);
+    assert_int_equal(command(&a, "/show", r, sizeof r), 0);
+    assert_string_equal(r, "level 1");
+    assert_int_equal(command(&a, "/set level 7", r, sizeof r), 0);
+    assert_string_equal(r, "level is now 7");
+    assert_int_equal(command(&a, "/set level 1001", r, sizeof r), 0);
+    assert_string_equal(r, "level refused (must be 1..1000)");
+    assert_int_equal(command(&a, "/set level 7x", r, sizeof r), 0);
+    assert_non_null(strstr(r, "usage"));
+    assert_int_equal(command(&a, "/set mana 7", r, sizeof r), 0);
+    assert_non_null(strstr(r, "usage"));
+    proto_msg_t bye = {.type = PROTO_T_LOGOUT};
+    assert_int_equal(gs_send(&a, &bye), 0);
+    assert_int_equal(gs_expect_close(&a, T), 0);
+    gs_close(&a);
+    n = mint("otto", 1, PA_ROLE_PLAYER); /* the same account, now a player */
+    assert_int_equal(gs_login_token(&a, srv.port, "otto", tk, (size_t)n, NULL), 0);
+    assert_int_equal(command(&a, "/show", r, sizeof r), 0);
+    assert_string_equal(r, "level 7");
+    assert_int_equal(command(&a, "/set level 9", r, sizeof r), 0);
+    snprintf(want, sizeof want, "ERROR %d not allowed", PROTO_ERR_NOT_ALLOWED);
+    assert_string_equal(r, want);
 }
 
 static void test_second_account_cannot_take_over_a_character(void **state)
@@ -405,6 +442,7 @@ int main(void)
         TEST(test_ticket_for_another_character_is_refused),
         TEST(test_non_gm_gold_is_refused_and_gm_allowed),
         TEST(test_gold_overflow_is_refused_and_the_server_still_serves),
+        TEST(test_level_is_set_by_a_gm_and_survives_relogin),
         TEST(test_second_account_cannot_take_over_a_character),
         TEST(test_same_account_reconnect_takes_over),
         TEST(test_legacy_character_is_refused_until_claimed),
