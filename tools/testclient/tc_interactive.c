@@ -187,6 +187,7 @@ static const char help_text[] =
     "  zone ID             change zone (1 Meadow, 2 Dark Forest, 3 Town)\n"
     "  ping                print the round trip in ms\n"
     "  send PACKET {json}  send any client packet by name, e.g. send emote {\"id\": 1}\n"
+    "  reconnect           log out, connect again (then login NAME)\n"
     "  quit                log out and exit (end of input does the same)\n"
     "  help                this list\n";
 
@@ -287,6 +288,22 @@ static int cmd_step(const char *cmd)
     return 0;
 }
 
+static void finish(void);
+static int game_connect(const char *host, uint16_t port, const char *suffix);
+
+/* reconnect: log out, then a new connection to --host/--port (a script
+ * checks what survives a relogin). */
+static void cmd_reconnect(void)
+{
+    if (ia.o->use_login) {
+        tc_printf("! reconnect: not with --login (play again instead)\n");
+        return;
+    }
+    finish();
+    tc_plog_clear(); /* expect: only the new connection's packets */
+    game_connect(ia.o->host, ia.o->port, "");
+}
+
 /* Returns 1 when the user asked to quit. */
 static int run_command(char *line)
 {
@@ -303,6 +320,8 @@ static int run_command(char *line)
         tc_printf("%s%s", ia.o->use_login ? help_account : "", help_text);
     else if (ia.o->use_login && tc_account_command(cmd, rest))
         ;
+    else if (!strcmp(cmd, "reconnect"))
+        cmd_reconnect();
     else if (!strcmp(cmd, "send") && *rest)
         tc_cmd_send(rest);
     else if (!strcmp(cmd, "login") && *rest)
