@@ -12,6 +12,8 @@
 const char *const pg_kind_names[] = {"u8",  "u16", "u32",  "u64",    "i8",    "i16",    "i32",
                                      "i64", "f32", "bool", "string", "bytes", "struct", "array"};
 
+const char *const pg_route_names[PG_ROUTE_COUNT] = {"", "session", "zone", "login_server"};
+
 static const unsigned scalar_size[] = {1, 2, 4, 8, 1, 2, 4, 8, 4, 1};
 
 static const char *g_path = "";
@@ -194,6 +196,8 @@ static int dir_of_type(int type)
     return 0;
 }
 
+static int parse_route(const cJSON *j, pg_msg_t *m);
+
 static int parse_packet(pg_schema_t *s, const cJSON *j, pg_msg_t *m)
 {
     if (parse_msg(s, j, m, 1) < 0)
@@ -218,7 +222,24 @@ static int parse_packet(pg_schema_t *s, const cJSON *j, pg_msg_t *m)
     for (int i = 0; i < s->npackets; i++)
         if (strcmp(s->packets[i].name, m->name) == 0 || s->packets[i].type == m->type)
             return fail("%s: duplicate packet name or type %d", m->name, m->type);
-    return 0;
+    return parse_route(j, m);
+}
+
+/* "route": who handles a c2s packet (required); s2c and s2s have none. */
+static int parse_route(const cJSON *j, pg_msg_t *m)
+{
+    const cJSON *route = cJSON_GetObjectItemCaseSensitive(j, "route");
+    if (m->dir != 1) {
+        if (route)
+            return fail("%s: only c2s packets have a route", m->name);
+        return 0;
+    }
+    for (m->route = PG_ROUTE_SESSION; m->route < PG_ROUTE_COUNT; m->route++)
+        if (cJSON_IsString(route) && strcmp(route->valuestring, pg_route_names[m->route]) == 0)
+            return 0;
+    return fail("%s: a c2s packet needs \"route\": \"session\" (the player's session, before the "
+                "world), \"zone\" (the player's zone) or \"login_server\" (the login server only)",
+                m->name);
 }
 
 static int cmp_type(const void *a, const void *b)
@@ -369,7 +390,8 @@ static int emit_file(const pg_schema_t *s, const char *dir, const char *suffix,
 
 static int usage(void)
 {
-    fputs("usage: protogen [--prefix P] SCHEMA OUTDIR     generate P_packets.{h,c}, P_sample.c\n"
+    fputs("usage: protogen [--prefix P] SCHEMA OUTDIR     generate P_packets.{h,c}, P_sample.c,\n"
+          "                                               P_json.{h,c}, P_routes.{h,c}\n"
           "       protogen --doc SCHEMA                   print the markdown packet table\n"
           "       protogen --canonical SCHEMA             print the hashed canonical form\n"
           "       protogen --check-readme README SCHEMA   exit 1 if README's table is stale\n"
@@ -403,7 +425,11 @@ static int run(pg_schema_t *s, int argc, char **argv, int a)
     const char *dir = argv[a + 1];
     if (emit_file(s, dir, "packets.h", pg_emit_header) < 0 ||
         emit_file(s, dir, "packets.c", pg_emit_source) < 0 ||
-        emit_file(s, dir, "sample.c", pg_emit_sample) < 0)
+        emit_file(s, dir, "sample.c", pg_emit_sample) < 0 ||
+        emit_file(s, dir, "json.h", pg_emit_json_header) < 0 ||
+        emit_file(s, dir, "json.c", pg_emit_json_source) < 0 ||
+        emit_file(s, dir, "routes.h", pg_emit_routes_header) < 0 ||
+        emit_file(s, dir, "routes.c", pg_emit_routes_source) < 0)
         return 1;
     return 0;
 }

@@ -45,8 +45,9 @@ typedef struct {
 typedef struct {
     char name[PG_NAME_MAX];
     const char *doc;
-    int type; /* packets only */
-    int dir;  /* 1 c2s, 2 s2c, 3 s2s; packets only */
+    int type;  /* packets only */
+    int dir;   /* 1 c2s, 2 s2c, 3 s2s; packets only */
+    int route; /* c2s only: PG_ROUTE_*; 0 for s2c/s2s */
     int nfields;
     pg_field_t fields[PG_FIELDS_MAX];
     unsigned long maxsize;
@@ -62,6 +63,10 @@ typedef struct {
     void *json; /* the cJSON tree; docs point into it */
 } pg_schema_t;
 
+/* Who handles a c2s packet ("route" in the schema; not on the wire). */
+enum { PG_ROUTE_NONE, PG_ROUTE_SESSION, PG_ROUTE_ZONE, PG_ROUTE_LOGIN_SERVER, PG_ROUTE_COUNT };
+extern const char *const pg_route_names[PG_ROUTE_COUNT];
+
 extern const char *const pg_kind_names[];
 const char *pg_dir_name(int dir);
 void pg_upper(char *dst, const char *src, size_t cap);
@@ -76,6 +81,10 @@ int pg_emit_header(const pg_schema_t *s, FILE *out);
 int pg_emit_source(const pg_schema_t *s, FILE *out);
 int pg_emit_sample(const pg_schema_t *s, FILE *out);
 int pg_emit_doc(const pg_schema_t *s, FILE *out);
+int pg_emit_json_header(const pg_schema_t *s, FILE *out);
+int pg_emit_json_source(const pg_schema_t *s, FILE *out);
+int pg_emit_routes_header(const pg_schema_t *s, FILE *out);
+int pg_emit_routes_source(const pg_schema_t *s, FILE *out);
 int pg_readme(const pg_schema_t *s, const char *path, int update);
 
 #endif

@@ -102,6 +102,23 @@ int pg_emit_header(const pg_schema_t *s, FILE *o)
         fprintf(o, "        %s_%s_t %s;\n", p, s->packets[i].name, s->packets[i].name);
     fprintf(o, "    };\n} %s_msg_t;\n\n", p);
     fprintf(o,
+            "/* Who handles a c2s packet (the schema's \"route\"; not on the wire). */\n"
+            "enum {\n    %s_ROUTE_NONE = 0,   /* s2c and s2s packets */\n"
+            "    %s_ROUTE_SESSION = 1, /* the player's session strand (before the world) */\n"
+            "    %s_ROUTE_ZONE = 2,    /* the zone that owns the player */\n"
+            "    %s_ROUTE_LOGIN_SERVER = 3 /* the login server; the game server refuses it */\n"
+            "};\n"
+            "/* One row per packet, in type order: the table tests and tools iterate. */\n"
+            "typedef struct %s_packet_info_s {\n"
+            "    uint16_t type;\n    uint8_t dir;   /* PROTO_DIR_* */\n"
+            "    uint8_t route; /* %s_ROUTE_* */\n    const char *name;\n"
+            "    size_t max_size; /* largest encoded body */\n} %s_packet_info_t;\n"
+            "extern const %s_packet_info_t %s_packets[%s_NTYPES];\n"
+            "const %s_packet_info_t *%s_packet_info(uint16_t type); /* NULL if unknown */\n"
+            "int %s_type_by_name(const char *name); /* the type, or -1 */\n"
+            "const char *%s_route_name(int route); /* \"session\", ...; \"\" for none */\n\n",
+            P, P, P, P, p, P, p, p, p, P, p, p, p, p);
+    fprintf(o,
             "extern const uint16_t %s_types[%s_NTYPES]; /* every type, ascending */\n"
             "int %s_decode(uint16_t type, const uint8_t *body, size_t len, %s_msg_t *out);\n"
             "int %s_encode(const %s_msg_t *m, uint8_t *buf, size_t cap);\n"
@@ -273,6 +290,30 @@ static void emit_generic(const pg_schema_t *s, FILE *o)
     for (int i = 0; i < s->npackets; i++)
         fprintf(o, "    case %d: return %d;\n", s->packets[i].type, s->packets[i].dir);
     fputs("    default: return 0;\n    }\n}\n", o);
+    fprintf(o, "\nconst %s_packet_info_t %s_packets[%s_NTYPES] = {\n", p, p, s->upper);
+    for (int i = 0; i < s->npackets; i++)
+        fprintf(o, "    {%d, %d, %d, \"%s\", %lu},\n", s->packets[i].type, s->packets[i].dir,
+                s->packets[i].route, s->packets[i].name, s->packets[i].maxsize);
+    fprintf(o,
+            "};\n\nconst %s_packet_info_t *%s_packet_info(uint16_t type)\n{\n"
+            "    size_t lo = 0, hi = %s_NTYPES;\n"
+            "    while (lo < hi) {\n        size_t mid = lo + (hi - lo) / 2;\n"
+            "        if (%s_packets[mid].type == type)\n            return &%s_packets[mid];\n"
+            "        if (%s_packets[mid].type < type)\n            lo = mid + 1;\n"
+            "        else\n            hi = mid;\n    }\n    return NULL;\n}\n",
+            p, p, s->upper, p, p, p);
+    fprintf(o,
+            "\nint %s_type_by_name(const char *name)\n{\n"
+            "    for (size_t i = 0; name && i < %s_NTYPES; i++)\n"
+            "        if (strcmp(%s_packets[i].name, name) == 0)\n"
+            "            return %s_packets[i].type;\n    return -1;\n}\n",
+            p, s->upper, p, p);
+    fprintf(
+        o,
+        "\nconst char *%s_route_name(int route)\n{\n"
+        "    static const char *const names[] = {\"\", \"session\", \"zone\", \"login_server\"};\n"
+        "    return route >= 0 && route <= 3 ? names[route] : \"\";\n}\n",
+        p);
 }
 
 int pg_emit_source(const pg_schema_t *s, FILE *o)
