@@ -238,11 +238,16 @@ int tc_plog_expect(const char *name, const cJSON *want, int timeout_ms, char *wh
     if (rc != 0) {
         char seen[512];
         near_misses(name, seen, sizeof seen);
-        snprintf(why, cap, "%s%s%s%s%s", plog.closed ? "the connection closed" : "timed out",
-                 plog.why[0] ? ": " : "", plog.why, seen[0] ? "; received but not matching: " : "",
-                 seen);
-        if (!plog.closed && !seen[0])
-            snprintf(why, cap, "timed out after %d ms, no %s received", timeout_ms, name);
+        char head[192];
+        if (plog.closed)
+            snprintf(head, sizeof head, "the connection closed%s%s", plog.why[0] ? ": " : "",
+                     plog.why);
+        else
+            snprintf(head, sizeof head, "timed out after %d ms", timeout_ms);
+        if (seen[0])
+            snprintf(why, cap, "%s; received but not matching: %s", head, seen);
+        else
+            snprintf(why, cap, "%s; no %s received", head, name);
     }
     pthread_mutex_unlock(&plog.mu);
     return rc;
