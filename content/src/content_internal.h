@@ -14,6 +14,7 @@
 #include "content_zones.h"
 #include "content_limits.h"
 #include "proto_packets.h"
+#include "proto_routes.h"
 #include "zone_grid.h"
 #include "zone_rules.h"
 
@@ -181,13 +182,8 @@ typedef struct zone_msg_s {
      * backlog in a zone pauses that player's reads, not everyone's.  NULL
      * for messages nobody sent (leave). */
     nc_session_t *held;
-    union {
-        proto_move_t move;
-        proto_chat_t chat;
-        proto_who_request_t who;
-        proto_zone_change_request_t zc;
-        proto_ping_t ping;
-    } u;
+    /* every c2s packet with "route": "zone" (generated from packets.json) */
+    proto_zone_msg_t u;
 } zone_msg_t;
 /* Routes msg to the zone that owns the player now (under reg_mu), never
  * dropping it for a full queue; frees it if the player is gone. */

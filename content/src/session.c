@@ -1,9 +1,13 @@
 /* Player sessions: netcore role handlers.  Decodes packets on the session's
  * strand, runs the login state machine and routes in-world requests to the
  * zone that owns the player.  Session state is touched only on its strand.
- * The abuse limits that are cheapest here run first, before a request costs
- * a zone job: the session cap, pre-login caps and login deadline, the
- * request budget and the chat rate limit (content/README.md, "Limits"). */
+ * Which packet goes where is the schema's "route" (packets.json): "session"
+ * packets are decoded and dispatched here by the generated proto_session_*
+ * (content_on_login, ...), "zone" packets go to the player's zone
+ * (zone_msg.c), anything else is refused.  The abuse limits that are
+ * cheapest here run first, before a request costs a zone job: the session
+ * cap, pre-login caps and login deadline, the request budget and the chat
+ * rate limit (content/README.md, "Limits"). */
 #include "content_internal.h"
 
 #include <ctype.h>
@@ -271,14 +275,10 @@ static int authenticate(nc_session_t *s, csess_t *c, const proto_login_t *m, log
     return 0;
 }
 
-static void on_login(nc_session_t *s, csess_t *c, const uint8_t *body, size_t len)
+void content_on_login(nc_session_t *s, csess_t *c, const proto_login_t *mp)
 {
-    proto_login_t m;
-    if (c->st == S_NEW && name_too_long(body, len)) {
-        bad_input(s, c, PROTO_ERR_BAD_NAME, "names are 2-24 letters, digits or _");
-        return;
-    }
-    if (proto_decode_login(body, len, &m) != 0 || c->st != S_NEW) {
+    const proto_login_t m = *mp;
+    if (c->st != S_NEW) {
         bad_input(s, c, PROTO_ERR_BAD_PACKET, "bad or repeated login");
         return;
     }
@@ -382,14 +382,9 @@ void session_loaded_job(void *arg)
     free(j);
 }
 
-static void on_enter_world(nc_session_t *s, csess_t *c, const uint8_t *body, size_t len)
+void content_on_enter_world(nc_session_t *s, csess_t *c, const proto_enter_world_t *m)
 {
-    proto_enter_world_t m;
-    int rc = proto_decode_enter_world(body, len, &m);
-    if (rc != 0) {
-        bad_input(s, c, PROTO_ERR_BAD_PACKET, proto_strerror(rc));
-        return;
-    }
+    (void)m;
     if (c->st != S_LOGGED_IN) {
         not_in_world(s, c, "log in first");
         return;
@@ -430,21 +425,12 @@ static void to_zone(nc_session_t *s, csess_t *c, uint16_t type, const uint8_t *b
     zone_msg_t *m = calloc(1, sizeof *m);
     if (!m)
         return;
-    int rc = PROTO_EUNKNOWN;
-    switch (type) {
-    case PROTO_T_MOVE: rc = proto_decode_move(body, len, &m->u.move); break;
-    case PROTO_T_CHAT: rc = proto_decode_chat(body, len, &m->u.chat); break;
-    case PROTO_T_WHO_REQUEST: rc = proto_decode_who_request(body, len, &m->u.who); break;
-    case PROTO_T_ZONE_CHANGE_REQUEST:
-        rc = proto_decode_zone_change_request(body, len, &m->u.zc);
-        break;
-    case PROTO_T_PING: rc = proto_decode_ping(body, len, &m->u.ping); break;
-    }
+    int rc = proto_zone_decode(type, body, len, &m->u);
     const char *bad =
-        rc != 0                                             ? proto_strerror(rc)
-        : type == PROTO_T_CHAT && m->u.chat.channel > 2     ? "chat channel out of range (0-2)"
-        : type == PROTO_T_WHO_REQUEST && m->u.who.scope > 1 ? "who scope out of range (0-1)"
-                                                            : NULL;
+        rc != 0                                         ? proto_strerror(rc)
+        : type == PROTO_T_CHAT && m->u.chat.channel > 2 ? "chat channel out of range (0-2)"
+        : type == PROTO_T_WHO_REQUEST && m->u.who_request.scope > 1 ? "who scope out of range (0-1)"
+                                                                    : NULL;
     if (bad) {
         free(m);
         bad_input(s, c, PROTO_ERR_BAD_PACKET, bad);
@@ -471,7 +457,8 @@ static void to_zone(nc_session_t *s, csess_t *c, uint16_t type, const uint8_t *b
     zone_route(c->w, m);
 }
 
-static void on_ping(nc_session_t *s, csess_t *c, const uint8_t *body, size_t len)
+/* A ping before the world is answered here (in the world, by the zone). */
+static void session_ping(nc_session_t *s, csess_t *c, const uint8_t *body, size_t len)
 {
     proto_ping_t m;
     if (proto_decode_ping(body, len, &m) != 0) {
@@ -504,15 +491,29 @@ static void over_budget(nc_session_t *s, csess_t *c, uint64_t now)
     }
 }
 
-static void on_logout(nc_session_t *s, csess_t *c, const uint8_t *body, size_t len)
+void content_on_logout(nc_session_t *s, csess_t *c, const proto_logout_t *m)
 {
-    proto_logout_t m;
-    int rc = proto_decode_logout(body, len, &m);
-    if (rc != 0) {
-        bad_input(s, c, PROTO_ERR_BAD_PACKET, proto_strerror(rc));
+    (void)c;
+    (void)m;
+    nc_session_close(s, 0, "logout");
+}
+
+/* A "session" packet: decoded here, then its content_on_<packet>. */
+static void on_session_packet(nc_session_t *s, csess_t *c, uint16_t type, const uint8_t *body,
+                              size_t len)
+{
+    if (type == PROTO_T_LOGIN && c->st == S_NEW && name_too_long(body, len)) {
+        bad_input(s, c, PROTO_ERR_BAD_NAME, "names are 2-24 letters, digits or _");
         return;
     }
-    nc_session_close(s, 0, "logout");
+    proto_session_msg_t m;
+    int rc = proto_session_decode(type, body, len, &m);
+    if (rc != 0) {
+        bad_input(s, c, PROTO_ERR_BAD_PACKET,
+                  type == PROTO_T_LOGIN ? "bad or repeated login" : proto_strerror(rc));
+        return;
+    }
+    proto_session_dispatch(type, s, c, &m);
 }
 
 static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len, void *ud)
@@ -529,25 +530,19 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
             return;
         }
     }
-    switch (type) {
-    case PROTO_T_LOGIN: on_login(s, c, body, len); break;
-    case PROTO_T_ENTER_WORLD: on_enter_world(s, c, body, len); break;
-    case PROTO_T_PING:
-        /* in the world, the zone answers: the round trip then includes the
-         * zone's queue, and the pong follows every earlier in-world request
-         * (a barrier clients and tests can rely on) */
-        if (c->st == S_IN_WORLD)
-            to_zone(s, c, type, body, len);
-        else
-            on_ping(s, c, body, len);
-        break;
-    case PROTO_T_LOGOUT: on_logout(s, c, body, len); break;
-    case PROTO_T_MOVE:
-    case PROTO_T_CHAT:
-    case PROTO_T_WHO_REQUEST:
-    case PROTO_T_ZONE_CHANGE_REQUEST: to_zone(s, c, type, body, len); break;
-    default: bad_input(s, c, PROTO_ERR_BAD_PACKET, "unexpected packet type");
-    }
+    const proto_packet_info_t *pi = proto_packet_info(type);
+    int route = pi && pi->dir == PROTO_DIR_C2S ? pi->route : PROTO_ROUTE_NONE;
+    if (route == PROTO_ROUTE_SESSION)
+        on_session_packet(s, c, type, body, len);
+    else if (route == PROTO_ROUTE_ZONE && type == PROTO_T_PING && c->st != S_IN_WORLD)
+        session_ping(s, c, body, len); /* in the world, the zone answers: the round trip
+                                        * then includes the zone's queue, and the pong
+                                        * follows every earlier in-world request (a
+                                        * barrier clients and tests can rely on) */
+    else if (route == PROTO_ROUTE_ZONE)
+        to_zone(s, c, type, body, len);
+    else /* s2c, s2s, login server packets, unknown types */
+        bad_input(s, c, PROTO_ERR_BAD_PACKET, "unexpected packet type");
 }
 
 static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)

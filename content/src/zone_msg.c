@@ -1,6 +1,8 @@
 /* Jobs that reach a zone from outside its strand: players entering (login
- * or transfer) and client requests routed from session strands (move, chat,
- * who, zone change) plus "leave" when a session goes away. */
+ * or transfer) and client requests routed from session strands (every c2s
+ * packet with "route": "zone", dispatched by the generated
+ * proto_zone_dispatch to content_on_<packet>) plus "leave" when a session
+ * goes away. */
 #include "content_internal.h"
 
 #include <stdio.h>
@@ -117,7 +119,7 @@ static void correct(zone_t *z, player_t *p, const proto_move_t *m, zone_move_ver
     }
 }
 
-static void on_move(zone_t *z, player_t *p, const proto_move_t *m)
+void content_on_move(zone_t *z, player_t *p, const proto_move_t *m)
 {
     content_world_t *w = z->w;
     uint64_t now = nc_now_ms();
@@ -214,7 +216,7 @@ static void chat_whisper(zone_t *z, player_t *p, const proto_chat_t *m, nc_packe
 
 /* The chat rate limit and mute ran on the session strand (session.c), before
  * the message cost a job here. */
-static void on_chat(zone_t *z, player_t *p, const proto_chat_t *m)
+void content_on_chat(zone_t *z, player_t *p, const proto_chat_t *m)
 {
     content_world_t *w = z->w;
     if (m->text[0] == '/') {
@@ -256,9 +258,17 @@ static void on_who_zone(zone_t *z, player_t *p)
     }
 }
 
-static void on_zone_change(zone_t *z, player_t *p, uint16_t id)
+void content_on_who_request(zone_t *z, player_t *p, const proto_who_request_t *m)
 {
-    zone_t *to = world_zone_by_id(z->w, id);
+    if (m->scope == 1)
+        world_who_shard(z->w, p->sid);
+    else
+        on_who_zone(z, p);
+}
+
+void content_on_zone_change_request(zone_t *z, player_t *p, const proto_zone_change_request_t *m)
+{
+    zone_t *to = world_zone_by_id(z->w, m->zone);
     if (!to) {
         world_send_error(z->w, p->sid, PROTO_ERR_NO_SUCH_ZONE, 0, "no such zone");
         return;
@@ -270,7 +280,7 @@ static void on_zone_change(zone_t *z, player_t *p, uint16_t id)
     transfer(z, p, to, to->def->spawn_x, to->def->spawn_y);
 }
 
-static void on_ping(zone_t *z, player_t *p, const proto_ping_t *m)
+void content_on_ping(zone_t *z, player_t *p, const proto_ping_t *m)
 {
     proto_pong_t r = {.client_time = m->client_time, .server_time = nc_wall_ms()};
     nc_packet_t *pkt;
@@ -283,23 +293,13 @@ static void on_ping(zone_t *z, player_t *p, const proto_ping_t *m)
 
 static void dispatch(zone_t *z, player_t *p, zone_msg_t *m)
 {
-    switch (m->type) {
-    case 0:
+    if (m->type == 0) { /* leave */
         zone_remove_player(z, p, 1);
         world_player_done(z->w, p);
-        break;
-    case PROTO_T_MOVE: on_move(z, p, &m->u.move); break;
-    case PROTO_T_CHAT: on_chat(z, p, &m->u.chat); break;
-    case PROTO_T_WHO_REQUEST:
-        if (m->u.who.scope == 1)
-            world_who_shard(z->w, p->sid);
-        else
-            on_who_zone(z, p);
-        break;
-    case PROTO_T_ZONE_CHANGE_REQUEST: on_zone_change(z, p, m->u.zc.zone); break;
-    case PROTO_T_PING: on_ping(z, p, &m->u.ping); break;
-    default: break;
+        return;
     }
+    /* session.c routed only "zone" packets here */
+    proto_zone_dispatch(m->type, z, p, &m->u);
 }
 
 void zone_msg_job(void *arg)
