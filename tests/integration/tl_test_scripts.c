@@ -50,10 +50,9 @@ static int read_sets(const char *path)
             fprintf(stderr, "%s: bad or too many #set lines: '%s'\n", path, line);
             return -1;
         }
-        int n = !strncmp(eq + 1, "./", 2)
-                    ? snprintf(sets[nsets], sizeof sets[0], "%.*s=%.*s/%s", (int)(eq - kv), kv,
-                               dlen, d, eq + 3)
-                    : snprintf(sets[nsets], sizeof sets[0], "%s", kv);
+        int n = !strncmp(eq + 1, "./", 2) ? snprintf(sets[nsets], sizeof sets[0], "%.*s=%.*s/%s",
+                                                     (int)(eq - kv), kv, dlen, d, eq + 3)
+                                          : snprintf(sets[nsets], sizeof sets[0], "%s", kv);
         if (n < 0 || (size_t)n >= sizeof sets[0]) {
             fclose(f);
             return -1;
@@ -72,10 +71,21 @@ static int setup(void **state)
     if (!mkdtemp(dir) || (script && read_sets(script) != 0))
         return -1;
     snprintf(db, sizeof db, "%s/gs.db", dir);
-    const char *argv[24 + 2 * MAX_SETS] = {
-        GAMESERVER_BIN, "--port",      "0",    "--metrics-port", "-1",          "--db",
-        db,             "--chat-port", "0",    "--master-port",  "0",           "--log-level",
-        "warn",         "--set",       "auth.mode=dev"};
+    const char *argv[24 + 2 * MAX_SETS] = {GAMESERVER_BIN,
+                                           "--port",
+                                           "0",
+                                           "--metrics-port",
+                                           "-1",
+                                           "--db",
+                                           db,
+                                           "--chat-port",
+                                           "0",
+                                           "--master-port",
+                                           "0",
+                                           "--log-level",
+                                           "warn",
+                                           "--set",
+                                           "auth.mode=dev"};
     int argc = 15;
     for (int i = 0; i < nsets; i++) {
         argv[argc++] = "--set";
@@ -142,7 +152,7 @@ static void test_failing_scripts_exit_1_naming_the_line(void **state)
         {"login selfcheck\nsend no_such_packet {}\n", "no packet named 'no_such_packet'"},
         {"login selfcheck\nsend pong {}\n", "pong is not a client-to-server packet"},
         {"login selfcheck\nexpect world_entered {\"zone\": 99} 300\n", "received but not "
-                                                                        "matching"},
+                                                                       "matching"},
     };
     char path[128];
     snprintf(path, sizeof path, "%s/fail.tc", dir);
