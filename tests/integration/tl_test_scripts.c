@@ -168,6 +168,30 @@ static void test_failing_scripts_exit_1_naming_the_line(void **state)
     assert_non_null(strstr(client.out, "cannot open"));
 }
 
+/* Interactive (stdin) `send PACKET {json}`: any c2s packet by name; a
+ * packet without a pretty-printer (emote_notify) is shown as JSON; a bad
+ * send says why and the session goes on. */
+static void test_interactive_send_and_json_printing(void **state)
+{
+    (void)state;
+    const char *argv[] = {TESTCLIENT_BIN, "--port", port, NULL};
+    assert_int_equal(tl_proc_start(&client, argv, 1), 0);
+    assert_int_equal(tl_proc_write(&client, "login sender\nsend emote {\"id\": 2}\n"
+                                            "send bogus {}\nsend emote {\"id\": 70000}\n"
+                                            "send emote {\"id\": 1, \"extra\": 1}\nping\n"),
+                     0);
+    tl_proc_close_stdin(&client);
+    int rc = tl_proc_wait_exit(&client, DEADLINE_MS);
+    printf("%s", client.out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(client.out, "< emote_notify {\"entity_id\":"));
+    assert_non_null(strstr(client.out, "\"id\":2}"));
+    assert_non_null(strstr(client.out, "! send: no packet named 'bogus'"));
+    assert_non_null(strstr(client.out, "! send: emote: id:")); /* out of u16 range */
+    assert_non_null(strstr(client.out, "! send: emote: unknown field 'extra'"));
+    assert_non_null(strstr(client.out, "pong: "));
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -176,8 +200,8 @@ int main(int argc, char **argv)
     }
     script = strcmp(argv[1], "--selfcheck") ? argv[1] : NULL;
     const struct CMUnitTest one[] = {cmocka_unit_test(test_script_passes)};
-    const struct CMUnitTest self[] = {
-        cmocka_unit_test(test_failing_scripts_exit_1_naming_the_line)};
+    const struct CMUnitTest self[] = {cmocka_unit_test(test_failing_scripts_exit_1_naming_the_line),
+                                      cmocka_unit_test(test_interactive_send_and_json_printing)};
     return script ? cmocka_run_group_tests(one, setup, teardown)
                   : cmocka_run_group_tests(self, setup, teardown);
 }

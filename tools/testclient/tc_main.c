@@ -2,6 +2,7 @@
  * generator.  Parses the command line and hands over to one of the modes. */
 #include "tc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,13 @@ int main(int argc, char **argv)
     }
     if (o.use_login && default_known_hosts(&o) != 0)
         return 2;
+    FILE *script = o.script ? fopen(o.script, "r") : NULL; /* before connecting */
+    if (o.script && !script) {
+        fprintf(stderr, "script %s: cannot open: %s\n", o.script, strerror(errno));
+        return 2;
+    }
+    if (script)
+        fclose(script);
     nc_log_set_level(NC_LOG_ERROR);
     tl_signals_block();
     return o.bots > 0 ? tc_bots_main(&o) : tc_interactive_main(&o);
