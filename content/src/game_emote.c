@@ -5,15 +5,13 @@
  * and change its zone without locks. */
 #include "content_internal.h"
 
-/* The emotes this game knows; an id is an index.  The client shows them by
- * id; the server only checks the range. */
-static const char *const emotes[] = {"wave", "bow",   "cheer", "dance", "laugh", "cry",
-                                     "clap", "point", "shrug", "sit",   "sleep", "salute",
-                                     "nod",  "shake", "flex",  "kneel"};
+/* The emotes this game knows, by id: 0 wave, 1 bow, 2 cheer, 3 dance, ...
+ * The client names them; the server only checks the range. */
+#define EMOTE_COUNT 16
 
 void content_on_emote(zone_t *z, player_t *p, const proto_emote_t *m)
 {
-    if (m->id >= sizeof emotes / sizeof emotes[0]) {
+    if (m->id >= EMOTE_COUNT) {
         world_send_error(z->w, p->sid, PROTO_ERR_BAD_PACKET, 0, "no such emote");
         return;
     }
