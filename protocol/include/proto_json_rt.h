@@ -18,9 +18,9 @@ typedef struct pj_ctx_s {
 } pj_ctx_t;
 
 /* Writers: a new cJSON value, or NULL (out of memory). */
-cJSON *pj_u64(uint64_t v); /* a number up to 2^53, else a decimal string */
-cJSON *pj_i64(int64_t v);  /* a number within +-2^53, else a decimal string */
-cJSON *pj_f32(float v);    /* a number; "nan", "inf", "-inf" as strings */
+cJSON *pj_u64(uint64_t v); /* a number below 10^15, else a decimal string */
+cJSON *pj_i64(int64_t v);  /* a number within +-10^15, else a decimal string */
+cJSON *pj_f32(float v);    /* a number; "nan", "inf", "-inf", "-0" as strings */
 cJSON *pj_bool(int v);
 cJSON *pj_str(const char *s);
 cJSON *pj_hex(const uint8_t *b, size_t n); /* bytes: lower-case hex string */

@@ -10,10 +10,13 @@
 #include <string.h>
 
 #define PJ_EXACT 9007199254740992.0 /* 2^53: larger integers are not exact doubles */
+/* cJSON prints numbers with 15 significant digits when that reads back
+ * "close enough": integers from 10^15 on are written as strings. */
+#define PJ_PRINT_MAX 999999999999999
 
 cJSON *pj_u64(uint64_t v)
 {
-    if (v <= (uint64_t)PJ_EXACT)
+    if (v <= PJ_PRINT_MAX)
         return cJSON_CreateNumber((double)v);
     char b[24];
     snprintf(b, sizeof b, "%llu", (unsigned long long)v);
@@ -22,7 +25,7 @@ cJSON *pj_u64(uint64_t v)
 
 cJSON *pj_i64(int64_t v)
 {
-    if (v <= (int64_t)PJ_EXACT && v >= -(int64_t)PJ_EXACT)
+    if (v <= PJ_PRINT_MAX && v >= -PJ_PRINT_MAX)
         return cJSON_CreateNumber((double)v);
     char b[24];
     snprintf(b, sizeof b, "%lld", (long long)v);
@@ -35,6 +38,8 @@ cJSON *pj_f32(float v)
         return cJSON_CreateString("nan");
     if (isinf(v))
         return cJSON_CreateString(v > 0 ? "inf" : "-inf");
+    if (v == 0 && signbit(v)) /* cJSON prints -0.0 as 0 */
+        return cJSON_CreateString("-0");
     return cJSON_CreateNumber((double)v);
 }
 
@@ -213,8 +218,10 @@ int pj_r_f32(pj_ctx_t *c, const cJSON *j, float *out)
             *out = INFINITY;
         else if (strcmp(s, "-inf") == 0)
             *out = -INFINITY;
+        else if (strcmp(s, "-0") == 0)
+            *out = -0.0f;
         else
-            return pj_fail(c, "expected a number (or \"nan\", \"inf\", \"-inf\")");
+            return pj_fail(c, "expected a number (or \"nan\", \"inf\", \"-inf\", \"-0\")");
         return 0;
     }
     if (!cJSON_IsNumber(j))

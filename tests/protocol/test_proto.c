@@ -1,6 +1,10 @@
-/* Protocol codec tests: every packet round-trips at its extremes, and hostile
- * bodies (truncated, trailing, over-limit, invalid values) are rejected
- * without touching memory outside the buffers. */
+/* Protocol codec tests: every packet round-trips at its extremes (binary and
+ * JSON), and hostile bodies (truncated, trailing, over-limit, invalid
+ * values) and JSON documents are rejected without touching memory outside
+ * the buffers.  Every loop walks the generated table proto_packets[]: the
+ * same file is built as test_proto_fork against packets.json plus the
+ * fixture schemas/fork.json (user types 1999/2999/3000), which must pass
+ * with no hand-written list of packets or type ranges anywhere. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,10 +14,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto_json.h"
 #include "proto_packets.h"
 
 static proto_msg_t g_a, g_b; /* large: keep off the stack */
 static uint8_t g_buf[PROTO_MAX_BODY + 16];
+/* per table row: round trips done (binary, JSON); checked at the end, so a
+ * loop that skips a range (e.g. the user types) fails */
+static unsigned g_seen_bin[PROTO_NTYPES], g_seen_json[PROTO_NTYPES];
+
+static void seen(unsigned *v, uint16_t type)
+{
+    const proto_packet_info_t *pi = proto_packet_info(type);
+    assert_non_null(pi);
+    v[pi - proto_packets]++;
+}
 
 static int encode_sample(uint16_t type, int mode, uint32_t seed)
 {
@@ -36,15 +51,17 @@ static void round_trip(uint16_t type, int mode, uint32_t seed)
     uint8_t again[PROTO_MAX_SIZE_ANY + 1];
     assert_int_equal(proto_encode(&g_b, again, sizeof again), n);
     assert_memory_equal(again, g_buf, (size_t)n);
+    seen(g_seen_bin, type);
 }
 
 static void test_every_packet_round_trips_at_max_lengths_and_counts(void **st)
 {
     (void)st;
     for (int i = 0; i < PROTO_NTYPES; i++) {
-        round_trip(proto_types[i], 0, 0);
+        round_trip(proto_packets[i].type, 0, 0);
         /* mode 0 hits every limit, so the encoding is exactly the maximum */
-        assert_int_equal(encode_sample(proto_types[i], 0, 0), (int)proto_max_size(proto_types[i]));
+        assert_int_equal(encode_sample(proto_packets[i].type, 0, 0),
+                         (int)proto_max_size(proto_packets[i].type));
     }
 }
 
@@ -52,7 +69,7 @@ static void test_every_packet_round_trips_empty_and_signed_max(void **st)
 {
     (void)st;
     for (int i = 0; i < PROTO_NTYPES; i++)
-        round_trip(proto_types[i], 1, 0);
+        round_trip(proto_packets[i].type, 1, 0);
 }
 
 static void test_every_packet_round_trips_random_values(void **st)
@@ -60,7 +77,7 @@ static void test_every_packet_round_trips_random_values(void **st)
     (void)st;
     for (int i = 0; i < PROTO_NTYPES; i++)
         for (uint32_t seed = 1; seed <= 200; seed++)
-            round_trip(proto_types[i], 2, seed);
+            round_trip(proto_packets[i].type, 2, seed);
 }
 
 static void test_every_truncation_at_every_offset_is_rejected(void **st)
@@ -68,15 +85,15 @@ static void test_every_truncation_at_every_offset_is_rejected(void **st)
     (void)st;
     for (int i = 0; i < PROTO_NTYPES; i++) {
         for (int mode = 0; mode <= 2; mode++) {
-            int n = encode_sample(proto_types[i], mode, 7);
+            int n = encode_sample(proto_packets[i].type, mode, 7);
             for (int cut = 0; cut < n; cut++) {
                 /* copy to an exact-size heap block so ASan sees any over-read */
                 uint8_t *p = malloc((size_t)cut + 1);
                 memcpy(p, g_buf, (size_t)cut);
-                int rc = proto_decode(proto_types[i], p, (size_t)cut, &g_b);
+                int rc = proto_decode(proto_packets[i].type, p, (size_t)cut, &g_b);
                 free(p);
                 if (rc != PROTO_ETRUNC)
-                    fail_msg("%s cut at %d/%d: %s", proto_type_name(proto_types[i]), cut, n,
+                    fail_msg("%s cut at %d/%d: %s", proto_type_name(proto_packets[i].type), cut, n,
                              proto_strerror(rc));
             }
         }
@@ -87,9 +104,10 @@ static void test_trailing_byte_is_rejected(void **st)
 {
     (void)st;
     for (int i = 0; i < PROTO_NTYPES; i++) {
-        int n = encode_sample(proto_types[i], 2, 3);
+        int n = encode_sample(proto_packets[i].type, 2, 3);
         g_buf[n] = 0;
-        assert_int_equal(proto_decode(proto_types[i], g_buf, (size_t)n + 1, &g_b), PROTO_ETRAILING);
+        assert_int_equal(proto_decode(proto_packets[i].type, g_buf, (size_t)n + 1, &g_b),
+                         PROTO_ETRAILING);
     }
 }
 
@@ -178,7 +196,7 @@ static void test_encode_into_small_buffer_is_ebufsize_and_stays_in_bounds(void *
 {
     (void)st;
     for (int i = 0; i < PROTO_NTYPES; i++) {
-        int n = encode_sample(proto_types[i], 0, 0);
+        int n = encode_sample(proto_packets[i].type, 0, 0);
         for (int cap = 0; cap < n; cap++) {
             uint8_t *p = malloc((size_t)cap + 1);
             assert_int_equal(proto_encode(&g_a, p, (size_t)cap), PROTO_EBUFSIZE);
@@ -199,20 +217,198 @@ static void test_unknown_type_is_rejected(void **st)
     assert_int_equal(proto_type_dir(0), 0);
 }
 
+/* The README's type ranges, template and user: protogen refuses anything
+ * else, so this holds for any schema. */
+static int documented_dir(unsigned t)
+{
+    if (t >= 1000 && t <= 3999)
+        return (int)(t / 1000);
+    return t >= 1 && t <= 99      ? PROTO_DIR_C2S
+           : t >= 100 && t <= 199 ? PROTO_DIR_S2C
+           : t >= 200 && t <= 299 ? PROTO_DIR_S2S
+                                  : 0;
+}
+
 static void test_type_tables_match_ranges_and_body_limit(void **st)
 {
     (void)st;
     for (int i = 0; i < PROTO_NTYPES; i++) {
-        uint16_t t = proto_types[i];
-        assert_non_null(proto_type_name(t));
-        assert_true(proto_max_size(t) <= PROTO_MAX_BODY);
-        assert_true(proto_max_size(t) <= PROTO_MAX_SIZE_ANY);
-        int want = t < 100 ? PROTO_DIR_C2S : t < 200 ? PROTO_DIR_S2C : PROTO_DIR_S2S;
-        assert_int_equal(proto_type_dir(t), want);
+        const proto_packet_info_t *pi = &proto_packets[i];
+        uint16_t t = pi->type;
+        assert_int_equal(proto_types[i], t);
+        assert_ptr_equal(proto_packet_info(t), pi);
+        assert_string_equal(proto_type_name(t), pi->name);
+        assert_int_equal(proto_type_by_name(pi->name), t);
+        assert_int_equal(proto_max_size(t), pi->max_size);
+        assert_true(pi->max_size <= PROTO_MAX_BODY);
+        assert_true(pi->max_size <= PROTO_MAX_SIZE_ANY);
+        assert_int_equal(proto_type_dir(t), pi->dir);
+        assert_int_equal(pi->dir, documented_dir(t));
+        /* every c2s packet says who handles it; nothing else has a route */
+        if (pi->dir == PROTO_DIR_C2S)
+            assert_true(pi->route >= PROTO_ROUTE_SESSION && pi->route <= PROTO_ROUTE_LOGIN_SERVER);
+        else
+            assert_int_equal(pi->route, PROTO_ROUTE_NONE);
+        assert_true(proto_route_name(pi->route)[0] != '\0' || pi->route == PROTO_ROUTE_NONE);
         if (i > 0)
-            assert_true(proto_types[i - 1] < t);
+            assert_true(proto_packets[i - 1].type < t);
     }
+    assert_null(proto_packet_info(0));
+    assert_null(proto_packet_info(65535));
+    assert_int_equal(proto_type_by_name("no_such_packet"), -1);
+    assert_int_equal(proto_type_by_name(NULL), -1);
     assert_string_equal(proto_type_name(PROTO_T_MOVE), "move");
+    assert_int_equal(proto_packet_info(PROTO_T_MOVE)->route, PROTO_ROUTE_ZONE);
+    assert_int_equal(proto_packet_info(PROTO_T_LOGIN)->route, PROTO_ROUTE_SESSION);
+    assert_string_equal(proto_route_name(PROTO_ROUTE_ZONE), "zone");
+}
+
+/* Through cJSON text and back, every packet re-encodes to the same bytes. */
+static void json_round_trip(uint16_t type, int mode, uint32_t seed)
+{
+    int n = encode_sample(type, mode, seed);
+    cJSON *j = proto_to_json(&g_a);
+    if (!j)
+        fail_msg("%s: proto_to_json failed", proto_type_name(type));
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    assert_non_null(text);
+    cJSON *back = cJSON_Parse(text);
+    assert_non_null(back);
+    char err[256];
+    int rc = proto_from_json(type, back, &g_b, err, sizeof err);
+    cJSON_Delete(back);
+    if (rc != 0)
+        fail_msg("%s (mode %d): %s in %.200s", proto_type_name(type), mode, err, text);
+    free(text);
+    assert_int_equal(g_b.type, type);
+    uint8_t again[PROTO_MAX_SIZE_ANY + 1];
+    assert_int_equal(proto_encode(&g_b, again, sizeof again), n);
+    if (memcmp(again, g_buf, (size_t)n) != 0)
+        fail_msg("%s (mode %d seed %u) differs after a JSON round trip", proto_type_name(type),
+                 mode, seed);
+    seen(g_seen_json, type);
+}
+
+static void test_every_packet_round_trips_through_json(void **st)
+{
+    (void)st;
+    for (int i = 0; i < PROTO_NTYPES; i++) {
+        json_round_trip(proto_packets[i].type, 0, 0);
+        json_round_trip(proto_packets[i].type, 1, 0);
+        for (uint32_t seed = 1; seed <= 20; seed++)
+            json_round_trip(proto_packets[i].type, 2, seed);
+    }
+}
+
+/* proto_from_json on text; returns its code, err gets the reason. */
+static int from_text(uint16_t type, const char *text, char *err, size_t errlen)
+{
+    cJSON *j = cJSON_Parse(text);
+    if (!j)
+        fail_msg("bad test JSON: %s", text);
+    int rc = proto_from_json(type, j, &g_b, err, errlen);
+    cJSON_Delete(j);
+    return rc;
+}
+
+static void expect_reject(uint16_t type, const char *text, const char *want_err)
+{
+    char err[256];
+    int rc = from_text(type, text, err, sizeof err);
+    if (rc != PROTO_EINVAL || strstr(err, want_err) == NULL)
+        fail_msg("%s %s: rc %d, err '%s', wanted '%s'", proto_type_name(type), text, rc, err,
+                 want_err);
+}
+
+static void test_json_values_are_checked_with_a_path(void **st)
+{
+    (void)st;
+    char err[256];
+    /* missing fields are zero, NULL is {} */
+    assert_int_equal(from_text(PROTO_T_MOVE, "{\"dir\": 3}", err, sizeof err), 0);
+    assert_int_equal(g_b.move.dir, 3);
+    assert_true(g_b.move.pos.x == 0.0f && g_b.move.client_time == 0);
+    assert_int_equal(proto_from_json(PROTO_T_LOGOUT, NULL, &g_b, err, sizeof err), 0);
+    assert_int_equal(g_b.type, PROTO_T_LOGOUT);
+    /* 64-bit: exact numbers up to 2^53, decimal strings beyond */
+    assert_int_equal(
+        from_text(PROTO_T_LOGIN, "{\"proto_hash\": \"18446744073709551615\"}", err, sizeof err), 0);
+    assert_true(g_b.login.proto_hash == UINT64_MAX);
+    assert_int_equal(from_text(PROTO_T_LOGIN, "{\"token\": \"00fFa0\"}", err, sizeof err), 0);
+    assert_int_equal(g_b.login.token_len, 3);
+    assert_int_equal(g_b.login.token[1], 0xff);
+    assert_int_equal(from_text(PROTO_T_ERROR, "{\"code\": -2147483648}", err, sizeof err), 0);
+    assert_int_equal(g_b.error.code, INT32_MIN);
+
+    expect_reject(PROTO_T_MOVE, "{\"pos\": {\"x\": \"a\"}}", "pos.x: expected a number");
+    expect_reject(PROTO_T_MOVE, "{\"pos\": {\"x\": 1e39}}", "pos.x: number out of f32 range");
+    expect_reject(PROTO_T_MOVE, "{\"dir\": 256}", "dir: out of range 0..255");
+    expect_reject(PROTO_T_MOVE, "{\"dir\": -1}", "dir: out of range");
+    expect_reject(PROTO_T_MOVE, "{\"dir\": 1.5}", "dir: expected an integer, not a fraction");
+    expect_reject(PROTO_T_MOVE, "{\"dirr\": 1}", "unknown field 'dirr'");
+    expect_reject(PROTO_T_MOVE, "{\"dir\": 1, \"dir\": 2}", "duplicate field 'dir'");
+    expect_reject(PROTO_T_MOVE, "[]", "expected an object");
+    expect_reject(PROTO_T_ERROR, "{\"code\": 2147483648}", "code: out of range");
+    expect_reject(PROTO_T_ERROR, "{\"fatal\": 1}", "fatal: expected true or false");
+    expect_reject(PROTO_T_LOGIN, "{\"proto_hash\": 18446744073709551615}", "beyond 2^53");
+    expect_reject(PROTO_T_LOGIN, "{\"proto_hash\": \"18446744073709551616\"}",
+                  "expected an integer");
+    expect_reject(PROTO_T_LOGIN, "{\"name\": \"0123456789012345678901234\"}",
+                  "name: string longer than 24 bytes");
+    expect_reject(PROTO_T_LOGIN, "{\"token\": \"abc\"}", "token: hex string of odd length");
+    expect_reject(PROTO_T_LOGIN, "{\"token\": \"zz\"}", "token: not a hex digit");
+    expect_reject(PROTO_T_WHO_RESPONSE,
+                  "{\"entries\": [{\"name\": \"a\"}, {\"name\": \"b\", \"zone\": 70000}]}",
+                  "entries[1].zone: out of range 0..65535");
+    /* an array over its maximum */
+    char big[2048] = "{\"entries\": [";
+    for (int i = 0; i <= PROTO_WHO_RESPONSE_ENTRIES_MAX; i++)
+        strcat(big, i ? ",{}" : "{}");
+    strcat(big, "]}");
+    expect_reject(PROTO_T_WHO_RESPONSE, big, "entries: more than 64 elements");
+    /* unknown type */
+    assert_int_equal(proto_from_json(999, NULL, &g_b, err, sizeof err), PROTO_EUNKNOWN);
+    assert_non_null(strstr(err, "unknown packet type 999"));
+    g_a.type = 999;
+    assert_null(proto_to_json(&g_a));
+    /* a small err buffer is never overrun */
+    char tiny[4];
+    assert_int_equal(from_text(PROTO_T_MOVE, "{\"dirr\": 1}", tiny, sizeof tiny), PROTO_EINVAL);
+    assert_int_equal(strlen(tiny), 3);
+    /* the text form a tool prints */
+    proto_move_t mv = {.pos = {1.5f, -2}, .dir = 7, .client_time = 9};
+    g_a.type = PROTO_T_MOVE;
+    g_a.move = mv;
+    cJSON *j = proto_to_json(&g_a);
+    char *text = cJSON_PrintUnformatted(j);
+    assert_string_equal(text, "{\"pos\":{\"x\":1.5,\"y\":-2},\"dir\":7,\"client_time\":9}");
+    free(text);
+    cJSON_Delete(j);
+}
+
+/* Runs last: every row of the table went through both round trips. */
+static void test_every_table_row_was_exercised(void **st)
+{
+    (void)st;
+    int user = 0;
+    for (int i = 0; i < PROTO_NTYPES; i++) {
+        if (g_seen_bin[i] == 0 || g_seen_json[i] == 0)
+            fail_msg("%s (%u) skipped by the round trips", proto_packets[i].name,
+                     proto_packets[i].type);
+        user += proto_packets[i].type >= 1000;
+    }
+#ifdef PROTO_FIXTURE_FORK
+    /* the fixture pair is in every generated table, found by name */
+    assert_int_equal(user, 3);
+    assert_int_equal(proto_type_by_name("fork_wave"), 1999);
+    assert_int_equal(proto_packet_info(1999)->route, PROTO_ROUTE_ZONE);
+    assert_int_equal(proto_type_dir(2999), PROTO_DIR_S2C);
+    assert_int_equal(proto_max_size(3000), 2 + 8);
+    assert_int_equal(PROTO_T_FORK_WAVE_NOTIFY, 2999);
+#else
+    (void)user;
+#endif
 }
 
 /* The README's wire-format description, checked byte by byte on one packet. */
@@ -293,6 +489,9 @@ int main(void)
         cmocka_unit_test(test_wire_format_matches_readme),
         cmocka_unit_test(test_runtime_signed_and_wide_integers_round_trip),
         cmocka_unit_test(test_error_strings_cover_every_code),
+        cmocka_unit_test(test_every_packet_round_trips_through_json),
+        cmocka_unit_test(test_json_values_are_checked_with_a_path),
+        cmocka_unit_test(test_every_table_row_was_exercised), /* last */
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -350,22 +350,64 @@ static int compute_hash(pg_schema_t *s)
     return 0;
 }
 
-static int load_schema(pg_schema_t *s, const char *path)
+static const char *g_add; /* --add EXTRA.json: more structs and packets */
+
+static cJSON *parse_file(const char *path)
 {
-    g_path = path;
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return fail("cannot open");
+    if (!f) {
+        fail("cannot open %s", path);
+        return NULL;
+    }
     long len;
     char *text = pg_slurp(f, &len);
     fclose(f);
-    if (!text)
-        return fail("cannot read");
+    if (!text) {
+        fail("cannot read %s", path);
+        return NULL;
+    }
     cJSON *root = cJSON_Parse(text);
     free(text);
-    s->json = root;
     if (!root)
-        return fail("invalid JSON near '%.40s'", cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+        fail("%s: invalid JSON near '%.40s'", path, cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+    return root;
+}
+
+/* Appends extra's "structs" and "packets" to root's (a fork's own packets
+ * can live in a file of their own; tests add a fixture pair this way). */
+static int merge_extra(cJSON *root, const char *path)
+{
+    cJSON *extra = parse_file(path);
+    if (!extra)
+        return -1;
+    static const char *const keys[] = {"structs", "packets"};
+    for (int k = 0; k < 2; k++) {
+        cJSON *from = cJSON_GetObjectItemCaseSensitive(extra, keys[k]);
+        cJSON *to = cJSON_GetObjectItemCaseSensitive(root, keys[k]);
+        if (!from)
+            continue;
+        if (!cJSON_IsArray(from) || (to && !cJSON_IsArray(to))) {
+            cJSON_Delete(extra);
+            return fail("%s: '%s' must be an array", path, keys[k]);
+        }
+        if (!to && !(to = cJSON_AddArrayToObject(root, keys[k]))) {
+            cJSON_Delete(extra);
+            return fail("out of memory");
+        }
+        while (cJSON_GetArraySize(from) > 0)
+            cJSON_AddItemToArray(to, cJSON_DetachItemFromArray(from, 0));
+    }
+    cJSON_Delete(extra);
+    return 0;
+}
+
+static int load_schema(pg_schema_t *s, const char *path)
+{
+    g_path = path;
+    cJSON *root = parse_file(path);
+    s->json = root;
+    if (!root || (g_add && merge_extra(root, g_add) < 0))
+        return -1;
     if (load_list(s, root, "structs", 0) < 0 || load_list(s, root, "packets", 1) < 0)
         return -1;
     qsort(s->packets, (size_t)s->npackets, sizeof *s->packets, cmp_type);
@@ -390,8 +432,9 @@ static int emit_file(const pg_schema_t *s, const char *dir, const char *suffix,
 
 static int usage(void)
 {
-    fputs("usage: protogen [--prefix P] SCHEMA OUTDIR     generate P_packets.{h,c}, P_sample.c,\n"
-          "                                               P_json.{h,c}, P_routes.{h,c}\n"
+    fputs("usage: protogen [--prefix P] [--add EXTRA] SCHEMA OUTDIR\n"
+          "           generate P_packets.{h,c}, P_sample.c, P_json.{h,c}, P_routes.{h,c};\n"
+          "           EXTRA: a second schema file whose structs and packets are appended\n"
           "       protogen --doc SCHEMA                   print the markdown packet table\n"
           "       protogen --canonical SCHEMA             print the hashed canonical form\n"
           "       protogen --check-readme README SCHEMA   exit 1 if README's table is stale\n"
@@ -438,11 +481,15 @@ int main(int argc, char **argv)
 {
     pg_schema_t s = {.prefix = "proto"};
     int a = 1;
-    if (argc > 3 && strcmp(argv[1], "--prefix") == 0) {
-        if (!valid_ident(argv[2]))
+    if (argc > a + 2 && strcmp(argv[a], "--prefix") == 0) {
+        if (!valid_ident(argv[a + 1]))
             return usage();
-        snprintf(s.prefix, sizeof s.prefix, "%s", argv[2]);
-        a = 3;
+        snprintf(s.prefix, sizeof s.prefix, "%s", argv[a + 1]);
+        a += 2;
+    }
+    if (argc > a + 2 && strcmp(argv[a], "--add") == 0) {
+        g_add = argv[a + 1];
+        a += 2;
     }
     pg_upper(s.upper, s.prefix, sizeof s.upper);
     int rc = run(&s, argc, argv, a);
