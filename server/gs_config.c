@@ -78,7 +78,7 @@ static const key_t_ keys[] = {
     INT("queues.control.capacity", q_control.capacity, 16, 1 << 24, "control pending jobs"),
     INT("queues.db.max_threads", q_db.max_threads, 1, 256, "db queue cap (one connection)"),
     INT("queues.db.capacity", q_db.capacity, 16, 1 << 24, "db pending jobs"),
-    STR("zones.file", zones_file, "zone content file (JSON)"),
+    STR("zones.file", zones_file, "zone content file (JSON); \"\" = <data_dir>/zones.json"),
     INT("zones.tick_hz", tick_hz, 1, 1000, "zone tick rate"),
     NUM("zones.view_radius", view_radius, 1, 100000, "interest radius = grid cell size"),
     NUM("zones.max_speed", max_speed, 0.1, 100000, "units per second before correction"),
@@ -153,6 +153,9 @@ static const key_t_ keys[] = {
     INT("admin.auth_timeout_ms", admin_auth_timeout_ms, 100, 600000,
         "connect to the auth line, then closed"),
     INT("admin.max_line", admin_max_line, 64, 65536, "longest console line, bytes"),
+    /* issue 14: install layout */
+    STR("data_dir", data_dir,
+        "game data directory; \"\" = ../share/gameserver next to the executable"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -185,7 +188,6 @@ void gs_config_defaults(gs_config_t *c)
     c->q_game = (gs_queue_cfg_t){4, 65536};
     c->q_control = (gs_queue_cfg_t){1, 4096};
     c->q_db = (gs_queue_cfg_t){1, 65536};
-    snprintf(c->zones_file, sizeof c->zones_file, "%s", CONTENT_DEFAULT_ZONES_FILE);
     c->tick_hz = 20;
     c->view_radius = 50;
     c->max_speed = 10;
@@ -614,4 +616,32 @@ void gs_config_print_keys(void *file)
             snprintf(def, sizeof def, "\"%s\"", p);
         fprintf(file, "  %-28s %-7s default %s  -- %s\n", k->path, kn[k->kind], def, k->doc);
     }
+}
+
+int gs_config_resolve_paths(gs_config_t *c, const char *exe_path, char *err, size_t errlen)
+{
+    if (!c->data_dir[0]) {
+        const char *a = strrchr(exe_path, '/'), *b = strrchr(exe_path, '\\');
+        const char *slash = a > b ? a : b; /* Windows takes both */
+        int dir = slash ? (int)(slash - exe_path) : 1;
+        const char *base = slash ? exe_path : ".";
+        char sep = slash ? *slash : '/';
+        int n = snprintf(c->data_dir, sizeof c->data_dir, "%.*s%c..%cshare%cgameserver", dir, base,
+                         sep, sep, sep);
+        if (n < 0 || (size_t)n >= sizeof c->data_dir) {
+            snprintf(err, errlen, "data_dir: the executable's path is too long (%s)", exe_path);
+            c->data_dir[0] = 0;
+            return -1;
+        }
+    }
+    if (!c->zones_file[0]) {
+        int n = snprintf(c->zones_file, sizeof c->zones_file, "%s/zones.json", c->data_dir);
+        if (n < 0 || (size_t)n >= sizeof c->zones_file) {
+            snprintf(err, errlen, "zones.file: <data_dir>/zones.json is too long (%s)",
+                     c->data_dir);
+            c->zones_file[0] = 0;
+            return -1;
+        }
+    }
+    return 0;
 }

@@ -35,7 +35,7 @@ typedef struct gs_config_s {
     char pool_mode[16]; /* "shared" or "separate" */
     int64_t pool_threads;
     gs_queue_cfg_t q_game, q_control, q_db;
-    char zones_file[512];
+    char zones_file[512]; /* "" until gs_config_resolve_paths: <data_dir>/zones.json */
     int64_t tick_hz;
     double view_radius;
     double max_speed;
@@ -83,6 +83,9 @@ typedef struct gs_config_s {
     int64_t admin_port;
     int admin_allow_remote; /* bool */
     int64_t admin_max_conns, admin_idle_timeout_ms, admin_auth_timeout_ms, admin_max_line;
+    /* issue 14: where the game data lives ("" until gs_config_resolve_paths:
+     * ../share/gameserver next to the executable) */
+    char data_dir[512];
 } gs_config_t;
 
 void gs_config_defaults(gs_config_t *c);
@@ -104,6 +107,11 @@ int gs_config_validate(const gs_config_t *c, char *err, size_t errlen);
  * where to get it (masterserver --show-keys).  Checked at start-up, not by
  * gs_config_from_args, so the offline --claim-character needs no key. */
 int gs_config_check_auth(const gs_config_t *c, char *err, size_t errlen);
+/* Issue 14: fills data_dir (when not configured: <dir of exe_path>/../share/
+ * gameserver, the layout of `cmake --install` and of the build tree) and
+ * zones.file (when not configured: <data_dir>/zones.json).  No path is
+ * baked in at build time.  -1 with err when a path does not fit. */
+int gs_config_resolve_paths(gs_config_t *c, const char *exe_path, char *err, size_t errlen);
 /* Writes "key  type  default  range  description" lines (for --help). */
 void gs_config_print_keys(void *file);
 

@@ -29,4 +29,8 @@ void gs_exit_now(int code);
 
 void gs_sleep_ms(uint32_t ms);
 
+/* Issue 14: the running executable's path (data is found next to it).
+ * 0, or -1 (then argv[0] is the best guess). */
+int gs_exe_path(char *buf, size_t len);
+
 #endif

@@ -271,6 +271,15 @@ static int wait_stop(gs_app_t *a)
     }
 }
 
+/* data_dir and zones.file from the executable's place (issue 14). */
+static int resolve_paths(gs_config_t *c, const char *argv0, char *err, size_t errlen)
+{
+    char exe[1024];
+    if (gs_exe_path(exe, sizeof exe) != 0)
+        snprintf(exe, sizeof exe, "%s", argv0);
+    return gs_config_resolve_paths(c, exe, err, errlen);
+}
+
 int main(int argc, char **argv)
 {
     static gs_app_t a;
@@ -280,6 +289,10 @@ int main(int argc, char **argv)
         if (rc < 0)
             fprintf(stderr, "gameserver: %s\n", err);
         return rc < 0 ? 2 : 0;
+    }
+    if (resolve_paths(&a.cfg, argv[0], err, sizeof err) != 0) {
+        fprintf(stderr, "gameserver: %s\n", err);
+        return 2;
     }
     if (a.cfg.claim_given)
         return gs_auth_claim(&a.cfg);
@@ -319,6 +332,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     nc_log(NC_LOG_INFO, TAG, "shard '%s' ready on %s:%u (pool mode %s)", a.cfg.shard_name,
            a.cfg.host, nc_server_port(a.players), a.cfg.pool_mode);
+    nc_log(NC_LOG_INFO, TAG, "data_dir %s, zones from %s", a.cfg.data_dir, a.cfg.zones_file);
     int sig = wait_stop(&a);
     atomic_store(&a.saving, content_online(a.world));
     if (sig == 0)

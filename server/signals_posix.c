@@ -118,3 +118,14 @@ void gs_sleep_ms(uint32_t ms)
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
+
+int gs_exe_path(char *buf, size_t len)
+{
+    if (len < 2)
+        return -1;
+    ssize_t n = readlink("/proc/self/exe", buf, len - 1); /* Linux; elsewhere argv[0] */
+    if (n <= 0 || (size_t)n >= len - 1)
+        return -1;
+    buf[n] = 0;
+    return 0;
+}

@@ -120,3 +120,13 @@ void gs_sleep_ms(uint32_t ms)
 {
     Sleep(ms);
 }
+
+int gs_exe_path(char *buf, size_t len)
+{
+    if (len < 2 || len > 32768)
+        return -1;
+    DWORD n = GetModuleFileNameA(NULL, buf, (DWORD)len);
+    if (n == 0 || n >= (DWORD)len)
+        return -1; /* failed or truncated */
+    return 0;
+}
