@@ -1,6 +1,7 @@
 /* libFuzzer target: decode of every packet type.  Input = LE u16 selector
- * (index into proto_types, modulo the count) + body.  Oracle: decode never
- * faults, and whatever decodes re-encodes to exactly the same bytes. */
+ * (row of the generated table proto_packets, modulo the count) + body.
+ * Oracle: decode never faults, and whatever decodes re-encodes to exactly
+ * the same bytes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 2)
         return 0;
     unsigned sel = (unsigned)data[0] | ((unsigned)data[1] << 8);
-    uint16_t type = proto_types[sel % PROTO_NTYPES];
+    uint16_t type = proto_packets[sel % PROTO_NTYPES].type;
     const uint8_t *body = data + 2;
     size_t len = size - 2;
     int rc = proto_decode(type, body, len, &g_msg);

@@ -10,7 +10,7 @@ fi
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$1
 secs=$2
-targets="fuzz_proto fuzz_framing"
+targets="fuzz_proto fuzz_framing fuzz_json"
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
     cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DNC_SANITIZE=address \
@@ -25,8 +25,10 @@ cmake --build "$build" --target $targets fuzz_seeds -- -j2 >"$build/fuzz-work/bu
 fuzzdir=$build/tests/fuzz
 work=$build/fuzz-work
 rm -rf "$work/seeds"
-mkdir -p "$work/seeds/fuzz_proto" "$work/seeds/fuzz_framing" "$work/artifacts"
-"$fuzzdir/fuzz_seeds" "$work/seeds/fuzz_proto" "$work/seeds/fuzz_framing" || exit 1
+mkdir -p "$work/seeds/fuzz_proto" "$work/seeds/fuzz_framing" "$work/seeds/fuzz_json" \
+    "$work/artifacts"
+"$fuzzdir/fuzz_seeds" "$work/seeds/fuzz_proto" "$work/seeds/fuzz_framing" \
+    "$work/seeds/fuzz_json" || exit 1
 
 export ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

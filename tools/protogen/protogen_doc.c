@@ -23,12 +23,13 @@ int pg_emit_doc(const pg_schema_t *s, FILE *o)
 {
     fprintf(o, "Protocol hash: `0x%016llx` (%d packets)\n\n", (unsigned long long)s->hash,
             s->npackets);
-    fputs("| type | name | dir | fields (wire order) | max body | meaning |\n"
-          "|-----:|------|-----|---------------------|---------:|---------|\n",
+    fputs("| type | name | dir | route | fields (wire order) | max body | meaning |\n"
+          "|-----:|------|-----|-------|---------------------|---------:|---------|\n",
           o);
     for (int i = 0; i < s->npackets; i++) {
         const pg_msg_t *m = &s->packets[i];
-        fprintf(o, "| %d | `%s` | %s | ", m->type, m->name, pg_dir_name(m->dir));
+        fprintf(o, "| %d | `%s` | %s | %s | ", m->type, m->name, pg_dir_name(m->dir),
+                m->route ? pg_route_names[m->route] : "");
         emit_fields(s, m, o);
         fprintf(o, " | %lu | %s |\n", m->maxsize, m->doc ? m->doc : "");
     }
