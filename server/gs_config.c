@@ -635,7 +635,8 @@ int gs_config_resolve_paths(gs_config_t *c, const char *exe_path, char *err, siz
         }
     }
     if (!c->zones_file[0]) {
-        int n = snprintf(c->zones_file, sizeof c->zones_file, "%s/zones.json", c->data_dir);
+        char sep = strchr(c->data_dir, '\\') && !strchr(c->data_dir, '/') ? '\\' : '/';
+        int n = snprintf(c->zones_file, sizeof c->zones_file, "%s%czones.json", c->data_dir, sep);
         if (n < 0 || (size_t)n >= sizeof c->zones_file) {
             snprintf(err, errlen, "zones.file: <data_dir>/zones.json is too long (%s)",
                      c->data_dir);

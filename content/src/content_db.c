@@ -56,7 +56,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 };
 
 /* Migration i brings user_version from i to i + 1; append, never edit. */
-static const char *const migrations[CONTENT_DB_SCHEMA_VERSION] = {
+static const char *const migrations[] = {
     "CREATE TABLE characters("
     " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, zone INTEGER NOT NULL,"
     " x REAL NOT NULL, y REAL NOT NULL, created INTEGER NOT NULL,"
@@ -74,6 +74,9 @@ static const char *const migrations[CONTENT_DB_SCHEMA_VERSION] = {
      * fork adding a field appends its ALTER TABLE here) */
     "ALTER TABLE characters ADD COLUMN level INTEGER NOT NULL DEFAULT 1;",
 };
+_Static_assert(sizeof migrations / sizeof migrations[0] == CONTENT_DB_SCHEMA_VERSION,
+               "one migration step per schema version: appended a step? bump "
+               "CONTENT_DB_SCHEMA_VERSION in content_db.h (and the other way round)");
 
 const double content_db_bucket_ms[8] = {0.1, 0.5, 1, 5, 10, 50, 100, 1e300};
 

@@ -263,8 +263,12 @@ void world_db_save(content_world_t *w, const content_pos_t *v, size_t n);
 /* Declared character fields (issue 14, char_fields.h): show them all, set
  * or add to one; the notice goes out after the commit. */
 enum { WORLD_FIELD_SHOW, WORLD_FIELD_SET, WORLD_FIELD_ADD };
+/* On the db strand (queued behind database faults like gold). */
 void world_db_field(content_world_t *w, nc_sid_t sid, int64_t char_id, int field, int mode,
                     int64_t v);
+/* From any strand (a zone's): posts world_db_field to the db strand. */
+void world_field_async(content_world_t *w, nc_sid_t sid, int64_t char_id, int field, int mode,
+                       int64_t v);
 /* Zone strand: "/show" and "/set NAME N" (world_fields.c): parse (checked),
  * then a job on the db strand. */
 void world_field_command(content_world_t *w, nc_sid_t sid, int64_t char_id, int mode,

@@ -336,8 +336,8 @@ static int reload_prepare(content_world_t *w, reload_t *r, char *err, size_t err
     char why[256];
     if (content_zones_load(w->o.zones_file, &nd, why, sizeof why) != 0) {
         char c[256];
-        clean(c, sizeof c, why);
-        snprintf(err, errlen, "%s: %s; the running zones are unchanged", w->o.zones_file, c);
+        clean(c, sizeof c, why); /* names the file itself */
+        snprintf(err, errlen, "%s; the running zones are unchanged", c);
         return -1;
     }
     if (reload_check(w, &nd, why, sizeof why) != 0) {

@@ -22,12 +22,13 @@ static void db_field_job(void *arg)
     free(j);
 }
 
-static void post(content_world_t *w, const field_job_t *proto)
+void world_field_async(content_world_t *w, nc_sid_t sid, int64_t char_id, int field, int mode,
+                       int64_t v)
 {
     field_job_t *j = malloc(sizeof *j);
     if (!j)
         return;
-    *j = *proto;
+    *j = (field_job_t){w, sid, char_id, v, field, mode};
     if (world_post_critical(w, w->db_strand, db_field_job, j) != 0)
         free(j);
 }
@@ -58,8 +59,9 @@ static int parse_set(content_world_t *w, nc_sid_t sid, const char *arg, int *fie
 void world_field_command(content_world_t *w, nc_sid_t sid, int64_t char_id, int mode,
                          const char *arg)
 {
-    field_job_t j = {w, sid, char_id, 0, -1, mode};
-    if (mode != WORLD_FIELD_SHOW && parse_set(w, sid, arg, &j.field, &j.v) != 0)
+    int field = -1;
+    int64_t v = 0;
+    if (mode != WORLD_FIELD_SHOW && parse_set(w, sid, arg, &field, &v) != 0)
         return;
-    post(w, &j);
+    world_field_async(w, sid, char_id, field, mode, v);
 }

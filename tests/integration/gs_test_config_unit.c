@@ -262,6 +262,44 @@ static void test_missing_file_is_reported(void **state)
     assert_non_null(strstr(err, "/nonexistent/gs.json"));
 }
 
+/* Issue 14: data is found next to the executable, never at a compiled-in
+ * path; configured paths are kept. */
+static void test_data_dir_is_relative_to_the_executable(void **state)
+{
+    (void)state;
+    gs_config_t c;
+    gs_config_defaults(&c);
+    assert_string_equal(c.data_dir, "");
+    assert_string_equal(c.zones_file, "");
+    assert_int_equal(gs_config_resolve_paths(&c, "/opt/gs/bin/gameserver", err, sizeof err), 0);
+    assert_string_equal(c.data_dir, "/opt/gs/bin/../share/gameserver");
+    assert_string_equal(c.zones_file, "/opt/gs/bin/../share/gameserver/zones.json");
+    gs_config_defaults(&c);
+    assert_int_equal(gs_config_resolve_paths(&c, "C:\\gs\\bin\\gameserver.exe", err, sizeof err),
+                     0);
+    assert_string_equal(c.data_dir, "C:\\gs\\bin\\..\\share\\gameserver");
+    assert_string_equal(c.zones_file, "C:\\gs\\bin\\..\\share\\gameserver\\zones.json");
+    gs_config_defaults(&c);
+    assert_int_equal(gs_config_resolve_paths(&c, "gameserver", err, sizeof err), 0);
+    assert_string_equal(c.data_dir, "./../share/gameserver");
+    gs_config_defaults(&c);
+    assert_int_equal(gs_config_set(&c, "data_dir", "/srv/data", err, sizeof err), 0);
+    assert_int_equal(gs_config_resolve_paths(&c, "/opt/gs/bin/gameserver", err, sizeof err), 0);
+    assert_string_equal(c.zones_file, "/srv/data/zones.json");
+    gs_config_defaults(&c);
+    assert_int_equal(gs_config_set(&c, "zones.file", "my.json", err, sizeof err), 0);
+    assert_int_equal(gs_config_resolve_paths(&c, "/opt/gs/bin/gameserver", err, sizeof err), 0);
+    assert_string_equal(c.zones_file, "my.json");
+    char longexe[600];
+    memset(longexe, 'a', sizeof longexe - 1);
+    longexe[0] = '/';
+    longexe[sizeof longexe - 1] = 0;
+    longexe[550] = '/';
+    gs_config_defaults(&c);
+    assert_int_equal(gs_config_resolve_paths(&c, longexe, err, sizeof err), -1);
+    assert_non_null(strstr(err, "data_dir"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +313,7 @@ int main(void)
         cmocka_unit_test_teardown(test_starving_pool_is_refused_naming_the_keys, teardown_file),
         cmocka_unit_test(test_missing_file_is_reported),
         cmocka_unit_test(test_admin_host_must_be_loopback_unless_allowed),
+        cmocka_unit_test(test_data_dir_is_relative_to_the_executable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
