@@ -2,7 +2,11 @@
  * tc_script_NAME) against a real gameserver in auth.mode dev: the script
  * passes when `testclient --script` exits 0.  Lines `#set KEY=VALUE` in the
  * script become gameserver `--set KEY=VALUE` (a VALUE starting with "./" is
- * relative to the script's directory).  With --selfcheck instead of a file:
+ * relative to the script's directory); lines `#parallel FILE` run FILE (a
+ * script, relative to this one's directory, not named *.tc so it is no test
+ * of its own) at the same time with another testclient, and it must exit 0
+ * too (a second player: one sees what the other does).  With --selfcheck
+ * instead of a file:
  * failing scripts exit 1 naming their failing line (the runner can fail). */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
@@ -19,16 +23,33 @@
 
 #define DEADLINE_MS 10000
 #define MAX_SETS 16
+#define MAX_SIDE 4
 
 static tl_proc_t game, client;
 static char dir[64], port[16];
 static const char *script; /* NULL: --selfcheck */
 static char sets[MAX_SETS][512];
 static int nsets;
+static tl_proc_t side[MAX_SIDE];
+static char side_path[MAX_SIDE][512];
+static int nside;
 
 static int teardown(void **state);
 
-/* "#set KEY=VALUE" lines of the script: gameserver --set arguments. */
+/* "#parallel FILE": FILE relative to the script's directory. */
+static int add_side(const char *file, int dlen, const char *d)
+{
+    if (nside == MAX_SIDE)
+        return -1;
+    int n = snprintf(side_path[nside], sizeof side_path[0], "%.*s/%s", dlen, d, file);
+    if (n < 0 || (size_t)n >= sizeof side_path[0])
+        return -1;
+    nside++;
+    return 0;
+}
+
+/* "#set KEY=VALUE" lines of the script: gameserver --set arguments;
+ * "#parallel FILE" lines: scripts run beside it. */
 static int read_sets(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -42,6 +63,11 @@ static int read_sets(const char *path)
     char line[512];
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = 0;
+        if (!strncmp(line, "#parallel ", 10) && add_side(line + 10, dlen, d) != 0) {
+            fclose(f);
+            fprintf(stderr, "%s: bad or too many #parallel lines: '%s'\n", path, line);
+            return -1;
+        }
         if (strncmp(line, "#set ", 5))
             continue;
         char *kv = line + 5, *eq = strchr(kv, '=');
@@ -107,6 +133,8 @@ static int teardown(void **state)
 {
     (void)state;
     tl_proc_stop(&client, SIGKILL, DEADLINE_MS); /* only if a test left it */
+    for (int i = 0; i < nside; i++)
+        tl_proc_stop(&side[i], SIGKILL, DEADLINE_MS);
     int rc = tl_proc_stop(&game, SIGTERM, DEADLINE_MS);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -126,7 +154,19 @@ static int run_script(const char *path)
 static void test_script_passes(void **state)
 {
     (void)state;
-    assert_int_equal(run_script(script), 0);
+    for (int i = 0; i < nside; i++) {
+        const char *argv[] = {TESTCLIENT_BIN, "--port", port, "--script", side_path[i], NULL};
+        assert_int_equal(tl_proc_start(&side[i], argv, 0), 0);
+    }
+    int rc = run_script(script);
+    int side_failed = 0;
+    for (int i = 0; i < nside; i++) {
+        int r = tl_proc_wait_exit(&side[i], 60000);
+        printf("--- %s (parallel, exit %d) ---\n%s", side_path[i], r, side[i].out);
+        side_failed |= r != 0;
+    }
+    assert_int_equal(rc, 0);
+    assert_false(side_failed);
 }
 
 static void write_file(const char *path, const char *text)
