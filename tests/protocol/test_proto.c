@@ -401,7 +401,7 @@ static void test_every_table_row_was_exercised(void **st)
     }
 #ifdef PROTO_FIXTURE_FORK
     /* the fixture pair is in every generated table, found by name */
-    assert_int_equal(user, 3);
+    assert_true(user >= 3); /* a fork's own packets may be there too */
     assert_int_equal(proto_type_by_name("fork_wave"), 1999);
     assert_int_equal(proto_packet_info(1999)->route, PROTO_ROUTE_ZONE);
     assert_int_equal(proto_type_dir(2999), PROTO_DIR_S2C);

@@ -367,9 +367,9 @@ static cJSON *parse_file(const char *path)
         return NULL;
     }
     cJSON *root = cJSON_Parse(text);
-    free(text);
-    if (!root)
+    if (!root) /* the error pointer points into text: report before freeing it */
         fail("%s: invalid JSON near '%.40s'", path, cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+    free(text);
     return root;
 }
 
