@@ -242,6 +242,8 @@ static int fake_command(char *line)
     strcat(commands, "|");
     if (!strcmp(line, "fakepacket"))
         push("pong", "{\"client_time\":42}");
+    if (!strcmp(line, "fakelist"))
+        push("who_response", "{\"total\":2,\"entries\":[{\"name\":\"a\"},{\"name\":\"b\"}]}");
     return !strcmp(line, "quit");
 }
 
@@ -307,6 +309,29 @@ static void test_runner_runs_lines_and_exit_codes(void **state)
     assert_int_equal(tc_script_run_file(missing, &fake), TC_SCRIPT_USAGE);
 }
 
+/* expect ... as NAME keeps the match; ${NAME.path} substitutes its JSON. */
+static void test_runner_variables(void **state)
+{
+    (void)state;
+    assert_int_equal(run("fakepacket\nexpect pong {} 100 as p\nfakelist\n"
+                         "expect who_response as w\nsend echo {\"t\": ${p.client_time}}\n"
+                         "say ${w.entries.1.name} ${w.total}\n"
+                         "expect pong {\"client_time\": 42} 0 as p\n"),
+                     TC_SCRIPT_FAILED); /* the last pong was consumed */
+    assert_string_equal(sent, "echo {\"t\":42}|");
+    assert_string_equal(commands, "fakepacket|fakelist|say \"b\" 2|");
+    /* unknown variable, unknown field, index out of range: the line fails */
+    const char *bad[] = {"say ${nope}\n", "fakepacket\nexpect pong as p\nsay ${p.nofield}\n",
+                         "fakelist\nexpect who_response as w\nsay ${w.entries.2}\n",
+                         "fakepacket\nexpect pong as p\nsay ${p.client_time.x}\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(run(bad[i]), TC_SCRIPT_FAILED);
+        assert_null(strstr(commands, "say"));
+    }
+    /* "as" inside the JSON is not a variable */
+    assert_int_equal(run("fakepacket\nexpect pong {\"client_time\": 42}\n"), TC_SCRIPT_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_expect_fails_at_once_when_closed),
         cmocka_unit_test(test_log_drops_oldest_when_full),
         cmocka_unit_test(test_runner_runs_lines_and_exit_codes),
+        cmocka_unit_test(test_runner_variables),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

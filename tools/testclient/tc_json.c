@@ -214,6 +214,12 @@ static void near_misses(const char *name, char *out, size_t cap)
 
 int tc_plog_expect(const char *name, const cJSON *want, int timeout_ms, char *why, size_t cap)
 {
+    return tc_plog_expect_take(name, want, timeout_ms, NULL, why, cap);
+}
+
+int tc_plog_expect_take(const char *name, const cJSON *want, int timeout_ms, cJSON **got, char *why,
+                        size_t cap)
+{
     struct timespec ts;
     deadline(&ts, timeout_ms);
     pthread_mutex_lock(&plog.mu);
@@ -222,6 +228,10 @@ int tc_plog_expect(const char *name, const cJSON *want, int timeout_ms, char *wh
     for (;;) {
         for (; scanned < plog.count; scanned++)
             if (!strcmp(at(scanned)->name, name) && tc_json_match(want, at(scanned)->j)) {
+                if (got) { /* the caller keeps the match */
+                    *got = at(scanned)->j;
+                    at(scanned)->j = NULL;
+                }
                 for (size_t k = 0; k <= scanned; k++)
                     pop_front();
                 rc = 0;
@@ -253,18 +263,150 @@ int tc_plog_expect(const char *name, const cJSON *want, int timeout_ms, char *wh
     return rc;
 }
 
-/* ---- the runner ---------------------------------------------------------- */
+/* ---- the runner ----------------------------------------------------------
+ * Variables: `expect ... as NAME` keeps the matched packet; `${NAME.a.b}`
+ * (keys, or array indexes) in a later line is replaced by that value as
+ * JSON text (strings quoted). */
+static struct {
+    char name[TC_SCRIPT_NAME_MAX + 1];
+    cJSON *j;
+} vars[TC_SCRIPT_VARS_MAX];
+
+static void vars_clear(void)
+{
+    for (int i = 0; i < TC_SCRIPT_VARS_MAX; i++) {
+        cJSON_Delete(vars[i].j);
+        vars[i].j = NULL;
+        vars[i].name[0] = 0;
+    }
+}
+
+static int var_set(const char *name, cJSON *j, char *err, size_t errlen)
+{
+    int free_slot = -1;
+    for (int i = 0; i < TC_SCRIPT_VARS_MAX; i++) {
+        if (vars[i].j && !strcmp(vars[i].name, name)) {
+            cJSON_Delete(vars[i].j);
+            vars[i].j = j;
+            return 0;
+        }
+        if (!vars[i].j && free_slot < 0)
+            free_slot = i;
+    }
+    if (free_slot < 0) {
+        snprintf(err, errlen, "more than %d variables", TC_SCRIPT_VARS_MAX);
+        cJSON_Delete(j);
+        return -1;
+    }
+    snprintf(vars[free_slot].name, sizeof vars[0].name, "%s", name);
+    vars[free_slot].j = j;
+    return 0;
+}
+
+/* The value at "NAME.a.0.b" (n bytes), or NULL. */
+static const cJSON *var_lookup(const char *ref, size_t n)
+{
+    size_t k = strcspn(ref, ".");
+    if (k > n)
+        k = n;
+    const cJSON *v = NULL;
+    for (int i = 0; i < TC_SCRIPT_VARS_MAX && !v; i++)
+        if (vars[i].j && strlen(vars[i].name) == k && !strncmp(vars[i].name, ref, k))
+            v = vars[i].j;
+    while (v && k < n) {
+        const char *seg = ref + k + 1;
+        size_t len = strcspn(seg, ".");
+        if (len > n - k - 1)
+            len = n - k - 1;
+        char key[TC_SCRIPT_NAME_MAX + 1];
+        if (len == 0 || len > TC_SCRIPT_NAME_MAX)
+            return NULL;
+        memcpy(key, seg, len);
+        key[len] = 0;
+        if (cJSON_IsArray(v) && strspn(key, "0123456789") == len && len < 6)
+            v = cJSON_GetArrayItem(v, atoi(key));
+        else
+            v = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, key) : NULL;
+        k += 1 + len;
+    }
+    return v;
+}
+
+/* Copies in to out with every ${ref} replaced; 0, or -1 with err set. */
+static int substitute(const char *in, char *out, size_t cap, char *err, size_t errlen)
+{
+    size_t o = 0;
+    while (*in) {
+        const char *close = !strncmp(in, "${", 2) ? strchr(in + 2, '}') : NULL;
+        if (!close) {
+            if (o + 1 >= cap)
+                goto too_long;
+            out[o++] = *in++;
+            continue;
+        }
+        const cJSON *v = var_lookup(in + 2, (size_t)(close - in - 2));
+        if (!v) {
+            snprintf(err, errlen, "unknown variable or field ${%.*s}", (int)(close - in - 2),
+                     in + 2);
+            return -1;
+        }
+        char *txt = cJSON_PrintUnformatted(v);
+        size_t len = txt ? strlen(txt) : 0;
+        if (!txt || o + len >= cap) {
+            free(txt);
+            goto too_long;
+        }
+        memcpy(out + o, txt, len);
+        o += len;
+        free(txt);
+        in = close + 1;
+    }
+    out[o] = 0;
+    return 0;
+too_long:
+    snprintf(err, errlen, "line longer than %zu bytes after substituting variables", cap - 1);
+    return -1;
+}
+
+/* A trailing "as NAME" on an expect line: cut off, NAME in var. */
+static int take_as(char *s, char *var, size_t cap)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    size_t end = n;
+    while (n && (isalnum((unsigned char)s[n - 1]) || s[n - 1] == '_'))
+        n--;
+    size_t start = n;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if (start == end || end - start >= cap || n == start || n < 3 || strncmp(s + n - 2, "as", 2) ||
+        (s[n - 3] != ' ' && s[n - 3] != '\t'))
+        return 0;
+    memcpy(var, s + start, end - start);
+    var[end - start] = 0;
+    s[n - 3] = 0;
+    return 1;
+}
 
 static int run_line(char *line, const tc_script_ops_t *ops, char *err, size_t errlen, int *quit)
 {
     char name[TC_SCRIPT_NAME_MAX + 1];
     cJSON *json = NULL;
     int timeout = 0, rc = 0;
-    char *s = line + strspn(line, " \t");
+    static char expanded[TC_SCRIPT_LINE_MAX + 1];
+    char var[TC_SCRIPT_NAME_MAX + 1];
+    if (substitute(line, expanded, sizeof expanded, err, errlen) != 0)
+        return -1;
+    char *s = expanded + strspn(expanded, " \t");
     if (!strncmp(s, "expect", 6) && (s[6] == ' ' || s[6] == '\t' || !s[6])) {
+        int keep = take_as(s + 6, var, sizeof var);
         if (tc_json_parse_cmd(s + 6, 1, name, sizeof name, &json, &timeout, err, errlen) != 0)
             return -1;
-        rc = tc_plog_expect(name, json, timeout, err, errlen);
+        cJSON *got = NULL;
+        rc = tc_plog_expect_take(name, json, timeout, keep ? &got : NULL, err, errlen);
+        if (rc == 0 && keep)
+            rc = var_set(var, got, err, errlen);
     } else if (!strncmp(s, "send", 4) && (s[4] == ' ' || s[4] == '\t' || !s[4])) {
         if (tc_json_parse_cmd(s + 4, 0, name, sizeof name, &json, &timeout, err, errlen) != 0)
             return -1;
@@ -285,6 +427,7 @@ int tc_script_run_file(const char *path, const tc_script_ops_t *ops)
     }
     static char line[TC_SCRIPT_LINE_MAX + 2];
     char err[1024];
+    vars_clear();
     int lineno = 0, rc = TC_SCRIPT_OK, quit = 0;
     while (!quit && fgets(line, sizeof line, f)) {
         lineno++;
@@ -309,6 +452,7 @@ int tc_script_run_file(const char *path, const tc_script_ops_t *ops)
             break;
         }
     }
+    vars_clear();
     if (rc == TC_SCRIPT_OK && ferror(f)) {
         fprintf(stderr, "script %s: read error after line %d\n", path, lineno);
         rc = TC_SCRIPT_FAILED;

@@ -17,7 +17,8 @@
 #define TC_SCRIPT_EXPECT_MS 5000       /* expect's default timeout */
 #define TC_SCRIPT_EXPECT_MAX_MS 600000 /* the largest timeout a line may give */
 #define TC_SCRIPT_LOG_MAX 4096         /* packets kept for expect (oldest dropped) */
-#define TC_SCRIPT_NAME_MAX 63          /* a packet name */
+#define TC_SCRIPT_NAME_MAX 63          /* a packet name, a variable name */
+#define TC_SCRIPT_VARS_MAX 32          /* `expect ... as NAME` variables per script */
 
 /* Exit codes of `testclient --script`. */
 enum { TC_SCRIPT_OK = 0, TC_SCRIPT_FAILED = 1, TC_SCRIPT_USAGE = 2 };
@@ -47,6 +48,10 @@ void tc_plog_clear(void);
  * 0, or -1 with why set (timed out / connection closed, and the nearest
  * misses: the last packets of that name that did not match). */
 int tc_plog_expect(const char *name, const cJSON *want, int timeout_ms, char *why, size_t cap);
+/* The same; on a match *got (if got) receives the matched packet's JSON
+ * (caller cJSON_Delete). */
+int tc_plog_expect_take(const char *name, const cJSON *want, int timeout_ms, cJSON **got, char *why,
+                        size_t cap);
 
 /* What a script does besides expect (tc_script.c binds these). */
 typedef struct tc_script_ops_s {
