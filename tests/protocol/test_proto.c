@@ -396,7 +396,8 @@ static void test_every_table_row_was_exercised(void **st)
         if (g_seen_bin[i] == 0 || g_seen_json[i] == 0)
             fail_msg("%s (%u) skipped by the round trips", proto_packets[i].name,
                      proto_packets[i].type);
-        user += proto_packets[i].type >= 1000;
+        /* the fixture's rows (packets.json itself has user packets too: emote) */
+        user += proto_packets[i].type >= 1000 && !strncmp(proto_packets[i].name, "fork_", 5);
     }
 #ifdef PROTO_FIXTURE_FORK
     /* the fixture pair is in every generated table, found by name */

@@ -827,7 +827,7 @@ static size_t gen_unknown(const ha_attack_opts_t *o, int slot, uint32_t k, uint8
 {
     (void)o, (void)slot;
     static const uint16_t types[] = {0,   9,   99,   PROTO_T_PONG, PROTO_T_ERROR, 200,
-                                     207, 999, 1000, 1999,         4000,          65535};
+                                     207, 999, 1998, 1999,         4000,          65535};
     uint8_t body[8] = {0};
     return frame(types[k % (sizeof types / sizeof types[0])], body, k % 9, out, cap);
 }

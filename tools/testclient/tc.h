@@ -37,6 +37,7 @@ typedef struct tc_opts_s {
      * idle player connected; move X Y walks at walk_speed units/s */
     int keepalive_ms;
     float walk_speed;
+    const char *script; /* --script FILE: run it instead of reading stdin */
 } tc_opts_t;
 
 /* Engine with one I/O thread and a pool whose queue runs client handlers. */
@@ -112,6 +113,8 @@ int tc_account_failed(void);
 int tc_game_play(const char *host, uint16_t port, const char *character, const uint8_t *ticket,
                  size_t ticket_len);
 int tc_game_connected(void); /* 1 while a game connection is open */
+/* Sends on the game connection (any thread): 0 or a negative NC_E* code. */
+int tc_game_send(const proto_msg_t *m);
 /* Password for an account command: --password-file, else a no-echo prompt
  * on a terminal, else the next stdin line.  0 or -1 (printed why). */
 int tc_password(const tc_opts_t *o, const char *prompt, char *out, size_t cap);

@@ -2,6 +2,7 @@
  * events printed as they arrive.  The connection is a netcore client role
  * (no_reconnect); stdin stays on the main thread. */
 #include "tc.h"
+#include "tc_script.h"
 
 #include <pthread.h>
 #include <math.h>
@@ -170,6 +171,8 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
     pthread_mutex_lock(&ia.mu);
     int keepalive = m.type == PROTO_T_PONG && m.pong.client_time == ia.ka_time;
     pthread_mutex_unlock(&ia.mu);
+    if (!keepalive)
+        tc_script_note(&m); /* scripts: for expect */
     if (keepalive)
         ; /* silent */
     else if (m.type == PROTO_T_LOGIN_RESULT)
@@ -199,6 +202,7 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     snprintf(reason, sizeof reason, "%s", ia.server_reason);
     pthread_cond_broadcast(&ia.cv);
     pthread_mutex_unlock(&ia.mu);
+    tc_plog_set_closed(1, why->text); /* a waiting expect fails now */
     /* the server's error packet may be lost when it closes at once */
     if (in_login)
         tc_printf("ERROR: the server closed the connection during login without an answer; "
@@ -231,6 +235,8 @@ static const char help_text[] =
     "  who [zone]          players online on this shard (or in your zone)\n"
     "  zone ID             change zone (1 Meadow, 2 Dark Forest, 3 Town)\n"
     "  ping                print the round trip in ms\n"
+    "  send PACKET {json}  send any client packet by name, e.g. send emote {\"id\": 1}\n"
+    "  reconnect           log out, connect again (then login NAME)\n"
     "  quit                log out and exit (end of input does the same)\n"
     "  help                this list\n";
 
@@ -412,6 +418,22 @@ static int logged_in_as(char *name, size_t cap)
     return busy;
 }
 
+static void finish(int eof);
+static int game_connect(const char *host, uint16_t port, const char *suffix);
+
+/* reconnect: log out, then a new connection to --host/--port (a script
+ * checks what survives a relogin). */
+static void cmd_reconnect(void)
+{
+    if (ia.o->use_login) {
+        tc_printf("! reconnect: not with --login (play again instead)\n");
+        return;
+    }
+    finish(1);
+    tc_plog_clear(); /* expect: only the new connection's packets */
+    game_connect(ia.o->host, ia.o->port, "");
+}
+
 /* Returns 1 when the user asked to quit. */
 static int run_command(char *line)
 {
@@ -431,6 +453,10 @@ static int run_command(char *line)
     else if (!strcmp(cmd, "login") && *rest && logged_in_as(target, sizeof target))
         tc_printf("! already logged in as %s (quit, then start again to change character)\n",
                   target);
+    else if (!strcmp(cmd, "reconnect"))
+        cmd_reconnect();
+    else if (!strcmp(cmd, "send") && *rest)
+        tc_cmd_send(rest);
     else if (!strcmp(cmd, "login") && *rest)
         cmd_login(rest, NULL, 0);
     else if (!strcmp(cmd, "move") && sscanf(rest, "%f %f", &x, &y) == 2)
@@ -527,6 +553,7 @@ static int game_connect(const char *host, uint16_t port, const char *suffix)
     ia.logging_out = ia.pending = ia.walking = 0;
     ia.name[0] = ia.server_reason[0] = 0;
     pthread_mutex_unlock(&ia.mu);
+    tc_plog_set_closed(0, NULL);
     nc_role_opts_t ro = {.name = "client",
                          .queue = ia.net.queue,
                          .no_reconnect = 1,
@@ -544,6 +571,14 @@ static int game_connect(const char *host, uint16_t port, const char *suffix)
     else
         tc_printf("* connected to %s:%u%s\n", host, (unsigned)port, suffix);
     return rc;
+}
+
+int tc_game_send(const proto_msg_t *m)
+{
+    pthread_mutex_lock(&ia.mu);
+    nc_sid_t sid = ia.closed ? 0 : ia.sid;
+    pthread_mutex_unlock(&ia.mu);
+    return sid ? tc_send(ia.net.engine, sid, m) : NC_ECLOSED;
 }
 
 int tc_game_connected(void)
@@ -582,8 +617,12 @@ int tc_interactive_main(const tc_opts_t *o)
     } else {
         rc = game_connect(o->host, o->port, " (type help for commands)");
     }
-    if (rc == 0)
+    if (rc == 0 && o->script) { /* --script FILE: its exit code */
+        rc = tc_script_main(o->script, run_command);
+        finish(1);
+    } else if (rc == 0) {
         rc = read_loop();
+    }
     tc_account_stop();
     pthread_mutex_lock(&ia.mu);
     if (ia.closed_by_server)
@@ -592,5 +631,7 @@ int tc_interactive_main(const tc_opts_t *o)
     if (ia.client)
         nc_client_destroy(ia.client);
     tc_net_stop(&ia.net);
+    if (o->script && rc == TC_SCRIPT_USAGE)
+        return rc; /* the script file cannot be read */
     return rc == 0 && !tc_account_failed() ? 0 : 1;
 }

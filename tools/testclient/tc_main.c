@@ -2,6 +2,7 @@
  * generator.  Parses the command line and hands over to one of the modes. */
 #include "tc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,10 @@ static void usage(FILE *f)
                "  --password-file F  the password is F's first line (else a no-echo prompt on\n"
                "                   a terminal, or the next line of piped input)\n"
                "  --shard NAME     play / bots: this shard (default: first healthy)\n"
+               "  --script FILE    run FILE's commands (one a line; also send PACKET {json}\n"
+               "                   and expect PACKET {partial json} [timeout_ms]) instead of\n"
+               "                   stdin; exit 0 when every line ran, 1 at the first failing\n"
+               "                   line (printed), 2 if FILE cannot be read\n"
                "  --help           this text\n"
                "\n"
                "       testclient --admin HOST:PORT --admin-secret-file FILE [command...]\n"
@@ -115,6 +120,8 @@ static int parse_opt(tc_opts_t *o, const char *k, const char *v)
         o->password_file = v;
     else if (!strcmp(k, "--shard") && *v && strlen(v) <= PROTO_TICKET_REQUEST_SHARD_MAX)
         o->shard = v;
+    else if (!strcmp(k, "--script") && *v)
+        o->script = v;
     else if (!strcmp(k, "--host"))
         o->host = v;
     else if (!strcmp(k, "--port") && parse_num(v, 1, 65535, &d) == 0)
@@ -220,6 +227,13 @@ int main(int argc, char **argv)
     }
     if (o.use_login && default_known_hosts(&o) != 0)
         return 2;
+    FILE *script = o.script ? fopen(o.script, "r") : NULL; /* before connecting */
+    if (o.script && !script) {
+        fprintf(stderr, "script %s: cannot open: %s\n", o.script, strerror(errno));
+        return 2;
+    }
+    if (script)
+        fclose(script);
     nc_log_set_level(NC_LOG_ERROR);
     tl_signals_block();
     return o.bots > 0 ? tc_bots_main(&o) : tc_interactive_main(&o);

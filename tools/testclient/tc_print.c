@@ -2,6 +2,7 @@
  * Remembers entity names from spawn packets so moves and despawns show
  * names instead of numbers. */
 #include "tc.h"
+#include "tc_script.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -97,7 +98,7 @@ static void print_world(const proto_msg_t *m, int quiet_moves)
                       name_of(m->move_notify.entity_id, tmp, sizeof tmp), m->move_notify.pos.x,
                       m->move_notify.pos.y);
         break;
-    default: break;
+    default: tc_print_json(m); /* no pretty-printer: "< NAME {json}" */
     }
 }
 
