@@ -10,7 +10,6 @@
 #include "gs_admin.h"
 
 #include "proto_auth.h"
-#include "tl_s2s.h" /* tl_s2s_load_key: the secret file, shared with the links */
 
 #include <errno.h>
 #include <pthread.h>
@@ -519,7 +518,7 @@ int gs_admin_shutdown_left(gs_admin_t *ad)
 static int load_secret(gs_admin_t *ad, const char *path)
 {
     char err[256];
-    if (tl_s2s_load_key(path, ad->key, err, sizeof err) != 0) {
+    if (gs_load_secret_key(path, ad->key, err, sizeof err) != 0) {
         nc_log(NC_LOG_ERROR, TAG, "admin.secret_file: %s", err);
         return -1;
     }

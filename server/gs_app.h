@@ -73,6 +73,9 @@ void gs_peers_stop(gs_app_t *a);
  * stay up until gs_peers_stop. */
 void gs_peers_detach(gs_app_t *a);
 /* issue 13: the links' authentication counters (zero without links). */
+/* gs_peers.c: a secret file's first line -> its 32-byte key (proto_s2s.h),
+ * warning when others may read the file.  0, or -1 with err. */
+int gs_load_secret_key(const char *path, uint8_t key[32], char *err, size_t errlen);
 struct gs_links_stats_s;
 void gs_peers_stats(struct gs_links_stats_s *out);
 /* gs_auth.c (issue 13): checks the auth.* keys and parses the login

@@ -64,7 +64,7 @@ typedef struct gs_config_s {
     int64_t shutdown_timeout_ms; /* 0 = no deadline */
     int64_t metrics_max_conns;
     int64_t metrics_request_timeout_ms;
-    /* issue 13: s2s link authentication (gs_peers.c, tools/common/tl_s2s.h) */
+    /* issue 13: s2s link authentication (gs_peers.c, protocol/include/proto_s2s.h) */
     char links_secret_file[512];
     int links_insecure; /* bool */
     /* accounts and tickets (issue 13; server/README.md, "Accounts and tickets") */

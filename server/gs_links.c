@@ -6,7 +6,7 @@
 #include "content.h"
 #include "gs_platform.h"
 #include "proto_packets.h"
-#include "tl_s2s.h"
+#include "proto_s2s.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -64,7 +64,7 @@ static void on_open(nc_session_t *s, void *ud)
     link_t *k = ud;
     const gs_links_cfg_t *c = &k->owner->cfg;
     proto_msg_t m = {.type = PROTO_T_S2S_HELLO};
-    tl_s2s_client_hello(c->insecure ? NULL : c->key, c->shard, 0, &k->hello);
+    pa_s2s_client_hello(c->insecure ? NULL : c->key, c->shard, 0, &k->hello);
     k->authed = 0;
     m.s2s_hello = k->hello;
     send_msg(s, &m);
@@ -136,7 +136,7 @@ static void on_hello_result(link_t *k, nc_session_t *s, const proto_s2s_hello_re
     }
     proto_msg_t m = {.type = PROTO_T_S2S_AUTH};
     char err[128];
-    if (k->authed || tl_s2s_client_result(c->insecure ? NULL : c->key, &k->hello, r, &m.s2s_auth,
+    if (k->authed || pa_s2s_client_result(c->insecure ? NULL : c->key, &k->hello, r, &m.s2s_auth,
                                           err, sizeof err) != 0) {
         auth_failed(k, s, k->authed ? "a second s2s_hello_result" : err);
         return;

@@ -29,7 +29,7 @@ typedef struct gs_links_cfg_s {
     uint32_t connect_timeout_ms;
 
     /* issue 13: each link proves the secret and checks the peer's proof
-     * (tools/common/tl_s2s.h; pa_s2s_key of links.secret_file), unless
+     * (protocol/include/proto_s2s.h: pa_s2s_key_file of links.secret_file), unless
      * insecure (links.insecure: no auth, the peers must run insecure too) */
     int insecure;
     uint8_t key[32]; /* PA_S2S_KEY_BYTES */

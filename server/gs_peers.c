@@ -3,7 +3,7 @@
  * run on the shared low-priority `control` queue (app->q_control). */
 #include "gs_app.h"
 #include "gs_links.h"
-#include "tl_s2s.h"
+#include "proto_s2s.h"
 
 #include <stdio.h>
 
@@ -14,6 +14,18 @@ static _Atomic(gs_links_t *) links_pub;
 /* issue 13: the link key from links.secret_file, or links.insecure (a loud
  * warning).  Without either, a shard with a link configured does not start.
  * -1 after an ERROR line. */
+/* A secret file (links.secret_file, admin.secret_file) -> key; a file
+ * others may read is accepted with a WARN line, as the link servers do. */
+int gs_load_secret_key(const char *path, uint8_t key[32], char *err, size_t errlen)
+{
+    if (pa_s2s_key_file(path, key, err, errlen) != 0)
+        return -1;
+    if (nc_file_is_private(path) == 0)
+        nc_log(NC_LOG_WARN, "links", "secret file '%s' is readable by other users: chmod 600 it",
+               path);
+    return 0;
+}
+
 static int link_auth(const gs_config_t *c, gs_links_cfg_t *lc)
 {
     if (c->chat_port == 0 && c->master_port == 0)
@@ -37,7 +49,7 @@ static int link_auth(const gs_config_t *c, gs_links_cfg_t *lc)
         return -1;
     }
     char err[256];
-    if (tl_s2s_load_key(c->links_secret_file, lc->key, err, sizeof err) != 0) {
+    if (gs_load_secret_key(c->links_secret_file, lc->key, err, sizeof err) != 0) {
         nc_log(NC_LOG_ERROR, "links", "links.secret_file: %s", err);
         return -1;
     }

@@ -22,17 +22,12 @@ if(NOT TARGET tl_login)
   target_include_directories(tl_login PUBLIC ${CMAKE_CURRENT_LIST_DIR})
   target_link_libraries(tl_login PUBLIC protocol protocol_auth Threads::Threads)
 endif()
-# Server-to-server link auth (issue 13).  tl_s2s_key: the shared secret's
-# file and the client side of the challenge-response, linked by the link
-# servers and by the gameserver (server/CMakeLists.txt includes this file);
-# tl_s2s: the link servers' side (chatserver, masterserver).
+# Server-to-server link auth (issue 13).  tl_s2s_key: the link servers'
+# secret flags (the file and the handshake's client side are protocol_auth's
+# proto_s2s.c, which the gameserver links too); tl_s2s: the link servers'
+# side (chatserver, masterserver).
 if(NOT TARGET tl_s2s)
-  if(WIN32)
-    set(TL_FILE_SOURCE ${CMAKE_CURRENT_LIST_DIR}/tl_file_win.c)
-  else()
-    set(TL_FILE_SOURCE ${CMAKE_CURRENT_LIST_DIR}/tl_file_posix.c)
-  endif()
-  add_library(tl_s2s_key STATIC ${CMAKE_CURRENT_LIST_DIR}/tl_s2s_key.c ${TL_FILE_SOURCE})
+  add_library(tl_s2s_key STATIC ${CMAKE_CURRENT_LIST_DIR}/tl_s2s_key.c)
   target_include_directories(tl_s2s_key PUBLIC ${CMAKE_CURRENT_LIST_DIR})
   target_link_libraries(tl_s2s_key PUBLIC netcore protocol protocol_auth)
   add_library(tl_s2s STATIC ${CMAKE_CURRENT_LIST_DIR}/tl_s2s.c)

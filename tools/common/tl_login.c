@@ -3,6 +3,8 @@
  * inner packets.  Only proto_auth (libsodium) does cryptography here. */
 #include "tl_login.h"
 
+#include "proto_s2s.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -247,24 +249,5 @@ int tl_known_hosts_check(const char *file, const char *peer, const uint8_t key[P
 
 int tl_read_first_line(const char *file, char *out, size_t cap, char *msg, size_t msg_cap)
 {
-    FILE *f = fopen(file, "r");
-    if (!f) {
-        snprintf(msg, msg_cap, "cannot open %s: %s", file, strerror(errno));
-        return -1;
-    }
-    out[0] = 0;
-    int ok = fgets(out, (int)cap, f) != NULL;
-    fclose(f);
-    size_t n = ok ? strcspn(out, "\r\n") : 0;
-    if (ok && n == strlen(out) && n == cap - 1) {
-        pa_wipe(out, cap);
-        snprintf(msg, msg_cap, "%s: the first line is longer than %zu bytes", file, cap - 2);
-        return -1;
-    }
-    out[n] = 0;
-    if (n == 0) {
-        snprintf(msg, msg_cap, "%s: the first line is empty", file);
-        return -1;
-    }
-    return 0;
+    return pa_read_first_line(file, out, cap, msg, msg_cap) < 0 ? -1 : 0; /* proto_s2s.h */
 }

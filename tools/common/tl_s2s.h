@@ -16,6 +16,7 @@
 
 #include "netcore.h"
 #include "proto_auth.h"
+#include "proto_s2s.h"
 #include "proto_packets.h"
 
 #include <stdint.h>
@@ -62,7 +63,7 @@ void tl_s2s_log_totals(tl_s2s_t *a);
 /* The shared secret: the first line of `path` (trailing CR/LF stripped, at
  * least PA_S2S_SECRET_MIN bytes, no NUL) -> key.  0, or -1 with a message in
  * err (which never contains the secret).  A file other users may read is
- * accepted with a WARN line (POSIX; tl_file_*.c). */
+ * accepted with a WARN line (nc_file_is_private). */
 int tl_s2s_load_key(const char *path, uint8_t key[PA_S2S_KEY_BYTES], char *err, size_t errlen);
 
 /* Common flags of the link servers: `--secret-file FILE`,
@@ -82,16 +83,6 @@ int tl_s2s_key_from_args(const char *prog, const tl_s2s_args_t *sa, uint8_t key[
                          const uint8_t **key_out);
 
 /* Client side, for tools that dial a link server (masterserver --list):
- * tl_s2s_client_hello fills the hello (fresh nonce unless key is NULL);
- * tl_s2s_client_result checks the answer and, when it is good, fills the
- * s2s_auth to send (secure mode).  0 ok; -1 with a reason in err. */
-void tl_s2s_client_hello(const uint8_t *key, const char *name, uint8_t role, proto_s2s_hello_t *h);
-int tl_s2s_client_result(const uint8_t *key, const proto_s2s_hello_t *h,
-                         const proto_s2s_hello_result_t *r, proto_s2s_auth_t *auth, char *err,
-                         size_t errlen);
-
-/* Platform (tl_file_posix.c / tl_file_win.c): 1 when users other than the
- * owner may read the file (POSIX group/other read bits), else 0. */
-int tl_file_readable_by_others(const char *path);
+ * pa_s2s_client_hello / pa_s2s_client_result in proto_s2s.h. */
 
 #endif

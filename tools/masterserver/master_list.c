@@ -35,7 +35,7 @@ static void on_open(nc_session_t *s, void *ud)
 {
     lister_t *l = ud;
     proto_msg_t m = {.type = PROTO_T_S2S_HELLO};
-    tl_s2s_client_hello(l->key, "list", 2, &l->hello);
+    pa_s2s_client_hello(l->key, "list", 2, &l->hello);
     m.s2s_hello = l->hello;
     if (tl_send_msg(s, &m) != 0)
         finish(l, 1);
@@ -47,7 +47,7 @@ static void on_hello_result(lister_t *l, nc_session_t *s, const uint8_t *body, s
     proto_msg_t r, m = {.type = PROTO_T_S2S_AUTH};
     char err[128] = "malformed s2s_hello_result";
     if (proto_decode(PROTO_T_S2S_HELLO_RESULT, body, len, &r) < 0 ||
-        tl_s2s_client_result(l->key, &l->hello, &r.s2s_hello_result, &m.s2s_auth, err,
+        pa_s2s_client_result(l->key, &l->hello, &r.s2s_hello_result, &m.s2s_auth, err,
                              sizeof err) != 0) {
         fprintf(stderr, "masterserver --list: %s: %s\n", nc_session_peer(s), err);
         finish(l, 1);
