@@ -56,7 +56,12 @@ static int start_world(gs_app_t *a)
                         .prelogin_packets = (uint32_t)c->prelogin_packets,
                         .new_chars_per_min = (uint32_t)c->new_chars_per_min,
                         .new_chars_per_min_global = (uint32_t)c->new_chars_per_min_global,
-                        .exempt_loopback = c->exempt_loopback};
+                        .exempt_loopback = c->exempt_loopback,
+                        .interest_full = (uint32_t)c->interest_full,
+                        .interest_full_unlimited = c->interest_full == 0,
+                        .interest_lod_ticks = (uint32_t)c->interest_lod_ticks,
+                        .tick_budget_ms = (uint32_t)c->tick_budget_ms,
+                        .view_slack = (float)c->view_slack};
     char err[256];
     if (content_world_create(&o, &a->world, err, sizeof err) != 0) {
         nc_log(NC_LOG_ERROR, TAG, "world: %s", err);

@@ -256,6 +256,10 @@ int content_zone_stats(content_world_t *w, content_zone_stats_t *out, int max)
         s->ticks = atomic_load(&z->ticks);
         s->tick_sum_us = atomic_load(&z->tick_sum_us);
         s->notifications = atomic_load(&z->notifications);
+        s->updates = atomic_load(&z->updates);
+        s->update_packets = atomic_load(&z->update_packets);
+        s->overruns = atomic_load(&z->overruns);
+        s->update_divider = atomic_load(&z->divider_now);
         for (int b = 0; b < CONTENT_TICK_BUCKETS; b++)
             s->tick_buckets[b] = atomic_load(&z->tick_buckets[b]);
     }

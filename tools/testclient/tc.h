@@ -21,6 +21,7 @@ typedef struct tc_opts_s {
     uint16_t zones[16];
     double spread_radius;
     double status_s; /* bots: seconds per status line (and its p50/p99 window) */
+    int threads;     /* bots: I/O threads (--threads, default 1) */
 } tc_opts_t;
 
 /* Engine with one I/O thread and a pool whose queue runs client handlers. */
@@ -30,6 +31,12 @@ typedef struct tc_net_s {
     nc_queue_t *queue;
 } tc_net_t;
 int tc_net_start(tc_net_t *n, int workers);
+/* Same with io_threads I/O threads (testclient --bots --threads). */
+int tc_net_start_io(tc_net_t *n, int workers, int io_threads);
+/* This process's CPU time (user + system) in seconds; online CPUs
+ * (tc_cpu_posix.c / tc_cpu_win.c). */
+double tc_cpu_seconds(void);
+int tc_cpu_count(void);
 void tc_net_stop(tc_net_t *n);
 /* Encodes and sends by session id; 0 or a negative code. */
 int tc_send(nc_engine_t *e, nc_sid_t sid, const proto_msg_t *m);

@@ -12,7 +12,7 @@ static void usage(FILE *f)
                "       testclient --bots N --duration S [--ramp R] [--move-hz F] [--chat-hz F]\n"
                "                  [--ping-hz F] [--host H] [--port P]\n"
                "                  [--spread [--zones 1,2,3] [--spread-radius 100]]\n"
-               "                  [--status-interval S]\n"
+               "                  [--status-interval S] [--threads T]\n"
                "\n"
                "Interactive mode reads commands from stdin (a terminal or a pipe) and prints\n"
                "server events as they arrive. At end of input it waits briefly for pending\n"
@@ -30,6 +30,9 @@ static void usage(FILE *f)
                "disc of --spread-radius units (default 100), then random-walks there.\n"
                "--status-interval S: one status line per S seconds (default 1); its p50/p99\n"
                "are over that window's pings.\n"
+               "--threads T: T I/O threads (default 1) and max(2, T) handler workers; the\n"
+               "status lines and the summary show the testclient's own CPU and warn when it\n"
+               "is likely the limit of the run.\n"
                "\n"
                "  --host H         server address (default 127.0.0.1)\n"
                "  --port P         server port (default 7777)\n"
@@ -88,6 +91,8 @@ static int parse_opt(tc_opts_t *o, const char *k, const char *v)
         o->status_s = d;
     else if (!strcmp(k, "--spread-radius") && parse_num(v, 0, 10000, &d) == 0)
         o->spread_radius = d;
+    else if (!strcmp(k, "--threads") && parse_num(v, 1, 64, &d) == 0)
+        o->threads = (int)d;
     else if (!strcmp(k, "--proto-hash"))
         o->proto_hash = strtoull(v, NULL, 16);
     else
@@ -108,7 +113,8 @@ int main(int argc, char **argv)
                    .nzones = 3,
                    .zones = {1, 2, 3},
                    .spread_radius = 100,
-                   .status_s = 1};
+                   .status_s = 1,
+                   .threads = 1};
     int i = 1;
     while (i < argc) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
