@@ -86,6 +86,8 @@ static const key_t_ keys[] = {
         "neighbours per player updated every tick, nearest first (0 = all)"),
     INT("zones.interest_lod_ticks", interest_lod_ticks, 2, 1000,
         "the other neighbours: far ones every N ticks, near ones every N/2"),
+    INT("zones.interest_lod_max", interest_lod_max, 1, 512,
+        "reduced-rate positions per player per tick, at most"),
     NUM("zones.view_slack", view_slack, 0, 100000,
         "visibility recomputed after moving this far (0 = on every move)"),
     INT("zones.tick_budget_ms", tick_budget_ms, 0, 60000,
@@ -171,6 +173,7 @@ void gs_config_defaults(gs_config_t *c)
     c->interest_lod_ticks = 20;
     c->tick_budget_ms = 0;
     c->view_slack = 3;
+    c->interest_lod_max = 32;
     c->chat_per_s = 1;
     c->chat_burst = 5;
     c->chat_mute_ms = 10000;

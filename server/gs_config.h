@@ -61,6 +61,7 @@ typedef struct gs_config_s {
     /* crowds (issue 15) */
     int64_t interest_full, interest_lod_ticks, tick_budget_ms;
     double view_slack;
+    int64_t interest_lod_max;
     /* outbound link connects (issue 12) */
     int64_t links_connect_timeout_ms;
     /* issue 12: shutdown deadline, metrics page limits */

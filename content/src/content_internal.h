@@ -88,6 +88,7 @@ struct zone_s {
     uint32_t divider, calm;      /* updates every divider-th tick; fan-outs that fit */
     uint64_t budget_us;          /* zones.tick_budget_ms */
     uint32_t full_n, lod_ticks;  /* zones.interest_full (0 = all), interest_lod_ticks */
+    uint32_t lod_max;            /* zones.interest_lod_max */
     float q_step;                /* entity_updates quantization step */
     proto_entity_updates_t *upd; /* one recipient's packet being built */
     zone_cand_t *cand;           /* full-set selection scratch */

@@ -399,14 +399,15 @@ static void full_rebuild(zone_t *z, player_t *p)
     p->full_stale = 0;
 }
 
-/* Sends o to p if p has not got o's current position yet. */
-static void upd_slot(zone_t *z, player_t *p, uint32_t slot, const player_t *o)
+/* Sends o to p if p has not got o's current position yet (1 if sent). */
+static uint32_t upd_slot(zone_t *z, player_t *p, uint32_t slot, const player_t *o)
 {
     uintptr_t v = (uintptr_t)p->known.vals[slot];
     if ((v & KNOWN_VER) == (o->ver & KNOWN_VER))
-        return;
+        return 0;
     upd_add(z, p, o);
     p->known.vals[slot] = KNOWN_VAL((v & KNOWN_FULL) | (o->ver & KNOWN_VER));
+    return 1;
 }
 
 static void fan_out_one(zone_t *z, player_t *p)
@@ -415,7 +416,7 @@ static void fan_out_one(zone_t *z, player_t *p)
     if (!k->keys.n)
         return;
     uint32_t half = z->lod_ticks / 2 ? z->lod_ticks / 2 : 1;
-    if (p->full_stale || (z->tick_no / z->divider + p->ent.id) % half == 0)
+    if (p->full_stale || (z->tick_no / z->divider + p->ent.id) % z->lod_ticks == 0)
         full_rebuild(z, p);
     if (p->full_stale)
         return;
@@ -430,7 +431,8 @@ static void fan_out_one(zone_t *z, player_t *p)
         uint32_t step = (k->keys.cap + half - 1) / half;
         if (p->lod_cursor >= k->keys.cap)
             p->lod_cursor = 0;
-        for (uint32_t s = 0; s < step; s++) {
+        uint32_t sent = 0;
+        for (uint32_t s = 0; s < step && sent < z->lod_max; s++) {
             uint32_t i = p->lod_cursor++;
             if (p->lod_cursor >= k->keys.cap) {
                 p->lod_cursor = 0;
@@ -442,7 +444,7 @@ static void fan_out_one(zone_t *z, player_t *p)
             player_t *o = zone_idmap_get(&z->players, id);
             if (!o || (dist2(p, o) > near2 && ((p->lod_cycle ^ id) & 1)))
                 continue;
-            upd_slot(z, p, i, o);
+            sent += upd_slot(z, p, i, o);
         }
     }
     upd_flush(z, p);
@@ -483,10 +485,12 @@ uint64_t zone_tick(zone_t *z)
         if (!p->vis_done || dx * dx + dy * dy >= slack2 ||
             z->tick_no - p->vis_tick >= z->lod_ticks) {
             p->dirty = 0;
+            /* the first time, a per-player offset: arrivals together must not
+             * all hit the lod_ticks trigger on one tick later */
+            p->vis_tick = z->tick_no - (p->vis_done ? 0 : p->ent.id % z->lod_ticks);
             p->vis_done = 1;
             p->vis_x = p->ent.x;
             p->vis_y = p->ent.y;
-            p->vis_tick = z->tick_no;
             vis_refresh(z, p);
         } else {
             z->dirty[keep++] = p;
@@ -549,6 +553,7 @@ int zone_init(zone_t *z, content_world_t *w, int idx, const content_zone_def_t *
                                        : 400000u / hz; /* 2/5 of the period */
     z->full_n = w->o.interest_full_unlimited ? 0 : w->o.interest_full ? w->o.interest_full : 64;
     z->lod_ticks = w->o.interest_lod_ticks ? w->o.interest_lod_ticks : 20;
+    z->lod_max = w->o.interest_lod_max ? w->o.interest_lod_max : 32;
     float side = def->width > def->height ? def->width : def->height;
     z->q_step = side > 0 ? side / 65535.0f : 1.0f;
     z->upd = calloc(1, sizeof *z->upd);
