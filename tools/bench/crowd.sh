@@ -14,7 +14,9 @@
 # env: BOTS (1000), DURATION (60 s), RUNS (5), SPREAD (0: one spot; 1: --spread),
 #      TC (a testclient binary used for every build; default each build's own),
 #      HASH_<NAME> (protocol hash to send to build NAME, hex, with TC),
-#      TC_ARGS (extra testclient args, e.g. "--threads 2"), GS_ARGS, OUT (crowd-out)
+#      TC_ARGS (extra testclient args, e.g. "--threads 2"), GS_ARGS (every build),
+#      GS_ARGS_<NAME> (build NAME only), OUT (crowd-out)
+# The same DIR may appear under two NAMEs (e.g. with different GS_ARGS_<NAME>).
 # Output: $OUT/runs.csv (one row per run), $OUT/summary.md (median [min-max]).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -57,6 +59,7 @@ for ((r = 1; r <= RUNS; r++)); do
     gs=$(bin "$d" gameserver); cs=$(bin "$d" chatserver); ms=$(bin "$d" masterserver)
     tc=${TC:-$(bin "$d" testclient)}
     hvar=HASH_$name; hash_arg=; [ -n "${!hvar:-}" ] && hash_arg="--proto-hash ${!hvar}"
+    avar=GS_ARGS_$name; gs_args="${GS_ARGS:-} ${!avar:-}"
     rd=$work/$name.$r; mkdir -p "$rd"
     load1=$(cut -d' ' -f1 /proc/loadavg)
     "$ms" --port 0 >"$rd/ms.out" 2>"$rd/ms.err" & pids+=($!)
@@ -66,12 +69,12 @@ for ((r = 1; r <= RUNS; r++)); do
     wait_ready "$rd/cs.out" $! || { echo "crowd.sh: chatserver not ready" >&2; exit 1; }
     cport=$(sed -n 's/^READY port=\([0-9]*\).*/\1/p' "$rd/cs.out")
     "$gs" --port 0 --metrics-port 0 --db "$rd/gs.db" --chat-port "$cport" --master-port "$mport" \
-          --log-level warn --set limits.new_characters_per_min_global=1000000 ${GS_ARGS:-} \
+          --log-level warn --set limits.new_characters_per_min_global=1000000 $gs_args \
           >"$rd/gs.out" 2>"$rd/gs.err" & gs_pid=$!; pids+=($gs_pid)
     wait_ready "$rd/gs.out" $gs_pid || { echo "crowd.sh: gameserver not ready" >&2; exit 1; }
     read -r port mtport < <(sed -n 's/^READY port=\([0-9]*\) metrics_port=\([0-9]*\).*/\1 \2/p' "$rd/gs.out")
     cmd="$tc --port $port --bots $BOTS --duration $DURATION --ramp 200 $spread_arg ${TC_ARGS:-} $hash_arg"
-    echo "crowd.sh: [$name run $r] load $load1: $cmd" >&2
+    echo "crowd.sh: [$name run $r] load $load1: gameserver $gs_args; $cmd" >&2
     t0=$(awk '{print $14 + $15}' "/proc/$gs_pid/stat"); s0=$(date +%s.%N)
     /usr/bin/time -f '%U %S %e' -o "$rd/tc.time" $cmd >"$rd/tc.sum" 2>"$rd/tc.err" || true
     t1=$(awk '{print $14 + $15}' "/proc/$gs_pid/stat"); s1=$(date +%s.%N)
@@ -87,7 +90,9 @@ for ((r = 1; r <= RUNS; r++)); do
     errs=$(awk '/^  errors/{print $2}' "$rd/tc.sum"); logins=$(awk '/^  logins/{print $2}' "$rd/tc.sum")
     pin=$(awk '/^  packets in/{gsub(/[()\/s]/, "", $4); print $4}' "$rd/tc.sum")
     posin=$(awk '/^  positions in/{gsub(/[()\/s]/, "", $4); print $4}' "$rd/tc.sum")
-    tcw=$(grep -c 'client CPU' "$rd/tc.err" || true)
+    tcw=$(grep -c 'warning: testclient CPU' "$rd/tc.err" || true)
+    links=$(grep -c 'link down' "$rd/gs.err" || true) # chat/master refused or lost: say so
+    ((links == 0)) || echo "crowd.sh: WARNING: $links chat/master link-down lines in the gameserver log" >&2
     gcpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s0="$s0" -v s1="$s1" 'BEGIN{printf "%.3f", (b - a) / hz / (s1 - s0)}')
     tcpu=$(awk '{printf "%.3f", ($1 + $2) / ($3 > 0 ? $3 : 1)}' "$rd/tc.time")
     row="$name,$r,$BOTS,$SPREAD,$DURATION,$load1,$p50,$p99,$pf,$pl,$pmax,${errs:-?},${logins:-?},${pin:-0},${posin:-},$gcpu,$tcpu,${notif:-},${bout:-},$tcw"
