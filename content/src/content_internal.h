@@ -95,6 +95,9 @@ struct zone_s {
     uint32_t capcand;
     atomic_uint divider_now;  /* for /metrics */
     struct zone_chat_s *chat; /* zone chat lines waiting for the tick */
+    uint32_t fan_pos;         /* next player of the fan-out in progress */
+    uint64_t tick_us;         /* this tick's time so far (its slices) */
+    atomic_int fanning;       /* a sliced fan-out is in progress */
     uint32_t nchat, capchat;
     atomic_uint_fast64_t updates, update_packets, overruns;
 };

@@ -166,9 +166,13 @@ size_t content_world_destroy(content_world_t *w)
     for (int i = 0; i < w->nzones; i++)
         zone_stop_timers(&w->zones[i]);
     /* leave jobs from closing sessions may still be queued: drain zones,
-     * then the saves they posted (retried up to the shutdown deadline) */
+     * then the saves they posted (retried up to the shutdown deadline); a
+     * sliced fan-out posts its next slice until it sees shutting_down */
+    atomic_store(&w->shutting_down, 1);
     for (int i = 0; i < w->nzones; i++)
-        world_fence(w->zones[i].strand);
+        do
+            world_fence(w->zones[i].strand);
+        while (atomic_load(&w->zones[i].fanning));
     if (w->db_strand) {
         if (w->db && w->dbq) {
             unsaved = world_db_wait(w, save_deadline(w));

@@ -312,6 +312,8 @@ void zone_send_to_known(zone_t *z, player_t *p, nc_packet_t *pkt, int include_se
  * its position changed since the version this player last got, so skipped
  * passes lose nothing: the latest position always follows. */
 
+#define FAN_SLICE 128 /* players per fan-out job */
+
 static void upd_flush(zone_t *z, player_t *p)
 {
     proto_entity_updates_t *u = z->upd;
@@ -470,12 +472,11 @@ static void overload_adjust(zone_t *z, uint64_t us)
     atomic_store(&z->divider_now, z->divider);
 }
 
-uint64_t zone_tick(zone_t *z)
+/* The tick's first part: visibility for those who moved (now if new, or
+ * moved view_slack since the last time, or lod_ticks after a shorter move;
+ * the others stay dirty) and the queued zone chat. */
+static void tick_vis(zone_t *z)
 {
-    uint64_t t0 = nc_now_ns(), n0 = atomic_load(&z->notifications);
-    z->tick_no++;
-    /* Visibility for those who moved: now if new, or moved view_slack since
-     * the last time, or lod_ticks after a shorter move (they stay dirty) */
     float slack2 = z->w->o.view_slack * z->w->o.view_slack;
     uint32_t keep = 0;
     for (uint32_t i = 0; i < z->ndirty; i++) {
@@ -498,16 +499,28 @@ uint64_t zone_tick(zone_t *z)
     }
     z->ndirty = keep;
     chat_flush(z);
-    int fan = z->tick_no % z->divider == 0;
-    if (fan)
-        for (uint32_t i = 0; i < z->nall; i++)
-            fan_out_one(z, z->all[i]);
     for (uint32_t i = 0; i < z->nall; i++)
         if (z->all[i]->spawn_pkt) {
             nc_packet_release(z->all[i]->spawn_pkt);
             z->all[i]->spawn_pkt = NULL;
         }
-    uint64_t us = (nc_now_ns() - t0) / 1000u;
+}
+
+/* Fans out to the next FAN_SLICE players; 1 if more are left. */
+static int fan_slice(zone_t *z)
+{
+    uint64_t t0 = nc_now_ns();
+    for (uint32_t n = 0; n < FAN_SLICE && z->fan_pos < z->nall; n++)
+        fan_out_one(z, z->all[z->fan_pos++]);
+    z->tick_us += (nc_now_ns() - t0) / 1000u;
+    return z->fan_pos < z->nall;
+}
+
+/* A tick is done: its time (the sum of its slices, not the waits between
+ * them) goes to the histogram and, for a fan-out, to the overload control. */
+static void tick_done(zone_t *z, int fan)
+{
+    uint64_t us = z->tick_us;
     double ms = (double)us / 1000.0;
     if (z->budget_us && us > z->budget_us)
         atomic_fetch_add(&z->overruns, 1);
@@ -518,12 +531,56 @@ uint64_t zone_tick(zone_t *z)
     for (int b = 0; b < CONTENT_TICK_BUCKETS; b++)
         if (ms <= content_tick_bucket_ms[b])
             atomic_fetch_add_explicit(&z->tick_buckets[b], 1, memory_order_relaxed);
+}
+
+/* Benchmarks and tests: the whole tick at once. */
+uint64_t zone_tick(zone_t *z)
+{
+    uint64_t t0 = nc_now_ns(), n0 = atomic_load(&z->notifications);
+    z->tick_no++;
+    tick_vis(z);
+    z->tick_us = (nc_now_ns() - t0) / 1000u;
+    int fan = z->tick_no % z->divider == 0;
+    z->fan_pos = 0;
+    while (fan && fan_slice(z))
+        ;
+    tick_done(z, fan);
     return atomic_load(&z->notifications) - n0;
+}
+
+/* The live tick fans out in slices of FAN_SLICE players, each a job at the
+ * back of the zone's strand: a ping, move or chat that arrived meanwhile
+ * waits for one slice (~1 ms), not for the whole fan-out.  A player leaving
+ * or arriving between slices is skipped or visited twice in this tick;
+ * versions make either harmless. */
+static void fan_job(void *arg)
+{
+    zone_t *z = arg;
+    if (fan_slice(z) && !atomic_load(&z->w->shutting_down) &&
+        world_post_critical(z->w, z->strand, fan_job, z) == 0)
+        return;
+    tick_done(z, 1);
+    atomic_store(&z->fanning, 0);
 }
 
 static void tick_job(void *arg)
 {
-    zone_tick(arg);
+    zone_t *z = arg;
+    if (atomic_load(&z->fanning)) { /* the last fan-out is still going */
+        atomic_fetch_add(&z->overruns, 1);
+        return;
+    }
+    uint64_t t0 = nc_now_ns();
+    z->tick_no++;
+    tick_vis(z);
+    z->tick_us = (nc_now_ns() - t0) / 1000u;
+    if (z->tick_no % z->divider != 0) {
+        tick_done(z, 0);
+        return;
+    }
+    z->fan_pos = 0;
+    atomic_store(&z->fanning, 1);
+    fan_job(z);
 }
 
 void zone_autosave_job(void *arg)

@@ -51,7 +51,7 @@ wait_ready() { # FILE PID
 }
 hz=$(getconf CLK_TCK)
 csv=$OUT/runs.csv
-[ -f "$csv" ] || echo "build,run,bots,spread,duration,load1,p50_ms,p99_ms,p99_first_ms,p99_last_ms,max_ms,errors,logins,pkts_in_per_s,positions_in_per_s,gs_cpu_core,tc_cpu_core,gs_notifications,gs_bytes_out,tc_warn" >"$csv"
+[ -f "$csv" ] || echo "build,run,bots,spread,duration,load1,p50_ms,p99_ms,p99_first_ms,p99_last_ms,max_ms,errors,logins,pkts_in_per_s,positions_in_per_s,gs_cpu_core,tc_cpu_core,gs_notifications,gs_bytes_out,tc_warn,update_pkts_per_bot_s,tick_overruns" >"$csv"
 spread_arg=; ((SPREAD)) && spread_arg=--spread
 for ((r = 1; r <= RUNS; r++)); do
   for ((k = 0; k < ${#names[@]}; k++)); do
@@ -81,6 +81,11 @@ for ((r = 1; r <= RUNS; r++)); do
     metrics=$(curl -s --max-time 5 "http://127.0.0.1:$mtport/metrics" || true)
     notif=$(awk '/^gs_zone_notifications_total\{/{s += $2} END{printf "%.0f", s}' <<<"$metrics")
     bout=$(awk '/^gs_bytes_total\{dir="out"\}/{print $2}' <<<"$metrics")
+    # the new build's interest metrics (empty for an older server): update
+    # packets per bot per second (the tick rate = every tick) and overruns
+    upk=$(awk '/^gs_zone_update_packets_total\{/{s += $2; n++} END{if (n) printf "%.0f", s}' <<<"$metrics")
+    ovr=$(awk '/^gs_zone_tick_overruns_total\{/{s += $2; n++} END{if (n) printf "%.0f", s}' <<<"$metrics")
+    upr=; [ -n "$upk" ] && upr=$(awk -v u="$upk" -v b="$BOTS" -v d="$DURATION" 'BEGIN{printf "%.1f", u / b / d}')
     stop_all
     # the run's status lines: p99 of the first and last third (after the ramp)
     read -r pf pl < <(grep '^\[bots' "$rd/tc.err" | awk '{for (i = 1; i <= NF; i++) if ($i == "p99") v[n++] = $(i+1)}
@@ -95,7 +100,7 @@ for ((r = 1; r <= RUNS; r++)); do
     ((links == 0)) || echo "crowd.sh: WARNING: $links chat/master link-down lines in the gameserver log" >&2
     gcpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s0="$s0" -v s1="$s1" 'BEGIN{printf "%.3f", (b - a) / hz / (s1 - s0)}')
     tcpu=$(awk '{printf "%.3f", ($1 + $2) / ($3 > 0 ? $3 : 1)}' "$rd/tc.time")
-    row="$name,$r,$BOTS,$SPREAD,$DURATION,$load1,$p50,$p99,$pf,$pl,$pmax,${errs:-?},${logins:-?},${pin:-0},${posin:-},$gcpu,$tcpu,${notif:-},${bout:-},$tcw"
+    row="$name,$r,$BOTS,$SPREAD,$DURATION,$load1,$p50,$p99,$pf,$pl,$pmax,${errs:-?},${logins:-?},${pin:-0},${posin:-},$gcpu,$tcpu,${notif:-},${bout:-},$tcw,${upr:-},${ovr:-}"
     echo "$row" >>"$csv"
     echo "crowd.sh: $row" >&2
     mkdir -p "$OUT/logs"; cp "$rd/tc.sum" "$OUT/logs/$name.$BOTS.$SPREAD.$r.sum"; cp "$rd/tc.err" "$OUT/logs/$name.$BOTS.$SPREAD.$r.err"
@@ -107,15 +112,15 @@ done
 {
   echo "### $BOTS bots, spread=$SPREAD, ${DURATION} s, $RUNS runs ($(date -u +%FT%TZ))"
   echo
-  echo "| build | p50 ms | p99 ms | p99 first third | p99 last third | errors | pkts in/s | positions in/s | gameserver core | testclient core | load1 |"
-  echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+  echo "| build | p50 ms | p99 ms | p99 first third | p99 last third | errors | pkts in/s | positions in/s | gameserver core | testclient core | load1 | updates/bot/s | overruns |"
+  echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
   for name in "${names[@]}"; do
     awk -F, -v n="$name" -v b="$BOTS" -v s="$SPREAD" '
       function med(col,   k, i, j, t, a) { k = 0; for (i = 0; i < N; i++) a[k++] = V[i, col] + 0
         for (i = 0; i < k; i++) for (j = i + 1; j < k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
         return sprintf("%g [%g-%g]", (k % 2) ? a[int(k / 2)] : (a[k / 2 - 1] + a[k / 2]) / 2, a[0], a[k - 1]) }
       NR > 1 && $1 == n && $3 == b && $4 == s { for (c = 1; c <= NF; c++) V[N + 0, c] = $c; N++ }
-      END { if (N) printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, med(7), med(8), med(9), med(10), med(12), med(14), med(15), med(16), med(17), med(6) }' "$csv"
+      END { if (N) printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, med(7), med(8), med(9), med(10), med(12), med(14), med(15), med(16), med(17), med(6), med(21), med(22) }' "$csv"
   done
   echo
 } | tee -a "$OUT/summary.md"
