@@ -99,7 +99,7 @@ for ((r = 1; r <= RUNS; r++)); do
     links=$(grep -c 'link down' "$rd/gs.err" || true) # chat/master refused or lost: say so
     ((links == 0)) || echo "crowd.sh: WARNING: $links chat/master link-down lines in the gameserver log" >&2
     gcpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s0="$s0" -v s1="$s1" 'BEGIN{printf "%.3f", (b - a) / hz / (s1 - s0)}')
-    tcpu=$(awk '{printf "%.3f", ($1 + $2) / ($3 > 0 ? $3 : 1)}' "$rd/tc.time")
+    tcpu=$(tail -1 "$rd/tc.time" | awk '{printf "%.3f", ($1 + $2) / ($3 > 0 ? $3 : 1)}')
     row="$name,$r,$BOTS,$SPREAD,$DURATION,$load1,$p50,$p99,$pf,$pl,$pmax,${errs:-?},${logins:-?},${pin:-0},${posin:-},$gcpu,$tcpu,${notif:-},${bout:-},$tcw,${upr:-},${ovr:-}"
     echo "$row" >>"$csv"
     echo "crowd.sh: $row" >&2
