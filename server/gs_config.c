@@ -91,7 +91,7 @@ static const key_t_ keys[] = {
     NUM("zones.view_slack", view_slack, 0, 100000,
         "visibility recomputed after moving this far (0 = on every move)"),
     INT("zones.tick_budget_ms", tick_budget_ms, 0, 60000,
-        "a zone tick over this lowers the update rate (0 = 2/5 of the tick period)"),
+        "a zone tick over this lowers the update rate (0 = half the tick period)"),
     NUM("chat.rate_per_s", chat_per_s, 0.01, 1000, "chat messages per second"),
     NUM("chat.burst", chat_burst, 1, 1000, "chat burst before muting"),
     INT("chat.mute_ms", chat_mute_ms, 0, 86400000, "mute duration for flooders"),

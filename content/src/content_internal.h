@@ -48,6 +48,7 @@ typedef struct player_s {
     float vis_x, vis_y;      /* where visibility was last computed */
     uint32_t vis_tick;       /* and when (zone tick) */
     int vis_done;            /* computed at least once in this zone */
+    uint32_t full_tick;      /* zone tick of the last full-set rebuild */
 } player_t;
 
 /* Registry entry: one per claimed character name, guarded by reg_mu.

@@ -304,8 +304,8 @@ void zone_send_to_known(zone_t *z, player_t *p, nc_packet_t *pkt, int include_se
 }
 
 /* ---- updates (issue 15): one entity_updates per player per fan-out tick ----
- * Each player's nearest `full_n` neighbours (rebuilt every lod_ticks/2
- * fan-outs; one that leaves view leaves the set at once) get every new position at every
+ * Each player's nearest `full_n` neighbours (rebuilt every lod_ticks/4
+ * ticks; one that leaves view leaves the set at once) get every new position at every
  * fan-out; the rest of known is walked by a cursor that covers it every
  * lod_ticks/2 fan-outs: a neighbour within half the view radius is sent at
  * each pass, a farther one at every other pass.  A neighbour is sent only if
@@ -398,6 +398,10 @@ static void full_rebuild(zone_t *z, player_t *p)
         k->vals[z->cand[j].slot] = KNOWN_VAL((uintptr_t)k->vals[z->cand[j].slot] | KNOWN_FULL);
     }
     p->nfull = want;
+    /* a new player's first rebuild is offset by its id, so arrivals together
+     * do not rebuild together afterwards */
+    uint32_t every = z->lod_ticks / 4 ? z->lod_ticks / 4 : 1;
+    p->full_tick = z->tick_no - (p->full_stale ? p->ent.id % every : 0);
     p->full_stale = 0;
 }
 
@@ -418,7 +422,10 @@ static void fan_out_one(zone_t *z, player_t *p)
     if (!k->keys.n)
         return;
     uint32_t half = z->lod_ticks / 2 ? z->lod_ticks / 2 : 1;
-    if (p->full_stale || (z->tick_no / z->divider + p->ent.id) % z->lod_ticks == 0)
+    /* every lod_ticks/4 ticks (5: 4 Hz) whatever the divider: in a dense
+     * crowd the nearest 64 change within a second */
+    uint32_t every = z->lod_ticks / 4 ? z->lod_ticks / 4 : 1;
+    if (p->full_stale || z->tick_no - p->full_tick >= every)
         full_rebuild(z, p);
     if (p->full_stale)
         return;
@@ -610,7 +617,7 @@ int zone_init(zone_t *z, content_world_t *w, int idx, const content_zone_def_t *
     z->divider = 1;
     atomic_store(&z->divider_now, 1);
     z->budget_us = w->o.tick_budget_ms ? (uint64_t)w->o.tick_budget_ms * 1000u
-                                       : 400000u / hz; /* 2/5 of the period */
+                                       : 500000u / hz; /* half the period */
     z->full_n = w->o.interest_full_unlimited ? 0 : w->o.interest_full ? w->o.interest_full : 64;
     z->lod_ticks = w->o.interest_lod_ticks ? w->o.interest_lod_ticks : 20;
     z->lod_max = w->o.interest_lod_max ? w->o.interest_lod_max : 32;

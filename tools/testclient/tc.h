@@ -37,6 +37,14 @@ int tc_net_start_io(tc_net_t *n, int workers, int io_threads);
  * (tc_cpu_posix.c / tc_cpu_win.c). */
 double tc_cpu_seconds(void);
 int tc_cpu_count(void);
+/* Watched bots (tc_watch.c): neighbours' positions and update counts, for
+ * the nearest neighbours' update rate in the summary. */
+void tc_watch_init(int bots);
+int tc_watching(int bot);
+void tc_watch_pos(int bot, uint32_t id, float x, float y, int is_update);
+void tc_watch_mark(void);
+void tc_watch_end(void);
+void tc_watch_report(int near, double move_hz, void (*pos_of)(int bot, float *x, float *y));
 void tc_net_stop(tc_net_t *n);
 /* Encodes and sends by session id; 0 or a negative code. */
 int tc_send(nc_engine_t *e, nc_sid_t sid, const proto_msg_t *m);

@@ -180,7 +180,7 @@ static void on_typed(bot_t *b, uint16_t type, const uint8_t *body, size_t len)
 
 /* A batch of neighbours' positions: decoded (a bad one is an error) and
  * counted.  The struct is ~6 KB: thread-local, not on the handler's stack. */
-static void on_updates(const uint8_t *body, size_t len)
+static void on_updates(const bot_t *b, const uint8_t *body, size_t len)
 {
     static _Thread_local proto_entity_updates_t u;
     if (proto_decode_entity_updates(body, len, &u) < 0) {
@@ -189,6 +189,18 @@ static void on_updates(const uint8_t *body, size_t len)
     }
     atomic_fetch_add(&st.positions, u.entries_count);
     atomic_fetch_add(&st.update_pkts, 1);
+    if (tc_watching(b->idx))
+        for (uint16_t i = 0; i < u.entries_count; i++)
+            tc_watch_pos(b->idx, u.entries[i].entity_id, u.origin.x + u.entries[i].qx * u.step,
+                         u.origin.y + u.entries[i].qy * u.step, 1);
+}
+
+/* Spawns of watched bots' neighbours (their first position). */
+static void on_spawn(const bot_t *b, const uint8_t *body, size_t len)
+{
+    proto_spawn_t m;
+    if (tc_watching(b->idx) && proto_decode_spawn(body, len, &m) == 0)
+        tc_watch_pos(b->idx, m.entity_id, m.pos.x, m.pos.y, 0);
 }
 
 static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len, void *ud)
@@ -197,7 +209,8 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
     switch (type) {
     case PROTO_T_LOGIN_RESULT: on_login(s, ud, body, len); break;
     case PROTO_T_CHAT_DELIVER: atomic_fetch_add(&st.chats_in, 1); break;
-    case PROTO_T_ENTITY_UPDATES: on_updates(body, len); break;
+    case PROTO_T_ENTITY_UPDATES: on_updates(ud, body, len); break;
+    case PROTO_T_SPAWN: on_spawn(ud, body, len); break;
     case PROTO_T_MOVE_NOTIFY: atomic_fetch_add(&st.positions, 1); break;
     case PROTO_T_WORLD_ENTERED:
     case PROTO_T_ZONE_CHANGED:
@@ -364,6 +377,10 @@ static void run(bot_t *bots, uint64_t t0)
     int started = 0;
     uint64_t end = t0 + (uint64_t)(opt->duration_s * 1000.0), next_status = t0 + status_ms();
     rates_t last = {0, 0, 0, t0};
+    /* a short window: in a random-walking crowd the nearest 64 change
+     * within seconds */
+    double watch_from = opt->duration_s > 6 ? opt->duration_s - 3 : opt->duration_s / 2;
+    int marked = 0;
     for (;;) {
         uint64_t now = nc_now_ms();
         if (now >= end)
@@ -374,6 +391,10 @@ static void run(bot_t *bots, uint64_t t0)
             start_bot(&bots[started++], now);
         for (int i = 0; i < started; i++)
             bot_tick(&bots[i], now);
+        if (!marked && elapsed >= watch_from) {
+            tc_watch_mark(); /* the nearest neighbours' rate: over the last 3 s */
+            marked = 1;
+        }
         if (now >= next_status) {
             status_line(elapsed, &last, now);
             next_status += status_ms();
@@ -408,6 +429,17 @@ static void leave_all(bot_t *bots)
     }
 }
 
+static bot_t *all_bots;
+
+static void bot_pos(int idx, float *x, float *y)
+{
+    bot_t *b = &all_bots[idx];
+    pthread_mutex_lock(&b->mu);
+    *x = b->x;
+    *y = b->y;
+    pthread_mutex_unlock(&b->mu);
+}
+
 static int summary(double secs)
 {
     pthread_mutex_lock(&st.hmu);
@@ -435,6 +467,7 @@ static int summary(double secs)
     if (opt->spread)
         printf("  spread          %llu/%d placed over %d zones\n", (unsigned long long)st.placed,
                opt->bots, opt->nzones);
+    tc_watch_report(64, opt->move_hz, bot_pos);
     printf("  errors          %llu (connect %llu, unexpected disconnects %llu, login %llu, "
            "error packets %llu, send %llu)\n",
            (unsigned long long)e, (unsigned long long)st.err_connect,
@@ -463,6 +496,8 @@ int tc_bots_main(const tc_opts_t *o)
         bots[i].zone = o->zones[i % o->nzones];
         pthread_mutex_init(&bots[i].mu, NULL);
     }
+    all_bots = bots;
+    tc_watch_init(o->bots);
     srand((unsigned)nc_now_ns());
     for (int i = 0; i < o->bots; i++) { /* uniform in the disc: radius sqrt(u) */
         float r = (float)(o->spread_radius * sqrt((double)rand() / RAND_MAX));
@@ -472,6 +507,7 @@ int tc_bots_main(const tc_opts_t *o)
     }
     uint64_t t0 = nc_now_ms();
     run(bots, t0);
+    tc_watch_end();
     double secs = (double)(nc_now_ms() - t0) / 1000.0;
     leave_all(bots);
     tc_net_stop(&net);
