@@ -83,6 +83,16 @@ static const key_t_ keys[] = {
     NUM("zones.view_radius", view_radius, 1, 100000, "interest radius = grid cell size"),
     NUM("zones.max_speed", max_speed, 0.1, 100000, "units per second before correction"),
     BOOL("zones.interest", interest, "grid interest management (false = zone-wide)"),
+    INT("zones.interest_full", interest_full, 0, 512,
+        "neighbours per player updated every tick, nearest first (0 = all)"),
+    INT("zones.interest_lod_ticks", interest_lod_ticks, 2, 1000,
+        "the other neighbours: far ones every N ticks, near ones every N/2"),
+    INT("zones.interest_lod_max", interest_lod_max, 1, 512,
+        "reduced-rate positions per player per tick, at most"),
+    NUM("zones.view_slack", view_slack, 0, 100000,
+        "visibility recomputed after moving this far (0 = on every move)"),
+    INT("zones.tick_budget_ms", tick_budget_ms, 0, 60000,
+        "a zone tick over this lowers the update rate (0 = half the tick period)"),
     NUM("chat.rate_per_s", chat_per_s, 0.01, 1000, "chat messages per second"),
     NUM("chat.burst", chat_burst, 1, 1000, "chat burst before muting"),
     INT("chat.mute_ms", chat_mute_ms, 0, 86400000, "mute duration for flooders"),
@@ -192,6 +202,11 @@ void gs_config_defaults(gs_config_t *c)
     c->view_radius = 50;
     c->max_speed = 10;
     c->interest = 1;
+    c->interest_full = 64;
+    c->interest_lod_ticks = 20;
+    c->tick_budget_ms = 0;
+    c->view_slack = 3;
+    c->interest_lod_max = 32;
     c->chat_per_s = 1;
     c->chat_burst = 5;
     c->chat_mute_ms = 10000;

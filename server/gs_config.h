@@ -58,6 +58,10 @@ typedef struct gs_config_s {
     int64_t login_timeout_ms, max_prelogin, max_per_ip, prelogin_packets;
     int64_t new_chars_per_min, new_chars_per_min_global;
     int exempt_loopback; /* bool */
+    /* crowds (issue 15) */
+    int64_t interest_full, interest_lod_ticks, tick_budget_ms;
+    double view_slack;
+    int64_t interest_lod_max;
     /* outbound link connects (issue 12) */
     int64_t links_connect_timeout_ms;
     /* issue 12: shutdown deadline, metrics page limits */

@@ -246,6 +246,23 @@ static void content_metrics(buf_t *b, gs_app_t *a)
     for (int i = 0; i < n && i < 64; i++)
         put(b, "gs_zone_notifications_total{zone=\"%u\"} %llu\n", z[i].id,
             (unsigned long long)z[i].notifications);
+    head(b, "gs_zone_updates_total", "counter", "Neighbour positions sent in entity_updates.");
+    for (int i = 0; i < n && i < 64; i++)
+        put(b, "gs_zone_updates_total{zone=\"%u\"} %llu\n", z[i].id,
+            (unsigned long long)z[i].updates);
+    head(b, "gs_zone_update_packets_total", "counter", "entity_updates packets sent.");
+    for (int i = 0; i < n && i < 64; i++)
+        put(b, "gs_zone_update_packets_total{zone=\"%u\"} %llu\n", z[i].id,
+            (unsigned long long)z[i].update_packets);
+    head(b, "gs_zone_tick_overruns_total", "counter",
+         "Zone ticks longer than zones.tick_budget_ms (each lowers the update rate).");
+    for (int i = 0; i < n && i < 64; i++)
+        put(b, "gs_zone_tick_overruns_total{zone=\"%u\"} %llu\n", z[i].id,
+            (unsigned long long)z[i].overruns);
+    head(b, "gs_zone_update_divider", "gauge",
+         "Updates go out every Nth zone tick (1 = every tick; more under overload).");
+    for (int i = 0; i < n && i < 64; i++)
+        put(b, "gs_zone_update_divider{zone=\"%u\"} %u\n", z[i].id, z[i].update_divider);
     head(b, "gs_zone_tick_seconds", "histogram", "Zone tick duration.");
     for (int i = 0; i < n && i < 64; i++) {
         char l[32];

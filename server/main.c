@@ -65,7 +65,13 @@ static int start_world(gs_app_t *a)
                         .login_pk_next = a->have_login_pk_next ? a->login_pk_next : NULL,
                         .clock_skew_s = (uint32_t)c->auth_clock_skew_s,
                         .replay_cache_max = (uint32_t)c->auth_replay_cache_max,
-                        .dev_role = pa_role_parse(c->auth_dev_role)};
+                        .dev_role = pa_role_parse(c->auth_dev_role),
+                        .interest_full = (uint32_t)c->interest_full,
+                        .interest_full_unlimited = c->interest_full == 0,
+                        .interest_lod_ticks = (uint32_t)c->interest_lod_ticks,
+                        .tick_budget_ms = (uint32_t)c->tick_budget_ms,
+                        .view_slack = (float)c->view_slack,
+                        .interest_lod_max = (uint32_t)c->interest_lod_max};
     char err[256];
     if (content_world_create(&o, &a->world, err, sizeof err) != 0) {
         nc_log(NC_LOG_ERROR, TAG, "world: %s", err);

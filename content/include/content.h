@@ -60,6 +60,14 @@ typedef struct content_opts_s {
     uint32_t clock_skew_s;        /* a ticket is accepted until expires_s + this */
     uint32_t replay_cache_max;    /* nonces remembered at once [0: 100000] */
     int dev_role;                 /* PA_ROLE_* of a name-only (dev) login */
+    /* crowds (issue 15; content/README.md, "Interest"); 0 = the default in brackets */
+    uint32_t interest_full;      /* neighbours per player at full rate, nearest first [64] */
+    int interest_full_unlimited; /* 1: every neighbour at full rate (interest_full ignored) */
+    uint32_t interest_lod_ticks; /* far neighbours every N ticks, near ones every N/2 [20] */
+    uint32_t interest_lod_max;   /* of those, at most this many per player per tick [32] */
+    uint32_t tick_budget_ms;     /* a tick longer than this lowers the update rate [period/2] */
+    float view_slack;            /* visibility is recomputed after moving this far, or
+                                  * interest_lod_ticks after a smaller move [0: every move] */
 } content_opts_t;
 
 int content_world_create(const content_opts_t *o, content_world_t **out, char *err, size_t errlen);
@@ -104,6 +112,10 @@ typedef struct content_zone_stats_s {
     uint64_t ticks, tick_sum_us;
     uint64_t tick_buckets[CONTENT_TICK_BUCKETS]; /* cumulative, last is +Inf */
     uint64_t notifications;
+    /* crowds (issue 15) */
+    uint64_t updates, update_packets; /* entity_updates entries / packets sent */
+    uint64_t overruns;                /* ticks over zones.tick_budget_ms */
+    uint32_t update_divider;          /* updates go out every Nth tick now (1 = every tick) */
 } content_zone_stats_t;
 
 /* Ticket refusals by reason (gs_auth_tickets_rejected_total{reason}). */

@@ -41,10 +41,24 @@ typedef struct player_s {
     uint64_t entered_ms;    /* played time accounting */
     int64_t played_base_s;
     int64_t gold;
-    zone_idset_t known; /* entity ids this player sees (symmetric) */
+    /* entity ids this player sees (symmetric); the value is KNOWN_FULL (in
+     * this player's full-rate set) | the version of the neighbour's
+     * position last sent to this player (zone.c, issue 15) */
+    zone_idmap_t known;
     uint32_t seen_stamp;
     nc_packet_t *spawn_pkt; /* encoded lazily, dropped at the end of a job */
     int role;               /* PA_ROLE_* (issue 13): privileged commands check it */
+    /* interest (issue 15): zone.c */
+    uint32_t ver;            /* bumped by every applied move */
+    struct player_s **full;  /* the nearest neighbours, updated every tick; */
+    uint32_t nfull, capfull; /* each is in known with KNOWN_FULL */
+    int full_stale;          /* rebuild full[] at the next fan-out (entered the zone) */
+    uint32_t lod_cursor;     /* next known slot the reduced-rate pass looks at */
+    uint32_t lod_cycle;      /* full passes of the cursor over known */
+    float vis_x, vis_y;      /* where visibility was last computed */
+    uint32_t vis_tick;       /* and when (zone tick) */
+    int vis_done;            /* computed at least once in this zone */
+    uint32_t full_tick;      /* zone tick of the last full-set rebuild */
 } player_t;
 
 /* Registry entry: one per claimed character name, guarded by reg_mu.
@@ -83,6 +97,23 @@ struct zone_s {
     atomic_uint nplayers;
     atomic_uint_fast64_t ticks, tick_sum_us, notifications;
     atomic_uint_fast64_t tick_buckets[CONTENT_TICK_BUCKETS];
+    /* crowds (issue 15): zone.c */
+    uint32_t tick_no;            /* ticks run (wraps) */
+    uint32_t divider, calm;      /* updates every divider-th tick; fan-outs that fit */
+    uint64_t budget_us;          /* zones.tick_budget_ms */
+    uint32_t full_n, lod_ticks;  /* zones.interest_full (0 = all), interest_lod_ticks */
+    uint32_t lod_max;            /* zones.interest_lod_max */
+    float q_step;                /* entity_updates quantization step */
+    proto_entity_updates_t *upd; /* one recipient's packet being built */
+    zone_cand_t *cand;           /* full-set selection scratch */
+    uint32_t capcand;
+    atomic_uint divider_now;  /* for /metrics */
+    struct zone_chat_s *chat; /* zone chat lines waiting for the tick */
+    uint32_t fan_pos;         /* next player of the fan-out in progress */
+    uint64_t tick_us;         /* this tick's time so far (its slices) */
+    atomic_int fanning;       /* a sliced fan-out is in progress */
+    uint32_t nchat, capchat;
+    atomic_uint_fast64_t updates, update_packets, overruns;
 };
 
 struct content_world_s {
@@ -164,6 +195,10 @@ void zone_add_player(zone_t *z, player_t *p);
 void zone_remove_player(zone_t *z, player_t *p, uint8_t reason);
 void zone_mark_dirty(zone_t *z, player_t *p);
 void zone_send_to_known(zone_t *z, player_t *p, nc_packet_t *pkt, int include_self);
+/* Zone chat: p's line goes to p now and to those who see p at the next tick,
+ * in the same write as that tick's updates (takes over the caller's
+ * reference). */
+void zone_queue_chat(zone_t *z, player_t *p, nc_packet_t *pkt);
 /* Job args: a player to place in the zone (login or transfer). */
 void zone_post_enter(zone_t *z, player_t *p, int transfer);
 /* Under the registry lock: if `name` still belongs to session `sid`, records

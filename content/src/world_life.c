@@ -181,9 +181,13 @@ size_t content_world_destroy(content_world_t *w)
     for (int i = 0; i < w->nzones; i++)
         zone_stop_timers(&w->zones[i]);
     /* leave jobs from closing sessions may still be queued: drain zones,
-     * then the saves they posted (retried up to the shutdown deadline) */
+     * then the saves they posted (retried up to the shutdown deadline); a
+     * sliced fan-out posts its next slice until it sees shutting_down */
+    atomic_store(&w->shutting_down, 1);
     for (int i = 0; i < w->nzones; i++)
-        world_fence(w->zones[i].strand);
+        do
+            world_fence(w->zones[i].strand);
+        while (atomic_load(&w->zones[i].fanning));
     if (w->db_strand) {
         if (w->db && w->dbq) {
             unsaved = world_db_wait(w, save_deadline(w));
@@ -280,6 +284,10 @@ int content_zone_stats(content_world_t *w, content_zone_stats_t *out, int max)
         s->ticks = atomic_load(&z->ticks);
         s->tick_sum_us = atomic_load(&z->tick_sum_us);
         s->notifications = atomic_load(&z->notifications);
+        s->updates = atomic_load(&z->updates);
+        s->update_packets = atomic_load(&z->update_packets);
+        s->overruns = atomic_load(&z->overruns);
+        s->update_divider = atomic_load(&z->divider_now);
         for (int b = 0; b < CONTENT_TICK_BUCKETS; b++)
             s->tick_buckets[b] = atomic_load(&z->tick_buckets[b]);
     }

@@ -261,3 +261,53 @@ void zone_idmap_free(zone_idmap_t *m)
     free(m->vals);
     m->vals = NULL;
 }
+
+int64_t zone_idmap_find(const zone_idmap_t *m, uint32_t id)
+{
+    return table_find(&m->keys, id);
+}
+
+static void cand_swap(zone_cand_t *a, zone_cand_t *b)
+{
+    zone_cand_t t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Strict order: distance, then slot (unique), so equal distances (a crowd on
+ * one point) cannot degrade the partition to O(n^2). */
+static int cand_less(const zone_cand_t *a, const zone_cand_t *b)
+{
+    return a->d2 < b->d2 || (a->d2 == b->d2 && a->slot < b->slot);
+}
+
+/* Quickselect (Lomuto partition, median-of-three pivot) on [lo, hi]. */
+void zone_interest_select(zone_cand_t *c, uint32_t n, uint32_t k)
+{
+    if (k == 0 || k >= n)
+        return;
+    uint32_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (cand_less(&c[mid], &c[lo]))
+            cand_swap(&c[mid], &c[lo]);
+        if (cand_less(&c[hi], &c[lo]))
+            cand_swap(&c[hi], &c[lo]);
+        if (cand_less(&c[hi], &c[mid]))
+            cand_swap(&c[hi], &c[mid]);
+        cand_swap(&c[mid], &c[hi]); /* pivot (the median) at hi */
+        zone_cand_t pv = c[hi];
+        uint32_t st = lo;
+        for (uint32_t i = lo; i < hi; i++)
+            if (cand_less(&c[i], &pv))
+                cand_swap(&c[i], &c[st++]);
+        cand_swap(&c[st], &c[hi]);
+        /* c[lo..st) < pivot <= c(st..hi] */
+        if (st == k || st + 1 == k)
+            return;
+        if (st > k)
+            hi = st - 1;
+        else
+            lo = st + 1;
+    }
+}

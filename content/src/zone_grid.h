@@ -60,5 +60,18 @@ int zone_idmap_put(zone_idmap_t *m, uint32_t id, void *val);
 void *zone_idmap_get(const zone_idmap_t *m, uint32_t id);
 void *zone_idmap_del(zone_idmap_t *m, uint32_t id);
 void zone_idmap_free(zone_idmap_t *m);
+/* The slot index of id in m->keys (valid until the next put or del), or -1. */
+int64_t zone_idmap_find(const zone_idmap_t *m, uint32_t id);
+
+/* Interest selection (issue 15): a candidate neighbour and its squared
+ * distance.  zone_interest_select reorders c[0..n) so that c[0..k) are k of
+ * the nearest (any order; ties broken arbitrarily), in O(n) on average.
+ * k >= n leaves c as it is. */
+typedef struct zone_cand_s {
+    float d2;
+    uint32_t slot;
+    void *ent;
+} zone_cand_t;
+void zone_interest_select(zone_cand_t *c, uint32_t n, uint32_t k);
 
 #endif

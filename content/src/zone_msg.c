@@ -133,6 +133,7 @@ void content_on_move(zone_t *z, player_t *p, const proto_move_t *m)
     p->ent.x = m->pos.x;
     p->ent.y = m->pos.y;
     p->dir = m->dir;
+    p->ver++; /* neighbours get it in the next tick's entity_updates */
     for (int i = 0; i < z->def->nportals; i++) {
         const content_portal_t *pt = &z->def->portals[i];
         float dx = p->ent.x - pt->x, dy = p->ent.y - pt->y;
@@ -234,11 +235,12 @@ void content_on_chat(zone_t *z, player_t *p, const proto_chat_t *m)
     CONTENT_PKT(pkt, chat_deliver, CHAT_DELIVER, &d);
     if (!pkt)
         return;
-    if (m->channel == 2)
+    if (m->channel == 2) {
         chat_whisper(z, p, m, pkt);
-    else
-        zone_send_to_known(z, p, pkt, 1);
-    nc_packet_release(pkt);
+        nc_packet_release(pkt);
+    } else {
+        zone_queue_chat(z, p, pkt); /* takes our reference */
+    }
 }
 
 static void on_who_zone(zone_t *z, player_t *p)

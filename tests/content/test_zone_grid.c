@@ -97,6 +97,49 @@ static void test_idmap_maps_and_deletes(void **state)
     zone_idmap_free(&m);
 }
 
+/* Interest selection (issue 15): the first k are k of the nearest, for
+ * random, all-equal (a crowd on one point) and sorted inputs; the set of
+ * candidates is only reordered. */
+static void check_select(zone_cand_t *c, uint32_t n, uint32_t k)
+{
+    uint64_t sum = 0, sum2 = 0;
+    for (uint32_t i = 0; i < n; i++)
+        sum += c[i].slot;
+    zone_interest_select(c, n, k);
+    for (uint32_t i = 0; i < n; i++)
+        sum2 += c[i].slot;
+    assert_true(sum == sum2);
+    if (k == 0 || k >= n)
+        return;
+    float worst_in = 0, best_out = 1e30f;
+    for (uint32_t i = 0; i < k; i++)
+        worst_in = c[i].d2 > worst_in ? c[i].d2 : worst_in;
+    for (uint32_t i = k; i < n; i++)
+        best_out = c[i].d2 < best_out ? c[i].d2 : best_out;
+    assert_true(worst_in <= best_out);
+}
+
+static void test_interest_select_keeps_the_nearest(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    static zone_cand_t c[N];
+    srand(7);
+    uint32_t ks[] = {0, 1, 16, 64, 500, 999, 1000, 2000};
+    for (int mode = 0; mode < 3; mode++)
+        for (unsigned t = 0; t < sizeof ks / sizeof ks[0]; t++) {
+            for (uint32_t i = 0; i < N; i++) {
+                float d = mode == 0 ? (float)(rand() % 5000) : mode == 1 ? 7.0f : (float)i;
+                c[i] = (zone_cand_t){d, i, NULL};
+            }
+            check_select(c, N, ks[t]);
+        }
+    zone_cand_t one = {1.0f, 3, NULL};
+    zone_interest_select(&one, 1, 1);
+    zone_interest_select(NULL, 0, 5);
+    assert_true(one.slot == 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -105,6 +148,7 @@ int main(void)
         cmocka_unit_test(test_positions_on_the_border_are_bucketed),
         cmocka_unit_test(test_idset_survives_churn),
         cmocka_unit_test(test_idmap_maps_and_deletes),
+        cmocka_unit_test(test_interest_select_keeps_the_nearest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -403,8 +403,25 @@ int gs_match_entity(const proto_msg_t *m, const void *arg)
     case PROTO_T_SPAWN: return m->spawn.entity_id == id;
     case PROTO_T_DESPAWN: return m->despawn.entity_id == id;
     case PROTO_T_MOVE_NOTIFY: return m->move_notify.entity_id == id;
+    case PROTO_T_ENTITY_UPDATES: return gs_update_pos(m, id, NULL, NULL);
     default: return 0;
     }
+}
+
+int gs_update_pos(const proto_msg_t *m, uint32_t id, float *x, float *y)
+{
+    if (m->type != PROTO_T_ENTITY_UPDATES)
+        return 0;
+    const proto_entity_updates_t *u = &m->entity_updates;
+    for (uint16_t i = 0; i < u->entries_count; i++)
+        if (u->entries[i].entity_id == id) {
+            if (x)
+                *x = u->origin.x + u->entries[i].qx * u->step;
+            if (y)
+                *y = u->origin.y + u->entries[i].qy * u->step;
+            return 1;
+        }
+    return 0;
 }
 
 int gs_http_get(uint16_t port, const char *path, char *buf, size_t cap)

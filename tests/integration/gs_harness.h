@@ -79,7 +79,10 @@ int gs_login_token(gs_client_t *c, uint16_t port, const char *name, const uint8_
 int gs_move(gs_client_t *c, float x, float y);
 int gs_chat(gs_client_t *c, uint8_t channel, const char *target, const char *text);
 
-/* Matchers on entity ids. */
+/* Matchers on entity ids (an entity_updates matches if it carries the id). */
 int gs_match_entity(const proto_msg_t *m, const void *entity_id);
+/* If m is an entity_updates carrying id: 1, and its dequantized position in
+ * *x, *y (either may be NULL); else 0. */
+int gs_update_pos(const proto_msg_t *m, uint32_t id, float *x, float *y);
 
 #endif

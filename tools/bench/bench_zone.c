@@ -105,6 +105,7 @@ static void move_all(zone_t *z)
         float a = frand() * 6.2831853f, step = 10.0f / HZ;
         p->ent.x = fminf(fmaxf(p->ent.x + cosf(a) * step, 0), ZONE_W);
         p->ent.y = fminf(fmaxf(p->ent.y + sinf(a) * step, 0), ZONE_W);
+        p->ver++; /* as on_move: neighbours get it in the tick's entity_updates */
         zone_mark_dirty(z, p);
     }
 }
@@ -211,8 +212,70 @@ static void bench_autosave(int nchars, int nplayers)
     remove(e.db_path);
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Crowd (issue 15): n players in a disc of radius 30 around the zone's
+ * centre (everyone sees everyone), each taking a 0.8-unit step every 4th tick
+ * (the bots' 5 Hz at 20 Hz), opts as the gameserver's defaults. */
+static void bench_crowd(int n, int ticks, uint32_t full, float slack)
+{
+    env_t e;
+    env_open(&e, 1, 1);
+    zone_t *z = &e.w->zones[0];
+    z->full_n = full;
+    e.w->o.view_slack = slack;
+    if (getenv("BUDGET_US"))
+        z->budget_us = strtoull(getenv("BUDGET_US"), NULL, 10);
+    for (int i = 0; i < n; i++) {
+        float r = 30.0f * sqrtf(frand()), a = frand() * 6.2831853f;
+        content_char_t c = {.id = i + 1, .zone = 1, .x = 500 + r * cosf(a), .y = 500 + r * sinf(a)};
+        snprintf(c.name, sizeof c.name, "bot%d", i);
+        zone_add_player(z, player_new(z->w, &c, (nc_sid_t)(i + 1), (uint32_t)(i + 1)));
+    }
+    zone_tick(z); /* the arrivals' spawns */
+    uint64_t *us = malloc((size_t)ticks * sizeof *us), notes = 0, up0 = atomic_load(&z->updates);
+    for (int t = 0; t < ticks; t++) {
+        for (uint32_t i = 0; i < z->nall; i++) {
+            player_t *p = z->all[i];
+            if ((i + (uint32_t)t) % 4)
+                continue;
+            float a = frand() * 6.2831853f;
+            p->ent.x += cosf(a) * 0.8f;
+            p->ent.y += sinf(a) * 0.8f;
+            p->ver++;
+            zone_mark_dirty(z, p);
+        }
+        uint64_t t0 = thread_cpu_ns(); /* CPU, not wall: the machine is shared */
+        notes += zone_tick(z);
+        us[t] = (thread_cpu_ns() - t0) / 1000u;
+    }
+    uint64_t ups = atomic_load(&z->updates) - up0;
+    qsort(us, (size_t)ticks, sizeof *us, cmp_u64);
+    printf("| %5d | %4u | %4.1f | %9.3f | %9.3f | %9.0f | %9.0f | %u |\n", n, full, (double)slack,
+           (double)us[ticks / 2] / 1000.0, (double)us[(ticks * 99) / 100] / 1000.0,
+           (double)notes / ticks, (double)ups / ticks, atomic_load(&z->divider_now));
+    free(us);
+    env_close(&e);
+    remove(e.db_path);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--crowd") == 0) {
+        int n = argc > 2 ? atoi(argv[2]) : 1000;
+        nc_log_set_level(NC_LOG_WARN);
+        printf("| players | full | slack | tick CPU p50 ms | tick CPU p99 ms | packets/tick | "
+               "positions/tick | divider |\n|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+        bench_crowd(n, 200, 64, 3);
+        bench_crowd(n, 200, 64, 0);
+        bench_crowd(n, 100, 0, 3);
+        return 0;
+    }
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
     nc_log_set_level(NC_LOG_WARN);
     printf("Zone tick: N players in one %gx%g zone, each moving every tick, view radius 50, "

@@ -38,6 +38,7 @@ typedef struct tc_opts_s {
     int keepalive_ms;
     float walk_speed;
     const char *script; /* --script FILE: run it instead of reading stdin */
+    int threads;        /* bots: I/O threads (--threads, default 1) */
 } tc_opts_t;
 
 /* Engine with one I/O thread and a pool whose queue runs client handlers. */
@@ -47,6 +48,20 @@ typedef struct tc_net_s {
     nc_queue_t *queue;
 } tc_net_t;
 int tc_net_start(tc_net_t *n, int workers);
+/* Same with io_threads I/O threads (testclient --bots --threads). */
+int tc_net_start_io(tc_net_t *n, int workers, int io_threads);
+/* This process's CPU time (user + system) in seconds; online CPUs
+ * (tc_cpu_posix.c / tc_cpu_win.c). */
+double tc_cpu_seconds(void);
+int tc_cpu_count(void);
+/* Watched bots (tc_watch.c): neighbours' positions and update counts, for
+ * the nearest neighbours' update rate in the summary. */
+void tc_watch_init(int bots);
+int tc_watching(int bot);
+void tc_watch_pos(int bot, uint32_t id, float x, float y, int is_update);
+void tc_watch_mark(void);
+void tc_watch_end(void);
+void tc_watch_report(int near, double move_hz, void (*pos_of)(int bot, float *x, float *y));
 void tc_net_stop(tc_net_t *n);
 /* Encodes and sends by session id; 0 or a negative code. */
 int tc_send(nc_engine_t *e, nc_sid_t sid, const proto_msg_t *m);

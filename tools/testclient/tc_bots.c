@@ -43,6 +43,11 @@ typedef struct stats_s {
     atomic_uint_fast64_t err_disconnect, err_packet, err_login, err_connect, err_send;
     pthread_mutex_t hmu;
     tc_hist_t win, total; /* under hmu */
+    /* crowds (issue 15): neighbours' positions received (entity_updates
+     * entries, or move_notify from an older server); own CPU */
+    atomic_uint_fast64_t positions, update_pkts;
+    double cpu0, cpu_last, cpu_max_window; /* main thread */
+    int cpu_warned;
 } stats_t;
 
 static stats_t st = {.hmu = PTHREAD_MUTEX_INITIALIZER};
@@ -182,12 +187,40 @@ static void on_typed(bot_t *b, uint16_t type, const uint8_t *body, size_t len)
     }
 }
 
+/* A batch of neighbours' positions: decoded (a bad one is an error) and
+ * counted.  The struct is ~6 KB: thread-local, not on the handler's stack. */
+static void on_updates(const bot_t *b, const uint8_t *body, size_t len)
+{
+    static _Thread_local proto_entity_updates_t u;
+    if (proto_decode_entity_updates(body, len, &u) < 0) {
+        atomic_fetch_add(&st.err_packet, 1);
+        return;
+    }
+    atomic_fetch_add(&st.positions, u.entries_count);
+    atomic_fetch_add(&st.update_pkts, 1);
+    if (tc_watching(b->idx))
+        for (uint16_t i = 0; i < u.entries_count; i++)
+            tc_watch_pos(b->idx, u.entries[i].entity_id, u.origin.x + u.entries[i].qx * u.step,
+                         u.origin.y + u.entries[i].qy * u.step, 1);
+}
+
+/* Spawns of watched bots' neighbours (their first position). */
+static void on_spawn(const bot_t *b, const uint8_t *body, size_t len)
+{
+    proto_spawn_t m;
+    if (tc_watching(b->idx) && proto_decode_spawn(body, len, &m) == 0)
+        tc_watch_pos(b->idx, m.entity_id, m.pos.x, m.pos.y, 0);
+}
+
 static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len, void *ud)
 {
     atomic_fetch_add(&st.in, 1);
     switch (type) {
     case PROTO_T_LOGIN_RESULT: on_login(s, ud, body, len); break;
     case PROTO_T_CHAT_DELIVER: atomic_fetch_add(&st.chats_in, 1); break;
+    case PROTO_T_ENTITY_UPDATES: on_updates(ud, body, len); break;
+    case PROTO_T_SPAWN: on_spawn(ud, body, len); break;
+    case PROTO_T_MOVE_NOTIFY: atomic_fetch_add(&st.positions, 1); break;
     case PROTO_T_WORLD_ENTERED:
     case PROTO_T_ZONE_CHANGED:
     case PROTO_T_MOVE_CORRECTION:
@@ -362,8 +395,30 @@ static uint64_t status_ms(void)
 }
 
 typedef struct rates_s {
-    uint64_t in, out, t_ms;
+    uint64_t in, out, pos, t_ms;
 } rates_t;
+
+/* The testclient's CPU over the last window, in cores; warns (at most every
+ * 10 s) when it is likely the limit of the run: its handlers and I/O threads
+ * are near busy (80 % of min(CPUs, I/O threads + workers)), or it takes over
+ * half of a machine it shares with the server. */
+static double cpu_window(double dt)
+{
+    double now = tc_cpu_seconds(), c = dt > 0 ? (now - st.cpu_last) / dt : 0;
+    st.cpu_last = now;
+    if (c > st.cpu_max_window)
+        st.cpu_max_window = c;
+    int ncpu = tc_cpu_count(), workers = opt->threads > 2 ? opt->threads : 2;
+    int busy = opt->threads + workers < ncpu ? opt->threads + workers : ncpu;
+    if ((c >= 0.8 * busy || c >= 0.5 * ncpu) && st.cpu_warned-- <= 0) {
+        fprintf(stderr,
+                "bots: warning: testclient CPU %.2f cores of %d (%d I/O threads): the client "
+                "may be the limit of this run (try --threads, or another machine)\n",
+                c, ncpu, opt->threads);
+        st.cpu_warned = (int)(10.0 / (opt->status_s > 0 ? opt->status_s : 1));
+    }
+    return c;
+}
 
 static void status_line(double elapsed, rates_t *last, uint64_t now)
 {
@@ -373,8 +428,9 @@ static void status_line(double elapsed, rates_t *last, uint64_t now)
     tc_hist_merge(&st.total, &st.win);
     memset(&st.win, 0, sizeof st.win);
     pthread_mutex_unlock(&st.hmu);
-    uint64_t in = st.in, out = st.out;
+    uint64_t in = st.in, out = st.out, pos = st.positions;
     double dt = (double)(now - last->t_ms) / 1000.0;
+    double cpu = cpu_window(dt);
     char spread[128] = "";
     int n = 0;
     if (opt->spread)
@@ -390,11 +446,12 @@ static void status_line(double elapsed, rates_t *last, uint64_t now)
     }
     fprintf(stderr,
             "[bots %5.1fs] connected %llu/%d  logins %llu  in %.0f/s  out %.0f/s  "
-            "rtt p50 %.2f ms p99 %.2f ms  errors %llu%s\n",
+            "rtt p50 %.2f ms p99 %.2f ms  errors %llu%s  positions %.0f/s  cpu %.2f\n",
             elapsed, (unsigned long long)st.connected, opt->bots, (unsigned long long)st.logins,
             dt > 0 ? (double)(in - last->in) / dt : 0, dt > 0 ? (double)(out - last->out) / dt : 0,
-            tc_hist_pct_ms(&w, 50), tc_hist_pct_ms(&w, 99), (unsigned long long)errors(), spread);
-    *last = (rates_t){in, out, now};
+            tc_hist_pct_ms(&w, 50), tc_hist_pct_ms(&w, 99), (unsigned long long)errors(), spread,
+            dt > 0 ? (double)(pos - last->pos) / dt : 0, cpu);
+    *last = (rates_t){in, out, pos, now};
 }
 
 /* Ramps up and drives the bots until the duration ends or a stop signal. */
@@ -402,7 +459,11 @@ static void run(bot_t *bots, uint64_t t0)
 {
     int started = 0;
     uint64_t end = t0 + (uint64_t)(opt->duration_s * 1000.0), next_status = t0 + status_ms();
-    rates_t last = {0, 0, t0};
+    rates_t last = {0, 0, 0, t0};
+    /* a short window: in a random-walking crowd the nearest 64 change
+     * within seconds */
+    double watch_from = opt->duration_s > 6 ? opt->duration_s - 3 : opt->duration_s / 2;
+    int marked = 0;
     for (;;) {
         uint64_t now = nc_now_ms();
         if (now >= end)
@@ -413,6 +474,10 @@ static void run(bot_t *bots, uint64_t t0)
             start_bot(&bots[started++], now);
         for (int i = 0; i < started; i++)
             bot_tick(&bots[i], now);
+        if (!marked && elapsed >= watch_from) {
+            tc_watch_mark(); /* the nearest neighbours' rate: over the last 3 s */
+            marked = 1;
+        }
         if (now >= next_status) {
             status_line(elapsed, &last, now);
             next_status += status_ms();
@@ -449,6 +514,17 @@ static void leave_all(bot_t *bots)
     }
 }
 
+static bot_t *all_bots;
+
+static void bot_pos(int idx, float *x, float *y)
+{
+    bot_t *b = &all_bots[idx];
+    pthread_mutex_lock(&b->mu);
+    *x = b->x;
+    *y = b->y;
+    pthread_mutex_unlock(&b->mu);
+}
+
 static int summary(double secs)
 {
     pthread_mutex_lock(&st.hmu);
@@ -483,9 +559,18 @@ static int summary(double secs)
            tc_hist_pct_ms(h, 99), (double)h->max_us / 1000.0);
     printf("  chat received   %llu   position corrections %llu\n", (unsigned long long)st.chats_in,
            (unsigned long long)st.corrections);
+    printf("  positions in    %llu (%.0f/s) in %llu entity_updates\n",
+           (unsigned long long)st.positions, (double)st.positions / secs,
+           (unsigned long long)st.update_pkts);
+    double cpu = tc_cpu_seconds() - st.cpu0;
+    printf("  testclient CPU  %.1f s = %.2f cores (of %d; %d I/O threads), busiest window %.2f%s\n",
+           cpu, cpu / secs, tc_cpu_count(), opt->threads, st.cpu_max_window,
+           st.cpu_max_window >= 0.5 * tc_cpu_count() ? "  WARNING: the client may be the limit"
+                                                     : "");
     if (opt->spread)
         printf("  spread          %llu/%d placed over %d zones\n", (unsigned long long)st.placed,
                opt->bots, opt->nzones);
+    tc_watch_report(64, opt->move_hz, bot_pos);
     printf("  errors          %llu (connect %llu, unexpected disconnects %llu, login %llu, "
            "error packets %llu, send %llu)\n",
            (unsigned long long)e, (unsigned long long)st.err_connect,
@@ -510,7 +595,8 @@ int tc_bots_main(const tc_opts_t *o)
     if (o->use_login && tc_prov_init(o) != 0)
         return 1;
     bot_t *bots = calloc((size_t)o->bots, sizeof *bots);
-    if (!bots || tc_net_start(&net, 2) != 0) {
+    st.cpu0 = st.cpu_last = tc_cpu_seconds();
+    if (!bots || tc_net_start_io(&net, o->threads > 2 ? o->threads : 2, o->threads) != 0) {
         fprintf(stderr, "testclient: cannot start the network engine\n");
         free(bots);
         return 1;
@@ -522,6 +608,8 @@ int tc_bots_main(const tc_opts_t *o)
         bots[i].zone = o->zones[i % o->nzones];
         pthread_mutex_init(&bots[i].mu, NULL);
     }
+    all_bots = bots;
+    tc_watch_init(o->bots);
     srand((unsigned)nc_now_ns());
     for (int i = 0; i < o->bots; i++) { /* uniform in the disc: radius sqrt(u) */
         float r = (float)(o->spread_radius * sqrt((double)rand() / RAND_MAX));
@@ -531,6 +619,7 @@ int tc_bots_main(const tc_opts_t *o)
     }
     uint64_t t0 = nc_now_ms();
     run(bots, t0);
+    tc_watch_end();
     double secs = (double)(nc_now_ms() - t0) / 1000.0;
     leave_all(bots);
     tc_net_stop(&net);

@@ -15,7 +15,7 @@ static void usage(FILE *f)
                "       testclient --bots N --duration S [--ramp R] [--move-hz F] [--chat-hz F]\n"
                "                  [--ping-hz F] [--host H] [--port P]\n"
                "                  [--spread [--zones 1,2,3] [--spread-radius 100]]\n"
-               "                  [--status-interval S]\n"
+               "                  [--status-interval S] [--threads T]\n"
                "\n"
                "Interactive mode reads commands from stdin (a terminal or a pipe) and prints\n"
                "server events as they arrive. At end of input it waits briefly for pending\n"
@@ -43,6 +43,9 @@ static void usage(FILE *f)
                "each registers (open registration) or logs in (the name exists), gets a\n"
                "ticket for --shard (default the first healthy shard) and enters with it.\n"
                "Password: --password-file, else \"" TC_BOT_PASSWORD "\" (dev shards only).\n"
+               "--threads T: T I/O threads (default 1) and max(2, T) handler workers; the\n"
+               "status lines and the summary show the testclient's own CPU and warn when it\n"
+               "is likely the limit of the run.\n"
                "\n"
                "  --host H         server address (default 127.0.0.1)\n"
                "  --port P         server port (default 7777)\n"
@@ -144,6 +147,8 @@ static int parse_opt(tc_opts_t *o, const char *k, const char *v)
         o->status_s = d;
     else if (!strcmp(k, "--spread-radius") && parse_num(v, 0, 10000, &d) == 0)
         o->spread_radius = d;
+    else if (!strcmp(k, "--threads") && parse_num(v, 1, 64, &d) == 0)
+        o->threads = (int)d;
     else if (!strcmp(k, "--proto-hash"))
         o->proto_hash = strtoull(v, NULL, 16);
     else if (!strcmp(k, "--keepalive") && parse_num(v, 0, 3600000, &d) == 0)
@@ -194,7 +199,8 @@ int main(int argc, char **argv)
                    .login_host = "127.0.0.1",
                    .login_port = 7002,
                    .keepalive_ms = 30000,
-                   .walk_speed = 8};
+                   .walk_speed = 8,
+                   .threads = 1};
     tl_console_init();
     if (argc > 1 && !strcmp(argv[1], "--admin")) /* the operator's console: tc_admin.c */
         return tc_admin_main(argc, argv);

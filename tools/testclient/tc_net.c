@@ -6,10 +6,15 @@
 
 int tc_net_start(tc_net_t *n, int workers)
 {
+    return tc_net_start_io(n, workers, 1);
+}
+
+int tc_net_start_io(tc_net_t *n, int workers, int io_threads)
+{
     memset(n, 0, sizeof *n);
     nc_pool_opts_t po = {.name = "client", .threads = workers};
     nc_queue_opts_t qo = {.name = "client", .max_threads = workers, .capacity = 1u << 20};
-    nc_engine_opts_t eo = {.io_threads = 1, .max_sessions = 70000};
+    nc_engine_opts_t eo = {.io_threads = io_threads, .max_sessions = 70000};
     int rc = nc_pool_create(&po, &n->pool);
     if (rc == 0)
         rc = nc_queue_create(n->pool, &qo, &n->queue);

@@ -92,6 +92,14 @@ static void print_world(const proto_msg_t *m, int quiet_moves)
         tc_printf("- %s left view (%s)\n", name_of(m->despawn.entity_id, tmp, sizeof tmp),
                   m->despawn.reason < 3 ? why[m->despawn.reason] : "?");
         break;
+    case PROTO_T_ENTITY_UPDATES:
+        for (uint16_t i = 0; !quiet_moves && i < m->entity_updates.entries_count; i++) {
+            const proto_entity_update_t *e = &m->entity_updates.entries[i];
+            tc_printf("~ %s moved to (%.1f, %.1f)\n", name_of(e->entity_id, tmp, sizeof tmp),
+                      m->entity_updates.origin.x + e->qx * m->entity_updates.step,
+                      m->entity_updates.origin.y + e->qy * m->entity_updates.step);
+        }
+        break;
     case PROTO_T_MOVE_NOTIFY:
         if (!quiet_moves)
             tc_printf("~ %s moved to (%.1f, %.1f)\n",
