@@ -204,16 +204,20 @@ static void job_login(ajob_t *j)
     int ok = master_verify(found ? row.hash : L->dummy_hash, j->pw, j->pwlen) == 0 && found;
     if (!ok) {
         uint64_t lock_ms = 0, addr_lock = 0, now = nc_now_ms();
-        uint32_t failed = mlock_fail(L->lk_name, j->key, now, &lock_ms);
-        mlock_fail(L->lk_addr, j->addr, now, &addr_lock);
-        /* issue 16: an existing account's counter is shared through the
-         * store (several login servers on one PostgreSQL): the higher of
-         * this process's count and the stored one (not yet forgotten) wins */
-        uint64_t wall = nc_wall_ms();
-        if (found && row.failed >= failed && row.failed < UINT32_MAX &&
-            wall - row.last_failed_ms < L->cfg.lock_forget_ms) {
-            failed = row.failed + 1;
+        uint32_t failed;
+        mlock_fail(L->lk_addr, j->addr, now, &addr_lock); /* per process */
+        if (found) {
+            /* issue 16: an existing account's counter lives in the store,
+             * so login servers sharing one PostgreSQL share it (and a
+             * success on any of them clears it); a stored count with no
+             * failure for lockout_forget_ms starts over */
+            uint64_t wall = nc_wall_ms();
+            int live = row.failed > 0 && wall >= row.last_failed_ms &&
+                       wall - row.last_failed_ms < L->cfg.lock_forget_ms;
+            failed = live && row.failed < UINT32_MAX ? row.failed + 1 : live ? row.failed : 1;
             lock_ms = lock_for(&L->cfg, failed);
+        } else {
+            failed = mlock_fail(L->lk_name, j->key, now, &lock_ms); /* unknown names */
         }
         /* an unknown name runs the same UPDATE on id 0 (no such row), so
          * the database time does not tell the two apart either */
