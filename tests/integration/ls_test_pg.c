@@ -37,6 +37,19 @@ typedef struct ls_s {
     int login_port;
 } ls_t;
 
+/* Login servers still running: a failed assertion skips a test's ls_stop,
+ * so the per-test teardown stops and removes what is left. */
+static ls_t *g_live[4];
+
+static void track(ls_t *m, int on)
+{
+    for (int i = 0; i < 4; i++)
+        if (on ? !g_live[i] : g_live[i] == m) {
+            g_live[i] = on ? m : NULL;
+            return;
+        }
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -83,6 +96,7 @@ static void ls_launch(ls_t *m)
                           "--insecure-no-link-auth",
                           NULL};
     assert_int_equal(tl_proc_start(&m->p, argv, 0), 0);
+    track(m, 1);
     long r = tl_proc_wait_for(&m->p, "READY port=", 0, DEADLINE_MS);
     if (r < 0)
         fprintf(stderr, "masterserver output:\n%s\n", m->p.out);
@@ -99,6 +113,7 @@ static void ls_start(ls_t *m, const char *url, const char *extra)
 
 static void ls_stop(ls_t *m)
 {
+    track(m, 0);
     assert_int_equal(tl_proc_stop(&m->p, 15, DEADLINE_MS), 0);
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", m->dir);
@@ -153,6 +168,22 @@ static int group_setup(void **state)
     return pg_cluster_start(&g_pg);
 }
 
+static int test_teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 4; i++)
+        if (g_live[i]) {
+            ls_t *m = g_live[i];
+            g_live[i] = NULL;
+            tl_proc_stop(&m->p, 9, DEADLINE_MS);
+            char cmd[160];
+            snprintf(cmd, sizeof cmd, "rm -rf '%s'", m->dir);
+            if (system(cmd) != 0)
+                fprintf(stderr, "could not remove %s\n", m->dir);
+        }
+    return 0;
+}
+
 static int group_teardown(void **state)
 {
     (void)state;
@@ -181,6 +212,7 @@ static void test_account_created_on_ls1_logs_in_on_ls2(void **state)
     assert_int_equal(login_once(&a, "bob", PW, &r1), 0);
     assert_int_not_equal(r1.account_id, r2.account_id);
     /* a restarted login server keeps the accounts (they are in PostgreSQL) */
+    track(&a, 0);
     assert_int_equal(tl_proc_stop(&a.p, 15, DEADLINE_MS), 0);
     ls_launch(&a);
     assert_int_equal(login_once(&a, "Alice", PW, NULL), 0);
@@ -299,9 +331,9 @@ static void test_postgres_killed_during_logins(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_account_created_on_ls1_logs_in_on_ls2),
-        cmocka_unit_test(test_wrong_password_and_lockout_shared),
-        cmocka_unit_test(test_postgres_killed_during_logins),
+        cmocka_unit_test_teardown(test_account_created_on_ls1_logs_in_on_ls2, test_teardown),
+        cmocka_unit_test_teardown(test_wrong_password_and_lockout_shared, test_teardown),
+        cmocka_unit_test_teardown(test_postgres_killed_during_logins, test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
