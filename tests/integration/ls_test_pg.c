@@ -216,8 +216,41 @@ static void test_account_created_on_ls1_logs_in_on_ls2(void **state)
     assert_int_equal(tl_proc_stop(&a.p, 15, DEADLINE_MS), 0);
     ls_launch(&a);
     assert_int_equal(login_once(&a, "Alice", PW, NULL), 0);
+    /* the password came from the passfile named in the URL; never logged */
+    assert_null(strstr(a.p.out, g_pg.password));
+    assert_null(strstr(b.p.out, g_pg.password));
     ls_stop(&a);
     ls_stop(&b);
+}
+
+/* No password file: PostgreSQL refuses, the login server stops at start
+ * with the reason (exit 1) instead of serving without its store. */
+static void test_start_refused_without_the_password(void **state)
+{
+    (void)state;
+    char url[256];
+    snprintf(url, sizeof url,
+             "host=127.0.0.1 port=%d user=test dbname=postgres passfile=/nonexistent", g_pg.port);
+    ls_t m;
+    ls_prepare(&m, url, NULL);
+    const char *argv[] = {MASTERSERVER_BIN,
+                          "--port",
+                          "0",
+                          "--login-port",
+                          "0",
+                          "--db",
+                          m.db,
+                          "--config",
+                          m.cfg,
+                          "--insecure-no-link-auth",
+                          NULL};
+    assert_int_equal(tl_proc_start(&m.p, argv, 0), 0);
+    assert_int_equal(tl_proc_wait_exit(&m.p, DEADLINE_MS), 1);
+    assert_non_null(strstr(m.p.out, "cannot connect"));
+    assert_null(strstr(m.p.out, "READY"));
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", m.dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 static void test_wrong_password_and_lockout_shared(void **state)
@@ -332,6 +365,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_account_created_on_ls1_logs_in_on_ls2, test_teardown),
+        cmocka_unit_test(test_start_refused_without_the_password),
         cmocka_unit_test_teardown(test_wrong_password_and_lockout_shared, test_teardown),
         cmocka_unit_test_teardown(test_postgres_killed_during_logins, test_teardown),
     };

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <grp.h>
 #include <libpq-fe.h>
@@ -126,6 +127,21 @@ static void dump_log(const pg_cluster_t *pc)
         fclose(f);
 }
 
+/* text and a newline into a new file, mode 0600, owned by uid/gid (-1:
+ * the current user).  0 or -1. */
+static int write_private(const char *path, const char *text, int uid, int gid)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return -1;
+    size_t n = strlen(text);
+    int ok = write(fd, text, n) == (ssize_t)n && write(fd, "\n", 1) == 1;
+    if (uid >= 0 && fchown(fd, (uid_t)uid, (gid_t)gid) != 0)
+        ok = 0;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
 static int launch(pg_cluster_t *pc)
 {
     char data[96], port[16];
@@ -196,13 +212,52 @@ int pg_cluster_start(pg_cluster_t *pc)
     }
     find_bindir(pc);
     pc->port = free_port();
-    snprintf(pc->url, sizeof pc->url, "host=127.0.0.1 port=%d user=test dbname=postgres", pc->port);
-    char data[96];
+    snprintf(pc->url, sizeof pc->url,
+             "host=127.0.0.1 port=%d user=test dbname=postgres passfile=%s/pgpass", pc->port,
+             pc->dir);
+    /* the password: random, into initdb's --pwfile (removed after) and the
+     * libpq password file the URLs name */
+    unsigned char rnd[16] = {0};
+    FILE *ur = fopen("/dev/urandom", "rb");
+    size_t got = ur ? fread(rnd, 1, sizeof rnd, ur) : 0;
+    if (ur)
+        fclose(ur);
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(pc->password + 2 * i, 3, "%02x", rnd[i]);
+    char pwfile[96], passfile[96];
+    snprintf(pwfile, sizeof pwfile, "%s/initdb.pw", pc->dir);
+    snprintf(passfile, sizeof passfile, "%s/pgpass", pc->dir);
+    if (got != sizeof rnd || write_private(pwfile, pc->password, pc->uid, pc->gid) != 0) {
+        fprintf(stderr, "pg_cluster: cannot make a password file in %s\n", pc->dir);
+        pg_cluster_stop(pc);
+        return -1;
+    }
+    char line[128];
+    snprintf(line, sizeof line, "127.0.0.1:%d:*:test:%s", pc->port, pc->password);
+    if (write_private(passfile, line, -1, -1) != 0) {
+        fprintf(stderr, "pg_cluster: cannot write %s\n", passfile);
+        pg_cluster_stop(pc);
+        return -1;
+    }
+    char data[96], pwopt[128];
     snprintf(data, sizeof data, "%s/data", pc->dir);
-    const char *argv[] = {"initdb", "-D", data,   "-U",        "test",        "-A",
-                          "trust",  "-E", "UTF8", "--no-sync", "--no-locale", NULL};
+    snprintf(pwopt, sizeof pwopt, "--pwfile=%s", pwfile);
+    const char *argv[] = {"initdb",
+                          "-D",
+                          data,
+                          "-U",
+                          "test",
+                          "--auth-local=trust",
+                          "--auth-host=scram-sha-256",
+                          pwopt,
+                          "-E",
+                          "UTF8",
+                          "--no-sync",
+                          "--no-locale",
+                          NULL};
     int pid = spawn(pc, argv);
     int st = pid > 0 ? reap(pid, 60000) : -1;
+    unlink(pwfile);
     if (st != 0) {
         fprintf(stderr, "pg_cluster: initdb failed (status %d; bindir '%s')\n", st, pc->bindir);
         dump_log(pc);
@@ -227,7 +282,8 @@ int pg_cluster_createdb(pg_cluster_t *pc, const char *name, char *out, size_t ca
         fprintf(stderr, "pg_cluster: %s: %s\n", sql, PQerrorMessage(c));
     PQclear(r);
     PQfinish(c);
-    snprintf(out, cap, "host=127.0.0.1 port=%d user=test dbname=%s", pc->port, name);
+    snprintf(out, cap, "host=127.0.0.1 port=%d user=test dbname=%s passfile=%s/pgpass", pc->port,
+             name, pc->dir);
     return ok ? 0 : -1;
 }
 

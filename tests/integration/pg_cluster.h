@@ -2,6 +2,9 @@
  * into a fresh temporary directory, `postgres` on a free 127.0.0.1 port
  * with its Unix socket in the same directory, trust authentication (the
  * cluster lives for one test run and listens on loopback only), fsync off.
+ * The superuser `test` has a random password (scram-sha-256 over TCP,
+ * trust on the Unix socket): the URLs name a libpq password file
+ * (`passfile=DIR/pgpass`, 0600), as a deployment should.
  * When the test runs as root, the cluster runs as the unprivileged user
  * `postgres` (Debian's package creates it) or else `nobody`, which owns the
  * directory.  Binaries: $NC_PG_BINDIR, else the newest
@@ -15,7 +18,8 @@
 typedef struct pg_cluster_s {
     char dir[64]; /* temp dir: data/ and the socket */
     char bindir[256];
-    char url[256]; /* conninfo of the "postgres" database over TCP */
+    char url[256];     /* conninfo of the "postgres" database over TCP */
+    char password[40]; /* the superuser's (only in DIR/pgpass and here) */
     int port;
     int pid;      /* the postmaster, or 0 when stopped */
     int uid, gid; /* the user it runs as (-1: the current one) */
