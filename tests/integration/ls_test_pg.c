@@ -356,6 +356,11 @@ static void test_postgres_killed_during_logins(void **state)
     /* the registration answered TRY_LATER was not made */
     assert_int_equal(login_once(&a, "frank", PW, NULL), PROTO_ERR_AUTH_FAILED);
     assert_int_equal(reg_once(&a, "frank", PW, NULL), 0);
+    /* PostgreSQL restarted while the login server was idle: its connection
+     * is stale; the next login reconnects at once and succeeds */
+    assert_int_equal(pg_cluster_kill(&g_pg), 0);
+    assert_int_equal(pg_cluster_restart(&g_pg), 0);
+    assert_int_equal(login_once(&a, "erin", PW, NULL), 0);
     assert_true(tl_proc_wait_for(&a.p, "postgres connection lost", 0, DEADLINE_MS) > 0);
     assert_true(tl_proc_wait_for(&a.p, "postgres connection restored", 0, DEADLINE_MS) > 0);
     ls_stop(&a);

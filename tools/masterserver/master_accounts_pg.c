@@ -176,27 +176,38 @@ static int ensure(pg_t *a)
 
 /* Runs sql with text parameters; caller holds mu.  Returns the result when
  * its status is `want`, else NULL (logged; a broken connection is dropped
- * and the back-off starts). */
+ * and the back-off starts).  A connection found broken on an idempotent
+ * statement (every one but the INSERT of a new account, whose outcome would
+ * be unknown) is replaced at once and the statement sent once more, so the
+ * first login after PostgreSQL restarted does not fail on the stale
+ * connection. */
 static PGresult *run(pg_t *a, const char *sql, int n, const char *const *params,
-                     ExecStatusType want)
+                     ExecStatusType want, int idempotent)
 {
-    if (!ensure(a))
-        return NULL;
-    PGresult *r = PQexecParams(a->c, sql, n, NULL, params, NULL, NULL, 0);
-    if (r && PQresultStatus(r) == want)
-        return r;
-    if (PQstatus(a->c) != CONNECTION_OK) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!ensure(a))
+            return NULL;
+        PGresult *r = PQexecParams(a->c, sql, n, NULL, params, NULL, NULL, 0);
+        if (r && PQresultStatus(r) == want)
+            return r;
+        if (PQstatus(a->c) == CONNECTION_OK) {
+            nc_log(NC_LOG_ERROR, "master", "account store: statement failed: %s",
+                   r ? PQresultErrorMessage(r) : PQerrorMessage(a->c));
+            PQclear(r);
+            return NULL;
+        }
+        PQclear(r);
         a->outages++;
         nc_log(NC_LOG_WARN, "master", "account store: postgres connection lost: %s",
                PQerrorMessage(a->c));
         PQfinish(a->c);
         a->c = NULL;
-        a->next_try_ms = nc_now_ms() + a->backoff_ms;
-    } else {
-        nc_log(NC_LOG_ERROR, "master", "account store: statement failed: %s",
-               r ? PQresultErrorMessage(r) : PQerrorMessage(a->c));
+        /* attempt 0 of an idempotent statement: reconnect now (ensure sees
+         * next_try_ms due); otherwise the back-off starts */
+        a->next_try_ms = attempt == 0 && idempotent ? 0 : nc_now_ms() + a->backoff_ms;
+        if (!idempotent)
+            return NULL;
     }
-    PQclear(r);
     return NULL;
 }
 
@@ -223,7 +234,7 @@ static int pg_find(macct_t *base_, const char *name, macct_row_t *out)
                       "SELECT id, name, pw_hash, role, failed_attempts, locked_until, last_failed"
                       " FROM accounts"
                       " WHERE lower(name) = lower($1)",
-                      1, p, PGRES_TUPLES_OK);
+                      1, p, PGRES_TUPLES_OK, 1);
     int rc = r ? PQntuples(r) > 0 : -1;
     if (rc == 1) {
         memset(out, 0, sizeof *out);
@@ -252,7 +263,7 @@ static int pg_insert(macct_t *base_, const char *name, const char *hash, int rol
     PGresult *r = run(a,
                       "INSERT INTO accounts(name, pw_hash, role, created) VALUES($1, $2, $3, $4)"
                       " ON CONFLICT (lower(name)) DO NOTHING RETURNING id",
-                      4, p, PGRES_TUPLES_OK);
+                      4, p, PGRES_TUPLES_OK, 0);
     int rc = !r ? -1 : PQntuples(r) == 1 ? 0 : 1;
     if (rc == 0)
         *id = u64(r, 0, 0);
@@ -264,7 +275,7 @@ static int pg_insert(macct_t *base_, const char *name, const char *hash, int rol
 static int exec_cmd(pg_t *a, const char *sql, int n, const char *const *p)
 {
     pthread_mutex_lock(&a->mu);
-    PGresult *r = run(a, sql, n, p, PGRES_COMMAND_OK);
+    PGresult *r = run(a, sql, n, p, PGRES_COMMAND_OK, 1);
     PQclear(r);
     pthread_mutex_unlock(&a->mu);
     return r ? 0 : -1;
@@ -313,7 +324,7 @@ static int pg_characters(macct_t *base_, uint64_t id, proto_character_ref_t *out
     PGresult *r = run(a,
                       "SELECT shard, name FROM account_characters WHERE account_id = $1"
                       " ORDER BY last_used DESC, shard, name LIMIT $2",
-                      2, p, PGRES_TUPLES_OK);
+                      2, p, PGRES_TUPLES_OK, 1);
     int n = 0;
     for (int i = 0; r && i < PQntuples(r) && n < max; i++, n++) {
         memset(&out[n], 0, sizeof out[n]);
