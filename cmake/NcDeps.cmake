@@ -45,6 +45,9 @@ if(CMAKE_CROSSCOMPILING AND WIN32)
   # while the build links mingw's C99 printf (__USE_MINGW_ANSI_STDIO, set
   # by the toolchain file): the check would be wrong, the Linux build does it.
   add_compile_options(-Wno-format)
+  if(NC_POSTGRES)
+    message(FATAL_ERROR "NC_POSTGRES: libpq is not cross-built for Windows; use -DNC_POSTGRES=OFF")
+  endif()
   return()
 endif()
 # ---- end Windows cross build ----------------------------------------------
@@ -56,3 +59,6 @@ nc_require_pkg(SQLITE3 sqlite3 libsqlite3-dev)
 nc_require_pkg(CJSON libcjson libcjson-dev)
 nc_require_pkg(CMOCKA cmocka libcmocka-dev)
 nc_require_pkg(SODIUM libsodium libsodium-dev)
+if(NC_POSTGRES)
+  nc_require_pkg(LIBPQ libpq libpq-dev)
+endif()

@@ -55,7 +55,8 @@ const char *proto_strerror(int err);
     X(S2S_AUTH_FAILED, 24, "server-to-server authentication failed")                               \
     X(NOT_AUTHENTICATED, 25, "log in to an account first")                                         \
     X(NO_SUCH_SHARD, 26, "no such shard, or it is down")                                           \
-    X(IDLE, 27, "closed for inactivity")
+    X(IDLE, 27, "closed for inactivity")                                                           \
+    X(TRY_LATER, 28, "temporarily unavailable: try again shortly")
 
 enum {
 #define PROTO_X_(name, val, msg) PROTO_ERR_##name = val,

@@ -30,6 +30,7 @@ typedef struct opts_s {
     int accounts, logins, clients, runs, idle_samples;
     int hash_ops, hash_mem_kib; /* 0: the server's defaults */
     int hash_threads;           /* 0: the server's default (1) */
+    const char *accounts_url;   /* --accounts-url: PostgreSQL store (NULL: SQLite) */
 } opts_t;
 
 typedef struct lat_s {
@@ -238,6 +239,8 @@ static int parse(int argc, char **argv, opts_t *o)
             o->runs = atoi(v);
         else if (!strcmp(k, "--idle-samples"))
             o->idle_samples = atoi(v);
+        else if (!strcmp(k, "--accounts-url") && strlen(v) < 1024 && !strpbrk(v, "\"\\"))
+            o->accounts_url = v; /* issue 16: the PostgreSQL account store */
         else
             return -1;
     }
@@ -255,10 +258,14 @@ int main(int argc, char **argv)
                 "usage: login_burst --master PATH/masterserver [--hash-ops T --hash-mem-kib M]\n"
                 "                   [--hash-threads N] [--accounts 100] [--logins 1000]\n"
                 "                   [--clients 32] [--runs 5]\n"
-                "                   [--idle-samples 1000]\n");
+                "                   [--idle-samples 1000] [--accounts-url LIBPQ-URL]\n");
         return 2;
     }
-    char dir[] = "/tmp/login_burst_XXXXXX", db[64], cfg[64], json[256], cost[128] = "";
+    char dir[] = "/tmp/login_burst_XXXXXX", db[64], cfg[64], json[1536], cost[128] = "";
+    char store[1100] = "";
+    if (o.accounts_url)
+        snprintf(store, sizeof store, ", \"driver\": \"postgres\", \"url\": \"%s\"",
+                 o.accounts_url);
     if (!mkdtemp(dir))
         return 1;
     snprintf(db, sizeof db, "%s/m.db", dir);
@@ -270,8 +277,8 @@ int main(int argc, char **argv)
         snprintf(cost, sizeof cost, ", \"hash_ops\": %d, \"hash_mem_kib\": %d", o.hash_ops,
                  o.hash_mem_kib);
     snprintf(json, sizeof json,
-             "{\"login\": {\"packets_per_s\": 0}, \"accounts\": {\"hash_queue\": 256%s%s}}", cost,
-             threads);
+             "{\"login\": {\"packets_per_s\": 0}, \"accounts\": {\"hash_queue\": 256%s%s%s}}", cost,
+             threads, store);
     FILE *f = fopen(cfg, "w");
     if (!f || fputs(json, f) < 0 || fclose(f) != 0)
         return 1;

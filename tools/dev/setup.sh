@@ -7,6 +7,8 @@ PKGS=(build-essential cmake pkg-config git clang clang-format libclang-rt-14-dev
       libsqlite3-dev libcjson-dev libcmocka-dev libsodium-dev libuv1-dev prometheus)
 # the /status page's browser test (gs_test_status_page): ~120 MB, ~16 s here
 PKGS+=(chromium)
+# issue 16: the PostgreSQL account store (libpq) and the real server its tests start
+PKGS+=(libpq-dev postgresql)
 PKGS+=("$@")
 
 missing=()

@@ -3,7 +3,7 @@
  * Argon2id password hashes (libsodium crypto_pwhash_str).  One connection
  * behind a mutex: every statement is short; the slow part, hashing, runs
  * outside it (see master_login.c). */
-#include "master_auth.h"
+#include "master_store.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -27,7 +27,8 @@ enum {
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-    [ST_FIND] = "SELECT id, name, pw_hash, role, failed_attempts, locked_until FROM accounts"
+    [ST_FIND] = "SELECT id, name, pw_hash, role, failed_attempts, locked_until, last_failed"
+                " FROM accounts"
                 " WHERE name = ?1",
     [ST_INSERT] = "INSERT INTO accounts(name, pw_hash, role, created) VALUES(?1, ?2, ?3, ?4)"
                   " ON CONFLICT(name) DO NOTHING",
@@ -35,7 +36,8 @@ static const char *const stmt_sql[ST_COUNT] = {
               " WHERE id = ?1",
     [ST_OK_REHASH] = "UPDATE accounts SET last_login = ?2, failed_attempts = 0, locked_until = 0,"
                      " pw_hash = ?3 WHERE id = ?1",
-    [ST_FAILED] = "UPDATE accounts SET failed_attempts = ?2, locked_until = ?3 WHERE id = ?1",
+    [ST_FAILED] = "UPDATE accounts SET failed_attempts = ?2, locked_until = ?3, last_failed = ?4"
+                  " WHERE id = ?1",
     [ST_CHARS] = "SELECT shard, name FROM account_characters WHERE account_id = ?1"
                  " ORDER BY last_used DESC, rowid DESC LIMIT ?2",
     [ST_CHAR_USE] = "INSERT INTO account_characters(account_id, shard, name, last_used)"
@@ -48,7 +50,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 
 /* Migration i brings user_version from i to i + 1; append, never edit.
  * Times are unix milliseconds. */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 static const char *const migrations[SCHEMA_VERSION] = {
     "CREATE TABLE accounts("
     " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
@@ -59,13 +61,20 @@ static const char *const migrations[SCHEMA_VERSION] = {
     " account_id INTEGER NOT NULL REFERENCES accounts(id), shard TEXT NOT NULL,"
     " name TEXT NOT NULL, last_used INTEGER NOT NULL,"
     " PRIMARY KEY(account_id, shard, name));",
+    /* 2 (issue 16): when the stored failure count last grew, so a count
+     * shared between login servers is forgotten like the in-memory one */
+    "ALTER TABLE accounts ADD COLUMN last_failed INTEGER NOT NULL DEFAULT 0;",
 };
 
-struct macct_s {
+typedef struct sq_s {
+    macct_t base; /* first: the driver table */
     pthread_mutex_t mu;
     sqlite3 *h;
     sqlite3_stmt *st[ST_COUNT];
-};
+} sq_t;
+
+static const macct_ops_t sq_ops;
+static void sq_close(macct_t *base_);
 
 /* ---- names, passwords, hashes --------------------------------------------- */
 
@@ -138,9 +147,9 @@ static int migrate(sqlite3 *h, char *err, size_t errlen)
     return 0;
 }
 
-int macct_open(const char *path, macct_t **out, char *err, size_t errlen)
+int macct_sqlite_open(const char *path, macct_t **out, char *err, size_t errlen)
 {
-    macct_t *a = calloc(1, sizeof *a);
+    sq_t *a = calloc(1, sizeof *a);
     if (!a) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -151,7 +160,7 @@ int macct_open(const char *path, macct_t **out, char *err, size_t errlen)
         goto fail;
     if (sqlite3_db_readonly(a->h, "main") == 1) {
         snprintf(err, errlen, "%s is read-only; the login server needs to write it", path);
-        macct_close(a);
+        sq_close(&a->base);
         return -1;
     }
     sqlite3_busy_timeout(a->h, 5000);
@@ -161,7 +170,7 @@ int macct_open(const char *path, macct_t **out, char *err, size_t errlen)
                      NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
     if (migrate(a->h, err, errlen) != 0) {
-        macct_close(a);
+        sq_close(&a->base);
         return -1;
     }
     what = "prepare";
@@ -170,16 +179,18 @@ int macct_open(const char *path, macct_t **out, char *err, size_t errlen)
             SQLITE_OK)
             goto fail;
     sqlite3_busy_timeout(a->h, 1000);
-    *out = a;
+    a->base.ops = &sq_ops;
+    *out = &a->base;
     return 0;
 fail:
     snprintf(err, errlen, "%s %s: %s", what, path, a->h ? sqlite3_errmsg(a->h) : "?");
-    macct_close(a);
+    sq_close(&a->base);
     return -1;
 }
 
-void macct_close(macct_t *a)
+static void sq_close(macct_t *base_)
 {
+    sq_t *a = (sq_t *)base_;
     if (!a)
         return;
     for (int i = 0; i < ST_COUNT; i++)
@@ -206,8 +217,9 @@ static int run_locked(sqlite3_stmt *s)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int macct_find(macct_t *a, const char *name, macct_row_t *out)
+static int sq_find(macct_t *base_, const char *name, macct_row_t *out)
 {
+    sq_t *a = (sq_t *)base_;
     pthread_mutex_lock(&a->mu);
     sqlite3_stmt *s = a->st[ST_FIND];
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
@@ -223,6 +235,7 @@ int macct_find(macct_t *a, const char *name, macct_row_t *out)
         out->role = sqlite3_column_int(s, 3);
         out->failed = (uint32_t)sqlite3_column_int64(s, 4);
         out->locked_until_ms = (uint64_t)sqlite3_column_int64(s, 5);
+        out->last_failed_ms = (uint64_t)sqlite3_column_int64(s, 6);
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -230,8 +243,9 @@ int macct_find(macct_t *a, const char *name, macct_row_t *out)
     return found ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-int macct_insert(macct_t *a, const char *name, const char *hash, int role, uint64_t *id)
+static int sq_insert(macct_t *base_, const char *name, const char *hash, int role, uint64_t *id)
 {
+    sq_t *a = (sq_t *)base_;
     pthread_mutex_lock(&a->mu);
     sqlite3_stmt *s = a->st[ST_INSERT];
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
@@ -246,8 +260,9 @@ int macct_insert(macct_t *a, const char *name, const char *hash, int role, uint6
     return rc < 0 ? -1 : changed ? 0 : 1;
 }
 
-int macct_login_ok(macct_t *a, uint64_t id, const char *new_hash)
+static int sq_login_ok(macct_t *base_, uint64_t id, const char *new_hash)
 {
+    sq_t *a = (sq_t *)base_;
     pthread_mutex_lock(&a->mu);
     sqlite3_stmt *s = a->st[new_hash ? ST_OK_REHASH : ST_OK];
     sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
@@ -259,21 +274,24 @@ int macct_login_ok(macct_t *a, uint64_t id, const char *new_hash)
     return rc;
 }
 
-int macct_login_failed(macct_t *a, uint64_t id, uint32_t failed, uint64_t locked_until_ms)
+static int sq_login_failed(macct_t *base_, uint64_t id, uint32_t failed, uint64_t locked_until_ms)
 {
+    sq_t *a = (sq_t *)base_;
     pthread_mutex_lock(&a->mu);
     sqlite3_stmt *s = a->st[ST_FAILED];
     sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)failed);
     sqlite3_bind_int64(s, 3,
                        (sqlite3_int64)(locked_until_ms > INT64_MAX ? INT64_MAX : locked_until_ms));
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)wall_ms());
     int rc = run_locked(s);
     pthread_mutex_unlock(&a->mu);
     return rc;
 }
 
-int macct_characters(macct_t *a, uint64_t id, proto_character_ref_t *out, int max)
+static int sq_characters(macct_t *base_, uint64_t id, proto_character_ref_t *out, int max)
 {
+    sq_t *a = (sq_t *)base_;
     pthread_mutex_lock(&a->mu);
     sqlite3_stmt *s = a->st[ST_CHARS];
     sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
@@ -293,8 +311,10 @@ int macct_characters(macct_t *a, uint64_t id, proto_character_ref_t *out, int ma
     return n;
 }
 
-int macct_character_used(macct_t *a, uint64_t id, const char *shard, const char *name, int keep)
+static int sq_character_used(macct_t *base_, uint64_t id, const char *shard, const char *name,
+                             int keep)
 {
+    sq_t *a = (sq_t *)base_;
     pthread_mutex_lock(&a->mu);
     sqlite3_stmt *s = a->st[ST_CHAR_USE];
     sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
@@ -310,4 +330,80 @@ int macct_character_used(macct_t *a, uint64_t id, const char *shard, const char 
     }
     pthread_mutex_unlock(&a->mu);
     return rc;
+}
+
+static int sq_available(macct_t *a)
+{
+    (void)a;
+    return 1;
+}
+
+static const macct_ops_t sq_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .find = sq_find,
+    .insert = sq_insert,
+    .login_ok = sq_login_ok,
+    .login_failed = sq_login_failed,
+    .characters = sq_characters,
+    .character_used = sq_character_used,
+    .available = sq_available,
+};
+
+/* ---- the driver-neutral entry points ------------------------------------------ */
+
+int macct_open(const char *driver, const char *target, macct_t **out, char *err, size_t errlen)
+{
+    if (!driver || !strcmp(driver, "sqlite"))
+        return macct_sqlite_open(target, out, err, errlen);
+    if (!strcmp(driver, "postgres"))
+        return macct_pg_open(target, out, err, errlen);
+    snprintf(err, errlen, "accounts.driver '%s': expected \"sqlite\" or \"postgres\"", driver);
+    return -1;
+}
+
+void macct_close(macct_t *a)
+{
+    if (a)
+        a->ops->close(a);
+}
+
+const char *macct_driver(const macct_t *a)
+{
+    return a->ops->name;
+}
+
+int macct_available(macct_t *a)
+{
+    return a->ops->available(a);
+}
+
+int macct_find(macct_t *a, const char *name, macct_row_t *out)
+{
+    return a->ops->find(a, name, out);
+}
+
+int macct_insert(macct_t *a, const char *name, const char *hash, int role, uint64_t *id)
+{
+    return a->ops->insert(a, name, hash, role, id);
+}
+
+int macct_login_ok(macct_t *a, uint64_t id, const char *new_hash)
+{
+    return a->ops->login_ok(a, id, new_hash);
+}
+
+int macct_login_failed(macct_t *a, uint64_t id, uint32_t failed, uint64_t locked_until_ms)
+{
+    return a->ops->login_failed(a, id, failed, locked_until_ms);
+}
+
+int macct_characters(macct_t *a, uint64_t id, proto_character_ref_t *out, int max)
+{
+    return a->ops->characters(a, id, out, max);
+}
+
+int macct_character_used(macct_t *a, uint64_t id, const char *shard, const char *name, int keep)
+{
+    return a->ops->character_used(a, id, shard, name, keep);
 }

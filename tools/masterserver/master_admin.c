@@ -69,7 +69,8 @@ int master_add_account(const char *db, const master_auth_cfg_t *c, const char *n
     pa_wipe(pw, sizeof pw);
     macct_t *a = NULL;
     char err[512];
-    if (hrc != 0 || macct_open(db, &a, err, sizeof err) != 0) {
+    if (hrc != 0 || macct_open(c->db_driver, !strcmp(c->db_driver, "postgres") ? c->db_url : db, &a,
+                               err, sizeof err) != 0) {
         fprintf(stderr, "masterserver: %s\n", hrc ? "password hashing failed (memory?)" : err);
         return 1;
     }

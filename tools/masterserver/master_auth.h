@@ -34,6 +34,8 @@ typedef struct master_auth_cfg_s {
     uint32_t login_rate;       /* login.packets_per_s */
     uint32_t login_per_addr;   /* login.max_sessions_per_address (0 = off) */
     uint32_t registry_threads; /* login.worker_threads: login + registry workers */
+    char db_driver[16];        /* accounts.driver: "sqlite" (default) or "postgres" */
+    char db_url[1024];         /* accounts.url: libpq conninfo / URL (postgres only) */
 } master_auth_cfg_t;
 
 void master_auth_cfg_defaults(master_auth_cfg_t *c);
@@ -65,10 +67,20 @@ typedef struct macct_row_s {
     char hash[MASTER_HASH_MAX];
     uint32_t failed;
     uint64_t locked_until_ms; /* wall clock */
+    uint64_t last_failed_ms;  /* wall clock of the last counted failure (schema 2) */
 } macct_row_t;
 
-int macct_open(const char *path, macct_t **out, char *err, size_t errlen);
+/* driver "sqlite" (target: a file path) or "postgres" (target: a libpq
+ * conninfo string or URL; needs NC_POSTGRES).  NULL driver = "sqlite".
+ * A PostgreSQL store that cannot connect at start fails here; once open, a
+ * lost connection makes the calls below return -1 (fast, while a back-off
+ * runs) until a reconnect succeeds. */
+int macct_open(const char *driver, const char *target, macct_t **out, char *err, size_t errlen);
 void macct_close(macct_t *a);
+const char *macct_driver(const macct_t *a);
+/* 1 if the store is reachable now (a -1 from a call below was an outage,
+ * not a bad row); the SQLite driver always is. */
+int macct_available(macct_t *a);
 /* 1 found, 0 not found, -1 database error. */
 int macct_find(macct_t *a, const char *name, macct_row_t *out);
 /* 0 created (*id set), 1 the name is taken, -1 database error. */

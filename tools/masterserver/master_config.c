@@ -67,6 +67,7 @@ void master_auth_cfg_defaults(master_auth_cfg_t *c)
         .login_rate = 20,
         .login_per_addr = 0,
         .registry_threads = 2,
+        .db_driver = "sqlite",
     };
 }
 
@@ -90,11 +91,42 @@ static int apply(master_auth_cfg_t *c, const key_t_ *k, const cJSON *v, char *er
     return 0;
 }
 
+/* accounts.driver / accounts.url: the only string keys.  1 handled (0 or
+ * -1 in *rc), 0 not one of them. */
+static int string_key(master_auth_cfg_t *c, const cJSON *obj, const cJSON *it, int *rc, char *err,
+                      size_t errlen)
+{
+    if (strcmp(obj->string, "accounts") ||
+        (strcmp(it->string, "driver") && strcmp(it->string, "url")))
+        return 0;
+    int drv = !strcmp(it->string, "driver");
+    char *dst = drv ? c->db_driver : c->db_url;
+    size_t cap = drv ? sizeof c->db_driver : sizeof c->db_url;
+    *rc = -1;
+    if (!cJSON_IsString(it) || strlen(it->valuestring) >= cap)
+        snprintf(err, errlen, "accounts.%s: expected a string shorter than %zu bytes", it->string,
+                 cap);
+    else if (drv && strcmp(it->valuestring, "sqlite") && strcmp(it->valuestring, "postgres"))
+        snprintf(err, errlen, "accounts.driver: expected \"sqlite\" or \"postgres\", not \"%s\"",
+                 it->valuestring);
+    else {
+        snprintf(dst, cap, "%s", it->valuestring);
+        *rc = 0;
+    }
+    return 1;
+}
+
 static int section(master_auth_cfg_t *c, const cJSON *obj, char *err, size_t errlen)
 {
     const cJSON *it;
     cJSON_ArrayForEach(it, obj)
     {
+        int src = 0;
+        if (string_key(c, obj, it, &src, err, errlen)) {
+            if (src != 0)
+                return -1;
+            continue;
+        }
         const key_t_ *k = NULL;
         for (size_t i = 0; i < sizeof keys / sizeof keys[0] && !k; i++)
             if (!strcmp(keys[i].section, obj->string) && !strcmp(keys[i].name, it->string))
@@ -158,6 +190,10 @@ int master_auth_cfg_load(master_auth_cfg_t *c, const char *path, char *err, size
             }
         }
     cJSON_Delete(root);
+    if (rc == 0 && !strcmp(c->db_driver, "postgres") && !c->db_url[0]) {
+        snprintf(err, errlen, "accounts.driver \"postgres\" needs accounts.url (a libpq URL)");
+        rc = -1;
+    }
     if (rc == 0 && c->lock_max_ms < c->lock_base_ms) {
         snprintf(err, errlen, "accounts.lockout_max_ms is below accounts.lockout_base_ms");
         rc = -1;

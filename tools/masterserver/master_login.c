@@ -167,13 +167,32 @@ static int character_ok(const char *n)
 
 /* ---- the auth job (runs on the "auth" queue) --------------------------------- */
 
+/* The answer to a store call that returned -1: TRY_LATER while the store
+ * is unreachable (PostgreSQL down: the driver reconnects with back-off),
+ * INTERNAL for any other database error. */
+static int16_t store_error(master_login_t *L)
+{
+    return macct_available(L->acct) ? PROTO_ERR_INTERNAL : PROTO_ERR_TRY_LATER;
+}
+
+/* The lock a name with `failed` failures gets (mlock_fail's rule). */
+static uint64_t lock_for(const master_auth_cfg_t *c, uint32_t failed)
+{
+    if (failed < c->lock_account)
+        return 0;
+    uint64_t lock = c->lock_base_ms;
+    for (uint32_t i = 0; i < failed - c->lock_account && lock < c->lock_max_ms; i++)
+        lock *= 2;
+    return lock > c->lock_max_ms ? c->lock_max_ms : lock;
+}
+
 static void job_login(ajob_t *j)
 {
     master_login_t *L = j->L;
     macct_row_t row;
     int found = macct_find(L->acct, j->name, &row);
     if (found < 0) {
-        j->res.code = PROTO_ERR_INTERNAL;
+        j->res.code = store_error(L);
         return;
     }
     if (found && row.locked_until_ms > nc_wall_ms()) { /* a lock that survived a restart */
@@ -185,8 +204,21 @@ static void job_login(ajob_t *j)
     int ok = master_verify(found ? row.hash : L->dummy_hash, j->pw, j->pwlen) == 0 && found;
     if (!ok) {
         uint64_t lock_ms = 0, addr_lock = 0, now = nc_now_ms();
-        uint32_t failed = mlock_fail(L->lk_name, j->key, now, &lock_ms);
-        mlock_fail(L->lk_addr, j->addr, now, &addr_lock);
+        uint32_t failed;
+        mlock_fail(L->lk_addr, j->addr, now, &addr_lock); /* per process */
+        if (found) {
+            /* issue 16: an existing account's counter lives in the store,
+             * so login servers sharing one PostgreSQL share it (and a
+             * success on any of them clears it); a stored count with no
+             * failure for lockout_forget_ms starts over */
+            uint64_t wall = nc_wall_ms();
+            int live = row.failed > 0 && wall >= row.last_failed_ms &&
+                       wall - row.last_failed_ms < L->cfg.lock_forget_ms;
+            failed = live && row.failed < UINT32_MAX ? row.failed + 1 : live ? row.failed : 1;
+            lock_ms = lock_for(&L->cfg, failed);
+        } else {
+            failed = mlock_fail(L->lk_name, j->key, now, &lock_ms); /* unknown names */
+        }
         /* an unknown name runs the same UPDATE on id 0 (no such row), so
          * the database time does not tell the two apart either */
         macct_login_failed(L->acct, found ? row.id : 0, failed,
@@ -199,7 +231,7 @@ static void job_login(ajob_t *j)
         master_needs_rehash(&L->cfg, row.hash) && master_hash(&L->cfg, j->pw, j->pwlen, fresh) == 0;
     mlock_reset(L->lk_name, j->key);
     if (macct_login_ok(L->acct, row.id, rehash ? fresh : NULL) != 0) {
-        j->res.code = PROTO_ERR_INTERNAL;
+        j->res.code = store_error(L); /* not confirmed: not a login */
         return;
     }
     j->res.account_id = row.id;
@@ -218,7 +250,7 @@ static void job_register(ajob_t *j)
     }
     uint64_t id = 0;
     int rc = macct_insert(j->L->acct, j->name, hash, PA_ROLE_PLAYER, &id);
-    j->res.code = (int16_t)(rc < 0 ? PROTO_ERR_INTERNAL : rc > 0 ? PROTO_ERR_NAME_TAKEN : 0);
+    j->res.code = (int16_t)(rc < 0 ? store_error(j->L) : rc > 0 ? PROTO_ERR_NAME_TAKEN : 0);
     j->res.account_id = id;
     j->res.role = PA_ROLE_PLAYER;
     snprintf(j->account, sizeof j->account, "%s", j->name);

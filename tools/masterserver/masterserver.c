@@ -458,7 +458,8 @@ int main(int argc, char **argv)
         return 2;
     int created = 0;
     if (master_identity_load(a.key_file, &lp.id, &created, err, sizeof err) != 0 ||
-        macct_open(a.db, &lp.acct, err, sizeof err) != 0) {
+        macct_open(lp.cfg.db_driver, !strcmp(lp.cfg.db_driver, "postgres") ? lp.cfg.db_url : a.db,
+                   &lp.acct, err, sizeof err) != 0) {
         fprintf(stderr, "masterserver: %s\n", err);
         return 1;
     }
