@@ -7,6 +7,8 @@ PKGS=(build-essential cmake pkg-config git clang clang-format libclang-rt-14-dev
       libsqlite3-dev libcjson-dev libcmocka-dev libsodium-dev libuv1-dev prometheus)
 # the /status page's browser test (gs_test_status_page): ~120 MB, ~16 s here
 PKGS+=(chromium)
+# issue 16: the Redis chat bus (hiredis's parser) and the real redis-server its tests start
+PKGS+=(libhiredis-dev redis-server)
 PKGS+=("$@")
 
 missing=()
