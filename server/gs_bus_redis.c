@@ -23,7 +23,8 @@
 #define SEP '\x1f'
 #define NAME_MAX_ 33
 #define TEXT_MAX_ 256
-#define RING 1024                /* replies awaited on the command connection */
+#define RING 65536               /* replies awaited on the command connection */
+#define MAX_WHISPERS 1024        /* of those, whispers in flight (each holds its text) */
 #define MAX_CMD 2048             /* one formatted command */
 #define MAX_READER (1024 * 1024) /* unparsed reply bytes: past it, the peer is broken */
 
@@ -34,6 +35,12 @@ typedef struct pend_s {
     nc_sid_t from;
     char sender[NAME_MAX_], text[TEXT_MAX_];
 } pend_t;
+
+/* A reply awaited: what it answers; whispers keep their data aside. */
+typedef struct slot_s {
+    int kind;
+    pend_t *w;
+} slot_t;
 
 typedef struct conn_s {
     gs_bus_t *owner;
@@ -51,7 +58,9 @@ struct gs_bus_s {
     conn_t sub, cmd;
     char ch_global[128], ch_shard[128];
     pthread_mutex_t mu; /* ring + sends on the command connection */
-    pend_t *ring;
+    slot_t *ring;
+    uint32_t whispers; /* slots holding a pend_t, under mu */
+    nc_sid_t ring_sid; /* the command session the ring belongs to, under mu */
     uint32_t head, count;
     atomic_int up, stopping, fenced;
     atomic_uint_fast64_t reconnects, published, received, errors;
@@ -88,13 +97,12 @@ static int resp_format(char *out, size_t cap, int argc, const char *const *argv,
     return (int)n;
 }
 
-static int send_to(gs_bus_t *b, conn_t *c, int argc, const char *const *argv, const size_t *lens)
+static int send_to(gs_bus_t *b, nc_sid_t sid, int argc, const char *const *argv, const size_t *lens)
 {
     char buf[MAX_CMD];
     int n = resp_format(buf, sizeof buf, argc, argv, lens);
     if (n < 0)
         return NC_EMSGSIZE;
-    nc_sid_t sid = c->client ? nc_client_session(c->client) : 0;
     nc_session_t *s = sid ? nc_session_get(b->engine, sid) : NULL;
     if (!s)
         return NC_ECLOSED;
@@ -114,14 +122,28 @@ static int send_in(nc_session_t *s, int argc, const char *const *argv, const siz
 static int cmd_locked(gs_bus_t *b, const pend_t *p, int argc, const char *const *argv,
                       const size_t *lens)
 {
-    if (b->count >= RING)
+    int whisper = p->kind == P_GET || p->kind == P_WPUB;
+    if (b->count >= RING || (whisper && b->whispers >= MAX_WHISPERS))
         return NC_EQFULL;
-    int rc = send_to(b, &b->cmd, argc, argv, lens);
-    if (rc == 0) {
-        b->ring[(b->head + b->count) % RING] = *p;
-        b->count++;
+    slot_t sl = {p->kind, NULL};
+    if (whisper && !(sl.w = malloc(sizeof *sl.w)))
+        return NC_ENOMEM;
+    if (sl.w)
+        *sl.w = *p;
+    /* only on the session whose replies the ring awaits (a new one is
+     * adopted by its on_open, which flushes what the old one awaited) */
+    nc_sid_t sid = b->cmd.client ? nc_client_session(b->cmd.client) : 0;
+    if (!sid || sid != b->ring_sid)
+        return NC_ECLOSED;
+    int rc = send_to(b, sid, argc, argv, lens);
+    if (rc != 0) {
+        free(sl.w);
+        return rc;
     }
-    return rc;
+    b->ring[(b->head + b->count) % RING] = sl;
+    b->count++;
+    b->whispers += whisper;
+    return 0;
 }
 
 static int cmd(gs_bus_t *b, const pend_t *p, int argc, const char *const *argv, const size_t *lens)
@@ -245,19 +267,36 @@ static void whisper_done(gs_bus_t *b, const pend_t *p, int delivered)
         content_whisper_result(w, p->from, p->sender, p->text, delivered);
 }
 
+/* Pops the head slot into p (under mu). */
+static void pop_locked(gs_bus_t *b, pend_t *p)
+{
+    slot_t sl = b->ring[b->head];
+    b->head = (b->head + 1) % RING;
+    b->count--;
+    if (sl.w) {
+        *p = *sl.w;
+        free(sl.w);
+        b->whispers--;
+    } else {
+        p->kind = sl.kind;
+    }
+}
+
 static void cmd_reply(gs_bus_t *b, nc_session_t *s, redisReply *r)
 {
     pend_t p;
     pthread_mutex_lock(&b->mu);
+    if (b->ring_sid != nc_session_id(s)) { /* an old session's late reply */
+        pthread_mutex_unlock(&b->mu);
+        return;
+    }
     if (b->count == 0) {
         pthread_mutex_unlock(&b->mu);
         atomic_fetch_add(&b->errors, 1);
         nc_session_close(s, NC_EINVAL, "unexpected redis reply");
         return;
     }
-    p = b->ring[b->head];
-    b->head = (b->head + 1) % RING;
-    b->count--;
+    pop_locked(b, &p);
     pthread_mutex_unlock(&b->mu);
     if (r->type == REDIS_REPLY_ERROR) {
         atomic_fetch_add(&b->errors, 1);
@@ -305,6 +344,34 @@ static void cmd_reply(gs_bus_t *b, nc_session_t *s, redisReply *r)
     }
 }
 
+/* Empties the ring if it belongs to session `sid` (and hands it to
+ * `adopt`, 0 = nobody); the whispers it awaited are answered "not found". */
+static void flush_ring(gs_bus_t *b, nc_sid_t sid, nc_sid_t adopt)
+{
+    pthread_mutex_lock(&b->mu);
+    if (b->ring_sid != sid && adopt == 0) {
+        pthread_mutex_unlock(&b->mu); /* a newer session owns it already */
+        return;
+    }
+    uint32_t n = 0;
+    pend_t *copy = b->whispers ? malloc((size_t)b->whispers * sizeof *copy) : NULL;
+    while (b->count) {
+        pend_t p;
+        pop_locked(b, &p);
+        if (copy && (p.kind == P_GET || p.kind == P_WPUB))
+            copy[n++] = p;
+    }
+    b->head = 0;
+    b->ring_sid = adopt;
+    pthread_mutex_unlock(&b->mu);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *text = copy[i].text + strlen(copy[i].text) + 1;
+        memmove(copy[i].text, text, strlen(text) + 1);
+        whisper_done(b, &copy[i], 0);
+    }
+    free(copy);
+}
+
 /* ---- handlers shared by both connections ---- */
 
 static void on_open(nc_session_t *s, void *ud)
@@ -334,17 +401,13 @@ static void on_open(nc_session_t *s, void *ud)
     pend_t p = {.kind = P_READY};
     const char *ping[] = {"PING"};
     size_t plens[] = {4};
+    flush_ring(b, 0, nc_session_id(s));
     pthread_mutex_lock(&b->mu);
-    b->head = b->count = 0; /* what the old session awaited was flushed at its close */
-    if (pw[0]) {
-        pend_t a = {.kind = P_IGNORE};
-        if (send_in(s, 2, auth, alens) == 0) {
-            b->ring[0] = a;
-            b->count = 1;
-        }
-    }
-    if (send_in(s, 1, ping, plens) == 0)
-        b->ring[b->count++] = p;
+    /* what the old session awaited was flushed at its close */
+    if (pw[0] && b->count < RING && send_in(s, 2, auth, alens) == 0)
+        b->ring[(b->head + b->count++) % RING] = (slot_t){P_IGNORE, NULL};
+    if (b->count < RING && send_in(s, 1, ping, plens) == 0)
+        b->ring[(b->head + b->count++) % RING] = (slot_t){p.kind, NULL};
     pthread_mutex_unlock(&b->mu);
 }
 
@@ -389,22 +452,8 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     if (c->rd)
         redisReaderFree(c->rd);
     c->rd = NULL;
-    if (c == &b->cmd) { /* what was awaited will not be answered */
-        pthread_mutex_lock(&b->mu);
-        uint32_t n = b->count, h = b->head;
-        pend_t *copy = n ? malloc((size_t)n * sizeof *copy) : NULL;
-        for (uint32_t i = 0; copy && i < n; i++)
-            copy[i] = b->ring[(h + i) % RING];
-        b->head = b->count = 0;
-        pthread_mutex_unlock(&b->mu);
-        for (uint32_t i = 0; copy && i < n; i++)
-            if (copy[i].kind == P_GET || copy[i].kind == P_WPUB) {
-                const char *text = copy[i].text + strlen(copy[i].text) + 1;
-                memmove(copy[i].text, text, strlen(text) + 1);
-                whisper_done(b, &copy[i], 0);
-            }
-        free(copy);
-    }
+    if (c == &b->cmd) /* what was awaited will not be answered */
+        flush_ring(b, nc_session_id(s), 0);
     if (!atomic_load(&b->stopping))
         nc_log(NC_LOG_DEBUG, TAG, "redis %s connection closed (session %llx: %s)", c->what,
                (unsigned long long)nc_session_id(s), why->text);
@@ -445,7 +494,9 @@ static int whisper_hook(void *ud, uint64_t from, const char *sender, const char 
         return NC_EMSGSIZE;
     const char *argv[] = {"GET", key};
     size_t lens[] = {3, (size_t)n};
-    return cmd(b, &p, 2, argv, lens);
+    int rc = cmd(b, &p, 2, argv, lens);
+    nc_log(NC_LOG_DEBUG, TAG, "whisper %s -> %s: presence lookup (%d)", sender, target, rc);
+    return rc;
 }
 
 /* ---- presence ---- */

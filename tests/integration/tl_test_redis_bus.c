@@ -114,13 +114,11 @@ static int start_game(int i, const char *name)
     char port[48], shard[48];
     snprintf(port, sizeof port, "redis.port=%d", redis_port);
     snprintf(shard, sizeof shard, "shard.name=%s", name);
-    const char *extra[] = {"--set", "chat.bus=redis",
-                           "--set", port,
-                           "--set", shard,
-                           "--set", "redis.channel_prefix=t16.",
-                           "--set", "redis.presence_ttl_s=2",
-                           "--set", "redis.presence_refresh_ms=200",
-                           NULL};
+    const char *extra[] = {"--set", "chat.bus=redis", "--set", port, "--set", shard, "--set",
+                           "redis.channel_prefix=t16.", "--set", "redis.presence_ttl_s=2", "--set",
+                           "redis.presence_refresh_ms=200",
+                           /* the whisper retries must not meet the chat flood limit */
+                           "--set", "chat.rate_per_s=100", "--set", "chat.burst=100", NULL};
     gs_proc_init(&game[i]);
     return gs_proc_start(&game[i], extra, DEADLINE_MS);
 }
@@ -186,8 +184,10 @@ static int whisper_until_delivered(gs_client_t *c, const char *target, const cha
         proto_msg_t m;
         for (;;) {
             int r = gs_recv(c, &m, DEADLINE_MS);
-            if (r != 1)
+            if (r != 1) {
+                fprintf(stderr, "whisper to %s: no answer (%d)\n", target, r);
                 return -1;
+            }
             if (m.type == PROTO_T_CHAT_DELIVER && m.chat_deliver.channel == 2 &&
                 strcmp(m.chat_deliver.text, text) == 0)
                 return 0;
@@ -197,6 +197,7 @@ static int whisper_until_delivered(gs_client_t *c, const char *target, const cha
         struct timespec ts = {0, REFRESH_MS * 1000000L / 2};
         nanosleep(&ts, NULL);
     }
+    fprintf(stderr, "whisper to %s: NO_SUCH_PLAYER until the deadline\n", target);
     return -1;
 }
 
