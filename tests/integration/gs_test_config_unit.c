@@ -273,8 +273,10 @@ static void test_chat_bus_keys(void **state)
     const char *bad[] = {"--set", "chat.bus=kafka", NULL};
     assert_int_equal(from_args(&c, bad), -1);
     assert_non_null(strstr(err, "'chat.bus'"));
-    const char *slow[] = {"--set", "chat.bus=redis", "--set", "redis.presence_ttl_s=5", "--set",
-                          "redis.presence_refresh_ms=5000", NULL};
+    const char *slow[] = {"--set", "chat.bus=redis",
+                          "--set", "redis.presence_ttl_s=5",
+                          "--set", "redis.presence_refresh_ms=5000",
+                          NULL};
     assert_int_equal(from_args(&c, slow), -1);
     assert_non_null(strstr(err, "'redis.presence_refresh_ms'"));
 }
