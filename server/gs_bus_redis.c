@@ -62,7 +62,7 @@ struct gs_bus_s {
     uint32_t whispers; /* slots holding a pend_t, under mu */
     nc_sid_t ring_sid; /* the command session the ring belongs to, under mu */
     uint32_t head, count;
-    atomic_int up, stopping, fenced;
+    atomic_int up, stopping, fenced, kicked;
     atomic_uint_fast64_t reconnects, published, received, errors;
     nc_strand_t *timer_strand;
     nc_timer_id_t timer;
@@ -541,10 +541,11 @@ static void presence_key_cmd(gs_bus_t *b, const char *name, int set)
     cmd(b, &p, set ? 5 : 2, argv, lens);
 }
 
-/* SET EX for everyone online, DEL for whoever left since the last refresh. */
-static void presence_job(void *arg)
+/* SET EX for everyone online (full: the periodic refresh) or only for
+ * those new since the last run (a login or logout kicked it), DEL for
+ * whoever left since then. */
+static void presence_run(gs_bus_t *b, int full)
 {
-    gs_bus_t *b = arg;
     if (!atomic_load(&b->cmd.ready) || atomic_load(&b->stopping))
         return;
     names_t cur = {0};
@@ -555,8 +556,12 @@ static void presence_job(void *arg)
     }
     if (cur.n)
         qsort(cur.v, cur.n, sizeof *cur.v, cmp_name);
-    for (size_t i = 0; i < cur.n; i++)
-        presence_key_cmd(b, cur.v[i], 1);
+    for (size_t i = 0, j = 0; i < cur.n; i++) {
+        while (!full && j < b->nprev && strcmp(b->prev[j], cur.v[i]) < 0)
+            j++;
+        if (full || j >= b->nprev || strcmp(b->prev[j], cur.v[i]) != 0)
+            presence_key_cmd(b, cur.v[i], 1);
+    }
     for (size_t i = 0, j = 0; i < b->nprev; i++) {
         while (j < cur.n && strcmp(cur.v[j], b->prev[i]) < 0)
             j++;
@@ -566,6 +571,27 @@ static void presence_job(void *arg)
     free(b->prev);
     b->prev = cur.v;
     b->nprev = cur.n;
+}
+
+static void presence_job(void *arg)
+{
+    presence_run(arg, 1);
+}
+
+static void presence_kick_job(void *arg)
+{
+    gs_bus_t *b = arg;
+    atomic_store(&b->kicked, 0);
+    presence_run(b, 0);
+}
+
+/* content's presence hook (any strand): one kick job pending at most */
+static void presence_hook(void *ud)
+{
+    gs_bus_t *b = ud;
+    if (atomic_exchange(&b->kicked, 1) == 0 &&
+        nc_strand_post(b->timer_strand, presence_kick_job, b) != 0)
+        atomic_store(&b->kicked, 0); /* queue full: the periodic refresh does it */
 }
 
 /* ---- life cycle ---- */
@@ -626,6 +652,7 @@ int gs_bus_start_for_world(nc_engine_t *e, nc_queue_t *control, const gs_bus_cfg
            (unsigned)cfg->port, cfg->prefix);
     content_set_global_chat_hook(world, shout_hook, b);
     content_set_whisper_hook(world, whisper_hook, b);
+    content_set_presence_hook(world, presence_hook, b);
     *out = b;
     return 0;
 }
@@ -635,6 +662,7 @@ void gs_bus_detach_world(gs_bus_t *b)
     if (b && atomic_load(&b->hooked)) {
         content_set_global_chat_hook(b->world, NULL, NULL);
         content_set_whisper_hook(b->world, NULL, NULL);
+        content_set_presence_hook(b->world, NULL, NULL);
         atomic_store(&b->hooked, NULL);
     }
 }

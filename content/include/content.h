@@ -113,6 +113,10 @@ int content_deliver_whisper(content_world_t *w, const char *sender, const char *
 /* Calls fn for each player in the world now (under the registry lock: fn
  * must not call into content); returns how many. */
 size_t content_online_names(content_world_t *w, void (*fn)(void *ud, const char *name), void *ud);
+/* Called (no content lock held; same rules as the hooks above) after a player
+ * entered the world or left it, so a bus can update its presence keys at
+ * once instead of at its next refresh.  NULL unsets. */
+void content_set_presence_hook(content_world_t *w, void (*fn)(void *ud), void *ud);
 
 #define CONTENT_TICK_BUCKETS 10
 extern const double content_tick_bucket_ms[CONTENT_TICK_BUCKETS];

@@ -14,6 +14,22 @@ void content_set_whisper_hook(content_world_t *w, content_whisper_fn fn, void *u
     pthread_mutex_unlock(&w->hook_mu);
 }
 
+void content_set_presence_hook(content_world_t *w, void (*fn)(void *ud), void *ud)
+{
+    pthread_mutex_lock(&w->hook_mu);
+    w->presence_fn = fn;
+    w->presence_ud = ud;
+    pthread_mutex_unlock(&w->hook_mu);
+}
+
+void world_presence_changed(content_world_t *w)
+{
+    pthread_mutex_lock(&w->hook_mu);
+    if (w->presence_fn)
+        w->presence_fn(w->presence_ud);
+    pthread_mutex_unlock(&w->hook_mu);
+}
+
 int world_whisper_elsewhere(content_world_t *w, nc_sid_t from, const char *sender,
                             const char *target, const char *text)
 {

@@ -50,6 +50,8 @@ static void enter_job(void *arg)
     if (ok)
         e->zone_idx = z->idx;
     pthread_mutex_unlock(&w->reg_mu);
+    if (ok && !transfer)
+        world_presence_changed(w); /* issue 16: presence keys of a chat bus */
     free(j);
     if (!ok) {
         world_player_done(w, p);
