@@ -33,6 +33,9 @@ static int redis_port;
 static char redis_bin[512], redis_cli[512];
 static gs_proc_t game[2];
 static gs_client_t alice, bob;
+/* presence settings of the next setup (the slow one proves login/logout
+ * update presence at once, not at the refresh) */
+static const char *ttl_kv = "redis.presence_ttl_s=2", *refresh_kv = "redis.presence_refresh_ms=200";
 
 static uint64_t now_ms(void)
 {
@@ -115,8 +118,7 @@ static int start_game(int i, const char *name)
     snprintf(port, sizeof port, "redis.port=%d", redis_port);
     snprintf(shard, sizeof shard, "shard.name=%s", name);
     const char *extra[] = {"--set", "chat.bus=redis", "--set", port, "--set", shard, "--set",
-                           "redis.channel_prefix=t16.", "--set", "redis.presence_ttl_s=2", "--set",
-                           "redis.presence_refresh_ms=200",
+                           "redis.channel_prefix=t16.", "--set", ttl_kv, "--set", refresh_kv,
                            /* the whisper retries must not meet the chat flood limit */
                            "--set", "chat.rate_per_s=100", "--set", "chat.burst=100", NULL};
     gs_proc_init(&game[i]);
@@ -296,12 +298,50 @@ static void test_redis_down_degrades_then_recovers(void **state)
     expect_chat(&bob, "back again", "alice4", 2);
 }
 
+/* 60 s ttl, 30 s refresh: only the login/logout kick can explain what
+ * happens within the 5 s deadlines below */
+static int setup_slow(void **state)
+{
+    ttl_kv = "redis.presence_ttl_s=60";
+    refresh_kv = "redis.presence_refresh_ms=30000";
+    int rc = setup(state);
+    ttl_kv = "redis.presence_ttl_s=2";
+    refresh_kv = "redis.presence_refresh_ms=200";
+    return rc;
+}
+
+static int wait_has(const char *key, int want)
+{
+    for (uint64_t end = now_ms() + 5000; now_ms() < end;) {
+        if (redis_has(key) == want)
+            return 0;
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+static void test_presence_follows_login_and_logout_at_once(void **state)
+{
+    (void)state;
+    assert_int_equal(gs_login(&alice, game[0].port, "alice5"), 0);
+    assert_int_equal(gs_login(&bob, game[1].port, "bob5"), 0);
+    assert_int_equal(wait_has("t16.presence.bob5", 1), 0);
+    assert_int_equal(whisper_answer(&alice, "bob5", "quick"), 0);
+    expect_chat(&bob, "quick", "alice5", 2);
+    gs_close(&bob);
+    assert_int_equal(wait_has("t16.presence.bob5", 0), 0);
+    assert_int_equal(whisper_answer(&alice, "bob5", "gone"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_shout_and_whisper_cross_shards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_presence_expires_after_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_down_degrades_then_recovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_presence_follows_login_and_logout_at_once, setup_slow,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
