@@ -29,6 +29,10 @@
 #define REFRESH_MS 200
 
 static tl_proc_t redis;
+/* AUTH (test_auth): redis-server --requirepass; each game's password file */
+static const char *redis_pw;
+static const char *game_pw[2];
+static char pw_kv[2][600], pw_dir[64];
 static int redis_port;
 static char redis_bin[512], redis_cli[512];
 static gs_proc_t game[2];
@@ -77,8 +81,14 @@ static int start_redis(void)
 {
     char p[16];
     snprintf(p, sizeof p, "%d", redis_port);
-    const char *argv[] = {redis_bin, "--port",       p,    "--bind",      "127.0.0.1", "--save",
-                          "",        "--appendonly", "no", "--daemonize", "no",        NULL};
+    const char *argv[16] = {redis_bin, "--port",       p,    "--bind",      "127.0.0.1", "--save",
+                            "",        "--appendonly", "no", "--daemonize", "no"};
+    int n = 11;
+    if (redis_pw) {
+        argv[n++] = "--requirepass";
+        argv[n++] = redis_pw;
+    }
+    argv[n] = NULL;
     if (tl_proc_start(&redis, argv, 0) != 0)
         return -1;
     return tl_proc_wait_for(&redis, "Ready to accept connections", 0, DEADLINE_MS) < 0 ? -1 : 0;
@@ -89,7 +99,15 @@ static int redis_has(const char *key)
 {
     char p[16], out[256];
     snprintf(p, sizeof p, "%d", redis_port);
-    const char *argv[] = {redis_cli, "-h", "127.0.0.1", "-p", p, "GET", key, NULL};
+    const char *argv[12] = {redis_cli, "-h", "127.0.0.1", "-p", p, "GET", key, NULL};
+    if (redis_pw) { /* redis-cli warns about -a on stderr only */
+        argv[5] = "-a";
+        argv[6] = redis_pw;
+        argv[7] = "--no-auth-warning";
+        argv[8] = "GET";
+        argv[9] = key;
+        argv[10] = NULL;
+    }
     if (tl_run(argv, out, sizeof out, DEADLINE_MS) != 0)
         return -1;
     out[strcspn(out, "\n")] = 0;
@@ -120,7 +138,18 @@ static int start_game(int i, const char *name)
     const char *extra[] = {"--set", "chat.bus=redis", "--set", port, "--set", shard, "--set",
                            "redis.channel_prefix=t16.", "--set", ttl_kv, "--set", refresh_kv,
                            /* the whisper retries must not meet the chat flood limit */
-                           "--set", "chat.rate_per_s=100", "--set", "chat.burst=100", NULL};
+                           "--set", "chat.rate_per_s=100", "--set", "chat.burst=100", NULL, NULL,
+                           NULL};
+    if (game_pw[i]) {
+        char fname[16];
+        snprintf(fname, sizeof fname, "pw%d", i);
+        char path[128];
+        if (tl_write_secret(pw_dir, fname, game_pw[i], path, sizeof path) != 0)
+            return -1;
+        snprintf(pw_kv[i], sizeof pw_kv[i], "redis.password_file=%s", path);
+        extra[16] = "--set";
+        extra[17] = pw_kv[i];
+    }
     gs_proc_init(&game[i]);
     return gs_proc_start(&game[i], extra, DEADLINE_MS);
 }
@@ -334,6 +363,60 @@ static void test_presence_follows_login_and_logout_at_once(void **state)
     assert_int_equal(whisper_answer(&alice, "bob5", "gone"), 1);
 }
 
+/* redis with requirepass: alpha has the password, beta a wrong one */
+static int setup_auth(void **state)
+{
+    snprintf(pw_dir, sizeof pw_dir, "/tmp/tl_redis_XXXXXX");
+    if (!mkdtemp(pw_dir))
+        return -1;
+    redis_pw = "redis-test-password-0123";
+    game_pw[0] = redis_pw;
+    game_pw[1] = "not-the-password";
+    /* beta's bus never comes up: setup waits for alpha only */
+    memset(&redis, 0, sizeof redis);
+    redis.pid = -1;
+    int rc = -1;
+    if (find_bin("redis-server", redis_bin, sizeof redis_bin) == 0 &&
+        find_bin("redis-cli", redis_cli, sizeof redis_cli) == 0 && (redis_port = free_port()) > 0 &&
+        start_redis() == 0 && start_game(0, "alpha") == 0 && start_game(1, "beta") == 0 &&
+        wait_bus(0, 1) == 0)
+        rc = 0;
+    if (rc != 0)
+        teardown(state);
+    return rc;
+}
+
+static int teardown_auth(void **state)
+{
+    int rc = teardown(state);
+    redis_pw = game_pw[0] = game_pw[1] = NULL;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", pw_dir);
+    if (system(cmd) != 0)
+        rc = -1;
+    return rc;
+}
+
+static void test_auth(void **state)
+{
+    (void)state;
+    /* alpha authenticated: its bus works (presence of its player is set) */
+    assert_int_equal(gs_login(&alice, game[0].port, "alice6"), 0);
+    assert_int_equal(wait_has("t16.presence.alice6", 1), 0);
+    /* beta's AUTH is refused: counted, its bus stays down, retried */
+    for (uint64_t end = now_ms() + DEADLINE_MS;
+         gs_metric(game[1].metrics_port, "gs_bus_errors_total{bus=\"redis\"}") < 2 &&
+         now_ms() < end;) {
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(gs_metric(game[1].metrics_port, "gs_bus_errors_total{bus=\"redis\"}") >= 2);
+    assert_true(bus_up(1) == 0);
+    assert_int_equal(gs_login(&bob, game[1].port, "bob6"), 0);
+    assert_int_equal(gs_chat(&bob, 1, "", "locked out"), 0);
+    expect_chat(&bob, "global chat offline: your message reached this shard only", "*system*", -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -342,6 +425,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redis_down_degrades_then_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_presence_follows_login_and_logout_at_once, setup_slow,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_auth, setup_auth, teardown_auth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
