@@ -49,4 +49,5 @@ start_gs ca chatserver; start_gs cb chatserver; start_gs ra redis; start_gs rb r
 CA=$(ready "$DIR/ca.log"); CB=$(ready "$DIR/cb.log"); RA=$(ready "$DIR/ra.log"); RB=$(ready "$DIR/rb.log")
 echo "# chatbus: chat server on $CP, redis on $RP; $(nproc) CPUs"
 "$BENCH" --a "$CA" --b "$CB" --label chatserver "$@"
-"$BENCH" --a "$RA" --b "$RB" --label redis "$@"
+# whispers cross shards on the Redis bus only (the chat server relays shouts)
+"$BENCH" --a "$RA" --b "$RB" --label redis --whispers 200 "$@"

@@ -56,10 +56,51 @@ static int wait_text(gs_client_t *c, const char *text, double deadline)
 
 typedef struct run_s {
     double p50_ms, p99_ms, msgs_per_s;
+    double w50_ms, w99_ms; /* whispers A -> B (--whispers N; 0 = not measured) */
     int lost;
 } run_t;
 
-static int one_run(int run, uint16_t pa, uint16_t pb, int n, int senders, int m, run_t *out)
+/* Waits on c for a whisper (channel 2) with exactly this text. */
+static int wait_whisper(gs_client_t *c, const char *text, double deadline)
+{
+    proto_msg_t m;
+    while (now_s() < deadline) {
+        if (gs_recv(c, &m, 1000) < 0)
+            return -1;
+        if (m.type == PROTO_T_CHAT_DELIVER && m.chat_deliver.channel == 2 &&
+            strcmp(m.chat_deliver.text, text) == 0)
+            return 0;
+        if (m.type == PROTO_T_ERROR)
+            return -1;
+    }
+    return -1;
+}
+
+static int whisper_lat(gs_client_t *tx, gs_client_t *rx, const char *rxname, int run, int nw,
+                       run_t *out)
+{
+    double *lat = calloc((size_t)nw, sizeof *lat);
+    if (!lat)
+        return -1;
+    char text[64];
+    for (int i = 0; i < nw; i++) {
+        snprintf(text, sizeof text, "w %d %d", run, i);
+        double t0 = now_s();
+        if (gs_chat(tx, 2, rxname, text) != 0 || wait_whisper(rx, text, t0 + 10) != 0 ||
+            wait_whisper(tx, text, t0 + 10) != 0) { /* the sender's echo too */
+            fprintf(stderr, "run %d: whisper %d did not cross shards\n", run, i);
+            free(lat);
+            return -1;
+        }
+        lat[i] = (now_s() - t0) * 1000;
+    }
+    out->w50_ms = pct(lat, nw, 0.50);
+    out->w99_ms = pct(lat, nw, 0.99);
+    free(lat);
+    return 0;
+}
+
+static int one_run(int run, uint16_t pa, uint16_t pb, int n, int senders, int m, int nw, run_t *out)
 {
     static gs_client_t rx, tx[MAX_SENDERS];
     char name[32];
@@ -99,6 +140,10 @@ static int one_run(int run, uint16_t pa, uint16_t pb, int n, int senders, int m,
     out->p50_ms = pct(lat, n, 0.50);
     out->p99_ms = pct(lat, n, 0.99);
     free(lat);
+    char rxname[32];
+    snprintf(rxname, sizeof rxname, "rx%d", run);
+    if (nw > 0 && whisper_lat(&tx[0], &rx, rxname, run, nw, out) != 0)
+        return -1;
     /* throughput: everyone blasts, B counts */
     double t0 = now_s();
     for (int j = 0; j < m; j++)
@@ -142,7 +187,7 @@ static void summary(const char *label, const char *what, double *v, int n)
 
 int main(int argc, char **argv)
 {
-    int pa = 0, pb = 0, runs = 5, n = 500, senders = 4, m = 500;
+    int pa = 0, pb = 0, runs = 5, n = 500, senders = 4, m = 500, nw = 0;
     const char *label = "bus";
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
@@ -158,6 +203,8 @@ int main(int argc, char **argv)
             senders = atoi(v);
         else if (!strcmp(k, "--m"))
             m = atoi(v);
+        else if (!strcmp(k, "--whispers"))
+            nw = atoi(v);
         else if (!strcmp(k, "--label"))
             label = v;
         else {
@@ -166,15 +213,16 @@ int main(int argc, char **argv)
         }
     }
     if (pa <= 0 || pa > 65535 || pb <= 0 || pb > 65535 || runs < 1 || runs > MAX_RUNS || n < 2 ||
-        n > 1000000 || senders < 1 || senders > MAX_SENDERS || m < 1 || m > 1000000) {
+        n > 1000000 || senders < 1 || senders > MAX_SENDERS || m < 1 || m > 1000000 || nw < 0 ||
+        nw > 1000000 || nw == 1) {
         fprintf(stderr, "usage: chatbus_bench --a PORT --b PORT [--label L] [--runs 1..21] "
-                        "[--n N] [--senders 1..16] [--m M]\n");
+                        "[--n N] [--senders 1..16] [--m M] [--whispers N]\n");
         return 2;
     }
-    double p50[MAX_RUNS], p99[MAX_RUNS], tp[MAX_RUNS];
+    double p50[MAX_RUNS], p99[MAX_RUNS], tp[MAX_RUNS], w50[MAX_RUNS], w99[MAX_RUNS];
     for (int r = 0; r < runs; r++) {
-        run_t x;
-        if (one_run(r, (uint16_t)pa, (uint16_t)pb, n, senders, m, &x) != 0) {
+        run_t x = {0};
+        if (one_run(r, (uint16_t)pa, (uint16_t)pb, n, senders, m, nw, &x) != 0) {
             fprintf(stderr, "%s: run %d failed\n", label, r);
             return 1;
         }
@@ -183,9 +231,18 @@ int main(int argc, char **argv)
         p50[r] = x.p50_ms;
         p99[r] = x.p99_ms;
         tp[r] = x.msgs_per_s;
+        w50[r] = x.w50_ms;
+        w99[r] = x.w99_ms;
+        if (nw)
+            printf("%-10s run %d: whisper p50 %.3f ms  p99 %.3f ms\n", label, r, x.w50_ms,
+                   x.w99_ms);
     }
     summary(label, "p50 ms", p50, runs);
     summary(label, "p99 ms", p99, runs);
     summary(label, "msgs/s", tp, runs);
+    if (nw) {
+        summary(label, "whisper p50", w50, runs);
+        summary(label, "whisper p99", w99, runs);
+    }
     return 0;
 }
