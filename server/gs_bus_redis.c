@@ -609,6 +609,10 @@ static int conn_start(gs_bus_t *b, conn_t *c, const char *what, nc_queue_t *cont
                          .queue = control,
                          .ud = c,
                          .raw = 1,
+                         /* a burst of shouts is many small PUBLISHes: room
+                          * for ~80k of them before the connection counts
+                          * as stuck (netcore closes it: "send buffer full") */
+                         .max_send_bytes = 8u << 20,
                          .handlers = {on_open, on_bytes, on_close},
                          .reconnect_base_ms = 100,
                          .reconnect_max_ms =
