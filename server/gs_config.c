@@ -166,6 +166,18 @@ static const key_t_ keys[] = {
     /* issue 14: install layout */
     STR("data_dir", data_dir,
         "game data directory; \"\" = ../share/gameserver next to the executable"),
+    /* issue 16: the cross-shard chat bus */
+    STR("chat.bus", chat_bus, "\"chatserver\" (chat.host/port) or \"redis\" (redis.*)"),
+    STR("redis.host", redis_host, "Redis address (chat.bus redis)"),
+    INT("redis.port", redis_port, 1, 65535, "Redis port"),
+    STR("redis.password_file", redis_password_file,
+        "file whose first line is the Redis AUTH password (unset = no AUTH)"),
+    STR("redis.channel_prefix", redis_channel_prefix,
+        "prefix of every Redis channel and key (one realm per prefix)"),
+    INT("redis.presence_ttl_s", redis_presence_ttl_s, 1, 86400,
+        "a player's presence key expires this long after the shard's last refresh"),
+    INT("redis.presence_refresh_ms", redis_presence_refresh_ms, 100, 3600000,
+        "presence refresh interval (well below the ttl)"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -244,6 +256,12 @@ void gs_config_defaults(gs_config_t *c)
     c->admin_idle_timeout_ms = 600000;
     c->admin_auth_timeout_ms = 5000;
     c->admin_max_line = 1024;
+    snprintf(c->chat_bus, sizeof c->chat_bus, "chatserver");
+    snprintf(c->redis_host, sizeof c->redis_host, "127.0.0.1");
+    c->redis_port = 6379;
+    snprintf(c->redis_channel_prefix, sizeof c->redis_channel_prefix, "mmo.");
+    c->redis_presence_ttl_s = 30;
+    c->redis_presence_refresh_ms = 10000;
 }
 
 static const key_t_ *find_key(const char *path)
@@ -411,6 +429,16 @@ static int host_is_loopback(const char *h)
  * only if the caps of the queues above it leave a worker. */
 int gs_config_validate(const gs_config_t *c, char *err, size_t errlen)
 {
+    if (strcmp(c->chat_bus, "chatserver") != 0 && strcmp(c->chat_bus, "redis") != 0) {
+        snprintf(err, errlen, "config key 'chat.bus': must be \"chatserver\" or \"redis\"");
+        return -1;
+    }
+    if (strcmp(c->chat_bus, "redis") == 0 &&
+        c->redis_presence_refresh_ms >= c->redis_presence_ttl_s * 1000) {
+        snprintf(err, errlen,
+                 "config key 'redis.presence_refresh_ms': must be below redis.presence_ttl_s");
+        return -1;
+    }
     if (c->admin_secret_file[0] && !c->admin_allow_remote && !host_is_loopback(c->admin_host)) {
         snprintf(err, errlen,
                  "config key 'admin.host': '%s' is not a loopback address (127.x.x.x or ::1); "

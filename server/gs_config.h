@@ -90,6 +90,13 @@ typedef struct gs_config_s {
     /* issue 14: where the game data lives ("" until gs_config_resolve_paths:
      * ../share/gameserver next to the executable) */
     char data_dir[512];
+    /* issue 16: the cross-shard chat bus (gs_peers.c, gs_bus_redis.c) */
+    char chat_bus[16]; /* "chatserver" (default) or "redis" */
+    char redis_host[64];
+    int64_t redis_port;
+    char redis_password_file[512]; /* "" = no AUTH */
+    char redis_channel_prefix[64];
+    int64_t redis_presence_ttl_s, redis_presence_refresh_ms;
 } gs_config_t;
 
 void gs_config_defaults(gs_config_t *c);

@@ -2,6 +2,7 @@
  * player role), per-queue job metrics (from every pool), zone tick histogram,
  * database latency histogram and content counters. */
 #include "gs_admin.h"
+#include "gs_bus_redis.h"
 #include "gs_links.h"
 
 #include <stdarg.h>
@@ -321,6 +322,26 @@ static void link_metrics(buf_t *b)
         (unsigned long long)ls.master_auth_failures);
 }
 
+/* issue 16: the Redis chat bus (chat.bus "redis"; absent otherwise). */
+static void bus_metrics(buf_t *b)
+{
+    gs_bus_stats_t s;
+    int on;
+    gs_peers_bus_stats(&s, &on);
+    if (!on)
+        return;
+    head(b, "gs_bus_up", "gauge", "1 while the Redis chat bus is connected (both connections).");
+    put(b, "gs_bus_up{bus=\"redis\"} %d\n", s.up);
+    head(b, "gs_bus_reconnects_total", "counter", "Redis connections re-established.");
+    put(b, "gs_bus_reconnects_total{bus=\"redis\"} %llu\n", (unsigned long long)s.reconnects);
+    head(b, "gs_bus_published_total", "counter", "Messages published (shouts, whispers).");
+    put(b, "gs_bus_published_total{bus=\"redis\"} %llu\n", (unsigned long long)s.published);
+    head(b, "gs_bus_received_total", "counter", "Messages received on this shard's channels.");
+    put(b, "gs_bus_received_total{bus=\"redis\"} %llu\n", (unsigned long long)s.received);
+    head(b, "gs_bus_errors_total", "counter", "Redis error replies and malformed messages.");
+    put(b, "gs_bus_errors_total{bus=\"redis\"} %llu\n", (unsigned long long)s.errors);
+}
+
 int gs_metrics_render(void *app, const char *path, char **body, size_t *len, const char **ctype)
 {
     gs_app_t *a = app;
@@ -335,6 +356,7 @@ int gs_metrics_render(void *app, const char *path, char **body, size_t *len, con
         queue_metrics(&b, a);
         content_metrics(&b, a);
         link_metrics(&b);
+        bus_metrics(&b);
         gs_http_stats_t hs;
         gs_http_stats(a->http, &hs);
         head(&b, "gs_metrics_http_closed_total", "counter",

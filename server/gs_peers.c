@@ -2,14 +2,63 @@
  * maps the gameserver config onto gs_links and wires it to the world.  They
  * run on the shared low-priority `control` queue (app->q_control). */
 #include "gs_app.h"
+#include "gs_bus_redis.h"
 #include "gs_links.h"
 #include "proto_s2s.h"
+
+#include <string.h>
 
 #include <stdio.h>
 
 static gs_links_t *links; /* one app per process */
 /* the same, for readers on other threads (console, /status) */
 static _Atomic(gs_links_t *) links_pub;
+/* issue 16: chat.bus "redis": the Redis bus replaces the chat-server link */
+static gs_bus_t *bus;
+static _Atomic(gs_bus_t *) bus_pub;
+
+static int bus_redis(const gs_config_t *c)
+{
+    return strcmp(c->chat_bus, "redis") == 0;
+}
+
+static int bus_start(gs_app_t *a)
+{
+    const gs_config_t *c = &a->cfg;
+    gs_bus_cfg_t bc = {0};
+    snprintf(bc.shard, sizeof bc.shard, "%s", c->shard_name);
+    snprintf(bc.host, sizeof bc.host, "%s", c->redis_host);
+    bc.port = (uint16_t)c->redis_port;
+    snprintf(bc.prefix, sizeof bc.prefix, "%s", c->redis_channel_prefix);
+    bc.presence_ttl_s = (uint32_t)c->redis_presence_ttl_s;
+    bc.presence_refresh_ms = (uint32_t)c->redis_presence_refresh_ms;
+    bc.connect_timeout_ms = (uint32_t)c->links_connect_timeout_ms;
+    if (c->redis_password_file[0]) {
+        char err[256];
+        if (pa_read_first_line(c->redis_password_file, bc.password, sizeof bc.password, err,
+                               sizeof err) < 0) {
+            nc_log(NC_LOG_ERROR, "bus", "redis.password_file: %s", err);
+            return -1;
+        }
+        if (nc_file_is_private(c->redis_password_file) == 0)
+            nc_log(NC_LOG_WARN, "bus",
+                   "redis.password_file '%s' is readable by other users: chmod 600 it",
+                   c->redis_password_file);
+    }
+    int rc = gs_bus_start_for_world(a->engine, a->q_control, &bc, a->world, &bus);
+    pa_wipe(bc.password, sizeof bc.password);
+    if (rc != 0)
+        return -1;
+    atomic_store(&bus_pub, bus);
+    return 0;
+}
+
+void gs_peers_bus_stats(gs_bus_stats_t *out, int *enabled)
+{
+    gs_bus_t *b = atomic_load(&bus_pub);
+    *enabled = b != NULL;
+    gs_bus_stats(b, out);
+}
 
 /* issue 13: the link key from links.secret_file, or links.insecure (a loud
  * warning).  Without either, a shard with a link configured does not start.
@@ -28,7 +77,7 @@ int gs_load_secret_key(const char *path, uint8_t key[32], char *err, size_t errl
 
 static int link_auth(const gs_config_t *c, gs_links_cfg_t *lc)
 {
-    if (c->chat_port == 0 && c->master_port == 0)
+    if (lc->chat_port == 0 && c->master_port == 0)
         return 0; /* no link: nothing to authenticate */
     if (c->links_insecure && c->links_secret_file[0]) {
         nc_log(NC_LOG_ERROR, "links", "links.secret_file and links.insecure exclude each other");
@@ -64,7 +113,7 @@ int gs_peers_start(gs_app_t *a)
     gs_links_cfg_t lc = {0};
     snprintf(lc.shard, sizeof lc.shard, "%s", c->shard_name);
     snprintf(lc.chat_host, sizeof lc.chat_host, "%s", c->chat_host);
-    lc.chat_port = (uint16_t)c->chat_port;
+    lc.chat_port = bus_redis(c) ? 0 : (uint16_t)c->chat_port;
     snprintf(lc.master_host, sizeof lc.master_host, "%s", c->master_host);
     lc.master_port = (uint16_t)c->master_port;
     snprintf(lc.public_host, sizeof lc.public_host, "%s", c->public_host);
@@ -79,7 +128,7 @@ int gs_peers_start(gs_app_t *a)
     if (rc != 0)
         return -1;
     atomic_store(&links_pub, links);
-    return 0;
+    return bus_redis(c) ? bus_start(a) : 0;
 }
 
 void gs_peers_stats(gs_links_stats_t *out)
@@ -91,6 +140,9 @@ void gs_peers_stop(gs_app_t *a)
 {
     (void)a;
     atomic_store(&links_pub, NULL);
+    atomic_store(&bus_pub, NULL);
+    gs_bus_stop(bus);
+    bus = NULL;
     gs_links_stop(links);
     links = NULL;
 }
@@ -99,10 +151,13 @@ void gs_peers_detach(gs_app_t *a)
 {
     (void)a;
     gs_links_detach_world(links);
+    gs_bus_detach_world(bus);
 }
 
 const char *gs_peers_chat_state(gs_app_t *a)
 {
+    if (bus_redis(&a->cfg))
+        return gs_bus_online(atomic_load(&bus_pub)) ? "up" : "down";
     if (a->cfg.chat_port == 0)
         return "off";
     return gs_links_chat_online(atomic_load(&links_pub)) ? "up" : "down";

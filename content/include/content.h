@@ -102,6 +102,30 @@ void content_set_global_chat_hook(content_world_t *w, content_global_chat_fn fn,
 void content_deliver_global_chat(content_world_t *w, const char *shard, const char *sender,
                                  const char *text);
 
+/* issue 16: whispers across shards (the chat bus, server/gs_bus_redis.c).
+ * With a whisper hook set, a whisper to a name not online on this shard goes
+ * to the hook (under the same lock as the global-chat hook, same rules: it
+ * must not call back into content; content_set_whisper_hook waits out a call
+ * in progress).  The hook returns 0 when it took the whisper: it then calls
+ * content_whisper_result exactly once later (any thread), which echoes the
+ * whisper to the sender (delivered) or answers NO_SUCH_PLAYER.  Non-zero:
+ * the sender gets NO_SUCH_PLAYER at once, as without a hook. */
+typedef int (*content_whisper_fn)(void *ud, uint64_t from_sid, const char *sender,
+                                  const char *target, const char *text);
+void content_set_whisper_hook(content_world_t *w, content_whisper_fn fn, void *ud);
+void content_whisper_result(content_world_t *w, uint64_t from_sid, const char *sender,
+                            const char *text, int delivered);
+/* A whisper from another shard to a player here: 0 delivered, -1 not online. */
+int content_deliver_whisper(content_world_t *w, const char *sender, const char *target,
+                            const char *text);
+/* Calls fn for each player in the world now (under the registry lock: fn
+ * must not call into content); returns how many. */
+size_t content_online_names(content_world_t *w, void (*fn)(void *ud, const char *name), void *ud);
+/* Called (no content lock held; same rules as the hooks above) after a player
+ * entered the world or left it, so a bus can update its presence keys at
+ * once instead of at its next refresh.  NULL unsets. */
+void content_set_presence_hook(content_world_t *w, void (*fn)(void *ud), void *ud);
+
 #define CONTENT_TICK_BUCKETS 10
 extern const double content_tick_bucket_ms[CONTENT_TICK_BUCKETS];
 

@@ -134,6 +134,11 @@ struct content_world_s {
     pthread_mutex_t hook_mu; /* global_fn/ud, held while the hook runs */
     content_global_chat_fn global_fn;
     void *global_ud;
+    /* issue 16: whispers to players on other shards (chat bus), hook_mu */
+    content_whisper_fn whisper_fn;
+    void *whisper_ud;
+    void (*presence_fn)(void *ud);
+    void *presence_ud;
     atomic_uint_fast64_t logins, takeovers, moves, too_fast, oob, bad_value, bad_packets,
         chat_muted, queue_full, saves_batched;
     /* abuse limits (issue 12): session.c, world.c */
@@ -174,6 +179,10 @@ reg_entry_t *reg_find_locked(content_world_t *w, const char *name);
 void world_player_done(content_world_t *w, player_t *p);
 void world_send_notice(content_world_t *w, nc_sid_t sid, int code, const char *text);
 void world_save_async(content_world_t *w, const content_pos_t *v, size_t n);
+/* issue 16 (world_bus.c): the whisper hook, 0 when it took the whisper */
+void world_presence_changed(content_world_t *w);
+int world_whisper_elsewhere(content_world_t *w, nc_sid_t from, const char *sender,
+                            const char *target, const char *text);
 void world_broadcast_chat(content_world_t *w, uint8_t channel, const char *sender,
                           const char *shard, const char *text);
 void world_who_shard(content_world_t *w, nc_sid_t to);

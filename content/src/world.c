@@ -249,6 +249,7 @@ void world_player_done(content_world_t *w, player_t *p)
     }
     pthread_mutex_unlock(&w->reg_mu);
     player_free(p);
+    world_presence_changed(w); /* issue 16: presence keys of a chat bus */
 }
 
 typedef struct save_job_s {

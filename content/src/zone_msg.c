@@ -50,6 +50,8 @@ static void enter_job(void *arg)
     if (ok)
         e->zone_idx = z->idx;
     pthread_mutex_unlock(&w->reg_mu);
+    if (ok && !transfer)
+        world_presence_changed(w); /* issue 16: presence keys of a chat bus */
     free(j);
     if (!ok) {
         world_player_done(w, p);
@@ -206,6 +208,8 @@ static void chat_whisper(zone_t *z, player_t *p, const proto_chat_t *m, nc_packe
     if (e && e->zone_idx >= 0 && !e->closing)
         to = e->sid;
     pthread_mutex_unlock(&w->reg_mu);
+    if (!to && world_whisper_elsewhere(w, p->sid, p->name, m->target, m->text) == 0)
+        return; /* issue 16: the chat bus answers later (content_whisper_result) */
     if (!to) {
         world_send_error(w, p->sid, PROTO_ERR_NO_SUCH_PLAYER, 0, "no such player online");
         return;

@@ -253,6 +253,34 @@ static void test_admin_host_must_be_loopback_unless_allowed(void **state)
     assert_int_equal(from_args(&c, off), 0);
 }
 
+/* issue 16: the chat bus keys, their defaults (server/README.md) and checks */
+static void test_chat_bus_keys(void **state)
+{
+    (void)state;
+    gs_config_t c;
+    const char *none[] = {NULL};
+    assert_int_equal(from_args(&c, none), 0);
+    assert_string_equal(c.chat_bus, "chatserver");
+    assert_string_equal(c.redis_host, "127.0.0.1");
+    assert_int_equal(c.redis_port, 6379);
+    assert_string_equal(c.redis_password_file, "");
+    assert_string_equal(c.redis_channel_prefix, "mmo.");
+    assert_int_equal(c.redis_presence_ttl_s, 30);
+    assert_int_equal(c.redis_presence_refresh_ms, 10000);
+    const char *redis[] = {"--set", "chat.bus=redis", "--set", "redis.port=6400", NULL};
+    assert_int_equal(from_args(&c, redis), 0);
+    assert_int_equal(c.redis_port, 6400);
+    const char *bad[] = {"--set", "chat.bus=kafka", NULL};
+    assert_int_equal(from_args(&c, bad), -1);
+    assert_non_null(strstr(err, "'chat.bus'"));
+    const char *slow[] = {"--set", "chat.bus=redis",
+                          "--set", "redis.presence_ttl_s=5",
+                          "--set", "redis.presence_refresh_ms=5000",
+                          NULL};
+    assert_int_equal(from_args(&c, slow), -1);
+    assert_non_null(strstr(err, "'redis.presence_refresh_ms'"));
+}
+
 static void test_missing_file_is_reported(void **state)
 {
     (void)state;
@@ -312,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_out_of_range_is_named_and_leaves_the_value),
         cmocka_unit_test_teardown(test_starving_pool_is_refused_naming_the_keys, teardown_file),
         cmocka_unit_test(test_missing_file_is_reported),
+        cmocka_unit_test(test_chat_bus_keys),
         cmocka_unit_test(test_admin_host_must_be_loopback_unless_allowed),
         cmocka_unit_test(test_data_dir_is_relative_to_the_executable),
     };

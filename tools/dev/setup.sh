@@ -9,6 +9,8 @@ PKGS=(build-essential cmake pkg-config git clang clang-format libclang-rt-14-dev
 PKGS+=(chromium)
 # issue 16: the PostgreSQL account store (libpq) and the real server its tests start
 PKGS+=(libpq-dev postgresql)
+# issue 16: the Redis chat bus (hiredis's parser) and the real redis-server its tests start
+PKGS+=(libhiredis-dev redis-server)
 PKGS+=("$@")
 
 missing=()
