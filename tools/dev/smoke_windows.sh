@@ -121,6 +121,7 @@ rc_pids() { # the Wine processes of this run.cmd (their command lines name $tmp)
 }
 base=$(free_port_base) || { echo "smoke: no free ports" >&2; exit 1; }
 wtmp=$(winepath -w "$tmp/rundev" 2>/dev/null)
+: >"$tmp/runcmd.out" # exists before the background job opens it (the wait loop greps it)
 MASTER_PORT=$base LOGIN_PORT=$((base + 1)) CHAT_PORT=$((base + 2)) GAME_PORT=$((base + 3)) \
   ADMIN_PORT=$((base + 4)) DEV_DIR="$wtmp" \
   wine cmd /c "tools\\dev\\run.cmd $(winepath -w "$win") --metrics-port $((base + 5))" \
