@@ -71,10 +71,10 @@ start_gs linux-server "$lin/server/gameserver"
 play "windows-client-to-linux-server" bob wine "$win/tools/testclient/testclient.exe"
 stop_gs linux-server
 
-# start_link NAME EXE: a Windows link server with the secret; sets link_port
+# start_link NAME EXE [ARGS...]: a Windows link server with the secret; sets link_port
 start_link() {
-  local name=$1 exe=$2
-  wine "$exe" --port 0 --secret-file "$tmp/link.secret" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  local name=$1 exe=$2; shift 2
+  wine "$exe" --port 0 --secret-file "$tmp/link.secret" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
   link_pids+=($!)
   for _ in $(seq 300); do
     link_port=$(tr -d '\r' <"$tmp/$name.out" | sed -n 's/^READY port=\([0-9]*\).*/\1/p' | head -n1)
@@ -85,7 +85,9 @@ start_link() {
 }
 (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/link.secret")
 start_link win-chat "$win/tools/chatserver/chatserver.exe"; chat_port=$link_port
-start_link win-master "$win/tools/masterserver/masterserver.exe"; master_port=$link_port
+# its account store and key in the temp dir, its login port free (not 7002)
+start_link win-master "$win/tools/masterserver/masterserver.exe" --login-port 0 \
+  --db "$tmp/master.db"; master_port=$link_port
 GS_LINKS="--chat-port $chat_port --master-port $master_port --set links.secret_file=$tmp/link.secret" \
   start_gs linux-linked "$lin/server/gameserver"
 for want in "chat link up" "master link up"; do
