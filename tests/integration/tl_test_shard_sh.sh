@@ -16,11 +16,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# five consecutive free ports (127.0.0.1), from a random base
+# five consecutive free ports (127.0.0.1), from a random base below the
+# kernel's ephemeral range (32768-60999 by default), so the servers' own
+# outgoing connections cannot take one between this check and the bind
 free_base() {
   local base p ok
   for _ in $(seq 50); do
-    base=$((20000 + RANDOM % 30000)); ok=1
+    base=$((20000 + RANDOM % 12000)); ok=1 # below the ephemeral range (32768-): no outgoing connection takes them meanwhile
     for p in $(seq "$base" $((base + 4))); do
       (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && { ok=0; break; }
     done

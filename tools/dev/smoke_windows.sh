@@ -106,7 +106,7 @@ stop_gs linux-linked
 free_port_base() {
   local base p ok
   for _ in $(seq 50); do
-    base=$((20000 + RANDOM % 30000)); ok=1
+    base=$((20000 + RANDOM % 12000)); ok=1 # below the ephemeral range (32768-): no outgoing connection takes them meanwhile
     for p in $(seq "$base" $((base + 5))); do
       (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && { ok=0; break; }
     done
