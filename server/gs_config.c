@@ -150,6 +150,8 @@ static const key_t_ keys[] = {
         "a ticket is accepted this long past its expiry (clock differences)"),
     INT("auth.replay_cache_max", auth_replay_cache_max, 1, 10000000,
         "ticket nonces remembered at once (until expiry); full: new logins refused"),
+    INT("auth.ticket_max_lifetime_s", auth_ticket_max_life_s, 5, 86400,
+        "a ticket expiring further ahead than this (plus the skew) is refused"),
     STR("auth.dev_role", auth_dev_role, "role of a name-only login in dev mode: player, gm, admin"),
     /* issue 14: the operator's console (gs_admin.c) */
     STR("admin.secret_file", admin_secret_file,
@@ -249,6 +251,7 @@ void gs_config_defaults(gs_config_t *c)
     snprintf(c->auth_mode, sizeof c->auth_mode, "ticket");
     c->auth_clock_skew_s = 5;
     c->auth_replay_cache_max = 100000;
+    c->auth_ticket_max_life_s = 3600;
     snprintf(c->auth_dev_role, sizeof c->auth_dev_role, "gm");
     snprintf(c->admin_host, sizeof c->admin_host, "127.0.0.1");
     c->admin_port = 9178;

@@ -76,6 +76,7 @@ typedef struct gs_config_s {
     char auth_login_public_key[72];      /* 64 hex digits: the login server's sign_pk */
     char auth_login_public_key_next[72]; /* a second accepted sign_pk (key rotation) */
     int64_t auth_clock_skew_s, auth_replay_cache_max;
+    int64_t auth_ticket_max_life_s;
     char auth_dev_role[16]; /* role of a name-only login in dev mode */
     /* gameserver --claim-character NAME --account ID: not config keys */
     char claim_name[32];

@@ -65,6 +65,7 @@ static int start_world(gs_app_t *a)
                         .login_pk_next = a->have_login_pk_next ? a->login_pk_next : NULL,
                         .clock_skew_s = (uint32_t)c->auth_clock_skew_s,
                         .replay_cache_max = (uint32_t)c->auth_replay_cache_max,
+                        .ticket_max_life_s = (uint32_t)c->auth_ticket_max_life_s,
                         .dev_role = pa_role_parse(c->auth_dev_role),
                         .interest_full = (uint32_t)c->interest_full,
                         .interest_full_unlimited = c->interest_full == 0,

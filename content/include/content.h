@@ -59,6 +59,7 @@ typedef struct content_opts_s {
     const uint8_t *login_pk_next; /* a second accepted sign_pk (key rotation), or NULL */
     uint32_t clock_skew_s;        /* a ticket is accepted until expires_s + this */
     uint32_t replay_cache_max;    /* nonces remembered at once [0: 100000] */
+    uint32_t ticket_max_life_s;   /* refuse a ticket expiring later than now + this [0: 3600] */
     int dev_role;                 /* PA_ROLE_* of a name-only (dev) login */
     /* crowds (issue 15; content/README.md, "Interest"); 0 = the default in brackets */
     uint32_t interest_full;      /* neighbours per player at full rate, nearest first [64] */
@@ -143,7 +144,7 @@ typedef struct content_zone_stats_s {
 } content_zone_stats_t;
 
 /* Ticket refusals by reason (gs_auth_tickets_rejected_total{reason}). */
-#define CONTENT_TICKET_REASONS 7
+#define CONTENT_TICKET_REASONS 8
 extern const char *const content_ticket_reject_name[CONTENT_TICKET_REASONS];
 
 typedef struct content_stats_s {

@@ -17,7 +17,7 @@ const char *const content_ticket_reject_name[CONTENT_TICKET_REASONS] = {
     [AUTH_EXPIRED] = "expired",         [AUTH_REPLAYED] = "replayed",
     [AUTH_WRONG_SHARD] = "wrong_shard", [AUTH_FORGED] = "forged",
     [AUTH_MALFORMED] = "malformed",     [AUTH_WRONG_CHARACTER] = "wrong_character",
-    [AUTH_CACHE_FULL] = "cache_full",
+    [AUTH_CACHE_FULL] = "cache_full",  [AUTH_TOO_LONG] = "too_long",
 };
 
 int replay_init(replay_cache_t *r, uint32_t max)
@@ -166,6 +166,11 @@ auth_verdict_t auth_check_ticket(replay_cache_t *r, const auth_rules_t *rules, c
         t->expires_s > UINT64_MAX - rules->skew_s ? UINT64_MAX : t->expires_s + rules->skew_s;
     if (last < now_s)
         return AUTH_EXPIRED;
+    /* A signed ticket with a distant expiry would hold a replay-cache slot
+     * (and stay usable) that long: no login server of ours issues one. */
+    if (t->expires_s > now_s &&
+        t->expires_s - now_s > (uint64_t)rules->max_lifetime_s + rules->skew_s)
+        return AUTH_TOO_LONG;
     if (strcmp(t->name, name) != 0)
         return AUTH_WRONG_CHARACTER;
     switch (replay_add(r, t->nonce, last, now_s)) {
@@ -193,6 +198,7 @@ const char *auth_verdict_text(auth_verdict_t v)
     switch (v) {
     case AUTH_WRONG_CHARACTER: return "login ticket is for another character";
     case AUTH_CACHE_FULL: return "too many recent logins on this shard: try again in a minute";
+    case AUTH_TOO_LONG: return "login ticket expires too far ahead (check the login server's clock)";
     default: return proto_err_text(auth_verdict_code(v));
     }
 }

@@ -23,6 +23,7 @@ typedef enum {
     AUTH_MALFORMED,
     AUTH_WRONG_CHARACTER, /* valid, but for another character name */
     AUTH_CACHE_FULL,      /* valid, but the replay cache has no room */
+    AUTH_TOO_LONG,        /* signed, but expires further ahead than any ticket we issue */
     AUTH_REASONS
 } auth_verdict_t;
 
@@ -53,6 +54,7 @@ typedef struct auth_rules_s {
     int have_next;
     const char *shard;
     uint32_t skew_s;
+    uint32_t max_lifetime_s; /* expires_s beyond now + this + skew_s is refused */
 } auth_rules_t;
 
 /* The whole check of one login's token for character `name` at unix time

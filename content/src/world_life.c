@@ -71,6 +71,7 @@ int content_world_create(const content_opts_t *o, content_world_t **out, char *e
         }
         w->rules.shard = w->shard;
         w->rules.skew_s = o->clock_skew_s;
+        w->rules.max_lifetime_s = o->ticket_max_life_s ? o->ticket_max_life_s : 3600;
         if (replay_init(&w->replay, o->replay_cache_max ? o->replay_cache_max : 100000) != 0) {
             snprintf(err, errlen, "out of memory for the ticket replay cache (%u nonces)",
                      o->replay_cache_max);

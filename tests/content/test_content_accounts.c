@@ -215,7 +215,7 @@ static void test_ticket_checks_in_order(void **state)
     pa_identity_t id;
     assert_int_equal(pa_init(), PA_OK);
     assert_int_equal(pa_identity_from_seed(seed, &id), PA_OK);
-    auth_rules_t rules = {.shard = "s1", .skew_s = 5};
+    auth_rules_t rules = {.shard = "s1", .skew_s = 5, .max_lifetime_s = 200};
     memcpy(rules.login_pk, id.sign_pk, sizeof rules.login_pk);
     replay_cache_t r;
     assert_int_equal(replay_init(&r, 1), 0);
@@ -227,6 +227,9 @@ static void test_ticket_checks_in_order(void **state)
     int n = pa_ticket_sign(&t, id.sign_sk, tk, sizeof tk);
     assert_true(n > 0);
     size_t len = (size_t)n;
+    /* expires 1000: at 794 that is 206 s ahead, past 200 + 5 of skew */
+    assert_int_equal(auth_check_ticket(&r, &rules, tk, len, "ann", 794, &got), AUTH_TOO_LONG);
+    assert_int_equal(replay_size(&r), 0);
     assert_int_equal(auth_check_ticket(&r, &rules, tk, len - 1, "ann", 900, &got), AUTH_MALFORMED);
     assert_int_equal(auth_check_ticket(&r, &rules, NULL, 0, "ann", 900, &got), AUTH_MALFORMED);
     tk[len - 1] ^= 1;
@@ -265,7 +268,7 @@ static void test_next_key_is_accepted_for_rotation(void **state)
     assert_int_equal(pa_identity_from_seed(seed, &new_id), PA_OK);
     memset(seed, 3, sizeof seed);
     assert_int_equal(pa_identity_from_seed(seed, &other), PA_OK);
-    auth_rules_t rules = {.shard = "s1", .skew_s = 5};
+    auth_rules_t rules = {.shard = "s1", .skew_s = 5, .max_lifetime_s = 200};
     memcpy(rules.login_pk, old_id.sign_pk, sizeof rules.login_pk);
     replay_cache_t r;
     assert_int_equal(replay_init(&r, 8), 0);
