@@ -17,7 +17,7 @@ const char *const content_ticket_reject_name[CONTENT_TICKET_REASONS] = {
     [AUTH_EXPIRED] = "expired",         [AUTH_REPLAYED] = "replayed",
     [AUTH_WRONG_SHARD] = "wrong_shard", [AUTH_FORGED] = "forged",
     [AUTH_MALFORMED] = "malformed",     [AUTH_WRONG_CHARACTER] = "wrong_character",
-    [AUTH_CACHE_FULL] = "cache_full",  [AUTH_TOO_LONG] = "too_long",
+    [AUTH_CACHE_FULL] = "cache_full",   [AUTH_TOO_LONG] = "too_long",
 };
 
 int replay_init(replay_cache_t *r, uint32_t max)
@@ -198,7 +198,8 @@ const char *auth_verdict_text(auth_verdict_t v)
     switch (v) {
     case AUTH_WRONG_CHARACTER: return "login ticket is for another character";
     case AUTH_CACHE_FULL: return "too many recent logins on this shard: try again in a minute";
-    case AUTH_TOO_LONG: return "login ticket expires too far ahead (check the login server's clock)";
+    case AUTH_TOO_LONG:
+        return "login ticket expires too far ahead (check the login server's clock)";
     default: return proto_err_text(auth_verdict_code(v));
     }
 }
