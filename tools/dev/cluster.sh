@@ -30,8 +30,9 @@
 # secret (admin.secret) and a `dev` account of role gm (dev.password).
 # Delete it to start over.  Ports (env): PG_PORT 5433, REDIS_PORT 6380,
 # MASTER1_PORT 7000 LOGIN1_PORT 7002, MASTER2_PORT 7010 LOGIN2_PORT 7012,
-# game 7777/7787/7797 (GAME_PORT_A/B/C), metrics 9177/9187/9197, console
-# 9178/9188/9198.  Needs: postgresql, redis-server (tools/dev/setup.sh).
+# game 7777/7787/7797 (GAME_PORT_A/B/C), metrics 9177/9187/9197
+# (METRICS_PORT_A/B/C), console 9178/9188/9198 (ADMIN_PORT_A/B/C).  Needs:
+# postgresql, redis-server (tools/dev/setup.sh installs them).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 src=$(pwd)
@@ -103,8 +104,8 @@ else
   MASTER1_PORT=${MASTER1_PORT:-7000} LOGIN1_PORT=${LOGIN1_PORT:-7002}
   MASTER2_PORT=${MASTER2_PORT:-7010} LOGIN2_PORT=${LOGIN2_PORT:-7012}
   GAME_PORT=([a]=${GAME_PORT_A:-7777} [b]=${GAME_PORT_B:-7787} [c]=${GAME_PORT_C:-7797})
-  METRICS_PORT=([a]=9177 [b]=9187 [c]=9197)
-  ADMIN_PORT=([a]=9178 [b]=9188 [c]=9198)
+  METRICS_PORT=([a]=${METRICS_PORT_A:-9177} [b]=${METRICS_PORT_B:-9187} [c]=${METRICS_PORT_C:-9197})
+  ADMIN_PORT=([a]=${ADMIN_PORT_A:-9178} [b]=${ADMIN_PORT_B:-9188} [c]=${ADMIN_PORT_C:-9198})
 fi
 # which login server's registry each shard joins (a game server links to one master)
 declare -A MASTER_OF=([a]=$MASTER1_PORT [b]=$MASTER1_PORT [c]=$MASTER2_PORT)
@@ -180,7 +181,7 @@ stop_games() { # all three at once, each saves its players; then wait for each
   for s in "${SHARDS[@]}"; do
     [ -n "${pid_of[game-$s]:-}" ] && kill -TERM "${pid_of[game-$s]}" 2>/dev/null || true
   done
-  for s in "${SHARDS[@]}"; do stop_one "game-$s" TERM; done
+  for s in "${SHARDS[@]}"; do stop_one "game-$s" 0; done # signalled above
 }
 stopping=0
 stop_all() { # games (save, presence keys deleted), login servers, Redis, PostgreSQL (fast shutdown)
@@ -191,11 +192,14 @@ stop_all() { # games (save, presence keys deleted), login servers, Redis, Postgr
   stop_one master-1 TERM
   stop_one redis TERM
   stop_one postgres INT
+}
+on_exit() {
+  stop_all
   if [ $check = 1 ] && [ "${KEEP:-0}" != 1 ]; then rm -rf "$CLUSTER_DIR"; fi
 }
-trap 'stop_all; exit 130' INT
-trap 'stop_all; exit 143' TERM
-trap 'stop_all' EXIT
+trap 'exit $((check ? 130 : 0))' INT # exit runs on_exit
+trap 'exit $((check ? 143 : 0))' TERM
+trap on_exit EXIT
 
 # run CMD as the PostgreSQL user when root (postgres refuses to run as root)
 as_pg=()
@@ -314,6 +318,7 @@ else
   store_text="SQLite per shard ($CLUSTER_DIR/shard-{a,b,c}.db): this build's gameserver has no database.driver"
 fi
 echo "cluster.sh: character store: $store_text" >&2
+echo "cluster.sh: pids: $(for n in "${ORDER[@]}"; do printf '%s %s, ' "$n" "${pid_of[$n]}"; done | sed 's/, $//')" >&2
 
 # =============================== --check ===================================
 if [ $check = 1 ]; then
@@ -396,11 +401,11 @@ TC
   wait "$stay_pid" 2>/dev/null || true
   result $rc "the game servers stopped in order and left no presence key in Redis${left:+ (left: $left)}"
   stop_all
-  trap - EXIT
   if [ $fails = 0 ]; then
     echo "cluster.sh: PASS: all checks passed (character store: $char_store)"; exit 0
   fi
-  echo "cluster.sh: FAIL: $fails check(s) failed (logs were in $LOGS; KEEP=1 keeps them)"; exit 1
+  for f in "$LOGS"/*.log; do echo "---- last lines of $(basename "$f"):"; tail -n 20 "$f" | sed 's/^/  | /'; done
+  echo "cluster.sh: FAIL: $fails check(s) failed (KEEP=1 keeps $CLUSTER_DIR and its logs)"; exit 1
 fi
 
 # =========================== interactive =================================
@@ -421,7 +426,6 @@ fi
   echo "        then: login dev    play NAME shard-c   (the same accounts: one database)"
   echo "    in game: shout TEXT (every shard), whisper NAME TEXT (any shard)"
   echo "  console: $tc --admin 127.0.0.1:${ADMIN_PORT[a]} --admin-secret-file $CLUSTER_DIR/admin.secret status"
-  echo "  pids: $(for n in "${ORDER[@]}"; do printf '%s %s, ' "$n" "${pid_of[$n]}"; done | sed 's/, $//')"
 } >&2
 
 # Supervision: report a process that exits (the others go on: the game
