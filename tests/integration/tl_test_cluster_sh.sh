@@ -32,6 +32,7 @@ grep -q '^cluster.sh: PASS' "$out" || fail "no PASS line"
 grep -q 'CHECK FAILED' "$out" && fail "a check failed but the exit code was 0"
 n=$(grep -c '^cluster.sh: check ok:' "$out")
 [ "$n" = 5 ] || fail "$n checks reported ok, 5 expected"
-[ -z "$(ls -A "$work" | grep -v '^cluster.out$')" ] || fail "cluster.sh left files: $(ls "$work")"
+left=$(find "$work" -mindepth 1 -maxdepth 1 ! -name cluster.out)
+[ -z "$left" ] || fail "cluster.sh left files: $left"
 grep '^cluster.sh: \(check ok\|character store\)' "$out"
 echo "PASS: cluster.sh --check"

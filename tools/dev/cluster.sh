@@ -19,7 +19,8 @@
 #
 # Character store: PostgreSQL (a database per shard: shard_a, shard_b,
 # shard_c) when this build's gameserver has `database.driver`, else SQLite
-# (CLUSTER_DIR/shard-X.db); the script says which.  Registry: a game server
+# (CLUSTER_DIR/shard-X.db); the script says which (CHAR_STORE=sqlite|postgres
+# forces one).  Registry: a game server
 # registers with one master, so shard-a and shard-b are listed by login
 # server 1 and shard-c by login server 2 (docs/scale-out.md).
 #
@@ -35,7 +36,6 @@
 # postgresql, redis-server (tools/dev/setup.sh installs them).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-src=$(pwd)
 
 check=0
 if [ "${1:-}" = --check ]; then check=1; shift; fi
@@ -74,7 +74,13 @@ redis_cli=$(command -v redis-cli || true)
 [ -n "$redis_bin" ] && [ -n "$redis_cli" ] ||
   die "redis-server / redis-cli not found: install the Debian package redis-server (tools/dev/setup.sh does)"
 # gameserver's key table (its --help) says whether it has the PostgreSQL character store
+# (CHAR_STORE=sqlite|postgres forces one)
 if "$game_bin" --help 2>/dev/null | grep -q '^ *database\.driver '; then char_store=postgres; else char_store=sqlite; fi
+case ${CHAR_STORE:-} in
+  '') ;;
+  sqlite|postgres) char_store=$CHAR_STORE ;;
+  *) die "CHAR_STORE must be sqlite or postgres" ;;
+esac
 
 # ---- ports ----
 free_base() { # N: N consecutive free 127.0.0.1 ports below the ephemeral range (32768-)
@@ -109,7 +115,6 @@ else
 fi
 # which login server's registry each shard joins (a game server links to one master)
 declare -A MASTER_OF=([a]=$MASTER1_PORT [b]=$MASTER1_PORT [c]=$MASTER2_PORT)
-declare -A LOGIN_OF=([a]=$LOGIN1_PORT [b]=$LOGIN1_PORT [c]=$LOGIN2_PORT)
 
 # ---- the cluster directory: secrets, identity, configs ----
 if [ $check = 1 ]; then
@@ -315,7 +320,8 @@ done
 if [ $char_store = postgres ]; then
   store_text="PostgreSQL 127.0.0.1:$PG_PORT, databases shard_a, shard_b, shard_c (database.driver postgres)"
 else
-  store_text="SQLite per shard ($CLUSTER_DIR/shard-{a,b,c}.db): this build's gameserver has no database.driver"
+  store_text="SQLite per shard ($CLUSTER_DIR/shard-{a,b,c}.db)"
+  [ -n "${CHAR_STORE:-}" ] || store_text+=": this build's gameserver has no database.driver"
 fi
 echo "cluster.sh: character store: $store_text" >&2
 echo "cluster.sh: pids: $(for n in "${ORDER[@]}"; do printf '%s %s, ' "$n" "${pid_of[$n]}"; done | sed 's/, $//')" >&2
