@@ -317,6 +317,17 @@ for s in "${SHARDS[@]}"; do # the realm is up when every shard has its bus and i
   wait_log "game-$s" 'redis chat bus up' 15 || exit 1
   wait_log "game-$s" 'master link up' 15 || exit 1
 done
+listed_up() { # MASTER_PORT SHARD: the registry lists SHARD up (a ticket for it can be had)
+  "$master_bin" --list "127.0.0.1:$1" --secret-file "$CLUSTER_DIR/s2s.secret" 2>/dev/null |
+    awk -v s="$2" '$1 == s && $4 == "up" { f = 1 } END { exit !f }'
+}
+for s in "${SHARDS[@]}"; do
+  reg_end=$((SECONDS + 15))
+  until listed_up "${MASTER_OF[$s]}" "shard-$s"; do
+    (( SECONDS < reg_end )) || die "shard-$s not listed up by the master on :${MASTER_OF[$s]} within 15 s"
+    sleep 0.1
+  done
+done
 if [ $char_store = postgres ]; then
   store_text="PostgreSQL 127.0.0.1:$PG_PORT, databases shard_a, shard_b, shard_c (database.driver postgres)"
 else
