@@ -14,8 +14,8 @@
 #       testclients check: an account registered through login server 1 logs
 #       in through login server 2 and plays on shard-c; a whisper from a
 #       player on shard-a reaches a player on shard-c; a shout reaches players
-#       on all three shards; an orderly stop leaves no presence key.  Stops
-#       everything; exit 0 when every check passed, 1 with the reason.
+#       on all three shards; an orderly stop leaves no presence key; every
+#       process exits 0.  Exit 0 when every check passed, 1 with the reason.
 #
 # Character store: PostgreSQL (a database per shard: shard_a, shard_b,
 # shard_c) when this build's gameserver has `database.driver`, else SQLite
@@ -147,7 +147,7 @@ PG_USER=cluster
 pg_url() { echo "host=127.0.0.1 port=$PG_PORT dbname=$1 user=$PG_USER passfile=$CLUSTER_DIR/pgpass"; }
 
 # ---- processes ----
-declare -A pid_of=()
+declare -A pid_of=() exit_of=()
 ORDER=() # start order; stopped in reverse groups (see stop_all)
 start() { # NAME CMD...: own session (a terminal's Ctrl-C reaches only this script), log file
   local name=$1; shift
@@ -178,7 +178,9 @@ stop_one() { # NAME SIGNAL: signal, wait up to 40 s (a game server saves its pla
     echo "cluster.sh: $name did not stop within 40 s: SIGKILL" >&2
     kill -KILL "$pid" 2>/dev/null || true
   fi
-  wait "$pid" 2>/dev/null || true
+  local rc=0
+  wait "$pid" 2>/dev/null || rc=$?
+  exit_of[$name]=$rc
   pid_of[$name]=
 }
 stop_games() { # all three at once, each saves its players; then wait for each
@@ -418,6 +420,11 @@ TC
   wait "$stay_pid" 2>/dev/null || true
   result $rc "the game servers stopped in order and left no presence key in Redis${left:+ (left: $left)}"
   stop_all
+  rc=0; bad=
+  for n in "${ORDER[@]}"; do
+    [ "${exit_of[$n]:-none}" = 0 ] || { rc=1; bad+=" $n:${exit_of[$n]:-none}"; }
+  done
+  result $rc "every process stopped cleanly (exit 0)${bad:+; not:$bad}"
   if [ $fails = 0 ]; then
     echo "cluster.sh: PASS: all checks passed (character store: $char_store)"; exit 0
   fi
