@@ -27,8 +27,10 @@
 #define MAX_WHISPERS 1024        /* of those, whispers in flight (each holds its text) */
 #define MAX_CMD 2048             /* one formatted command */
 #define MAX_READER (1024 * 1024) /* unparsed reply bytes: past it, the peer is broken */
+#define DEL_BATCH 16             /* presence keys per DEL at an orderly stop (fits MAX_CMD) */
+#define CLEAR_WAIT_MS 2000       /* an orderly stop waits this long for those DELs' answer */
 
-enum { P_IGNORE, P_READY, P_GET, P_WPUB };
+enum { P_IGNORE, P_READY, P_GET, P_WPUB, P_CLEARED };
 
 typedef struct pend_s {
     int kind;
@@ -62,7 +64,7 @@ struct gs_bus_s {
     uint32_t whispers; /* slots holding a pend_t, under mu */
     nc_sid_t ring_sid; /* the command session the ring belongs to, under mu */
     uint32_t head, count;
-    atomic_int up, stopping, fenced, kicked;
+    atomic_int up, stopping, fenced, kicked, cleared;
     atomic_uint_fast64_t reconnects, published, received, errors;
     nc_strand_t *timer_strand;
     nc_timer_id_t timer;
@@ -333,6 +335,9 @@ static void cmd_reply(gs_bus_t *b, nc_session_t *s, redisReply *r)
             whisper_done(b, &p, 0);
         break;
     }
+    case P_CLEARED: /* the last DEL of an orderly stop (presence_clear) */
+        atomic_store(&b->cleared, 1);
+        break;
     case P_WPUB: { /* receivers: 0 = that shard is gone */
         pend_t q = p;
         const char *text = p.text + strlen(p.text) + 1;
@@ -594,6 +599,55 @@ static void presence_hook(void *ud)
         atomic_store(&b->kicked, 0); /* queue full: the periodic refresh does it */
 }
 
+/* An orderly stop: DEL the presence key of every player this shard set
+ * (b->prev: those online at its last refresh or kick), so the other
+ * shards answer whispers to them "not online" at once instead of after
+ * redis.presence_ttl_s.  Waits for Redis's answer to the last DEL (replies
+ * come in order: it answers for all), at most CLEAR_WAIT_MS.  Runs after
+ * the timer strand's fence: nothing refreshes presence meanwhile. */
+static void presence_clear(gs_bus_t *b)
+{
+    if (b->nprev == 0)
+        return;
+    if (!atomic_load(&b->cmd.ready)) {
+        nc_log(NC_LOG_WARN, TAG,
+               "redis down at stop: %zu presence keys left to expire (redis.presence_ttl_s)",
+               b->nprev);
+        return;
+    }
+    char keys[DEL_BATCH][128 + NAME_MAX_];
+    int rc = 0;
+    for (size_t i = 0; i < b->nprev && rc == 0; i += DEL_BATCH) {
+        const char *argv[1 + DEL_BATCH] = {"DEL"};
+        size_t lens[1 + DEL_BATCH] = {3};
+        int argc = 1;
+        for (size_t j = i; j < b->nprev && j < i + DEL_BATCH; j++) {
+            int n = snprintf(keys[argc - 1], sizeof keys[0], "%spresence.%s", b->cfg.prefix,
+                             b->prev[j]);
+            if (n < 0 || (size_t)n >= sizeof keys[0])
+                continue;
+            argv[argc] = keys[argc - 1];
+            lens[argc++] = (size_t)n;
+        }
+        pend_t p = {.kind = i + DEL_BATCH >= b->nprev ? P_CLEARED : P_IGNORE};
+        if (argc > 1 || p.kind == P_CLEARED) {
+            const char *ping[] = {"PING"}; /* a batch of bad names: still an answer */
+            size_t plens[] = {4};
+            rc = argc > 1 ? cmd(b, &p, argc, argv, lens) : cmd(b, &p, 1, ping, plens);
+        }
+    }
+    uint64_t end = nc_now_ms() + CLEAR_WAIT_MS;
+    while (rc == 0 && !atomic_load(&b->cleared) && nc_now_ms() < end)
+        gs_sleep_ms(1);
+    if (rc == 0 && atomic_load(&b->cleared))
+        nc_log(NC_LOG_INFO, TAG, "presence of %zu players deleted from redis", b->nprev);
+    else
+        nc_log(NC_LOG_WARN, TAG,
+               "presence of %zu players not confirmed deleted (%s); they expire after "
+               "redis.presence_ttl_s",
+               b->nprev, rc ? nc_strerror(rc) : "no answer within 2 s");
+}
+
 /* ---- life cycle ---- */
 
 int gs_bus_available(void)
@@ -697,6 +751,7 @@ void gs_bus_stop(gs_bus_t *b)
             gs_sleep_ms(1);
         }
     }
+    presence_clear(b); /* before the connections close */
     if (b->sub.client)
         nc_client_destroy(b->sub.client);
     if (b->cmd.client)

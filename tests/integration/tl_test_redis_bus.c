@@ -363,6 +363,26 @@ static void test_presence_follows_login_and_logout_at_once(void **state)
     assert_int_equal(whisper_answer(&alice, "bob5", "gone"), 1);
 }
 
+/* 60 s ttl, 30 s refresh (setup_slow): an orderly stop (SIGTERM) of beta
+ * deletes its players' presence keys before it exits, so the key is gone
+ * the moment the process is (neither the ttl nor a refresh can explain it),
+ * and a whisper to bob7 is answered "not online" at once */
+static void test_presence_deleted_at_orderly_stop(void **state)
+{
+    (void)state;
+    assert_int_equal(gs_login(&alice, game[0].port, "alice7"), 0);
+    assert_int_equal(gs_login(&bob, game[1].port, "bob7"), 0);
+    assert_int_equal(wait_has("t16.presence.bob7", 1), 0);
+    assert_int_equal(wait_has("t16.presence.alice7", 1), 0);
+    /* bob stays connected: the stop, not his logout, must clear the key */
+    assert_int_equal(gs_proc_stop(&game[1], SIGTERM, DEADLINE_MS), 0);
+    assert_int_equal(redis_has("t16.presence.bob7"), 0);
+    assert_int_equal(whisper_answer(&alice, "bob7", "still there?"), 1);
+    /* alpha's players keep theirs */
+    assert_int_equal(redis_has("t16.presence.alice7"), 1);
+    gs_close(&bob);
+}
+
 /* redis with requirepass: alpha has the password, beta a wrong one */
 static int setup_auth(void **state)
 {
@@ -424,6 +444,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_presence_expires_after_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_down_degrades_then_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_presence_follows_login_and_logout_at_once, setup_slow,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_presence_deleted_at_orderly_stop, setup_slow,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_auth, setup_auth, teardown_auth),
     };
