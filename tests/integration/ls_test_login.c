@@ -805,45 +805,13 @@ static void test_full_auth_queue_answers_server_full(void **state)
  * another connection is answered without waiting for any hash. */
 /* ---- metrics page (issue 16) ------------------------------------------------- */
 
-/* GET path on 127.0.0.1:port into buf (the whole answer): bytes or -1. */
-static int http_get(int port, const char *path, char *buf, size_t cap)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    char req[128];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        write(fd, req, (size_t)n) != n) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    size_t got = 0;
-    ssize_t rd;
-    while (got < cap - 1 && (rd = read(fd, buf + got, cap - 1 - got)) > 0)
-        got += (size_t)rd;
-    buf[got] = 0;
-    close(fd);
-    return (int)got;
-}
-
-/* The value of one sample line ("name{labels}") on the page, or -1. */
-static double metric(const char *page, const char *sample)
-{
-    char key[160];
-    snprintf(key, sizeof key, "\n%s ", sample);
-    const char *p = strstr(page, key);
-    return p ? strtod(p + strlen(key), NULL) : -1;
-}
-
 static char mpage[1 << 16];
 
 static double scrape(const master_t *m, const char *sample)
 {
-    assert_true(http_get(m->metrics_port, "/metrics", mpage, sizeof mpage) > 0);
+    assert_true(ls_http_get(m->metrics_port, "/metrics", mpage, sizeof mpage) > 0);
     assert_non_null(strstr(mpage, "200 OK"));
-    return metric(mpage, sample);
+    return ls_metric(mpage, sample);
 }
 
 /* --metrics-port: the counters move with logins, failures, lock-outs,
@@ -860,9 +828,9 @@ static void test_metrics_page_counts_logins(void **state)
     assert_int_equal(add_account(&m, "alice", NULL, PW), 0);
     assert_int_equal(add_account(&m, "bob", NULL, PW), 0);
     assert_true(scrape(&m, "ls_logins_total{result=\"ok\"}") == 0);
-    assert_true(metric(mpage, "ls_store_up{driver=\"sqlite\"}") == 1);
-    assert_true(metric(mpage, "ls_uptime_seconds") >= 0);
-    assert_true(metric(mpage, "ls_hash_queue_depth") == 0);
+    assert_true(ls_metric(mpage, "ls_store_up{driver=\"sqlite\"}") == 1);
+    assert_true(ls_metric(mpage, "ls_uptime_seconds") >= 0);
+    assert_true(ls_metric(mpage, "ls_hash_queue_depth") == 0);
     int shard_fd = fake_shard(&m, "shard-m", 7777);
     assert_true(shard_fd >= 0);
 
@@ -878,15 +846,15 @@ static void test_metrics_page_counts_logins(void **state)
     assert_int_equal(ls_register(&c, "carol", PW, NULL, DEADLINE_MS),
                      PROTO_ERR_REGISTRATION_CLOSED);
     assert_true(scrape(&m, "ls_logins_total{result=\"ok\"}") == 1);
-    assert_true(metric(mpage, "ls_logins_total{result=\"auth_failed\"}") == 2);
-    assert_true(metric(mpage, "ls_logins_total{result=\"locked_out\"}") == 1);
-    assert_true(metric(mpage, "ls_lockouts_total") == 1);
-    assert_true(metric(mpage, "ls_tickets_issued_total") == 1);
-    assert_true(metric(mpage, "ls_registrations_total{result=\"registration_closed\"}") == 1);
-    assert_true(metric(mpage, "ls_registrations_total{result=\"ok\"}") == 0);
-    assert_true(metric(mpage, "ls_hash_rejected_total") == 0);
-    assert_true(metric(mpage, "ls_registry_shards{state=\"up\"}") == 1);
-    assert_true(metric(mpage, "ls_store_outage_seconds_total") == 0);
+    assert_true(ls_metric(mpage, "ls_logins_total{result=\"auth_failed\"}") == 2);
+    assert_true(ls_metric(mpage, "ls_logins_total{result=\"locked_out\"}") == 1);
+    assert_true(ls_metric(mpage, "ls_lockouts_total") == 1);
+    assert_true(ls_metric(mpage, "ls_tickets_issued_total") == 1);
+    assert_true(ls_metric(mpage, "ls_registrations_total{result=\"registration_closed\"}") == 1);
+    assert_true(ls_metric(mpage, "ls_registrations_total{result=\"ok\"}") == 0);
+    assert_true(ls_metric(mpage, "ls_hash_rejected_total") == 0);
+    assert_true(ls_metric(mpage, "ls_registry_shards{state=\"up\"}") == 1);
+    assert_true(ls_metric(mpage, "ls_store_outage_seconds_total") == 0);
     ls_close(&c);
     close(shard_fd);
 
@@ -902,9 +870,9 @@ static void test_metrics_page_counts_logins(void **state)
     } else {
         printf("promtool not installed (tools/dev/setup.sh installs prometheus): not checked\n");
     }
-    assert_true(http_get(m.metrics_port, "/healthz", mpage, sizeof mpage) > 0);
+    assert_true(ls_http_get(m.metrics_port, "/healthz", mpage, sizeof mpage) > 0);
     assert_non_null(strstr(mpage, "200 OK"));
-    assert_true(http_get(m.metrics_port, "/nope", mpage, sizeof mpage) > 0);
+    assert_true(ls_http_get(m.metrics_port, "/nope", mpage, sizeof mpage) > 0);
     assert_non_null(strstr(mpage, "404"));
     master_stop(&m);
 }
