@@ -209,7 +209,7 @@ static PGresult *run(pg_t *a, const char *sql, int n, const char *const *params,
         PQclear(r);
         a->outages++;
         atomic_fetch_add(&a->losses, 1);
-        uint64_t zero = 0; /* the outage starts now, unless one runs */
+        unsigned long long zero = 0; /* the outage starts now, unless one runs */
         atomic_compare_exchange_strong(&a->down_since_ms, &zero, nc_now_ms() | 1);
         nc_log(NC_LOG_WARN, "master", "account store: postgres connection lost: %s",
                PQerrorMessage(a->c));
