@@ -8,8 +8,9 @@
 # chatting and pinging.  Reports per shard: ping p50/p99, whisper round trip
 # p50/p99 (sender -> target on another shard -> answer back, both legs
 # through Redis), whispers sent/answered/not found, errors, the gameserver's
-# CPU (utime+stime from /proc over the run) and the testclient's
-# (/usr/bin/time), and the load average when the run started.
+# CPU (utime+stime from /proc over the run), the testclient's
+# (/usr/bin/time) and redis-server's (the same run), and the load average
+# when the run started.
 #
 #   bash tools/bench/shards.sh [BUILD_DIR]      (default build/release)
 # env: BOTS (300 per shard), DURATION (60 s), RUNS (5), WHISPER_HZ (0.2 per
@@ -62,7 +63,7 @@ wait_redis() { # PORT
 }
 hz=$(getconf CLK_TCK)
 csv=$OUT/runs.csv
-[ -f "$csv" ] || echo "run,shard,bots,duration,load1,ping_p50_ms,ping_p99_ms,whisper_p50_ms,whisper_p99_ms,whispers_sent,whispers_answered,whispers_notfound,errors,logins,gs_cpu_core,tc_cpu_core,tc_warn" >"$csv"
+[ -f "$csv" ] || echo "run,shard,bots,duration,load1,ping_p50_ms,ping_p99_ms,whisper_p50_ms,whisper_p99_ms,whispers_sent,whispers_answered,whispers_notfound,errors,logins,gs_cpu_core,tc_cpu_core,tc_warn,redis_cpu_core" >"$csv"
 started=$(date -u +%FT%TZ)
 for ((r = 1; r <= RUNS; r++)); do
   rd=$work/run$r; mkdir -p "$rd"
@@ -70,7 +71,7 @@ for ((r = 1; r <= RUNS; r++)); do
   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$rd/s2s.secret"; echo >>"$rd/s2s.secret"
   chmod 600 "$rd/s2s.secret"
   rp=$(free_port)
-  "${RUNNER[@]}" "$REDIS" --port "$rp" --bind 127.0.0.1 --save '' --appendonly no >"$rd/redis.log" 2>&1 & pids+=($!)
+  "${RUNNER[@]}" "$REDIS" --port "$rp" --bind 127.0.0.1 --save '' --appendonly no >"$rd/redis.log" 2>&1 & redis_pid=$!; pids+=($!)
   wait_redis "$rp" || { echo "shards.sh: redis-server not ready" >&2; exit 1; }
   "${RUNNER[@]}" "$MS" --port 0 --login-port 0 --db "$rd/ms.db" --secret-file "$rd/s2s.secret" \
     --open-registration --log-level warn >"$rd/ms.out" 2>"$rd/ms.err" & ms_pid=$!; pids+=($ms_pid)
@@ -94,6 +95,7 @@ for ((r = 1; r <= RUNS; r++)); do
   done
   declare -A t0 tpid
   s0=$(date +%s.%N)
+  r0=$(awk '{print $14 + $15}' "/proc/$redis_pid/stat")
   for s in "${SHARDS[@]}"; do
     t0[$s]=$(awk '{print $14 + $15}' "/proc/${gpid[$s]}/stat")
     targets=; for o in "${SHARDS[@]}"; do [[ $o == "$s" ]] || targets+="${targets:+,}$o:$BOTS"; done
@@ -109,6 +111,8 @@ for ((r = 1; r <= RUNS; r++)); do
   s1=$(date +%s.%N)
   declare -A t1
   for s in "${SHARDS[@]}"; do t1[$s]=$(awk '{print $14 + $15}' "/proc/${gpid[$s]}/stat"); done
+  r1=$(awk '{print $14 + $15}' "/proc/$redis_pid/stat")
+  rcpu=$(awk -v a="$r0" -v b="$r1" -v hz="$hz" -v s0="$s0" -v s1="$s1" 'BEGIN{printf "%.3f", (b - a) / hz / (s1 - s0)}')
   stop_all
   for s in "${SHARDS[@]}"; do
     f=$rd/tc_$s.sum
@@ -119,7 +123,7 @@ for ((r = 1; r <= RUNS; r++)); do
     tcw=$(grep -c 'warning: testclient CPU' "$rd/tc_$s.err" || true)
     gcpu=$(awk -v a="${t0[$s]}" -v b="${t1[$s]}" -v hz="$hz" -v s0="$s0" -v s1="$s1" 'BEGIN{printf "%.3f", (b - a) / hz / (s1 - s0)}')
     tcpu=$(tail -1 "$rd/tc_$s.time" | awk '{printf "%.3f", ($1 + $2) / ($3 > 0 ? $3 : 1)}')
-    row="$r,$s,$BOTS,$DURATION,$load1,$p50,$p99,$w50,$w99,$wsent,$wans,$wnf,${errs:-?},${logins:-?},$gcpu,$tcpu,$tcw"
+    row="$r,$s,$BOTS,$DURATION,$load1,$p50,$p99,$w50,$w99,$wsent,$wans,$wnf,${errs:-?},${logins:-?},$gcpu,$tcpu,$tcw,$rcpu"
     echo "$row" >>"$csv"
     echo "shards.sh: $row" >&2
     mkdir -p "$OUT/logs"
@@ -131,15 +135,15 @@ done
 {
   echo "### 3 shards x $BOTS bots, ${DURATION} s, $RUNS runs, whisper ${WHISPER_HZ}/s per bot, chat ${CHAT_HZ}/s (started $started, nice ${NICE:-0})"
   echo
-  echo "| shard | ping p50 ms | ping p99 ms | whisper p50 ms | whisper p99 ms | whispers sent | answered | not found | errors | logins | gameserver core | testclient core | load1 |"
-  echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+  echo "| shard | ping p50 ms | ping p99 ms | whisper p50 ms | whisper p99 ms | whispers sent | answered | not found | errors | logins | gameserver core | testclient core | redis core | load1 |"
+  echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
   for s in "${SHARDS[@]}" all; do
     awk -F, -v n="$s" -v b="$BOTS" -v d="$DURATION" '
       function med(col,   k, i, j, t, a) { k = 0; for (i = 0; i < N; i++) a[k++] = V[i, col] + 0
         for (i = 0; i < k; i++) for (j = i + 1; j < k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
         return sprintf("%g [%g-%g]", (k % 2) ? a[int(k / 2)] : (a[k / 2 - 1] + a[k / 2]) / 2, a[0], a[k - 1]) }
       NR > 1 && (n == "all" || $2 == n) && $3 == b && $4 == d { for (c = 1; c <= NF; c++) V[N + 0, c] = $c; N++ }
-      END { if (N) printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, med(6), med(7), med(8), med(9), med(10), med(11), med(12), med(13), med(14), med(15), med(16), med(5) }' "$csv"
+      END { if (N) printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, med(6), med(7), med(8), med(9), med(10), med(11), med(12), med(13), med(14), med(15), med(16), med(18), med(5) }' "$csv"
   done
   echo
 } | tee -a "$OUT/summary.md"

@@ -205,10 +205,11 @@ void master_login_stats(master_login_t *l, master_login_stats_t *out);
 typedef struct master_metrics_s master_metrics_t;
 /* Serves /metrics (Prometheus text, ls_*) and /healthz on host:port through
  * netcore's nc_http on its own low-priority queue of pool (cap 1).  port 0
- * in cfg = off: returns 0 with *out NULL.  *bound set to the port. */
+ * = a free one; *bound set to the port.  started_ms: the process's start
+ * (nc_now_ms), for ls_uptime_seconds. */
 int master_metrics_start(nc_engine_t *e, nc_pool_t *pool, const char *host, uint16_t port,
-                         master_login_t *login, macct_t *accounts, master_metrics_t **out,
-                         uint16_t *bound, char *err, size_t errlen);
+                         master_login_t *login, macct_t *accounts, uint64_t started_ms,
+                         master_metrics_t **out, uint16_t *bound, char *err, size_t errlen);
 void master_metrics_stop(master_metrics_t *m);
 
 #endif

@@ -133,7 +133,7 @@ static void render_metrics(master_metrics_t *m, buf_t *b)
     head(b, "ls_registry_shards", "gauge", "Game servers registered, by health.");
     put(b, "ls_registry_shards{state=\"up\"} %d\nls_registry_shards{state=\"down\"} %d\n", up,
         n - up);
-    head(b, "ls_uptime_seconds", "gauge", "Seconds since the login server started.");
+    head(b, "ls_uptime_seconds", "gauge", "Seconds since the process started.");
     put(b, "ls_uptime_seconds %.3f\n", (double)(nc_now_ms() - m->started_ms) / 1000.0);
 }
 
@@ -163,8 +163,8 @@ static int render(void *ud, const char *path, char **body, size_t *len, const ch
 }
 
 int master_metrics_start(nc_engine_t *e, nc_pool_t *pool, const char *host, uint16_t port,
-                         master_login_t *login, macct_t *accounts, master_metrics_t **out,
-                         uint16_t *bound, char *err, size_t errlen)
+                         master_login_t *login, macct_t *accounts, uint64_t started_ms,
+                         master_metrics_t **out, uint16_t *bound, char *err, size_t errlen)
 {
     master_metrics_t *m = calloc(1, sizeof *m);
     if (!m) {
@@ -173,7 +173,7 @@ int master_metrics_start(nc_engine_t *e, nc_pool_t *pool, const char *host, uint
     }
     m->login = login;
     m->acct = accounts;
-    m->started_ms = nc_now_ms();
+    m->started_ms = started_ms;
     nc_queue_opts_t qo = {.name = "metrics", .max_threads = 1, .priority = NC_PRIO_LOW};
     int rc = nc_queue_create(pool, &qo, &m->q);
     nc_http_opts_t ho = {.host = host, .port = port};

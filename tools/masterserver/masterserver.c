@@ -223,6 +223,7 @@ typedef struct args_s {
     int login_port, show_keys, open_registration;
     char key_buf[1100];
     const char *metrics_port; /* --metrics-port N|auto (issue 16); NULL = metrics.port */
+    uint64_t started_ms;      /* process start (nc_now_ms), for the metrics page */
 } args_t;
 
 /* Flags without a value; 1 if k was one. */
@@ -409,7 +410,7 @@ static int serve(master_t *m, const args_t *a, const login_parts_t *lp, const ui
     if (a->metrics_port)
         at = strcmp(a->metrics_port, "auto") ? (uint16_t)atoi(a->metrics_port) : 0;
     if (want && master_metrics_start(m->engine, pool, lp->cfg.metrics_host, at, login, lp->acct,
-                                     &metrics, &mport, err, sizeof err) != 0) {
+                                     a->started_ms, &metrics, &mport, err, sizeof err) != 0) {
         fprintf(stderr, "masterserver: %s\n", err);
         return 1;
     }
@@ -444,7 +445,8 @@ int main(int argc, char **argv)
                 .log = NC_LOG_INFO,
                 .login_host = "127.0.0.1",
                 .login_port = 7002,
-                .db = "masterserver.db"};
+                .db = "masterserver.db",
+                .started_ms = nc_now_ms()};
     tl_console_init();
     int prc = parse_args(argc, argv, &a);
     if (prc != 0) {
