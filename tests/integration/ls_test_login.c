@@ -877,8 +877,8 @@ static void test_metrics_page_counts_logins(void **state)
     master_stop(&m);
 }
 
-/* metrics.port 0 (the default) serves no page; a bad --metrics-port is
- * refused. */
+/* metrics.port 0 (the default) serves no page; the config's metrics
+ * section parses; a bad --metrics-port or metrics.port is refused. */
 static void test_metrics_off_by_default_and_bad_port_refused(void **state)
 {
     (void)state;
@@ -891,6 +891,21 @@ static void test_metrics_off_by_default_and_bad_port_refused(void **state)
     const char *argv[] = {MASTERSERVER_BIN, "--metrics-port", "70000", NULL};
     assert_int_equal(tl_proc_start(&p, argv, 0), 0);
     assert_int_equal(tl_proc_wait_exit(&p, DEADLINE_MS), 2);
+    /* the config's metrics section: port 0 and a host parse (still off) */
+    master_dir(&m, "{\"accounts\": {\"hash_ops\": 1, \"hash_mem_kib\": 8},"
+                   " \"metrics\": {\"port\": 0, \"host\": \"127.0.0.1\"}}");
+    master_launch(&m, NULL);
+    assert_int_equal(m.metrics_port, 0);
+    master_stop(&m);
+    /* a bad value names its key */
+    master_dir(&m, "{\"metrics\": {\"port\": 70000}}");
+    const char *bad[] = {MASTERSERVER_BIN, "--config", m.cfg, "--db", m.db, NULL};
+    assert_int_equal(tl_proc_start(&p, bad, 0), 0);
+    assert_int_equal(tl_proc_wait_exit(&p, DEADLINE_MS), 2);
+    assert_non_null(strstr(p.out, "metrics.port"));
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", m.dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 static void test_realm_list_fast_while_logins_hash(void **state)
