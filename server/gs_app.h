@@ -5,7 +5,7 @@
 
 #include "content.h"
 #include "gs_config.h"
-#include "gs_http.h"
+#include "nc_http.h"
 #include "gs_jobs.h"
 #include "gs_platform.h"
 #include "netcore.h"
@@ -23,7 +23,7 @@ typedef struct gs_app_s {
     nc_server_t *players;
     nc_packet_t *idle_notice; /* sent before an idle close (listen.idle_timeout_ms) */
     content_world_t *world;
-    gs_http_t *http;
+    nc_http_t *http;
     uint64_t started_ms;
     /* shutdown progress, read by the main thread while stop_all runs */
     atomic_int stage;   /* gs_stage_t */

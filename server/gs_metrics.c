@@ -357,8 +357,8 @@ int gs_metrics_render(void *app, const char *path, char **body, size_t *len, con
         content_metrics(&b, a);
         link_metrics(&b);
         bus_metrics(&b);
-        gs_http_stats_t hs;
-        gs_http_stats(a->http, &hs);
+        nc_http_stats_t hs;
+        nc_http_stats(a->http, &hs);
         head(&b, "gs_metrics_http_closed_total", "counter",
              "Metrics connections closed by the page's limits, by reason.");
         put(&b, "gs_metrics_http_closed_total{reason=\"timeout\"} %llu\n",

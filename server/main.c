@@ -139,12 +139,12 @@ static int start_network(gs_app_t *a, uint16_t *mport, uint16_t *aport)
     if (gs_admin_start(a, &a->admin, aport) != 0)
         return -1;
     *mport = 0;
-    gs_http_opts_t ho = {.host = c->metrics_host,
+    nc_http_opts_t ho = {.host = c->metrics_host,
                          .port = (uint16_t)c->metrics_port,
                          .max_conns = (uint32_t)c->metrics_max_conns,
                          .request_timeout_ms = (uint32_t)c->metrics_request_timeout_ms};
     if (c->metrics_port >= 0 &&
-        gs_http_start(a->engine, a->q_control, &ho, gs_metrics_render, a, &a->http, mport) != 0) {
+        nc_http_start(a->engine, a->q_control, &ho, gs_metrics_render, a, &a->http, mport) != 0) {
         nc_log(NC_LOG_ERROR, TAG, "metrics listen %s:%lld failed", c->metrics_host,
                (long long)c->metrics_port);
         return -1;
@@ -188,7 +188,7 @@ static void set_stage(gs_app_t *a, int stage)
 static void stop_all(gs_app_t *a)
 {
     set_stage(a, GS_STAGE_METRICS);
-    gs_http_stop(a->http);
+    nc_http_stop(a->http);
     a->http = NULL;
     gs_admin_stop(a->admin); /* reads the world, the players role and the links */
     a->admin = NULL;

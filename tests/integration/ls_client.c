@@ -288,3 +288,33 @@ int ls_realm_list(ls_client_t *c, proto_realm_list_t *out, int timeout_ms)
     free(m);
     return rc;
 }
+
+int ls_http_get(int port, const char *path, char *buf, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char req[300];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
+    if (fd < 0 || cap == 0 || n < 0 || (size_t)n >= sizeof req ||
+        connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || write(fd, req, (size_t)n) != n) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    ssize_t rd;
+    while (got < cap - 1 && (rd = read(fd, buf + got, cap - 1 - got)) > 0)
+        got += (size_t)rd;
+    buf[got] = 0;
+    close(fd);
+    return (int)got;
+}
+
+double ls_metric(const char *page, const char *sample)
+{
+    char key[256];
+    snprintf(key, sizeof key, "\n%s ", sample);
+    const char *p = strstr(page, key);
+    return p ? strtod(p + strlen(key), NULL) : -1;
+}

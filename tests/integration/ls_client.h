@@ -52,4 +52,10 @@ int ls_ticket(ls_client_t *c, const char *shard, const char *character, proto_ti
 /* Shard count, or -1. */
 int ls_realm_list(ls_client_t *c, proto_realm_list_t *out, int timeout_ms);
 
+/* issue 16, the login server's metrics page: GET path on 127.0.0.1:port
+ * into buf (the whole answer, NUL-terminated): bytes read or -1. */
+int ls_http_get(int port, const char *path, char *buf, size_t cap);
+/* The value of one sample ("name" or "name{labels}") on a page, or -1. */
+double ls_metric(const char *page, const char *sample);
+
 #endif

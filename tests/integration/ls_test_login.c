@@ -32,8 +32,12 @@ typedef struct master_s {
     tl_proc_t p;
     char dir[64], db[128], cfg[128];
     int port, login_port;
+    int metrics_port; /* issue 16: 0 unless launched with launch_extra's --metrics-port */
     uint8_t sign_pk[PA_SIGN_PK_BYTES];
 } master_t;
+
+/* Two more arguments for the next master_launch (e.g. --metrics-port auto). */
+static const char *launch_extra[2];
 
 static int64_t now_ms(void)
 {
@@ -69,7 +73,9 @@ static void master_launch(master_t *m, const char *flag)
     const char *argv[] = {MASTERSERVER_BIN, "--port", "0", "--login-port", "0", "--db", m->db,
                           "--config", m->cfg, "--heartbeat-ms", "1000", "--miss", "30",
                           /* the fake shard in these tests sends a plain s2s_hello */
-                          "--insecure-no-link-auth", flag, NULL};
+                          "--insecure-no-link-auth", launch_extra[0] ? launch_extra[0] : flag,
+                          launch_extra[0] ? launch_extra[1] : NULL, launch_extra[0] ? flag : NULL,
+                          NULL};
     assert_int_equal(tl_proc_start(&m->p, argv, 0), 0);
     long at = tl_proc_wait_for(&m->p, "sign_pk ", 0, DEADLINE_MS);
     assert_true(at > 0);
@@ -79,6 +85,8 @@ static void master_launch(master_t *m, const char *flag)
     long r = tl_proc_wait_for(&m->p, "READY port=", 0, DEADLINE_MS);
     assert_true(r > 0);
     assert_int_equal(sscanf(m->p.out + r, "%d login_port=%d", &m->port, &m->login_port), 2);
+    const char *mp = strstr(m->p.out + r, "metrics_port=");
+    m->metrics_port = mp && mp < strchr(m->p.out + r, '\n') ? atoi(mp + 13) : 0;
 }
 
 /* Minimum hashing cost plus the test's own keys (a JSON fragment). */
@@ -795,6 +803,111 @@ static void test_full_auth_queue_answers_server_full(void **state)
 /* With a hash cost that takes tens of ms and 8 clients logging in at once
  * (a backlog of several hashes on the cap-1 auth queue), a realm list on
  * another connection is answered without waiting for any hash. */
+/* ---- metrics page (issue 16) ------------------------------------------------- */
+
+static char mpage[1 << 16];
+
+static double scrape(const master_t *m, const char *sample)
+{
+    assert_true(ls_http_get(m->metrics_port, "/metrics", mpage, sizeof mpage) > 0);
+    assert_non_null(strstr(mpage, "200 OK"));
+    return ls_metric(mpage, sample);
+}
+
+/* --metrics-port: the counters move with logins, failures, lock-outs,
+ * registrations and tickets; the page passes promtool; /healthz answers. */
+static void test_metrics_page_counts_logins(void **state)
+{
+    (void)state;
+    master_t m;
+    launch_extra[0] = "--metrics-port";
+    launch_extra[1] = "auto";
+    master_start_cfg(&m, "\"lockout_account_failures\": 2, \"lockout_base_ms\": 60000", NULL);
+    launch_extra[0] = launch_extra[1] = NULL;
+    assert_true(m.metrics_port > 0);
+    assert_int_equal(add_account(&m, "alice", NULL, PW), 0);
+    assert_int_equal(add_account(&m, "bob", NULL, PW), 0);
+    assert_true(scrape(&m, "ls_logins_total{result=\"ok\"}") == 0);
+    assert_true(ls_metric(mpage, "ls_store_up{driver=\"sqlite\"}") == 1);
+    assert_true(ls_metric(mpage, "ls_uptime_seconds") >= 0);
+    assert_true(ls_metric(mpage, "ls_hash_queue_depth") == 0);
+    int shard_fd = fake_shard(&m, "shard-m", 7777);
+    assert_true(shard_fd >= 0);
+
+    ls_client_t c;
+    connect_ok(&c, &m);
+    assert_true(scrape(&m, "ls_login_sessions") == 1);
+    assert_int_equal(ls_login(&c, "bob", PW, NULL, DEADLINE_MS), 0);
+    assert_int_equal(ls_ticket(&c, "shard-m", "Bob", NULL, DEADLINE_MS), 0);
+    for (int i = 0; i < 2; i++) /* the second failure locks alice */
+        assert_int_equal(ls_login(&c, "alice", "wrong password", NULL, DEADLINE_MS),
+                         PROTO_ERR_AUTH_FAILED);
+    assert_int_equal(ls_login(&c, "alice", PW, NULL, DEADLINE_MS), PROTO_ERR_LOCKED_OUT);
+    assert_int_equal(ls_register(&c, "carol", PW, NULL, DEADLINE_MS),
+                     PROTO_ERR_REGISTRATION_CLOSED);
+    assert_true(scrape(&m, "ls_logins_total{result=\"ok\"}") == 1);
+    assert_true(ls_metric(mpage, "ls_logins_total{result=\"auth_failed\"}") == 2);
+    assert_true(ls_metric(mpage, "ls_logins_total{result=\"locked_out\"}") == 1);
+    assert_true(ls_metric(mpage, "ls_lockouts_total") == 1);
+    assert_true(ls_metric(mpage, "ls_tickets_issued_total") == 1);
+    assert_true(ls_metric(mpage, "ls_registrations_total{result=\"registration_closed\"}") == 1);
+    assert_true(ls_metric(mpage, "ls_registrations_total{result=\"ok\"}") == 0);
+    assert_true(ls_metric(mpage, "ls_hash_rejected_total") == 0);
+    assert_true(ls_metric(mpage, "ls_registry_shards{state=\"up\"}") == 1);
+    assert_true(ls_metric(mpage, "ls_store_outage_seconds_total") == 0);
+    ls_close(&c);
+    close(shard_fd);
+
+    char path[192], cmd[320];
+    snprintf(path, sizeof path, "%s/metrics.txt", m.dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(strstr(mpage, "\r\n\r\n") + 4, f);
+    fclose(f);
+    if (system("command -v promtool >/dev/null 2>&1") == 0) {
+        snprintf(cmd, sizeof cmd, "promtool check metrics < %s", path);
+        assert_int_equal(system(cmd), 0);
+    } else {
+        printf("promtool not installed (tools/dev/setup.sh installs prometheus): not checked\n");
+    }
+    assert_true(ls_http_get(m.metrics_port, "/healthz", mpage, sizeof mpage) > 0);
+    assert_non_null(strstr(mpage, "200 OK"));
+    assert_true(ls_http_get(m.metrics_port, "/nope", mpage, sizeof mpage) > 0);
+    assert_non_null(strstr(mpage, "404"));
+    master_stop(&m);
+}
+
+/* metrics.port 0 (the default) serves no page; the config's metrics
+ * section parses; a bad --metrics-port or metrics.port is refused. */
+static void test_metrics_off_by_default_and_bad_port_refused(void **state)
+{
+    (void)state;
+    master_t m;
+    master_start_cfg(&m, NULL, NULL);
+    assert_int_equal(m.metrics_port, 0);
+    assert_null(strstr(m.p.out, "metrics_port="));
+    master_stop(&m);
+    tl_proc_t p;
+    const char *argv[] = {MASTERSERVER_BIN, "--metrics-port", "70000", NULL};
+    assert_int_equal(tl_proc_start(&p, argv, 0), 0);
+    assert_int_equal(tl_proc_wait_exit(&p, DEADLINE_MS), 2);
+    /* the config's metrics section: port 0 and a host parse (still off) */
+    master_dir(&m, "{\"accounts\": {\"hash_ops\": 1, \"hash_mem_kib\": 8},"
+                   " \"metrics\": {\"port\": 0, \"host\": \"127.0.0.1\"}}");
+    master_launch(&m, NULL);
+    assert_int_equal(m.metrics_port, 0);
+    master_stop(&m);
+    /* a bad value names its key */
+    master_dir(&m, "{\"metrics\": {\"port\": 70000}}");
+    const char *bad[] = {MASTERSERVER_BIN, "--config", m.cfg, "--db", m.db, NULL};
+    assert_int_equal(tl_proc_start(&p, bad, 0), 0);
+    assert_int_equal(tl_proc_wait_exit(&p, DEADLINE_MS), 2);
+    assert_non_null(strstr(p.out, "metrics.port"));
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", m.dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_realm_list_fast_while_logins_hash(void **state)
 {
     (void)state;
@@ -870,6 +983,8 @@ int main(void)
         cmocka_unit_test(test_login_rehashes_at_the_configured_cost),
         cmocka_unit_test(test_full_auth_queue_answers_server_full),
         cmocka_unit_test(test_realm_list_fast_while_logins_hash),
+        cmocka_unit_test(test_metrics_page_counts_logins),
+        cmocka_unit_test(test_metrics_off_by_default_and_bad_port_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,7 +34,7 @@ static pg_cluster_t g_pg;
 typedef struct ls_s {
     tl_proc_t p;
     char dir[64], db[128], cfg[128];
-    int login_port;
+    int login_port, metrics_port;
 } ls_t;
 
 /* Login servers still running: a failed assertion skips a test's ls_stop,
@@ -84,17 +84,10 @@ static void ls_prepare(ls_t *m, const char *url, const char *extra)
 
 static void ls_launch(ls_t *m)
 {
-    const char *argv[] = {MASTERSERVER_BIN,
-                          "--port",
-                          "0",
-                          "--login-port",
-                          "0",
-                          "--db",
-                          m->db,
-                          "--config",
-                          m->cfg,
-                          "--insecure-no-link-auth",
-                          NULL};
+    const char *argv[] = {
+        MASTERSERVER_BIN, "--port", "0",        "--login-port", "0",
+        "--db",           m->db,    "--config", m->cfg,         "--insecure-no-link-auth",
+        "--metrics-port", "auto",   NULL};
     assert_int_equal(tl_proc_start(&m->p, argv, 0), 0);
     track(m, 1);
     long r = tl_proc_wait_for(&m->p, "READY port=", 0, DEADLINE_MS);
@@ -102,7 +95,17 @@ static void ls_launch(ls_t *m)
         fprintf(stderr, "masterserver output:\n%s\n", m->p.out);
     assert_true(r > 0);
     int port = 0;
-    assert_int_equal(sscanf(m->p.out + r, "%d login_port=%d", &port, &m->login_port), 2);
+    assert_int_equal(sscanf(m->p.out + r, "%d login_port=%d metrics_port=%d", &port, &m->login_port,
+                            &m->metrics_port),
+                     3);
+}
+
+/* One sample of a's metrics page (issue 16). */
+static double ls_sample(const ls_t *a, const char *sample)
+{
+    static char page[1 << 16];
+    assert_true(ls_http_get(a->metrics_port, "/metrics", page, sizeof page) > 0);
+    return ls_metric(page, sample);
 }
 
 static void ls_start(ls_t *m, const char *url, const char *extra)
@@ -345,6 +348,13 @@ static void test_postgres_killed_during_logins(void **state)
     assert_int_equal(ls_register(&c, "frank", PW, NULL, DEADLINE_MS), PROTO_ERR_TRY_LATER);
     assert_int_equal(ls_login(&c, "erin", PW, NULL, DEADLINE_MS), PROTO_ERR_TRY_LATER);
     ls_close(&c);
+    /* issue 16: the metrics page shows the outage */
+    assert_true(ls_sample(&a, "ls_store_up{driver=\"postgres\"}") == 0);
+    assert_true(ls_sample(&a, "ls_store_outage_seconds_total") > 0);
+    assert_true(ls_sample(&a, "ls_store_connection_losses_total") >= 1);
+    assert_true(ls_sample(&a, "ls_logins_total{result=\"store_down\"}") >= 6);
+    assert_true(ls_sample(&a, "ls_registrations_total{result=\"store_down\"}") == 1);
+    double reconnects = ls_sample(&a, "ls_store_reconnects_total");
 
     assert_int_equal(pg_cluster_restart(&g_pg), 0);
     /* back within the back-off (at most 5 s): only TRY_LATER until then */
@@ -353,6 +363,12 @@ static void test_postgres_killed_during_logins(void **state)
     while (now_ms() < end && (code = login_once(&a, "erin", PW, NULL)) == PROTO_ERR_TRY_LATER)
         nap_ms(20);
     assert_int_equal(code, 0);
+    assert_true(ls_sample(&a, "ls_store_up{driver=\"postgres\"}") == 1);
+    assert_true(ls_sample(&a, "ls_store_reconnects_total") >= reconnects + 1);
+    /* the outage is over: its time no longer grows */
+    double outage = ls_sample(&a, "ls_store_outage_seconds_total");
+    nap_ms(50);
+    assert_true(ls_sample(&a, "ls_store_outage_seconds_total") == outage);
     /* the registration answered TRY_LATER was not made */
     assert_int_equal(login_once(&a, "frank", PW, NULL), PROTO_ERR_AUTH_FAILED);
     assert_int_equal(reg_once(&a, "frank", PW, NULL), 0);

@@ -100,6 +100,80 @@ static void test_bots_spread_over_the_zones(void **state)
     }
 }
 
+/* The number after `key` in s (-1 if absent). */
+static long count_after(const char *s, const char *key)
+{
+    const char *p = strstr(s, key);
+    return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+/* issue 16: --whisper-hz.  Bots whispering each other get echoes and
+ * answers (round trips, in the summary and the status line); whispers to
+ * names nobody has are counted as not found and fail the run. */
+static void test_bots_whisper_round_trips(void **state)
+{
+    (void)state;
+    const char *argv[] = {TESTCLIENT_BIN,
+                          "--port",
+                          port,
+                          "--bots",
+                          "6",
+                          "--duration",
+                          "4",
+                          "--chat-hz",
+                          "0",
+                          "--bot-prefix",
+                          "wb",
+                          "--whisper-hz",
+                          "1",
+                          "--whisper-targets",
+                          "wb:6",
+                          NULL};
+    assert_int_equal(tl_proc_start(&client, argv, 0), 0);
+    int rc = tl_proc_wait_exit(&client, 30000);
+    printf("%s", client.out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(client.out, "logins          6/6"));
+    long sent = count_after(client.out, "whispers        sent ");
+    long echoed = count_after(client.out, "echoed (delivered) ");
+    long answered = count_after(client.out, ", answered ");
+    long trips = count_after(client.out, "whisper rtt     ");
+    assert_true(sent >= 6);
+    assert_true(echoed > 0 && echoed <= sent);
+    assert_true(answered > 0 && answered <= echoed);
+    assert_int_equal(trips, answered);                   /* every answer is one timed round trip */
+    assert_non_null(strstr(client.out, "whisper p50 ")); /* status line (stderr) */
+    assert_non_null(strstr(client.out, "result: OK"));
+
+    const char *lost[] = {TESTCLIENT_BIN,
+                          "--port",
+                          port,
+                          "--bots",
+                          "3",
+                          "--duration",
+                          "2",
+                          "--chat-hz",
+                          "0",
+                          "--bot-prefix",
+                          "wc",
+                          "--whisper-hz",
+                          "2",
+                          "--whisper-targets",
+                          "nobody:3",
+                          NULL};
+    assert_int_equal(tl_proc_start(&client, lost, 0), 0);
+    rc = tl_proc_wait_exit(&client, 30000);
+    printf("%s", client.out);
+    assert_int_equal(rc, 1);
+    sent = count_after(client.out, "whispers        sent ");
+    assert_true(sent > 0);
+    assert_int_equal(count_after(client.out, "echoed (delivered) "), 0);
+    assert_int_equal(count_after(client.out, ", answered "), 0);
+    assert_true(count_after(client.out, "not found ") > 0);
+    assert_non_null(strstr(client.out, "errors          0 ")); /* not found is no error */
+    assert_non_null(strstr(client.out, "no whisper was answered"));
+}
+
 static void test_piped_client_logs_in_moves_says_and_quits(void **state)
 {
     (void)state;
@@ -188,6 +262,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bots_run_ends_with_zero_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bots_spread_over_the_zones, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bots_whisper_round_trips, setup, teardown),
         cmocka_unit_test_setup_teardown(test_piped_client_logs_in_moves_says_and_quits, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hash_mismatch_is_reported_clearly, setup, teardown),

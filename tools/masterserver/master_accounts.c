@@ -338,6 +338,13 @@ static int sq_available(macct_t *a)
     return 1;
 }
 
+/* An embedded file: always reachable, never reconnects. */
+static void sq_stats(macct_t *base_, macct_stats_t *out)
+{
+    (void)base_;
+    *out = (macct_stats_t){.up = 1};
+}
+
 static const macct_ops_t sq_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -348,6 +355,7 @@ static const macct_ops_t sq_ops = {
     .characters = sq_characters,
     .character_used = sq_character_used,
     .available = sq_available,
+    .stats = sq_stats,
 };
 
 /* ---- the driver-neutral entry points ------------------------------------------ */
@@ -371,6 +379,11 @@ void macct_close(macct_t *a)
 const char *macct_driver(const macct_t *a)
 {
     return a->ops->name;
+}
+
+void macct_stats(macct_t *a, macct_stats_t *out)
+{
+    a->ops->stats(a, out);
 }
 
 int macct_available(macct_t *a)

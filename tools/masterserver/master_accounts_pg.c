@@ -19,6 +19,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,9 @@ typedef struct pg_s {
     uint64_t next_try_ms; /* monotonic: no reconnect before */
     uint32_t backoff_ms;
     unsigned long outages;
+    /* issue 16, the metrics page (read without mu): down_since_ms is the
+     * monotonic start of the current outage (0 = connected) */
+    atomic_ullong down_since_ms, outage_ms, losses, reconnects;
 } pg_t;
 
 static const macct_ops_t pg_ops;
@@ -165,6 +169,12 @@ static int ensure(pg_t *a)
     if (a->c && PQstatus(a->c) == CONNECTION_OK) {
         nc_log(NC_LOG_INFO, "master", "account store: postgres connection restored");
         a->backoff_ms = BACKOFF_MIN_MS;
+        uint64_t since = atomic_exchange(&a->down_since_ms, 0);
+        if (since) {
+            uint64_t now_ms = nc_now_ms();
+            atomic_fetch_add(&a->outage_ms, now_ms > since ? now_ms - since : 0);
+        }
+        atomic_fetch_add(&a->reconnects, 1);
         return 1;
     }
     nc_log(NC_LOG_WARN, "master", "account store: reconnect failed (next in %u ms): %s",
@@ -198,6 +208,9 @@ static PGresult *run(pg_t *a, const char *sql, int n, const char *const *params,
         }
         PQclear(r);
         a->outages++;
+        atomic_fetch_add(&a->losses, 1);
+        unsigned long long zero = 0; /* the outage starts now, unless one runs */
+        atomic_compare_exchange_strong(&a->down_since_ms, &zero, nc_now_ms() | 1);
         nc_log(NC_LOG_WARN, "master", "account store: postgres connection lost: %s",
                PQerrorMessage(a->c));
         PQfinish(a->c);
@@ -214,6 +227,17 @@ static PGresult *run(pg_t *a, const char *sql, int n, const char *const *params,
 static uint64_t u64(const PGresult *r, int row, int col)
 {
     return strtoull(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static void pg_stats(macct_t *base_, macct_stats_t *out)
+{
+    pg_t *a = (pg_t *)base_;
+    uint64_t since = atomic_load(&a->down_since_ms), now = nc_now_ms();
+    *out = (macct_stats_t){.up = since == 0,
+                           .outage_ms = atomic_load(&a->outage_ms) +
+                                        (since && now > since ? now - since : 0),
+                           .losses = atomic_load(&a->losses),
+                           .reconnects = atomic_load(&a->reconnects)};
 }
 
 static int pg_available(macct_t *base_)
@@ -369,4 +393,5 @@ static const macct_ops_t pg_ops = {
     .characters = pg_characters,
     .character_used = pg_character_used,
     .available = pg_available,
+    .stats = pg_stats,
 };

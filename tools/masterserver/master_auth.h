@@ -36,6 +36,8 @@ typedef struct master_auth_cfg_s {
     uint32_t registry_threads; /* login.worker_threads: login + registry workers */
     char db_driver[16];        /* accounts.driver: "sqlite" (default) or "postgres" */
     char db_url[1024];         /* accounts.url: libpq conninfo / URL (postgres only) */
+    uint32_t metrics_port;     /* metrics.port: Prometheus page (0 = off, the default) */
+    char metrics_host[64];     /* metrics.host: its address (default 127.0.0.1) */
 } master_auth_cfg_t;
 
 void master_auth_cfg_defaults(master_auth_cfg_t *c);
@@ -93,6 +95,16 @@ int macct_login_failed(macct_t *a, uint64_t id, uint32_t failed, uint64_t locked
 int macct_characters(macct_t *a, uint64_t id, proto_character_ref_t *out, int max);
 /* Remembers (shard, name) for the account, keeping its `keep` most recent. */
 int macct_character_used(macct_t *a, uint64_t id, const char *shard, const char *name, int keep);
+
+/* Store health for the metrics page (issue 16): lock-free reads, never a
+ * reconnect.  up: the connection is usable as far as the last call saw
+ * (SQLite: always); outage_ms: total time without a connection, the
+ * current outage included; reconnects: connections restored after a loss. */
+typedef struct macct_stats_s {
+    int up;
+    uint64_t outage_ms, losses, reconnects;
+} macct_stats_t;
+void macct_stats(macct_t *a, macct_stats_t *out);
 
 /* ---- failed-login lock-out (master_lockout.c) ----------------------------
  * A bounded table of failure counters keyed by a string (an account name,
@@ -160,5 +172,44 @@ uint16_t master_login_port(const master_login_t *l);
 void master_login_stop(master_login_t *l);
 /* Frees what remains (after the pool drained). */
 void master_login_free(master_login_t *l);
+
+/* Counters for the metrics page (issue 16).  Results of logins and
+ * registrations by label (MASTER_RES_*: the answer's code, or ok). */
+enum {
+    MASTER_RES_OK,
+    MASTER_RES_AUTH_FAILED,
+    MASTER_RES_LOCKED_OUT,
+    MASTER_RES_SERVER_FULL,
+    MASTER_RES_STORE_DOWN,
+    MASTER_RES_INTERNAL,
+    MASTER_RES_SHUTTING_DOWN,
+    MASTER_RES_NAME_TAKEN,
+    MASTER_RES_CLOSED,
+    MASTER_RES_BAD_NAME,
+    MASTER_RES_BAD_PASSWORD,
+    MASTER_RES_RATE_LIMITED,
+    MASTER_RES_OTHER,
+    MASTER_RES_N
+};
+/* The label of a result ("ok", "auth_failed", ...). */
+const char *master_result_label(int res);
+typedef struct master_login_stats_s {
+    uint64_t logins[MASTER_RES_N], registrations[MASTER_RES_N];
+    uint64_t tickets, lockouts;
+    uint64_t hash_pending, hash_running, hash_rejected; /* the "auth" queue */
+    uint64_t sessions;                                  /* login connections open now */
+} master_login_stats_t;
+void master_login_stats(master_login_t *l, master_login_stats_t *out);
+
+/* ---- metrics page (master_metrics.c, issue 16) -------------------------- */
+typedef struct master_metrics_s master_metrics_t;
+/* Serves /metrics (Prometheus text, ls_*) and /healthz on host:port through
+ * netcore's nc_http on its own low-priority queue of pool (cap 1).  port 0
+ * = a free one; *bound set to the port.  started_ms: the process's start
+ * (nc_now_ms), for ls_uptime_seconds. */
+int master_metrics_start(nc_engine_t *e, nc_pool_t *pool, const char *host, uint16_t port,
+                         master_login_t *login, macct_t *accounts, uint64_t started_ms,
+                         master_metrics_t **out, uint16_t *bound, char *err, size_t errlen);
+void master_metrics_stop(master_metrics_t *m);
 
 #endif

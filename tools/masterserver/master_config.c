@@ -1,5 +1,5 @@
-/* masterserver's JSON config (`--config FILE`): the accounts.* and login.*
- * keys, each with a default and a range; an unknown key or a value out of
+/* masterserver's JSON config (`--config FILE`): the accounts.*, login.* and
+ * metrics.* keys, each with a default and a range; an unknown key or a value out of
  * range is an error naming the key (a typo must not silently keep a
  * default).  Documented in tools/README.md, "masterserver". */
 #include "master_auth.h"
@@ -42,6 +42,7 @@ static const key_t_ keys[] = {
     U32("login", "packets_per_s", login_rate, 0, 1000000),
     U32("login", "max_sessions_per_address", login_per_addr, 0, 1000000),
     U32("login", "worker_threads", registry_threads, 1, 64),
+    U32("metrics", "port", metrics_port, 0, 65535), /* issue 16: 0 = off */
 };
 
 void master_auth_cfg_defaults(master_auth_cfg_t *c)
@@ -68,6 +69,7 @@ void master_auth_cfg_defaults(master_auth_cfg_t *c)
         .login_per_addr = 0,
         .registry_threads = 2,
         .db_driver = "sqlite",
+        .metrics_host = "127.0.0.1",
     };
 }
 
@@ -96,6 +98,18 @@ static int apply(master_auth_cfg_t *c, const key_t_ *k, const cJSON *v, char *er
 static int string_key(master_auth_cfg_t *c, const cJSON *obj, const cJSON *it, int *rc, char *err,
                       size_t errlen)
 {
+    if (!strcmp(obj->string, "metrics") && !strcmp(it->string, "host")) { /* issue 16 */
+        *rc = -1;
+        if (!cJSON_IsString(it) || !it->valuestring[0] ||
+            strlen(it->valuestring) >= sizeof c->metrics_host)
+            snprintf(err, errlen, "metrics.host: expected an address shorter than %zu bytes",
+                     sizeof c->metrics_host);
+        else {
+            snprintf(c->metrics_host, sizeof c->metrics_host, "%s", it->valuestring);
+            *rc = 0;
+        }
+        return 1;
+    }
     if (strcmp(obj->string, "accounts") ||
         (strcmp(it->string, "driver") && strcmp(it->string, "url")))
         return 0;
@@ -178,8 +192,9 @@ int master_auth_cfg_load(master_auth_cfg_t *c, const char *path, char *err, size
         cJSON_ArrayForEach(it, root)
         {
             if (!cJSON_IsObject(it) ||
-                (strcmp(it->string, "accounts") && strcmp(it->string, "login"))) {
-                snprintf(err, errlen, "%s: unknown section '%s' (accounts, login)", path,
+                (strcmp(it->string, "accounts") && strcmp(it->string, "login") &&
+                 strcmp(it->string, "metrics"))) {
+                snprintf(err, errlen, "%s: unknown section '%s' (accounts, login, metrics)", path,
                          it->string);
                 rc = -1;
                 break;

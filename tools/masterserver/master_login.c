@@ -39,6 +39,9 @@ struct master_login_s {
     atomic_int stopping;
     nc_log_state_t rl_close, rl_ok, rl_fail, rl_full, rl_addr;
     atomic_ullong n_ok, n_failed, n_locked, n_full, n_registered, n_tickets;
+    /* issue 16, the metrics page: results by MASTER_RES_*, locks started */
+    nc_pool_t *pool;
+    atomic_ullong m_login[MASTER_RES_N], m_reg[MASTER_RES_N], n_lockouts, n_sessions;
 };
 
 typedef struct inner_s {
@@ -81,6 +84,46 @@ typedef struct ajob_s {
 static void handle_inner(nc_session_t *s, lsess_t *ls, const uint8_t *p, size_t n);
 
 /* ---- helpers ---------------------------------------------------------------- */
+
+static int res_of(int code)
+{
+    switch (code) {
+    case 0: return MASTER_RES_OK;
+    case PROTO_ERR_AUTH_FAILED: return MASTER_RES_AUTH_FAILED;
+    case PROTO_ERR_LOCKED_OUT: return MASTER_RES_LOCKED_OUT;
+    case PROTO_ERR_SERVER_FULL: return MASTER_RES_SERVER_FULL;
+    case PROTO_ERR_TRY_LATER: return MASTER_RES_STORE_DOWN;
+    case PROTO_ERR_INTERNAL: return MASTER_RES_INTERNAL;
+    case PROTO_ERR_SHUTTING_DOWN: return MASTER_RES_SHUTTING_DOWN;
+    case PROTO_ERR_NAME_TAKEN: return MASTER_RES_NAME_TAKEN;
+    case PROTO_ERR_REGISTRATION_CLOSED: return MASTER_RES_CLOSED;
+    case PROTO_ERR_BAD_NAME: return MASTER_RES_BAD_NAME;
+    case PROTO_ERR_BAD_PASSWORD: return MASTER_RES_BAD_PASSWORD;
+    case PROTO_ERR_RATE_LIMITED: return MASTER_RES_RATE_LIMITED;
+    default: return MASTER_RES_OTHER;
+    }
+}
+
+const char *master_result_label(int res)
+{
+    static const char *const labels[MASTER_RES_N] = {
+        "ok",           "auth_failed",   "locked_out", "server_full",         "store_down",
+        "internal",     "shutting_down", "name_taken", "registration_closed", "bad_name",
+        "bad_password", "rate_limited",  "other"};
+    return res >= 0 && res < MASTER_RES_N ? labels[res] : "other";
+}
+
+/* One answered login (reg 0) or registration (reg 1), for the metrics. */
+static void count_result(master_login_t *L, int reg, int code)
+{
+    atomic_fetch_add(reg ? &L->m_reg[res_of(code)] : &L->m_login[res_of(code)], 1);
+}
+
+static void count_lock(master_login_t *L, uint64_t lock_ms)
+{
+    if (lock_ms)
+        atomic_fetch_add(&L->n_lockouts, 1);
+}
 
 static void drop(nc_session_t *s, lsess_t *ls, int code, const char *why)
 {
@@ -223,6 +266,8 @@ static void job_login(ajob_t *j)
          * the database time does not tell the two apart either */
         macct_login_failed(L->acct, found ? row.id : 0, failed,
                            lock_ms ? nc_wall_ms() + lock_ms : 0);
+        count_lock(L, lock_ms);
+        count_lock(L, addr_lock);
         j->res.code = PROTO_ERR_AUTH_FAILED;
         return;
     }
@@ -281,6 +326,7 @@ static void done(void *arg)
     nc_session_t *s = j->s;
     lsess_t *ls = nc_session_ud(s);
     master_login_t *L = j->L;
+    count_result(L, j->reg, j->res.code); /* answered or not: it happened */
     if (ls && !nc_session_is_closing(s)) {
         ls->busy = 0;
         int code = j->res.code;
@@ -337,6 +383,7 @@ static void start_job(nc_session_t *s, lsess_t *ls, int reg, const char *name, c
         pa_wipe(j, sizeof *j);
         free(j);
         atomic_fetch_add(&L->n_full, 1);
+        count_result(L, reg, PROTO_ERR_SERVER_FULL);
         nc_log_limited(&L->rl_full, 1000, NC_LOG_WARN, TAG,
                        "auth queue full (accounts.hash_queue %u): answering server full",
                        (unsigned)L->cfg.hash_queue);
@@ -354,6 +401,7 @@ static void on_login(nc_session_t *s, lsess_t *ls, const proto_account_login_t *
     uint64_t now = nc_now_ms();
     if (mlock_check(L->lk_addr, ls->addr, now) || mlock_check(L->lk_name, key, now)) {
         atomic_fetch_add(&L->n_locked, 1);
+        count_result(L, 0, PROTO_ERR_LOCKED_OUT);
         account_code(s, ls, PROTO_ERR_LOCKED_OUT);
         return;
     }
@@ -362,8 +410,11 @@ static void on_login(nc_session_t *s, lsess_t *ls, const proto_account_login_t *
     if (!master_account_name_ok(m->name) || !master_password_ok(strlen(m->password))) {
         uint64_t lock;
         mlock_fail(L->lk_name, key, now, &lock);
+        count_lock(L, lock);
         mlock_fail(L->lk_addr, ls->addr, now, &lock);
+        count_lock(L, lock);
         atomic_fetch_add(&L->n_failed, 1);
+        count_result(L, 0, PROTO_ERR_AUTH_FAILED);
         account_code(s, ls, PROTO_ERR_AUTH_FAILED);
         return;
     }
@@ -381,6 +432,7 @@ static void on_register(nc_session_t *s, lsess_t *ls, const proto_account_regist
     if (!code && reg && mlock_check(reg, ls->addr, now))
         code = PROTO_ERR_RATE_LIMITED;
     if (code) {
+        count_result(ls->L, 1, code);
         account_code(s, ls, code);
         return;
     }
@@ -579,6 +631,7 @@ static void on_open(nc_session_t *s, void *ud)
     }
     ls->L = L;
     ls->pend = pend;
+    atomic_fetch_add(&L->n_sessions, 1);
     snprintf(ls->addr, sizeof ls->addr, "%s", nc_session_peer(s));
     char *colon = strrchr(ls->addr, ':');
     if (colon && colon != ls->addr)
@@ -606,6 +659,7 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     nc_session_set_ud(s, NULL);
     if (!ls)
         return;
+    atomic_fetch_sub(&ls->L->n_sessions, 1);
     if (ls->counted)
         mconn_del(ls->L->conns, ls->addr);
     pa_chan_wipe(&ls->ch);
@@ -635,6 +689,7 @@ int master_login_start(nc_engine_t *e, nc_pool_t *pool, const master_auth_cfg_t 
     L->id = *id;
     L->acct = accounts;
     L->engine = e;
+    L->pool = pool;
     L->lk_name = mlock_create(c->lock_table, c->lock_account, c->lock_base_ms, c->lock_max_ms,
                               c->lock_forget_ms);
     L->lk_addr = mlock_create(c->lock_table, c->lock_address, c->lock_base_ms, c->lock_max_ms,
@@ -713,4 +768,24 @@ void master_login_free(master_login_t *l)
     mconn_destroy(l->conns);
     pa_wipe(&l->id, sizeof l->id);
     free(l);
+}
+
+void master_login_stats(master_login_t *l, master_login_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < MASTER_RES_N; i++) {
+        out->logins[i] = atomic_load(&l->m_login[i]);
+        out->registrations[i] = atomic_load(&l->m_reg[i]);
+    }
+    out->tickets = atomic_load(&l->n_tickets);
+    out->lockouts = atomic_load(&l->n_lockouts);
+    out->hash_rejected = atomic_load(&l->n_full);
+    out->sessions = atomic_load(&l->n_sessions);
+    nc_queue_stats_t qs[16];
+    int n = nc_pool_stats(l->pool, qs, 16);
+    for (int i = 0; i < n && i < 16; i++)
+        if (!strcmp(qs[i].name, "auth")) {
+            out->hash_pending = qs[i].pending;
+            out->hash_running = qs[i].running > 0 ? (uint64_t)qs[i].running : 0;
+        }
 }

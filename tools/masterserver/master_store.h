@@ -18,6 +18,7 @@ typedef struct macct_ops_s {
     int (*characters)(macct_t *a, uint64_t id, proto_character_ref_t *out, int max);
     int (*character_used)(macct_t *a, uint64_t id, const char *shard, const char *name, int keep);
     int (*available)(macct_t *a);
+    void (*stats)(macct_t *a, macct_stats_t *out); /* issue 16: metrics; lock-free */
 } macct_ops_t;
 
 /* Every driver's handle starts with this. */

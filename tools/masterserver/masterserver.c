@@ -222,6 +222,8 @@ typedef struct args_s {
     const char *new_secret; /* --new-secret FILE */
     int login_port, show_keys, open_registration;
     char key_buf[1100];
+    const char *metrics_port; /* --metrics-port N|auto (issue 16); NULL = metrics.port */
+    uint64_t started_ms;      /* process start (nc_now_ms), for the metrics page */
 } args_t;
 
 /* Flags without a value; 1 if k was one. */
@@ -252,6 +254,8 @@ static int parse_login_arg(const char *k, const char *v, args_t *a)
         a->role = v;
     else if (!strcmp(k, "--config"))
         a->config = v;
+    else if (!strcmp(k, "--metrics-port"))
+        a->metrics_port = v;
     else
         return 0;
     return 1;
@@ -302,6 +306,12 @@ static int parse_args(int argc, char **argv, args_t *a)
         snprintf(a->key_buf, sizeof a->key_buf, "%s.key", a->db);
         a->key_file = a->key_buf;
     }
+    if (a->metrics_port && strcmp(a->metrics_port, "auto")) {
+        char *end;
+        long mp = strtol(a->metrics_port, &end, 10);
+        if (end == a->metrics_port || *end || mp < 0 || mp > 65535)
+            return -1;
+    }
     return a->port < 0 || a->port > 65535 || a->hb_ms < 10 || a->miss < 1 || a->login_port < 0 ||
                    a->login_port > 65535 || strlen(a->db) > 1000 || (a->role && !a->add_account)
                ? -1
@@ -325,6 +335,8 @@ static void usage(FILE *f)
                "within --auth-timeout-ms is closed. See tools/README.md.\n"
                "Login server: [--login-host 127.0.0.1] [--login-port 7002] [--db masterserver.db]\n"
                "    [--key-file <db>.key] [--config FILE] [--open-registration]\n"
+               "    [--metrics-port N|auto]  (Prometheus page; 0 = off, the default;\n"
+               "    auto = a free port; metrics.port / metrics.host in --config)\n"
                "       masterserver --show-keys [--key-file F | --db F]\n"
                "       masterserver --new-secret FILE  (32 random bytes as hex, owner-only;\n"
                "                    an existing FILE is kept)\n"
@@ -390,11 +402,28 @@ static int serve(master_t *m, const args_t *a, const login_parts_t *lp, const ui
            (unsigned)lp->cfg.hash_mem_kib, (unsigned)lp->cfg.hash_threads);
     nc_log(NC_LOG_INFO, TAG, "listening on %s:%u (heartbeat %llu ms, down after %u missed)",
            a->host, (unsigned)nc_server_port(srv), (unsigned long long)m->hb_ms, m->miss);
-    printf("READY port=%u login_port=%u\n", (unsigned)nc_server_port(srv),
-           (unsigned)master_login_port(login));
+    /* issue 16: the metrics page (metrics.port; --metrics-port wins) */
+    master_metrics_t *metrics = NULL;
+    uint16_t mport = 0;
+    int want = a->metrics_port ? strcmp(a->metrics_port, "0") != 0 : lp->cfg.metrics_port != 0;
+    uint16_t at = (uint16_t)lp->cfg.metrics_port;
+    if (a->metrics_port)
+        at = strcmp(a->metrics_port, "auto") ? (uint16_t)atoi(a->metrics_port) : 0;
+    if (want && master_metrics_start(m->engine, pool, lp->cfg.metrics_host, at, login, lp->acct,
+                                     a->started_ms, &metrics, &mport, err, sizeof err) != 0) {
+        fprintf(stderr, "masterserver: %s\n", err);
+        return 1;
+    }
+    if (metrics)
+        printf("READY port=%u login_port=%u metrics_port=%u\n", (unsigned)nc_server_port(srv),
+               (unsigned)master_login_port(login), (unsigned)mport);
+    else
+        printf("READY port=%u login_port=%u\n", (unsigned)nc_server_port(srv),
+               (unsigned)master_login_port(login));
     fflush(stdout);
     int sig = tl_signals_wait();
     nc_log(NC_LOG_INFO, TAG, "signal %d: stopping", sig);
+    master_metrics_stop(metrics); /* reads the login side: first */
     master_login_stop(login);
     nc_server_destroy(srv);
     tl_s2s_log_totals(m->auth);
@@ -416,7 +445,8 @@ int main(int argc, char **argv)
                 .log = NC_LOG_INFO,
                 .login_host = "127.0.0.1",
                 .login_port = 7002,
-                .db = "masterserver.db"};
+                .db = "masterserver.db",
+                .started_ms = nc_now_ms()};
     tl_console_init();
     int prc = parse_args(argc, argv, &a);
     if (prc != 0) {

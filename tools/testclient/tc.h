@@ -39,6 +39,17 @@ typedef struct tc_opts_s {
     float walk_speed;
     const char *script; /* --script FILE: run it instead of reading stdin */
     int threads;        /* bots: I/O threads (--threads, default 1) */
+    /* issue 16: cross-shard whisper load.  --bot-prefix names the bots
+     * PREFIX0001... (accounts PREFIX-0001...; default "bot"); --whisper-hz R:
+     * each bot whispers a random name of --whisper-targets PREFIX:COUNT[,...]
+     * every 1/R s on average, and answers whispers it gets */
+    char bot_prefix[9];
+    double whisper_hz;
+    int nwtargets;
+    struct {
+        char prefix[9];
+        int count;
+    } wtargets[8];
 } tc_opts_t;
 
 /* Engine with one I/O thread and a pool whose queue runs client handlers. */

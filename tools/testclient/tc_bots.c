@@ -1,7 +1,15 @@
 /* testclient --bots: N netcore client sessions on one engine.  The main
  * thread ramps connections up and drives each bot's schedule (move, chat,
- * ping); handlers on the pool count what comes back and time pongs.  With
- * --login each bot first gets an account and a ticket (tc_bots_login.c). */
+ * ping, whisper); handlers on the pool count what comes back and time pongs.
+ * With --login each bot first gets an account and a ticket
+ * (tc_bots_login.c).
+ *
+ * Whispers (issue 16, --whisper-hz): a bot whispers "wq <ns>" (its own
+ * clock) to a random name of --whisper-targets; the server echoes it to the
+ * sender once delivered (over the chat bus: once the target's shard took
+ * it) or answers NO_SUCH_PLAYER; the target answers "wa <ns>" by whisper,
+ * and that answer's arrival ends the round trip (sender -> target -> back,
+ * through the bus both ways when the target is on another shard). */
 #include "tc.h"
 
 #include <math.h>
@@ -17,8 +25,8 @@ enum { B_IDLE, B_PROVISION, B_CONNECTING, B_LOGIN, B_WORLD, B_LEAVING, B_DONE };
 
 typedef struct bot_s {
     int idx;
-    char name[16];    /* character */
-    char account[16]; /* --login */
+    char name[24];    /* character: --bot-prefix + 4+ digits */
+    char account[24]; /* --login */
     tc_prov_t *prov;  /* --login: main thread */
     uint8_t token[PROTO_LOGIN_TOKEN_MAX];
     uint16_t token_len;
@@ -29,7 +37,7 @@ typedef struct bot_s {
     /* position: written by the main thread, corrected by a handler */
     pthread_mutex_t mu;
     float x, y, hx, hy, heading;
-    uint64_t next_move, next_chat, next_ping; /* main thread only */
+    uint64_t next_move, next_chat, next_ping, next_whisper; /* main thread only */
     uint32_t chats;
     /* --spread: target zone and home offset from its spawn; placed once the
      * bot got zone_changed into the target (the spawn is then known) */
@@ -48,6 +56,10 @@ typedef struct stats_s {
     atomic_uint_fast64_t positions, update_pkts;
     double cpu0, cpu_last, cpu_max_window; /* main thread */
     int cpu_warned;
+    /* whispers (issue 16): sent, echoed to us (delivered), answered by the
+     * target (a round trip, in whist), not found; answers we sent */
+    atomic_uint_fast64_t w_sent, w_echoed, w_answered, w_notfound, w_replies;
+    tc_hist_t wwin, wtotal; /* under hmu */
 } stats_t;
 
 static stats_t st = {.hmu = PTHREAD_MUTEX_INITIALIZER};
@@ -180,6 +192,8 @@ static void on_typed(bot_t *b, uint16_t type, const uint8_t *body, size_t len)
         pthread_mutex_lock(&st.hmu);
         tc_hist_add(&st.win, us);
         pthread_mutex_unlock(&st.hmu);
+    } else if (type == PROTO_T_ERROR && m.error.code == PROTO_ERR_NO_SUCH_PLAYER) {
+        atomic_fetch_add(&st.w_notfound, 1); /* a whisper's target is not online */
     } else if (type == PROTO_T_ERROR) {
         atomic_fetch_add(&st.err_packet, 1);
         fprintf(stderr, "bots: %s: server error %d (%s): %s\n", b->name, (int)m.error.code,
@@ -204,6 +218,43 @@ static void on_updates(const bot_t *b, const uint8_t *body, size_t len)
                          u.origin.y + u.entries[i].qy * u.step, 1);
 }
 
+/* A chat line; whispers: our own echoed ("wq": delivered), a request to
+ * answer ("wq" from another), or an answer ("wa <ns>": a round trip). */
+static void on_chat(bot_t *b, const uint8_t *body, size_t len)
+{
+    atomic_fetch_add(&st.chats_in, 1);
+    proto_chat_deliver_t d;
+    if (proto_decode_chat_deliver(body, len, &d) < 0) {
+        atomic_fetch_add(&st.err_packet, 1);
+        return;
+    }
+    if (d.channel != 2 || d.text[0] != 'w' || (d.text[1] != 'q' && d.text[1] != 'a') ||
+        d.text[2] != ' ')
+        return;
+    int mine = strcmp(d.sender, b->name) == 0;
+    if (d.text[1] == 'q' && mine) {
+        atomic_fetch_add(&st.w_echoed, 1);
+    } else if (d.text[1] == 'q') {
+        proto_msg_t m = {.type = PROTO_T_CHAT};
+        m.chat.channel = 2;
+        snprintf(m.chat.target, sizeof m.chat.target, "%s", d.sender);
+        snprintf(m.chat.text, sizeof m.chat.text, "wa %s", d.text + 3);
+        bot_send(b, &m);
+        atomic_fetch_add(&st.w_replies, 1);
+    } else if (!mine) { /* an answer; the echo of our own answer is ignored */
+        char *end;
+        uint64_t t = strtoull(d.text + 3, &end, 10), now = nc_now_ns();
+        if (end == d.text + 3 || *end || t > now) {
+            atomic_fetch_add(&st.err_packet, 1); /* not a time we sent */
+            return;
+        }
+        atomic_fetch_add(&st.w_answered, 1);
+        pthread_mutex_lock(&st.hmu);
+        tc_hist_add(&st.wwin, (now - t) / 1000);
+        pthread_mutex_unlock(&st.hmu);
+    }
+}
+
 /* Spawns of watched bots' neighbours (their first position). */
 static void on_spawn(const bot_t *b, const uint8_t *body, size_t len)
 {
@@ -217,7 +268,7 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
     atomic_fetch_add(&st.in, 1);
     switch (type) {
     case PROTO_T_LOGIN_RESULT: on_login(s, ud, body, len); break;
-    case PROTO_T_CHAT_DELIVER: atomic_fetch_add(&st.chats_in, 1); break;
+    case PROTO_T_CHAT_DELIVER: on_chat(ud, body, len); break;
     case PROTO_T_ENTITY_UPDATES: on_updates(ud, body, len); break;
     case PROTO_T_SPAWN: on_spawn(ud, body, len); break;
     case PROTO_T_MOVE_NOTIFY: atomic_fetch_add(&st.positions, 1); break;
@@ -243,6 +294,11 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     }
 }
 
+static uint64_t period_ms(double hz)
+{
+    return hz > 0 ? (uint64_t)(1000.0 / hz) : UINT64_MAX / 2;
+}
+
 static int connect_game(bot_t *b, const char *host, uint16_t port, uint64_t now)
 {
     nc_role_opts_t ro = {.name = "bot",
@@ -256,6 +312,7 @@ static int connect_game(bot_t *b, const char *host, uint16_t port, uint64_t now)
     b->next_move = now + (uint64_t)(rand() % 1000);
     b->next_chat = now + (uint64_t)(rand() % 5000);
     b->next_ping = now + (uint64_t)(rand() % 1000);
+    b->next_whisper = now + (uint64_t)(rand() % (int)fmin(period_ms(opt->whisper_hz), 60000.0));
     b->heading = (float)(rand() % 628) / 100.0f;
     int rc = nc_client_create(net.engine, host, port, &ro, &b->client);
     if (rc != 0) {
@@ -329,9 +386,28 @@ static void bot_move(bot_t *b)
     bot_send(b, &m);
 }
 
-static uint64_t period_ms(double hz)
+/* A random name of --whisper-targets other than our own ("wq <ns>"). */
+static void bot_whisper(bot_t *b)
 {
-    return hz > 0 ? (uint64_t)(1000.0 / hz) : UINT64_MAX / 2;
+    int total = 0;
+    for (int i = 0; i < opt->nwtargets; i++)
+        total += opt->wtargets[i].count;
+    proto_msg_t m = {.type = PROTO_T_CHAT};
+    m.chat.channel = 2;
+    for (int tries = 0; tries < 4; tries++) {
+        int k = (int)((double)rand() / ((double)RAND_MAX + 1.0) * total), i = 0;
+        while (k >= opt->wtargets[i].count)
+            k -= opt->wtargets[i++].count;
+        snprintf(m.chat.target, sizeof m.chat.target, "%s%04d", opt->wtargets[i].prefix, k + 1);
+        if (strcmp(m.chat.target, b->name) != 0)
+            break;
+        m.chat.target[0] = 0;
+    }
+    if (!m.chat.target[0])
+        return; /* only ourselves to whisper to */
+    snprintf(m.chat.text, sizeof m.chat.text, "wq %llu", (unsigned long long)nc_now_ns());
+    bot_send(b, &m);
+    atomic_fetch_add(&st.w_sent, 1);
 }
 
 /* A bot's game connection failed (no_reconnect: for good).  The first
@@ -387,6 +463,12 @@ static void bot_tick(bot_t *b, uint64_t now)
         bot_send(b, &m);
         b->next_ping += period_ms(opt->ping_hz);
     }
+    if (now >= b->next_whisper && opt->whisper_hz > 0) {
+        bot_whisper(b);
+        /* 1/R on average, uniform in [0.5, 1.5] periods: bots drift apart */
+        b->next_whisper +=
+            (uint64_t)((double)period_ms(opt->whisper_hz) * (0.5 + (double)rand() / RAND_MAX));
+    }
 }
 
 static uint64_t status_ms(void)
@@ -422,20 +504,30 @@ static double cpu_window(double dt)
 
 static void status_line(double elapsed, rates_t *last, uint64_t now)
 {
-    tc_hist_t w;
+    tc_hist_t w, ww;
     pthread_mutex_lock(&st.hmu);
     w = st.win;
+    ww = st.wwin;
     tc_hist_merge(&st.total, &st.win);
     memset(&st.win, 0, sizeof st.win);
+    tc_hist_merge(&st.wtotal, &st.wwin);
+    memset(&st.wwin, 0, sizeof st.wwin);
     pthread_mutex_unlock(&st.hmu);
     uint64_t in = st.in, out = st.out, pos = st.positions;
     double dt = (double)(now - last->t_ms) / 1000.0;
     double cpu = cpu_window(dt);
-    char spread[128] = "";
+    char spread[320] = "";
     int n = 0;
     if (opt->spread)
         n = snprintf(spread, sizeof spread, "  placed %llu", (unsigned long long)st.placed);
-    if (opt->use_login && n >= 0) {
+    if (opt->whisper_hz > 0 && n >= 0)
+        n += snprintf(spread + n, sizeof spread - (size_t)n,
+                      "  whisper p50 %.2f ms p99 %.2f ms sent %llu echoed %llu answered %llu "
+                      "notfound %llu",
+                      tc_hist_pct_ms(&ww, 50), tc_hist_pct_ms(&ww, 99),
+                      (unsigned long long)st.w_sent, (unsigned long long)st.w_echoed,
+                      (unsigned long long)st.w_answered, (unsigned long long)st.w_notfound);
+    if (opt->use_login && n >= 0 && (size_t)n < sizeof spread) {
         tc_prov_counts_t pc;
         tc_prov_counts(&pc);
         snprintf(spread + n, sizeof spread - (size_t)n,
@@ -559,6 +651,19 @@ static int summary(double secs)
            tc_hist_pct_ms(h, 99), (double)h->max_us / 1000.0);
     printf("  chat received   %llu   position corrections %llu\n", (unsigned long long)st.chats_in,
            (unsigned long long)st.corrections);
+    tc_hist_merge(&st.wtotal, &st.wwin);
+    const tc_hist_t *wh = &st.wtotal;
+    if (opt->whisper_hz > 0 || st.w_replies > 0) {
+        printf("  whispers        sent %llu, echoed (delivered) %llu, answered %llu, not found "
+               "%llu; answers sent %llu\n",
+               (unsigned long long)st.w_sent, (unsigned long long)st.w_echoed,
+               (unsigned long long)st.w_answered, (unsigned long long)st.w_notfound,
+               (unsigned long long)st.w_replies);
+        printf("  whisper rtt     %llu round trips  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  "
+               "max %.2f ms\n",
+               (unsigned long long)wh->n, tc_hist_pct_ms(wh, 50), tc_hist_pct_ms(wh, 90),
+               tc_hist_pct_ms(wh, 99), (double)wh->max_us / 1000.0);
+    }
     printf("  positions in    %llu (%.0f/s) in %llu entity_updates\n",
            (unsigned long long)st.positions, (double)st.positions / secs,
            (unsigned long long)st.update_pkts);
@@ -582,7 +687,12 @@ static int summary(double secs)
         printf("  %llu bots did not log in before the end (still connecting or logging in: "
                "raise --duration or lower --ramp)\n",
                (unsigned long long)((uint64_t)opt->bots - st.logins));
-    int ok = e == 0 && st.logins == (uint64_t)opt->bots;
+    /* whispers on and not one answered: the whisper path is broken */
+    int wfail = opt->whisper_hz > 0 && st.w_sent > 0 && st.w_answered == 0;
+    if (wfail)
+        printf("  no whisper was answered (%llu sent, %llu not found)\n",
+               (unsigned long long)st.w_sent, (unsigned long long)st.w_notfound);
+    int ok = e == 0 && st.logins == (uint64_t)opt->bots && !wfail;
     printf("result: %s\n", ok ? "OK" : "FAILED");
     fflush(stdout);
     pthread_mutex_unlock(&st.hmu);
@@ -603,8 +713,8 @@ int tc_bots_main(const tc_opts_t *o)
     }
     for (int i = 0; i < o->bots; i++) {
         bots[i].idx = i;
-        snprintf(bots[i].name, sizeof bots[i].name, "bot%04d", i + 1);
-        snprintf(bots[i].account, sizeof bots[i].account, "bot-%04d", i + 1);
+        snprintf(bots[i].name, sizeof bots[i].name, "%s%04d", o->bot_prefix, i + 1);
+        snprintf(bots[i].account, sizeof bots[i].account, "%s-%04d", o->bot_prefix, i + 1);
         bots[i].zone = o->zones[i % o->nzones];
         pthread_mutex_init(&bots[i].mu, NULL);
     }

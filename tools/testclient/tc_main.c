@@ -16,6 +16,7 @@ static void usage(FILE *f)
                "                  [--ping-hz F] [--host H] [--port P]\n"
                "                  [--spread [--zones 1,2,3] [--spread-radius 100]]\n"
                "                  [--status-interval S] [--threads T]\n"
+               "                  [--bot-prefix P] [--whisper-hz R --whisper-targets P:N[,P:N]]\n"
                "\n"
                "Interactive mode reads commands from stdin (a terminal or a pipe) and prints\n"
                "server events as they arrive. At end of input it waits briefly for pending\n"
@@ -70,6 +71,13 @@ static void usage(FILE *f)
                "Operator's console: runs each command (or each stdin line) on the\n"
                "gameserver's admin port and prints the answers; exit 1 if one answered\n"
                "`error`, 3 if the console is unreachable or refuses the secret.\n");
+    fprintf(f, "\nBots' names and whispers (issue 16):\n"
+               "--bot-prefix P: bots are P0001... (accounts P-0001...; default bot, 1-8 of\n"
+               "A-Z a-z 0-9 _). --whisper-hz R: each bot whispers a random name of\n"
+               "--whisper-targets P:N (P0001..PN; several comma-separated, e.g. the other\n"
+               "shards' bots) every 1/R s on average (default 0 = never); a bot answers each\n"
+               "whisper it gets, and the answer's arrival is a whisper round trip (status\n"
+               "line and summary: p50/p99, sent, echoed, answered, not found).\n");
 }
 
 static int parse_num(const char *v, double lo, double hi, double *out)
@@ -95,6 +103,38 @@ static int parse_zones(tc_opts_t *o, const char *v)
         v = *end ? end + 1 : end;
     }
     return o->nzones > 0 ? 0 : -1;
+}
+
+/* A bot name prefix: 1..8 of [A-Za-z0-9_] (a character name's letters). */
+static int prefix_ok(const char *v, size_t len)
+{
+    if (len < 1 || len > 8)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+              (v[i] >= '0' && v[i] <= '9') || v[i] == '_'))
+            return 0;
+    return 1;
+}
+
+/* --whisper-targets PREFIX:COUNT[,PREFIX:COUNT...] (up to 8) */
+static int parse_wtargets(tc_opts_t *o, const char *v)
+{
+    o->nwtargets = 0;
+    while (*v) {
+        const char *colon = strchr(v, ':');
+        char *end;
+        if (!colon || !prefix_ok(v, (size_t)(colon - v)) || o->nwtargets == 8)
+            return -1;
+        unsigned long n = strtoul(colon + 1, &end, 10);
+        if (end == colon + 1 || n < 1 || n > 60000 || (*end && *end != ','))
+            return -1;
+        snprintf(o->wtargets[o->nwtargets].prefix, sizeof o->wtargets[0].prefix, "%.*s",
+                 (int)(colon - v), v);
+        o->wtargets[o->nwtargets++].count = (int)n;
+        v = *end ? end + 1 : end;
+    }
+    return o->nwtargets > 0 ? 0 : -1;
 }
 
 /* "HOST:PORT" (the last colon splits) */
@@ -155,6 +195,12 @@ static int parse_opt(tc_opts_t *o, const char *k, const char *v)
         o->keepalive_ms = (int)d;
     else if (!strcmp(k, "--walk-speed") && parse_num(v, 0.1, 1000, &d) == 0)
         o->walk_speed = (float)d;
+    else if (!strcmp(k, "--bot-prefix") && prefix_ok(v, strlen(v)))
+        snprintf(o->bot_prefix, sizeof o->bot_prefix, "%s", v);
+    else if (!strcmp(k, "--whisper-hz") && parse_num(v, 0, 100, &d) == 0)
+        o->whisper_hz = d;
+    else if (!strcmp(k, "--whisper-targets"))
+        return parse_wtargets(o, v);
     else
         return -1;
     return 0;
@@ -200,7 +246,8 @@ int main(int argc, char **argv)
                    .login_port = 7002,
                    .keepalive_ms = 30000,
                    .walk_speed = 8,
-                   .threads = 1};
+                   .threads = 1,
+                   .bot_prefix = "bot"};
     tl_console_init();
     if (argc > 1 && !strcmp(argv[1], "--admin")) /* the operator's console: tc_admin.c */
         return tc_admin_main(argc, argv);
@@ -230,6 +277,10 @@ int main(int argc, char **argv)
             return 2;
         }
         i += 2;
+    }
+    if (o.whisper_hz > 0 && o.nwtargets == 0) {
+        fprintf(stderr, "testclient: --whisper-hz needs --whisper-targets PREFIX:COUNT\n");
+        return 2;
     }
     if (o.use_login && default_known_hosts(&o) != 0)
         return 2;

@@ -1,13 +1,14 @@
 /* HTTP/1.0 for /metrics and /healthz on a netcore raw role: one request per
  * connection, answered and closed (an orderly close flushes the answer).
+ * Shared by the gameserver's metrics page and the login server's (issue 16:
+ * moved here from server/gs_http.c so tools need not depend on server/).
  * Requests are bounded like any input: REQ_MAX bytes, a whole-request
  * deadline from accept (a sweeper timer on the same queue closes late
  * ones), and a connection cap that evicts the oldest unfinished request. */
-#include "gs_http.h"
+#include "nc_http.h"
 
-#include "gs_platform.h"
+#include "platform.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +24,13 @@ typedef struct slot_s {
     int answering; /* request complete: no longer evictable or timed */
 } slot_t;
 
-struct gs_http_s {
+struct nc_http_s {
     nc_server_t *srv;
     nc_engine_t *engine;
-    gs_http_render_fn fn;
+    nc_http_render_fn fn;
     void *ud;
     uint32_t max_conns, timeout_ms;
-    pthread_mutex_t mu;
+    nc_mutex_t mu;
     slot_t *slots; /* max_conns */
     uint64_t timeouts, evicted, refused, bad;
     nc_strand_t *sweep_strand;
@@ -45,11 +46,11 @@ typedef struct {
 
 /* Takes a slot for sid.  Returns the slot index, or -1 (every slot is
  * answering: refuse).  *evict gets a session to close, or 0. */
-static int take_slot(gs_http_t *h, nc_sid_t sid, nc_sid_t *evict)
+static int take_slot(nc_http_t *h, nc_sid_t sid, nc_sid_t *evict)
 {
     *evict = 0;
     int free_i = -1, old_i = -1;
-    pthread_mutex_lock(&h->mu);
+    nc__mutex_lock(&h->mu);
     for (uint32_t i = 0; i < h->max_conns && free_i < 0; i++) {
         slot_t *sl = &h->slots[i];
         if (!sl->sid)
@@ -66,21 +67,21 @@ static int take_slot(gs_http_t *h, nc_sid_t sid, nc_sid_t *evict)
         h->slots[free_i] = (slot_t){sid, nc_now_ms(), 0};
     else
         h->refused++;
-    pthread_mutex_unlock(&h->mu);
+    nc__mutex_unlock(&h->mu);
     return free_i;
 }
 
-static void release_slot(gs_http_t *h, uint32_t i, nc_sid_t sid)
+static void release_slot(nc_http_t *h, uint32_t i, nc_sid_t sid)
 {
-    pthread_mutex_lock(&h->mu);
+    nc__mutex_lock(&h->mu);
     if (h->slots[i].sid == sid) /* an evicted session's slot has a new owner */
         h->slots[i].sid = 0;
-    pthread_mutex_unlock(&h->mu);
+    nc__mutex_unlock(&h->mu);
 }
 
 static void http_open(nc_session_t *s, void *ud)
 {
-    gs_http_t *h = ud;
+    nc_http_t *h = ud;
     conn_t *c = calloc(1, sizeof(*c));
     if (!c) {
         nc_session_close(s, NC_ENOMEM, "out of memory");
@@ -121,22 +122,22 @@ static void reply(nc_session_t *s, int status, const char *ctype, const char *bo
     nc_session_close(s, 0, "answered");
 }
 
-static void answering(gs_http_t *h, conn_t *c, nc_session_t *s)
+static void answering(nc_http_t *h, conn_t *c, nc_session_t *s)
 {
-    pthread_mutex_lock(&h->mu);
+    nc__mutex_lock(&h->mu);
     if (h->slots[c->slot].sid == nc_session_id(s))
         h->slots[c->slot].answering = 1;
-    pthread_mutex_unlock(&h->mu);
+    nc__mutex_unlock(&h->mu);
 }
 
-static void count_bad(gs_http_t *h)
+static void count_bad(nc_http_t *h)
 {
-    pthread_mutex_lock(&h->mu);
+    nc__mutex_lock(&h->mu);
     h->bad++;
-    pthread_mutex_unlock(&h->mu);
+    nc__mutex_unlock(&h->mu);
 }
 
-static void answer(gs_http_t *h, nc_session_t *s, const char *req)
+static void answer(nc_http_t *h, nc_session_t *s, const char *req)
 {
     char method[8] = "", path[256] = "";
     if (sscanf(req, "%7s %255s", method, path) != 2 || strcmp(method, "GET") != 0) {
@@ -155,7 +156,7 @@ static void answer(gs_http_t *h, nc_session_t *s, const char *req)
 static void http_packet(nc_session_t *s, uint16_t type, const uint8_t *data, size_t len, void *ud)
 {
     (void)type;
-    gs_http_t *h = ud;
+    nc_http_t *h = ud;
     conn_t *c = nc_session_ud(s);
     if (!c || nc_session_is_closing(s))
         return;
@@ -190,11 +191,11 @@ static void http_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
  * hostile).  Their slots are free from here on. */
 static void sweep_job(void *arg)
 {
-    gs_http_t *h = arg;
+    nc_http_t *h = arg;
     nc_sid_t late[64];
     int n = 0;
     uint64_t now = nc_now_ms();
-    pthread_mutex_lock(&h->mu);
+    nc__mutex_lock(&h->mu);
     for (uint32_t i = 0; i < h->max_conns && n < 64; i++) {
         slot_t *sl = &h->slots[i];
         if (sl->sid && !sl->answering && now - sl->opened_ms >= h->timeout_ms) {
@@ -203,7 +204,7 @@ static void sweep_job(void *arg)
             h->timeouts++;
         }
     }
-    pthread_mutex_unlock(&h->mu);
+    nc__mutex_unlock(&h->mu);
     for (int i = 0; i < n; i++) {
         nc_log(NC_LOG_DEBUG, TAG, "session %016llx: request not complete after %u ms",
                (unsigned long long)late[i], h->timeout_ms);
@@ -216,19 +217,19 @@ static void fence_job(void *arg)
     atomic_store((atomic_int *)arg, 1);
 }
 
-static void http_free(gs_http_t *h)
+static void http_free(nc_http_t *h)
 {
     if (h->sweep_strand)
         nc_strand_release(h->sweep_strand);
-    pthread_mutex_destroy(&h->mu);
+    nc__mutex_destroy(&h->mu);
     free(h->slots);
     free(h);
 }
 
-int gs_http_start(nc_engine_t *e, nc_queue_t *q, const gs_http_opts_t *o, gs_http_render_fn fn,
-                  void *ud, gs_http_t **out, uint16_t *bound_port)
+int nc_http_start(nc_engine_t *e, nc_queue_t *q, const nc_http_opts_t *o, nc_http_render_fn fn,
+                  void *ud, nc_http_t **out, uint16_t *bound_port)
 {
-    gs_http_t *h = calloc(1, sizeof(*h));
+    nc_http_t *h = calloc(1, sizeof(*h));
     if (!h)
         return NC_ENOMEM;
     h->engine = e;
@@ -236,7 +237,7 @@ int gs_http_start(nc_engine_t *e, nc_queue_t *q, const gs_http_opts_t *o, gs_htt
     h->ud = ud;
     h->max_conns = o->max_conns ? o->max_conns : 16;
     h->timeout_ms = o->request_timeout_ms ? o->request_timeout_ms : 2000;
-    pthread_mutex_init(&h->mu, NULL);
+    nc__mutex_init(&h->mu);
     h->slots = calloc(h->max_conns, sizeof *h->slots);
     int rc = h->slots ? nc_strand_create(q, &h->sweep_strand) : NC_ENOMEM;
     uint32_t sweep_ms = h->timeout_ms / 8 ? h->timeout_ms / 8 : 1;
@@ -258,18 +259,18 @@ int gs_http_start(nc_engine_t *e, nc_queue_t *q, const gs_http_opts_t *o, gs_htt
                          .max_sessions = h->max_conns + HARD_EXTRA,
                          .idle_timeout_ms = h->timeout_ms + 3000,
                          .max_send_bytes = 8u << 20};
-    *out = h; /* before the first request can ask for gs_http_stats */
+    *out = h; /* before the first request can ask for nc_http_stats */
     rc = nc_server_create(e, o->host, o->port, &ro, &h->srv);
     if (rc != 0) {
         *out = NULL;
-        gs_http_stop(h);
+        nc_http_stop(h);
         return rc;
     }
     *bound_port = nc_server_port(h->srv);
     return 0;
 }
 
-void gs_http_stop(gs_http_t *h)
+void nc_http_stop(nc_http_t *h)
 {
     if (!h)
         return;
@@ -280,11 +281,11 @@ void gs_http_stop(gs_http_t *h)
          * must not delay the stop; answers already queued are flushed */
         nc_sid_t open[64];
         uint32_t n = 0;
-        pthread_mutex_lock(&h->mu);
+        nc__mutex_lock(&h->mu);
         for (uint32_t i = 0; i < h->max_conns; i++)
             if (h->slots[i].sid && !h->slots[i].answering && n < 64)
                 open[n++] = h->slots[i].sid;
-        pthread_mutex_unlock(&h->mu);
+        nc__mutex_unlock(&h->mu);
         for (uint32_t i = 0; i < n; i++)
             nc_close_id(h->engine, open[i], NC_ECANCELED, "metrics page stopping");
         nc_server_destroy(h->srv); /* returns after every on_close: no render runs */
@@ -298,20 +299,20 @@ void gs_http_stop(gs_http_t *h)
             nc_log(NC_LOG_ERROR, TAG, "sweep job still running after 10 s; not freed");
             return;
         }
-        gs_sleep_ms(1);
+        nc__sleep_ms(1);
     }
     http_free(h);
 }
 
-void gs_http_stats(gs_http_t *h, gs_http_stats_t *out)
+void nc_http_stats(nc_http_t *h, nc_http_stats_t *out)
 {
     memset(out, 0, sizeof *out);
     if (!h)
         return;
-    pthread_mutex_lock(&h->mu);
+    nc__mutex_lock(&h->mu);
     out->timeouts = h->timeouts;
     out->evicted = h->evicted;
     out->refused = h->refused;
     out->bad = h->bad;
-    pthread_mutex_unlock(&h->mu);
+    nc__mutex_unlock(&h->mu);
 }
