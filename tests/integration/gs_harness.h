@@ -9,10 +9,12 @@
 #include <sys/types.h>
 
 #include "proto_packets.h"
+#include "tl_server.h"
 
 typedef struct gs_proc_s {
-    pid_t pid;
-    int out_fd;    /* server stdout */
+    tl_server_t s; /* the process, its temp dir and log (tl_server.h) */
+    /* copies of s's, for the tests */
+    pid_t pid;     /* while running, else -1 */
     char dir[128]; /* temp dir: gs.db, stderr.log */
     char db[192];
     uint16_t port, metrics_port;
@@ -34,8 +36,17 @@ int gs_proc_stop(gs_proc_t *p, int sig, int timeout_ms);
  * plus args (which override those) to completion, capturing stderr.  Exit
  * status. */
 int gs_run_capture(const char *const *args, char *err, size_t errlen, int timeout_ms);
-/* Removes the temp dir. */
+/* SIGKILLs a server still running and removes the temp dir; with GS_DUMP
+ * set in the environment, prints the server's log first. */
 void gs_proc_cleanup(gs_proc_t *p);
+
+/* Fixtures shared by the gs_test_* files (on tl_server.h). */
+/* Whether the server's log (DIR/stderr.log) holds needle: looked at least
+ * once, and until the deadline.  0 found, -1 not. */
+int gs_proc_wait_log(gs_proc_t *p, const char *needle, int timeout_ms);
+/* A test's end: SIGTERM, the exit within 10 s, gs_proc_cleanup.  0 if the
+ * server exited 0 (no crash, no leak under ASan), else -1 (said why). */
+int gs_proc_finish(gs_proc_t *p);
 
 typedef struct gs_client_s {
     int fd;
