@@ -63,6 +63,8 @@ void tl_server_dump_log(const tl_server_t *s, size_t bytes)
 int tl_server_start(tl_server_t *s, const char *const *argv, const char *ready, int timeout_ms)
 {
     const char *needle = ready ? ready : "READY port=";
+    const char *slash = strrchr(argv[0], '/');
+    snprintf(s->name, sizeof s->name, "%s", slash ? slash + 1 : argv[0]);
     s->ready[0] = 0;
     s->port = s->metrics_port = s->admin_port = s->login_port = 0;
     int64_t end = tl_now_ms() + timeout_ms;
@@ -143,7 +145,7 @@ int tl_server_stop(tl_server_t *s, int sig, int timeout_ms)
         return -1;
     int st = tl_proc_stop(&s->p, sig, timeout_ms);
     if (st != 0 && !(sig == SIGKILL && st == 128 + SIGKILL)) {
-        fprintf(stderr, "%s exited with status %d\n", s->dir, st);
+        fprintf(stderr, "%s (in %s) exited with status %d\n", s->name, s->dir, st);
         tl_server_dump_log(s, 8192);
     }
     return st;

@@ -15,6 +15,7 @@
 
 typedef struct tl_server_s {
     tl_proc_t p;     /* stdout (the READY line) on the pipe */
+    char name[32];   /* the binary's file name, for messages */
     char dir[64];    /* /tmp/TAG_XXXXXX (tl_server_init) */
     char db[128];    /* DIR/gs.db: the gameserver's database by default */
     char log[128];   /* DIR/stderr.log: the server's stderr, appended */
