@@ -125,6 +125,22 @@ int gs_adm_cmd(gs_adm_t *a, const char *cmd, char *out, size_t cap)
     return gs_adm_answer(a, out, cap);
 }
 
+int gs_adm_expect_close(gs_adm_t *a, int timeout_ms)
+{
+    char line[4096];
+    int64_t end = tl_now_ms() + timeout_ms;
+    for (;;) {
+        int left = (int)(end - tl_now_ms());
+        int r = left > 0 ? gs_adm_line(a, line, sizeof line, left) : 0;
+        if (r == 0)
+            return -1;
+        if (r < 0) {
+            gs_adm_close(a);
+            return 0;
+        }
+    }
+}
+
 void gs_adm_login(gs_adm_t *a, uint16_t port)
 {
     char out[256];

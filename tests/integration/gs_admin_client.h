@@ -38,6 +38,10 @@ int gs_adm_line(gs_adm_t *a, char *line, size_t cap, int timeout_ms);
 int gs_adm_answer(gs_adm_t *a, char *out, size_t cap);
 /* Sends cmd (+ '\n') and reads its answer as gs_adm_answer. */
 int gs_adm_cmd(gs_adm_t *a, const char *cmd, char *out, size_t cap);
+/* Reads (and drops) lines until the server closes the connection, then
+ * closes ours (the server's lingering close ends at once).  0, or -1 at
+ * the deadline. */
+int gs_adm_expect_close(gs_adm_t *a, int timeout_ms);
 /* Opens and authenticates (cmocka assertions). */
 void gs_adm_login(gs_adm_t *a, uint16_t port);
 

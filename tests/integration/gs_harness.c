@@ -136,8 +136,10 @@ int gs_expect_close(gs_client_t *c, int timeout_ms)
         int left = (int)(end - now_ms());
         if (left < 0)
             return -1;
-        if (gs_recv(c, &m, left) < 0)
+        if (gs_recv(c, &m, left) < 0) {
+            gs_close(c); /* as a client does: the server's lingering close ends now */
             return 0;
+        }
     }
 }
 

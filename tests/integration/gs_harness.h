@@ -70,7 +70,9 @@ int gs_expect(gs_client_t *c, uint16_t type, int (*match)(const proto_msg_t *, c
  * seen() (may be NULL).  0 or -1. */
 int gs_barrier(gs_client_t *c, void (*seen)(const proto_msg_t *, void *), void *arg,
                int timeout_ms);
-/* Waits until the server closes the connection. 0 or -1 on timeout. */
+/* Waits until the server closes the connection, then closes ours (as a
+ * real client does, so the server's lingering close ends at once instead
+ * of at its 2 s deadline). 0 or -1 on timeout. */
 int gs_expect_close(gs_client_t *c, int timeout_ms);
 
 /* GET path from 127.0.0.1:port (HTTP/1.0, read until the server closes)

@@ -379,8 +379,12 @@ static void test_shutdown_counts_down_saves_and_exits_0(void **state)
     ASSERT_HAS(out, "a shutdown is counting down");
     assert_int_equal(gs_expect(&p, PROTO_T_NOTICE, match_text, "shutting down in 2 s", NULL, T), 0);
     assert_int_equal(gs_expect(&p, PROTO_T_NOTICE, match_text, "shutting down in 1 s", NULL, T), 0);
+    /* the stop closes the console first, then saves, then closes the
+     * players: each client closes its end when the server does */
+    assert_int_equal(gs_adm_expect_close(&a, T), 0);
     assert_int_equal(gs_expect(&p, PROTO_T_NOTICE, match_text, "your character is saved", NULL, T),
                      0);
+    assert_int_equal(gs_expect_close(&p, T), 0);
     /* exit 0 on its own (no signal: SIGCONT does nothing) */
     assert_int_equal(gs_proc_stop(&srv, SIGCONT, 10000), 0);
     double x = 0, y = 0;
@@ -402,6 +406,8 @@ static void test_shutdown_0_stops_now_and_exits_0(void **state)
     assert_int_equal(gs_adm_cmd(&a, "shutdown 0", out, sizeof out), 1);
     ASSERT_HAS(out, "shutting down now");
     assert_int_equal(gs_expect(&p, PROTO_T_NOTICE, match_text, "shutting down now", NULL, T), 0);
+    assert_int_equal(gs_adm_expect_close(&a, T), 0); /* the clients close when the server does */
+    assert_int_equal(gs_expect_close(&p, T), 0);
     assert_int_equal(gs_proc_stop(&srv, SIGCONT, 10000), 0);
     gs_adm_close(&a);
     gs_close(&p);
