@@ -73,9 +73,10 @@ int tl_server_start(tl_server_t *s, const char *const *argv, const char *ready, 
                   : -1;
     long eol = at < 0 ? -1 : tl_proc_wait_for(&s->p, "\n", (size_t)at, (int)(end - tl_now_ms()));
     if (eol < 0) {
-        fprintf(stderr, "%s: no '%s' line within %d ms; its stdout:\n%s\n", argv[0], needle,
-                timeout_ms, s->p.out);
-        tl_proc_stop(&s->p, SIGKILL, 2000);
+        int eof = s->p.out_fd < 0; /* it exited (or closed stdout) first */
+        int st = tl_proc_stop(&s->p, SIGKILL, 2000);
+        fprintf(stderr, "%s: no '%s' line %s (status %d); its stdout:\n%s\n", s->name, needle,
+                eof ? "before its stdout closed" : "within the deadline", st, s->p.out);
         tl_server_dump_log(s, 4096);
         return -1;
     }
@@ -108,6 +109,23 @@ int tl_server_start_game(tl_server_t *s, const char *bin, const char *const *arg
     }
     argv[n] = NULL;
     return tl_server_start(s, argv, NULL, timeout_ms);
+}
+
+int tl_server_up(tl_server_t *s, const char *tag, const char *bin, const char *const *args,
+                 int timeout_ms)
+{
+    if (tl_server_init(s, tag) != 0)
+        return -1;
+    if (tl_server_start_game(s, bin, args, timeout_ms) == 0)
+        return 0;
+    tl_server_cleanup(s);
+    return -1;
+}
+
+int tl_server_down(tl_server_t *s, int timeout_ms)
+{
+    int st = tl_server_stop(s, SIGTERM, timeout_ms);
+    return tl_server_cleanup(s) == 0 && st == 0 ? 0 : -1;
 }
 
 size_t tl_server_read_log(const tl_server_t *s, char *out, size_t cap)

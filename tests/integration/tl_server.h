@@ -40,6 +40,15 @@ int tl_server_start(tl_server_t *s, const char *const *argv, const char *ready, 
  * developer's running shard) --set auth.mode=dev (name-only logins).  As
  * tl_server_start. */
 int tl_server_start_game(tl_server_t *s, const char *bin, const char *const *args, int timeout_ms);
+/* A test's gameserver in one call: tl_server_init(s, tag) and
+ * tl_server_start_game; on a failure the dir is removed again (cmocka skips
+ * teardown when setup fails).  0 or -1. */
+int tl_server_up(tl_server_t *s, const char *tag, const char *bin, const char *const *args,
+                 int timeout_ms);
+/* A test's end: SIGTERM, the exit within timeout_ms, tl_server_cleanup.
+ * 0 if the server exited 0 (no crash, no leak under ASan) and its dir is
+ * gone, else -1. */
+int tl_server_down(tl_server_t *s, int timeout_ms);
 /* Whether the server's stdout or log holds needle, looked at least once and
  * until the deadline (timeout_ms 0: now).  0 found, -1 not. */
 int tl_server_wait_log(tl_server_t *s, const char *needle, int timeout_ms);

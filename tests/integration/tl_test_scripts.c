@@ -35,8 +35,6 @@ static tl_proc_t side[MAX_SIDE];
 static char side_path[MAX_SIDE][512];
 static int nside;
 
-static int teardown(void **state);
-
 /* "#parallel FILE": FILE relative to the script's directory. */
 static int add_side(const char *file, int dlen, const char *d)
 {
@@ -90,24 +88,22 @@ static int read_sets(const char *path)
     return 0;
 }
 
-/* cmocka skips teardown when setup fails: reap what started here. */
 static int setup(void **state)
 {
+    (void)state;
     const char *args[1 + 2 * MAX_SETS];
     int argc = 0;
-    if (tl_server_init(&game, "tl_scripts") != 0 || (script && read_sets(script) != 0))
+    if (script && read_sets(script) != 0)
         return -1;
     for (int i = 0; i < nsets; i++) {
         args[argc++] = "--set";
         args[argc++] = sets[i];
     }
     args[argc] = NULL;
-    if (tl_server_start_game(&game, GAMESERVER_BIN, args, DEADLINE_MS) == 0) {
-        snprintf(port, sizeof port, "%d", game.port);
-        return 0;
-    }
-    teardown(state);
-    return -1;
+    if (tl_server_up(&game, "tl_scripts", GAMESERVER_BIN, args, DEADLINE_MS) != 0)
+        return -1;
+    snprintf(port, sizeof port, "%d", game.port);
+    return 0;
 }
 
 static int teardown(void **state)
@@ -116,9 +112,7 @@ static int teardown(void **state)
     tl_proc_stop(&client, SIGKILL, DEADLINE_MS); /* only if a test left it */
     for (int i = 0; i < nside; i++)
         tl_proc_stop(&side[i], SIGKILL, DEADLINE_MS);
-    int rc = tl_server_stop(&game, SIGTERM, DEADLINE_MS);
-    int rm = tl_server_cleanup(&game);
-    return rc == 0 && rm == 0 ? 0 : -1;
+    return tl_server_down(&game, DEADLINE_MS);
 }
 
 static int run_script(const char *path)

@@ -20,28 +20,20 @@ static tl_server_t game;
 static tl_proc_t client;
 static char port[16];
 
-static int teardown(void **state);
-
-/* cmocka skips teardown when setup fails: reap what started here. */
 static int setup(void **state)
 {
-    if (tl_server_init(&game, "tl_client") != 0)
+    (void)state;
+    if (tl_server_up(&game, "tl_client", GAMESERVER_BIN, NULL, DEADLINE_MS) != 0)
         return -1;
-    if (tl_server_start_game(&game, GAMESERVER_BIN, NULL, DEADLINE_MS) == 0) {
-        snprintf(port, sizeof port, "%d", game.port);
-        return 0;
-    }
-    teardown(state);
-    return -1;
+    snprintf(port, sizeof port, "%d", game.port);
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
     tl_proc_stop(&client, SIGKILL, DEADLINE_MS); /* only if a test left it */
-    int rc = tl_server_stop(&game, SIGTERM, DEADLINE_MS);
-    int rm = tl_server_cleanup(&game); /* also when the server failed */
-    return rc == 0 && rm == 0 ? 0 : -1;
+    return tl_server_down(&game, DEADLINE_MS);
 }
 
 static void test_bots_run_ends_with_zero_errors(void **state)
