@@ -170,9 +170,17 @@ static int expect_login_reply(gs_client_t *c, proto_msg_t *m, int timeout_ms)
 int gs_login_token(gs_client_t *c, uint16_t port, const char *name, const uint8_t *token,
                    size_t token_len, int *err_code)
 {
-    static proto_msg_t m;
     if (err_code)
         *err_code = 0;
+    if (gs_login_send(c, port, name, token, token_len) != 0)
+        return -1;
+    return gs_login_finish(c, err_code);
+}
+
+int gs_login_send(gs_client_t *c, uint16_t port, const char *name, const uint8_t *token,
+                  size_t token_len)
+{
+    static proto_msg_t m;
     if (gs_connect(c, port) != 0 || token_len > sizeof m.login.token)
         return -1;
     memset(&m, 0, sizeof m);
@@ -182,7 +190,15 @@ int gs_login_token(gs_client_t *c, uint16_t port, const char *name, const uint8_
     if (token_len)
         memcpy(m.login.token, token, token_len);
     m.login.token_len = (uint16_t)token_len;
-    if (gs_send(c, &m) != 0 || expect_login_reply(c, &m, 5000) != 0)
+    return gs_send(c, &m);
+}
+
+int gs_login_finish(gs_client_t *c, int *err_code)
+{
+    static proto_msg_t m;
+    if (err_code)
+        *err_code = 0;
+    if (expect_login_reply(c, &m, 5000) != 0)
         return -1;
     if (m.type == PROTO_T_ERROR) {
         if (err_code)

@@ -89,6 +89,12 @@ int gs_login(gs_client_t *c, uint16_t port, const char *name);
  * when none came); err_code may be NULL. */
 int gs_login_token(gs_client_t *c, uint16_t port, const char *name, const uint8_t *token,
                    size_t token_len, int *err_code);
+/* gs_login_token in two halves: the login sent, and its answer (then
+ * enter_world) -- for a login whose answer waits on what the test does
+ * meanwhile (a takeover: the old connection sees its close first). */
+int gs_login_send(gs_client_t *c, uint16_t port, const char *name, const uint8_t *token,
+                  size_t token_len);
+int gs_login_finish(gs_client_t *c, int *err_code);
 int gs_move(gs_client_t *c, float x, float y);
 int gs_chat(gs_client_t *c, uint8_t channel, const char *target, const char *text);
 
