@@ -76,14 +76,25 @@ static int teardown(void **state)
 }
 
 /* chatserver or masterserver on a free port with `secret` (NULL: insecure),
- * unauthenticated links closed after 1 s.  Its port, or -1. */
+ * unauthenticated links closed after 1 s; the master's account store in
+ * its temp dir (not masterserver.db in the working directory).  Its port,
+ * or -1. */
 static int start_link_server(tl_server_t *s, const char *bin, const char *secret)
 {
-    const char *argv[] = {bin,    "--port",        "0",    "--auth-timeout-ms",
-                          "1000", "--secret-file", secret, NULL};
-    if (!secret) {
-        argv[5] = "--insecure-no-link-auth";
-        argv[6] = NULL;
+    char db[160];
+    snprintf(db, sizeof db, "%s/m.db", s->dir);
+    const char *argv[] = {bin,  "--port", "0", "--auth-timeout-ms", "1000", NULL, NULL,
+                          NULL, NULL,     NULL};
+    int n = 5;
+    if (secret) {
+        argv[n++] = "--secret-file";
+        argv[n++] = secret;
+    } else {
+        argv[n++] = "--insecure-no-link-auth";
+    }
+    if (!strcmp(bin, MASTERSERVER_BIN)) {
+        argv[n++] = "--db";
+        argv[n++] = db;
     }
     return tl_server_start(s, argv, NULL, DEADLINE_MS) == 0 ? s->port : -1;
 }
