@@ -124,7 +124,7 @@ int tl_server_up(tl_server_t *s, const char *tag, const char *bin, const char *c
 
 int tl_server_down(tl_server_t *s, int timeout_ms)
 {
-    int st = tl_server_stop(s, SIGTERM, timeout_ms);
+    int st = s->p.pid > 0 ? tl_server_stop(s, SIGTERM, timeout_ms) : 0;
     return tl_server_cleanup(s) == 0 && st == 0 ? 0 : -1;
 }
 
@@ -138,13 +138,67 @@ size_t tl_server_read_log(const tl_server_t *s, char *out, size_t cap)
     return n;
 }
 
-int tl_server_wait_log(tl_server_t *s, const char *needle, int timeout_ms)
+long tl_server_log_size(const tl_server_t *s)
 {
-    static char buf[1 << 20];
+    FILE *f = fopen(s->log, "r");
+    long n = f && fseek(f, 0, SEEK_END) == 0 ? ftell(f) : 0;
+    if (f)
+        fclose(f);
+    return n < 0 ? 0 : n;
+}
+
+/* The log from byte `from` to its end (all of it, however long), NUL-
+ * terminated, in *buf (grown as needed).  Its length. */
+static size_t log_tail(const tl_server_t *s, long from, char **buf, size_t *cap)
+{
+    size_t n = 0;
+    FILE *f = fopen(s->log, "r");
+    if (f && fseek(f, from, SEEK_SET) == 0) {
+        for (;;) {
+            if (*cap - n < 4096) {
+                size_t ncap = *cap ? *cap * 2 : 1 << 16;
+                char *nb = realloc(*buf, ncap);
+                if (!nb)
+                    break;
+                *buf = nb;
+                *cap = ncap;
+            }
+            size_t r = fread(*buf + n, 1, *cap - n - 1, f);
+            if (r == 0)
+                break;
+            n += r;
+        }
+    }
+    if (f)
+        fclose(f);
+    if (*buf)
+        (*buf)[n] = 0;
+    return n;
+}
+
+long tl_server_wait_log_from(tl_server_t *s, const char *needle, long from, int timeout_ms)
+{
+    static char *buf;
+    static size_t cap;
     int64_t end = tl_now_ms() + timeout_ms;
     for (;;) {
-        if (strstr(s->p.out, needle) ||
-            (tl_server_read_log(s, buf, sizeof buf) > 0 && strstr(buf, needle)))
+        if (log_tail(s, from, &buf, &cap) > 0) {
+            const char *hit = strstr(buf, needle);
+            if (hit)
+                return from + (long)(hit - buf) + (long)strlen(needle);
+        }
+        if (tl_now_ms() >= end)
+            return -1;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int tl_server_wait_log(tl_server_t *s, const char *needle, int timeout_ms)
+{
+    int64_t end = tl_now_ms() + timeout_ms;
+    for (;;) {
+        if (strstr(s->p.out, needle) || tl_server_wait_log_from(s, needle, 0, 0) >= 0)
             return 0;
         if (tl_now_ms() >= end)
             return -1;

@@ -45,13 +45,19 @@ int tl_server_start_game(tl_server_t *s, const char *bin, const char *const *arg
  * teardown when setup fails).  0 or -1. */
 int tl_server_up(tl_server_t *s, const char *tag, const char *bin, const char *const *args,
                  int timeout_ms);
-/* A test's end: SIGTERM, the exit within timeout_ms, tl_server_cleanup.
- * 0 if the server exited 0 (no crash, no leak under ASan) and its dir is
- * gone, else -1. */
+/* A test's end: a server still running gets SIGTERM and must exit 0
+ * within timeout_ms (no crash, no leak under ASan); one the test stopped
+ * already, or never started, is only cleaned up.  Then tl_server_cleanup.
+ * 0, else -1 (said why). */
 int tl_server_down(tl_server_t *s, int timeout_ms);
 /* Whether the server's stdout or log holds needle, looked at least once and
  * until the deadline (timeout_ms 0: now).  0 found, -1 not. */
 int tl_server_wait_log(tl_server_t *s, const char *needle, int timeout_ms);
+/* The log's size now: an offset for tl_server_wait_log_from. */
+long tl_server_log_size(const tl_server_t *s);
+/* As tl_server_wait_log on the log alone, from byte `from` on (what a
+ * restarted server logged, say): the offset just past the match, or -1. */
+long tl_server_wait_log_from(tl_server_t *s, const char *needle, long from, int timeout_ms);
 /* The log (its first cap-1 bytes, NUL-terminated) into out.  Bytes. */
 size_t tl_server_read_log(const tl_server_t *s, char *out, size_t cap);
 /* Sends sig (0: none, just wait) and waits for the exit; SIGKILL at the
