@@ -20,13 +20,6 @@
 
 char gs_adm_zones[256], gs_adm_secret[256], gs_adm_fault[256];
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void gs_adm_write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -57,21 +50,6 @@ int gs_adm_start(gs_proc_t *p, const char *zones_json)
     return gs_proc_start(p, args, GS_ADM_T);
 }
 
-int gs_adm_stop(gs_proc_t *p)
-{
-    if (getenv("GS_DUMP")) {
-        char cmd[256];
-        snprintf(cmd, sizeof cmd, "cat %s/stderr.log >&2", p->dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "no log\n");
-    }
-    int st = p->pid > 0 ? gs_proc_stop(p, SIGTERM, 10000) : 0;
-    gs_proc_cleanup(p);
-    if (st != 0)
-        fprintf(stderr, "gameserver exited with %d at teardown\n", st);
-    return st == 0 ? 0 : -1;
-}
-
 int gs_adm_open(gs_adm_t *a, uint16_t port)
 {
     memset(a, 0, sizeof *a);
@@ -92,7 +70,7 @@ void gs_adm_close(gs_adm_t *a)
 /* One line (without '\n') into line: 1, 0 timeout, -1 closed. */
 int gs_adm_line(gs_adm_t *a, char *line, size_t cap, int timeout_ms)
 {
-    int64_t end = now_ms() + timeout_ms;
+    int64_t end = tl_now_ms() + timeout_ms;
     for (;;) {
         char *nl = memchr(a->buf, '\n', a->len);
         if (nl) {
@@ -102,7 +80,7 @@ int gs_adm_line(gs_adm_t *a, char *line, size_t cap, int timeout_ms)
             memmove(a->buf, nl + 1, a->len);
             return 1;
         }
-        int left = (int)(end - now_ms());
+        int left = (int)(end - tl_now_ms());
         if (left <= 0)
             return 0;
         struct pollfd p = {a->fd, POLLIN, 0};
@@ -147,28 +125,25 @@ int gs_adm_cmd(gs_adm_t *a, const char *cmd, char *out, size_t cap)
     return gs_adm_answer(a, out, cap);
 }
 
+int gs_adm_expect_close(gs_adm_t *a, int timeout_ms)
+{
+    char line[4096];
+    int64_t end = tl_now_ms() + timeout_ms;
+    for (;;) {
+        int left = (int)(end - tl_now_ms());
+        int r = left > 0 ? gs_adm_line(a, line, sizeof line, left) : 0;
+        if (r == 0)
+            return -1;
+        if (r < 0) {
+            gs_adm_close(a);
+            return 0;
+        }
+    }
+}
+
 void gs_adm_login(gs_adm_t *a, uint16_t port)
 {
     char out[256];
     assert_int_equal(gs_adm_open(a, port), 0);
     assert_int_equal(gs_adm_cmd(a, "auth " GS_ADM_SECRET, out, sizeof out), 1);
-}
-
-int gs_adm_wait_log(const gs_proc_t *p, const char *needle, int timeout_ms)
-{
-    char path[192];
-    static char buf[1 << 20];
-    snprintf(path, sizeof path, "%s/stderr.log", p->dir);
-    for (int64_t end = now_ms() + timeout_ms; now_ms() < end;) {
-        FILE *f = fopen(path, "r");
-        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-        if (f)
-            fclose(f);
-        buf[n] = 0;
-        if (strstr(buf, needle))
-            return 0;
-        struct timespec ts = {0, 2000000};
-        nanosleep(&ts, NULL);
-    }
-    return -1;
 }

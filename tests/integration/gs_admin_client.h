@@ -21,8 +21,6 @@ void gs_adm_write_file(const char *path, const char *text);
  * database.fault_file (absent: no fault), admin.auth_timeout_ms=1500.
  * 0 or -1. */
 int gs_adm_start(gs_proc_t *p, const char *zones_json);
-/* SIGTERM; 0 if the server exited 0 (no crash, no leak under ASan). */
-int gs_adm_stop(gs_proc_t *p);
 
 typedef struct gs_adm_s {
     int fd;
@@ -40,10 +38,12 @@ int gs_adm_line(gs_adm_t *a, char *line, size_t cap, int timeout_ms);
 int gs_adm_answer(gs_adm_t *a, char *out, size_t cap);
 /* Sends cmd (+ '\n') and reads its answer as gs_adm_answer. */
 int gs_adm_cmd(gs_adm_t *a, const char *cmd, char *out, size_t cap);
+/* Reads (and drops) lines until the server closes the connection, then
+ * closes ours (the server's lingering close ends at once).  0, or -1 at
+ * the deadline. */
+int gs_adm_expect_close(gs_adm_t *a, int timeout_ms);
 /* Opens and authenticates (cmocka assertions). */
 void gs_adm_login(gs_adm_t *a, uint16_t port);
-/* Polls p's stderr log for needle until the deadline.  0 or -1. */
-int gs_adm_wait_log(const gs_proc_t *p, const char *needle, int timeout_ms);
 
 #define ASSERT_HAS(hay, needle)                                                                    \
     do {                                                                                           \

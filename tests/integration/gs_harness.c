@@ -1,5 +1,6 @@
-/* Harness implementation: fork/exec with pipes, poll-based deadlines (no
- * bare sleeps), length-prefixed framing as in protocol/README.md. */
+/* Harness implementation: the protocol client, poll-based deadlines (no
+ * bare sleeps), length-prefixed framing as in protocol/README.md.  The
+ * gameserver process (gs_proc_*): gs_proc.c. */
 #define _POSIX_C_SOURCE 200809L
 #include "gs_harness.h"
 
@@ -23,182 +24,6 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void gs_proc_init(gs_proc_t *p)
-{
-    memset(p, 0, sizeof *p);
-    snprintf(p->dir, sizeof p->dir, "/tmp/gs_it_XXXXXX");
-    if (!mkdtemp(p->dir))
-        abort();
-    snprintf(p->db, sizeof p->db, "%s/gs.db", p->dir);
-    p->pid = -1;
-    p->out_fd = -1;
-}
-
-static pid_t spawn(const char *const *args, int *out_fd, const char *err_path)
-{
-    int pfd[2];
-    if (pipe(pfd) != 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (e >= 0)
-            dup2(e, 2);
-        close(pfd[0]);
-        execv(GS_BIN, (char *const *)args);
-        _exit(127);
-    }
-    close(pfd[1]);
-    *out_fd = pfd[0];
-    return pid;
-}
-
-/* Reads stdout until a full line starting with READY, or the deadline. */
-static int wait_ready(gs_proc_t *p, int timeout_ms)
-{
-    char line[256];
-    size_t n = 0;
-    int64_t end = now_ms() + timeout_ms;
-    while (now_ms() < end) {
-        struct pollfd pfd = {p->out_fd, POLLIN, 0};
-        if (poll(&pfd, 1, (int)(end - now_ms())) <= 0)
-            continue;
-        ssize_t r = read(p->out_fd, line + n, sizeof line - 1 - n);
-        if (r <= 0)
-            return -1;
-        n += (size_t)r;
-        line[n] = 0;
-        unsigned port, mport;
-        if (strchr(line, '\n') &&
-            sscanf(line, "READY port=%u metrics_port=%u", &port, &mport) == 2) {
-            p->port = (uint16_t)port;
-            p->metrics_port = (uint16_t)mport;
-            const char *ap = strstr(line, "admin_port=");
-            p->admin_port = ap ? (uint16_t)atoi(ap + 11) : 0;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-int gs_proc_start(gs_proc_t *p, const char *const *extra, int timeout_ms)
-{
-    /* the chat/master links are off: the defaults (127.0.0.1:7001/7000)
-     * would register with a developer's running shard.sh */
-    const char *args[48] = {GS_BIN, "--port",      "0",    "--metrics-port", "0", "--db",
-                            p->db,  "--log-level", "info", "--chat-port",    "0", "--master-port",
-                            "0"};
-    int n = 13;
-    args[n++] = "--set"; /* name-only logins unless a test sets auth.mode=ticket */
-    args[n++] = "auth.mode=dev";
-    for (; extra && *extra && n < 46; extra++)
-        args[n++] = *extra;
-    args[n] = NULL;
-    char err_path[192];
-    snprintf(err_path, sizeof err_path, "%s/stderr.log", p->dir);
-    p->pid = spawn(args, &p->out_fd, err_path);
-    if (p->pid < 0 || wait_ready(p, timeout_ms) != 0) {
-        fprintf(stderr, "gameserver did not become READY; see %s\n", err_path);
-        gs_proc_stop(p, SIGKILL, 2000);
-        return -1;
-    }
-    return 0;
-}
-
-static int wait_exit(pid_t pid, int timeout_ms)
-{
-    int64_t end = now_ms() + timeout_ms;
-    int st;
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (r < 0 || now_ms() >= end)
-            return -1;
-        struct timespec ts = {0, 2000000}; /* poll the child's state every 2 ms */
-        nanosleep(&ts, NULL);
-    }
-}
-
-/* A failed exit's stderr (e.g. an ASan report) is in the temp dir that
- * cleanup removes: show its tail in the test's output. */
-static void dump_stderr(const gs_proc_t *p, int st)
-{
-    char path[192], buf[8192];
-    snprintf(path, sizeof path, "%s/stderr.log", p->dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, size > (long)sizeof buf - 1 ? size - (long)sizeof buf + 1 : 0, SEEK_SET);
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    fprintf(stderr, "gameserver exited with status %d; end of its stderr:\n%s\n", st, buf);
-}
-
-int gs_proc_stop(gs_proc_t *p, int sig, int timeout_ms)
-{
-    if (p->pid <= 0)
-        return -1;
-    kill(p->pid, sig);
-    int st = wait_exit(p->pid, timeout_ms);
-    if (st < 0) {
-        kill(p->pid, SIGKILL);
-        waitpid(p->pid, NULL, 0);
-    }
-    close(p->out_fd);
-    p->pid = -1;
-    p->out_fd = -1;
-    if (st != 0 && !(sig == SIGKILL && st == 128 + SIGKILL))
-        dump_stderr(p, st);
-    return st;
-}
-
-int gs_run_capture(const char *const *args, char *err, size_t errlen, int timeout_ms)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/tmp/gs_cap_%d.log", (int)getpid());
-    remove(path);
-    /* no fixed port even if a config is (wrongly) accepted: args may
-     * override these, later flags win */
-    const char *argv[32] = {GS_BIN, "--port",        "0", "--metrics-port", "-1", "--chat-port",
-                            "0",    "--master-port", "0"};
-    int n = 9;
-    argv[n++] = "--set"; /* as gs_proc_start: args may set auth.mode=ticket */
-    argv[n++] = "auth.mode=dev";
-    for (; *args && n < 31; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    int out;
-    pid_t pid = spawn(argv, &out, path);
-    int st = wait_exit(pid, timeout_ms);
-    if (st < 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
-    close(out);
-    FILE *f = fopen(path, "r");
-    size_t got = f ? fread(err, 1, errlen - 1, f) : 0;
-    err[got] = 0;
-    if (f)
-        fclose(f);
-    remove(path);
-    return st;
-}
-
-void gs_proc_cleanup(gs_proc_t *p)
-{
-    if (p->pid > 0)
-        gs_proc_stop(p, SIGKILL, 2000);
-    char cmd[192];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", p->dir);
 }
 
 int gs_connect(gs_client_t *c, uint16_t port)
@@ -311,8 +136,10 @@ int gs_expect_close(gs_client_t *c, int timeout_ms)
         int left = (int)(end - now_ms());
         if (left < 0)
             return -1;
-        if (gs_recv(c, &m, left) < 0)
+        if (gs_recv(c, &m, left) < 0) {
+            gs_close(c); /* as a client does: the server's lingering close ends now */
             return 0;
+        }
     }
 }
 
@@ -343,9 +170,17 @@ static int expect_login_reply(gs_client_t *c, proto_msg_t *m, int timeout_ms)
 int gs_login_token(gs_client_t *c, uint16_t port, const char *name, const uint8_t *token,
                    size_t token_len, int *err_code)
 {
-    static proto_msg_t m;
     if (err_code)
         *err_code = 0;
+    if (gs_login_send(c, port, name, token, token_len) != 0)
+        return -1;
+    return gs_login_finish(c, err_code);
+}
+
+int gs_login_send(gs_client_t *c, uint16_t port, const char *name, const uint8_t *token,
+                  size_t token_len)
+{
+    static proto_msg_t m;
     if (gs_connect(c, port) != 0 || token_len > sizeof m.login.token)
         return -1;
     memset(&m, 0, sizeof m);
@@ -355,7 +190,15 @@ int gs_login_token(gs_client_t *c, uint16_t port, const char *name, const uint8_
     if (token_len)
         memcpy(m.login.token, token, token_len);
     m.login.token_len = (uint16_t)token_len;
-    if (gs_send(c, &m) != 0 || expect_login_reply(c, &m, 5000) != 0)
+    return gs_send(c, &m);
+}
+
+int gs_login_finish(gs_client_t *c, int *err_code)
+{
+    static proto_msg_t m;
+    if (err_code)
+        *err_code = 0;
+    if (expect_login_reply(c, &m, 5000) != 0)
         return -1;
     if (m.type == PROTO_T_ERROR) {
         if (err_code)

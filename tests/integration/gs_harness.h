@@ -9,10 +9,12 @@
 #include <sys/types.h>
 
 #include "proto_packets.h"
+#include "tl_server.h"
 
 typedef struct gs_proc_s {
-    pid_t pid;
-    int out_fd;    /* server stdout */
+    tl_server_t s; /* the process, its temp dir and log (tl_server.h) */
+    /* copies of s's, for the tests */
+    pid_t pid;     /* while running, else -1 */
     char dir[128]; /* temp dir: gs.db, stderr.log */
     char db[192];
     uint16_t port, metrics_port;
@@ -34,8 +36,17 @@ int gs_proc_stop(gs_proc_t *p, int sig, int timeout_ms);
  * plus args (which override those) to completion, capturing stderr.  Exit
  * status. */
 int gs_run_capture(const char *const *args, char *err, size_t errlen, int timeout_ms);
-/* Removes the temp dir. */
+/* SIGKILLs a server still running and removes the temp dir; with GS_DUMP
+ * set in the environment, prints the server's log first. */
 void gs_proc_cleanup(gs_proc_t *p);
+
+/* Fixtures shared by the gs_test_* files (on tl_server.h). */
+/* Whether the server's log (DIR/stderr.log) holds needle: looked at least
+ * once, and until the deadline.  0 found, -1 not. */
+int gs_proc_wait_log(gs_proc_t *p, const char *needle, int timeout_ms);
+/* A test's end: SIGTERM, the exit within 10 s, gs_proc_cleanup.  0 if the
+ * server exited 0 (no crash, no leak under ASan), else -1 (said why). */
+int gs_proc_finish(gs_proc_t *p);
 
 typedef struct gs_client_s {
     int fd;
@@ -59,7 +70,9 @@ int gs_expect(gs_client_t *c, uint16_t type, int (*match)(const proto_msg_t *, c
  * seen() (may be NULL).  0 or -1. */
 int gs_barrier(gs_client_t *c, void (*seen)(const proto_msg_t *, void *), void *arg,
                int timeout_ms);
-/* Waits until the server closes the connection. 0 or -1 on timeout. */
+/* Waits until the server closes the connection, then closes ours (as a
+ * real client does, so the server's lingering close ends at once instead
+ * of at its 2 s deadline). 0 or -1 on timeout. */
 int gs_expect_close(gs_client_t *c, int timeout_ms);
 
 /* GET path from 127.0.0.1:port (HTTP/1.0, read until the server closes)
@@ -76,6 +89,12 @@ int gs_login(gs_client_t *c, uint16_t port, const char *name);
  * when none came); err_code may be NULL. */
 int gs_login_token(gs_client_t *c, uint16_t port, const char *name, const uint8_t *token,
                    size_t token_len, int *err_code);
+/* gs_login_token in two halves: the login sent, and its answer (then
+ * enter_world) -- for a login whose answer waits on what the test does
+ * meanwhile (a takeover: the old connection sees its close first). */
+int gs_login_send(gs_client_t *c, uint16_t port, const char *name, const uint8_t *token,
+                  size_t token_len);
+int gs_login_finish(gs_client_t *c, int *err_code);
 int gs_move(gs_client_t *c, float x, float y);
 int gs_chat(gs_client_t *c, uint8_t channel, const char *target, const char *text);
 

@@ -45,13 +45,6 @@ static const char zones_resized[] =
 
 static gs_proc_t srv;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -61,7 +54,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    return gs_adm_stop(&srv); /* exit 0: no crash, no leak (under ASan) */
+    return gs_proc_finish(&srv); /* exit 0: no crash, no leak (under ASan) */
 }
 
 static int match_text(const proto_msg_t *m, const void *text)
@@ -95,7 +88,7 @@ static void test_status_shows_players_zones_queues_links_uptime(void **state)
     ASSERT_HAS(out, "draining=no");
     gs_adm_close(&a);
     gs_close(&p);
-    assert_int_equal(gs_adm_wait_log(&srv, "ran: status", T), 0);
+    assert_int_equal(gs_proc_wait_log(&srv, "ran: status", T), 0);
 }
 
 static void test_who_lists_every_player_with_zone(void **state)
@@ -146,14 +139,14 @@ static void test_kick_tells_the_reason_closes_and_saves(void **state)
     ASSERT_HAS(out, "usage: kick NAME");
     /* saved as on any logout */
     double x = 0, y = 0;
-    for (int64_t end = now_ms() + T; now_ms() < end;)
+    for (int64_t end = tl_now_ms() + T; tl_now_ms() < end;)
         if (gs_db_char_pos(srv.db, "kick_me", NULL, &x, &y) == 0 && x == 510)
             break;
     assert_true(x == 510 && y == 520);
     gs_adm_close(&a);
     gs_close(&p);
     gs_close(&q);
-    assert_int_equal(gs_adm_wait_log(&srv, "ran: kick kick_me spamming the market", T), 0);
+    assert_int_equal(gs_proc_wait_log(&srv, "ran: kick kick_me spamming the market", T), 0);
 }
 
 static void test_announce_reaches_every_player(void **state)
@@ -269,7 +262,7 @@ static void test_save_says_so_when_the_database_is_unavailable(void **state)
     assert_int_equal(remove(gs_adm_fault), 0);
     /* the retry writes it; then `save` succeeds again */
     double x = 0, y = 0;
-    for (int64_t end = now_ms() + T; now_ms() < end && x != 111;) {
+    for (int64_t end = tl_now_ms() + T; tl_now_ms() < end && x != 111;) {
         gs_db_char_pos(srv.db, "save_down", NULL, &x, &y);
         struct timespec ts = {0, 5000000};
         nanosleep(&ts, NULL);
@@ -342,7 +335,7 @@ static void test_reload_zones_bad_file_keeps_the_old_zones_and_says_why(void **s
     assert_int_equal(gs_adm_cmd(&a, "reload", out, sizeof out), 0);
     ASSERT_HAS(out, "usage: reload zones");
     gs_adm_close(&a);
-    assert_int_equal(gs_adm_wait_log(&srv, "reload zones refused", T), 0);
+    assert_int_equal(gs_proc_wait_log(&srv, "reload zones refused", T), 0);
 }
 
 static void test_log_sets_the_level_at_runtime(void **state)
@@ -358,13 +351,13 @@ static void test_log_sets_the_level_at_runtime(void **state)
     /* a DEBUG line appears now: a player's connection is one */
     static gs_client_t p;
     assert_int_equal(gs_login(&p, srv.port, "log_one"), 0);
-    assert_int_equal(gs_adm_wait_log(&srv, "] open from 127.0.0.1", T), 0);
+    assert_int_equal(gs_proc_wait_log(&srv, "] open from 127.0.0.1", T), 0);
     assert_int_equal(gs_adm_cmd(&a, "log loud", out, sizeof out), 0);
     ASSERT_HAS(out, "unknown level 'loud'");
     assert_int_equal(gs_adm_cmd(&a, "log warn", out, sizeof out), 1);
     assert_int_equal(gs_adm_cmd(&a, "log", out, sizeof out), 1);
     ASSERT_HAS(out, "log level warn");
-    assert_int_equal(gs_adm_wait_log(&srv, "log level debug -> warn", T),
+    assert_int_equal(gs_proc_wait_log(&srv, "log level debug -> warn", T),
                      0); /* said before the change */
     gs_adm_close(&a);
     gs_close(&p);
@@ -386,8 +379,12 @@ static void test_shutdown_counts_down_saves_and_exits_0(void **state)
     ASSERT_HAS(out, "a shutdown is counting down");
     assert_int_equal(gs_expect(&p, PROTO_T_NOTICE, match_text, "shutting down in 2 s", NULL, T), 0);
     assert_int_equal(gs_expect(&p, PROTO_T_NOTICE, match_text, "shutting down in 1 s", NULL, T), 0);
+    /* the stop closes the console first, then saves, then closes the
+     * players: each client closes its end when the server does */
+    assert_int_equal(gs_adm_expect_close(&a, T), 0);
     assert_int_equal(gs_expect(&p, PROTO_T_NOTICE, match_text, "your character is saved", NULL, T),
                      0);
+    assert_int_equal(gs_expect_close(&p, T), 0);
     /* exit 0 on its own (no signal: SIGCONT does nothing) */
     assert_int_equal(gs_proc_stop(&srv, SIGCONT, 10000), 0);
     double x = 0, y = 0;
@@ -395,7 +392,7 @@ static void test_shutdown_counts_down_saves_and_exits_0(void **state)
     assert_true(x == 321 && y == 654);
     gs_adm_close(&a);
     gs_close(&p);
-    assert_int_equal(gs_adm_wait_log(&srv, "console shutdown: stopping", T), 0);
+    assert_int_equal(gs_proc_wait_log(&srv, "console shutdown: stopping", T), 0);
 }
 
 static void test_shutdown_0_stops_now_and_exits_0(void **state)
@@ -409,6 +406,8 @@ static void test_shutdown_0_stops_now_and_exits_0(void **state)
     assert_int_equal(gs_adm_cmd(&a, "shutdown 0", out, sizeof out), 1);
     ASSERT_HAS(out, "shutting down now");
     assert_int_equal(gs_expect(&p, PROTO_T_NOTICE, match_text, "shutting down now", NULL, T), 0);
+    assert_int_equal(gs_adm_expect_close(&a, T), 0); /* the clients close when the server does */
+    assert_int_equal(gs_expect_close(&p, T), 0);
     assert_int_equal(gs_proc_stop(&srv, SIGCONT, 10000), 0);
     gs_adm_close(&a);
     gs_close(&p);

@@ -115,29 +115,15 @@ static int wait_metric(const char *name, double want, int timeout_ms)
 
 static int log_has(const char *needle)
 {
-    char path[192];
-    snprintf(path, sizeof path, "%s/stderr.log", srv.dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return strstr(buf, needle) != NULL;
+    return gs_proc_wait_log(&srv, needle, 0) == 0;
 }
 
 static int wait_log(const char *needle, int timeout_ms)
 {
-    uint64_t end = now_ms() + (uint64_t)timeout_ms;
-    while (!log_has(needle)) {
-        if (now_ms() >= end) {
-            fprintf(stderr, "log line '%s' never came\n", needle);
-            return -1;
-        }
-        pause_ms(10);
-    }
-    return 0;
+    if (gs_proc_wait_log(&srv, needle, timeout_ms) == 0)
+        return 0;
+    fprintf(stderr, "log line '%s' never came\n", needle);
+    return -1;
 }
 
 /* The reply to a /gold command: a notice, or an error packet. */
@@ -331,6 +317,8 @@ static void test_shutdown_gives_up_loudly(void **state)
     assert_int_equal(gs_expect(&a, PROTO_T_NOTICE, NULL, NULL, &m, T), 0);
     assert_int_equal(m.notice.code, PROTO_ERR_SHUTTING_DOWN);
     assert_null(strstr(m.notice.text, "is saved"));
+    assert_int_equal(gs_expect_close(&a, 10000), 0); /* the clients close when the server does */
+    assert_int_equal(gs_expect_close(&b, 10000), 0);
     assert_int_equal(gs_proc_stop(&srv, 0, 10000), 1);
     assert_true(now_ms() - t0 < 8000);
     assert_true(log_has("NOT SAVED: 'dan'"));
@@ -356,6 +344,7 @@ static void test_shutdown_retries_until_saved(void **state)
     set_fault(NULL);
     assert_int_equal(gs_expect(&a, PROTO_T_NOTICE, NULL, NULL, &m, T), 0);
     assert_non_null(strstr(m.notice.text, "is saved"));
+    assert_int_equal(gs_expect_close(&a, T), 0); /* the client closes when the server does */
     assert_int_equal(gs_proc_stop(&srv, 0, 10000), 0);
     double x, y;
     assert_int_equal(gs_db_char_pos(srv.db, "eve", NULL, &x, &y), 0);

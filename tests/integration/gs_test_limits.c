@@ -30,13 +30,6 @@ static gs_proc_t srv;
 static gs_client_t a, b, c, d;
 static proto_msg_t m;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int start(const char *const *extra)
 {
     gs_proc_init(&srv);
@@ -66,9 +59,9 @@ static long long metric(const char *sample)
  * reply is on its way).  The value seen. */
 static long long metric_at_least(const char *sample, long long want)
 {
-    int64_t end = now_ms() + T;
+    int64_t end = tl_now_ms() + T;
     long long v;
-    while ((v = metric(sample)) < want && now_ms() < end) {
+    while ((v = metric(sample)) < want && tl_now_ms() < end) {
         struct pollfd none;
         poll(&none, 0, 10);
     }
@@ -172,9 +165,9 @@ static void test_sustained_flood_is_kicked_and_the_witness_is_not(void **state)
         uint8_t *p = burst + i * 5;
         p[0] = 5, p[1] = 0, p[2] = PROTO_T_WHO_REQUEST, p[3] = 0, p[4] = 1;
     }
-    int64_t end = now_ms() + 15000, next_ping = 0;
+    int64_t end = tl_now_ms() + 15000, next_ping = 0;
     int closed = 0, pongs = 0;
-    while (!closed && now_ms() < end) {
+    while (!closed && tl_now_ms() < end) {
         if (write(a.fd, burst, sizeof burst) < 0)
             closed = 1;
         /* drain the flooder's replies so its sends never back up */
@@ -185,10 +178,10 @@ static void test_sustained_flood_is_kicked_and_the_witness_is_not(void **state)
             if (r <= 0)
                 closed = 1;
         }
-        if (now_ms() >= next_ping) {
+        if (tl_now_ms() >= next_ping) {
             assert_int_equal(gs_barrier(&b, NULL, NULL, T), 0);
             pongs++;
-            next_ping = now_ms() + 50;
+            next_ping = tl_now_ms() + 50;
         }
     }
     assert_true(closed);
@@ -218,13 +211,13 @@ static void test_who_flood_does_not_amplify(void **state)
         uint8_t *p = burst + i * 5;
         p[0] = 5, p[1] = 0, p[2] = PROTO_T_WHO_REQUEST, p[3] = 0, p[4] = 1;
     }
-    int64_t t0 = now_ms();
+    int64_t t0 = tl_now_ms();
     assert_int_equal(write(a.fd, burst, sizeof burst), (ssize_t)sizeof burst);
     int answered = 0, ok = -1;
     for (int i = 0; i < 40 && ok != 0; i++) /* the pong too may meet an empty bucket */
         ok = gs_barrier(&a, count_who, &answered, 100);
     assert_int_equal(ok, 0);
-    int64_t secs = (now_ms() - t0) / 1000 + 1;
+    int64_t secs = (tl_now_ms() - t0) / 1000 + 1;
     assert_true(answered >= 1);
     assert_true(answered <= 120 / 20 + 3 * secs);
     assert_true(metric_at_least("gs_requests_dropped_total", 9000) >= 9000);
@@ -284,18 +277,18 @@ static int setup_prelogin(void **state)
 static void test_login_deadline_closes_silent_and_trickling_connections(void **state)
 {
     (void)state;
-    int64_t t0 = now_ms();
+    int64_t t0 = tl_now_ms();
     assert_int_equal(gs_connect(&a, srv.port), 0);
     assert_int_equal(gs_connect(&b, srv.port), 0);
     /* b trickles a login packet that never completes (length 200) */
     uint8_t byte[1] = {200};
     struct pollfd pfd = {b.fd, POLLIN, 0};
-    while (now_ms() - t0 < T && poll(&pfd, 1, 100) == 0) {
+    while (tl_now_ms() - t0 < T && poll(&pfd, 1, 100) == 0) {
         assert_int_equal(write(b.fd, byte, 1), 1);
         byte[0] = 0;
     }
     expect_error_and_close(&b, PROTO_ERR_NOT_LOGGED_IN, "login timeout");
-    int64_t took = now_ms() - t0;
+    int64_t took = tl_now_ms() - t0;
     assert_true(took >= 900 && took < T);
     expect_error_and_close(&a, PROTO_ERR_NOT_LOGGED_IN, "login timeout");
     assert_int_equal(metric_at_least("gs_sessions_kicked_total{reason=\"login_timeout\"}", 2), 2);

@@ -13,17 +13,6 @@
 
 #include "gs_harness.h"
 
-static void read_log(const gs_proc_t *p, char *out, size_t cap)
-{
-    char path[192];
-    snprintf(path, sizeof path, "%s/stderr.log", p->dir);
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(out, 1, cap - 1, f) : 0;
-    out[n] = 0;
-    if (f)
-        fclose(f);
-}
-
 static void test_harness_gameserver_has_no_chat_or_master_link(void **state)
 {
     (void)state;
@@ -32,7 +21,7 @@ static void test_harness_gameserver_has_no_chat_or_master_link(void **state)
     gs_proc_init(&p);
     assert_int_equal(gs_proc_start(&p, NULL, 10000), 0);
     /* both lines are logged by gs_peers_start, before READY */
-    read_log(&p, log, sizeof log);
+    tl_server_read_log(&p.s, log, sizeof log);
     assert_non_null(strstr(log, "chat link disabled"));
     assert_non_null(strstr(log, "master link disabled"));
     assert_null(strstr(log, "link: connecting to"));

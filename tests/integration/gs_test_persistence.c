@@ -73,6 +73,7 @@ static void test_sigterm_saves_every_online_player_and_exits_zero(void **state)
     kill(srv.pid, SIGTERM);
     assert_int_equal(gs_expect(&a, PROTO_T_NOTICE, NULL, NULL, &m, T), 0);
     assert_int_equal(m.notice.code, PROTO_ERR_SHUTTING_DOWN);
+    assert_int_equal(gs_expect_close(&a, T), 0);
     assert_int_equal(gs_expect_close(&b, T), 0);
     assert_int_equal(gs_proc_stop(&srv, 0, 5000), 0);
     int zone;

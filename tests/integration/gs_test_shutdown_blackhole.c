@@ -37,13 +37,6 @@ static gs_client_t cl[NPLAYERS];
 static int hole = -1, fill[MAX_FILL];
 static int nfill;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Listens with backlog 0 and fills the accept queue until a connect no
  * longer completes: later SYNs are dropped.  Returns the port. */
 static uint16_t black_hole(void)
@@ -100,10 +93,10 @@ static void test_sigterm_with_black_holed_chat_port(void **state)
         assert_int_equal(gs_move(&cl[i], 300 + i, 400 + i), 0);
         assert_int_equal(gs_barrier(&cl[i], NULL, NULL, T), 0);
     }
-    int64_t t0 = now_ms();
+    int64_t t0 = tl_now_ms();
     assert_int_equal(kill(srv.pid, SIGTERM), 0);
     int st = gs_proc_stop(&srv, 0, 10000);
-    int64_t took = now_ms() - t0;
+    int64_t took = tl_now_ms() - t0;
     print_message("black-holed chat port: exit %d after %lld ms (bound %d)\n", st, (long long)took,
                   STOP_BOUND_MS);
     for (int i = 0; i < NPLAYERS; i++) {

@@ -11,14 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "gs_harness.h"
@@ -39,13 +35,6 @@ static const char zones[] =
 static gs_proc_t srv;
 static gs_client_t player;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -65,12 +54,7 @@ static int teardown(void **state)
 {
     (void)state;
     gs_close(&player);
-    /* an orderly stop that exits 0: no crash, no leak (under ASan) */
-    int st = srv.pid > 0 ? gs_proc_stop(&srv, SIGTERM, 10000) : 0;
-    gs_proc_cleanup(&srv);
-    if (st != 0)
-        fprintf(stderr, "gameserver exited with %d at teardown\n", st);
-    return st == 0 ? 0 : -1;
+    return gs_proc_finish(&srv); /* exit 0: no crash, no leak (under ASan) */
 }
 
 static const char *find_chromium(void)
@@ -91,57 +75,29 @@ static const char *find_chromium(void)
  * group is killed either way: nothing outlives the test). */
 static int dump_dom(const char *bin, const char *url, char *out, size_t cap)
 {
-    char profile[256], flag[300];
+    static tl_proc_t b;
+    char profile[256], flag[300], errlog[256];
     snprintf(profile, sizeof profile, "%s/chromium-profile", srv.dir);
     snprintf(flag, sizeof flag, "--user-data-dir=%s", profile);
-    int o[2];
-    if (pipe(o) != 0)
+    snprintf(errlog, sizeof errlog, "%s/chromium.log", srv.dir);
+    setenv("DBUS_SESSION_BUS_ADDRESS", "disabled:", 1);
+    const char *argv[] = {bin,
+                          "--headless",
+                          "--disable-gpu",
+                          "--no-sandbox",
+                          "--no-first-run",
+                          "--disable-dev-shm-usage",
+                          "--disable-extensions",
+                          "--disable-background-networking",
+                          flag,
+                          "--dump-dom",
+                          url,
+                          NULL};
+    if (tl_proc_spawn(&b, argv, TL_PROC_GROUP, errlog) != 0)
         return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        setpgid(0, 0);
-        dup2(o[1], 1);
-        int null = open("/dev/null", O_WRONLY);
-        if (null >= 0)
-            dup2(null, 2);
-        close(o[0]);
-        setenv("DBUS_SESSION_BUS_ADDRESS", "disabled:", 1);
-        execl(bin, bin, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
-              "--disable-dev-shm-usage", "--disable-extensions", "--disable-background-networking",
-              flag, "--dump-dom", url, (char *)NULL);
-        _exit(127);
-    }
-    setpgid(pid, pid);
-    close(o[1]);
-    size_t got = 0;
-    int64_t end = now_ms() + BROWSER_MS;
-    while (now_ms() < end && got < cap - 1) {
-        struct pollfd p = {o[0], POLLIN, 0};
-        if (poll(&p, 1, (int)(end - now_ms())) <= 0)
-            continue;
-        ssize_t r = read(o[0], out + got, cap - 1 - got);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    out[got] = 0;
-    close(o[0]);
-    int st = -1;
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            break;
-        if (r < 0 || now_ms() >= end) {
-            kill(-pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            st = -1;
-            break;
-        }
-        struct timespec ts = {0, 5000000};
-        nanosleep(&ts, NULL);
-    }
-    kill(-pid, SIGKILL); /* helpers of an exited browser, if any */
-    return st < 0 ? -1 : (WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+    int st = tl_proc_wait_exit(&b, BROWSER_MS);
+    snprintf(out, cap, "%s", b.out);
+    return st;
 }
 
 /* The text of the first element after `after` that starts with `open`

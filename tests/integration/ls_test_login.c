@@ -23,28 +23,19 @@
 #include <unistd.h>
 
 #include "ls_client.h"
-#include "tl_proc.h"
+#include "tl_server.h"
 
 #define DEADLINE_MS 10000
 #define PW "correct horse"
 
 typedef struct master_s {
-    tl_proc_t p;
-    char dir[64], db[128], cfg[128];
-    int port, login_port;
-    int metrics_port; /* issue 16: 0 unless launched with launch_extra's --metrics-port */
+    tl_server_t s; /* its temp dir, log, port and login_port */
+    char db[128], cfg[128];
     uint8_t sign_pk[PA_SIGN_PK_BYTES];
 } master_t;
 
 /* Two more arguments for the next master_launch (e.g. --metrics-port auto). */
 static const char *launch_extra[2];
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void write_file(const char *path, const char *text, int mode)
 {
@@ -58,10 +49,9 @@ static void write_file(const char *path, const char *text, int mode)
 static void master_dir(master_t *m, const char *config)
 {
     memset(m, 0, sizeof *m);
-    snprintf(m->dir, sizeof m->dir, "/tmp/ls_test_XXXXXX");
-    assert_non_null(mkdtemp(m->dir));
-    snprintf(m->db, sizeof m->db, "%s/m.db", m->dir);
-    snprintf(m->cfg, sizeof m->cfg, "%s/m.json", m->dir);
+    assert_int_equal(tl_server_init(&m->s, "ls_test"), 0);
+    snprintf(m->db, sizeof m->db, "%s/m.db", m->s.dir);
+    snprintf(m->cfg, sizeof m->cfg, "%s/m.json", m->s.dir);
     write_file(m->cfg, config, 0600);
 }
 
@@ -76,17 +66,13 @@ static void master_launch(master_t *m, const char *flag)
                           "--insecure-no-link-auth", launch_extra[0] ? launch_extra[0] : flag,
                           launch_extra[0] ? launch_extra[1] : NULL, launch_extra[0] ? flag : NULL,
                           NULL};
-    assert_int_equal(tl_proc_start(&m->p, argv, 0), 0);
-    long at = tl_proc_wait_for(&m->p, "sign_pk ", 0, DEADLINE_MS);
+    assert_int_equal(tl_server_start(&m->s, argv, NULL, DEADLINE_MS), 0);
+    long at = tl_proc_wait_for(&m->s.p, "sign_pk ", 0, 0); /* printed before READY */
     assert_true(at > 0);
     char hex[PA_KEY_HEX_LEN + 1];
-    snprintf(hex, sizeof hex, "%.*s", PA_KEY_HEX_LEN, m->p.out + at);
+    snprintf(hex, sizeof hex, "%.*s", PA_KEY_HEX_LEN, m->s.p.out + at);
     assert_int_equal(pa_unhex(hex, m->sign_pk, PA_SIGN_PK_BYTES), 0);
-    long r = tl_proc_wait_for(&m->p, "READY port=", 0, DEADLINE_MS);
-    assert_true(r > 0);
-    assert_int_equal(sscanf(m->p.out + r, "%d login_port=%d", &m->port, &m->login_port), 2);
-    const char *mp = strstr(m->p.out + r, "metrics_port=");
-    m->metrics_port = mp && mp < strchr(m->p.out + r, '\n') ? atoi(mp + 13) : 0;
+    assert_true(m->s.port > 0 && m->s.login_port > 0);
 }
 
 /* Minimum hashing cost plus the test's own keys (a JSON fragment). */
@@ -101,10 +87,8 @@ static void master_start_cfg(master_t *m, const char *accounts_extra, const char
 
 static void master_stop(master_t *m)
 {
-    assert_int_equal(tl_proc_stop(&m->p, 15, DEADLINE_MS), 0);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", m->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tl_server_stop(&m->s, 15, DEADLINE_MS), 0);
+    assert_int_equal(tl_server_cleanup(&m->s), 0);
 }
 
 /* masterserver --add-account with the password on stdin. */
@@ -125,7 +109,7 @@ static int add_account(const master_t *m, const char *name, const char *role, co
 
 static void connect_ok(ls_client_t *c, const master_t *m)
 {
-    assert_int_equal(ls_connect(c, (uint16_t)m->login_port, DEADLINE_MS), 0);
+    assert_int_equal(ls_connect(c, (uint16_t)m->s.login_port, DEADLINE_MS), 0);
 }
 
 /* ---- accounts -------------------------------------------------------------- */
@@ -175,10 +159,10 @@ static int64_t median3_login_ms(ls_client_t *c, const char *name)
 {
     int64_t t[3];
     for (int i = 0; i < 3; i++) {
-        int64_t s = now_ms();
+        int64_t s = tl_now_ms();
         assert_int_equal(ls_login(c, name, "wrong password", NULL, DEADLINE_MS),
                          PROTO_ERR_AUTH_FAILED);
-        t[i] = now_ms() - s;
+        t[i] = tl_now_ms() - s;
     }
     int64_t lo = t[0] < t[1] ? t[0] : t[1], hi = t[0] < t[1] ? t[1] : t[0];
     return t[2] < lo ? lo : t[2] > hi ? hi : t[2];
@@ -221,16 +205,16 @@ static void test_lockout_after_failures_and_expiry(void **state)
     for (int i = 0; i < 3; i++)
         assert_int_equal(ls_login(&c, "alice", "wrong password", NULL, DEADLINE_MS),
                          PROTO_ERR_AUTH_FAILED);
-    int64_t locked_at = now_ms();
+    int64_t locked_at = tl_now_ms();
     assert_int_equal(ls_login(&c, "alice", PW, NULL, DEADLINE_MS), PROTO_ERR_LOCKED_OUT);
     int code = PROTO_ERR_LOCKED_OUT;
-    while (code == PROTO_ERR_LOCKED_OUT && now_ms() - locked_at < DEADLINE_MS) {
+    while (code == PROTO_ERR_LOCKED_OUT && tl_now_ms() - locked_at < DEADLINE_MS) {
         struct timespec ts = {0, 20 * 1000 * 1000}; /* poll the condition, with a deadline */
         nanosleep(&ts, NULL);
         code = ls_login(&c, "alice", PW, NULL, DEADLINE_MS);
     }
     assert_int_equal(code, 0);
-    assert_true(now_ms() - locked_at >= 350); /* not before the lock ran out */
+    assert_true(tl_now_ms() - locked_at >= 350); /* not before the lock ran out */
     /* success reset the counter: one more failure does not lock */
     assert_int_equal(ls_login(&c, "alice", "wrong password", NULL, DEADLINE_MS),
                      PROTO_ERR_AUTH_FAILED);
@@ -282,7 +266,7 @@ static void test_tampered_ciphertext_closes_connection(void **state)
     int len = proto_encode_sealed_c2s(&box, body, sizeof body);
     assert_int_equal(ls_send_raw(&c, PROTO_T_SEALED_C2S, body, (size_t)len), 0);
     assert_int_equal(ls_expect_close(&c, DEADLINE_MS), 0);
-    assert_true(tl_proc_wait_for(&m.p, "failed authentication", 0, DEADLINE_MS) > 0);
+    assert_true(tl_server_wait_log(&m.s, "failed authentication", DEADLINE_MS) == 0);
     ls_close(&c);
     master_stop(&m);
 }
@@ -326,7 +310,7 @@ static void test_plain_packet_after_handshake_closes_connection(void **state)
     assert_int_equal(ls_expect_close(&c, DEADLINE_MS), 0);
     ls_close(&c);
     /* and a sealed box before the handshake */
-    assert_int_equal(ls_connect_tcp(&c, (uint16_t)m.login_port), 0);
+    assert_int_equal(ls_connect_tcp(&c, (uint16_t)m.s.login_port), 0);
     uint8_t junk[40] = {38, 0};
     assert_int_equal(ls_send_raw(&c, PROTO_T_SEALED_C2S, junk, sizeof junk), 0);
     assert_int_equal(ls_expect_close(&c, DEADLINE_MS), 0);
@@ -366,7 +350,7 @@ static void test_malformed_handshake_packets_close_only_that_connection(void **s
         if (cases[i].after_handshake)
             connect_ok(&c, &m);
         else
-            assert_int_equal(ls_connect_tcp(&c, (uint16_t)m.login_port), 0);
+            assert_int_equal(ls_connect_tcp(&c, (uint16_t)m.s.login_port), 0);
         assert_int_equal(ls_send_raw(&c, cases[i].type, cases[i].body, cases[i].len), 0);
         assert_int_equal(ls_expect_close(&c, DEADLINE_MS), 0);
         ls_close(&c);
@@ -394,15 +378,15 @@ static void test_connections_per_address_capped(void **state)
     ls_client_t a, b, c;
     connect_ok(&a, &m);
     connect_ok(&b, &m);
-    assert_int_equal(ls_connect_tcp(&c, (uint16_t)m.login_port), 0);
+    assert_int_equal(ls_connect_tcp(&c, (uint16_t)m.s.login_port), 0);
     assert_int_equal(ls_expect_close(&c, DEADLINE_MS), 0);
     ls_close(&c);
-    assert_true(tl_proc_wait_for(&m.p, "max_sessions_per_address", 0, DEADLINE_MS) > 0);
+    assert_true(tl_server_wait_log(&m.s, "max_sessions_per_address", DEADLINE_MS) == 0);
     ls_close(&a); /* its slot comes back once the server saw the close */
     int ok = -1;
-    int64_t end = now_ms() + DEADLINE_MS;
-    while (ok != 0 && now_ms() < end) {
-        ok = ls_connect(&c, (uint16_t)m.login_port, DEADLINE_MS);
+    int64_t end = tl_now_ms() + DEADLINE_MS;
+    while (ok != 0 && tl_now_ms() < end) {
+        ok = ls_connect(&c, (uint16_t)m.s.login_port, DEADLINE_MS);
         if (ok == 0 && ls_realm_list(&c, NULL, DEADLINE_MS) < 0) {
             ls_close(&c);
             ok = -1;
@@ -420,7 +404,7 @@ static void test_protocol_hash_mismatch_refused(void **state)
     master_t m;
     master_start_cfg(&m, NULL, NULL);
     ls_client_t c;
-    assert_int_equal(ls_connect_tcp(&c, (uint16_t)m.login_port), 0);
+    assert_int_equal(ls_connect_tcp(&c, (uint16_t)m.s.login_port), 0);
     proto_secure_hello_t h = {.proto_hash = PROTO_HASH ^ 1, .client_key_len = 32};
     uint8_t body[64], out[256];
     int n = proto_encode_secure_hello(&h, body, sizeof body);
@@ -497,7 +481,7 @@ static void test_registrations_per_address_limited(void **state)
 static int fake_shard(const master_t *m, const char *name, uint16_t port)
 {
     ls_client_t c;
-    if (ls_connect_tcp(&c, (uint16_t)m->port) != 0)
+    if (ls_connect_tcp(&c, (uint16_t)m->s.port) != 0)
         return -1;
     proto_s2s_hello_t h = {.role = 0, .proto_hash = PROTO_HASH}; /* insecure: no nonce */
     snprintf(h.name, sizeof h.name, "%s", name);
@@ -594,8 +578,8 @@ static void test_ticket_refusals(void **state)
     assert_int_equal(ls_ticket(&c, "shard-1", "bad-name", NULL, DEADLINE_MS), PROTO_ERR_BAD_NAME);
     close(shard_fd); /* link down: the shard is no longer healthy */
     int code = 0;
-    int64_t end = now_ms() + DEADLINE_MS;
-    while (code == 0 && now_ms() < end)
+    int64_t end = tl_now_ms() + DEADLINE_MS;
+    while (code == 0 && tl_now_ms() < end)
         code = ls_ticket(&c, "shard-1", "Alice", NULL, DEADLINE_MS);
     assert_int_equal(code, PROTO_ERR_NO_SUCH_SHARD);
     ls_close(&c);
@@ -641,7 +625,7 @@ static void test_requests_behind_a_password_check_keep_their_order(void **state)
     for (int i = 0; i < 6; i++)
         assert_int_equal(ls_send(&c, &q[2]), 0);
     assert_int_equal(ls_expect_close(&c, DEADLINE_MS), 0);
-    assert_true(tl_proc_wait_for(&m.p, "too many requests behind", 0, DEADLINE_MS) > 0);
+    assert_true(tl_server_wait_log(&m.s, "too many requests behind", DEADLINE_MS) == 0);
     ls_close(&c);
     free(q);
     free(ans);
@@ -674,7 +658,7 @@ static void test_login_rehashes_at_the_configured_cost(void **state)
     assert_int_equal(add_account(&m, "alice", NULL, PW), 0);
     read_hash(m.db, "alice", hash, sizeof hash);
     assert_non_null(strstr(hash, "$m=8,t=1,"));
-    assert_int_equal(tl_proc_stop(&m.p, 15, DEADLINE_MS), 0);
+    assert_int_equal(tl_server_stop(&m.s, 15, DEADLINE_MS), 0);
     write_file(m.cfg, "{\"accounts\": {\"hash_ops\": 2, \"hash_mem_kib\": 16}}", 0600);
     master_launch(&m, NULL);
     ls_client_t c;
@@ -697,7 +681,7 @@ static void test_key_file_created_private_and_shown(void **state)
     master_t m;
     master_dir(&m, "{}");
     char key[160], out[512];
-    snprintf(key, sizeof key, "%s/id.key", m.dir);
+    snprintf(key, sizeof key, "%s/id.key", m.s.dir);
     const char *argv[] = {MASTERSERVER_BIN, "--show-keys", "--key-file", key, NULL};
     assert_int_equal(tl_run(argv, out, sizeof out, DEADLINE_MS), 0);
     struct stat st;
@@ -717,9 +701,7 @@ static void test_key_file_created_private_and_shown(void **state)
     chmod(key, 0600);
     write_file(key, "seed nothex\n", 0600);
     assert_int_not_equal(tl_run(argv, out, sizeof out, DEADLINE_MS), 0);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", m.dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tl_server_cleanup(&m.s), 0);
 }
 
 static void test_add_account_rejects_bad_input(void **state)
@@ -747,7 +729,7 @@ static void *burst_thread(void *arg)
     burst_t *b = arg;
     while (!atomic_load(&b->stop)) {
         ls_client_t c;
-        if (ls_connect(&c, (uint16_t)b->m->login_port, DEADLINE_MS) != 0) {
+        if (ls_connect(&c, (uint16_t)b->m->s.login_port, DEADLINE_MS) != 0) {
             atomic_fetch_add(&b->errors, 1);
             break;
         }
@@ -796,7 +778,7 @@ static void test_full_auth_queue_answers_server_full(void **state)
     free(ans);
     assert_int_equal(ok + full, N);
     assert_true(ok >= 1 && full >= 1);
-    assert_true(tl_proc_wait_for(&m.p, "auth queue full", 0, DEADLINE_MS) > 0);
+    assert_true(tl_server_wait_log(&m.s, "auth queue full", DEADLINE_MS) == 0);
     master_stop(&m);
 }
 
@@ -809,7 +791,7 @@ static char mpage[1 << 16];
 
 static double scrape(const master_t *m, const char *sample)
 {
-    assert_true(ls_http_get(m->metrics_port, "/metrics", mpage, sizeof mpage) > 0);
+    assert_true(ls_http_get(m->s.metrics_port, "/metrics", mpage, sizeof mpage) > 0);
     assert_non_null(strstr(mpage, "200 OK"));
     return ls_metric(mpage, sample);
 }
@@ -824,7 +806,7 @@ static void test_metrics_page_counts_logins(void **state)
     launch_extra[1] = "auto";
     master_start_cfg(&m, "\"lockout_account_failures\": 2, \"lockout_base_ms\": 60000", NULL);
     launch_extra[0] = launch_extra[1] = NULL;
-    assert_true(m.metrics_port > 0);
+    assert_true(m.s.metrics_port > 0);
     assert_int_equal(add_account(&m, "alice", NULL, PW), 0);
     assert_int_equal(add_account(&m, "bob", NULL, PW), 0);
     assert_true(scrape(&m, "ls_logins_total{result=\"ok\"}") == 0);
@@ -859,7 +841,7 @@ static void test_metrics_page_counts_logins(void **state)
     close(shard_fd);
 
     char path[192], cmd[320];
-    snprintf(path, sizeof path, "%s/metrics.txt", m.dir);
+    snprintf(path, sizeof path, "%s/metrics.txt", m.s.dir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(strstr(mpage, "\r\n\r\n") + 4, f);
@@ -870,9 +852,9 @@ static void test_metrics_page_counts_logins(void **state)
     } else {
         printf("promtool not installed (tools/dev/setup.sh installs prometheus): not checked\n");
     }
-    assert_true(ls_http_get(m.metrics_port, "/healthz", mpage, sizeof mpage) > 0);
+    assert_true(ls_http_get(m.s.metrics_port, "/healthz", mpage, sizeof mpage) > 0);
     assert_non_null(strstr(mpage, "200 OK"));
-    assert_true(ls_http_get(m.metrics_port, "/nope", mpage, sizeof mpage) > 0);
+    assert_true(ls_http_get(m.s.metrics_port, "/nope", mpage, sizeof mpage) > 0);
     assert_non_null(strstr(mpage, "404"));
     master_stop(&m);
 }
@@ -884,8 +866,8 @@ static void test_metrics_off_by_default_and_bad_port_refused(void **state)
     (void)state;
     master_t m;
     master_start_cfg(&m, NULL, NULL);
-    assert_int_equal(m.metrics_port, 0);
-    assert_null(strstr(m.p.out, "metrics_port="));
+    assert_int_equal(m.s.metrics_port, 0);
+    assert_null(strstr(m.s.p.out, "metrics_port="));
     master_stop(&m);
     tl_proc_t p;
     const char *argv[] = {MASTERSERVER_BIN, "--metrics-port", "70000", NULL};
@@ -895,7 +877,7 @@ static void test_metrics_off_by_default_and_bad_port_refused(void **state)
     master_dir(&m, "{\"accounts\": {\"hash_ops\": 1, \"hash_mem_kib\": 8},"
                    " \"metrics\": {\"port\": 0, \"host\": \"127.0.0.1\"}}");
     master_launch(&m, NULL);
-    assert_int_equal(m.metrics_port, 0);
+    assert_int_equal(m.s.metrics_port, 0);
     master_stop(&m);
     /* a bad value names its key */
     master_dir(&m, "{\"metrics\": {\"port\": 70000}}");
@@ -904,7 +886,7 @@ static void test_metrics_off_by_default_and_bad_port_refused(void **state)
     assert_int_equal(tl_proc_wait_exit(&p, DEADLINE_MS), 2);
     assert_non_null(strstr(p.out, "metrics.port"));
     char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", m.dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", m.s.dir);
     assert_int_equal(system(cmd), 0);
 }
 
@@ -920,23 +902,23 @@ static void test_realm_list_fast_while_logins_hash(void **state)
     master_launch(&m, NULL);
     ls_client_t c;
     connect_ok(&c, &m);
-    int64_t t0 = now_ms();
+    int64_t t0 = tl_now_ms();
     assert_int_equal(ls_login(&c, "alice", PW, NULL, DEADLINE_MS), 0);
-    int64_t hash_ms = now_ms() - t0; /* one verify, alone */
+    int64_t hash_ms = tl_now_ms() - t0; /* one verify, alone */
     burst_t b = {.m = &m};
     enum { THREADS = 8, SAMPLES = 40 };
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++)
         assert_int_equal(pthread_create(&th[i], NULL, burst_thread, &b), 0);
     /* wait until the burst is under way */
-    int64_t end = now_ms() + DEADLINE_MS;
-    while (atomic_load(&b.logins) < 2 && now_ms() < end)
+    int64_t end = tl_now_ms() + DEADLINE_MS;
+    while (atomic_load(&b.logins) < 2 && tl_now_ms() < end)
         assert_true(ls_realm_list(&c, NULL, DEADLINE_MS) >= 0);
     int64_t lat[SAMPLES];
     for (int i = 0; i < SAMPLES; i++) {
-        int64_t s = now_ms();
+        int64_t s = tl_now_ms();
         assert_true(ls_realm_list(&c, NULL, DEADLINE_MS) >= 0);
-        lat[i] = now_ms() - s;
+        lat[i] = tl_now_ms() - s;
     }
     int burst_logins = atomic_load(&b.logins);
     atomic_store(&b.stop, 1);

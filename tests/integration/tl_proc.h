@@ -9,6 +9,7 @@
 
 typedef struct tl_proc_s {
     int pid;
+    int group;         /* TL_PROC_GROUP: pid is also its process group's id */
     int out_fd, in_fd; /* in_fd -1 unless stdin is piped */
     char out[1 << 16]; /* everything read from stdout so far (NUL-terminated) */
     size_t len, scanned;
@@ -16,6 +17,13 @@ typedef struct tl_proc_s {
 
 /* argv[0] is the path; NULL-terminated.  0 or -1. */
 int tl_proc_start(tl_proc_t *p, const char *const *argv, int pipe_stdin);
+/* tl_proc_spawn's flags: stdin on a pipe (tl_proc_write); the child in a
+ * process group of its own, which the deadline's SIGKILL and the end of
+ * tl_proc_wait_exit kill whole (a browser's helpers). */
+enum { TL_PROC_STDIN = 1, TL_PROC_GROUP = 2 };
+/* As tl_proc_start, with stderr appended to err_path (created; NULL: with
+ * stdout on the pipe).  0 or -1. */
+int tl_proc_spawn(tl_proc_t *p, const char *const *argv, int flags, const char *err_path);
 /* Reads stdout until it holds `needle` after offset `from` (deadline).
  * Returns the offset just past the match, or -1. */
 long tl_proc_wait_for(tl_proc_t *p, const char *needle, size_t from, int timeout_ms);

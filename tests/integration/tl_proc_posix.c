@@ -25,10 +25,17 @@ static int64_t now_ms(void)
 
 int tl_proc_start(tl_proc_t *p, const char *const *argv, int pipe_stdin)
 {
+    return tl_proc_spawn(p, argv, pipe_stdin ? TL_PROC_STDIN : 0, NULL);
+}
+
+int tl_proc_spawn(tl_proc_t *p, const char *const *argv, int flags, const char *err_path)
+{
     int out[2], in[2] = {-1, -1};
+    int pipe_stdin = (flags & TL_PROC_STDIN) != 0;
     memset(p, 0, sizeof *p);
     p->pid = -1;
     p->in_fd = -1;
+    p->out_fd = -1;
     if (pipe(out) != 0 || (pipe_stdin && pipe(in) != 0))
         return -1;
     signal(SIGPIPE, SIG_IGN);
@@ -36,12 +43,22 @@ int tl_proc_start(tl_proc_t *p, const char *const *argv, int pipe_stdin)
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        if (flags & TL_PROC_GROUP)
+            setpgid(0, 0);
         dup2(out[1], STDOUT_FILENO);
-        dup2(out[1], STDERR_FILENO); /* logs too: tests wait on them */
+        int err = err_path ? open(err_path, O_WRONLY | O_CREAT | O_APPEND, 0644) : out[1];
+        dup2(err >= 0 ? err : out[1], STDERR_FILENO); /* logs too: tests wait on them */
+        if (err_path && err > STDERR_FILENO)
+            close(err);
         if (pipe_stdin)
             dup2(in[0], STDIN_FILENO);
-        else
-            close(STDIN_FILENO);
+        else { /* /dev/null, not a closed fd 0 the next open() would take */
+            int null = open("/dev/null", O_RDONLY);
+            if (null >= 0 && null != STDIN_FILENO) {
+                dup2(null, STDIN_FILENO);
+                close(null);
+            }
+        }
         close(out[0]);
         close(out[1]);
         if (pipe_stdin) {
@@ -51,6 +68,8 @@ int tl_proc_start(tl_proc_t *p, const char *const *argv, int pipe_stdin)
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
+    if (flags & TL_PROC_GROUP)
+        setpgid(pid, pid); /* also here: no race with the child's own call */
     close(out[1]);
     p->out_fd = out[0];
     if (pipe_stdin) {
@@ -58,6 +77,7 @@ int tl_proc_start(tl_proc_t *p, const char *const *argv, int pipe_stdin)
         p->in_fd = in[1];
     }
     p->pid = (int)pid;
+    p->group = (flags & TL_PROC_GROUP) != 0;
     return 0;
 }
 
@@ -134,7 +154,7 @@ int tl_proc_wait_exit(tl_proc_t *p, int timeout_ms)
             break;
         }
         if (now_ms() >= deadline) {
-            kill(p->pid, SIGKILL);
+            kill(p->group ? -p->pid : p->pid, SIGKILL);
             waitpid(p->pid, &status, 0);
             break;
         }
@@ -143,6 +163,8 @@ int tl_proc_wait_exit(tl_proc_t *p, int timeout_ms)
             nanosleep(&ts, NULL);
         }
     }
+    if (p->group)
+        kill(-p->pid, SIGKILL); /* what the leader left behind, if anything */
     while (read_some(p, 0) > 0)
         ;
     tl_proc_close_stdin(p);

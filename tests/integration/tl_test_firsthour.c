@@ -14,62 +14,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tl_proc.h"
+#include "tl_server.h"
 
 #define DEADLINE_MS 10000
 #define IDLE_MS 1000 /* the server's listen.idle_timeout_ms here */
 
-static tl_proc_t game, client;
-static char dir[64], port[16];
+static tl_server_t game;
+static tl_proc_t client;
+static char port[16];
 
-static int teardown(void **state);
-
-/* cmocka skips teardown when setup fails: reap what started here. */
 static int setup(void **state)
 {
-    char db[96], idle[64];
-    snprintf(dir, sizeof dir, "/tmp/tl_first_XXXXXX");
-    if (!mkdtemp(dir))
-        return -1;
-    snprintf(db, sizeof db, "%s/gs.db", dir);
+    (void)state;
+    char idle[64];
     snprintf(idle, sizeof idle, "listen.idle_timeout_ms=%d", IDLE_MS);
-    const char *argv[] = {GAMESERVER_BIN,
-                          "--port",
-                          "0",
-                          "--metrics-port",
-                          "-1",
-                          "--db",
-                          db,
-                          "--chat-port",
-                          "0",
-                          "--master-port",
-                          "0",
-                          "--log-level",
-                          "warn",
-                          "--set",
-                          "auth.mode=dev",
-                          "--set",
-                          idle,
-                          NULL};
-    if (tl_proc_start(&game, argv, 0) != 0)
+    const char *args[] = {"--set", idle, NULL};
+    if (tl_server_up(&game, "tl_first", GAMESERVER_BIN, args, DEADLINE_MS) != 0)
         return -1;
-    int p = tl_proc_ready(&game, DEADLINE_MS);
-    snprintf(port, sizeof port, "%d", p);
-    if (p > 0)
-        return 0;
-    teardown(state);
-    return -1;
+    snprintf(port, sizeof port, "%d", game.port);
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
     tl_proc_stop(&client, SIGKILL, DEADLINE_MS); /* only if a test left it */
-    int rc = tl_proc_stop(&game, SIGTERM, DEADLINE_MS);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    int rm = system(cmd); /* also when the server failed */
-    return rc == 0 && rm == 0 ? 0 : -1;
+    return tl_server_down(&game, DEADLINE_MS);
 }
 
 /* Without keep-alive the idle close carries its reason, which the client
@@ -208,8 +178,8 @@ static void test_master_list_says_why(void **state)
 {
     (void)state;
     char secret[128];
-    assert_int_equal(tl_write_secret(dir, "s2s.secret", "0123456789abcdef0123456789abcdef", secret,
-                                     sizeof secret),
+    assert_int_equal(tl_write_secret(game.dir, "s2s.secret", "0123456789abcdef0123456789abcdef",
+                                     secret, sizeof secret),
                      0);
     const char *argv[] = {MASTERSERVER_BIN, "--list", "127.0.0.1:1", "--secret-file", secret, NULL};
     assert_int_equal(tl_proc_start(&client, argv, 0), 0);

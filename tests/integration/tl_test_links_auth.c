@@ -24,17 +24,15 @@
 
 #include "gs_harness.h"
 #include "proto_auth.h"
-#include "tl_proc.h"
+#include "tl_server.h"
 
 #define DEADLINE_MS 10000
 #define SECRET_A "link-secret-A-0123456789abcdef"
 #define SECRET_B "link-secret-B-fedcba9876543210"
 
 typedef struct fx_s {
-    char dir[64], secret_a[128], secret_b[128], short_secret[128];
-    tl_proc_t chat, master, game;
-    int chat_port, master_port, game_port, game_metrics;
-    char game_db[128];
+    tl_server_t chat, master, game;                       /* each with its temp dir and log */
+    char secret_a[128], secret_b[128], short_secret[128]; /* in the game's dir */
 } fx_t;
 
 static fx_t fx;
@@ -44,57 +42,55 @@ static int setup(void **state)
 {
     (void)state;
     memset(&fx, 0, sizeof fx);
-    fx.chat.pid = fx.master.pid = fx.game.pid = -1;
     raw.fd = -1;
-    snprintf(fx.dir, sizeof fx.dir, "/tmp/tl_links_XXXXXX");
-    if (!mkdtemp(fx.dir))
+    if (tl_server_init(&fx.chat, "tl_links_chat") != 0 ||
+        tl_server_init(&fx.master, "tl_links_master") != 0 ||
+        tl_server_init(&fx.game, "tl_links") != 0 ||
+        tl_write_secret(fx.game.dir, "a.secret", SECRET_A, fx.secret_a, sizeof fx.secret_a) != 0 ||
+        tl_write_secret(fx.game.dir, "b.secret", SECRET_B, fx.secret_b, sizeof fx.secret_b) != 0 ||
+        tl_write_secret(fx.game.dir, "short.secret", "too-short", fx.short_secret,
+                        sizeof fx.short_secret) != 0) {
+        tl_server_cleanup(&fx.chat);
+        tl_server_cleanup(&fx.master);
+        tl_server_cleanup(&fx.game);
         return -1;
-    snprintf(fx.game_db, sizeof fx.game_db, "%s/gs.db", fx.dir);
-    if (tl_write_secret(fx.dir, "a.secret", SECRET_A, fx.secret_a, sizeof fx.secret_a) != 0 ||
-        tl_write_secret(fx.dir, "b.secret", SECRET_B, fx.secret_b, sizeof fx.secret_b) != 0 ||
-        tl_write_secret(fx.dir, "short.secret", "too-short", fx.short_secret,
-                        sizeof fx.short_secret) != 0)
-        return -1;
+    }
     return 0;
-}
-
-/* A process the test started must stop cleanly on SIGTERM (exit 0: no
- * sanitizer report, no hang); one never started is skipped. */
-static int stop_clean(tl_proc_t *p, const char *what)
-{
-    if (p->pid <= 0)
-        return 0;
-    int st = tl_proc_stop(p, SIGTERM, DEADLINE_MS);
-    if (st == 0)
-        return 0;
-    fprintf(stderr, "%s exited %d; its output:\n%s\n", what, st, p->out);
-    return -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
     gs_close(&raw);
-    int rc = stop_clean(&fx.game, "gameserver") | stop_clean(&fx.chat, "chatserver") |
-             stop_clean(&fx.master, "masterserver");
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx.dir);
-    return system(cmd) == 0 && rc == 0 ? 0 : -1;
+    /* each must stop cleanly on SIGTERM (exit 0: no sanitizer report, no
+     * hang; else its log is shown) */
+    int rc = tl_server_down(&fx.game, DEADLINE_MS) | tl_server_down(&fx.chat, DEADLINE_MS) |
+             tl_server_down(&fx.master, DEADLINE_MS);
+    return rc == 0 ? 0 : -1;
 }
 
 /* chatserver or masterserver on a free port with `secret` (NULL: insecure),
- * unauthenticated links closed after 1 s. */
-static int start_link_server(tl_proc_t *p, const char *bin, const char *secret)
+ * unauthenticated links closed after 1 s; the master's account store in
+ * its temp dir (not masterserver.db in the working directory).  Its port,
+ * or -1. */
+static int start_link_server(tl_server_t *s, const char *bin, const char *secret)
 {
-    const char *argv[] = {bin,    "--port",        "0",    "--auth-timeout-ms",
-                          "1000", "--secret-file", secret, NULL};
-    if (!secret) {
-        argv[5] = "--insecure-no-link-auth";
-        argv[6] = NULL;
+    char db[160];
+    snprintf(db, sizeof db, "%s/m.db", s->dir);
+    const char *argv[] = {bin,  "--port", "0", "--auth-timeout-ms", "1000", NULL, NULL,
+                          NULL, NULL,     NULL};
+    int n = 5;
+    if (secret) {
+        argv[n++] = "--secret-file";
+        argv[n++] = secret;
+    } else {
+        argv[n++] = "--insecure-no-link-auth";
     }
-    if (tl_proc_start(p, argv, 0) != 0)
-        return -1;
-    return tl_proc_ready(p, DEADLINE_MS);
+    if (!strcmp(bin, MASTERSERVER_BIN)) {
+        argv[n++] = "--db";
+        argv[n++] = db;
+    }
+    return tl_server_start(s, argv, NULL, DEADLINE_MS) == 0 ? s->port : -1;
 }
 
 /* gameserver with links to chat_port / master_port (0 = none) and the link
@@ -104,30 +100,17 @@ static int start_game(int chat_port, int master_port, const char *link_set)
     char cp[16], mp[16];
     snprintf(cp, sizeof cp, "%d", chat_port);
     snprintf(mp, sizeof mp, "%d", master_port);
-    const char *argv[] = {GAMESERVER_BIN,
-                          "--port",
-                          "0",
-                          "--metrics-port",
-                          "0",
-                          "--db",
-                          fx.game_db,
-                          "--shard",
-                          "gs",
-                          "--chat-port",
-                          cp,
-                          "--master-port",
-                          mp,
-                          "--set",
-                          link_set,
-                          "--set",
-                          "auth.mode=dev",
-                          NULL};
-    if (tl_proc_start(&fx.game, argv, 0) != 0 ||
-        (fx.game_port = tl_proc_ready(&fx.game, DEADLINE_MS)) <= 0)
+    const char *args[] = {"--shard", "gs",    "--chat-port", cp,  "--master-port",
+                          mp,        "--set", link_set,      NULL};
+    if (tl_server_start_game(&fx.game, GAMESERVER_BIN, args, DEADLINE_MS) != 0)
         return -1;
-    const char *m = strstr(fx.game.out, "metrics_port=");
-    fx.game_metrics = m ? atoi(m + strlen("metrics_port=")) : 0;
-    return fx.game_metrics > 0 ? 0 : -1;
+    return fx.game.metrics_port > 0 ? 0 : -1;
+}
+
+/* Whether s's output or log holds text (now). */
+static int logged(tl_server_t *s, const char *text)
+{
+    return tl_server_wait_log(s, text, 0) == 0;
 }
 
 static char *secret_set(const char *path)
@@ -186,20 +169,19 @@ static void expect_refused(void)
 }
 
 /* The server's WARN line names this raw peer's address and the reason. */
-static void expect_logged(tl_proc_t *p, int port, const char *why)
+static void expect_logged(tl_server_t *s, int port, const char *why)
 {
     char line[160];
     snprintf(line, sizeof line, "s2s peer 127.0.0.1:%d refused: %s", port, why);
-    assert_true(tl_proc_wait_for(p, line, 0, DEADLINE_MS) > 0);
+    assert_int_equal(tl_server_wait_log(s, line, DEADLINE_MS), 0);
 }
 
 static void test_unauthenticated_peer_is_refused_by_master(void **state)
 {
     (void)state;
-    assert_true((fx.master_port = start_link_server(&fx.master, MASTERSERVER_BIN, fx.secret_a)) >
-                0);
+    assert_true(start_link_server(&fx.master, MASTERSERVER_BIN, fx.secret_a) > 0);
     uint8_t nc[32], ns[32];
-    raw_hello(fx.master_port, SECRET_A, nc, ns); /* the hello alone proves nothing */
+    raw_hello(fx.master.port, SECRET_A, nc, ns); /* the hello alone proves nothing */
     int me = local_port(raw.fd);
     proto_msg_t m = {.type = PROTO_T_SHARD_REGISTER};
     snprintf(m.shard_register.shard, sizeof m.shard_register.shard, "fake");
@@ -210,7 +192,7 @@ static void test_unauthenticated_peer_is_refused_by_master(void **state)
     expect_logged(&fx.master, me, "shard_register before s2s_auth");
     /* not registered: an authenticated lister sees no shard */
     char out[4096], hp[32];
-    snprintf(hp, sizeof hp, "127.0.0.1:%d", fx.master_port);
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", fx.master.port);
     const char *argv[] = {MASTERSERVER_BIN, "--list", hp, "--secret-file", fx.secret_a, NULL};
     assert_int_equal(tl_run(argv, out, sizeof out, DEADLINE_MS), 0);
     assert_non_null(strstr(out, "0 shard(s)"));
@@ -224,8 +206,8 @@ static void test_unauthenticated_peer_is_refused_by_master(void **state)
 static void test_packet_before_hello_is_refused_by_chat(void **state)
 {
     (void)state;
-    assert_true((fx.chat_port = start_link_server(&fx.chat, CHATSERVER_BIN, fx.secret_a)) > 0);
-    assert_int_equal(gs_connect(&raw, (uint16_t)fx.chat_port), 0);
+    assert_true(start_link_server(&fx.chat, CHATSERVER_BIN, fx.secret_a) > 0);
+    assert_int_equal(gs_connect(&raw, (uint16_t)fx.chat.port), 0);
     int me = local_port(raw.fd);
     proto_msg_t m = {.type = PROTO_T_CHAT_RELAY};
     snprintf(m.chat_relay.sender, sizeof m.chat_relay.sender, "mallory");
@@ -238,9 +220,9 @@ static void test_packet_before_hello_is_refused_by_chat(void **state)
 static void test_wrong_client_proof_is_refused_by_chat(void **state)
 {
     (void)state;
-    assert_true((fx.chat_port = start_link_server(&fx.chat, CHATSERVER_BIN, fx.secret_a)) > 0);
+    assert_true(start_link_server(&fx.chat, CHATSERVER_BIN, fx.secret_a) > 0);
     uint8_t nc[32], ns[32], kb[PA_S2S_KEY_BYTES];
-    raw_hello(fx.chat_port, SECRET_A, nc, ns);
+    raw_hello(fx.chat.port, SECRET_A, nc, ns);
     int me = local_port(raw.fd);
     key_of(SECRET_B, kb); /* a peer that replays the dance with another secret */
     proto_msg_t m = {.type = PROTO_T_S2S_AUTH};
@@ -254,8 +236,8 @@ static void test_wrong_client_proof_is_refused_by_chat(void **state)
 static void test_silent_peer_is_refused_after_the_auth_timeout(void **state)
 {
     (void)state;
-    assert_true((fx.chat_port = start_link_server(&fx.chat, CHATSERVER_BIN, fx.secret_a)) > 0);
-    assert_int_equal(gs_connect(&raw, (uint16_t)fx.chat_port), 0);
+    assert_true(start_link_server(&fx.chat, CHATSERVER_BIN, fx.secret_a) > 0);
+    assert_int_equal(gs_connect(&raw, (uint16_t)fx.chat.port), 0);
     int me = local_port(raw.fd);
     /* --auth-timeout-ms 1000, swept every 250 ms; not before the timeout */
     static proto_msg_t any;
@@ -269,31 +251,29 @@ static void test_silent_peer_is_refused_after_the_auth_timeout(void **state)
 static void test_game_with_wrong_secret_never_links(void **state)
 {
     (void)state;
-    assert_true((fx.chat_port = start_link_server(&fx.chat, CHATSERVER_BIN, fx.secret_a)) > 0);
-    assert_true((fx.master_port = start_link_server(&fx.master, MASTERSERVER_BIN, fx.secret_a)) >
-                0);
-    assert_int_equal(start_game(fx.chat_port, fx.master_port, secret_set(fx.secret_b)), 0);
+    assert_true(start_link_server(&fx.chat, CHATSERVER_BIN, fx.secret_a) > 0);
+    assert_true(start_link_server(&fx.master, MASTERSERVER_BIN, fx.secret_a) > 0);
+    assert_int_equal(start_game(fx.chat.port, fx.master.port, secret_set(fx.secret_b)), 0);
     char line[160];
-    snprintf(line, sizeof line, "chat link to 127.0.0.1:%d: authentication failed", fx.chat_port);
-    assert_true(tl_proc_wait_for(&fx.game, line, 0, DEADLINE_MS) > 0);
+    snprintf(line, sizeof line, "chat link to 127.0.0.1:%d: authentication failed", fx.chat.port);
+    assert_true(tl_server_wait_log(&fx.game, line, DEADLINE_MS) == 0);
     snprintf(line, sizeof line, "master link to 127.0.0.1:%d: authentication failed",
-             fx.master_port);
-    assert_true(tl_proc_wait_for(&fx.game, line, 0, DEADLINE_MS) > 0);
+             fx.master.port);
+    assert_true(tl_server_wait_log(&fx.game, line, DEADLINE_MS) == 0);
     /* it keeps trying (with back-off): the counters climb past one */
     double chat = 0, master = 0;
     for (int i = 0; i < 100 && (chat < 2 || master < 2); i++) {
-        chat = gs_metric((uint16_t)fx.game_metrics, "gs_link_auth_failures_total{link=\"chat\"}");
-        master =
-            gs_metric((uint16_t)fx.game_metrics, "gs_link_auth_failures_total{link=\"master\"}");
-        tl_proc_wait_for(&fx.game, "never printed", 0, 100);
+        chat =
+            gs_metric((uint16_t)fx.game.metrics_port, "gs_link_auth_failures_total{link=\"chat\"}");
+        master = gs_metric((uint16_t)fx.game.metrics_port,
+                           "gs_link_auth_failures_total{link=\"master\"}");
+        tl_server_wait_log(&fx.game, "never printed", 100); /* 100 ms between polls */
     }
     assert_true(chat >= 2 && master >= 2);
-    assert_null(strstr(fx.game.out, "chat link up"));
-    assert_null(strstr(fx.game.out, "master link up"));
-    tl_proc_wait_for(&fx.chat, "never printed", 0, 0);
-    tl_proc_wait_for(&fx.master, "never printed", 0, 0);
-    assert_null(strstr(fx.chat.out, "joined"));
-    assert_null(strstr(fx.master.out, "registered"));
+    assert_false(logged(&fx.game, "chat link up"));
+    assert_false(logged(&fx.game, "master link up"));
+    assert_false(logged(&fx.chat, "joined"));
+    assert_false(logged(&fx.master, "registered"));
 }
 
 /* The test plays a chat server keyed with B; the game (A) must refuse it. */
@@ -337,11 +317,11 @@ static void test_fake_chat_server_with_wrong_secret_is_refused_by_game(void **st
     close(lfd);
     char line[160];
     snprintf(line, sizeof line, "chat link to 127.0.0.1:%d: authentication failed", fake_port);
-    assert_true(tl_proc_wait_for(&fx.game, line, 0, DEADLINE_MS) > 0);
-    assert_true(tl_proc_wait_for(&fx.game, "chat link down", 0, DEADLINE_MS) > 0);
-    assert_null(strstr(fx.game.out, "chat link up"));
-    assert_true(
-        gs_metric((uint16_t)fx.game_metrics, "gs_link_auth_failures_total{link=\"chat\"}") >= 2);
+    assert_true(tl_server_wait_log(&fx.game, line, DEADLINE_MS) == 0);
+    assert_true(tl_server_wait_log(&fx.game, "chat link down", DEADLINE_MS) == 0);
+    assert_false(logged(&fx.game, "chat link up"));
+    assert_true(gs_metric((uint16_t)fx.game.metrics_port,
+                          "gs_link_auth_failures_total{link=\"chat\"}") >= 2);
 }
 
 static int match_text(const proto_msg_t *m, const void *text)
@@ -354,15 +334,14 @@ static int match_text(const proto_msg_t *m, const void *text)
 static void test_right_secret_links_up_and_relays(void **state)
 {
     (void)state;
-    assert_true((fx.chat_port = start_link_server(&fx.chat, CHATSERVER_BIN, fx.secret_a)) > 0);
-    assert_true((fx.master_port = start_link_server(&fx.master, MASTERSERVER_BIN, fx.secret_a)) >
-                0);
-    assert_int_equal(start_game(fx.chat_port, fx.master_port, secret_set(fx.secret_a)), 0);
-    assert_true(tl_proc_wait_for(&fx.game, "chat link up", 0, DEADLINE_MS) > 0);
-    assert_true(tl_proc_wait_for(&fx.game, "master link up", 0, DEADLINE_MS) > 0);
-    assert_true(tl_proc_wait_for(&fx.chat, "shard 'gs' joined", 0, DEADLINE_MS) > 0);
-    assert_true(tl_proc_wait_for(&fx.master, "shard 'gs' registered", 0, DEADLINE_MS) > 0);
-    assert_int_equal(gs_login(&raw, (uint16_t)fx.game_port, "linker"), 0);
+    assert_true(start_link_server(&fx.chat, CHATSERVER_BIN, fx.secret_a) > 0);
+    assert_true(start_link_server(&fx.master, MASTERSERVER_BIN, fx.secret_a) > 0);
+    assert_int_equal(start_game(fx.chat.port, fx.master.port, secret_set(fx.secret_a)), 0);
+    assert_true(tl_server_wait_log(&fx.game, "chat link up", DEADLINE_MS) == 0);
+    assert_true(tl_server_wait_log(&fx.game, "master link up", DEADLINE_MS) == 0);
+    assert_true(tl_server_wait_log(&fx.chat, "shard 'gs' joined", DEADLINE_MS) == 0);
+    assert_true(tl_server_wait_log(&fx.master, "shard 'gs' registered", DEADLINE_MS) == 0);
+    assert_int_equal(gs_login(&raw, (uint16_t)fx.game.port, "linker"), 0);
     assert_int_equal(gs_chat(&raw, 1, "", "over the authenticated link"), 0);
     static proto_msg_t m;
     assert_int_equal(gs_expect(&raw, PROTO_T_CHAT_DELIVER, match_text,
@@ -370,37 +349,36 @@ static void test_right_secret_links_up_and_relays(void **state)
                      0);
     assert_string_equal(m.chat_deliver.shard, "gs");
     assert_int_equal(
-        gs_metric((uint16_t)fx.game_metrics, "gs_link_auth_failures_total{link=\"chat\"}"), 0);
+        gs_metric((uint16_t)fx.game.metrics_port, "gs_link_auth_failures_total{link=\"chat\"}"), 0);
     /* the secret is never logged */
-    assert_null(strstr(fx.game.out, SECRET_A));
-    assert_null(strstr(fx.chat.out, SECRET_A));
-    assert_null(strstr(fx.master.out, SECRET_A));
+    assert_false(logged(&fx.game, SECRET_A));
+    assert_false(logged(&fx.chat, SECRET_A));
+    assert_false(logged(&fx.master, SECRET_A));
 }
 
 /* Both sides must agree on running without link auth. */
 static void test_insecure_mismatch_is_refused_with_a_clear_message(void **state)
 {
     (void)state;
-    assert_true((fx.chat_port = start_link_server(&fx.chat, CHATSERVER_BIN, NULL)) > 0);
-    assert_true(tl_proc_wait_for(&fx.chat, "links are NOT authenticated", 0, DEADLINE_MS) > 0);
-    assert_true((fx.master_port = start_link_server(&fx.master, MASTERSERVER_BIN, fx.secret_a)) >
-                0);
+    assert_true(start_link_server(&fx.chat, CHATSERVER_BIN, NULL) > 0);
+    assert_true(tl_server_wait_log(&fx.chat, "links are NOT authenticated", DEADLINE_MS) == 0);
+    assert_true(start_link_server(&fx.master, MASTERSERVER_BIN, fx.secret_a) > 0);
     /* a game with a secret against an insecure chat; an insecure game
      * against a master with a secret */
-    assert_int_equal(start_game(fx.chat_port, 0, secret_set(fx.secret_a)), 0);
-    assert_true(tl_proc_wait_for(&fx.chat,
-                                 "peer expects link auth but this server runs with "
-                                 "--insecure-no-link-auth",
-                                 0, DEADLINE_MS) > 0);
+    assert_int_equal(start_game(fx.chat.port, 0, secret_set(fx.secret_a)), 0);
+    assert_true(tl_server_wait_log(&fx.chat,
+                                   "peer expects link auth but this server runs with "
+                                   "--insecure-no-link-auth",
+                                   DEADLINE_MS) == 0);
     assert_true(
-        tl_proc_wait_for(&fx.game, "server-to-server authentication failed", 0, DEADLINE_MS) > 0);
-    assert_int_equal(tl_proc_stop(&fx.game, SIGTERM, DEADLINE_MS), 0);
-    assert_int_equal(start_game(0, fx.master_port, "links.insecure=true"), 0);
-    assert_true(tl_proc_wait_for(&fx.master,
-                                 "peer runs without link auth (insecure) but this server "
-                                 "requires it",
-                                 0, DEADLINE_MS) > 0);
-    assert_null(strstr(fx.game.out, "master link up"));
+        tl_server_wait_log(&fx.game, "server-to-server authentication failed", DEADLINE_MS) == 0);
+    assert_int_equal(tl_server_stop(&fx.game, SIGTERM, DEADLINE_MS), 0);
+    assert_int_equal(start_game(0, fx.master.port, "links.insecure=true"), 0);
+    assert_true(tl_server_wait_log(&fx.master,
+                                   "peer runs without link auth (insecure) but this server "
+                                   "requires it",
+                                   DEADLINE_MS) == 0);
+    assert_false(logged(&fx.game, "master link up"));
 }
 
 /* The secret is the first line without its CR/LF (a file written on
@@ -410,17 +388,17 @@ static void test_secret_file_crlf_and_loose_mode(void **state)
 {
     (void)state;
     char crlf[160];
-    snprintf(crlf, sizeof crlf, "%s/crlf.secret", fx.dir);
+    snprintf(crlf, sizeof crlf, "%s/crlf.secret", fx.game.dir);
     FILE *f = fopen(crlf, "wb");
     assert_non_null(f);
     fputs(SECRET_A "\r\nsecond line is ignored\r\n", f);
     assert_int_equal(fclose(f), 0);
     assert_int_equal(chmod(crlf, 0644), 0);
-    assert_true((fx.chat_port = start_link_server(&fx.chat, CHATSERVER_BIN, crlf)) > 0);
-    assert_true(tl_proc_wait_for(&fx.chat, "is readable by other users", 0, DEADLINE_MS) > 0);
-    assert_int_equal(start_game(fx.chat_port, 0, secret_set(fx.secret_a)), 0);
-    assert_true(tl_proc_wait_for(&fx.game, "chat link up", 0, DEADLINE_MS) > 0);
-    assert_null(strstr(fx.game.out, "readable by other users")); /* a.secret is 0600 */
+    assert_true(start_link_server(&fx.chat, CHATSERVER_BIN, crlf) > 0);
+    assert_true(tl_server_wait_log(&fx.chat, "is readable by other users", DEADLINE_MS) == 0);
+    assert_int_equal(start_game(fx.chat.port, 0, secret_set(fx.secret_a)), 0);
+    assert_true(tl_server_wait_log(&fx.game, "chat link up", DEADLINE_MS) == 0);
+    assert_false(logged(&fx.game, "readable by other users")); /* a.secret is 0600 */
 }
 
 static void expect_no_start(const char *const *argv, const char *why)
@@ -446,7 +424,7 @@ static void test_link_servers_refuse_to_start_without_a_good_secret(void **state
     expect_no_start(both, "exclude each other");
     /* a gameserver with a link configured and neither setting */
     const char *game[] = {
-        GAMESERVER_BIN, "--port", "0",     "--metrics-port", "-1", "--db", fx.game_db,
+        GAMESERVER_BIN, "--port", "0",     "--metrics-port", "-1", "--db", fx.game.db,
         "--chat-port",  "1",      "--set", "auth.mode=dev",  NULL};
     expect_no_start(game, "no link secret");
 }

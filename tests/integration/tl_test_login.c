@@ -14,13 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tl_proc.h"
+#include "tl_server.h"
 
 #define DEADLINE_MS 10000
 #define SHARD "t1" /* the literals below spell it out */
 
-static tl_proc_t master, game, client;
-static char dir[64], db[128], cfg[128], secret[128], known[128], known2[128], pwfile[128];
+static tl_server_t master, game; /* the test's files in the master's dir */
+static tl_proc_t client;
+static char db[128], cfg[128], secret[128], known[128], known2[128], pwfile[128];
 static char login_port[16], master_port[16], sign_pk[65];
 
 static void write_file(const char *path, const char *text)
@@ -35,26 +36,20 @@ static int teardown(void **state)
 {
     (void)state;
     tl_proc_stop(&client, SIGKILL, DEADLINE_MS); /* only if a test left it */
-    int rc = 0;
-    if (game.pid > 0) /* a clean exit (0) from both servers */
-        rc |= tl_proc_stop(&game, SIGTERM, DEADLINE_MS);
-    if (master.pid > 0)
-        rc |= tl_proc_stop(&master, SIGTERM, DEADLINE_MS);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    int rm = system(cmd); /* also when a server failed */
-    return rc == 0 && rm == 0 ? 0 : -1;
+    /* a clean exit (0) from both servers; the dirs go also when one failed */
+    int rc = tl_server_down(&game, DEADLINE_MS) | tl_server_down(&master, DEADLINE_MS);
+    return rc == 0 ? 0 : -1;
 }
 
 static int setup(void **state)
 {
     (void)state;
-    memset(&master, 0, sizeof master);
-    memset(&game, 0, sizeof game);
     memset(&client, 0, sizeof client);
-    snprintf(dir, sizeof dir, "/tmp/tl_login_XXXXXX");
-    if (!mkdtemp(dir))
+    if (tl_server_init(&master, "tl_login") != 0 || tl_server_init(&game, "tl_login_gs") != 0) {
+        teardown(state);
         return -1;
+    }
+    const char *dir = master.dir;
     snprintf(db, sizeof db, "%s/m.db", dir);
     snprintf(cfg, sizeof cfg, "%s/m.json", dir);
     snprintf(secret, sizeof secret, "%s/s2s.secret", dir);
@@ -73,7 +68,7 @@ static int setup(void **state)
 static void master_start(const char *key_name)
 {
     char key[160];
-    snprintf(key, sizeof key, "%s/%s", dir, key_name);
+    snprintf(key, sizeof key, "%s/%s", master.dir, key_name);
     const char *argv[] = {MASTERSERVER_BIN,
                           "--port",
                           "0",
@@ -89,50 +84,26 @@ static void master_start(const char *key_name)
                           secret,
                           "--open-registration",
                           NULL};
-    assert_int_equal(tl_proc_start(&master, argv, 0), 0);
-    long at = tl_proc_wait_for(&master, "sign_pk ", 0, DEADLINE_MS);
+    assert_int_equal(tl_server_start(&master, argv, NULL, DEADLINE_MS), 0);
+    long at = tl_proc_wait_for(&master.p, "sign_pk ", 0, 0); /* printed before READY */
     assert_true(at > 0);
-    snprintf(sign_pk, sizeof sign_pk, "%.64s", master.out + at);
-    long r = tl_proc_wait_for(&master, "READY port=", 0, DEADLINE_MS);
-    assert_true(r > 0);
-    int mp = 0, lp = 0;
-    assert_int_equal(sscanf(master.out + r, "%d login_port=%d", &mp, &lp), 2);
-    snprintf(master_port, sizeof master_port, "%d", mp);
-    snprintf(login_port, sizeof login_port, "%d", lp);
+    snprintf(sign_pk, sizeof sign_pk, "%.64s", master.p.out + at);
+    assert_true(master.port > 0 && master.login_port > 0);
+    snprintf(master_port, sizeof master_port, "%d", master.port);
+    snprintf(login_port, sizeof login_port, "%d", master.login_port);
 }
 
 /* A gameserver in ticket mode registered with the master as SHARD. */
 static void game_start(void)
 {
-    char gdb[128], mode[32] = "auth.mode=ticket", pk[96], sf[160];
-    snprintf(gdb, sizeof gdb, "%s/gs.db", dir);
+    char mode[32] = "auth.mode=ticket", pk[96], sf[160];
     snprintf(pk, sizeof pk, "auth.login_public_key=%s", sign_pk);
     snprintf(sf, sizeof sf, "links.secret_file=%s", secret);
-    const char *argv[] = {GAMESERVER_BIN,
-                          "--port",
-                          "0",
-                          "--metrics-port",
-                          "-1",
-                          "--db",
-                          gdb,
-                          "--shard",
-                          SHARD,
-                          "--chat-port",
-                          "0",
-                          "--master-port",
-                          master_port,
-                          "--set",
-                          mode,
-                          "--set",
-                          pk,
-                          "--set",
-                          sf,
-                          "--log-level",
-                          "warn",
-                          NULL};
-    assert_int_equal(tl_proc_start(&game, argv, 0), 0);
-    assert_true(tl_proc_ready(&game, DEADLINE_MS) > 0);
-    assert_true(tl_proc_wait_for(&master, "shard 't1' registered", 0, DEADLINE_MS) > 0);
+    const char *args[] = {"--metrics-port", "-1",    "--shard", SHARD,   "--master-port",
+                          master_port,      "--set", mode,      "--set", pk,
+                          "--set",          sf,      NULL};
+    assert_int_equal(tl_server_start_game(&game, GAMESERVER_BIN, args, DEADLINE_MS), 0);
+    assert_int_equal(tl_server_wait_log(&master, "shard 't1' registered", DEADLINE_MS), 0);
 }
 
 static char lhost[32];
@@ -174,9 +145,9 @@ static void test_changed_login_key_is_refused_without_sending_the_password(void 
     expect(client.out, first, 2);
 
     /* same address, another identity: refused before any password */
-    assert_int_equal(tl_proc_stop(&master, SIGTERM, DEADLINE_MS), 0);
+    assert_int_equal(tl_server_stop(&master, SIGTERM, DEADLINE_MS), 0);
+    long seen = tl_server_log_size(&master); /* the log goes on across the restart */
     master_start("b.key");
-    size_t seen = master.len;
     assert_int_not_equal(client_run("login alice\n"), 0);
     char hint[256];
     snprintf(hint, sizeof hint, "sed -i '/^127.0.0.1:%s /d' %s", login_port, known);
@@ -188,10 +159,12 @@ static void test_changed_login_key_is_refused_without_sending_the_password(void 
      * accounts as their answers go out, so by zed's line it would have
      * logged alice's attempt. */
     assert_int_equal(client_run_pins(known2, "register zed\n"), 0);
-    long zed = tl_proc_wait_for(&master, "account 'zed'", seen, DEADLINE_MS);
+    long zed = tl_server_wait_log_from(&master, "account 'zed'", seen, DEADLINE_MS);
     assert_true(zed > 0);
-    master.out[zed] = 0;
-    assert_null(strstr(master.out + seen, "alice"));
+    static char log[1 << 20];
+    assert_true(tl_server_read_log(&master, log, sizeof log) >= (size_t)zed);
+    log[zed] = 0;
+    assert_null(strstr(log + seen, "alice"));
 
     /* following the hint re-pins the new key; the account still works */
     char cmd[320];

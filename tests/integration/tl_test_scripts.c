@@ -19,22 +19,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tl_proc.h"
+#include "tl_server.h"
 
 #define DEADLINE_MS 10000
 #define MAX_SETS 16
 #define MAX_SIDE 4
 
-static tl_proc_t game, client;
-static char dir[64], port[16];
+static tl_server_t game;
+static tl_proc_t client;
+static char port[16];
 static const char *script; /* NULL: --selfcheck */
 static char sets[MAX_SETS][512];
 static int nsets;
 static tl_proc_t side[MAX_SIDE];
 static char side_path[MAX_SIDE][512];
 static int nside;
-
-static int teardown(void **state);
 
 /* "#parallel FILE": FILE relative to the script's directory. */
 static int add_side(const char *file, int dlen, const char *d)
@@ -89,44 +88,22 @@ static int read_sets(const char *path)
     return 0;
 }
 
-/* cmocka skips teardown when setup fails: reap what started here. */
 static int setup(void **state)
 {
-    char db[96];
-    snprintf(dir, sizeof dir, "/tmp/tl_scripts_XXXXXX");
-    if (!mkdtemp(dir) || (script && read_sets(script) != 0))
+    (void)state;
+    const char *args[1 + 2 * MAX_SETS];
+    int argc = 0;
+    if (script && read_sets(script) != 0)
         return -1;
-    snprintf(db, sizeof db, "%s/gs.db", dir);
-    const char *argv[24 + 2 * MAX_SETS] = {GAMESERVER_BIN,
-                                           "--port",
-                                           "0",
-                                           "--metrics-port",
-                                           "-1",
-                                           "--db",
-                                           db,
-                                           "--chat-port",
-                                           "0",
-                                           "--master-port",
-                                           "0",
-                                           "--log-level",
-                                           "warn",
-                                           "--set",
-                                           "auth.mode=dev"};
-    int argc = 15;
     for (int i = 0; i < nsets; i++) {
-        argv[argc++] = "--set";
-        argv[argc++] = sets[i];
+        args[argc++] = "--set";
+        args[argc++] = sets[i];
     }
-    argv[argc] = NULL;
-    if (tl_proc_start(&game, argv, 0) != 0)
+    args[argc] = NULL;
+    if (tl_server_up(&game, "tl_scripts", GAMESERVER_BIN, args, DEADLINE_MS) != 0)
         return -1;
-    int p = tl_proc_ready(&game, DEADLINE_MS);
-    snprintf(port, sizeof port, "%d", p);
-    if (p > 0)
-        return 0;
-    printf("%s", game.out);
-    teardown(state);
-    return -1;
+    snprintf(port, sizeof port, "%d", game.port);
+    return 0;
 }
 
 static int teardown(void **state)
@@ -135,11 +112,7 @@ static int teardown(void **state)
     tl_proc_stop(&client, SIGKILL, DEADLINE_MS); /* only if a test left it */
     for (int i = 0; i < nside; i++)
         tl_proc_stop(&side[i], SIGKILL, DEADLINE_MS);
-    int rc = tl_proc_stop(&game, SIGTERM, DEADLINE_MS);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    int rm = system(cmd);
-    return rc == 0 && rm == 0 ? 0 : -1;
+    return tl_server_down(&game, DEADLINE_MS);
 }
 
 static int run_script(const char *path)
@@ -195,7 +168,7 @@ static void test_failing_scripts_exit_1_naming_the_line(void **state)
                                                                        "matching"},
     };
     char path[128];
-    snprintf(path, sizeof path, "%s/fail.tc", dir);
+    snprintf(path, sizeof path, "%s/fail.tc", game.dir);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         write_file(path, cases[i].text);
         assert_int_equal(run_script(path), 1);
@@ -203,7 +176,7 @@ static void test_failing_scripts_exit_1_naming_the_line(void **state)
         assert_non_null(strstr(client.out, cases[i].want));
         assert_null(strstr(client.out, "not reached"));
     }
-    snprintf(path, sizeof path, "%s/missing.tc", dir);
+    snprintf(path, sizeof path, "%s/missing.tc", game.dir);
     assert_int_equal(run_script(path), 2);
     assert_non_null(strstr(client.out, "cannot open"));
 }

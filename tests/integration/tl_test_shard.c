@@ -17,49 +17,36 @@
 #include <unistd.h>
 
 #include "gs_harness.h"
-#include "tl_proc.h"
+#include "tl_server.h"
 
 #define DEADLINE_MS 10000
 #define HB_MS 200              /* master --heartbeat-ms and the games' interval */
 #define HB_DOWN_MS (HB_MS * 3) /* masterserver's default --miss is 3 */
 
 typedef struct shard_s {
-    tl_proc_t master, chat, game[2];
-    int master_port, chat_port, game_port[2];
-    char dir[2][64];
-    char sdir[64], secret[128], secret_key[160]; /* the links' shared secret */
-    char mdir[64], mdb[96];                      /* the master's account store and key (issue 13) */
+    tl_server_t master, chat, game[2];          /* each with its temp dir and log */
+    char secret[128], secret_key[160], mdb[96]; /* in the master's dir */
 } shard_t;
 
 static shard_t sh;
 static gs_client_t alice, bob, carol;
 
+/* The chat server on port (0: a free one).  0 or -1. */
 static int start_chat(int port)
 {
     char p[16];
     snprintf(p, sizeof p, "%d", port);
     const char *argv[] = {CHATSERVER_BIN, "--port", p, "--secret-file", sh.secret, NULL};
-    if (tl_proc_start(&sh.chat, argv, 0) != 0)
-        return -1;
-    return tl_proc_ready(&sh.chat, DEADLINE_MS);
+    return tl_server_start(&sh.chat, argv, NULL, DEADLINE_MS);
 }
 
 static int start_game(int i, const char *name)
 {
-    char cp[16], mp[16], db[96];
-    snprintf(sh.dir[i], sizeof sh.dir[i], "/tmp/tl_shard_XXXXXX");
-    if (!mkdtemp(sh.dir[i]))
-        return -1;
-    snprintf(db, sizeof db, "%s/gs.db", sh.dir[i]);
-    snprintf(cp, sizeof cp, "%d", sh.chat_port);
-    snprintf(mp, sizeof mp, "%d", sh.master_port);
-    const char *argv[] = {GAMESERVER_BIN,
-                          "--port",
-                          "0",
-                          "--metrics-port",
+    char cp[16], mp[16];
+    snprintf(cp, sizeof cp, "%d", sh.chat.port);
+    snprintf(mp, sizeof mp, "%d", sh.master.port);
+    const char *args[] = {"--metrics-port",
                           "-1",
-                          "--db",
-                          db,
                           "--shard",
                           name,
                           "--chat-port",
@@ -70,12 +57,10 @@ static int start_game(int i, const char *name)
                           "master.heartbeat_ms=200",
                           "--set",
                           sh.secret_key,
-                          "--set",
-                          "auth.mode=dev",
                           NULL};
-    if (tl_proc_start(&sh.game[i], argv, 0) != 0)
+    if (tl_server_init(&sh.game[i], "tl_shard") != 0)
         return -1;
-    return sh.game_port[i] = tl_proc_ready(&sh.game[i], DEADLINE_MS);
+    return tl_server_start_game(&sh.game[i], GAMESERVER_BIN, args, DEADLINE_MS);
 }
 
 static int teardown(void **state);
@@ -85,27 +70,22 @@ static int teardown(void **state);
 static int setup_all(void)
 {
     memset(&sh, 0, sizeof sh);
-    snprintf(sh.sdir, sizeof sh.sdir, "/tmp/tl_secret_XXXXXX");
-    if (!mkdtemp(sh.sdir) || tl_write_secret(sh.sdir, "link.secret", "shard-test-secret-0123456789",
-                                             sh.secret, sizeof sh.secret) != 0)
+    if (tl_server_init(&sh.master, "tl_master") != 0 || tl_server_init(&sh.chat, "tl_chat") != 0 ||
+        tl_write_secret(sh.master.dir, "link.secret", "shard-test-secret-0123456789", sh.secret,
+                        sizeof sh.secret) != 0)
         return -1;
     snprintf(sh.secret_key, sizeof sh.secret_key, "links.secret_file=%s", sh.secret);
-    snprintf(sh.mdir, sizeof sh.mdir, "/tmp/tl_master_XXXXXX");
-    if (!mkdtemp(sh.mdir))
-        return -1;
-    snprintf(sh.mdb, sizeof sh.mdb, "%s/m.db", sh.mdir);
+    snprintf(sh.mdb, sizeof sh.mdb, "%s/m.db", sh.master.dir);
     const char *margv[] = {MASTERSERVER_BIN, "--port", "0",    "--heartbeat-ms", "200",
                            "--login-port",   "0",      "--db", sh.mdb,           "--secret-file",
                            sh.secret,        NULL};
-    if (tl_proc_start(&sh.master, margv, 0) != 0 ||
-        (sh.master_port = tl_proc_ready(&sh.master, DEADLINE_MS)) <= 0 ||
-        (sh.chat_port = start_chat(0)) <= 0 || start_game(0, "alpha") <= 0 ||
-        start_game(1, "beta") <= 0)
+    if (tl_server_start(&sh.master, margv, NULL, DEADLINE_MS) != 0 || start_chat(0) != 0 ||
+        start_game(0, "alpha") != 0 || start_game(1, "beta") != 0)
         return -1;
     /* the game's own "link up" (hello answered), not the peer's "joined" */
     for (int i = 0; i < 2; i++)
-        if (tl_proc_wait_for(&sh.game[i], "chat link up", 0, DEADLINE_MS) < 0 ||
-            tl_proc_wait_for(&sh.game[i], "master link up", 0, DEADLINE_MS) < 0)
+        if (tl_server_wait_log(&sh.game[i], "chat link up", DEADLINE_MS) != 0 ||
+            tl_server_wait_log(&sh.game[i], "master link up", DEADLINE_MS) != 0)
             return -1;
     return 0;
 }
@@ -125,21 +105,13 @@ static int teardown(void **state)
     gs_close(&bob);
     gs_close(&carol);
     int rc = 0;
-    for (int i = 0; i < 2; i++) {
-        if (tl_proc_stop(&sh.game[i], SIGTERM, DEADLINE_MS) != 0)
+    tl_server_t *all[] = {&sh.game[0], &sh.game[1], &sh.chat, &sh.master};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (all[i]->p.pid > 0 && tl_server_stop(all[i], SIGTERM, DEADLINE_MS) != 0)
             rc = -1;
-        char cmd[160];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", sh.dir[i]);
-        if (sh.dir[i][0] && system(cmd) != 0)
+        if (tl_server_cleanup(all[i]) != 0)
             rc = -1;
     }
-    if (tl_proc_stop(&sh.chat, SIGTERM, DEADLINE_MS) != 0 ||
-        tl_proc_stop(&sh.master, SIGTERM, DEADLINE_MS) != 0)
-        rc = -1;
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", sh.sdir, sh.mdir);
-    if ((sh.sdir[0] || sh.mdir[0]) && system(cmd) != 0)
-        rc = -1;
     return rc;
 }
 
@@ -169,7 +141,7 @@ static void expect_chat(gs_client_t *c, const char *text, const char *sender, co
 static int master_lists_both(int pop)
 {
     char out[4096], port[32];
-    snprintf(port, sizeof port, "127.0.0.1:%d", sh.master_port);
+    snprintf(port, sizeof port, "127.0.0.1:%d", sh.master.port);
     const char *argv[] = {MASTERSERVER_BIN, "--list", port, "--secret-file", sh.secret, NULL};
     if (tl_run(argv, out, sizeof out, DEADLINE_MS) != 0)
         return 0;
@@ -188,8 +160,8 @@ static int master_lists_both(int pop)
 static void test_global_chat_crosses_shards_and_master_lists_both(void **state)
 {
     (void)state;
-    assert_int_equal(gs_login(&alice, (uint16_t)sh.game_port[0], "alice"), 0);
-    assert_int_equal(gs_login(&bob, (uint16_t)sh.game_port[1], "bob"), 0);
+    assert_int_equal(gs_login(&alice, (uint16_t)sh.game[0].port, "alice"), 0);
+    assert_int_equal(gs_login(&bob, (uint16_t)sh.game[1].port, "bob"), 0);
     assert_int_equal(gs_chat(&alice, 1, "", "hello from shard A"), 0);
     expect_chat(&bob, "hello from shard A", "alice", "alpha");
     expect_chat(&alice, "hello from shard A", "alice", "alpha"); /* sender's shard too */
@@ -198,18 +170,18 @@ static void test_global_chat_crosses_shards_and_master_lists_both(void **state)
     /* heartbeats every 200 ms carry the population: wait for 1 and 1 */
     int ok = 0;
     for (int i = 0; i < 50 && !ok; i++)
-        ok = master_lists_both(1) || tl_proc_wait_for(&sh.master, "never printed", 0, 100) > 0;
+        ok = master_lists_both(1) || tl_server_wait_log(&sh.master, "never printed", 100) == 0;
     assert_true(ok);
 }
 
 static void test_chat_server_down_degrades_then_recovers_on_restart(void **state)
 {
     (void)state;
-    assert_int_equal(gs_login(&alice, (uint16_t)sh.game_port[0], "alice2"), 0);
-    assert_int_equal(gs_login(&carol, (uint16_t)sh.game_port[0], "carol2"), 0);
-    assert_int_equal(gs_login(&bob, (uint16_t)sh.game_port[1], "bob2"), 0);
+    assert_int_equal(gs_login(&alice, (uint16_t)sh.game[0].port, "alice2"), 0);
+    assert_int_equal(gs_login(&carol, (uint16_t)sh.game[0].port, "carol2"), 0);
+    assert_int_equal(gs_login(&bob, (uint16_t)sh.game[1].port, "bob2"), 0);
 
-    assert_int_equal(tl_proc_stop(&sh.chat, SIGTERM, DEADLINE_MS), 0);
+    assert_int_equal(tl_server_stop(&sh.chat, SIGTERM, DEADLINE_MS), 0);
     expect_chat(&alice, "global chat offline", "*system*", NULL);
     expect_chat(&bob, "global chat offline", "*system*", NULL);
 
@@ -228,7 +200,9 @@ static void test_chat_server_down_degrades_then_recovers_on_restart(void **state
     assert_int_equal(carol_notices, 0);
 
     /* same port again: both links come back by themselves (back-off <= 2 s) */
-    assert_int_equal(start_chat(sh.chat_port), sh.chat_port);
+    int chat_port = sh.chat.port;
+    assert_int_equal(start_chat(chat_port), 0);
+    assert_int_equal(sh.chat.port, chat_port);
     expect_chat(&alice, "global chat online", "*system*", NULL);
     expect_chat(&bob, "global chat online", "*system*", NULL);
     assert_int_equal(gs_chat(&alice, 1, "", "we are back"), 0);

@@ -12,58 +12,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tl_proc.h"
+#include "tl_server.h"
 
 #define DEADLINE_MS 10000
 
-static tl_proc_t game, client;
-static char dir[64], port[16];
+static tl_server_t game;
+static tl_proc_t client;
+static char port[16];
 
-static int teardown(void **state);
-
-/* cmocka skips teardown when setup fails: reap what started here. */
 static int setup(void **state)
 {
-    char db[96];
-    snprintf(dir, sizeof dir, "/tmp/tl_client_XXXXXX");
-    if (!mkdtemp(dir))
+    (void)state;
+    if (tl_server_up(&game, "tl_client", GAMESERVER_BIN, NULL, DEADLINE_MS) != 0)
         return -1;
-    snprintf(db, sizeof db, "%s/gs.db", dir);
-    const char *argv[] = {GAMESERVER_BIN,
-                          "--port",
-                          "0",
-                          "--metrics-port",
-                          "-1",
-                          "--db",
-                          db,
-                          "--chat-port",
-                          "0",
-                          "--master-port",
-                          "0",
-                          "--log-level",
-                          "warn",
-                          "--set",
-                          "auth.mode=dev",
-                          NULL};
-    if (tl_proc_start(&game, argv, 0) != 0)
-        return -1;
-    int p = tl_proc_ready(&game, DEADLINE_MS);
-    snprintf(port, sizeof port, "%d", p);
-    if (p > 0)
-        return 0;
-    teardown(state);
-    return -1;
+    snprintf(port, sizeof port, "%d", game.port);
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
     tl_proc_stop(&client, SIGKILL, DEADLINE_MS); /* only if a test left it */
-    int rc = tl_proc_stop(&game, SIGTERM, DEADLINE_MS);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    int rm = system(cmd); /* also when the server failed */
-    return rc == 0 && rm == 0 ? 0 : -1;
+    return tl_server_down(&game, DEADLINE_MS);
 }
 
 static void test_bots_run_ends_with_zero_errors(void **state)
@@ -219,8 +189,8 @@ static void test_login_flag_aimed_at_a_game_server_fails_clearly(void **state)
     (void)state;
     char addr[32], pins[96], pw[96];
     snprintf(addr, sizeof addr, "127.0.0.1:%s", port);
-    snprintf(pins, sizeof pins, "%s/known_logins", dir);
-    snprintf(pw, sizeof pw, "%s/pw", dir);
+    snprintf(pins, sizeof pins, "%s/known_logins", game.dir);
+    snprintf(pw, sizeof pw, "%s/pw", game.dir);
     FILE *f = fopen(pw, "w");
     assert_non_null(f);
     fputs("a password that must not leave\n", f);
@@ -244,7 +214,7 @@ static void test_unreachable_login_server_is_reported(void **state)
 {
     (void)state;
     char pins[96];
-    snprintf(pins, sizeof pins, "%s/known_logins", dir);
+    snprintf(pins, sizeof pins, "%s/known_logins", game.dir);
     /* port 1 (tcpmux): nothing listens there on a test machine */
     const char *argv[] = {TESTCLIENT_BIN, "--login", "127.0.0.1:1", "--known-hosts", pins, NULL};
     assert_int_equal(tl_proc_start(&client, argv, 1), 0);
