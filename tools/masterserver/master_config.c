@@ -42,6 +42,7 @@ static const key_t_ keys[] = {
     U32("login", "packets_per_s", login_rate, 0, 1000000),
     U32("login", "max_sessions_per_address", login_per_addr, 0, 1000000),
     U32("login", "worker_threads", registry_threads, 1, 64),
+    U32("accounts", "hash_per_address", hash_per_addr, 0, 1000000),
 };
 
 void master_auth_cfg_defaults(master_auth_cfg_t *c)
@@ -67,6 +68,7 @@ void master_auth_cfg_defaults(master_auth_cfg_t *c)
         .login_rate = 20,
         .login_per_addr = 0,
         .registry_threads = 2,
+        .hash_per_addr = 4,
         .db_driver = "sqlite",
     };
 }
