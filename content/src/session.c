@@ -419,6 +419,48 @@ static int chat_muted(csess_t *c)
     return 1;
 }
 
+/* Chat text and whisper targets reach other players' screens: valid UTF-8
+ * without control characters (C0, DEL, C1: a terminal runs them as escape
+ * sequences, a newline fakes a line from someone else) or bidi overrides
+ * and isolates (U+202A-202E, U+2066-2069: text that reads differently than
+ * it is).  Red-team review (issue 16 session). */
+static int chat_text_ok(const char *t)
+{
+    const unsigned char *p = (const unsigned char *)t;
+    while (*p) {
+        uint32_t cp;
+        int n;
+        if (*p < 0x80) {
+            cp = *p;
+            n = 1;
+        } else if ((*p & 0xe0) == 0xc0) {
+            cp = *p & 0x1fu;
+            n = 2;
+        } else if ((*p & 0xf0) == 0xe0) {
+            cp = *p & 0x0fu;
+            n = 3;
+        } else if ((*p & 0xf8) == 0xf0) {
+            cp = *p & 0x07u;
+            n = 4;
+        } else {
+            return 0;
+        }
+        for (int i = 1; i < n; i++) {
+            if ((p[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+                return 0;
+            cp = cp << 6 | (p[i] & 0x3fu);
+        }
+        static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) /* overlong, ... */
+            return 0;
+        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+            (cp >= 0x2066 && cp <= 0x2069))
+            return 0;
+        p += n;
+    }
+    return 1;
+}
+
 /* Decodes an in-world request into a zone message and routes it. */
 static void to_zone(nc_session_t *s, csess_t *c, uint16_t type, const uint8_t *body, size_t len)
 {
@@ -430,7 +472,9 @@ static void to_zone(nc_session_t *s, csess_t *c, uint16_t type, const uint8_t *b
         rc != 0                                         ? proto_strerror(rc)
         : type == PROTO_T_CHAT && m->u.chat.channel > 2 ? "chat channel out of range (0-2)"
         : type == PROTO_T_WHO_REQUEST && m->u.who_request.scope > 1 ? "who scope out of range (0-1)"
-                                                                    : NULL;
+        : type == PROTO_T_CHAT && (!chat_text_ok(m->u.chat.text) || !chat_text_ok(m->u.chat.target))
+            ? "chat text with a control character or invalid UTF-8"
+            : NULL;
     if (bad) {
         free(m);
         bad_input(s, c, PROTO_ERR_BAD_PACKET, bad);

@@ -430,6 +430,46 @@ static void test_chat_channel_and_who_scope_out_of_range_are_rejected(void **sta
     expect_error_and_close(&c, PROTO_ERR_BAD_PACKET, "scope");
 }
 
+/* Chat text reaches other players' screens: control characters (an escape
+ * sequence, a newline faking a line from someone else), invalid UTF-8 and
+ * bidi overrides are BAD_PACKET and a close; nothing is delivered.  Valid
+ * UTF-8 (accents, emoji) still is (red-team review, issue 16 session). */
+static void test_chat_text_with_control_characters_is_rejected(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "hi\x1b[2J\x1b]0;owned\x07",         /* terminal escapes */
+        "hi\n[whisper] dev: your password?", /* a fake line */
+        "over\xc0\xaflong",                  /* overlong '/' */
+        "cut \xe2\x82",                      /* truncated sequence */
+        "\xe2\x80\xae"
+        "desrever", /* U+202E right-to-left override */
+        "c1 \xc2\x9b"
+        "2J", /* U+009B CSI */
+    };
+    assert_int_equal(gs_login(&b, srv.port, "listener"), 0);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "esc%zu", i);
+        assert_int_equal(gs_login(&a, srv.port, name), 0);
+        assert_int_equal(gs_chat(&a, 2, "listener", bad[i]), 0);
+        expect_error_and_close(&a, PROTO_ERR_BAD_PACKET, "control character");
+        gs_close(&a);
+    }
+    assert_int_equal(gs_login(&c, srv.port, "badtarget"), 0); /* the target is text too */
+    assert_int_equal(gs_chat(&c, 2,
+                             "list\x1f"
+                             "ener",
+                             "hello"),
+                     0);
+    expect_error_and_close(&c, PROTO_ERR_BAD_PACKET, "control character");
+    assert_int_equal(gs_expect(&b, PROTO_T_CHAT_DELIVER, NULL, NULL, &m, 300), -1);
+    assert_int_equal(gs_login(&d, srv.port, "utf8ok"), 0);
+    assert_int_equal(gs_chat(&d, 2, "listener", "h\xc3\xa9llo \xf0\x9f\x99\x82"), 0);
+    assert_int_equal(gs_expect(&b, PROTO_T_CHAT_DELIVER, NULL, NULL, &m, T), 0);
+    assert_string_equal(m.chat_deliver.text, "h\xc3\xa9llo \xf0\x9f\x99\x82");
+}
+
 static void test_over_long_name_is_a_bad_name(void **state)
 {
     (void)state;
@@ -506,6 +546,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_enter_world_and_logout_bodies_are_checked,
                                         setup_default, teardown),
         cmocka_unit_test_setup_teardown(test_chat_channel_and_who_scope_out_of_range_are_rejected,
+                                        setup_default, teardown),
+        cmocka_unit_test_setup_teardown(test_chat_text_with_control_characters_is_rejected,
                                         setup_default, teardown),
         cmocka_unit_test_setup_teardown(test_over_long_name_is_a_bad_name, setup_default, teardown),
         cmocka_unit_test_setup_teardown(test_new_characters_are_limited_and_old_ones_still_log_in,
