@@ -305,7 +305,7 @@ static void test_login_deadline_closes_silent_and_trickling_connections(void **s
     assert_int_equal(gs_barrier(&c, NULL, NULL, T), 0);
 }
 
-static void test_prelogin_cap_answers_server_full(void **state)
+static void test_prelogin_cap_evicts_the_oldest_for_a_newcomer(void **state)
 {
     (void)state;
     /* a pong before login proves the session was admitted (opens of
@@ -314,12 +314,15 @@ static void test_prelogin_cap_answers_server_full(void **state)
     assert_int_equal(gs_barrier(&a, NULL, NULL, T), 0);
     assert_int_equal(gs_connect(&b, srv.port), 0);
     assert_int_equal(gs_barrier(&b, NULL, NULL, T), 0);
+    /* the newcomer gets in; the oldest connection not logged in is closed
+     * for it (red-team review: idle connections cannot keep players out) */
     assert_int_equal(gs_connect(&c, srv.port), 0);
-    expect_error_and_close(&c, PROTO_ERR_SERVER_FULL, "logging in");
+    assert_int_equal(gs_barrier(&c, NULL, NULL, T), 0);
+    expect_error_and_close(&a, PROTO_ERR_SERVER_FULL, "closed for a newcomer");
     assert_int_equal(metric("gs_sessions_refused_total{reason=\"prelogin_cap\"}"), 1);
     /* once a waiting connection logs in, its slot is free */
-    assert_int_equal(send_login(&a, "first"), 0);
-    assert_int_equal(gs_expect(&a, PROTO_T_LOGIN_RESULT, NULL, NULL, &m, T), 0);
+    assert_int_equal(send_login(&b, "first"), 0);
+    assert_int_equal(gs_expect(&b, PROTO_T_LOGIN_RESULT, NULL, NULL, &m, T), 0);
     assert_int_equal(gs_login(&d, srv.port, "second"), 0);
     assert_int_equal(metric("gs_sessions_refused_total{reason=\"prelogin_cap\"}"), 1);
 }
@@ -536,8 +539,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_who_reply_is_capped, setup_who, teardown),
         cmocka_unit_test_setup_teardown(test_login_deadline_closes_silent_and_trickling_connections,
                                         setup_deadline, teardown),
-        cmocka_unit_test_setup_teardown(test_prelogin_cap_answers_server_full, setup_prelogin,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_prelogin_cap_evicts_the_oldest_for_a_newcomer,
+                                        setup_prelogin, teardown),
         cmocka_unit_test_setup_teardown(test_per_address_cap_answers_server_full, setup_per_ip,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_session_cap_answers_server_full, setup_cap, teardown),
