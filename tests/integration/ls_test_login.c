@@ -381,7 +381,7 @@ static void test_connections_per_address_capped(void **state)
     (void)state;
     master_t m;
     master_dir(&m, "{\"accounts\": {\"hash_ops\": 1, \"hash_mem_kib\": 8},"
-                   " \"login\": {\"max_sessions_per_address\": 2}}");
+                   " \"login\": {\"max_sessions_per_address\": 2, \"exempt_loopback\": false}}");
     master_launch(&m, NULL);
     ls_client_t a, b, c;
     connect_ok(&a, &m);
@@ -403,6 +403,24 @@ static void test_connections_per_address_capped(void **state)
     assert_int_equal(ok, 0);
     ls_close(&b);
     ls_close(&c);
+    master_stop(&m);
+}
+
+/* login.exempt_loopback (default true): the per-address cap skips loopback
+ * (bots on a dev machine, a local proxy), as the game server does. */
+static void test_loopback_is_exempt_from_connections_per_address(void **state)
+{
+    (void)state;
+    master_t m;
+    master_dir(&m, "{\"accounts\": {\"hash_ops\": 1, \"hash_mem_kib\": 8},"
+                   " \"login\": {\"max_sessions_per_address\": 2}}");
+    master_launch(&m, NULL);
+    ls_client_t c[3];
+    for (int i = 0; i < 3; i++)
+        connect_ok(&c[i], &m);
+    assert_true(ls_realm_list(&c[2], NULL, DEADLINE_MS) >= 0);
+    for (int i = 0; i < 3; i++)
+        ls_close(&c[i]);
     master_stop(&m);
 }
 
@@ -962,6 +980,7 @@ int main(void)
         cmocka_unit_test(test_plain_packet_after_handshake_closes_connection),
         cmocka_unit_test(test_malformed_handshake_packets_close_only_that_connection),
         cmocka_unit_test(test_connections_per_address_capped),
+        cmocka_unit_test(test_loopback_is_exempt_from_connections_per_address),
         cmocka_unit_test(test_protocol_hash_mismatch_refused),
         cmocka_unit_test(test_registration_closed),
         cmocka_unit_test(test_registration_open),

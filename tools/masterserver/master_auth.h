@@ -35,9 +35,10 @@ typedef struct master_auth_cfg_s {
     uint32_t login_per_addr;   /* login.max_sessions_per_address (0 = off) */
     uint32_t registry_threads; /* login.worker_threads: login + registry workers */
     /* red-team review (issue 16 session) */
-    uint32_t hash_per_addr; /* accounts.hash_per_address: hashes queued per address (0 = off) */
-    char db_driver[16];     /* accounts.driver: "sqlite" (default) or "postgres" */
-    char db_url[1024];      /* accounts.url: libpq conninfo / URL (postgres only) */
+    uint32_t hash_per_addr;    /* accounts.hash_per_address: hashes queued per address (0 = off) */
+    int login_exempt_loopback; /* login.exempt_loopback: max_sessions_per_address skips loopback */
+    char db_driver[16];        /* accounts.driver: "sqlite" (default) or "postgres" */
+    char db_url[1024];         /* accounts.url: libpq conninfo / URL (postgres only) */
 } master_auth_cfg_t;
 
 void master_auth_cfg_defaults(master_auth_cfg_t *c);

@@ -90,7 +90,10 @@ typedef struct ajob_s {
 #define HOLD_BYTES 256u
 /* netcore's own cap for the login role sits this far above login.max_sessions:
  * a newcomer at the cap evicts an idle connection in its first job */
-#define LOGIN_EXTRA 64u /* what a job in flight counts against max_input_bytes */
+#define LOGIN_EXTRA 64u
+/* idle connections (oldest first) a newcomer at the cap compares to pick
+ * the one to evict: the scan's cost stays bounded under a reconnect flood */
+#define EVICT_SCAN 64u /* what a job in flight counts against max_input_bytes */
 
 static void handle_inner(nc_session_t *s, lsess_t *ls, const uint8_t *p, size_t n);
 
@@ -610,6 +613,12 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
     }
 }
 
+/* "127.x.x.x", "::1" or "[::1]" (the address part of a peer string). */
+static int is_loopback(const char *a)
+{
+    return !strncmp(a, "127.", 4) || !strcmp(a, "::1") || !strcmp(a, "[::1]");
+}
+
 /* Takes ls off the connection list (under L->mu); 1 if it was on it. */
 static int unlist(master_login_t *L, lsess_t *ls)
 {
@@ -631,6 +640,7 @@ static int unlist(master_login_t *L, lsess_t *ls)
 
 /* At login.max_sessions a newcomer evicts the oldest connection without a
  * password check in flight of the address that holds the most connections
+ * (among the EVICT_SCAN oldest such connections)
  * (so one address holding every slot only churns its own connections, and
  * a player from anywhere else still gets in); with none to evict, the
  * newcomer is refused.  netcore's own cap (LOGIN_EXTRA above) and the
@@ -644,9 +654,11 @@ static void admit(nc_session_t *s, lsess_t *ls)
     pthread_mutex_lock(&L->mu);
     if (L->live >= L->cfg.login_sessions) {
         lsess_t *best = NULL;
-        for (lsess_t *e = L->oldest; e; e = e->next) {
+        uint32_t looked = 0; /* the oldest EVICT_SCAN idle ones: bounded work per newcomer */
+        for (lsess_t *e = L->oldest; e && looked < EVICT_SCAN; e = e->next) {
             if (atomic_load(&e->inflight))
                 continue;
+            looked++;
             uint32_t n = mconn_count(L->conns, e->addr);
             if (!best || n > vcount) {
                 best = e;
@@ -710,8 +722,8 @@ static void on_open(nc_session_t *s, void *ud)
         *colon = 0; /* "1.2.3.4:5678" -> "1.2.3.4", "[::1]:5678" -> "[::1]" */
     nc_session_set_ud(s, ls);
     ls->sid = nc_session_id(s);
-    int rc =
-        mconn_add(L->conns, ls->addr, L->cfg.login_per_addr ? L->cfg.login_per_addr : UINT32_MAX);
+    int capped = L->cfg.login_per_addr && !(L->cfg.login_exempt_loopback && is_loopback(ls->addr));
+    int rc = mconn_add(L->conns, ls->addr, capped ? L->cfg.login_per_addr : UINT32_MAX);
     ls->counted = rc == 1;
     if (rc == 0) {
         nc_log_limited(&L->rl_addr, 1000, NC_LOG_WARN, TAG,
