@@ -155,15 +155,28 @@ uint32_t gs_admin_connections(gs_admin_t *ad)
 
 /* ---- connections ---- */
 
-static int take_slot(gs_admin_t *ad, nc_sid_t sid)
+/* A slot for a new connection.  All taken, the newcomer takes the one of
+ * the oldest connection that has not authenticated yet (*evict: its id, to
+ * close), so connections held open without the secret cannot lock the
+ * operator out; authenticated ones are never evicted (red-team review). */
+static int take_slot(gs_admin_t *ad, nc_sid_t sid, nc_sid_t *evict)
 {
-    int got = -1;
+    int got = -1, oldest = -1;
+    *evict = 0;
     pthread_mutex_lock(&ad->mu);
-    for (uint32_t i = 0; i < ad->max_conns && got < 0; i++)
-        if (!ad->slots[i].sid) {
-            ad->slots[i] = (slot_t){sid, nc_now_ms(), 0};
+    for (uint32_t i = 0; i < ad->max_conns && got < 0; i++) {
+        if (!ad->slots[i].sid)
             got = (int)i;
-        }
+        else if (!ad->slots[i].authed &&
+                 (oldest < 0 || ad->slots[i].opened_ms < ad->slots[oldest].opened_ms))
+            oldest = (int)i;
+    }
+    if (got < 0 && oldest >= 0) {
+        got = oldest;
+        *evict = ad->slots[oldest].sid;
+    }
+    if (got >= 0)
+        ad->slots[got] = (slot_t){sid, nc_now_ms(), 0};
     pthread_mutex_unlock(&ad->mu);
     return got;
 }
@@ -190,7 +203,17 @@ static void admin_open(nc_session_t *s, void *ud)
     c->sid = nc_session_id(s);
     c->cap = cap;
     snprintf(c->who, sizeof c->who, "[%llx] %s", (unsigned long long)c->sid, nc_session_peer(s));
-    int i = take_slot(ad, c->sid);
+    nc_sid_t evict = 0;
+    int i = take_slot(ad, c->sid, &evict);
+    if (evict) {
+        atomic_fetch_add(&ad->auth_failures, 1);
+        nc_log_limited(&ad->rl_refuse, 1000, NC_LOG_WARN, TAG,
+                       "[%llx]: closed unauthenticated for a newcomer, %s: %u console connections "
+                       "open (admin.max_connections)",
+                       (unsigned long long)evict, c->who, ad->max_conns);
+        nc_close_id(ad->engine, evict, NC_ETIMEDOUT,
+                    "console full: the oldest unauthenticated connection is closed");
+    }
     if (i < 0) {
         nc_log_limited(&ad->rl_refuse, 1000, NC_LOG_WARN, TAG,
                        "%s refused: %u console connections open (admin.max_connections)", c->who,

@@ -144,6 +144,11 @@ struct content_world_s {
     /* abuse limits (issue 12): session.c, world.c */
     atomic_uint live, prelogin; /* player sessions open / not logged in yet */
     ip_table_t ips;
+    /* red-team review (issue 16 session): sessions that have not sent a
+     * login yet, oldest first; at limits.max_prelogin a newcomer evicts the
+     * oldest (session.c, admit) */
+    pthread_mutex_t pre_mu;
+    struct csess_s *pre_oldest, *pre_newest;
     /* nc_log_limited states */
     nc_log_state_t rl_conn, rl_refuse, rl_kick;
     atomic_uint_fast64_t requests_dropped, flood_warnings, kicked_flood, refused_full,

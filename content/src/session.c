@@ -38,6 +38,8 @@ typedef struct csess_s {
     uint32_t prelogin_bad; /* game packets before entering the world */
     struct deadline_s *deadline;
     nc_timer_id_t deadline_timer;
+    struct csess_s *pre_prev, *pre_next; /* w's pre-login list (under w->pre_mu) */
+    int pre_listed;
 } csess_t;
 
 /* The login deadline's one-shot timer argument: the job looks the session
@@ -58,7 +60,33 @@ static void fail(nc_session_t *s, csess_t *c, int code, const char *text)
 static void bad_input(nc_session_t *s, csess_t *c, int code, const char *text)
 {
     atomic_fetch_add(&c->w->bad_packets, 1);
+    nc_log_limited(&c->w->rl_kick, 100, NC_LOG_WARN, TAG, "[%llx] %s%sfrom %s: bad input: %s",
+                   (unsigned long long)c->sid, c->name, c->name[0] ? " " : "", c->ip, text);
     fail(s, c, code, text);
+}
+
+/* The pre-login list: sessions that have not sent a login, oldest first. */
+static void pre_unlist_locked(content_world_t *w, csess_t *c)
+{
+    if (!c->pre_listed)
+        return;
+    if (c->pre_prev)
+        c->pre_prev->pre_next = c->pre_next;
+    else
+        w->pre_oldest = c->pre_next;
+    if (c->pre_next)
+        c->pre_next->pre_prev = c->pre_prev;
+    else
+        w->pre_newest = c->pre_prev;
+    c->pre_prev = c->pre_next = NULL;
+    c->pre_listed = 0;
+}
+
+static void pre_unlist(csess_t *c)
+{
+    pthread_mutex_lock(&c->w->pre_mu);
+    pre_unlist_locked(c->w, c);
+    pthread_mutex_unlock(&c->w->pre_mu);
 }
 
 static void prelogin_done(csess_t *c);
@@ -104,6 +132,7 @@ static void cancel_deadline(csess_t *c)
 /* Logged in or gone: no longer counted against the pre-login caps. */
 static void prelogin_done(csess_t *c)
 {
+    pre_unlist(c);
     cancel_deadline(c);
     if (c->counted_pre)
         atomic_fetch_sub(&c->w->prelogin, 1);
@@ -165,10 +194,7 @@ static int admit(nc_session_t *s, csess_t *c)
         return -1;
     }
     c->counted_pre = 1;
-    if (atomic_fetch_add(&w->prelogin, 1) >= o->max_prelogin && o->max_prelogin) {
-        refuse(s, c, &w->refused_prelogin, "server full: too many connections logging in");
-        return -1;
-    }
+    int full = atomic_fetch_add(&w->prelogin, 1) >= o->max_prelogin && o->max_prelogin;
     const char *key = addr_key(c);
     if (o->max_per_ip && *key) {
         int r = ipt_prelogin_enter(&w->ips, key, o->max_per_ip);
@@ -177,6 +203,45 @@ static int admit(nc_session_t *s, csess_t *c)
             return -1;
         }
         c->counted_ip = r == 1; /* out of memory: admitted uncounted */
+    }
+    /* At limits.max_prelogin the newcomer evicts the oldest session that
+     * has not sent a login yet (a player logs in within a round trip of
+     * connecting; connections held open without logging in are the oldest),
+     * so idle connections from anywhere cannot keep every new player out.
+     * The victim still counts until its close ran: none left to evict, the
+     * newcomer is refused (red-team review, issue 16 session). */
+    nc_sid_t victim = 0;
+    char vip[sizeof c->ip] = "";
+    pthread_mutex_lock(&w->pre_mu);
+    if (full && w->pre_oldest) {
+        victim = w->pre_oldest->sid;
+        snprintf(vip, sizeof vip, "%s", w->pre_oldest->ip);
+        pre_unlist_locked(w, w->pre_oldest);
+    }
+    if (!full || victim) {
+        c->pre_prev = w->pre_newest;
+        if (w->pre_newest)
+            w->pre_newest->pre_next = c;
+        else
+            w->pre_oldest = c;
+        w->pre_newest = c;
+        c->pre_listed = 1;
+    }
+    pthread_mutex_unlock(&w->pre_mu);
+    if (full && !victim) {
+        refuse(s, c, &w->refused_prelogin, "server full: too many connections logging in");
+        return -1;
+    }
+    if (victim) {
+        atomic_fetch_add(&w->refused_prelogin, 1); /* gs_sessions_refused_total{prelogin_cap} */
+        nc_log_limited(&w->rl_refuse, 200, NC_LOG_WARN, TAG,
+                       "[%llx] from %s closed for a newcomer from %s: limits.max_prelogin (%u) "
+                       "reached and it was the oldest connection not logged in",
+                       (unsigned long long)victim, vip, c->ip, (unsigned)o->max_prelogin);
+        static const char why[] =
+            "server full: the oldest connection not logged in is closed for a newcomer";
+        world_send_error(w, victim, PROTO_ERR_SERVER_FULL, 1, why);
+        nc_close_id(c->engine, victim, PROTO_ERR_SERVER_FULL, why);
     }
     start_deadline(s, c);
     return 0;
@@ -315,6 +380,7 @@ void content_on_login(nc_session_t *s, csess_t *c, const proto_login_t *mp)
     }
     snprintf(c->name, sizeof c->name, "%s", m.name);
     c->st = S_LOADING;
+    pre_unlist(c); /* a login is in flight: no longer evicted for a newcomer */
     nc_log_limited(&c->w->rl_conn, 1000, NC_LOG_INFO, TAG, "[%llx] login '%s' from %s",
                    (unsigned long long)c->sid, c->name, nc_session_peer(s));
 }
@@ -419,6 +485,48 @@ static int chat_muted(csess_t *c)
     return 1;
 }
 
+/* Chat text and whisper targets reach other players' screens: valid UTF-8
+ * without control characters (C0, DEL, C1: a terminal runs them as escape
+ * sequences, a newline fakes a line from someone else) or bidi overrides
+ * and isolates (U+202A-202E, U+2066-2069: text that reads differently than
+ * it is).  Red-team review (issue 16 session). */
+static int chat_text_ok(const char *t)
+{
+    const unsigned char *p = (const unsigned char *)t;
+    while (*p) {
+        uint32_t cp;
+        int n;
+        if (*p < 0x80) {
+            cp = *p;
+            n = 1;
+        } else if ((*p & 0xe0) == 0xc0) {
+            cp = *p & 0x1fu;
+            n = 2;
+        } else if ((*p & 0xf0) == 0xe0) {
+            cp = *p & 0x0fu;
+            n = 3;
+        } else if ((*p & 0xf8) == 0xf0) {
+            cp = *p & 0x07u;
+            n = 4;
+        } else {
+            return 0;
+        }
+        for (int i = 1; i < n; i++) {
+            if ((p[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+                return 0;
+            cp = cp << 6 | (p[i] & 0x3fu);
+        }
+        static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) /* overlong, ... */
+            return 0;
+        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+            (cp >= 0x2066 && cp <= 0x2069))
+            return 0;
+        p += n;
+    }
+    return 1;
+}
+
 /* Decodes an in-world request into a zone message and routes it. */
 static void to_zone(nc_session_t *s, csess_t *c, uint16_t type, const uint8_t *body, size_t len)
 {
@@ -430,7 +538,9 @@ static void to_zone(nc_session_t *s, csess_t *c, uint16_t type, const uint8_t *b
         rc != 0                                         ? proto_strerror(rc)
         : type == PROTO_T_CHAT && m->u.chat.channel > 2 ? "chat channel out of range (0-2)"
         : type == PROTO_T_WHO_REQUEST && m->u.who_request.scope > 1 ? "who scope out of range (0-1)"
-                                                                    : NULL;
+        : type == PROTO_T_CHAT && (!chat_text_ok(m->u.chat.text) || !chat_text_ok(m->u.chat.target))
+            ? "chat text with a control character or invalid UTF-8"
+            : NULL;
     if (bad) {
         free(m);
         bad_input(s, c, PROTO_ERR_BAD_PACKET, bad);

@@ -61,6 +61,7 @@ int content_world_create(const content_opts_t *o, content_world_t **out, char *e
     pthread_mutex_init(&w->reg_mu, NULL);
     pthread_mutex_init(&w->hook_mu, NULL);
     ipt_init(&w->ips, o->new_chars_per_min);
+    pthread_mutex_init(&w->pre_mu, NULL);
     ipt_set_global(&w->ips, o->new_chars_per_min_global, nc_now_ms());
     atomic_store(&w->next_entity, 1);
     if (o->login_pk) { /* tickets can be verified (issue 13) */
@@ -217,6 +218,7 @@ size_t content_world_destroy(content_world_t *w)
     pthread_mutex_destroy(&w->reg_mu);
     pthread_mutex_destroy(&w->hook_mu);
     ipt_free(&w->ips);
+    pthread_mutex_destroy(&w->pre_mu);
     if (w->have_key)
         replay_free(&w->replay);
     free(w);

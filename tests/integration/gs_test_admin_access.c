@@ -120,6 +120,37 @@ static void test_limits_line_length_connections_auth_deadline(void **state)
     assert_true(gs_metric(srv.metrics_port, "gs_admin_auth_failures_total") == 1);
 }
 
+/* Connections held open without the secret cannot lock the operator out:
+ * at admin.max_connections (4) a newcomer takes the slot of the oldest
+ * unauthenticated one, which is closed; an authenticated one never is
+ * (red-team review, issue 16 session). */
+static void test_unauthenticated_connections_cannot_lock_the_operator_out(void **state)
+{
+    (void)state;
+    char out[512], line[256];
+    gs_adm_t op, u[3], late;
+    gs_adm_login(&op, srv.admin_port);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(gs_adm_open(&u[i], srv.admin_port), 0);
+    for (int64_t end = tl_now_ms() + T;;) { /* the server holds all four */
+        assert_int_equal(gs_adm_cmd(&op, "status", out, sizeof out), 1);
+        if (strstr(out, "console connections=4 "))
+            break;
+        assert_true(tl_now_ms() < end);
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    gs_adm_login(&late, srv.admin_port); /* the operator still gets in */
+    assert_int_equal(gs_adm_cmd(&late, "status", out, sizeof out), 1);
+    assert_int_equal(gs_adm_line(&u[0], line, sizeof line, T), -1); /* the oldest went */
+    assert_int_equal(gs_adm_cmd(&op, "status", out, sizeof out), 1);
+    assert_int_equal(gs_proc_wait_log(&srv, "closed unauthenticated for a newcomer", T), 0);
+    gs_adm_close(&op);
+    gs_adm_close(&late);
+    for (int i = 0; i < 3; i++)
+        gs_adm_close(&u[i]);
+}
+
 /* ---- start-up ---- */
 
 static void test_non_loopback_host_is_refused_at_start(void **state)
@@ -231,6 +262,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TEST(test_bad_secret_is_refused_closed_and_counted),
         TEST(test_limits_line_length_connections_auth_deadline),
+        TEST(test_unauthenticated_connections_cannot_lock_the_operator_out),
         TEST(test_non_loopback_host_is_refused_at_start),
         TEST(test_short_secret_file_is_refused_at_start),
         TEST(test_console_port_in_use_fails_start),

@@ -298,7 +298,7 @@ static void test_login_deadline_closes_silent_and_trickling_connections(void **s
     assert_int_equal(gs_barrier(&c, NULL, NULL, T), 0);
 }
 
-static void test_prelogin_cap_answers_server_full(void **state)
+static void test_prelogin_cap_evicts_the_oldest_for_a_newcomer(void **state)
 {
     (void)state;
     /* a pong before login proves the session was admitted (opens of
@@ -307,12 +307,15 @@ static void test_prelogin_cap_answers_server_full(void **state)
     assert_int_equal(gs_barrier(&a, NULL, NULL, T), 0);
     assert_int_equal(gs_connect(&b, srv.port), 0);
     assert_int_equal(gs_barrier(&b, NULL, NULL, T), 0);
+    /* the newcomer gets in; the oldest connection not logged in is closed
+     * for it (red-team review: idle connections cannot keep players out) */
     assert_int_equal(gs_connect(&c, srv.port), 0);
-    expect_error_and_close(&c, PROTO_ERR_SERVER_FULL, "logging in");
+    assert_int_equal(gs_barrier(&c, NULL, NULL, T), 0);
+    expect_error_and_close(&a, PROTO_ERR_SERVER_FULL, "closed for a newcomer");
     assert_int_equal(metric("gs_sessions_refused_total{reason=\"prelogin_cap\"}"), 1);
     /* once a waiting connection logs in, its slot is free */
-    assert_int_equal(send_login(&a, "first"), 0);
-    assert_int_equal(gs_expect(&a, PROTO_T_LOGIN_RESULT, NULL, NULL, &m, T), 0);
+    assert_int_equal(send_login(&b, "first"), 0);
+    assert_int_equal(gs_expect(&b, PROTO_T_LOGIN_RESULT, NULL, NULL, &m, T), 0);
     assert_int_equal(gs_login(&d, srv.port, "second"), 0);
     assert_int_equal(metric("gs_sessions_refused_total{reason=\"prelogin_cap\"}"), 1);
 }
@@ -423,6 +426,46 @@ static void test_chat_channel_and_who_scope_out_of_range_are_rejected(void **sta
     expect_error_and_close(&c, PROTO_ERR_BAD_PACKET, "scope");
 }
 
+/* Chat text reaches other players' screens: control characters (an escape
+ * sequence, a newline faking a line from someone else), invalid UTF-8 and
+ * bidi overrides are BAD_PACKET and a close; nothing is delivered.  Valid
+ * UTF-8 (accents, emoji) still is (red-team review, issue 16 session). */
+static void test_chat_text_with_control_characters_is_rejected(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "hi\x1b[2J\x1b]0;owned\x07",         /* terminal escapes */
+        "hi\n[whisper] dev: your password?", /* a fake line */
+        "over\xc0\xaflong",                  /* overlong '/' */
+        "cut \xe2\x82",                      /* truncated sequence */
+        "\xe2\x80\xae"
+        "desrever", /* U+202E right-to-left override */
+        "c1 \xc2\x9b"
+        "2J", /* U+009B CSI */
+    };
+    assert_int_equal(gs_login(&b, srv.port, "listener"), 0);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "esc%zu", i);
+        assert_int_equal(gs_login(&a, srv.port, name), 0);
+        assert_int_equal(gs_chat(&a, 2, "listener", bad[i]), 0);
+        expect_error_and_close(&a, PROTO_ERR_BAD_PACKET, "control character");
+        gs_close(&a);
+    }
+    assert_int_equal(gs_login(&c, srv.port, "badtarget"), 0); /* the target is text too */
+    assert_int_equal(gs_chat(&c, 2,
+                             "list\x1f"
+                             "ener",
+                             "hello"),
+                     0);
+    expect_error_and_close(&c, PROTO_ERR_BAD_PACKET, "control character");
+    assert_int_equal(gs_expect(&b, PROTO_T_CHAT_DELIVER, NULL, NULL, &m, 300), -1);
+    assert_int_equal(gs_login(&d, srv.port, "utf8ok"), 0);
+    assert_int_equal(gs_chat(&d, 2, "listener", "h\xc3\xa9llo \xf0\x9f\x99\x82"), 0);
+    assert_int_equal(gs_expect(&b, PROTO_T_CHAT_DELIVER, NULL, NULL, &m, T), 0);
+    assert_string_equal(m.chat_deliver.text, "h\xc3\xa9llo \xf0\x9f\x99\x82");
+}
+
 static void test_over_long_name_is_a_bad_name(void **state)
 {
     (void)state;
@@ -489,8 +532,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_who_reply_is_capped, setup_who, teardown),
         cmocka_unit_test_setup_teardown(test_login_deadline_closes_silent_and_trickling_connections,
                                         setup_deadline, teardown),
-        cmocka_unit_test_setup_teardown(test_prelogin_cap_answers_server_full, setup_prelogin,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_prelogin_cap_evicts_the_oldest_for_a_newcomer,
+                                        setup_prelogin, teardown),
         cmocka_unit_test_setup_teardown(test_per_address_cap_answers_server_full, setup_per_ip,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_session_cap_answers_server_full, setup_cap, teardown),
@@ -499,6 +542,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_enter_world_and_logout_bodies_are_checked,
                                         setup_default, teardown),
         cmocka_unit_test_setup_teardown(test_chat_channel_and_who_scope_out_of_range_are_rejected,
+                                        setup_default, teardown),
+        cmocka_unit_test_setup_teardown(test_chat_text_with_control_characters_is_rejected,
                                         setup_default, teardown),
         cmocka_unit_test_setup_teardown(test_over_long_name_is_a_bad_name, setup_default, teardown),
         cmocka_unit_test_setup_teardown(test_new_characters_are_limited_and_old_ones_still_log_in,

@@ -22,10 +22,23 @@ static int64_t now_ms(void)
 
 int ls_connect_tcp(ls_client_t *c, uint16_t port)
 {
+    return ls_connect_tcp_src(c, port, NULL);
+}
+
+int ls_connect_tcp_src(ls_client_t *c, uint16_t port, const char *src)
+{
     memset(c, 0, sizeof *c);
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     if (c->fd < 0)
         return -1;
+    if (src) {
+        struct sockaddr_in b = {.sin_family = AF_INET};
+        if (inet_pton(AF_INET, src, &b.sin_addr) != 1 ||
+            bind(c->fd, (struct sockaddr *)&b, sizeof b) != 0) {
+            ls_close(c);
+            return -1;
+        }
+    }
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int one = 1;
@@ -109,7 +122,12 @@ int ls_recv_raw(ls_client_t *c, uint16_t *type, uint8_t *out, size_t cap, size_t
 
 int ls_connect(ls_client_t *c, uint16_t port, int timeout_ms)
 {
-    if (ls_connect_tcp(c, port) != 0)
+    return ls_connect_src(c, port, NULL, timeout_ms);
+}
+
+int ls_connect_src(ls_client_t *c, uint16_t port, const char *src, int timeout_ms)
+{
+    if (ls_connect_tcp_src(c, port, src) != 0)
         return -1;
     uint8_t pk[PA_KX_PK_BYTES], sk[PA_KX_SK_BYTES], body[256];
     pa_kx_keypair(pk, sk);

@@ -24,6 +24,10 @@ int ls_connect(ls_client_t *c, uint16_t port, int timeout_ms);
 /* Only the TCP connection (for hostile tests that speak the outer layer). */
 int ls_connect_tcp(ls_client_t *c, uint16_t port);
 void ls_close(ls_client_t *c);
+/* The same from a source address (e.g. "127.0.0.2": another peer address
+ * on loopback, for per-address limits); NULL = any. */
+int ls_connect_src(ls_client_t *c, uint16_t port, const char *src, int timeout_ms);
+int ls_connect_tcp_src(ls_client_t *c, uint16_t port, const char *src);
 
 /* Outer packet as is (type + body).  0 or -1. */
 int ls_send_raw(ls_client_t *c, uint16_t type, const void *body, size_t len);

@@ -373,7 +373,7 @@ static void test_connections_per_address_capped(void **state)
     (void)state;
     master_t m;
     master_dir(&m, "{\"accounts\": {\"hash_ops\": 1, \"hash_mem_kib\": 8},"
-                   " \"login\": {\"max_sessions_per_address\": 2}}");
+                   " \"login\": {\"max_sessions_per_address\": 2, \"exempt_loopback\": false}}");
     master_launch(&m, NULL);
     ls_client_t a, b, c;
     connect_ok(&a, &m);
@@ -395,6 +395,24 @@ static void test_connections_per_address_capped(void **state)
     assert_int_equal(ok, 0);
     ls_close(&b);
     ls_close(&c);
+    master_stop(&m);
+}
+
+/* login.exempt_loopback (default true): the per-address cap skips loopback
+ * (bots on a dev machine, a local proxy), as the game server does. */
+static void test_loopback_is_exempt_from_connections_per_address(void **state)
+{
+    (void)state;
+    master_t m;
+    master_dir(&m, "{\"accounts\": {\"hash_ops\": 1, \"hash_mem_kib\": 8},"
+                   " \"login\": {\"max_sessions_per_address\": 2}}");
+    master_launch(&m, NULL);
+    ls_client_t c[3];
+    for (int i = 0; i < 3; i++)
+        connect_ok(&c[i], &m);
+    assert_true(ls_realm_list(&c[2], NULL, DEADLINE_MS) >= 0);
+    for (int i = 0; i < 3; i++)
+        ls_close(&c[i]);
     master_stop(&m);
 }
 
@@ -896,8 +914,8 @@ static void test_realm_list_fast_while_logins_hash(void **state)
     master_t m;
     /* OWASP's cost (the default); no packet rate limit, so the prober
      * measures the queues and not the per-session limiter */
-    master_dir(&m, "{\"accounts\": {\"hash_ops\": 2, \"hash_mem_kib\": 19456},"
-                   " \"login\": {\"packets_per_s\": 0}}");
+    master_dir(&m, "{\"accounts\": {\"hash_ops\": 2, \"hash_mem_kib\": 19456,"
+                   " \"hash_per_address\": 0}, \"login\": {\"packets_per_s\": 0}}");
     assert_int_equal(add_account(&m, "alice", NULL, PW), 0);
     master_launch(&m, NULL);
     ls_client_t c;
@@ -938,6 +956,110 @@ static void test_realm_list_fast_while_logins_hash(void **state)
     master_stop(&m);
 }
 
+/* ---- one address against everyone (red-team review, issue 16 session) ---------- */
+
+/* One address's share of the hashing queue: with accounts.hash_per_address
+ * 2, six logins sent at once from 127.0.0.2 get at most two hashes queued
+ * (the rest SERVER_FULL at once, before a hash is paid for), and a login
+ * from 127.0.0.1 sent behind them is still hashed and answered ok.
+ * Without the share the six fill the queue and all are hashed. */
+static void test_one_address_gets_a_share_of_the_hash_queue(void **state)
+{
+    (void)state;
+    master_t m;
+    master_dir(&m, "{\"accounts\": {\"hash_ops\": 2, \"hash_mem_kib\": 65536, "
+                   "\"hash_per_address\": 2}}");
+    assert_int_equal(add_account(&m, "alice", NULL, PW), 0);
+    master_launch(&m, NULL);
+    enum { N = 6 };
+    ls_client_t c[N], w;
+    for (int i = 0; i < N; i++)
+        assert_int_equal(ls_connect_src(&c[i], (uint16_t)m.s.login_port, "127.0.0.2", DEADLINE_MS),
+                         0);
+    connect_ok(&w, &m);
+    proto_msg_t *req = calloc(1, sizeof *req), *ans = calloc(1, sizeof *ans);
+    assert_non_null(req);
+    assert_non_null(ans);
+    req->type = PROTO_T_ACCOUNT_LOGIN;
+    snprintf(req->account_login.name, sizeof req->account_login.name, "alice");
+    snprintf(req->account_login.password, sizeof req->account_login.password, PW);
+    for (int i = 0; i < N; i++) /* all sent before the first hash can finish */
+        assert_int_equal(ls_send(&c[i], req), 0);
+    assert_int_equal(ls_send(&w, req), 0);
+    int ok = 0, full = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(ls_recv(&c[i], ans, 30000), 1);
+        assert_int_equal(ans->type, PROTO_T_ACCOUNT_RESULT);
+        ok += ans->account_result.code == 0;
+        full += ans->account_result.code == PROTO_ERR_SERVER_FULL;
+        ls_close(&c[i]);
+    }
+    assert_int_equal(ok + full, N);
+    assert_true(full >= N - 2);
+    assert_int_equal(ls_recv(&w, ans, 30000), 1);
+    assert_int_equal(ans->type, PROTO_T_ACCOUNT_RESULT);
+    assert_int_equal(ans->account_result.code, 0); /* the other address was hashed */
+    ls_close(&w);
+    free(req);
+    free(ans);
+    assert_true(tl_server_wait_log(&m.s, "accounts.hash_per_address", DEADLINE_MS) == 0);
+    master_stop(&m);
+}
+
+/* login.max_sessions held by one address: a newcomer from another address
+ * still gets in (the oldest idle connection of the address holding the most
+ * is evicted, with a log line) instead of being refused at accept. */
+static void test_full_login_listener_evicts_the_biggest_address(void **state)
+{
+    (void)state;
+    master_t m;
+    master_dir(&m, "{\"accounts\": {\"hash_ops\": 1, \"hash_mem_kib\": 8},"
+                   " \"login\": {\"max_sessions\": 8}}");
+    assert_int_equal(add_account(&m, "alice", NULL, PW), 0);
+    master_launch(&m, NULL);
+    enum { N = 8 };
+    ls_client_t c[N], w;
+    for (int i = 0; i < N; i++) /* a handshake each: the server has opened them all */
+        assert_int_equal(ls_connect_src(&c[i], (uint16_t)m.s.login_port, "127.0.0.2", DEADLINE_MS),
+                         0);
+    connect_ok(&w, &m);
+    assert_int_equal(ls_login(&w, "alice", PW, NULL, DEADLINE_MS), 0);
+    ls_close(&w);
+    assert_int_equal(ls_expect_close(&c[0], DEADLINE_MS), 0); /* the oldest went */
+    assert_true(tl_server_wait_log(&m.s, "evicted for a newcomer", DEADLINE_MS) == 0);
+    for (int i = 0; i < N; i++)
+        ls_close(&c[i]);
+    master_stop(&m);
+}
+
+/* The login port cannot take the registry's session slots: with more login
+ * connections than the registry's 1024 open, a game server still registers.
+ * (The engine had 1024 slots for both listeners.) */
+static void test_login_flood_leaves_the_registry_its_slots(void **state)
+{
+    (void)state;
+    master_t m;
+    master_dir(&m, "{\"accounts\": {\"hash_ops\": 1, \"hash_mem_kib\": 8},"
+                   " \"login\": {\"max_sessions\": 1100}}");
+    master_launch(&m, NULL);
+    enum { N = 1100 };
+    ls_client_t *c = calloc(N, sizeof *c);
+    assert_non_null(c);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(ls_connect_tcp_src(&c[i], (uint16_t)m.s.login_port, "127.0.0.2"), 0);
+    /* the last one is open on the server once it answers a handshake */
+    ls_client_t last;
+    assert_int_equal(ls_connect_src(&last, (uint16_t)m.s.login_port, "127.0.0.2", DEADLINE_MS), 0);
+    int fd = fake_shard(&m, "shard-x", 7777);
+    assert_true(fd >= 0);
+    close(fd);
+    ls_close(&last);
+    for (int i = 0; i < N; i++)
+        ls_close(&c[i]);
+    free(c);
+    master_stop(&m);
+}
+
 int main(void)
 {
     if (pa_init() != 0)
@@ -953,6 +1075,7 @@ int main(void)
         cmocka_unit_test(test_plain_packet_after_handshake_closes_connection),
         cmocka_unit_test(test_malformed_handshake_packets_close_only_that_connection),
         cmocka_unit_test(test_connections_per_address_capped),
+        cmocka_unit_test(test_loopback_is_exempt_from_connections_per_address),
         cmocka_unit_test(test_protocol_hash_mismatch_refused),
         cmocka_unit_test(test_registration_closed),
         cmocka_unit_test(test_registration_open),
@@ -967,6 +1090,9 @@ int main(void)
         cmocka_unit_test(test_realm_list_fast_while_logins_hash),
         cmocka_unit_test(test_metrics_page_counts_logins),
         cmocka_unit_test(test_metrics_off_by_default_and_bad_port_refused),
+        cmocka_unit_test(test_one_address_gets_a_share_of_the_hash_queue),
+        cmocka_unit_test(test_full_login_listener_evicts_the_biggest_address),
+        cmocka_unit_test(test_login_flood_leaves_the_registry_its_slots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

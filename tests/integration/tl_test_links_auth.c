@@ -246,6 +246,39 @@ static void test_silent_peer_is_refused_after_the_auth_timeout(void **state)
     expect_logged(&fx.chat, me, "no s2s_hello + s2s_auth in time");
 }
 
+/* More unauthenticated peers than the server tracks (1024) holding their
+ * connections open: a real peer still gets its hello answered (the oldest
+ * silent one is evicted for it, logged), instead of finding every slot
+ * taken until the silent ones time out (red-team review, issue 16 session). */
+static void test_silent_flood_does_not_lock_out_a_real_peer(void **state)
+{
+    (void)state;
+    const char *argv[] = {CHATSERVER_BIN, "--port",        "0",         "--auth-timeout-ms",
+                          "60000",        "--secret-file", fx.secret_a, NULL};
+    assert_int_equal(tl_server_start(&fx.chat, argv, NULL, DEADLINE_MS), 0);
+    assert_true(fx.chat.port > 0);
+    enum { N = 1100 };
+    int *fd = calloc(N, sizeof *fd);
+    assert_non_null(fd);
+    for (int i = 0; i < N; i++) {
+        fd[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd[i] >= 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fx.chat.port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fd[i], (struct sockaddr *)&a, sizeof a), 0);
+    }
+    uint8_t nc[32], ns[32];
+    raw_hello(fx.chat.port, SECRET_A, nc, ns); /* answered, with the right proof */
+    assert_int_equal(tl_server_wait_log(&fx.chat, "evicted: the oldest", DEADLINE_MS), 0);
+    struct pollfd p = {fd[0], POLLIN, 0}; /* the oldest was closed */
+    assert_int_equal(poll(&p, 1, DEADLINE_MS), 1);
+    char b;
+    assert_true(recv(fd[0], &b, 1, MSG_DONTWAIT) <= 0);
+    for (int i = 0; i < N; i++)
+        close(fd[i]);
+    free(fd);
+}
+
 /* gameserver keyed with B, chat and master with A: the game finds their
  * proofs wrong, never goes up, counts, keeps reconnecting. */
 static void test_game_with_wrong_secret_never_links(void **state)
@@ -437,6 +470,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_packet_before_hello_is_refused_by_chat, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_wrong_client_proof_is_refused_by_chat, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_silent_flood_does_not_lock_out_a_real_peer, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_silent_peer_is_refused_after_the_auth_timeout, setup,
                                         teardown),

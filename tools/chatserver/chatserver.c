@@ -206,7 +206,9 @@ int main(int argc, char **argv)
     nc_server_t *srv = NULL;
     nc_pool_opts_t po = {.name = "chat", .threads = 2};
     nc_queue_opts_t qo = {.name = "relay", .max_threads = 2};
-    nc_engine_opts_t eo = {.io_threads = 1, .max_sessions = 1024};
+    /* 1024 unauthenticated peers at most (tl_s2s evicts the oldest past it)
+     * and as many slots again for the game servers (red-team review) */
+    nc_engine_opts_t eo = {.io_threads = 1, .max_sessions = 2048 + 64};
     int rc = nc_pool_create(&po, &pool);
     if (rc == 0)
         rc = nc_queue_create(pool, &qo, &q);

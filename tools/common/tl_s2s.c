@@ -44,18 +44,40 @@ struct tl_s2s_s {
 
 /* ---- pending list (the timeout sweep) ---- */
 
+static void refused_log(tl_s2s_t *a, const char *peer, const char *why);
+
+/* Tracks a new unauthenticated session.  The list full, the newcomer takes
+ * the place of the oldest one, which is closed: peers that hold slots
+ * without authenticating (refreshing them as they time out) then churn
+ * among themselves, and a real peer, which authenticates in one round
+ * trip, still gets in (red-team review; before, the newcomer was refused). */
 static int pending_add(tl_s2s_t *a, nc_session_t *s)
 {
+    pending_t victim = {0};
     pthread_mutex_lock(&a->mu);
-    int ok = a->npend < a->o.max_sessions;
-    if (ok) {
-        pending_t *p = &a->pend[a->npend++];
+    pending_t *p = NULL;
+    if (a->npend < a->o.max_sessions) {
+        p = &a->pend[a->npend++];
+    } else if (a->npend > 0) {
+        p = &a->pend[0];
+        for (uint32_t i = 1; i < a->npend; i++)
+            if (a->pend[i].deadline_ms < p->deadline_ms)
+                p = &a->pend[i];
+        victim = *p;
+    }
+    if (p) {
         p->sid = nc_session_id(s);
         p->deadline_ms = nc_now_ms() + a->o.timeout_ms;
         snprintf(p->peer, sizeof p->peer, "%s", nc_session_peer(s));
     }
     pthread_mutex_unlock(&a->mu);
-    return ok ? 0 : -1;
+    if (victim.sid) {
+        refused_log(a, victim.peer,
+                    "evicted: the oldest of too many unauthenticated sessions, for a newcomer");
+        nc_close_id(a->engine, victim.sid, PROTO_ERR_S2S_AUTH_FAILED,
+                    "too many unauthenticated sessions");
+    }
+    return p ? 0 : -1;
 }
 
 static void pending_remove(tl_s2s_t *a, nc_sid_t sid)

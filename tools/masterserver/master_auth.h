@@ -34,6 +34,9 @@ typedef struct master_auth_cfg_s {
     uint32_t login_rate;       /* login.packets_per_s */
     uint32_t login_per_addr;   /* login.max_sessions_per_address (0 = off) */
     uint32_t registry_threads; /* login.worker_threads: login + registry workers */
+    /* red-team review (issue 16 session) */
+    uint32_t hash_per_addr;    /* accounts.hash_per_address: hashes queued per address (0 = off) */
+    int login_exempt_loopback; /* login.exempt_loopback: max_sessions_per_address skips loopback */
     char db_driver[16];        /* accounts.driver: "sqlite" (default) or "postgres" */
     char db_url[1024];         /* accounts.url: libpq conninfo / URL (postgres only) */
     uint32_t metrics_port;     /* metrics.port: Prometheus page (0 = off, the default) */
@@ -131,6 +134,8 @@ mconn_t *mconn_create(uint32_t slots);
 void mconn_destroy(mconn_t *c);
 int mconn_add(mconn_t *c, const char *key, uint32_t cap);
 void mconn_del(mconn_t *c, const char *key);
+/* The key's count now (0 when absent or not counted). */
+uint32_t mconn_count(mconn_t *c, const char *key);
 
 /* ---- login identity (master_identity.c) --------------------------------- */
 /* Loads the identity from path, creating it (mode 0600, random seed) when

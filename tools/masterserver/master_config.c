@@ -43,6 +43,8 @@ static const key_t_ keys[] = {
     U32("login", "max_sessions_per_address", login_per_addr, 0, 1000000),
     U32("login", "worker_threads", registry_threads, 1, 64),
     U32("metrics", "port", metrics_port, 0, 65535), /* issue 16: 0 = off */
+    U32("accounts", "hash_per_address", hash_per_addr, 0, 1000000),
+    {"login", "exempt_loopback", offsetof(master_auth_cfg_t, login_exempt_loopback), 1, 0, 1},
 };
 
 void master_auth_cfg_defaults(master_auth_cfg_t *c)
@@ -66,8 +68,10 @@ void master_auth_cfg_defaults(master_auth_cfg_t *c)
         .login_idle_ms = 30000,
         .login_pending = 4,
         .login_rate = 20,
-        .login_per_addr = 0,
+        .login_per_addr = 64, /* red-team review: was 0 (off); loopback exempt below */
         .registry_threads = 2,
+        .hash_per_addr = 4,
+        .login_exempt_loopback = 1,
         .db_driver = "sqlite",
         .metrics_host = "127.0.0.1",
     };

@@ -220,6 +220,21 @@ int mconn_add(mconn_t *c, const char *key, uint32_t cap)
     return rc;
 }
 
+uint32_t mconn_count(mconn_t *c, const char *key)
+{
+    uint32_t h = hash(key), n = 0;
+    pthread_mutex_lock(&c->mu);
+    for (uint32_t i = 0; i < WINDOW; i++) {
+        cslot_t *e = &c->v[(h + i) & c->mask];
+        if (e->n && !strcmp(e->key, key)) {
+            n = e->n;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
 void mconn_del(mconn_t *c, const char *key)
 {
     uint32_t h = hash(key);

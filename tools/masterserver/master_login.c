@@ -12,6 +12,7 @@
  * per-session list (login.max_pending; more closes the session). */
 #include "master_auth.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,15 +34,20 @@ struct master_login_s {
     nc_queue_t *q_login, *q_auth;
     nc_server_t *srv;
     mlock_t *lk_name, *lk_addr;
-    mlock_t *lk_reg;                  /* registrations per address; NULL = no limit */
-    mconn_t *conns;                   /* live connections per address; NULL = no limit */
+    mlock_t *lk_reg;                 /* registrations per address; NULL = no limit */
+    mconn_t *conns;                  /* live connections per address */
+    mconn_t *hashing;                /* auth jobs queued per address; NULL = no limit */
+    pthread_mutex_t mu;              /* the connection list below */
+    struct lsess_s *oldest, *newest; /* live connections in order of arrival */
+    uint32_t live;
     char dummy_hash[MASTER_HASH_MAX]; /* verified for unknown names: same timing class */
     atomic_int stopping;
-    nc_log_state_t rl_close, rl_ok, rl_fail, rl_full, rl_addr;
+    nc_log_state_t rl_close, rl_ok, rl_fail, rl_full, rl_addr, rl_hash, rl_evict;
     atomic_ullong n_ok, n_failed, n_locked, n_full, n_registered, n_tickets;
     /* issue 16, the metrics page: results by MASTER_RES_*, locks started */
     nc_pool_t *pool;
     atomic_ullong m_login[MASTER_RES_N], m_reg[MASTER_RES_N], n_lockouts, n_sessions;
+    atomic_ullong n_hash_addr, n_evicted;
 };
 
 typedef struct inner_s {
@@ -57,7 +63,11 @@ typedef struct lsess_s {
     int state;
     int busy; /* an auth job holds this session */
     int authed;
-    int counted; /* holds one of its address's connections in L->conns */
+    int counted;         /* holds one of its address's connections in L->conns */
+    atomic_int inflight; /* = busy, readable by other sessions' eviction */
+    int listed;          /* in L's connection list (under L->mu) */
+    nc_sid_t sid;
+    struct lsess_s *prev, *next;
     int role;
     uint64_t account_id;
     char account[PA_TICKET_NAME_MAX + 1];
@@ -70,6 +80,7 @@ typedef struct ajob_s {
     master_login_t *L;
     nc_session_t *s; /* held (nc_session_hold) until done() ran */
     int reg;
+    int hash_counted; /* holds one of its address's slots in L->hashing */
     char name[PA_TICKET_NAME_MAX + 1];
     char key[PA_TICKET_NAME_MAX + 1]; /* name folded to lower case */
     char addr[72];
@@ -79,7 +90,13 @@ typedef struct ajob_s {
     char account[PA_TICKET_NAME_MAX + 1];
 } ajob_t;
 
-#define HOLD_BYTES 256u /* what a job in flight counts against max_input_bytes */
+#define HOLD_BYTES 256u
+/* netcore's own cap for the login role sits this far above login.max_sessions:
+ * a newcomer at the cap evicts an idle connection in its first job */
+#define LOGIN_EXTRA 64u
+/* idle connections (oldest first) a newcomer at the cap compares to pick
+ * the one to evict: the scan's cost stays bounded under a reconnect flood */
+#define EVICT_SCAN 64u /* what a job in flight counts against max_input_bytes */
 
 static void handle_inner(nc_session_t *s, lsess_t *ls, const uint8_t *p, size_t n);
 
@@ -314,6 +331,8 @@ static void auth_job(void *arg)
         job_login(j);
     pa_wipe(j->pw, sizeof j->pw);
     if (nc_strand_post_force(nc_session_strand(j->s), done, j) != 0) {
+        if (j->hash_counted)
+            mconn_del(j->L->hashing, j->addr);
         nc_session_unhold(j->s, HOLD_BYTES); /* pool stopping: nobody to answer */
         free(j);
     }
@@ -327,6 +346,10 @@ static void done(void *arg)
     lsess_t *ls = nc_session_ud(s);
     master_login_t *L = j->L;
     count_result(L, j->reg, j->res.code); /* answered or not: it happened */
+    if (j->hash_counted)
+        mconn_del(L->hashing, j->addr);
+    if (ls)
+        atomic_store(&ls->inflight, 0);
     if (ls && !nc_session_is_closing(s)) {
         ls->busy = 0;
         int code = j->res.code;
@@ -377,8 +400,31 @@ static void start_job(nc_session_t *s, lsess_t *ls, int reg, const char *name, c
     snprintf(j->addr, sizeof j->addr, "%s", ls->addr);
     j->pwlen = strlen(pw);
     memcpy(j->pw, pw, j->pwlen);
+    /* One address's share of the hashing queue (accounts.hash_per_address),
+     * checked before the hash is paid for: an attacker's connections from
+     * one address cannot fill the queue and make everyone else wait. */
+    if (L->hashing) {
+        int rc = mconn_add(L->hashing, j->addr, L->cfg.hash_per_addr);
+        if (rc == 0) {
+            pa_wipe(j, sizeof *j);
+            free(j);
+            atomic_fetch_add(&L->n_hash_addr, 1);
+            nc_log_limited(&L->rl_hash, 1000, NC_LOG_WARN, TAG,
+                           "[%llx] %s: %u password checks of that address already queued "
+                           "(accounts.hash_per_address): answering server full",
+                           (unsigned long long)nc_session_id(s), ls->addr,
+                           (unsigned)L->cfg.hash_per_addr);
+            account_code(s, ls, PROTO_ERR_SERVER_FULL);
+            return;
+        }
+        j->hash_counted = rc == 1;
+    }
     nc_session_hold(s, HOLD_BYTES);
+    atomic_store(&ls->inflight, 1);
     if (nc_queue_post(L->q_auth, auth_job, j) != 0) {
+        atomic_store(&ls->inflight, 0);
+        if (j->hash_counted)
+            mconn_del(L->hashing, j->addr);
         nc_session_unhold(s, HOLD_BYTES);
         pa_wipe(j, sizeof *j);
         free(j);
@@ -619,6 +665,97 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
     }
 }
 
+/* "127.x.x.x", "::1" or "[::1]" (the address part of a peer string). */
+static int is_loopback(const char *a)
+{
+    return !strncmp(a, "127.", 4) || !strcmp(a, "::1") || !strcmp(a, "[::1]");
+}
+
+/* Takes ls off the connection list (under L->mu); 1 if it was on it. */
+static int unlist(master_login_t *L, lsess_t *ls)
+{
+    if (!ls->listed)
+        return 0;
+    if (ls->prev)
+        ls->prev->next = ls->next;
+    else
+        L->oldest = ls->next;
+    if (ls->next)
+        ls->next->prev = ls->prev;
+    else
+        L->newest = ls->prev;
+    ls->prev = ls->next = NULL;
+    ls->listed = 0;
+    L->live--;
+    return 1;
+}
+
+/* At login.max_sessions a newcomer evicts the oldest connection without a
+ * password check in flight of the address that holds the most connections
+ * (among the EVICT_SCAN oldest such connections)
+ * (so one address holding every slot only churns its own connections, and
+ * a player from anywhere else still gets in); with none to evict, the
+ * newcomer is refused.  netcore's own cap (LOGIN_EXTRA above) and the
+ * engine's slots are sized so that this runs before either is reached. */
+static void admit(nc_session_t *s, lsess_t *ls)
+{
+    master_login_t *L = ls->L;
+    nc_sid_t victim = 0;
+    char vaddr[sizeof ls->addr] = "";
+    uint32_t vcount = 0;
+    pthread_mutex_lock(&L->mu);
+    if (L->live >= L->cfg.login_sessions) {
+        lsess_t *best = NULL;
+        uint32_t looked = 0; /* the oldest EVICT_SCAN idle ones: bounded work per newcomer */
+        for (lsess_t *e = L->oldest; e && looked < EVICT_SCAN; e = e->next) {
+            if (atomic_load(&e->inflight))
+                continue;
+            looked++;
+            uint32_t n = mconn_count(L->conns, e->addr);
+            if (!best || n > vcount) {
+                best = e;
+                vcount = n;
+            }
+        }
+        if (best) {
+            victim = best->sid;
+            snprintf(vaddr, sizeof vaddr, "%s", best->addr);
+            unlist(L, best);
+        }
+    }
+    int admitted = L->live < L->cfg.login_sessions;
+    if (admitted) {
+        ls->prev = L->newest;
+        if (L->newest)
+            L->newest->next = ls;
+        else
+            L->oldest = ls;
+        L->newest = ls;
+        ls->listed = 1;
+        L->live++;
+    }
+    pthread_mutex_unlock(&L->mu);
+    if (victim) {
+        atomic_fetch_add(&L->n_evicted, 1);
+        nc_log_limited(&L->rl_evict, 1000, NC_LOG_WARN, TAG,
+                       "[%llx] %s: evicted for a newcomer from %s: login.max_sessions (%u) "
+                       "reached; it was the oldest idle connection of the address holding the "
+                       "most (%u)",
+                       (unsigned long long)victim, vaddr, ls->addr, (unsigned)L->cfg.login_sessions,
+                       (unsigned)vcount);
+        nc_close_id(L->engine, victim, PROTO_ERR_SERVER_FULL,
+                    "login server full: evicted (oldest idle connection)");
+    }
+    if (!admitted) {
+        nc_log_limited(&L->rl_evict, 1000, NC_LOG_WARN, TAG,
+                       "[%llx] %s: refused: login.max_sessions (%u) reached and every "
+                       "connection has a password check in flight",
+                       (unsigned long long)nc_session_id(s), ls->addr,
+                       (unsigned)L->cfg.login_sessions);
+        nc_session_close(s, PROTO_ERR_SERVER_FULL, "login server full");
+    }
+}
+
 static void on_open(nc_session_t *s, void *ud)
 {
     master_login_t *L = ud;
@@ -637,18 +774,20 @@ static void on_open(nc_session_t *s, void *ud)
     if (colon && colon != ls->addr)
         *colon = 0; /* "1.2.3.4:5678" -> "1.2.3.4", "[::1]:5678" -> "[::1]" */
     nc_session_set_ud(s, ls);
-    if (L->conns) {
-        int rc = mconn_add(L->conns, ls->addr, L->cfg.login_per_addr);
-        ls->counted = rc == 1;
-        if (rc == 0) {
-            nc_log_limited(&L->rl_addr, 1000, NC_LOG_WARN, TAG,
-                           "[%llx] %s: refused: %u login connections from that address "
-                           "(login.max_sessions_per_address)",
-                           (unsigned long long)nc_session_id(s), ls->addr,
-                           (unsigned)L->cfg.login_per_addr);
-            nc_session_close(s, PROTO_ERR_SERVER_FULL, "too many connections from one address");
-        }
+    ls->sid = nc_session_id(s);
+    int capped = L->cfg.login_per_addr && !(L->cfg.login_exempt_loopback && is_loopback(ls->addr));
+    int rc = mconn_add(L->conns, ls->addr, capped ? L->cfg.login_per_addr : UINT32_MAX);
+    ls->counted = rc == 1;
+    if (rc == 0) {
+        nc_log_limited(&L->rl_addr, 1000, NC_LOG_WARN, TAG,
+                       "[%llx] %s: refused: %u login connections from that address "
+                       "(login.max_sessions_per_address)",
+                       (unsigned long long)nc_session_id(s), ls->addr,
+                       (unsigned)L->cfg.login_per_addr);
+        nc_session_close(s, PROTO_ERR_SERVER_FULL, "too many connections from one address");
+        return;
     }
+    admit(s, ls);
 }
 
 static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
@@ -660,6 +799,9 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     if (!ls)
         return;
     atomic_fetch_sub(&ls->L->n_sessions, 1);
+    pthread_mutex_lock(&ls->L->mu);
+    unlist(ls->L, ls);
+    pthread_mutex_unlock(&ls->L->mu);
     if (ls->counted)
         mconn_del(ls->L->conns, ls->addr);
     pa_chan_wipe(&ls->ch);
@@ -697,10 +839,13 @@ int master_login_start(nc_engine_t *e, nc_pool_t *pool, const master_auth_cfg_t 
     if (c->reg_per_address)
         L->lk_reg = mlock_create(c->lock_table, c->reg_per_address, c->reg_window_ms,
                                  c->reg_window_ms, c->reg_window_ms);
-    if (c->login_per_addr) /* 4 slots per live session: a full window is rare */
-        L->conns = mconn_create(c->login_sessions * 4u);
-    if (!L->lk_name || !L->lk_addr || (c->reg_per_address && !L->lk_reg) ||
-        (c->login_per_addr && !L->conns))
+    pthread_mutex_init(&L->mu, NULL);
+    /* 4 slots per live session: a full window is rare */
+    L->conns = mconn_create(c->login_sessions * 4u + LOGIN_EXTRA);
+    if (c->hash_per_addr)
+        L->hashing = mconn_create(c->hash_queue * 4u);
+    if (!L->lk_name || !L->lk_addr || (c->reg_per_address && !L->lk_reg) || !L->conns ||
+        (c->hash_per_addr && !L->hashing))
         return fail(err, errlen, "lock-out tables", 0);
     uint8_t rnd[32];
     pa_random(rnd, sizeof rnd);
@@ -725,7 +870,7 @@ int master_login_start(nc_engine_t *e, nc_pool_t *pool, const master_auth_cfg_t 
                          .handlers = {on_open, on_packet, on_close},
                          .max_packet = NC_HEADER_SIZE + PROTO_MAX_SIZE_SEALED_C2S,
                          .idle_timeout_ms = c->login_idle_ms,
-                         .max_sessions = c->login_sessions,
+                         .max_sessions = c->login_sessions + LOGIN_EXTRA,
                          .rate_packets_per_s = c->login_rate};
     rc = nc_server_create(e, host, port, &ro, &L->srv);
     if (rc != 0) {
@@ -750,10 +895,12 @@ void master_login_stop(master_login_t *l)
     l->srv = NULL;
     nc_log(NC_LOG_INFO, TAG,
            "logins ok %llu, failed %llu, locked out %llu, refused for a full auth queue %llu, "
-           "registered %llu, tickets %llu",
+           "registered %llu, tickets %llu, refused over accounts.hash_per_address %llu, "
+           "evicted at login.max_sessions %llu",
            (unsigned long long)l->n_ok, (unsigned long long)l->n_failed,
            (unsigned long long)l->n_locked, (unsigned long long)l->n_full,
-           (unsigned long long)l->n_registered, (unsigned long long)l->n_tickets);
+           (unsigned long long)l->n_registered, (unsigned long long)l->n_tickets,
+           (unsigned long long)l->n_hash_addr, (unsigned long long)l->n_evicted);
     nc_log_limited_flush(&l->rl_close, NC_LOG_INFO, TAG, "session close");
     nc_log_limited_flush(&l->rl_fail, NC_LOG_WARN, TAG, "login failure");
 }
@@ -766,6 +913,8 @@ void master_login_free(master_login_t *l)
     mlock_destroy(l->lk_addr);
     mlock_destroy(l->lk_reg);
     mconn_destroy(l->conns);
+    mconn_destroy(l->hashing);
+    pthread_mutex_destroy(&l->mu);
     pa_wipe(&l->id, sizeof l->id);
     free(l);
 }

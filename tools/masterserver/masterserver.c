@@ -364,8 +364,16 @@ static int serve(master_t *m, const args_t *a, const login_parts_t *lp, const ui
     nc_pool_opts_t po = {.name = "master",
                          .threads = (int)(lp->cfg.registry_threads + lp->cfg.hash_threads)};
     nc_queue_opts_t qo = {.name = "registry", .max_threads = (int)lp->cfg.registry_threads};
-    nc_engine_opts_t eo = {.io_threads = 1, .max_sessions = 1024};
-    nc_role_opts_t ro = {.name = "master", .ud = m, .handlers = {on_open, on_packet, on_close}};
+    /* Session slots: the registry's 2048 (its own cap below: at most 1024
+     * unauthenticated, tl_s2s evicts the oldest past that; so a flood there
+     * cannot take the players' slots) + the login listener's (login.max_sessions
+     * + the eviction margin, master_login.c) + the list connections': the login
+     * port, public, can never take a game server's slot (red-team review). */
+    nc_engine_opts_t eo = {.io_threads = 1, .max_sessions = 2048 + lp->cfg.login_sessions + 256};
+    nc_role_opts_t ro = {.name = "master",
+                         .ud = m,
+                         .handlers = {on_open, on_packet, on_close},
+                         .max_sessions = 2048};
     tl_s2s_opts_t so = {.tag = TAG,
                         .name = "master",
                         .key = key,
