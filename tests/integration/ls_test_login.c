@@ -482,13 +482,26 @@ static void test_registrations_per_address_limited(void **state)
 {
     (void)state;
     master_t m;
-    master_start_cfg(&m, "\"registrations_per_address\": 2", "--open-registration");
+    /* loopback is exempt by default (login.exempt_loopback): not here */
+    master_dir(&m, "{\"accounts\": {\"hash_ops\": 1, \"hash_mem_kib\": 8,"
+                   " \"registrations_per_address\": 2}, \"login\": {\"exempt_loopback\": false}}");
+    master_launch(&m, "--open-registration");
     ls_client_t c;
     connect_ok(&c, &m);
     assert_int_equal(ls_register(&c, "bot-0001", PW, NULL, DEADLINE_MS), 0);
     assert_int_equal(ls_register(&c, "bot-0001", PW, NULL, DEADLINE_MS), PROTO_ERR_NAME_TAKEN);
     assert_int_equal(ls_register(&c, "bot-0002", PW, NULL, DEADLINE_MS), PROTO_ERR_RATE_LIMITED);
     assert_int_equal(ls_login(&c, "bot-0001", PW, NULL, DEADLINE_MS), 0); /* logins are not */
+    ls_close(&c);
+    master_stop(&m);
+    /* the defaults: 10 an hour, but loopback (a dev shard's bots) exempt */
+    master_start_cfg(&m, NULL, "--open-registration");
+    connect_ok(&c, &m);
+    char name[16];
+    for (int i = 1; i <= 12; i++) {
+        snprintf(name, sizeof name, "bot-%04d", i);
+        assert_int_equal(ls_register(&c, name, PW, NULL, DEADLINE_MS), 0);
+    }
     ls_close(&c);
     master_stop(&m);
 }

@@ -62,7 +62,8 @@ void master_auth_cfg_defaults(master_auth_cfg_t *c)
         .lock_max_ms = 900000,
         .lock_forget_ms = 3600000,
         .lock_table = 65536,
-        .reg_per_address = 0,
+        .reg_per_address =
+            10, /* an hour (reg_window_ms); loopback exempt (login.exempt_loopback) */
         .reg_window_ms = 3600000,
         .login_sessions = 4096,
         .login_idle_ms = 30000,
