@@ -850,6 +850,12 @@ void content_db_inject_fault(content_db_t *db, int sqlite_rc, uint32_t count)
     db->inject_left = count;
 }
 
+void content_db_lose_commit_answers(content_db_t *db, uint32_t count)
+{
+    if (db->pg)
+        content_pg_lose_commit_answers(db->pg, count);
+}
+
 void content_db_stats(content_db_t *db, content_db_stats_t *out)
 {
     if (db->pg) {

@@ -190,6 +190,11 @@ void content_db_stats(content_db_t *db, content_db_stats_t *out);
  * code `sqlite_rc` (e.g. 8 SQLITE_READONLY, 13 SQLITE_FULL); on PostgreSQL
  * as the fault kind SQLite's code maps to. */
 void content_db_inject_fault(content_db_t *db, int sqlite_rc, uint32_t count);
+/* Tests (PostgreSQL): the next `count` COMMITs are sent and committed, but
+ * their answer is dropped with the connection, as if the network failed
+ * right there: the call returns CONTENT_DB_RETRY with the outcome unknown.
+ * SQLite ignores it (its COMMIT's outcome is always known). */
+void content_db_lose_commit_answers(content_db_t *db, uint32_t count);
 extern const double content_db_bucket_ms[8];
 
 #endif

@@ -98,6 +98,11 @@ void content_pg_stats(content_pg_t *p, content_db_stats_t *out)
     (void)p, (void)out;
 }
 
+void content_pg_lose_commit_answers(content_pg_t *p, uint32_t count)
+{
+    (void)p, (void)count;
+}
+
 void content_pg_inject_fault(content_pg_t *p, int kind, int result, uint32_t count)
 {
     (void)p, (void)kind, (void)result, (void)count;

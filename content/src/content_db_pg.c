@@ -143,6 +143,7 @@ struct content_pg_s {
     uint64_t unknown_req; /* and its request id (0: none) */
     int inject_kind, inject_result;
     uint32_t inject_left;
+    uint32_t lose_commits; /* tests: COMMIT answers to drop */
     nc_log_state_t lim[OP_COUNT], range_lim, conn_lim;
     /* read by the metrics thread: */
     atomic_uint_fast64_t ops, errors, total_us, buckets[8];
@@ -224,6 +225,19 @@ static int fault(content_pg_t *p, const PGresult *r, const char *what)
     return result;
 }
 
+/* The server's notices and warnings ("terminating connection due to
+ * immediate shutdown") go to the log, not to stderr. */
+static void notice(void *arg, const char *msg)
+{
+    (void)arg;
+    char one[256];
+    snprintf(one, sizeof one, "%s", msg);
+    for (char *q = one; *q; q++)
+        if (*q == '\n')
+            *q = ' ';
+    nc_log(NC_LOG_INFO, TAG, "postgres says: %s", one);
+}
+
 static PGconn *connect_url(const char *url)
 {
     /* defaults first: a value in the url itself wins over them */
@@ -235,7 +249,10 @@ static PGconn *connect_url(const char *url)
                        "dbname",
                        NULL};
     const char *v[] = {"3", "10", "3", "3", "gameserver", url, NULL};
-    return PQconnectdbParams(k, v, 1);
+    PGconn *c = PQconnectdbParams(k, v, 1);
+    if (c)
+        PQsetNoticeProcessor(c, notice, NULL);
+    return c;
 }
 
 static int exec_ok(PGconn *c, const char *sql)
@@ -430,7 +447,18 @@ static int tx_begin(content_pg_t *p, int op, uint64_t t0)
 
 static int tx_end(content_pg_t *p, uint64_t t0, int rc)
 {
-    if (rc == CONTENT_DB_OK && p->c) {
+    if (rc == CONTENT_DB_OK && p->c && p->lose_commits > 0) {
+        p->lose_commits--; /* tests: committed, but the answer never arrives */
+        PQclear(PQexec(p->c, "COMMIT"));
+        PQfinish(p->c);
+        p->c = NULL;
+        p->next_try_ms = 0;
+        p->unknown = 1;
+        atomic_fetch_add(&p->faults[CONTENT_DB_F_IOERR], 1);
+        nc_log(NC_LOG_WARN, TAG, "%s: commit: answer lost (test hook) [ioerr, will retry]",
+               op_name[p->op]);
+        rc = CONTENT_DB_RETRY;
+    } else if (rc == CONTENT_DB_OK && p->c) {
         PGresult *r = PQexec(p->c, "COMMIT");
         /* COMMIT of a failed transaction answers ROLLBACK, not an error */
         if (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT") != 0) {
@@ -954,6 +982,11 @@ int64_t content_pg_item_count(content_pg_t *p, int64_t char_id, int32_t item)
 int content_pg_outcome_unknown(content_pg_t *p)
 {
     return p->unknown;
+}
+
+void content_pg_lose_commit_answers(content_pg_t *p, uint32_t count)
+{
+    p->lose_commits = count;
 }
 
 void content_pg_inject_fault(content_pg_t *p, int kind, int result, uint32_t count)

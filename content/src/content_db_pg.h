@@ -30,6 +30,7 @@ int content_pg_outcome_unknown(content_pg_t *p);
 void content_pg_stats(content_pg_t *p, content_db_stats_t *out);
 /* kind: CONTENT_DB_F_*; result: CONTENT_DB_RETRY or CONTENT_DB_ERROR. */
 void content_pg_inject_fault(content_pg_t *p, int kind, int result, uint32_t count);
+void content_pg_lose_commit_answers(content_pg_t *p, uint32_t count);
 
 /* Shared with content_db.c: the fault kind (CONTENT_DB_F_*) and result
  * named in o->fault_file, if that file exists (0), else -1. */

@@ -1,5 +1,11 @@
-/* SQLite persistence: create on first login, load afterwards, batched
- * position saves, transactional gold and items, schema version on reopen. */
+/* The content_db contract (content_db.h): create on first login, load
+ * afterwards, batched position saves, transactional gold and items, schema
+ * version on reopen, faults and locks.  One set of cases, two drivers
+ * (issue 16): this file builds test_content_db (SQLite) and, with
+ * CONTENT_DB_TEST_PG, test_content_db_pg: the same cases on a real,
+ * throwaway PostgreSQL cluster (tests/integration/pg_cluster.c) plus the
+ * PostgreSQL-only ones (a lost COMMIT answer, the server killed). */
+#define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,21 +16,146 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "content_db.h"
 #include "netcore.h"
+#ifdef CONTENT_DB_TEST_PG
+#include <libpq-fe.h>
+#include "pg_cluster.h"
+#endif
 
-static char path[64];
+/* What the cases need from a driver besides content_db.h: a fresh database,
+ * and another connection (plain SQL; one that holds the write lock). */
+typedef struct backend_s {
+    const char *name;
+    int (*open)(content_db_t **db, char *err, size_t errlen);
+    void (*wipe)(void);
+    void (*sql)(const char *q);
+    void (*lock_begin)(void); /* another connection holds the write lock */
+    void (*lock_sql)(const char *q);
+    void (*lock_end)(void); /* ... and commits */
+} backend_t;
+
+static char path[64]; /* SQLite: the file */
+
+#ifndef CONTENT_DB_TEST_PG
+static int sq_open(content_db_t **db, char *err, size_t errlen)
+{
+    return content_db_open(path, db, err, errlen);
+}
+
+static void sq_wipe(void)
+{
+    char p[80];
+    remove(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    remove(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    remove(p);
+}
+
+static void sq_sql(const char *q)
+{
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, q, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+}
+
+static sqlite3 *sq_lock_h;
+
+static void sq_lock_begin(void)
+{
+    assert_int_equal(sqlite3_open(path, &sq_lock_h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(sq_lock_h, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+}
+
+static void sq_lock_sql(const char *q)
+{
+    assert_int_equal(sqlite3_exec(sq_lock_h, q, NULL, NULL, NULL), SQLITE_OK);
+}
+
+static void sq_lock_end(void)
+{
+    assert_int_equal(sqlite3_exec(sq_lock_h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(sq_lock_h);
+    sq_lock_h = NULL;
+}
+
+static const backend_t sqlite_backend = {"sqlite",      sq_open,     sq_wipe,    sq_sql,
+                                         sq_lock_begin, sq_lock_sql, sq_lock_end};
+static const backend_t *be = &sqlite_backend;
+#else
+static pg_cluster_t g_pg;
+static char g_url[256];
+static PGconn *pg_lock_c;
+
+static int pg_open(content_db_t **db, char *err, size_t errlen)
+{
+    content_db_opts_t o = CONTENT_DB_OPTS_DEFAULT;
+    o.driver = CONTENT_DB_POSTGRES;
+    o.url = g_url;
+    return content_db_open_opts(NULL, &o, db, err, errlen);
+}
+
+static void pg_exec(PGconn *c, const char *q)
+{
+    PGresult *r = PQexec(c, q);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", q, PQerrorMessage(c));
+    PQclear(r);
+}
+
+static void pg_sql(const char *q)
+{
+    PGconn *c = PQconnectdb(g_url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    pg_exec(c, q);
+    PQfinish(c);
+}
+
+static void pg_wipe(void)
+{
+    pg_sql("SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+}
+
+static void pg_lock_begin(void)
+{
+    pg_lock_c = PQconnectdb(g_url);
+    assert_int_equal(PQstatus(pg_lock_c), CONNECTION_OK);
+    /* EXCLUSIVE: plain reads go on, every write waits (as SQLite's WAL) */
+    pg_exec(pg_lock_c, "BEGIN; LOCK TABLE characters, wallet, inventory IN EXCLUSIVE MODE");
+}
+
+static void pg_lock_sql(const char *q)
+{
+    pg_exec(pg_lock_c, q);
+}
+
+static void pg_lock_end(void)
+{
+    pg_exec(pg_lock_c, "COMMIT");
+    PQfinish(pg_lock_c);
+    pg_lock_c = NULL;
+}
+
+static const backend_t pg_backend = {"postgres",    pg_open,     pg_wipe,    pg_sql,
+                                     pg_lock_begin, pg_lock_sql, pg_lock_end};
+static const backend_t *be = &pg_backend;
+#endif
 
 static int setup(void **state)
 {
     snprintf(path, sizeof path, "/tmp/gs_test_db_%d.db", (int)getpid());
-    remove(path);
+    be->wipe();
     char err[256];
     content_db_t *db;
-    if (content_db_open(path, &db, err, sizeof err) != 0)
+    if (be->open(&db, err, sizeof err) != 0) {
+        fprintf(stderr, "open (%s): %s\n", be->name, err);
         return -1;
+    }
     *state = db;
     return 0;
 }
@@ -32,12 +163,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     content_db_close(*state);
-    char p[80];
-    remove(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    remove(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    remove(p);
+    *state = NULL;
+    be->wipe();
     return 0;
 }
 
@@ -74,19 +201,14 @@ static void test_exists_creates_nothing_and_reads_under_a_write_lock(void **stat
     assert_int_equal(exists, 1);
     assert_int_equal(content_db_exists(db, "Carol", &exists), CONTENT_DB_OK);
     assert_int_equal(exists, 0); /* names are exact, as in load_or_create */
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h,
-                                  "BEGIN EXCLUSIVE; INSERT INTO characters(name, zone, x, y,"
-                                  " created, last_login) VALUES('dave', 1, 0, 0, 1, 1)",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    be->lock_begin();
+    be->lock_sql("INSERT INTO characters(name, zone, x, y, created, last_login)"
+                 " VALUES('dave', 1, 0, 0, 1, 1)");
     assert_int_equal(content_db_exists(db, "carol", &exists), CONTENT_DB_OK);
     assert_int_equal(exists, 1);
     assert_int_equal(content_db_exists(db, "dave", &exists), CONTENT_DB_OK);
     assert_int_equal(exists, 0); /* not committed yet */
-    assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(h);
+    be->lock_end();
     assert_int_equal(content_db_exists(db, "dave", &exists), CONTENT_DB_OK);
     assert_int_equal(exists, 1);
     content_db_stats_t st;
@@ -105,7 +227,7 @@ static void test_batched_positions_survive_reopen(void **state)
     assert_int_equal(content_db_save_positions(db, v, 2), 0);
     content_db_close(db);
     char err[256];
-    assert_int_equal(content_db_open(path, &db, err, sizeof err), 0);
+    assert_int_equal(be->open(&db, err, sizeof err), 0);
     *state = db;
     assert_int_equal(content_db_user_version(db), CONTENT_DB_SCHEMA_VERSION);
     content_db_load_or_create(db, "a", 1, 0, 0, 2, &a);
@@ -158,13 +280,7 @@ static void test_gold_overflow_is_refused_and_changes_nothing(void **state)
     /* an item count at the top: buying more is refused, gold unchanged */
     assert_int_equal(content_db_gold_add(db, c.id, 100, &bal), CONTENT_DB_OK);
     assert_int_equal(content_db_buy_item(db, c.id, 9, 1, 10, &bal), CONTENT_DB_OK);
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h,
-                                  "UPDATE inventory SET count = 9223372036854775806 WHERE item = 9",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(h);
+    be->sql("UPDATE inventory SET count = 9223372036854775806 WHERE item = 9");
     assert_int_equal(content_db_buy_item(db, c.id, 9, 1, 10, &bal), CONTENT_DB_OK);
     assert_true(content_db_item_count(db, c.id, 9) == INT64_MAX);
     assert_int_equal(content_db_buy_item(db, c.id, 9, 1, 10, &bal), CONTENT_DB_RANGE);
@@ -186,9 +302,7 @@ static void test_locked_database_fails_fast_then_recovers(void **state)
     int64_t bal = 0;
     assert_int_equal(content_db_load_or_create(db, "lock", 1, 0, 0, 1, &c), CONTENT_DB_OK);
     assert_int_equal(content_db_gold_add(db, c.id, 10, &bal), CONTENT_DB_OK);
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    be->lock_begin();
     uint64_t t0 = nc_now_ms();
     assert_int_equal(content_db_gold_add(db, c.id, 5, &bal), CONTENT_DB_RETRY);
     content_pos_t v = {c.id, 2, 3, 4, 5, "lock"};
@@ -200,8 +314,7 @@ static void test_locked_database_fails_fast_then_recovers(void **state)
     content_db_stats_t st;
     content_db_stats(db, &st);
     assert_true(st.faults[CONTENT_DB_F_BUSY] >= 3);
-    assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(h);
+    be->lock_end();
     assert_int_equal(content_db_gold_add(db, c.id, 5, &bal), CONTENT_DB_OK);
     assert_int_equal(bal, 15); /* the refused +5 changed nothing */
     assert_int_equal(content_db_save_positions(db, &v, 1), CONTENT_DB_OK);
@@ -266,6 +379,127 @@ static void test_fault_log_is_rate_limited(void **state)
         assert_int_equal(lines, 1);
 }
 
+#ifdef CONTENT_DB_TEST_PG
+/* A url carrying a password is refused at open, and the message does not
+ * repeat it (either form: key=value or URL). */
+static void test_pg_url_with_a_password_is_refused(void **state)
+{
+    (void)state;
+    char url[512], err[512];
+    content_db_opts_t o = CONTENT_DB_OPTS_DEFAULT;
+    o.driver = CONTENT_DB_POSTGRES;
+    o.url = url;
+    content_db_t *db = NULL;
+    snprintf(url, sizeof url, "%s password=Sekr1tXyz", g_url);
+    assert_int_equal(content_db_open_opts(NULL, &o, &db, err, sizeof err), -1);
+    assert_null(db);
+    assert_non_null(strstr(err, "password"));
+    assert_null(strstr(err, "Sekr1tXyz"));
+    snprintf(url, sizeof url, "postgresql://test:Sekr1tXyz@127.0.0.1:%d/content_test", g_pg.port);
+    assert_int_equal(content_db_open_opts(NULL, &o, &db, err, sizeof err), -1);
+    assert_non_null(strstr(err, "passfile"));
+    assert_null(strstr(err, "Sekr1tXyz"));
+    snprintf(url, sizeof url, "host=127.0.0.1 port='unterminated Sekr1tXyz");
+    assert_int_equal(content_db_open_opts(NULL, &o, &db, err, sizeof err), -1);
+    assert_null(strstr(err, "Sekr1tXyz"));
+}
+
+/* The connection drops after the server committed but before its answer
+ * arrived: RETRY with the outcome unknown; the resend of the same request
+ * finds it committed and returns the committed balance; applied once. */
+static void test_pg_lost_commit_answer_is_never_applied_twice(void **state)
+{
+    content_db_t *db = *state;
+    content_char_t c;
+    int64_t bal = -1, v = -1;
+    assert_int_equal(content_db_load_or_create(db, "once", 1, 0, 0, 1, &c), CONTENT_DB_OK);
+    content_db_lose_commit_answers(db, 1);
+    assert_int_equal(content_db_gold_add_req(db, 1, c.id, 10, &bal), CONTENT_DB_RETRY);
+    assert_int_equal(content_db_outcome_unknown(db), 1);
+    assert_int_equal(bal, -1); /* nothing reported */
+    assert_int_equal(content_db_gold_add_req(db, 1, c.id, 10, &bal), CONTENT_DB_OK);
+    assert_int_equal(bal, 10); /* found committed: not 20 */
+    assert_int_equal(content_db_gold_add_req(db, 2, c.id, 5, &bal), CONTENT_DB_OK);
+    assert_int_equal(bal, 15);
+    /* a purchase: gold and item once */
+    content_db_lose_commit_answers(db, 1);
+    assert_int_equal(content_db_buy_item_req(db, 3, c.id, 4, 2, 5, &bal), CONTENT_DB_RETRY);
+    assert_int_equal(content_db_buy_item_req(db, 3, c.id, 4, 2, 5, &bal), CONTENT_DB_OK);
+    assert_int_equal(bal, 10);
+    assert_int_equal(content_db_item_count(db, c.id, 4), 2);
+    /* a field: +3 once */
+    content_db_lose_commit_answers(db, 1);
+    assert_int_equal(content_db_field_add_req(db, 4, c.id, CONTENT_FIELD_level, 3, &v),
+                     CONTENT_DB_RETRY);
+    assert_int_equal(content_db_field_add_req(db, 4, c.id, CONTENT_FIELD_level, 3, &v),
+                     CONTENT_DB_OK);
+    assert_int_equal(v, 4);
+    /* a change that failed before COMMIT (injected at BEGIN): applied by the resend */
+    content_db_inject_fault(db, SQLITE_IOERR, 1);
+    assert_int_equal(content_db_gold_add_req(db, 5, c.id, 1, &bal), CONTENT_DB_RETRY);
+    assert_int_equal(content_db_outcome_unknown(db), 0);
+    assert_int_equal(content_db_gold_add_req(db, 5, c.id, 1, &bal), CONTENT_DB_OK);
+    assert_int_equal(bal, 11);
+    content_db_load_or_create(db, "once", 1, 0, 0, 2, &c);
+    assert_int_equal(c.gold, 11);
+    content_db_stats_t st;
+    content_db_stats(db, &st);
+    assert_true(st.reconnects >= 3);
+}
+
+/* PostgreSQL killed: every operation answers RETRY at once (no hang) and
+ * changes nothing; once it is back the handle reconnects by itself. */
+static void test_pg_server_killed_then_restarted(void **state)
+{
+    content_db_t *db = *state;
+    content_char_t c;
+    int64_t bal = 0;
+    assert_int_equal(content_db_load_or_create(db, "phoenix", 1, 0, 0, 1, &c), CONTENT_DB_OK);
+    assert_int_equal(content_db_gold_add_req(db, 1, c.id, 7, &bal), CONTENT_DB_OK);
+    assert_int_equal(pg_cluster_kill(&g_pg), 0);
+    uint64_t t0 = nc_now_ms();
+    assert_int_equal(content_db_gold_add_req(db, 2, c.id, 5, &bal), CONTENT_DB_RETRY);
+    content_pos_t v = {c.id, 2, 3, 4, 5, "phoenix"};
+    assert_int_equal(content_db_save_positions(db, &v, 1), CONTENT_DB_RETRY);
+    int exists = 1;
+    assert_int_equal(content_db_exists(db, "phoenix", &exists), CONTENT_DB_RETRY);
+    assert_int_equal(content_db_probe(db), CONTENT_DB_RETRY);
+    assert_true(nc_now_ms() - t0 < 3000);
+    assert_int_equal(pg_cluster_restart(&g_pg), 0);
+    int rc = CONTENT_DB_RETRY;
+    uint64_t end = nc_now_ms() + 10000;
+    while (rc == CONTENT_DB_RETRY && nc_now_ms() < end) {
+        rc = content_db_gold_add_req(db, 2, c.id, 5, &bal);
+        if (rc == CONTENT_DB_RETRY) { /* the driver's back-off, at most 1 s */
+            struct timespec ts = {0, 20 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    assert_int_equal(rc, CONTENT_DB_OK);
+    assert_int_equal(bal, 12);
+    assert_int_equal(content_db_save_positions(db, &v, 1), CONTENT_DB_OK);
+    content_db_stats_t st;
+    content_db_stats(db, &st);
+    assert_true(st.reconnects >= 1);
+    assert_true(st.faults[CONTENT_DB_F_IOERR] >= 4);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (pg_cluster_start(&g_pg) != 0 ||
+        pg_cluster_createdb(&g_pg, "content_test", g_url, sizeof g_url) != 0)
+        return -1;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    pg_cluster_stop(&g_pg);
+    return 0;
+}
+#else
 /* A -shm that cannot be opened for writing is refused at open with a
  * message naming it (SQLite would map it read-only: SIGBUS). */
 static void test_unwritable_shm_is_refused_at_open(void **state)
@@ -286,23 +520,33 @@ static void test_unwritable_shm_is_refused_at_open(void **state)
     *state = db;
 }
 
+#endif
+
+#define CASE(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_first_login_creates_then_loads, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exists_creates_nothing_and_reads_under_a_write_lock,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_batched_positions_survive_reopen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gold_never_goes_negative_and_purchase_is_atomic, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_gold_overflow_is_refused_and_changes_nothing, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_locked_database_fails_fast_then_recovers, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_injected_faults_are_transient_and_counted, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_fault_log_is_rate_limited, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unwritable_shm_is_refused_at_open, setup, teardown),
+        CASE(test_first_login_creates_then_loads),
+        CASE(test_exists_creates_nothing_and_reads_under_a_write_lock),
+        CASE(test_batched_positions_survive_reopen),
+        CASE(test_gold_never_goes_negative_and_purchase_is_atomic),
+        CASE(test_gold_overflow_is_refused_and_changes_nothing),
+        CASE(test_locked_database_fails_fast_then_recovers),
+        CASE(test_injected_faults_are_transient_and_counted),
+        CASE(test_fault_log_is_rate_limited),
+#ifdef CONTENT_DB_TEST_PG
+        CASE(test_pg_url_with_a_password_is_refused),
+        CASE(test_pg_lost_commit_answer_is_never_applied_twice),
+        CASE(test_pg_server_killed_then_restarted),
+#else
+        CASE(test_unwritable_shm_is_refused_at_open),
+#endif
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+#ifdef CONTENT_DB_TEST_PG
+    return cmocka_run_group_tests_name("content_db on postgres", tests, group_setup,
+                                       group_teardown);
+#else
+    return cmocka_run_group_tests_name("content_db on sqlite", tests, NULL, NULL);
+#endif
 }
