@@ -408,12 +408,6 @@ static int check_cross(const gs_config_t *c, char *err, size_t errlen)
         snprintf(err, errlen, "config key 'database.driver': must be \"sqlite\" or \"postgres\"");
         return -1;
     }
-    if (strcmp(c->db_driver, "postgres") == 0 && !c->db_url[0]) {
-        snprintf(err, errlen,
-                 "config key 'database.driver' is \"postgres\" but 'database.url' is empty (a "
-                 "libpq conninfo or URL, e.g. \"postgresql://game@db-host/shard_a\")");
-        return -1;
-    }
     if (strcmp(c->pool_mode, "shared") != 0 && strcmp(c->pool_mode, "separate") != 0) {
         snprintf(err, errlen, "config key 'pool.mode': must be \"shared\" or \"separate\"");
         return -1;
@@ -443,6 +437,13 @@ static int host_is_loopback(const char *h)
  * only if the caps of the queues above it leave a worker. */
 int gs_config_validate(const gs_config_t *c, char *err, size_t errlen)
 {
+    /* here, not in check_cross: --set database.driver may come before the url */
+    if (strcmp(c->db_driver, "postgres") == 0 && !c->db_url[0]) {
+        snprintf(err, errlen,
+                 "config key 'database.driver' is \"postgres\" but 'database.url' is empty (a "
+                 "libpq conninfo or URL, e.g. \"postgresql://game@db-host/shard_a\")");
+        return -1;
+    }
     if (strcmp(c->chat_bus, "chatserver") != 0 && strcmp(c->chat_bus, "redis") != 0) {
         snprintf(err, errlen, "config key 'chat.bus': must be \"chatserver\" or \"redis\"");
         return -1;
