@@ -29,6 +29,7 @@
 
 #include <libpq-fe.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ enum {
     ST_INSERT,
     ST_TOUCH,
     ST_SAVE_POS,
+    ST_SAVE_BATCH,
     ST_GOLD_GET,
     ST_GOLD_SET,
     ST_ITEM_ADD,
@@ -69,6 +71,13 @@ static const char *const stmt_sql[ST_FIELDS_GET] = {
     [ST_TOUCH] = "UPDATE characters SET last_login = $2 WHERE id = $1",
     [ST_SAVE_POS] = "UPDATE characters SET zone = $2, x = $3, y = $4, played_time = $5"
                     " WHERE id = $1",
+    /* a batch in one round trip: arrays of the columns; a character twice
+     * in one batch gets its last position (as the SQLite driver's loop) */
+    [ST_SAVE_BATCH] = "UPDATE characters c SET zone = v.zone, x = v.x, y = v.y,"
+                      " played_time = v.played FROM (SELECT DISTINCT ON (u.id) u.* FROM"
+                      " unnest($1::bigint[], $2::integer[], $3::float8[], $4::float8[],"
+                      " $5::bigint[]) WITH ORDINALITY AS u(id, zone, x, y, played, ord)"
+                      " ORDER BY u.id, u.ord DESC) v WHERE c.id = v.id",
     [ST_GOLD_GET] = "SELECT gold FROM wallet WHERE char_id = $1 FOR UPDATE",
     [ST_GOLD_SET] = "INSERT INTO wallet(char_id, gold) VALUES($1, $2)"
                     " ON CONFLICT(char_id) DO UPDATE SET gold = excluded.gold",
@@ -89,6 +98,7 @@ static const char *const stmt_name[ST_FIELDS_GET] = {
     [ST_INSERT] = "insert",
     [ST_TOUCH] = "touch",
     [ST_SAVE_POS] = "save",
+    [ST_SAVE_BATCH] = "save batch",
     [ST_GOLD_GET] = "gold read",
     [ST_GOLD_SET] = "gold write",
     [ST_ITEM_ADD] = "item write",
@@ -778,12 +788,53 @@ int content_pg_exists(content_pg_t *p, const char *name, int *exists)
     return found < 0 ? found : CONTENT_DB_OK;
 }
 
+/* The columns of a batch as five array literals ("{1,2,...}") in one
+ * buffer: 0, or -1 (too large, out of memory). */
+static int batch_arrays(const content_pos_t *v, size_t n, char **buf, const char *pv[5])
+{
+    enum { PER = 24 + 12 + 26 + 26 + 24 }; /* widest int64, int32, %.17g x2, int64 + commas */
+    if (n > SIZE_MAX / PER - 16)
+        return -1;
+    size_t cap = n * PER + 16, off = 0;
+    char *b = malloc(cap);
+    if (!b)
+        return -1;
+    for (int col = 0; col < 5; col++) {
+        pv[col] = b + off;
+        b[off++] = '{';
+        for (size_t i = 0; i < n; i++) {
+            num_t x = col == 0   ? num(v[i].id)
+                      : col == 1 ? num(v[i].zone)
+                      : col == 2 ? dbl(v[i].x)
+                      : col == 3 ? dbl(v[i].y)
+                                 : num(v[i].played_s);
+            off += (size_t)snprintf(b + off, cap - off, "%s%s", i ? "," : "", x.s);
+        }
+        b[off++] = '}';
+        b[off++] = 0;
+    }
+    *buf = b;
+    return 0;
+}
+
 int content_pg_save_positions(content_pg_t *p, const content_pos_t *v, size_t n)
 {
     uint64_t t0 = mono_us();
     int rc = tx_begin(p, OP_SAVE, t0);
     if (rc != CONTENT_DB_OK)
         return rc;
+    if (n > 1) {
+        char *buf = NULL;
+        const char *pv[5];
+        if (batch_arrays(v, n, &buf, pv) != 0) {
+            nc_log(NC_LOG_ERROR, TAG, "save: a batch of %zu characters: out of memory", n);
+            rc = CONTENT_DB_RETRY; /* kept and retried (world_db.c) */
+        } else {
+            rc = run0(p, ST_SAVE_BATCH, 5, pv);
+        }
+        free(buf);
+        n = 0;
+    }
     for (size_t i = 0; i < n && rc == CONTENT_DB_OK; i++) {
         num_t id = num(v[i].id), z = num(v[i].zone), xs = dbl(v[i].x), ys = dbl(v[i].y),
               pl = num(v[i].played_s);

@@ -236,6 +236,27 @@ static void test_batched_positions_survive_reopen(void **state)
     assert_int_equal(a.played_s, 30);
 }
 
+/* A character twice in one batch: the last position wins (the batch is
+ * one statement on PostgreSQL, a loop on SQLite). */
+static void test_a_character_twice_in_a_batch_gets_the_last_position(void **state)
+{
+    content_db_t *db = *state;
+    content_char_t a, b;
+    content_db_load_or_create(db, "twice", 1, 0, 0, 1, &a);
+    content_db_load_or_create(db, "other", 1, 0, 0, 1, &b);
+    content_pos_t v[3] = {{a.id, 2, 1, 1, 10, "twice"},
+                          {b.id, 4, -7.25f, 3, 5, "other"},
+                          {a.id, 3, 2, 2, 20, "twice"}};
+    assert_int_equal(content_db_save_positions(db, v, 3), CONTENT_DB_OK);
+    content_db_load_or_create(db, "twice", 1, 0, 0, 2, &a);
+    assert_int_equal(a.zone, 3);
+    assert_true(a.x == 2 && a.y == 2);
+    assert_int_equal(a.played_s, 20);
+    content_db_load_or_create(db, "other", 1, 0, 0, 2, &b);
+    assert_int_equal(b.zone, 4);
+    assert_true(b.x == -7.25f && b.y == 3);
+}
+
 static void test_gold_never_goes_negative_and_purchase_is_atomic(void **state)
 {
     content_db_t *db = *state;
@@ -530,6 +551,7 @@ int main(void)
         CASE(test_first_login_creates_then_loads),
         CASE(test_exists_creates_nothing_and_reads_under_a_write_lock),
         CASE(test_batched_positions_survive_reopen),
+        CASE(test_a_character_twice_in_a_batch_gets_the_last_position),
         CASE(test_gold_never_goes_negative_and_purchase_is_atomic),
         CASE(test_gold_overflow_is_refused_and_changes_nothing),
         CASE(test_locked_database_fails_fast_then_recovers),
