@@ -283,7 +283,9 @@ static int prepare_all(content_pg_t *p, PGconn *c, char *err, size_t errlen)
         snprintf(err, errlen, "%s", PQerrorMessage(c));
         return -1;
     }
-    for (int i = 0; i < ST_COUNT; i++) {
+    /* the fields' UPDATEs first: a field without its column is named */
+    for (int k = 0; k < ST_COUNT; k++) {
+        int i = (k + ST_FIELD_SET0) % ST_COUNT;
         char name[16];
         snprintf(name, sizeof name, "c%d", i);
         const char *q = sql;

@@ -3,8 +3,8 @@
  * version on reopen, faults and locks.  One set of cases, two drivers
  * (issue 16): this file builds test_content_db (SQLite) and, with
  * CONTENT_DB_TEST_PG, test_content_db_pg: the same cases on a real,
- * throwaway PostgreSQL cluster (tests/integration/pg_cluster.c) plus the
- * PostgreSQL-only ones (a lost COMMIT answer, the server killed). */
+ * throwaway PostgreSQL cluster (db_backend.c) plus the PostgreSQL-only ones
+ * (a lost COMMIT answer, a password in the url, the server killed). */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,140 +20,16 @@
 #include <unistd.h>
 
 #include "content_db.h"
+#include "db_backend.h"
 #include "netcore.h"
-#ifdef CONTENT_DB_TEST_PG
-#include <libpq-fe.h>
-#include "pg_cluster.h"
-#endif
-
-/* What the cases need from a driver besides content_db.h: a fresh database,
- * and another connection (plain SQL; one that holds the write lock). */
-typedef struct backend_s {
-    const char *name;
-    int (*open)(content_db_t **db, char *err, size_t errlen);
-    void (*wipe)(void);
-    void (*sql)(const char *q);
-    void (*lock_begin)(void); /* another connection holds the write lock */
-    void (*lock_sql)(const char *q);
-    void (*lock_end)(void); /* ... and commits */
-} backend_t;
-
-static char path[64]; /* SQLite: the file */
-
-#ifndef CONTENT_DB_TEST_PG
-static int sq_open(content_db_t **db, char *err, size_t errlen)
-{
-    return content_db_open(path, db, err, errlen);
-}
-
-static void sq_wipe(void)
-{
-    char p[80];
-    remove(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    remove(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    remove(p);
-}
-
-static void sq_sql(const char *q)
-{
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h, q, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(h);
-}
-
-static sqlite3 *sq_lock_h;
-
-static void sq_lock_begin(void)
-{
-    assert_int_equal(sqlite3_open(path, &sq_lock_h), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(sq_lock_h, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
-}
-
-static void sq_lock_sql(const char *q)
-{
-    assert_int_equal(sqlite3_exec(sq_lock_h, q, NULL, NULL, NULL), SQLITE_OK);
-}
-
-static void sq_lock_end(void)
-{
-    assert_int_equal(sqlite3_exec(sq_lock_h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(sq_lock_h);
-    sq_lock_h = NULL;
-}
-
-static const backend_t sqlite_backend = {"sqlite",      sq_open,     sq_wipe,    sq_sql,
-                                         sq_lock_begin, sq_lock_sql, sq_lock_end};
-static const backend_t *be = &sqlite_backend;
-#else
-static pg_cluster_t g_pg;
-static char g_url[256];
-static PGconn *pg_lock_c;
-
-static int pg_open(content_db_t **db, char *err, size_t errlen)
-{
-    content_db_opts_t o = CONTENT_DB_OPTS_DEFAULT;
-    o.driver = CONTENT_DB_POSTGRES;
-    o.url = g_url;
-    return content_db_open_opts(NULL, &o, db, err, errlen);
-}
-
-static void pg_exec(PGconn *c, const char *q)
-{
-    PGresult *r = PQexec(c, q);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", q, PQerrorMessage(c));
-    PQclear(r);
-}
-
-static void pg_sql(const char *q)
-{
-    PGconn *c = PQconnectdb(g_url);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    pg_exec(c, q);
-    PQfinish(c);
-}
-
-static void pg_wipe(void)
-{
-    pg_sql("SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-}
-
-static void pg_lock_begin(void)
-{
-    pg_lock_c = PQconnectdb(g_url);
-    assert_int_equal(PQstatus(pg_lock_c), CONNECTION_OK);
-    /* EXCLUSIVE: plain reads go on, every write waits (as SQLite's WAL) */
-    pg_exec(pg_lock_c, "BEGIN; LOCK TABLE characters, wallet, inventory IN EXCLUSIVE MODE");
-}
-
-static void pg_lock_sql(const char *q)
-{
-    pg_exec(pg_lock_c, q);
-}
-
-static void pg_lock_end(void)
-{
-    pg_exec(pg_lock_c, "COMMIT");
-    PQfinish(pg_lock_c);
-    pg_lock_c = NULL;
-}
-
-static const backend_t pg_backend = {"postgres",    pg_open,     pg_wipe,    pg_sql,
-                                     pg_lock_begin, pg_lock_sql, pg_lock_end};
-static const backend_t *be = &pg_backend;
-#endif
 
 static int setup(void **state)
 {
-    snprintf(path, sizeof path, "/tmp/gs_test_db_%d.db", (int)getpid());
-    be->wipe();
-    char err[256];
+    tdb_wipe();
+    char err[512];
     content_db_t *db;
-    if (be->open(&db, err, sizeof err) != 0) {
-        fprintf(stderr, "open (%s): %s\n", be->name, err);
+    if (tdb_open_err(&db, err, sizeof err) != 0) {
+        fprintf(stderr, "open (%s): %s\n", tdb_name, err);
         return -1;
     }
     *state = db;
@@ -164,7 +40,7 @@ static int teardown(void **state)
 {
     content_db_close(*state);
     *state = NULL;
-    be->wipe();
+    tdb_wipe();
     return 0;
 }
 
@@ -201,14 +77,14 @@ static void test_exists_creates_nothing_and_reads_under_a_write_lock(void **stat
     assert_int_equal(exists, 1);
     assert_int_equal(content_db_exists(db, "Carol", &exists), CONTENT_DB_OK);
     assert_int_equal(exists, 0); /* names are exact, as in load_or_create */
-    be->lock_begin();
-    be->lock_sql("INSERT INTO characters(name, zone, x, y, created, last_login)"
+    tdb_lock_begin();
+    tdb_lock_sql("INSERT INTO characters(name, zone, x, y, created, last_login)"
                  " VALUES('dave', 1, 0, 0, 1, 1)");
     assert_int_equal(content_db_exists(db, "carol", &exists), CONTENT_DB_OK);
     assert_int_equal(exists, 1);
     assert_int_equal(content_db_exists(db, "dave", &exists), CONTENT_DB_OK);
     assert_int_equal(exists, 0); /* not committed yet */
-    be->lock_end();
+    tdb_lock_end();
     assert_int_equal(content_db_exists(db, "dave", &exists), CONTENT_DB_OK);
     assert_int_equal(exists, 1);
     content_db_stats_t st;
@@ -227,7 +103,7 @@ static void test_batched_positions_survive_reopen(void **state)
     assert_int_equal(content_db_save_positions(db, v, 2), 0);
     content_db_close(db);
     char err[256];
-    assert_int_equal(be->open(&db, err, sizeof err), 0);
+    assert_int_equal(tdb_open_err(&db, err, sizeof err), 0);
     *state = db;
     assert_int_equal(content_db_user_version(db), CONTENT_DB_SCHEMA_VERSION);
     content_db_load_or_create(db, "a", 1, 0, 0, 2, &a);
@@ -301,7 +177,7 @@ static void test_gold_overflow_is_refused_and_changes_nothing(void **state)
     /* an item count at the top: buying more is refused, gold unchanged */
     assert_int_equal(content_db_gold_add(db, c.id, 100, &bal), CONTENT_DB_OK);
     assert_int_equal(content_db_buy_item(db, c.id, 9, 1, 10, &bal), CONTENT_DB_OK);
-    be->sql("UPDATE inventory SET count = 9223372036854775806 WHERE item = 9");
+    tdb_sql("UPDATE inventory SET count = 9223372036854775806 WHERE item = 9");
     assert_int_equal(content_db_buy_item(db, c.id, 9, 1, 10, &bal), CONTENT_DB_OK);
     assert_true(content_db_item_count(db, c.id, 9) == INT64_MAX);
     assert_int_equal(content_db_buy_item(db, c.id, 9, 1, 10, &bal), CONTENT_DB_RANGE);
@@ -323,7 +199,7 @@ static void test_locked_database_fails_fast_then_recovers(void **state)
     int64_t bal = 0;
     assert_int_equal(content_db_load_or_create(db, "lock", 1, 0, 0, 1, &c), CONTENT_DB_OK);
     assert_int_equal(content_db_gold_add(db, c.id, 10, &bal), CONTENT_DB_OK);
-    be->lock_begin();
+    tdb_lock_begin();
     uint64_t t0 = nc_now_ms();
     assert_int_equal(content_db_gold_add(db, c.id, 5, &bal), CONTENT_DB_RETRY);
     content_pos_t v = {c.id, 2, 3, 4, 5, "lock"};
@@ -335,7 +211,7 @@ static void test_locked_database_fails_fast_then_recovers(void **state)
     content_db_stats_t st;
     content_db_stats(db, &st);
     assert_true(st.faults[CONTENT_DB_F_BUSY] >= 3);
-    be->lock_end();
+    tdb_lock_end();
     assert_int_equal(content_db_gold_add(db, c.id, 5, &bal), CONTENT_DB_OK);
     assert_int_equal(bal, 15); /* the refused +5 changed nothing */
     assert_int_equal(content_db_save_positions(db, &v, 1), CONTENT_DB_OK);
@@ -403,7 +279,7 @@ static void test_fault_log_is_rate_limited(void **state)
 #ifdef CONTENT_DB_TEST_PG
 /* A url carrying a password is refused at open, and the message does not
  * repeat it (either form: key=value or URL). */
-static void test_pg_url_with_a_password_is_refused(void **state)
+static void test_ptdb_url_with_a_password_is_refused(void **state)
 {
     (void)state;
     char url[512], err[512];
@@ -411,12 +287,12 @@ static void test_pg_url_with_a_password_is_refused(void **state)
     o.driver = CONTENT_DB_POSTGRES;
     o.url = url;
     content_db_t *db = NULL;
-    snprintf(url, sizeof url, "%s password=Sekr1tXyz", g_url);
+    snprintf(url, sizeof url, "%s password=Sekr1tXyz", tdb_url);
     assert_int_equal(content_db_open_opts(NULL, &o, &db, err, sizeof err), -1);
     assert_null(db);
     assert_non_null(strstr(err, "password"));
     assert_null(strstr(err, "Sekr1tXyz"));
-    snprintf(url, sizeof url, "postgresql://test:Sekr1tXyz@127.0.0.1:%d/content_test", g_pg.port);
+    snprintf(url, sizeof url, "postgresql://test:Sekr1tXyz@127.0.0.1:%d/content_test", tdb_pg.port);
     assert_int_equal(content_db_open_opts(NULL, &o, &db, err, sizeof err), -1);
     assert_non_null(strstr(err, "passfile"));
     assert_null(strstr(err, "Sekr1tXyz"));
@@ -477,7 +353,7 @@ static void test_pg_server_killed_then_restarted(void **state)
     int64_t bal = 0;
     assert_int_equal(content_db_load_or_create(db, "phoenix", 1, 0, 0, 1, &c), CONTENT_DB_OK);
     assert_int_equal(content_db_gold_add_req(db, 1, c.id, 7, &bal), CONTENT_DB_OK);
-    assert_int_equal(pg_cluster_kill(&g_pg), 0);
+    assert_int_equal(pg_cluster_kill(&tdb_pg), 0);
     uint64_t t0 = nc_now_ms();
     assert_int_equal(content_db_gold_add_req(db, 2, c.id, 5, &bal), CONTENT_DB_RETRY);
     content_pos_t v = {c.id, 2, 3, 4, 5, "phoenix"};
@@ -486,7 +362,7 @@ static void test_pg_server_killed_then_restarted(void **state)
     assert_int_equal(content_db_exists(db, "phoenix", &exists), CONTENT_DB_RETRY);
     assert_int_equal(content_db_probe(db), CONTENT_DB_RETRY);
     assert_true(nc_now_ms() - t0 < 3000);
-    assert_int_equal(pg_cluster_restart(&g_pg), 0);
+    assert_int_equal(pg_cluster_restart(&tdb_pg), 0);
     int rc = CONTENT_DB_RETRY;
     uint64_t end = nc_now_ms() + 10000;
     while (rc == CONTENT_DB_RETRY && nc_now_ms() < end) {
@@ -505,21 +381,6 @@ static void test_pg_server_killed_then_restarted(void **state)
     assert_true(st.faults[CONTENT_DB_F_IOERR] >= 4);
 }
 
-static int group_setup(void **state)
-{
-    (void)state;
-    if (pg_cluster_start(&g_pg) != 0 ||
-        pg_cluster_createdb(&g_pg, "content_test", g_url, sizeof g_url) != 0)
-        return -1;
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    pg_cluster_stop(&g_pg);
-    return 0;
-}
 #else
 /* A -shm that cannot be opened for writing is refused at open with a
  * message naming it (SQLite would map it read-only: SIGBUS). */
@@ -528,16 +389,16 @@ static void test_unwritable_shm_is_refused_at_open(void **state)
     content_db_close(*state);
     *state = NULL;
     char shm[96], err[512];
-    snprintf(shm, sizeof shm, "%s-shm", path);
+    snprintf(shm, sizeof shm, "%s-shm", tdb_path);
     remove(shm);
     assert_int_equal(mkdir(shm, 0700), 0); /* unwritable even for root */
     content_db_t *db = NULL;
-    assert_int_equal(content_db_open(path, &db, err, sizeof err), -1);
+    assert_int_equal(content_db_open(tdb_path, &db, err, sizeof err), -1);
     assert_null(db);
     assert_non_null(strstr(err, "-shm"));
     assert_non_null(strstr(err, "cannot be opened for writing"));
     rmdir(shm);
-    assert_int_equal(content_db_open(path, &db, err, sizeof err), 0);
+    assert_int_equal(content_db_open(tdb_path, &db, err, sizeof err), 0);
     *state = db;
 }
 
@@ -558,7 +419,7 @@ int main(void)
         CASE(test_injected_faults_are_transient_and_counted),
         CASE(test_fault_log_is_rate_limited),
 #ifdef CONTENT_DB_TEST_PG
-        CASE(test_pg_url_with_a_password_is_refused),
+        CASE(test_ptdb_url_with_a_password_is_refused),
         CASE(test_pg_lost_commit_answer_is_never_applied_twice),
         CASE(test_pg_server_killed_then_restarted),
 #else
@@ -566,9 +427,10 @@ int main(void)
 #endif
     };
 #ifdef CONTENT_DB_TEST_PG
-    return cmocka_run_group_tests_name("content_db on postgres", tests, group_setup,
-                                       group_teardown);
+    return cmocka_run_group_tests_name("content_db on postgres", tests, tdb_group_setup,
+                                       tdb_group_teardown);
 #else
-    return cmocka_run_group_tests_name("content_db on sqlite", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("content_db on sqlite", tests, tdb_group_setup,
+                                       tdb_group_teardown);
 #endif
 }
