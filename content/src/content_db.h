@@ -69,7 +69,9 @@ typedef struct content_db_opts_s {
     uint32_t busy_timeout_ms; /* how long one statement waits for a lock; keep it short */
     /* Tests only: when non-NULL and this file exists, every transaction
      * fails at BEGIN with the fault named in it (busy, locked, readonly,
-     * full, ioerr) as if SQLite had returned it. */
+     * full, ioerr) as if SQLite had returned it.  PostgreSQL also knows
+     * "lostcommit": each change carrying a request id commits, then its
+     * answer is lost with the connection (the idempotent resend path). */
     const char *fault_file;
     /* issue 16: the driver.  CONTENT_DB_SQLITE (0, default): `path` is the
      * SQLite file.  CONTENT_DB_POSTGRES: `url` is a libpq conninfo or URL

@@ -155,6 +155,8 @@ struct content_pg_s {
     int inject_kind, inject_result;
     uint32_t inject_left;
     uint32_t lose_commits; /* tests: COMMIT answers to drop */
+    int file_lost;         /* tests: the fault file says "lostcommit" */
+    int lose_armed;        /* tests: drop this transaction's COMMIT answer */
     nc_log_state_t lim[OP_COUNT], range_lim, conn_lim;
     /* read by the metrics thread: */
     atomic_uint_fast64_t ops, errors, total_us, buckets[8];
@@ -421,9 +423,13 @@ static int tx_begin(content_pg_t *p, int op, uint64_t t0)
         p->inject_left--;
         kind = p->inject_kind;
         result = p->inject_result;
-    } else if (content_db_fault_file(p->fault_file, &kind, &result) != 0) {
-        result = CONTENT_DB_OK;
+    } else {
+        int ff = content_db_fault_file(p->fault_file, &kind, &result);
+        p->file_lost = ff == 1;
+        if (ff != 0)
+            result = CONTENT_DB_OK;
     }
+    p->lose_armed = 0;
     if (result != CONTENT_DB_OK) {
         atomic_fetch_add(&p->faults[kind], 1);
         nc_log_limited(&p->lim[op], 1000, result == CONTENT_DB_RETRY ? NC_LOG_WARN : NC_LOG_ERROR,
@@ -460,8 +466,9 @@ static int tx_begin(content_pg_t *p, int op, uint64_t t0)
 
 static int tx_end(content_pg_t *p, uint64_t t0, int rc)
 {
-    if (rc == CONTENT_DB_OK && p->c && p->lose_commits > 0) {
-        p->lose_commits--; /* tests: committed, but the answer never arrives */
+    if (rc == CONTENT_DB_OK && p->c && (p->lose_commits > 0 || p->lose_armed)) {
+        if (p->lose_commits > 0) /* tests: committed, but the answer never arrives */
+            p->lose_commits--;
         PQclear(PQexec(p->c, "COMMIT"));
         PQfinish(p->c);
         p->c = NULL;
@@ -873,6 +880,7 @@ static int req_put(content_pg_t *p, uint64_t req, int64_t value)
 {
     if (req == 0)
         return CONTENT_DB_OK;
+    p->lose_armed = p->file_lost; /* tests: database.fault_file "lostcommit" */
     num_t b = num(p->boot), s = num((int64_t)req), val = num(value);
     const char *v[] = {b.s, s.s, val.s};
     int rc = run0(p, ST_REQ_PUT, 3, v);

@@ -33,7 +33,9 @@ void content_pg_inject_fault(content_pg_t *p, int kind, int result, uint32_t cou
 void content_pg_lose_commit_answers(content_pg_t *p, uint32_t count);
 
 /* Shared with content_db.c: the fault kind (CONTENT_DB_F_*) and result
- * named in o->fault_file, if that file exists (0), else -1. */
+ * named in o->fault_file, if that file exists (0), else -1; 1 when it says
+ * "lostcommit" (PostgreSQL: the COMMIT answers of changes that carry a
+ * request id are dropped with the connection while the file exists). */
 int content_db_fault_file(const char *file, int *kind, int *result);
 /* The fault kind and result SQLite's result code rc maps to. */
 void content_db_fault_of_sqlite(int rc, int *kind, int *result);

@@ -11,7 +11,10 @@
  *    confirmed" may or may not be (its COMMIT's answer was lost);
  *  - the game kept running (a ping answered during the outage), /metrics
  *    showed gs_db_up 0 during the outage and 1 with
- *    gs_db_reconnects_total >= 1 after. */
+ *    gs_db_reconnects_total >= 1 after.
+ * Then the COMMIT answer of every change is lost after the server
+ * committed (database.fault_file "lostcommit"): the retry finds each change
+ * committed and the player gets the right balance, each applied once. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,7 +40,7 @@
 #define KILL_AT 12 /* acknowledged changes before PostgreSQL is killed */
 
 static pg_cluster_t g_pg;
-static char g_url[256];
+static char g_url[256], g_fault[200];
 static gs_proc_t srv;
 static gs_client_t a, b;
 
@@ -95,14 +98,17 @@ static int setup(void **state)
         pg_cluster_createdb(&g_pg, "shard_a", g_url, sizeof g_url) != 0)
         return -1;
     gs_proc_init(&srv);
-    char url_arg[320];
+    char url_arg[320], fault_arg[240];
     snprintf(url_arg, sizeof url_arg, "database.url=%s", g_url);
+    snprintf(g_fault, sizeof g_fault, "%s/fault", srv.dir);
+    snprintf(fault_arg, sizeof fault_arg, "database.fault_file=%s", g_fault);
     const char *args[] = {"--set", "database.driver=postgres",
                           "--set", url_arg,
                           "--set", "database.request_timeout_ms=20000",
                           "--set", "chat.rate_per_s=1000",
                           "--set", "chat.burst=1000",
                           "--set", "limits.budget_per_s=0",
+                          "--set", fault_arg,
                           NULL};
     return gs_proc_start(&srv, args, 10000);
 }
@@ -143,6 +149,30 @@ static void *killer(void *arg)
 }
 
 enum { R_NONE, R_OK, R_LATER, R_UNCONFIRMED, R_OTHER };
+
+/* Sends /gold amount and returns the balance the answer names (-1: an
+ * error answer or none in time). */
+static long long gold(const char *amount)
+{
+    char text[64];
+    snprintf(text, sizeof text, "/gold %s", amount);
+    if (gs_chat(&a, 0, NULL, text) != 0)
+        return -1;
+    proto_msg_t m;
+    uint64_t end = now_ms() + T;
+    while (now_ms() < end) {
+        if (gs_recv(&a, &m, (int)(end - now_ms())) != 1)
+            return -1;
+        long long d, bal;
+        if (m.type == PROTO_T_NOTICE &&
+            sscanf(m.notice.text, "gold %lld, balance %lld", &d, &bal) == 2)
+            return bal;
+        if ((m.type == PROTO_T_NOTICE && strstr(m.notice.text, "gold change")) ||
+            m.type == PROTO_T_ERROR)
+            return -1;
+    }
+    return -1;
+}
 
 static void test_gold_survives_postgres_kill(void **state)
 {
@@ -228,13 +258,22 @@ static void test_gold_survives_postgres_kill(void **state)
     assert_int_equal(requests, __builtin_popcountll(g)); /* one recorded id per applied change */
     /* the game and the database still work */
     char text[32];
-    snprintf(text, sizeof text, "/gold -%llu", (unsigned long long)g);
-    assert_int_equal(gs_chat(&a, 0, NULL, text), 0);
-    for (;;) {
-        assert_int_equal(gs_recv(&a, &m, T), 1);
-        if (m.type == PROTO_T_NOTICE && strstr(m.notice.text, "balance 0"))
-            break;
-    }
+    snprintf(text, sizeof text, "-%llu", (unsigned long long)g);
+    assert_true(gold(text) == 0);
+
+    /* every COMMIT answer lost after the commit: applied once, answered right */
+    double rec0 = gs_metric(srv.metrics_port, "gs_db_reconnects_total");
+    FILE *f = fopen(g_fault, "w");
+    assert_non_null(f);
+    fputs("lostcommit\n", f);
+    fclose(f);
+    assert_true(gold("1000") == 1000);
+    assert_true(gold("7") == 1007);
+    assert_true(gold("-7") == 1000);
+    remove(g_fault);
+    assert_true(gold("1") == 1001);
+    assert_true(db_gold("gm1", &requests) == 1001);
+    assert_true(gs_metric(srv.metrics_port, "gs_db_reconnects_total") >= rec0 + 3);
 }
 
 int main(void)
