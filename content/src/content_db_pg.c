@@ -253,15 +253,27 @@ static void notice(void *arg, const char *msg)
 
 static PGconn *connect_url(const char *url)
 {
-    /* defaults first: a value in the url itself wins over them */
+    /* defaults first: a value in the url itself wins over them.  A server
+     * that goes silent (a partition, not a refused connection) is noticed
+     * by TCP: keepalives on an idle connection (10 s + 3 x 3 s), and
+     * tcp_user_timeout (libpq 12+) for data sent but not acknowledged
+     * within 10 s, so a dead peer holds the db strand ~20 s at most (a slow
+     * but live server is bounded by lock_timeout instead). */
     const char *k[] = {"connect_timeout",
                        "keepalives_idle",
                        "keepalives_interval",
                        "keepalives_count",
                        "application_name",
+                       "tcp_user_timeout",
                        "dbname",
                        NULL};
-    const char *v[] = {"3", "10", "3", "3", "gameserver", url, NULL};
+    const char *v[] = {"3", "10", "3", "3", "gameserver", "10000", url, NULL};
+    if (PQlibVersion() < 120000) { /* no tcp_user_timeout: drop it */
+        k[5] = "dbname";
+        v[5] = url;
+        k[6] = NULL;
+        v[6] = NULL;
+    }
     PGconn *c = PQconnectdbParams(k, v, 1);
     if (c)
         PQsetNoticeProcessor(c, notice, NULL);
