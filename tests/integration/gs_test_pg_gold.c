@@ -276,9 +276,31 @@ static void test_gold_survives_postgres_kill(void **state)
     assert_true(gs_metric(srv.metrics_port, "gs_db_reconnects_total") >= rec0 + 3);
 }
 
+/* Start-up refuses a url carrying a password (either form) without
+ * echoing it, and the postgres driver without a url. */
+static void test_start_refuses_a_password_in_the_url(void **state)
+{
+    (void)state;
+    static const char *const urls[] = {
+        "database.url=host=127.0.0.1 port=1 dbname=x user=game password=Sekr1tXyz",
+        "database.url=postgresql://game:Sekr1tXyz@127.0.0.1:1/x"};
+    char err[4096];
+    for (int i = 0; i < 2; i++) {
+        const char *args[] = {"--set", "auth.mode=dev", "--set", "database.driver=postgres",
+                              "--set", urls[i],         NULL};
+        assert_int_not_equal(gs_run_capture(args, err, sizeof err, 10000), 0);
+        assert_non_null(strstr(err, "carries a password"));
+        assert_null(strstr(err, "Sekr1tXyz"));
+    }
+    const char *args[] = {"--set", "auth.mode=dev", "--set", "database.driver=postgres", NULL};
+    assert_int_not_equal(gs_run_capture(args, err, sizeof err, 10000), 0);
+    assert_non_null(strstr(err, "'database.url' is empty"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_start_refuses_a_password_in_the_url),
         cmocka_unit_test_setup_teardown(test_gold_survives_postgres_kill, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
