@@ -43,7 +43,10 @@ int gs_auth_claim(const gs_config_t *c)
 {
     content_db_t *db = NULL;
     char err[512];
-    if (content_db_open(c->db_path, &db, err, sizeof err) != 0) {
+    content_db_opts_t o = CONTENT_DB_OPTS_DEFAULT;
+    o.driver = strcmp(c->db_driver, "postgres") == 0 ? CONTENT_DB_POSTGRES : CONTENT_DB_SQLITE;
+    o.url = c->db_url;
+    if (content_db_open_opts(c->db_path, &o, &db, err, sizeof err) != 0) {
         fprintf(stderr, "gameserver: %s\n", err);
         return 1;
     }
@@ -71,7 +74,8 @@ int gs_auth_claim(const gs_config_t *c)
                 c->claim_name, (unsigned long long)prev);
         return 1;
     default:
-        fprintf(stderr, "gameserver: no character named '%s' in %s\n", c->claim_name, c->db_path);
+        fprintf(stderr, "gameserver: no character named '%s' in %s\n", c->claim_name,
+                o.driver == CONTENT_DB_POSTGRES ? "the character database" : c->db_path);
         return 1;
     }
 }

@@ -66,6 +66,9 @@ static const key_t_ keys[] = {
     INT("database.shutdown_save_timeout_ms", db_shutdown_save_timeout_ms, 100, 86400000,
         "shutdown retries unsaved characters this long, then exits 1"),
     STR("database.fault_file", db_fault_file, "tests only: fault named in this file, if it exists"),
+    /* issue 16: the character store's driver */
+    STR("database.driver", db_driver, "\"sqlite\" (database.path) or \"postgres\" (database.url)"),
+    STR("database.url", db_url, "libpq conninfo or URL (postgres); passwords in a passfile"),
     STR("log.level", log_level, "trace, debug, info, warn, error, off"),
     INT("engine.io_threads", io_threads, 1, 64, "I/O threads"),
     BOOL("engine.io_preempt", io_preempt,
@@ -201,6 +204,7 @@ void gs_config_defaults(gs_config_t *c)
     snprintf(c->db_path, sizeof c->db_path, "gameserver.db");
     c->autosave_ms = 30000;
     snprintf(c->db_synchronous, sizeof c->db_synchronous, "full");
+    snprintf(c->db_driver, sizeof c->db_driver, "sqlite");
     c->db_busy_timeout_ms = 100;
     c->db_request_timeout_ms = 5000;
     c->db_max_waiting = 4096;
@@ -403,6 +407,10 @@ static int check_cross(const gs_config_t *c, char *err, size_t errlen)
         snprintf(err, errlen, "config key 'database.synchronous': must be \"full\" or \"normal\"");
         return -1;
     }
+    if (strcmp(c->db_driver, "sqlite") != 0 && strcmp(c->db_driver, "postgres") != 0) {
+        snprintf(err, errlen, "config key 'database.driver': must be \"sqlite\" or \"postgres\"");
+        return -1;
+    }
     if (strcmp(c->pool_mode, "shared") != 0 && strcmp(c->pool_mode, "separate") != 0) {
         snprintf(err, errlen, "config key 'pool.mode': must be \"shared\" or \"separate\"");
         return -1;
@@ -432,6 +440,13 @@ static int host_is_loopback(const char *h)
  * only if the caps of the queues above it leave a worker. */
 int gs_config_validate(const gs_config_t *c, char *err, size_t errlen)
 {
+    /* here, not in check_cross: --set database.driver may come before the url */
+    if (strcmp(c->db_driver, "postgres") == 0 && !c->db_url[0]) {
+        snprintf(err, errlen,
+                 "config key 'database.driver' is \"postgres\" but 'database.url' is empty (a "
+                 "libpq conninfo or URL, e.g. \"postgresql://game@db-host/shard_a\")");
+        return -1;
+    }
     if (strcmp(c->chat_bus, "chatserver") != 0 && strcmp(c->chat_bus, "redis") != 0) {
         snprintf(err, errlen, "config key 'chat.bus': must be \"chatserver\" or \"redis\"");
         return -1;

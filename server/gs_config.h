@@ -29,6 +29,9 @@ typedef struct gs_config_s {
     int64_t db_busy_timeout_ms, db_request_timeout_ms, db_max_waiting;
     int64_t db_shutdown_save_timeout_ms;
     char db_fault_file[512]; /* tests only */
+    /* the character store's driver (issue 16) */
+    char db_driver[16]; /* "sqlite" or "postgres" */
+    char db_url[1024];  /* libpq conninfo or URL (postgres), no password */
     char log_level[16];
     int64_t io_threads;
     int io_preempt;     /* bool */

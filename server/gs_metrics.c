@@ -295,6 +295,9 @@ static void content_metrics(buf_t *b, gs_app_t *a)
     put(b, "gs_db_requests_timed_out_total %llu\n", (unsigned long long)c.db_requests_timed_out);
     head(b, "gs_db_saves_lost_total", "counter", "Character saves dropped (permanent error).");
     put(b, "gs_db_saves_lost_total %llu\n", (unsigned long long)c.db_saves_lost);
+    head(b, "gs_db_reconnects_total", "counter",
+         "PostgreSQL connections re-established after a loss (0 on SQLite).");
+    put(b, "gs_db_reconnects_total %llu\n", (unsigned long long)c.db_reconnects);
     head(b, "gs_money_overflow_refused_total", "counter",
          "Gold/item changes refused: amount or result out of range.");
     put(b, "gs_money_overflow_refused_total %llu\n", (unsigned long long)c.money_range_refused);

@@ -46,6 +46,8 @@ static int start_world(gs_app_t *a)
                         .db_max_waiting = (uint32_t)c->db_max_waiting,
                         .db_shutdown_save_timeout_ms = (uint32_t)c->db_shutdown_save_timeout_ms,
                         .db_fault_file = c->db_fault_file[0] ? c->db_fault_file : NULL,
+                        .db_postgres = strcmp(c->db_driver, "postgres") == 0,
+                        .db_url = c->db_url,
                         .shard_name = c->shard_name,
                         .budget_per_s = (float)c->budget_per_s,
                         .budget_burst = (float)c->budget_burst,

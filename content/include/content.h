@@ -52,6 +52,9 @@ typedef struct content_opts_s {
     uint32_t db_max_waiting;              /* requests waiting for the database [4096] */
     uint32_t db_shutdown_save_timeout_ms; /* shutdown retries saves for [30000] */
     const char *db_fault_file;            /* tests only (content_db_opts_t.fault_file) */
+    /* the character store's driver (issue 16; content/README.md, "Drivers") */
+    int db_postgres;    /* 1: PostgreSQL at db_url, db_path unused [0: SQLite at db_path] */
+    const char *db_url; /* libpq conninfo or URL, no password (refused: passfile) */
     /* accounts and tickets (issue 13; content/README.md, "Accounts").  A
      * zeroed struct is dev mode with no key (benchmarks, unit tests). */
     int auth_ticket;              /* 1: a login must carry a valid ticket (auth.mode "ticket") */
@@ -172,6 +175,8 @@ typedef struct content_stats_s {
     uint64_t not_owner;   /* logins refused: the character is another account's, or legacy */
     uint64_t not_allowed; /* privileged commands refused for the player's role */
     uint32_t replay_cache_size;
+    /* issue 16: PostgreSQL connections re-established after a loss */
+    uint64_t db_reconnects;
 } content_stats_t;
 extern const char *const content_db_fault_name[6]; /* busy locked readonly full ioerr other */
 extern const double content_db_latency_bucket_ms[8];

@@ -1,7 +1,9 @@
 /* SQLite persistence: schema migrations by PRAGMA user_version, prepared
  * statements reused for the life of the connection, explicit transactions
- * for batches and for every gold/item change. */
+ * for batches and for every gold/item change.  A handle opened with
+ * CONTENT_DB_POSTGRES forwards every call to content_db_pg.c (issue 16). */
 #include "content_db.h"
+#include "content_db_pg.h"
 
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -90,6 +92,7 @@ static const char *const op_name[OP_COUNT] = {"open",  "login",  "save",  "gold"
                                               "probe", "exists", "claim", "field"};
 
 struct content_db_s {
+    content_pg_t *pg; /* CONTENT_DB_POSTGRES: every call goes there */
     sqlite3 *h;
     sqlite3_stmt *st[ST_COUNT];
     /* generated from char_fields.h at open: one SELECT of every field, one
@@ -145,6 +148,27 @@ static int fault_from_name(const char *s)
     return SQLITE_IOERR;
 }
 
+void content_db_fault_of_sqlite(int rc, int *kind, int *result)
+{
+    *kind = fault_kind(rc);
+    *result = *kind == CONTENT_DB_F_OTHER ? CONTENT_DB_ERROR : CONTENT_DB_RETRY;
+}
+
+int content_db_fault_file(const char *file, int *kind, int *result)
+{
+    FILE *f = file ? fopen(file, "r") : NULL;
+    if (!f)
+        return -1;
+    char word[32] = "";
+    if (!fgets(word, sizeof word, f))
+        word[0] = 0;
+    fclose(f);
+    if (strncmp(word, "lostcommit", 10) == 0)
+        return 1;
+    content_db_fault_of_sqlite(fault_from_name(word), kind, result);
+    return 0;
+}
+
 /* Test hooks: an injected fault, or one named in o.fault_file. */
 static int injected(content_db_t *db)
 {
@@ -161,6 +185,8 @@ static int injected(content_db_t *db)
     if (!fgets(word, sizeof word, f))
         word[0] = 0;
     fclose(f);
+    if (strncmp(word, "lostcommit", 10) == 0)
+        return SQLITE_OK; /* PostgreSQL only: a SQLite COMMIT's answer is never lost */
     return fault_from_name(word);
 }
 
@@ -317,6 +343,19 @@ int content_db_open(const char *path, content_db_t **out, char *err, size_t errl
 int content_db_open_opts(const char *path, const content_db_opts_t *o, content_db_t **out,
                          char *err, size_t errlen)
 {
+    if (o->driver == CONTENT_DB_POSTGRES) {
+        content_db_t *db = calloc(1, sizeof *db);
+        if (!db) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        if (content_pg_open(o, &db->pg, err, errlen) != 0) {
+            free(db);
+            return -1;
+        }
+        *out = db;
+        return 0;
+    }
     if (unwritable(path, "", err, errlen) || unwritable(path, "-wal", err, errlen) ||
         unwritable(path, "-shm", err, errlen))
         return -1;
@@ -370,6 +409,11 @@ void content_db_close(content_db_t *db)
 {
     if (!db)
         return;
+    if (db->pg) {
+        content_pg_close(db->pg);
+        free(db);
+        return;
+    }
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(db->st[i]);
     sqlite3_finalize(db->fields_get);
@@ -384,6 +428,8 @@ void content_db_close(content_db_t *db)
 
 int content_db_user_version(content_db_t *db)
 {
+    if (db->pg)
+        return content_pg_user_version(db->pg);
     sqlite3_stmt *s;
     int v = -1;
     if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
@@ -493,6 +539,8 @@ int content_db_load_or_create(content_db_t *db, const char *name, int32_t zone, 
 int content_db_login(content_db_t *db, const char *name, const content_login_t *who, int32_t zone,
                      float x, float y, int64_t now_ms, content_char_t *out)
 {
+    if (db->pg)
+        return content_pg_login(db->pg, name, who, zone, x, y, now_ms, out);
     uint64_t t0 = mono_us();
     memset(out, 0, sizeof *out);
     int rc = tx_begin(db, OP_LOGIN, t0);
@@ -536,6 +584,8 @@ int content_db_login(content_db_t *db, const char *name, const content_login_t *
 int content_db_claim(content_db_t *db, const char *name, uint64_t account_id, int *outcome,
                      uint64_t *prev_owner)
 {
+    if (db->pg)
+        return content_pg_claim(db->pg, name, account_id, outcome, prev_owner);
     uint64_t t0 = mono_us();
     *outcome = CONTENT_CLAIM_NO_SUCH;
     *prev_owner = 0;
@@ -567,6 +617,8 @@ int content_db_claim(content_db_t *db, const char *name, uint64_t account_id, in
 
 int content_db_exists(content_db_t *db, const char *name, int *exists)
 {
+    if (db->pg)
+        return content_pg_exists(db->pg, name, exists);
     uint64_t t0 = mono_us();
     content_char_t scratch;
     db->op = OP_EXISTS;
@@ -578,6 +630,8 @@ int content_db_exists(content_db_t *db, const char *name, int *exists)
 
 int content_db_save_positions(content_db_t *db, const content_pos_t *v, size_t n)
 {
+    if (db->pg)
+        return content_pg_save_positions(db->pg, v, n);
     uint64_t t0 = mono_us();
     int rc = tx_begin(db, OP_SAVE, t0);
     if (rc != CONTENT_DB_OK)
@@ -632,9 +686,11 @@ static int gold_apply(content_db_t *db, int64_t char_id, int64_t delta, int64_t 
 }
 
 /* One transaction: gold += delta, then (count > 0) item += count. */
-static int wallet_tx(content_db_t *db, int64_t char_id, int64_t delta, int32_t item, int32_t count,
-                     int64_t *balance)
+static int wallet_tx(content_db_t *db, uint64_t req, int64_t char_id, int64_t delta, int32_t item,
+                     int32_t count, int64_t *balance)
 {
+    if (db->pg)
+        return content_pg_wallet(db->pg, req, char_id, delta, item, count, balance);
     uint64_t t0 = mono_us();
     int64_t bal = 0;
     int rc = tx_begin(db, OP_GOLD, t0);
@@ -662,21 +718,47 @@ static int wallet_tx(content_db_t *db, int64_t char_id, int64_t delta, int32_t i
 
 int content_db_gold_add(content_db_t *db, int64_t char_id, int64_t delta, int64_t *balance)
 {
-    return wallet_tx(db, char_id, delta, 0, 0, balance);
+    return wallet_tx(db, 0, char_id, delta, 0, 0, balance);
+}
+
+int content_db_gold_add_req(content_db_t *db, uint64_t req, int64_t char_id, int64_t delta,
+                            int64_t *balance)
+{
+    return wallet_tx(db, req, char_id, delta, 0, 0, balance);
+}
+
+int content_db_buy_item_req(content_db_t *db, uint64_t req, int64_t char_id, int32_t item,
+                            int32_t count, int64_t price, int64_t *balance)
+{
+    if (price < 0 || count < 0) { /* -price is then always defined */
+        if (db->pg)
+            return content_pg_wallet(db->pg, req, char_id, 0, 0, -1, balance); /* counted */
+        atomic_fetch_add(&db->range_refused, 1);
+        return CONTENT_DB_RANGE;
+    }
+    return wallet_tx(db, req, char_id, -price, item, count, balance);
 }
 
 int content_db_buy_item(content_db_t *db, int64_t char_id, int32_t item, int32_t count,
                         int64_t price, int64_t *balance)
 {
-    if (price < 0 || count < 0) { /* -price is then always defined */
-        atomic_fetch_add(&db->range_refused, 1);
-        return CONTENT_DB_RANGE;
-    }
-    return wallet_tx(db, char_id, -price, item, count, balance);
+    return content_db_buy_item_req(db, 0, char_id, item, count, price, balance);
+}
+
+int content_db_outcome_unknown(content_db_t *db)
+{
+    return db->pg ? content_pg_outcome_unknown(db->pg) : 0;
+}
+
+const char *content_db_driver_name(content_db_t *db)
+{
+    return db->pg ? "postgres" : "sqlite";
 }
 
 int64_t content_db_item_count(content_db_t *db, int64_t char_id, int32_t item)
 {
+    if (db->pg)
+        return content_pg_item_count(db->pg, char_id, item);
     sqlite3_stmt *s = db->st[ST_ITEM_GET];
     sqlite3_bind_int64(s, 1, char_id);
     sqlite3_bind_int(s, 2, item);
@@ -686,9 +768,11 @@ int64_t content_db_item_count(content_db_t *db, int64_t char_id, int32_t item)
 }
 
 /* One transaction: the field becomes v (is_delta 0) or value + v, checked. */
-static int field_update(content_db_t *db, int64_t char_id, int field, int is_delta, int64_t v,
-                        int64_t *value)
+static int field_update(content_db_t *db, uint64_t req, int64_t char_id, int field, int is_delta,
+                        int64_t v, int64_t *value)
 {
+    if (db->pg)
+        return content_pg_field_update(db->pg, req, char_id, field, is_delta, v, value);
     if (field < 0 || field >= CONTENT_FIELD_COUNT)
         return CONTENT_DB_REFUSED;
     const content_field_info_t *fi = &content_fields[field];
@@ -718,17 +802,25 @@ static int field_update(content_db_t *db, int64_t char_id, int field, int is_del
 
 int content_db_field_set(content_db_t *db, int64_t char_id, int field, int64_t v, int64_t *value)
 {
-    return field_update(db, char_id, field, 0, v, value);
+    return field_update(db, 0, char_id, field, 0, v, value);
 }
 
 int content_db_field_add(content_db_t *db, int64_t char_id, int field, int64_t delta,
                          int64_t *value)
 {
-    return field_update(db, char_id, field, 1, delta, value);
+    return field_update(db, 0, char_id, field, 1, delta, value);
+}
+
+int content_db_field_add_req(content_db_t *db, uint64_t req, int64_t char_id, int field,
+                             int64_t delta, int64_t *value)
+{
+    return field_update(db, req, char_id, field, 1, delta, value);
 }
 
 int content_db_fields_get(content_db_t *db, int64_t char_id, content_fields_t *out)
 {
+    if (db->pg)
+        return content_pg_fields_get(db->pg, char_id, out);
     uint64_t t0 = mono_us();
     db->op = OP_FIELD;
     int rc = fields_read(db, char_id, out);
@@ -738,6 +830,8 @@ int content_db_fields_get(content_db_t *db, int64_t char_id, content_fields_t *o
 
 int content_db_probe(content_db_t *db)
 {
+    if (db->pg)
+        return content_pg_probe(db->pg);
     uint64_t t0 = mono_us();
     int rc = tx_begin(db, OP_PROBE, t0);
     if (rc != CONTENT_DB_OK)
@@ -750,12 +844,29 @@ int content_db_probe(content_db_t *db)
 
 void content_db_inject_fault(content_db_t *db, int sqlite_rc, uint32_t count)
 {
+    if (db->pg) {
+        int kind, result;
+        content_db_fault_of_sqlite(sqlite_rc, &kind, &result);
+        content_pg_inject_fault(db->pg, kind, result, count);
+        return;
+    }
     db->inject_rc = sqlite_rc;
     db->inject_left = count;
 }
 
+void content_db_lose_commit_answers(content_db_t *db, uint32_t count)
+{
+    if (db->pg)
+        content_pg_lose_commit_answers(db->pg, count);
+}
+
 void content_db_stats(content_db_t *db, content_db_stats_t *out)
 {
+    if (db->pg) {
+        content_pg_stats(db->pg, out);
+        return;
+    }
+    out->reconnects = 0;
     out->ops = atomic_load(&db->ops);
     out->errors = atomic_load(&db->errors);
     out->total_us = atomic_load(&db->total_us);

@@ -1,6 +1,9 @@
-/* Character persistence on SQLite (WAL).  Synchronous calls: the caller runs
- * them on the `db` queue only (one connection, one strand), never on an I/O
- * thread or inside a zone tick.  Statements are prepared once and reused. */
+/* Character persistence: one interface, two drivers chosen at open
+ * (issue 16): SQLite (WAL, the default, content_db.c) and PostgreSQL through
+ * libpq (content_db_pg.c; content_db_nopg.c when built without it).
+ * Synchronous calls: the caller runs them on the `db` queue only (one
+ * connection, one strand), never on an I/O thread or inside a zone tick.
+ * Statements are prepared once per connection and reused. */
 #ifndef CONTENT_DB_H
 #define CONTENT_DB_H
 
@@ -66,12 +69,22 @@ typedef struct content_db_opts_s {
     uint32_t busy_timeout_ms; /* how long one statement waits for a lock; keep it short */
     /* Tests only: when non-NULL and this file exists, every transaction
      * fails at BEGIN with the fault named in it (busy, locked, readonly,
-     * full, ioerr) as if SQLite had returned it. */
+     * full, ioerr) as if SQLite had returned it.  PostgreSQL also knows
+     * "lostcommit": each change carrying a request id commits, then its
+     * answer is lost with the connection (the idempotent resend path). */
     const char *fault_file;
+    /* issue 16: the driver.  CONTENT_DB_SQLITE (0, default): `path` is the
+     * SQLite file.  CONTENT_DB_POSTGRES: `url` is a libpq conninfo or URL
+     * without a password (a libpq passfile holds it; a url carrying one is
+     * refused at open), `path` is ignored; busy_timeout_ms becomes the
+     * session's lock_timeout. */
+    int driver;
+    const char *url;
 } content_db_opts_t;
+enum { CONTENT_DB_SQLITE = 0, CONTENT_DB_POSTGRES = 1 };
 #define CONTENT_DB_OPTS_DEFAULT                                                                    \
     {                                                                                              \
-        1, 100, NULL                                                                               \
+        1, 100, NULL, CONTENT_DB_SQLITE, NULL                                                      \
     }
 
 /* Opens (creating if needed) and migrates to CONTENT_DB_SCHEMA_VERSION.  On
@@ -139,6 +152,24 @@ int content_db_buy_item(content_db_t *db, int64_t char_id, int32_t item, int32_t
 int content_db_field_set(content_db_t *db, int64_t char_id, int field, int64_t v, int64_t *value);
 int content_db_field_add(content_db_t *db, int64_t char_id, int field, int64_t delta,
                          int64_t *value);
+/* Idempotent changes (issue 16).  req: the caller's id of this change,
+ * nonzero and unique for the life of the handle; after CONTENT_DB_RETRY the
+ * caller resends the change with the same req.  PostgreSQL records req in
+ * the change's own transaction, so when the connection was lost at COMMIT
+ * (outcome unknown) the resend finds it and returns the committed result
+ * (*balance / *value) instead of applying the change twice.  SQLite always
+ * knows a COMMIT's outcome and ignores req.  req 0: not recorded. */
+int content_db_gold_add_req(content_db_t *db, uint64_t req, int64_t char_id, int64_t delta,
+                            int64_t *balance);
+int content_db_buy_item_req(content_db_t *db, uint64_t req, int64_t char_id, int32_t item,
+                            int32_t count, int64_t price, int64_t *balance);
+int content_db_field_add_req(content_db_t *db, uint64_t req, int64_t char_id, int field,
+                             int64_t delta, int64_t *value);
+/* 1 when the last CONTENT_DB_RETRY may nevertheless have committed (the
+ * connection was lost at COMMIT): only a resend with the same req tells. */
+int content_db_outcome_unknown(content_db_t *db);
+/* "sqlite" or "postgres". */
+const char *content_db_driver_name(content_db_t *db);
 /* Reads every declared field of a character (CONTENT_DB_REFUSED: none). */
 int content_db_fields_get(content_db_t *db, int64_t char_id, content_fields_t *out);
 /* Takes and drops the write lock (BEGIN IMMEDIATE; ROLLBACK): OK, or the
@@ -154,11 +185,18 @@ typedef struct content_db_stats_s {
     uint64_t range_refused;              /* CONTENT_DB_RANGE answers */
     uint64_t total_us;
     uint64_t buckets[8]; /* <=0.1,0.5,1,5,10,50,100,+Inf ms, cumulative counts */
+    uint64_t reconnects; /* PostgreSQL: connections re-established after a loss */
 } content_db_stats_t;
 void content_db_stats(content_db_t *db, content_db_stats_t *out);
 /* Tests: the next `count` transactions fail at BEGIN with SQLite result
- * code `sqlite_rc` (e.g. 8 SQLITE_READONLY, 13 SQLITE_FULL). */
+ * code `sqlite_rc` (e.g. 8 SQLITE_READONLY, 13 SQLITE_FULL); on PostgreSQL
+ * as the fault kind SQLite's code maps to. */
 void content_db_inject_fault(content_db_t *db, int sqlite_rc, uint32_t count);
+/* Tests (PostgreSQL): the next `count` COMMITs are sent and committed, but
+ * their answer is dropped with the connection, as if the network failed
+ * right there: the call returns CONTENT_DB_RETRY with the outcome unknown.
+ * SQLite ignores it (its COMMIT's outcome is always known). */
+void content_db_lose_commit_answers(content_db_t *db, uint32_t count);
 extern const double content_db_bucket_ms[8];
 
 #endif

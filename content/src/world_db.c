@@ -19,7 +19,12 @@
  *     saved and the process exits non-zero.
  *   - logins and gold changes wait at most database.request_timeout_ms
  *     (and at most database.max_waiting requests wait): past that the
- *     player gets a clear "database unavailable" error, nothing changed. */
+ *     player gets a clear "database unavailable" error, nothing changed.
+ *   - issue 16: every gold or field change carries a request id (req, one
+ *     counter per world); the retry resends the same id, so a change whose
+ *     COMMIT answer was lost (PostgreSQL connection gone at COMMIT) is
+ *     found committed and not applied twice.  Given up after such a loss,
+ *     the player hears "not confirmed", never "saved". */
 #define _POSIX_C_SOURCE 200809L
 #include "content_internal.h"
 
@@ -43,6 +48,8 @@ typedef struct db_req_s {
     nc_sid_t sid;       /* REQ_GOLD */
     int64_t char_id, delta;
     int field, mode; /* REQ_FIELD: a declared field, WORLD_FIELD_* */
+    uint64_t req;    /* REQ_GOLD, REQ_FIELD: the change's id, the same on every resend */
+    int maybe;       /* an attempt's COMMIT answer was lost: it may have been applied */
 } db_req_t;
 
 struct world_db_s {
@@ -59,6 +66,7 @@ struct world_db_s {
     nc_timer_id_t timer;
     uint32_t backoff_ms;
     uint64_t down_since_ms;
+    uint64_t next_req; /* request ids handed out */
     /* published */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -171,6 +179,8 @@ static void gold_reply(world_db_t *d, const db_req_t *r, int rc, int64_t bal)
         snprintf(text, sizeof text, "gold change refused (%s)",
                  rc == CONTENT_DB_REFUSED ? "not enough"
                  : rc == CONTENT_DB_RANGE ? "the balance would overflow"
+                 : rc == CONTENT_DB_RETRY && r->maybe
+                     ? "database unavailable; not confirmed, check your balance later"
                  : rc == CONTENT_DB_RETRY ? "database unavailable, try again later"
                                           : "error");
     if (rc == CONTENT_DB_RANGE)
@@ -198,7 +208,9 @@ static void field_reply(world_db_t *d, const db_req_t *r, int rc, const content_
         snprintf(why, sizeof why, "must be %lld..%lld", (long long)fi->min, (long long)fi->max);
         snprintf(text, sizeof text, "%s refused (%s)",
                  r->mode == WORLD_FIELD_SHOW ? "show" : fi->name,
-                 rc == CONTENT_DB_RANGE   ? why
+                 rc == CONTENT_DB_RANGE ? why
+                 : rc == CONTENT_DB_RETRY && r->maybe
+                     ? "database unavailable; not confirmed, check it later"
                  : rc == CONTENT_DB_RETRY ? "database unavailable, try again later"
                                           : "error");
     }
@@ -212,7 +224,7 @@ static int field_attempt(world_db_t *d, db_req_t *r)
     int rc = r->mode == WORLD_FIELD_SHOW ? content_db_fields_get(d->w->db, r->char_id, &f)
              : r->mode == WORLD_FIELD_SET
                  ? content_db_field_set(d->w->db, r->char_id, r->field, r->delta, &v)
-                 : content_db_field_add(d->w->db, r->char_id, r->field, r->delta, &v);
+                 : content_db_field_add_req(d->w->db, r->req, r->char_id, r->field, r->delta, &v);
     if (rc != CONTENT_DB_RETRY)
         field_reply(d, r, rc, &f, v);
     return rc;
@@ -235,10 +247,12 @@ static int attempt(world_db_t *d, db_req_t *r)
         rc = field_attempt(d, r);
     } else {
         int64_t bal = 0;
-        rc = content_db_gold_add(w->db, r->char_id, r->delta, &bal);
+        rc = content_db_gold_add_req(w->db, r->req, r->char_id, r->delta, &bal);
         if (rc != CONTENT_DB_RETRY)
             gold_reply(d, r, rc, bal);
     }
+    if (rc == CONTENT_DB_RETRY && content_db_outcome_unknown(w->db))
+        r->maybe = 1;
     return rc;
 }
 
@@ -256,8 +270,9 @@ static void give_up(world_db_t *d, db_req_t *r)
     } else {
         nc_log_limited(&d->lim_gold, 1000, NC_LOG_WARN, TAG,
                        "gold change %+lld of character %lld (session %llx): database "
-                       "unavailable, refused",
-                       (long long)r->delta, (long long)r->char_id, (unsigned long long)r->sid);
+                       "unavailable, %s",
+                       (long long)r->delta, (long long)r->char_id, (unsigned long long)r->sid,
+                       r->maybe ? "not confirmed (a COMMIT's answer was lost)" : "refused");
         gold_reply(d, r, CONTENT_DB_RETRY, 0);
     }
 }
@@ -426,6 +441,7 @@ void world_db_gold(content_world_t *w, nc_sid_t sid, int64_t char_id, int64_t de
     if (!r)
         return;
     r->kind = REQ_GOLD;
+    r->req = ++w->dbq->next_req;
     r->sid = sid;
     r->char_id = char_id;
     r->delta = delta;
@@ -439,6 +455,7 @@ void world_db_field(content_world_t *w, nc_sid_t sid, int64_t char_id, int field
     if (!r)
         return;
     r->kind = REQ_FIELD;
+    r->req = ++w->dbq->next_req;
     r->sid = sid;
     r->char_id = char_id;
     r->field = field;

@@ -85,8 +85,11 @@ int content_world_create(const content_opts_t *o, content_world_t **out, char *e
     if (o->db_busy_timeout_ms)
         dbo.busy_timeout_ms = o->db_busy_timeout_ms;
     dbo.fault_file = o->db_fault_file;
+    dbo.driver = o->db_postgres ? CONTENT_DB_POSTGRES : CONTENT_DB_SQLITE;
+    dbo.url = o->db_url;
     if (content_zones_load(o->zones_file, &w->defs, err, errlen) != 0 ||
-        (o->db_path && content_db_open_opts(o->db_path, &dbo, &w->db, err, errlen) != 0))
+        ((o->db_path || o->db_postgres) &&
+         content_db_open_opts(o->db_path, &dbo, &w->db, err, errlen) != 0))
         goto fail;
     if (world_db_init(w) != 0) {
         snprintf(err, errlen, "out of memory");
@@ -101,8 +104,10 @@ int content_world_create(const content_opts_t *o, content_world_t **out, char *e
     for (int i = 0; i < w->nzones && !o->manual_tick; i++)
         zone_start_timers(&w->zones[i]);
     nc_log(NC_LOG_INFO, TAG, "%d zones, database %s (schema v%d), tick %u Hz", w->nzones,
-           o->db_path ? o->db_path : "(none)", w->db ? content_db_user_version(w->db) : 0,
-           o->tick_hz);
+           !w->db           ? "(none)"
+           : o->db_postgres ? "postgres"
+                            : o->db_path,
+           w->db ? content_db_user_version(w->db) : 0, o->tick_hz);
     *out = w;
     return 0;
 fail:
@@ -273,6 +278,7 @@ void content_stats(content_world_t *w, content_stats_t *s)
         s->db_total_us = d.total_us;
         memcpy(s->db_buckets, d.buckets, sizeof s->db_buckets);
         memcpy(s->db_faults, d.faults, sizeof s->db_faults);
+        s->db_reconnects = d.reconnects;
     }
 }
 

@@ -1,12 +1,12 @@
 /* Accounts in content (issue 13): the schema migration that makes existing
  * characters legacy, the owner rules of a login, the admin claim, the
- * bounded replay cache and the order of the ticket checks. */
+ * bounded replay cache and the order of the ticket checks.  Built twice
+ * (db_backend.h): the database cases on SQLite and on PostgreSQL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,61 +14,33 @@
 
 #include "content_auth.h"
 #include "content_db.h"
-
-static char path[64];
-
-static void remove_db(void)
-{
-    char p[80];
-    remove(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    remove(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    remove(p);
-}
+#include "db_backend.h"
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(path, sizeof path, "/tmp/gs_test_accounts_%d.db", (int)getpid());
-    remove_db();
+    tdb_wipe();
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    remove_db();
+    tdb_wipe();
     return 0;
 }
 
 static content_db_t *open_db(void)
 {
-    char err[256];
-    content_db_t *db = NULL;
-    assert_int_equal(content_db_open(path, &db, err, sizeof err), 0);
-    return db;
+    return tdb_open();
 }
 
 /* A database as the server before accounts left it (schema v2). */
 static void make_v2_database(void)
 {
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-    const char *sql =
-        "CREATE TABLE characters(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-        " zone INTEGER NOT NULL, x REAL NOT NULL, y REAL NOT NULL, created INTEGER NOT NULL,"
-        " last_login INTEGER NOT NULL, played_time INTEGER NOT NULL DEFAULT 0);"
-        "CREATE TABLE wallet(char_id INTEGER PRIMARY KEY REFERENCES characters(id),"
-        " gold INTEGER NOT NULL DEFAULT 0 CHECK(gold >= 0));"
-        "CREATE TABLE inventory(char_id INTEGER NOT NULL REFERENCES characters(id),"
-        " item INTEGER NOT NULL, count INTEGER NOT NULL CHECK(count >= 0),"
-        " PRIMARY KEY(char_id, item));"
-        "INSERT INTO characters(name, zone, x, y, created, last_login) VALUES('olduser', 2, 3, 4,"
-        " 1000, 1000);"
-        "PRAGMA user_version = 2;";
-    assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(h);
+    tdb_sql(tdb_old_schema(2));
+    tdb_sql("INSERT INTO characters(name, zone, x, y, created, last_login) VALUES('olduser', 2, 3,"
+            " 4, 1000, 1000)");
 }
 
 static content_login_t ticket_of(uint64_t account)
@@ -118,16 +90,8 @@ static void test_refused_login_changes_nothing(void **state)
     assert_int_equal(content_db_login(db, "mine", &t1, 1, 0, 0, 6000, &c), CONTENT_DB_OK);
     assert_true(c.last_login_ms == 6000);
     content_db_close(db);
-    sqlite3 *h;
-    sqlite3_stmt *s;
-    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_prepare_v2(h, "SELECT last_login FROM characters WHERE name='mine'", -1, &s, NULL),
-        SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_true(sqlite3_column_int64(s, 0) == 6000); /* 5000 was rolled back */
-    sqlite3_finalize(s);
-    sqlite3_close(h);
+    /* 5000 was rolled back */
+    assert_true(tdb_int("SELECT last_login FROM characters WHERE name='mine'") == 6000);
 }
 
 static void test_new_character_belongs_to_the_ticket_account(void **state)
@@ -303,5 +267,5 @@ int main(void)
         cmocka_unit_test(test_ticket_checks_in_order),
         cmocka_unit_test(test_next_key_is_accepted_for_rotation),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests_name(tdb_name, tests, tdb_group_setup, tdb_group_teardown);
 }

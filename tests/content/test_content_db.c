@@ -1,5 +1,11 @@
-/* SQLite persistence: create on first login, load afterwards, batched
- * position saves, transactional gold and items, schema version on reopen. */
+/* The content_db contract (content_db.h): create on first login, load
+ * afterwards, batched position saves, transactional gold and items, schema
+ * version on reopen, faults and locks.  One set of cases, two drivers
+ * (issue 16): this file builds test_content_db (SQLite) and, with
+ * CONTENT_DB_TEST_PG, test_content_db_pg: the same cases on a real,
+ * throwaway PostgreSQL cluster (db_backend.c) plus the PostgreSQL-only ones
+ * (a lost COMMIT answer, a password in the url, the server killed). */
+#define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,21 +16,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "content_db.h"
+#include "db_backend.h"
 #include "netcore.h"
-
-static char path[64];
 
 static int setup(void **state)
 {
-    snprintf(path, sizeof path, "/tmp/gs_test_db_%d.db", (int)getpid());
-    remove(path);
-    char err[256];
+    tdb_wipe();
+    char err[512];
     content_db_t *db;
-    if (content_db_open(path, &db, err, sizeof err) != 0)
+    if (tdb_open_err(&db, err, sizeof err) != 0) {
+        fprintf(stderr, "open (%s): %s\n", tdb_name, err);
         return -1;
+    }
     *state = db;
     return 0;
 }
@@ -32,12 +39,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     content_db_close(*state);
-    char p[80];
-    remove(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    remove(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    remove(p);
+    *state = NULL;
+    tdb_wipe();
     return 0;
 }
 
@@ -74,19 +77,14 @@ static void test_exists_creates_nothing_and_reads_under_a_write_lock(void **stat
     assert_int_equal(exists, 1);
     assert_int_equal(content_db_exists(db, "Carol", &exists), CONTENT_DB_OK);
     assert_int_equal(exists, 0); /* names are exact, as in load_or_create */
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h,
-                                  "BEGIN EXCLUSIVE; INSERT INTO characters(name, zone, x, y,"
-                                  " created, last_login) VALUES('dave', 1, 0, 0, 1, 1)",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    tdb_lock_begin();
+    tdb_lock_sql("INSERT INTO characters(name, zone, x, y, created, last_login)"
+                 " VALUES('dave', 1, 0, 0, 1, 1)");
     assert_int_equal(content_db_exists(db, "carol", &exists), CONTENT_DB_OK);
     assert_int_equal(exists, 1);
     assert_int_equal(content_db_exists(db, "dave", &exists), CONTENT_DB_OK);
     assert_int_equal(exists, 0); /* not committed yet */
-    assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(h);
+    tdb_lock_end();
     assert_int_equal(content_db_exists(db, "dave", &exists), CONTENT_DB_OK);
     assert_int_equal(exists, 1);
     content_db_stats_t st;
@@ -105,13 +103,34 @@ static void test_batched_positions_survive_reopen(void **state)
     assert_int_equal(content_db_save_positions(db, v, 2), 0);
     content_db_close(db);
     char err[256];
-    assert_int_equal(content_db_open(path, &db, err, sizeof err), 0);
+    assert_int_equal(tdb_open_err(&db, err, sizeof err), 0);
     *state = db;
     assert_int_equal(content_db_user_version(db), CONTENT_DB_SCHEMA_VERSION);
     content_db_load_or_create(db, "a", 1, 0, 0, 2, &a);
     assert_int_equal(a.zone, 2);
     assert_true(a.x == 11.5f && a.y == 12.5f);
     assert_int_equal(a.played_s, 30);
+}
+
+/* A character twice in one batch: the last position wins (the batch is
+ * one statement on PostgreSQL, a loop on SQLite). */
+static void test_a_character_twice_in_a_batch_gets_the_last_position(void **state)
+{
+    content_db_t *db = *state;
+    content_char_t a, b;
+    content_db_load_or_create(db, "twice", 1, 0, 0, 1, &a);
+    content_db_load_or_create(db, "other", 1, 0, 0, 1, &b);
+    content_pos_t v[3] = {{a.id, 2, 1, 1, 10, "twice"},
+                          {b.id, 4, -7.25f, 3, 5, "other"},
+                          {a.id, 3, 2, 2, 20, "twice"}};
+    assert_int_equal(content_db_save_positions(db, v, 3), CONTENT_DB_OK);
+    content_db_load_or_create(db, "twice", 1, 0, 0, 2, &a);
+    assert_int_equal(a.zone, 3);
+    assert_true(a.x == 2 && a.y == 2);
+    assert_int_equal(a.played_s, 20);
+    content_db_load_or_create(db, "other", 1, 0, 0, 2, &b);
+    assert_int_equal(b.zone, 4);
+    assert_true(b.x == -7.25f && b.y == 3);
 }
 
 static void test_gold_never_goes_negative_and_purchase_is_atomic(void **state)
@@ -158,13 +177,7 @@ static void test_gold_overflow_is_refused_and_changes_nothing(void **state)
     /* an item count at the top: buying more is refused, gold unchanged */
     assert_int_equal(content_db_gold_add(db, c.id, 100, &bal), CONTENT_DB_OK);
     assert_int_equal(content_db_buy_item(db, c.id, 9, 1, 10, &bal), CONTENT_DB_OK);
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h,
-                                  "UPDATE inventory SET count = 9223372036854775806 WHERE item = 9",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(h);
+    tdb_sql("UPDATE inventory SET count = 9223372036854775806 WHERE item = 9");
     assert_int_equal(content_db_buy_item(db, c.id, 9, 1, 10, &bal), CONTENT_DB_OK);
     assert_true(content_db_item_count(db, c.id, 9) == INT64_MAX);
     assert_int_equal(content_db_buy_item(db, c.id, 9, 1, 10, &bal), CONTENT_DB_RANGE);
@@ -186,9 +199,7 @@ static void test_locked_database_fails_fast_then_recovers(void **state)
     int64_t bal = 0;
     assert_int_equal(content_db_load_or_create(db, "lock", 1, 0, 0, 1, &c), CONTENT_DB_OK);
     assert_int_equal(content_db_gold_add(db, c.id, 10, &bal), CONTENT_DB_OK);
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    tdb_lock_begin();
     uint64_t t0 = nc_now_ms();
     assert_int_equal(content_db_gold_add(db, c.id, 5, &bal), CONTENT_DB_RETRY);
     content_pos_t v = {c.id, 2, 3, 4, 5, "lock"};
@@ -200,8 +211,7 @@ static void test_locked_database_fails_fast_then_recovers(void **state)
     content_db_stats_t st;
     content_db_stats(db, &st);
     assert_true(st.faults[CONTENT_DB_F_BUSY] >= 3);
-    assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(h);
+    tdb_lock_end();
     assert_int_equal(content_db_gold_add(db, c.id, 5, &bal), CONTENT_DB_OK);
     assert_int_equal(bal, 15); /* the refused +5 changed nothing */
     assert_int_equal(content_db_save_positions(db, &v, 1), CONTENT_DB_OK);
@@ -266,6 +276,112 @@ static void test_fault_log_is_rate_limited(void **state)
         assert_int_equal(lines, 1);
 }
 
+#ifdef CONTENT_DB_TEST_PG
+/* A url carrying a password is refused at open, and the message does not
+ * repeat it (either form: key=value or URL). */
+static void test_ptdb_url_with_a_password_is_refused(void **state)
+{
+    (void)state;
+    char url[512], err[512];
+    content_db_opts_t o = CONTENT_DB_OPTS_DEFAULT;
+    o.driver = CONTENT_DB_POSTGRES;
+    o.url = url;
+    content_db_t *db = NULL;
+    snprintf(url, sizeof url, "%s password=Sekr1tXyz", tdb_url);
+    assert_int_equal(content_db_open_opts(NULL, &o, &db, err, sizeof err), -1);
+    assert_null(db);
+    assert_non_null(strstr(err, "password"));
+    assert_null(strstr(err, "Sekr1tXyz"));
+    snprintf(url, sizeof url, "postgresql://test:Sekr1tXyz@127.0.0.1:%d/content_test", tdb_pg.port);
+    assert_int_equal(content_db_open_opts(NULL, &o, &db, err, sizeof err), -1);
+    assert_non_null(strstr(err, "passfile"));
+    assert_null(strstr(err, "Sekr1tXyz"));
+    snprintf(url, sizeof url, "host=127.0.0.1 port='unterminated Sekr1tXyz");
+    assert_int_equal(content_db_open_opts(NULL, &o, &db, err, sizeof err), -1);
+    assert_null(strstr(err, "Sekr1tXyz"));
+}
+
+/* The connection drops after the server committed but before its answer
+ * arrived: RETRY with the outcome unknown; the resend of the same request
+ * finds it committed and returns the committed balance; applied once. */
+static void test_pg_lost_commit_answer_is_never_applied_twice(void **state)
+{
+    content_db_t *db = *state;
+    content_char_t c;
+    int64_t bal = -1, v = -1;
+    assert_int_equal(content_db_load_or_create(db, "once", 1, 0, 0, 1, &c), CONTENT_DB_OK);
+    content_db_lose_commit_answers(db, 1);
+    assert_int_equal(content_db_gold_add_req(db, 1, c.id, 10, &bal), CONTENT_DB_RETRY);
+    assert_int_equal(content_db_outcome_unknown(db), 1);
+    assert_int_equal(bal, -1); /* nothing reported */
+    assert_int_equal(content_db_gold_add_req(db, 1, c.id, 10, &bal), CONTENT_DB_OK);
+    assert_int_equal(bal, 10); /* found committed: not 20 */
+    assert_int_equal(content_db_gold_add_req(db, 2, c.id, 5, &bal), CONTENT_DB_OK);
+    assert_int_equal(bal, 15);
+    /* a purchase: gold and item once */
+    content_db_lose_commit_answers(db, 1);
+    assert_int_equal(content_db_buy_item_req(db, 3, c.id, 4, 2, 5, &bal), CONTENT_DB_RETRY);
+    assert_int_equal(content_db_buy_item_req(db, 3, c.id, 4, 2, 5, &bal), CONTENT_DB_OK);
+    assert_int_equal(bal, 10);
+    assert_int_equal(content_db_item_count(db, c.id, 4), 2);
+    /* a field: +3 once */
+    content_db_lose_commit_answers(db, 1);
+    assert_int_equal(content_db_field_add_req(db, 4, c.id, CONTENT_FIELD_level, 3, &v),
+                     CONTENT_DB_RETRY);
+    assert_int_equal(content_db_field_add_req(db, 4, c.id, CONTENT_FIELD_level, 3, &v),
+                     CONTENT_DB_OK);
+    assert_int_equal(v, 4);
+    /* a change that failed before COMMIT (injected at BEGIN): applied by the resend */
+    content_db_inject_fault(db, SQLITE_IOERR, 1);
+    assert_int_equal(content_db_gold_add_req(db, 5, c.id, 1, &bal), CONTENT_DB_RETRY);
+    assert_int_equal(content_db_outcome_unknown(db), 0);
+    assert_int_equal(content_db_gold_add_req(db, 5, c.id, 1, &bal), CONTENT_DB_OK);
+    assert_int_equal(bal, 11);
+    content_db_load_or_create(db, "once", 1, 0, 0, 2, &c);
+    assert_int_equal(c.gold, 11);
+    content_db_stats_t st;
+    content_db_stats(db, &st);
+    assert_true(st.reconnects >= 3);
+}
+
+/* PostgreSQL killed: every operation answers RETRY at once (no hang) and
+ * changes nothing; once it is back the handle reconnects by itself. */
+static void test_pg_server_killed_then_restarted(void **state)
+{
+    content_db_t *db = *state;
+    content_char_t c;
+    int64_t bal = 0;
+    assert_int_equal(content_db_load_or_create(db, "phoenix", 1, 0, 0, 1, &c), CONTENT_DB_OK);
+    assert_int_equal(content_db_gold_add_req(db, 1, c.id, 7, &bal), CONTENT_DB_OK);
+    assert_int_equal(pg_cluster_kill(&tdb_pg), 0);
+    uint64_t t0 = nc_now_ms();
+    assert_int_equal(content_db_gold_add_req(db, 2, c.id, 5, &bal), CONTENT_DB_RETRY);
+    content_pos_t v = {c.id, 2, 3, 4, 5, "phoenix"};
+    assert_int_equal(content_db_save_positions(db, &v, 1), CONTENT_DB_RETRY);
+    int exists = 1;
+    assert_int_equal(content_db_exists(db, "phoenix", &exists), CONTENT_DB_RETRY);
+    assert_int_equal(content_db_probe(db), CONTENT_DB_RETRY);
+    assert_true(nc_now_ms() - t0 < 3000);
+    assert_int_equal(pg_cluster_restart(&tdb_pg), 0);
+    int rc = CONTENT_DB_RETRY;
+    uint64_t end = nc_now_ms() + 10000;
+    while (rc == CONTENT_DB_RETRY && nc_now_ms() < end) {
+        rc = content_db_gold_add_req(db, 2, c.id, 5, &bal);
+        if (rc == CONTENT_DB_RETRY) { /* the driver's back-off, at most 1 s */
+            struct timespec ts = {0, 20 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    assert_int_equal(rc, CONTENT_DB_OK);
+    assert_int_equal(bal, 12);
+    assert_int_equal(content_db_save_positions(db, &v, 1), CONTENT_DB_OK);
+    content_db_stats_t st;
+    content_db_stats(db, &st);
+    assert_true(st.reconnects >= 1);
+    assert_true(st.faults[CONTENT_DB_F_IOERR] >= 4);
+}
+
+#else
 /* A -shm that cannot be opened for writing is refused at open with a
  * message naming it (SQLite would map it read-only: SIGBUS). */
 static void test_unwritable_shm_is_refused_at_open(void **state)
@@ -273,36 +389,48 @@ static void test_unwritable_shm_is_refused_at_open(void **state)
     content_db_close(*state);
     *state = NULL;
     char shm[96], err[512];
-    snprintf(shm, sizeof shm, "%s-shm", path);
+    snprintf(shm, sizeof shm, "%s-shm", tdb_path);
     remove(shm);
     assert_int_equal(mkdir(shm, 0700), 0); /* unwritable even for root */
     content_db_t *db = NULL;
-    assert_int_equal(content_db_open(path, &db, err, sizeof err), -1);
+    assert_int_equal(content_db_open(tdb_path, &db, err, sizeof err), -1);
     assert_null(db);
     assert_non_null(strstr(err, "-shm"));
     assert_non_null(strstr(err, "cannot be opened for writing"));
     rmdir(shm);
-    assert_int_equal(content_db_open(path, &db, err, sizeof err), 0);
+    assert_int_equal(content_db_open(tdb_path, &db, err, sizeof err), 0);
     *state = db;
 }
+
+#endif
+
+#define CASE(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_first_login_creates_then_loads, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exists_creates_nothing_and_reads_under_a_write_lock,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_batched_positions_survive_reopen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gold_never_goes_negative_and_purchase_is_atomic, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_gold_overflow_is_refused_and_changes_nothing, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_locked_database_fails_fast_then_recovers, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_injected_faults_are_transient_and_counted, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_fault_log_is_rate_limited, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unwritable_shm_is_refused_at_open, setup, teardown),
+        CASE(test_first_login_creates_then_loads),
+        CASE(test_exists_creates_nothing_and_reads_under_a_write_lock),
+        CASE(test_batched_positions_survive_reopen),
+        CASE(test_a_character_twice_in_a_batch_gets_the_last_position),
+        CASE(test_gold_never_goes_negative_and_purchase_is_atomic),
+        CASE(test_gold_overflow_is_refused_and_changes_nothing),
+        CASE(test_locked_database_fails_fast_then_recovers),
+        CASE(test_injected_faults_are_transient_and_counted),
+        CASE(test_fault_log_is_rate_limited),
+#ifdef CONTENT_DB_TEST_PG
+        CASE(test_ptdb_url_with_a_password_is_refused),
+        CASE(test_pg_lost_commit_answer_is_never_applied_twice),
+        CASE(test_pg_server_killed_then_restarted),
+#else
+        CASE(test_unwritable_shm_is_refused_at_open),
+#endif
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+#ifdef CONTENT_DB_TEST_PG
+    return cmocka_run_group_tests_name("content_db on postgres", tests, tdb_group_setup,
+                                       tdb_group_teardown);
+#else
+    return cmocka_run_group_tests_name("content_db on sqlite", tests, tdb_group_setup,
+                                       tdb_group_teardown);
+#endif
 }

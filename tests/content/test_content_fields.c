@@ -1,7 +1,8 @@
 /* Declared character fields (char_fields.h, issue 14): the worked example
  * `level`, and every declared field (a fork's too) through the same loops:
  * default on creation, persisted across reopen, range-checked writes that
- * change nothing when refused, and the migration of an older database. */
+ * change nothing when refused, and the migration of an older database.
+ * Built twice (db_backend.h): on SQLite and on PostgreSQL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,40 +14,24 @@
 #include <unistd.h>
 
 #include "content_db.h"
-
-static char path[64];
-
-static void remove_db(void)
-{
-    char p[80];
-    remove(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    remove(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    remove(p);
-}
+#include "db_backend.h"
 
 static content_db_t *open_db(void)
 {
-    char err[256];
-    content_db_t *db = NULL;
-    if (content_db_open(path, &db, err, sizeof err) != 0)
-        fail_msg("open: %s", err);
-    return db;
+    return tdb_open();
 }
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(path, sizeof path, "/tmp/gs_test_fields_%d.db", (int)getpid());
-    remove_db();
+    tdb_wipe();
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    remove_db();
+    tdb_wipe();
     return 0;
 }
 
@@ -132,23 +117,9 @@ static void test_a_write_that_meets_a_fault_changes_nothing(void **state)
 static void test_migration_gives_existing_characters_the_default(void **state)
 {
     (void)state;
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-    const char *sql =
-        "CREATE TABLE characters(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-        " zone INTEGER NOT NULL, x REAL NOT NULL, y REAL NOT NULL, created INTEGER NOT NULL,"
-        " last_login INTEGER NOT NULL, played_time INTEGER NOT NULL DEFAULT 0);"
-        "CREATE TABLE wallet(char_id INTEGER PRIMARY KEY REFERENCES characters(id),"
-        " gold INTEGER NOT NULL DEFAULT 0 CHECK(gold >= 0));"
-        "CREATE TABLE inventory(char_id INTEGER NOT NULL REFERENCES characters(id),"
-        " item INTEGER NOT NULL, count INTEGER NOT NULL CHECK(count >= 0),"
-        " PRIMARY KEY(char_id, item));"
-        "ALTER TABLE characters ADD COLUMN account_id INTEGER;"
-        "INSERT INTO characters(name, zone, x, y, created, last_login) VALUES('olduser', 2, 3, 4,"
-        " 1000, 1000);"
-        "PRAGMA user_version = 3;";
-    assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(h);
+    tdb_sql(tdb_old_schema(3));
+    tdb_sql("INSERT INTO characters(name, zone, x, y, created, last_login) VALUES('olduser', 2, 3,"
+            " 4, 1000, 1000)");
     content_db_t *db = open_db();
     assert_int_equal(content_db_user_version(db), CONTENT_DB_SCHEMA_VERSION);
     content_char_t c = login(db, "olduser");
@@ -166,15 +137,12 @@ static void test_a_field_without_its_column_fails_the_open_by_name(void **state)
     (void)state;
     content_db_t *db = open_db();
     content_db_close(db);
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
     char sql[128];
     snprintf(sql, sizeof sql, "ALTER TABLE characters DROP COLUMN %s", content_fields[0].name);
-    assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(h);
+    tdb_sql(sql);
     char err[512];
     db = NULL;
-    assert_int_equal(content_db_open(path, &db, err, sizeof err), -1);
+    assert_int_equal(tdb_open_err(&db, err, sizeof err), -1);
     assert_null(db);
     assert_non_null(strstr(err, content_fields[0].name));
     assert_non_null(strstr(err, "migration"));
@@ -194,5 +162,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_field_without_its_column_fails_the_open_by_name,
                                         setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests_name(tdb_name, tests, tdb_group_setup, tdb_group_teardown);
 }
