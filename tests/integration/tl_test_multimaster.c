@@ -4,9 +4,10 @@
  * playable through it (register, ticket, play); restarting the killed one on
  * its address re-registers the shard there by itself, and it is playable
  * through that one again.  `gs_master_link_up{master=...}` follows each
- * link.  Both masters share one identity file, so the shard (ticket mode)
- * accepts the tickets of either.  Real processes on 127.0.0.1; minimum
- * Argon2id cost. */
+ * link, the console's status says master=partial while one is down, and
+ * drain/undrain re-register with every master.  Both masters share one identity file, so the shard
+ * (ticket mode) accepts the tickets of either.  Real processes on 127.0.0.1; minimum Argon2id cost.
+ */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +28,7 @@
 static tl_server_t master[2], game; /* shared files in master[0]'s dir */
 static tl_proc_t client;
 static char cfg[128], secret[128], key[128], pwfile[128], known[128], db[2][160];
+static char admin_secret[128];
 static char reg_port[2][16], login_port[2][16], sign_pk[65];
 
 static void write_file(const char *path, const char *text)
@@ -70,6 +72,11 @@ static int setup(void **state)
     write_file(cfg, "{\"accounts\": {\"hash_ops\": 1, \"hash_mem_kib\": 8}}\n");
     write_file(secret, "a-multimaster-test-secret-0123456789\n");
     write_file(pwfile, "correct horse battery\n");
+    if (tl_write_secret(dir, "admin.secret", "a-multimaster-console-secret-0123", admin_secret,
+                        sizeof admin_secret) != 0) {
+        teardown(state);
+        return -1;
+    }
     return 0;
 }
 
@@ -109,7 +116,8 @@ static void master_start(int i)
 /* The shard in ticket mode: master.port = master 0, master.extra = master 1. */
 static void game_start(void)
 {
-    char pk[96], sf[160], extra[64];
+    char pk[96], sf[160], extra[64], adm[160];
+    snprintf(adm, sizeof adm, "admin.secret_file=%s", admin_secret);
     snprintf(pk, sizeof pk, "auth.login_public_key=%s", sign_pk);
     snprintf(sf, sizeof sf, "links.secret_file=%s", secret);
     snprintf(extra, sizeof extra, "master.extra=127.0.0.1:%s", reg_port[1]);
@@ -129,12 +137,17 @@ static void game_start(void)
                           "master.heartbeat_ms=200",
                           "--set",
                           "links.connect_timeout_ms=500",
+                          "--set",
+                          adm,
+                          "--set",
+                          "admin.port=0",
                           NULL};
     assert_int_equal(tl_server_start_game(&game, GAMESERVER_BIN, args, DEADLINE_MS), 0);
 }
 
-/* `masterserver --list` of master i shows SHARD up. */
-static int listed_up(int i)
+/* `masterserver --list` of master i shows SHARD up with population/capacity
+ * `pop` (NULL: any). */
+static int listed_up_as(int i, const char *want_pop)
 {
     char out[4096], addr[32];
     snprintf(addr, sizeof addr, "127.0.0.1:%s", reg_port[i]);
@@ -144,10 +157,34 @@ static int listed_up(int i)
     for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
         char name[40], where[96], pop[32], status[16];
         if (sscanf(l, "%39s %95s %31s %15s", name, where, pop, status) == 4 &&
-            !strcmp(name, SHARD) && !strcmp(status, "up"))
+            !strcmp(name, SHARD) && !strcmp(status, "up") && (!want_pop || !strcmp(pop, want_pop)))
             return 1;
     }
     return 0;
+}
+
+static int listed_up(int i)
+{
+    return listed_up_as(i, NULL);
+}
+
+static int wait_listed_as(int i, const char *pop)
+{
+    for (int64_t end = tl_now_ms() + DEADLINE_MS; !listed_up_as(i, pop);)
+        if (tl_now_ms() > end || tl_server_wait_log(&game, "never printed", 50) == 0)
+            return 0;
+    return 1;
+}
+
+/* One console command through `testclient --admin`; its output into out.
+ * The exit status. */
+static int console(const char *cmd, char *out, size_t cap)
+{
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", game.admin_port);
+    const char *argv[] = {TESTCLIENT_BIN, "--admin", addr, "--admin-secret-file",
+                          admin_secret,   cmd,       NULL};
+    return tl_run(argv, out, cap, DEADLINE_MS);
 }
 
 static int wait_listed_up(int i)
@@ -205,6 +242,9 @@ static void test_shard_registers_with_every_master_and_survives_one_down(void **
     assert_true(wait_listed_up(1));
     assert_true(wait_link_metric(0, 1));
     assert_true(wait_link_metric(1, 1));
+    static char out[8192];
+    assert_int_equal(console("status", out, sizeof out), 0);
+    assert_non_null(strstr(out, "master=up"));
     play_through(0, "anna");
     play_through(1, "bert");
 
@@ -214,6 +254,8 @@ static void test_shard_registers_with_every_master_and_survives_one_down(void **
     assert_int_equal(tl_server_wait_log(&game, "master link down (127.0.0.1:", DEADLINE_MS), 0);
     assert_true(listed_up(0));
     assert_true(wait_link_metric(0, 1));
+    assert_int_equal(console("status", out, sizeof out), 0);
+    assert_non_null(strstr(out, "master=partial"));
     play_through(0, "cleo");
 
     /* master 1 back on its address: the shard re-registers by itself */
@@ -227,16 +269,24 @@ static void test_shard_registers_with_every_master_and_survives_one_down(void **
     play_through(1, "dora");
 }
 
-/* An orderly stop closes every master link: both list the shard down at
+/* Console drain and undrain reach every master (capacity 0, then back);
+ * an orderly stop closes every master link: both list the shard down at
  * once (not after missed heartbeats). */
-static void test_orderly_stop_is_seen_by_every_master(void **state)
+static void test_drain_and_orderly_stop_are_seen_by_every_master(void **state)
 {
     (void)state;
     master_start(0);
     master_start(1);
     game_start();
-    assert_true(wait_listed_up(0));
-    assert_true(wait_listed_up(1));
+    assert_true(wait_listed_as(0, "0/10000"));
+    assert_true(wait_listed_as(1, "0/10000"));
+    static char out[8192];
+    assert_int_equal(console("drain", out, sizeof out), 0);
+    assert_true(wait_listed_as(0, "0/0"));
+    assert_true(wait_listed_as(1, "0/0"));
+    assert_int_equal(console("undrain", out, sizeof out), 0);
+    assert_true(wait_listed_as(0, "0/10000"));
+    assert_true(wait_listed_as(1, "0/10000"));
     assert_int_equal(tl_server_stop(&game, SIGTERM, DEADLINE_MS), 0);
     for (int i = 0; i < 2; i++)
         assert_int_equal(
@@ -250,7 +300,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_shard_registers_with_every_master_and_survives_one_down, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_orderly_stop_is_seen_by_every_master, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drain_and_orderly_stop_are_seen_by_every_master, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
