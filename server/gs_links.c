@@ -19,7 +19,8 @@ typedef struct link_s {
     gs_links_t *owner;
     const char *what; /* "chat" / "master" */
     int is_master;
-    char addr[80]; /* "host:port" (metrics, logs) */
+    atomic_int announced_draining; /* what its last shard_register said */
+    char addr[80];                 /* "host:port" (metrics, logs) */
     nc_client_t *client;
     atomic_int online; /* authenticated (and, master, registered) */
     /* the handshake of the current connection; touched only by this link's
@@ -83,7 +84,9 @@ static void register_shard(link_t *k, nc_sid_t sid)
     snprintf(m.shard_register.shard, sizeof m.shard_register.shard, "%s", c->shard);
     snprintf(m.shard_register.host, sizeof m.shard_register.host, "%s", c->public_host);
     m.shard_register.port = c->public_port;
-    m.shard_register.capacity = atomic_load(&k->owner->draining) ? 0 : c->capacity;
+    int draining = atomic_load(&k->owner->draining);
+    atomic_store(&k->announced_draining, draining);
+    m.shard_register.capacity = draining ? 0 : c->capacity;
     uint8_t buf[PROTO_MAX_SIZE_SHARD_REGISTER];
     int n = proto_encode(&m, buf, sizeof buf);
     if (n >= 0)
@@ -175,9 +178,13 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
     if (m.type == PROTO_T_S2S_HELLO_RESULT) {
         on_hello_result(k, s, &m.s2s_hello_result);
     } else if (m.type == PROTO_T_SHARD_REGISTER_RESULT && k->is_master) {
-        if (m.shard_register_result.code == 0)
+        if (m.shard_register_result.code == 0) {
             link_up(k, s);
-        else
+            /* a drain or undrain while this registration was on its way
+             * skipped the link (not up yet): announce the state now */
+            if (atomic_load(&l->draining) != atomic_load(&k->announced_draining))
+                register_shard(k, nc_session_id(s));
+        } else
             nc_log(NC_LOG_ERROR, TAG, "master %s refused registration: %s", k->addr,
                    proto_err_text(m.shard_register_result.code));
     } else if (m.type == PROTO_T_CHAT_RELAY && k == &l->chat) {
