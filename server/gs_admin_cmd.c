@@ -144,6 +144,7 @@ static int cmd_drain(gs_admin_conn_t *c, char *args)
     (void)args;
     content_world_t *w = gs_admin_app(c)->world;
     int was = content_set_draining(w, 1);
+    gs_peers_set_draining(1); /* issue 16: every master lists it full */
     gs_admin_say(c, "%s: new logins are refused, the %u players online keep playing",
                  was ? "already draining" : "draining", content_online(w));
     gs_admin_ok(c);
@@ -154,6 +155,7 @@ static int cmd_undrain(gs_admin_conn_t *c, char *args)
 {
     (void)args;
     int was = content_set_draining(gs_admin_app(c)->world, 0);
+    gs_peers_set_draining(0);
     gs_admin_say(c, "%s", was ? "logins are accepted again" : "was not draining");
     gs_admin_ok(c);
     return 0;

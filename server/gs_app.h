@@ -86,6 +86,10 @@ int gs_auth_claim(const gs_config_t *c);
 /* "up", "down" or "off" (port 0): the chat or the master link now. */
 const char *gs_peers_chat_state(gs_app_t *a);
 const char *gs_peers_master_state(gs_app_t *a);
+/* issue 16: master link i's "host:port" and whether it is up (metrics);
+ * 0, or -1 past the last.  And drain/undrain announced to every master. */
+int gs_peers_master_info(int i, char *addr, size_t addrlen, int *up);
+void gs_peers_set_draining(int draining);
 /* issue 16: the Redis chat bus's counters; *enabled 0 without chat.bus redis */
 struct gs_bus_stats_s;
 void gs_peers_bus_stats(struct gs_bus_stats_s *out, int *enabled);

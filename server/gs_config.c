@@ -183,6 +183,10 @@ static const key_t_ keys[] = {
         "a player's presence key expires this long after the shard's last refresh"),
     INT("redis.presence_refresh_ms", redis_presence_refresh_ms, 100, 3600000,
         "presence refresh interval (well below the ttl)"),
+    /* issue 16: several login servers (docs/scale-out.md) */
+    STR("master.extra", master_extra,
+        "more masters to register with, \"host:port,host:port\" (master.host first; "
+        "at most 8 in all)"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -435,6 +439,82 @@ static int host_is_loopback(const char *h)
     return o[0] == 127 && o[1] < 256 && o[2] < 256 && o[3] < 256;
 }
 
+/* issue 16: one master.extra entry, [start, end): "host:port" or
+ * "[v6]:port"; host of letters, digits, '.', '-', ':' only (it becomes a
+ * metrics label).  0 or -1 with err. */
+static int parse_master(const char *start, const char *end, gs_master_addr_t *out, char *err,
+                        size_t errlen)
+{
+    while (start < end && (*start == ' ' || *start == '\t'))
+        start++;
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    int len = (int)(end - start);
+    const char *colon = NULL;
+    for (const char *p = start; p < end; p++)
+        if (*p == ':')
+            colon = p;
+    const char *h = start, *he = colon;
+    if (colon && colon > h + 1 && *h == '[' && colon[-1] == ']') {
+        h++;
+        he--;
+    }
+    unsigned long port = 0;
+    int digits = 0;
+    for (const char *p = colon ? colon + 1 : end; p < end && port <= 65535; p++, digits++)
+        port = (*p >= '0' && *p <= '9') ? port * 10 + (unsigned long)(*p - '0') : 65536;
+    int ok = colon && he > h && (size_t)(he - h) < sizeof out->host && digits > 0 && port >= 1 &&
+             port <= 65535;
+    for (const char *p = h; ok && p < he; p++)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+             *p == '.' || *p == '-' || *p == ':';
+    if (!ok) {
+        snprintf(err, errlen,
+                 "config key 'master.extra': '%.*s' is not host:port (a port 1-65535; a host "
+                 "of letters, digits, '.', '-', ':', at most %zu; IPv6 as [addr]:port)",
+                 len > 80 ? 80 : len, start, sizeof out->host - 1);
+        return -1;
+    }
+    memcpy(out->host, h, (size_t)(he - h));
+    out->host[he - h] = 0;
+    out->port = (uint16_t)port;
+    return 0;
+}
+
+int gs_config_masters(const gs_config_t *c, gs_master_addr_t out[GS_MAX_MASTERS], int *n, char *err,
+                      size_t errlen)
+{
+    *n = 0;
+    if (c->master_port != 0 && c->master_host[0]) {
+        snprintf(out[0].host, sizeof out[0].host, "%s", c->master_host);
+        out[0].port = (uint16_t)c->master_port;
+        *n = 1;
+    }
+    for (const char *p = c->master_extra; *p;) {
+        const char *comma = strchr(p, ',');
+        const char *end = comma ? comma : p + strlen(p);
+        if (*n == GS_MAX_MASTERS) {
+            snprintf(err, errlen,
+                     "config key 'master.extra': more than %d masters in all (master.host and "
+                     "master.extra)",
+                     GS_MAX_MASTERS);
+            return -1;
+        }
+        if (parse_master(p, end, &out[*n], err, errlen) != 0)
+            return -1;
+        for (int i = 0; i < *n; i++)
+            if (out[i].port == out[*n].port && strcmp(out[i].host, out[*n].host) == 0) {
+                snprintf(err, errlen, "config key 'master.extra': %s:%u is listed twice%s",
+                         out[*n].host, (unsigned)out[*n].port,
+                         i == 0 && c->master_port != 0 ? " (it is master.host:master.port)" : "");
+                return -1;
+            }
+        ++*n;
+        p = comma ? comma + 1 : end;
+    }
+    return 0;
+}
+
 /* Strict priority (game > db > control, main.c): a free worker goes to the
  * highest-priority queue below its cap, so a queue is served under load
  * only if the caps of the queues above it leave a worker. */
@@ -447,6 +527,10 @@ int gs_config_validate(const gs_config_t *c, char *err, size_t errlen)
                  "libpq conninfo or URL, e.g. \"postgresql://game@db-host/shard_a\")");
         return -1;
     }
+    gs_master_addr_t masters[GS_MAX_MASTERS];
+    int n_masters;
+    if (gs_config_masters(c, masters, &n_masters, err, errlen) != 0)
+        return -1;
     if (strcmp(c->chat_bus, "chatserver") != 0 && strcmp(c->chat_bus, "redis") != 0) {
         snprintf(err, errlen, "config key 'chat.bus': must be \"chatserver\" or \"redis\"");
         return -1;

@@ -101,7 +101,22 @@ typedef struct gs_config_s {
     char redis_password_file[512]; /* "" = no AUTH */
     char redis_channel_prefix[64];
     int64_t redis_presence_ttl_s, redis_presence_refresh_ms;
+    /* issue 16: more masters, "host:port,host:port" ("" = master.host only) */
+    char master_extra[512];
 } gs_config_t;
+
+/* issue 16: the masters a shard registers with, at most GS_MAX_MASTERS:
+ * master.host:master.port (unless the port is 0), then master.extra's. */
+#define GS_MAX_MASTERS 8
+typedef struct gs_master_addr_s {
+    char host[64];
+    uint16_t port;
+} gs_master_addr_t;
+/* Parses them into out (n set): -1 with a message naming master.extra on a
+ * malformed entry, a port out of 1..65535, a duplicate or more than
+ * GS_MAX_MASTERS masters. */
+int gs_config_masters(const gs_config_t *c, gs_master_addr_t out[GS_MAX_MASTERS], int *n, char *err,
+                      size_t errlen);
 
 void gs_config_defaults(gs_config_t *c);
 /* Applies a JSON document.  -1 with a message naming the key on an unknown

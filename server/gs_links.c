@@ -18,6 +18,9 @@
 typedef struct link_s {
     gs_links_t *owner;
     const char *what; /* "chat" / "master" */
+    int is_master;
+    atomic_int announced_draining; /* what its last shard_register said */
+    char addr[80];                 /* "host:port" (metrics, logs) */
     nc_client_t *client;
     atomic_int online; /* authenticated (and, master, registered) */
     /* the handshake of the current connection; touched only by this link's
@@ -38,7 +41,10 @@ struct gs_links_s {
     gs_links_cfg_t cfg;
     gs_links_hooks_t hooks;
     nc_engine_t *engine;
-    link_t chat, master;
+    link_t chat;
+    link_t masters[GS_LINKS_MAX_MASTERS]; /* issue 16: one link per master */
+    int n_masters;
+    atomic_int draining; /* announced capacity 0 (gs_links_set_draining) */
     nc_strand_t *timer_strand;
     nc_timer_id_t hb_timer;
     atomic_int stopping;
@@ -70,20 +76,27 @@ static void on_open(nc_session_t *s, void *ud)
     send_msg(s, &m);
 }
 
-static void register_shard(link_t *k, nc_session_t *s)
+/* By session id: also sent from other threads (gs_links_set_draining). */
+static void register_shard(link_t *k, nc_sid_t sid)
 {
     const gs_links_cfg_t *c = &k->owner->cfg;
     proto_msg_t m = {.type = PROTO_T_SHARD_REGISTER};
     snprintf(m.shard_register.shard, sizeof m.shard_register.shard, "%s", c->shard);
     snprintf(m.shard_register.host, sizeof m.shard_register.host, "%s", c->public_host);
     m.shard_register.port = c->public_port;
-    m.shard_register.capacity = c->capacity;
-    send_msg(s, &m);
+    int draining = atomic_load(&k->owner->draining);
+    atomic_store(&k->announced_draining, draining);
+    m.shard_register.capacity = draining ? 0 : c->capacity;
+    uint8_t buf[PROTO_MAX_SIZE_SHARD_REGISTER];
+    int n = proto_encode(&m, buf, sizeof buf);
+    if (n >= 0)
+        nc_send_id(k->owner->engine, sid, m.type, buf, (size_t)n);
 }
 
 static void link_up(link_t *k, nc_session_t *s)
 {
-    atomic_store(&k->online, 1);
+    if (atomic_exchange(&k->online, 1))
+        return; /* a re-registration (drain, undrain) answered */
     k->fails_in_row = 0;
     nc_log(NC_LOG_INFO, TAG, "%s link up (session %llx, %s)", k->what,
            (unsigned long long)nc_session_id(s), nc_session_peer(s));
@@ -144,8 +157,8 @@ static void on_hello_result(link_t *k, nc_session_t *s, const proto_s2s_hello_re
     k->authed = 1;
     if (!c->insecure)
         send_msg(s, &m);
-    if (k == &k->owner->master)
-        register_shard(k, s);
+    if (k->is_master)
+        register_shard(k, nc_session_id(s));
     else
         link_up(k, s);
 }
@@ -164,11 +177,15 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
     }
     if (m.type == PROTO_T_S2S_HELLO_RESULT) {
         on_hello_result(k, s, &m.s2s_hello_result);
-    } else if (m.type == PROTO_T_SHARD_REGISTER_RESULT && k == &l->master) {
-        if (m.shard_register_result.code == 0)
+    } else if (m.type == PROTO_T_SHARD_REGISTER_RESULT && k->is_master) {
+        if (m.shard_register_result.code == 0) {
             link_up(k, s);
-        else
-            nc_log(NC_LOG_ERROR, TAG, "master refused registration: %s",
+            /* a drain or undrain while this registration was on its way
+             * skipped the link (not up yet): announce the state now */
+            if (atomic_load(&l->draining) != atomic_load(&k->announced_draining))
+                register_shard(k, nc_session_id(s));
+        } else
+            nc_log(NC_LOG_ERROR, TAG, "master %s refused registration: %s", k->addr,
                    proto_err_text(m.shard_register_result.code));
     } else if (m.type == PROTO_T_CHAT_RELAY && k == &l->chat) {
         if (l->hooks.deliver)
@@ -186,24 +203,33 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     int was = atomic_exchange(&k->online, 0);
     if (atomic_load(&k->owner->stopping))
         return;
-    nc_log(NC_LOG_WARN, TAG, "%s link down (session %llx: %s); reconnecting with back-off", k->what,
-           (unsigned long long)nc_session_id(s), why->text);
+    nc_log(NC_LOG_WARN, TAG, "%s link down (%s, session %llx: %s); reconnecting with back-off",
+           k->what, k->addr, (unsigned long long)nc_session_id(s), why->text);
     if (was && k == &k->owner->chat)
         system_say(k->owner, "global chat offline");
 }
 
+/* One heartbeat to every master that is up (each link on its own). */
 static void heartbeat_job(void *arg)
 {
     gs_links_t *l = arg;
-    nc_sid_t sid = l->master.client ? nc_client_session(l->master.client) : 0;
-    if (!sid || !atomic_load(&l->master.online))
-        return;
     proto_msg_t m = {.type = PROTO_T_SHARD_HEARTBEAT};
-    m.shard_heartbeat.population = l->hooks.population ? l->hooks.population(l->hooks.ud) : 0;
     uint8_t buf[16];
-    int n = proto_encode(&m, buf, sizeof buf);
-    if (n >= 0)
-        nc_send_id(l->engine, sid, m.type, buf, (size_t)n);
+    int n = -1, counted = 0;
+    for (int i = 0; i < l->n_masters; i++) {
+        link_t *k = &l->masters[i];
+        nc_sid_t sid = k->client ? nc_client_session(k->client) : 0;
+        if (!sid || !atomic_load(&k->online))
+            continue;
+        if (!counted) { /* once per beat, not per master */
+            m.shard_heartbeat.population =
+                l->hooks.population ? l->hooks.population(l->hooks.ud) : 0;
+            n = proto_encode(&m, buf, sizeof buf);
+            counted = 1;
+        }
+        if (n >= 0)
+            nc_send_id(l->engine, sid, m.type, buf, (size_t)n);
+    }
 }
 
 int gs_links_global_chat(gs_links_t *l, const char *sender, const char *text)
@@ -227,14 +253,49 @@ int gs_links_chat_online(const gs_links_t *l)
 
 int gs_links_master_online(const gs_links_t *l)
 {
-    return l && atomic_load(&((gs_links_t *)l)->master.online);
+    int n = 0;
+    for (int i = 0; l && i < l->n_masters; i++)
+        n += atomic_load(&((gs_links_t *)l)->masters[i].online) != 0;
+    return n;
+}
+
+int gs_links_master_count(const gs_links_t *l)
+{
+    return l ? l->n_masters : 0;
+}
+
+int gs_links_master_info(const gs_links_t *l, int i, char *addr, size_t addrlen, int *up)
+{
+    if (!l || i < 0 || i >= l->n_masters)
+        return -1;
+    link_t *k = &((gs_links_t *)l)->masters[i];
+    snprintf(addr, addrlen, "%s", k->addr);
+    *up = atomic_load(&k->online) != 0;
+    return 0;
+}
+
+void gs_links_set_draining(gs_links_t *l, int draining)
+{
+    if (!l || atomic_exchange(&l->draining, draining != 0) == (draining != 0))
+        return;
+    for (int i = 0; i < l->n_masters; i++) {
+        link_t *k = &l->masters[i];
+        nc_sid_t sid = k->client ? nc_client_session(k->client) : 0;
+        if (sid && atomic_load(&k->online))
+            register_shard(k, sid); /* a master linking later registers with the new one */
+    }
+    nc_log(NC_LOG_INFO, TAG, "%s: announced capacity %u to the %d master(s) up",
+           draining ? "draining" : "undrained", draining ? 0u : (unsigned)l->cfg.capacity,
+           gs_links_master_online(l));
 }
 
 void gs_links_stats(const gs_links_t *l, gs_links_stats_t *out)
 {
     gs_links_t *m = (gs_links_t *)l;
     out->chat_auth_failures = m ? atomic_load(&m->chat.auth_failures) : 0;
-    out->master_auth_failures = m ? atomic_load(&m->master.auth_failures) : 0;
+    out->master_auth_failures = 0;
+    for (int i = 0; m && i < m->n_masters; i++)
+        out->master_auth_failures += atomic_load(&m->masters[i].auth_failures);
 }
 
 static int link_start(gs_links_t *l, link_t *k, const char *what, const char *host, uint16_t port,
@@ -242,6 +303,8 @@ static int link_start(gs_links_t *l, link_t *k, const char *what, const char *ho
 {
     k->owner = l;
     k->what = what;
+    k->is_master = strcmp(what, "master") == 0;
+    snprintf(k->addr, sizeof k->addr, "%s:%u", host, (unsigned)port);
     if (!host[0] || port == 0) {
         nc_log(NC_LOG_INFO, TAG, "%s link disabled (no address configured)", what);
         return 0;
@@ -276,8 +339,17 @@ int gs_links_start(nc_engine_t *e, nc_queue_t *control, const gs_links_cfg_t *cf
                             &l->hb_timer);
     if (rc == 0)
         rc = link_start(l, &l->chat, "chat", cfg->chat_host, cfg->chat_port, control);
-    if (rc == 0)
-        rc = link_start(l, &l->master, "master", cfg->master_host, cfg->master_port, control);
+    /* issue 16: master.host first, then master.extra, each its own link */
+    if (rc == 0 && cfg->master_host[0] && cfg->master_port != 0)
+        rc = link_start(l, &l->masters[l->n_masters++], "master", cfg->master_host,
+                        cfg->master_port, control);
+    else if (rc == 0)
+        nc_log(NC_LOG_INFO, TAG, "master link disabled (no address configured)");
+    int extra = cfg->extra_count < 0 ? 0 : cfg->extra_count;
+    for (int i = 0; rc == 0 && i < extra && l->n_masters < GS_LINKS_MAX_MASTERS; i++)
+        if (cfg->extra_host[i][0] && cfg->extra_port[i] != 0)
+            rc = link_start(l, &l->masters[l->n_masters++], "master", cfg->extra_host[i],
+                            cfg->extra_port[i], control);
     if (rc != 0) {
         nc_log(NC_LOG_ERROR, TAG, "cannot start links: %s", nc_strerror(rc));
         gs_links_stop(l);
@@ -325,17 +397,23 @@ void gs_links_stop(gs_links_t *l)
     if (l->hb_timer)
         nc_timer_cancel(pool, l->hb_timer);
     int fenced = l->timer_strand ? fence_timer_strand(l) : 0;
+    /* every master sees its link close: each lists the shard down at once */
     if (l->chat.client)
         nc_client_destroy(l->chat.client);
-    if (l->master.client)
-        nc_client_destroy(l->master.client);
+    for (int i = 0; i < l->n_masters; i++)
+        if (l->masters[i].client)
+            nc_client_destroy(l->masters[i].client);
     /* no handler runs any more, so no close timer is armed after these
      * cancels; the second fence waits out one already posted */
+    int armed = l->chat.close_timer != 0;
     if (l->chat.close_timer)
         nc_timer_cancel(pool, l->chat.close_timer);
-    if (l->master.close_timer)
-        nc_timer_cancel(pool, l->master.close_timer);
-    if (fenced == 0 && l->timer_strand && (l->chat.close_timer || l->master.close_timer))
+    for (int i = 0; i < l->n_masters; i++)
+        if (l->masters[i].close_timer) {
+            nc_timer_cancel(pool, l->masters[i].close_timer);
+            armed = 1;
+        }
+    if (fenced == 0 && l->timer_strand && armed)
         fenced = fence_timer_strand(l);
     if (fenced != 0) {
         nc_log(NC_LOG_ERROR, TAG, "heartbeat job still running after 10 s; links not freed");

@@ -7,11 +7,15 @@
 #ifndef GS_LINKS_H
 #define GS_LINKS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "netcore.h"
 
 typedef struct gs_links_s gs_links_t;
+
+/* issue 16: master links per shard, at most (master.host + master.extra) */
+#define GS_LINKS_MAX_MASTERS 8
 
 typedef struct gs_links_cfg_s {
     char shard[33];     /* this shard's name (chat, master) */
@@ -19,6 +23,11 @@ typedef struct gs_links_cfg_s {
     uint16_t chat_port;
     char master_host[64]; /* empty or port 0: no master link */
     uint16_t master_port;
+    /* issue 16: more masters (master.extra); the shard registers with and
+     * heartbeats to each, over a link of its own (own back-off, own auth) */
+    int extra_count; /* 0..GS_LINKS_MAX_MASTERS - 1 */
+    char extra_host[GS_LINKS_MAX_MASTERS - 1][64];
+    uint16_t extra_port[GS_LINKS_MAX_MASTERS - 1];
     char public_host[64];      /* player address announced to the master */
     uint16_t public_port;      /* the bound player port (nc_server_port) */
     uint32_t capacity;         /* announced player capacity */
@@ -58,7 +67,17 @@ void gs_links_stop(gs_links_t *l);
  * this shard and tells the sender.  Any thread. */
 int gs_links_global_chat(gs_links_t *l, const char *sender, const char *text);
 int gs_links_chat_online(const gs_links_t *l);
+/* Master links up (registered) now: 0..gs_links_master_count. */
 int gs_links_master_online(const gs_links_t *l);
+/* issue 16: the configured master links (0 when none or l is NULL), and
+ * link i's "host:port" (into addr) and whether it is up (registered).
+ * 0, or -1 if there is no link i.  Any thread. */
+int gs_links_master_count(const gs_links_t *l);
+int gs_links_master_info(const gs_links_t *l, int i, char *addr, size_t addrlen, int *up);
+/* issue 16: a draining shard re-registers with every master that is up with
+ * capacity 0 (their realm lists show it full), an undrained one with its
+ * capacity again; a master linking later gets the current one.  Any thread. */
+void gs_links_set_draining(gs_links_t *l, int draining);
 /* Link authentication failures since start (the peer's proof was wrong,
  * it refused ours, or the two sides disagree on link auth): chat, master. */
 typedef struct gs_links_stats_s {

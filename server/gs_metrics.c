@@ -323,6 +323,15 @@ static void link_metrics(buf_t *b)
         (unsigned long long)ls.chat_auth_failures);
     put(b, "gs_link_auth_failures_total{link=\"master\"} %llu\n",
         (unsigned long long)ls.master_auth_failures);
+    /* issue 16: one link per master (master.host, master.extra) */
+    char addr[80];
+    int up;
+    for (int i = 0; gs_peers_master_info(i, addr, sizeof addr, &up) == 0; i++) {
+        if (i == 0)
+            head(b, "gs_master_link_up", "gauge",
+                 "1 while this shard is registered with the master (master.host, master.extra).");
+        put(b, "gs_master_link_up{master=\"%s\"} %d\n", addr, up);
+    }
 }
 
 /* issue 16: the Redis chat bus (chat.bus "redis"; absent otherwise). */

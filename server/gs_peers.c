@@ -77,7 +77,7 @@ int gs_load_secret_key(const char *path, uint8_t key[32], char *err, size_t errl
 
 static int link_auth(const gs_config_t *c, gs_links_cfg_t *lc)
 {
-    if (lc->chat_port == 0 && c->master_port == 0)
+    if (lc->chat_port == 0 && lc->master_port == 0 && lc->extra_count == 0)
         return 0; /* no link: nothing to authenticate */
     if (c->links_insecure && c->links_secret_file[0]) {
         nc_log(NC_LOG_ERROR, "links", "links.secret_file and links.insecure exclude each other");
@@ -114,8 +114,28 @@ int gs_peers_start(gs_app_t *a)
     snprintf(lc.shard, sizeof lc.shard, "%s", c->shard_name);
     snprintf(lc.chat_host, sizeof lc.chat_host, "%s", c->chat_host);
     lc.chat_port = bus_redis(c) ? 0 : (uint16_t)c->chat_port;
-    snprintf(lc.master_host, sizeof lc.master_host, "%s", c->master_host);
-    lc.master_port = (uint16_t)c->master_port;
+    /* issue 16: master.host, then master.extra (each its own link) */
+    gs_master_addr_t ms[GS_MAX_MASTERS];
+    int nm = 0;
+    char err[256];
+    if (gs_config_masters(c, ms, &nm, err, sizeof err) != 0) {
+        nc_log(NC_LOG_ERROR, "links", "%s", err);
+        return -1;
+    }
+    _Static_assert(sizeof ms[0].host == sizeof lc.master_host &&
+                       sizeof ms[0].host == sizeof lc.extra_host[0] &&
+                       GS_MAX_MASTERS == GS_LINKS_MAX_MASTERS,
+                   "gs_master_addr_t and gs_links_cfg_t agree");
+    for (int i = 0; i < nm && i < GS_LINKS_MAX_MASTERS; i++) {
+        if (i == 0) {
+            memcpy(lc.master_host, ms[i].host, sizeof lc.master_host);
+            lc.master_port = ms[i].port;
+        } else {
+            memcpy(lc.extra_host[i - 1], ms[i].host, sizeof lc.extra_host[i - 1]);
+            lc.extra_port[i - 1] = ms[i].port;
+            lc.extra_count = i;
+        }
+    }
     snprintf(lc.public_host, sizeof lc.public_host, "%s", c->public_host);
     lc.public_port = nc_server_port(a->players);
     lc.capacity = (uint32_t)c->max_sessions;
@@ -163,9 +183,22 @@ const char *gs_peers_chat_state(gs_app_t *a)
     return gs_links_chat_online(atomic_load(&links_pub)) ? "up" : "down";
 }
 
+/* issue 16: "up" when every master link is, "partial" when some are. */
 const char *gs_peers_master_state(gs_app_t *a)
 {
-    if (a->cfg.master_port == 0)
+    if (a->cfg.master_port == 0 && !a->cfg.master_extra[0])
         return "off";
-    return gs_links_master_online(atomic_load(&links_pub)) ? "up" : "down";
+    gs_links_t *l = atomic_load(&links_pub);
+    int n = gs_links_master_count(l), up = gs_links_master_online(l);
+    return n > 0 && up == n ? "up" : up ? "partial" : "down";
+}
+
+int gs_peers_master_info(int i, char *addr, size_t addrlen, int *up)
+{
+    return gs_links_master_info(atomic_load(&links_pub), i, addr, addrlen, up);
+}
+
+void gs_peers_set_draining(int draining)
+{
+    gs_links_set_draining(atomic_load(&links_pub), draining);
 }

@@ -328,6 +328,62 @@ static void test_data_dir_is_relative_to_the_executable(void **state)
     assert_non_null(strstr(err, "data_dir"));
 }
 
+/* issue 16: master.extra, more masters after master.host:master.port. */
+static void test_master_extra_lists_more_masters(void **state)
+{
+    (void)state;
+    gs_config_t c;
+    gs_master_addr_t m[GS_MAX_MASTERS];
+    int n = -1;
+    const char *none[] = {NULL};
+    assert_int_equal(from_args(&c, none), 0); /* default: master.host only */
+    assert_int_equal(gs_config_masters(&c, m, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(m[0].host, "127.0.0.1");
+    assert_int_equal(m[0].port, 7000);
+    const char *two[] = {"--set", "master.extra= 10.0.0.2:7010 ,[::1]:7020,db-3.example:1,", NULL};
+    assert_int_equal(from_args(&c, two), 0);
+    assert_int_equal(gs_config_masters(&c, m, &n, err, sizeof err), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(m[1].host, "10.0.0.2");
+    assert_int_equal(m[1].port, 7010);
+    assert_string_equal(m[2].host, "::1");
+    assert_int_equal(m[2].port, 7020);
+    assert_string_equal(m[3].host, "db-3.example");
+    assert_int_equal(m[3].port, 1);
+    /* master.port 0: the extra ones alone */
+    const char *only[] = {"--master-port", "0", "--set", "master.extra=h:9", NULL};
+    assert_int_equal(from_args(&c, only), 0);
+    assert_int_equal(gs_config_masters(&c, m, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(m[0].host, "h");
+    /* refused at start, naming the key */
+    const char *bad[] = {"h",
+                         "h:",
+                         ":7000",
+                         "h:0",
+                         "h:65536",
+                         "h:12x",
+                         "h:7001,,h:7002",
+                         "a\"b:1",
+                         "127.0.0.1:7000",
+                         "h:1,h:1",
+                         "a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char kv[128];
+        snprintf(kv, sizeof kv, "master.extra=%s", bad[i]);
+        const char *args[] = {"--set", kv, NULL};
+        assert_int_equal(from_args(&c, args), -1);
+        if (!strstr(err, "master.extra"))
+            fail_msg("'%s': %s", bad[i], err);
+    }
+    /* 7 extra + master.host = 8: the limit itself is accepted */
+    const char *eight[] = {"--set", "master.extra=a:1,b:1,c:1,d:1,e:1,f:1,g:1", NULL};
+    assert_int_equal(from_args(&c, eight), 0);
+    assert_int_equal(gs_config_masters(&c, m, &n, err, sizeof err), 0);
+    assert_int_equal(n, GS_MAX_MASTERS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_chat_bus_keys),
         cmocka_unit_test(test_admin_host_must_be_loopback_unless_allowed),
         cmocka_unit_test(test_data_dir_is_relative_to_the_executable),
+        cmocka_unit_test(test_master_extra_lists_more_masters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,10 +2,11 @@
 # tools/dev/cluster.sh --check (issue 16): a real local realm -- PostgreSQL,
 # Redis, two login servers on one accounts database, three game servers on
 # the Redis bus -- started on free ports, checked with scripted testclients
-# (an account registered through login server 1 logs in through login
-# server 2 and plays on shard-c; a whisper from shard-a reaches shard-c; a
-# shout reaches all three shards; an orderly stop leaves no presence key;
-# every process exits 0),
+# (both login servers list all three shards; an account registered through
+# login server 1 logs in through login server 2 and plays on shard-a,
+# another through login server 1 on shard-c; a whisper from shard-a reaches
+# shard-c; a shout reaches all three shards; an orderly stop leaves no
+# presence key; every process exits 0),
 # then stopped.  Passes only when cluster.sh exits 0 having reported every
 # check ok, within the deadline, and none of its processes is left running.
 # Usage: tl_test_cluster_sh.sh BUILD_DIR
@@ -32,7 +33,7 @@ done
 grep -q '^cluster.sh: PASS' "$out" || fail "no PASS line"
 grep -q 'CHECK FAILED' "$out" && fail "a check failed but the exit code was 0"
 n=$(grep -c '^cluster.sh: check ok:' "$out")
-[ "$n" = 6 ] || fail "$n checks reported ok, 6 expected"
+[ "$n" = 8 ] || fail "$n checks reported ok, 8 expected"
 left=$(find "$work" -mindepth 1 -maxdepth 1 ! -name cluster.out)
 [ -z "$left" ] || fail "cluster.sh left files: $left"
 grep '^cluster.sh: \(check ok\|character store\)' "$out"

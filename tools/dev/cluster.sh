@@ -11,18 +11,20 @@
 #   cluster.sh BUILD_DIR         runs the realm from an existing build
 #   cluster.sh --check [BUILD_DIR]
 #       everything on free ports under a temporary CLUSTER_DIR, then scripted
-#       testclients check: an account registered through login server 1 logs
-#       in through login server 2 and plays on shard-c; a whisper from a
-#       player on shard-a reaches a player on shard-c; a shout reaches players
-#       on all three shards; an orderly stop leaves no presence key; every
-#       process exits 0.  Exit 0 when every check passed, 1 with the reason.
+#       testclients check: both login servers list all three shards; an
+#       account registered through login server 1 logs in through login
+#       server 2 and plays on shard-a, another through login server 1 on
+#       shard-c; a whisper from a player on shard-a reaches a player on
+#       shard-c; a shout reaches players on all three shards; an orderly stop
+#       leaves no presence key; every process exits 0.  Exit 0 when every
+#       check passed, 1 with the reason.
 #
 # Character store: PostgreSQL (a database per shard: shard_a, shard_b,
 # shard_c) when this build's gameserver has `database.driver`, else SQLite
 # (CLUSTER_DIR/shard-X.db); the script says which (CHAR_STORE=sqlite|postgres
-# forces one).  Registry: a game server
-# registers with one master, so shard-a and shard-b are listed by login
-# server 1 and shard-c by login server 2 (docs/scale-out.md).
+# forces one).  Registry: every game server registers with both login
+# servers (master.port and master.extra), so each lists all three shards
+# (docs/scale-out.md).
 #
 # CLUSTER_DIR (default BUILD_DIR/cluster; --check: a temporary one, removed)
 # keeps between runs: the PostgreSQL data (pg/), its superuser password
@@ -113,8 +115,6 @@ else
   METRICS_PORT=([a]=${METRICS_PORT_A:-9177} [b]=${METRICS_PORT_B:-9187} [c]=${METRICS_PORT_C:-9197})
   ADMIN_PORT=([a]=${ADMIN_PORT_A:-9178} [b]=${ADMIN_PORT_B:-9188} [c]=${ADMIN_PORT_C:-9198})
 fi
-# which login server's registry each shard joins (a game server links to one master)
-declare -A MASTER_OF=([a]=$MASTER1_PORT [b]=$MASTER1_PORT [c]=$MASTER2_PORT)
 
 # ---- the cluster directory: secrets, identity, configs ----
 if [ $check = 1 ]; then
@@ -304,7 +304,7 @@ for s in "${SHARDS[@]}"; do
   "auth": {"mode": "ticket", "login_public_key": "$SIGN_PK"},
   "links": {"secret_file": "$CLUSTER_DIR/s2s.secret"},
   "admin": {"secret_file": "$CLUSTER_DIR/admin.secret", "port": ${ADMIN_PORT[$s]}},
-  "master": {"host": "127.0.0.1", "port": ${MASTER_OF[$s]}},
+  "master": {"host": "127.0.0.1", "port": $MASTER1_PORT, "extra": "127.0.0.1:$MASTER2_PORT"},
   "chat": {"bus": "redis"},
   "redis": {"host": "127.0.0.1", "port": $REDIS_PORT, "password_file": "$CLUSTER_DIR/redis.password"},
   "database": {$db}
@@ -323,11 +323,13 @@ listed_up() { # MASTER_PORT SHARD: the registry lists SHARD up (a ticket for it 
   "$master_bin" --list "127.0.0.1:$1" --secret-file "$CLUSTER_DIR/s2s.secret" 2>/dev/null |
     awk -v s="$2" '$1 == s && $4 == "up" { f = 1 } END { exit !f }'
 }
-for s in "${SHARDS[@]}"; do
-  reg_end=$((SECONDS + 15))
-  until listed_up "${MASTER_OF[$s]}" "shard-$s"; do
-    (( SECONDS < reg_end )) || die "shard-$s not listed up by the master on :${MASTER_OF[$s]} within 15 s"
-    sleep 0.1
+for s in "${SHARDS[@]}"; do # every shard on both registries (master.port + master.extra)
+  for mp in "$MASTER1_PORT" "$MASTER2_PORT"; do
+    reg_end=$((SECONDS + 15))
+    until listed_up "$mp" "shard-$s"; do
+      (( SECONDS < reg_end )) || die "shard-$s not listed up by the master on :$mp within 15 s"
+      sleep 0.1
+    done
   done
 done
 if [ $char_store = postgres ]; then
@@ -361,7 +363,13 @@ if [ $check = 1 ]; then
     done
     return 1
   }
-  # registered through login server 1 (the others too: a and b are its shards)
+  # each login server lists every shard (each shard registers with both)
+  rc=0; missing=
+  for mp in "$MASTER1_PORT" "$MASTER2_PORT"; do
+    for s in "${SHARDS[@]}"; do listed_up "$mp" "shard-$s" || { rc=1; missing+=" shard-$s@:$mp"; }; done
+  done
+  result $rc "both login servers (registries :$MASTER1_PORT, :$MASTER2_PORT) list shard-a, shard-b and shard-c up${missing:+; not:$missing}"
+  # registered through login server 1; alice and bob then log in through login server 2
   for a in carol alice bob; do printf 'register check-%s\n' "$a" > "$work/reg-$a.tc"; done
   rc=0
   for a in carol alice bob; do tcl "reg-$a" "$LOGIN1_PORT" "$work/reg-$a.tc" || { rc=1; show "reg-$a"; }; done
@@ -389,13 +397,16 @@ expect chat_deliver {"channel": 2, "text": "whisper from shard-a"} 10000
 shout shout to every shard
 expect chat_deliver {"channel": 1, "sender": "alice", "text": "shout to every shard"} 10000
 TC
-  tcl carol "$LOGIN2_PORT" "$work/carol.tc" & carol_pid=$!
-  tcl bob "$LOGIN1_PORT" "$work/bob.tc" & bob_pid=$!
+  tcl carol "$LOGIN1_PORT" "$work/carol.tc" & carol_pid=$!
+  tcl bob "$LOGIN2_PORT" "$work/bob.tc" & bob_pid=$!
   rc=0
   wait_presence carol shard-c 20 || rc=1
-  result $rc "check-carol (registered through login server 1) logged in through login server 2 (:$LOGIN2_PORT) and plays carol on shard-c"
+  result $rc "check-carol logged in through login server 1 (:$LOGIN1_PORT) and plays carol on shard-c (listed by both login servers)"
   wait_presence bob shard-b 20 || result 1 "bob is not online on shard-b"
-  arc=0; tcl alice "$LOGIN1_PORT" "$work/alice.tc" || arc=$?
+  arc=0; tcl alice "$LOGIN2_PORT" "$work/alice.tc" || arc=$?
+  rc=0
+  [ $arc = 0 ] && grep -q '^\* logged in as alice' "$work/alice.out" || rc=1
+  result $rc "check-alice (registered through login server 1) logged in through login server 2 (:$LOGIN2_PORT) and played alice on shard-a"
   crc=0; wait "$carol_pid" || crc=$?
   brc=0; wait "$bob_pid" || brc=$?
   wrc=0 # alice's script saw the delivery echo; carol printed the whisper
@@ -412,7 +423,7 @@ TC
   rcli DEL mmo.presence.zz-probe >/dev/null || rc=1
   # players still online at the stop: carol again, on shard-c, left connected
   printf 'login check-carol\nplay carol shard-c\nexpect world_entered 10000\nexpect pong 600000\n' > "$work/stay.tc"
-  tcl stay "$LOGIN2_PORT" "$work/stay.tc" & stay_pid=$!
+  tcl stay "$LOGIN1_PORT" "$work/stay.tc" & stay_pid=$!
   wait_presence carol shard-c 20 || rc=1
   stop_games
   left=$(rcli --scan --pattern 'mmo.presence.*' | tr '\n' ' ')
@@ -438,16 +449,16 @@ fi
   echo "  accounts: PostgreSQL 127.0.0.1:$PG_PORT database accounts, shared by both login servers"
   echo "  characters: $store_text"
   echo "  chat bus: redis 127.0.0.1:$REDIS_PORT (prefix mmo.)"
-  echo "  login server 1: 127.0.0.1:$LOGIN1_PORT (registry :$MASTER1_PORT): shard-a, shard-b"
-  echo "  login server 2: 127.0.0.1:$LOGIN2_PORT (registry :$MASTER2_PORT): shard-c"
+  echo "  login server 1: 127.0.0.1:$LOGIN1_PORT (registry :$MASTER1_PORT): shard-a, shard-b, shard-c"
+  echo "  login server 2: 127.0.0.1:$LOGIN2_PORT (registry :$MASTER2_PORT): shard-a, shard-b, shard-c"
   for s in "${SHARDS[@]}"; do
     echo "  shard-$s: players 127.0.0.1:${GAME_PORT[$s]}, status http://127.0.0.1:${METRICS_PORT[$s]}/status, console :${ADMIN_PORT[$s]}"
   done
   echo "  connect (both login servers have one key, pinned on first use: $KX_PK):"
   echo "    $tc --login 127.0.0.1:$LOGIN1_PORT --password-file $CLUSTER_DIR/dev.password"
-  echo "        then: login dev    play NAME shard-a   (or shard-b; register NAME: open registration)"
+  echo "        then: login dev    play NAME shard-a   (or shard-b, shard-c; register NAME: open registration)"
   echo "    $tc --login 127.0.0.1:$LOGIN2_PORT --password-file $CLUSTER_DIR/dev.password"
-  echo "        then: login dev    play NAME shard-c   (the same accounts: one database)"
+  echo "        then: login dev    play NAME shard-c   (any shard: the same accounts, the same shards)"
   echo "    in game: shout TEXT (every shard), whisper NAME TEXT (any shard)"
   echo "  console: $tc --admin 127.0.0.1:${ADMIN_PORT[a]} --admin-secret-file $CLUSTER_DIR/admin.secret status"
 } >&2
