@@ -31,6 +31,8 @@ done
 [ $rc = 0 ] || fail "cluster.sh --check exited $rc"
 [ -n "$pids" ] || fail "no pids line"
 grep -q '^cluster.sh: PASS' "$out" || fail "no PASS line"
+# built with NC_POSTGRES (this test is): the shards keep characters on PostgreSQL
+grep -q "^cluster.sh: PASS: .*(character store: postgres)" "$out" || fail "the character store was not PostgreSQL"
 grep -q 'CHECK FAILED' "$out" && fail "a check failed but the exit code was 0"
 n=$(grep -c '^cluster.sh: check ok:' "$out")
 [ "$n" = 8 ] || fail "$n checks reported ok, 8 expected"

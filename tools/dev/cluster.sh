@@ -77,7 +77,9 @@ redis_cli=$(command -v redis-cli || true)
   die "redis-server / redis-cli not found: install the Debian package redis-server (tools/dev/setup.sh does)"
 # gameserver's key table (its --help) says whether it has the PostgreSQL character store
 # (CHAR_STORE=sqlite|postgres forces one)
-if "$game_bin" --help 2>/dev/null | grep -q '^ *database\.driver '; then char_store=postgres; else char_store=sqlite; fi
+# (read whole first: with pipefail, grep -q's early exit would SIGPIPE the gameserver and read as "no")
+game_help=$("$game_bin" --help 2>/dev/null || true)
+if grep -q '^ *database\.driver ' <<<"$game_help"; then char_store=postgres; else char_store=sqlite; fi
 case ${CHAR_STORE:-} in
   '') ;;
   sqlite|postgres) char_store=$CHAR_STORE ;;
