@@ -105,8 +105,7 @@ struct content_db_s {
     int inject_rc;
     uint32_t inject_left;
     /* read by the metrics thread: */
-    atomic_uint_fast64_t ops, errors, total_us, buckets[8];
-    atomic_uint_fast64_t faults[CONTENT_DB_F_COUNT], range_refused;
+    content_db_meter_t m;
 };
 
 static int fault_kind(int rc)
@@ -126,7 +125,7 @@ static int fault_kind(int rc)
 static int fault(content_db_t *db, int rc, const char *what)
 {
     int kind = fault_kind(rc);
-    atomic_fetch_add(&db->faults[kind], 1);
+    atomic_fetch_add(&db->m.faults[kind], 1);
     int result = kind == CONTENT_DB_F_OTHER ? CONTENT_DB_ERROR : CONTENT_DB_RETRY;
     nc_log_limited(&db->lim[db->op], 1000, result == CONTENT_DB_RETRY ? NC_LOG_WARN : NC_LOG_ERROR,
                    TAG, "%s: %s failed: %s [%s, %s]", op_name[db->op], what, sqlite3_errstr(rc),
@@ -195,16 +194,34 @@ static uint64_t mono_us(void)
     return nc_now_ns() / 1000u;
 }
 
-static void record(content_db_t *db, uint64_t t0, int ok)
+void content_db_meter_record(content_db_meter_t *m, uint64_t t0, int ok)
 {
     uint64_t us = mono_us() - t0;
-    atomic_fetch_add(&db->ops, 1);
-    atomic_fetch_add(&db->total_us, us);
+    atomic_fetch_add(&m->ops, 1);
+    atomic_fetch_add(&m->total_us, us);
     if (!ok)
-        atomic_fetch_add(&db->errors, 1);
+        atomic_fetch_add(&m->errors, 1);
     for (int i = 0; i < 8; i++)
         if ((double)us / 1000.0 <= content_db_bucket_ms[i])
-            atomic_fetch_add(&db->buckets[i], 1);
+            atomic_fetch_add(&m->buckets[i], 1);
+}
+
+void content_db_meter_read(content_db_meter_t *m, content_db_stats_t *out)
+{
+    out->ops = atomic_load(&m->ops);
+    out->errors = atomic_load(&m->errors);
+    out->total_us = atomic_load(&m->total_us);
+    for (int i = 0; i < CONTENT_DB_F_COUNT; i++)
+        out->faults[i] = atomic_load(&m->faults[i]);
+    out->range_refused = atomic_load(&m->range_refused);
+    for (int i = 0; i < 8; i++)
+        out->buckets[i] = atomic_load(&m->buckets[i]);
+    out->reconnects = atomic_load(&m->reconnects);
+}
+
+static void record(content_db_t *db, uint64_t t0, int ok)
+{
+    content_db_meter_record(&db->m, t0, ok);
 }
 
 static const char *const stmt_name[ST_COUNT] = {
@@ -249,7 +266,7 @@ static int tx_end(content_db_t *db, uint64_t t0, int rc)
         sqlite3_reset(s);
     }
     if (rc == CONTENT_DB_RANGE)
-        atomic_fetch_add(&db->range_refused, 1);
+        atomic_fetch_add(&db->m.range_refused, 1);
     record(db, t0,
            rc == CONTENT_DB_OK || rc == CONTENT_DB_REFUSED || rc == CONTENT_DB_RANGE ||
                rc == CONTENT_DB_NOT_OWNER);
@@ -733,7 +750,7 @@ int content_db_buy_item_req(content_db_t *db, uint64_t req, int64_t char_id, int
     if (price < 0 || count < 0) { /* -price is then always defined */
         if (db->pg)
             return content_pg_wallet(db->pg, req, char_id, 0, 0, -1, balance); /* counted */
-        atomic_fetch_add(&db->range_refused, 1);
+        atomic_fetch_add(&db->m.range_refused, 1);
         return CONTENT_DB_RANGE;
     }
     return wallet_tx(db, req, char_id, -price, item, count, balance);
@@ -866,13 +883,5 @@ void content_db_stats(content_db_t *db, content_db_stats_t *out)
         content_pg_stats(db->pg, out);
         return;
     }
-    out->reconnects = 0;
-    out->ops = atomic_load(&db->ops);
-    out->errors = atomic_load(&db->errors);
-    out->total_us = atomic_load(&db->total_us);
-    for (int i = 0; i < CONTENT_DB_F_COUNT; i++)
-        out->faults[i] = atomic_load(&db->faults[i]);
-    out->range_refused = atomic_load(&db->range_refused);
-    for (int i = 0; i < 8; i++)
-        out->buckets[i] = atomic_load(&db->buckets[i]);
+    content_db_meter_read(&db->m, out);
 }

@@ -159,8 +159,7 @@ struct content_pg_s {
     int lose_armed;        /* tests: drop this transaction's COMMIT answer */
     nc_log_state_t lim[OP_COUNT], range_lim, conn_lim;
     /* read by the metrics thread: */
-    atomic_uint_fast64_t ops, errors, total_us, buckets[8];
-    atomic_uint_fast64_t faults[CONTENT_DB_F_COUNT], range_refused, reconnects;
+    content_db_meter_t m;
 };
 
 static uint64_t mono_us(void)
@@ -170,14 +169,7 @@ static uint64_t mono_us(void)
 
 static void record(content_pg_t *p, uint64_t t0, int ok)
 {
-    uint64_t us = mono_us() - t0;
-    atomic_fetch_add(&p->ops, 1);
-    atomic_fetch_add(&p->total_us, us);
-    if (!ok)
-        atomic_fetch_add(&p->errors, 1);
-    for (int i = 0; i < 8; i++)
-        if ((double)us / 1000.0 <= content_db_bucket_ms[i])
-            atomic_fetch_add(&p->buckets[i], 1);
+    content_db_meter_record(&p->m, t0, ok);
 }
 
 /* The fault kind and result of a failed statement (r may be NULL). */
@@ -221,7 +213,7 @@ static int fault(content_pg_t *p, const PGresult *r, const char *what)
 {
     int kind;
     int result = classify(p, r, &kind);
-    atomic_fetch_add(&p->faults[kind], 1);
+    atomic_fetch_add(&p->m.faults[kind], 1);
     const char *msg = r ? PQresultErrorMessage(r) : "";
     if (!msg[0])
         msg = p->c ? PQerrorMessage(p->c) : "not connected";
@@ -349,7 +341,7 @@ static int ensure(content_pg_t *p)
     if (c && PQstatus(c) == CONNECTION_OK && prepare_all(p, c, err, sizeof err) == 0) {
         p->c = c;
         p->backoff_ms = BACKOFF_MIN_MS;
-        atomic_fetch_add(&p->reconnects, 1);
+        atomic_fetch_add(&p->m.reconnects, 1);
         nc_log(NC_LOG_INFO, TAG, "postgres: connection re-established (%s:%s database %s)",
                PQhost(c), PQport(c), PQdb(c));
         return 1;
@@ -443,7 +435,7 @@ static int tx_begin(content_pg_t *p, int op, uint64_t t0)
     }
     p->lose_armed = 0;
     if (result != CONTENT_DB_OK) {
-        atomic_fetch_add(&p->faults[kind], 1);
+        atomic_fetch_add(&p->m.faults[kind], 1);
         nc_log_limited(&p->lim[op], 1000, result == CONTENT_DB_RETRY ? NC_LOG_WARN : NC_LOG_ERROR,
                        TAG, "%s: begin (injected) failed: %s [%s, %s]", op_name[op],
                        content_db_fault_name[kind], content_db_fault_name[kind],
@@ -455,7 +447,7 @@ static int tx_begin(content_pg_t *p, int op, uint64_t t0)
      * sent in it, so one immediate reconnect and second BEGIN is safe */
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!ensure(p)) {
-            atomic_fetch_add(&p->faults[CONTENT_DB_F_IOERR], 1);
+            atomic_fetch_add(&p->m.faults[CONTENT_DB_F_IOERR], 1);
             record(p, t0, 0);
             return CONTENT_DB_RETRY;
         }
@@ -486,7 +478,7 @@ static int tx_end(content_pg_t *p, uint64_t t0, int rc)
         p->c = NULL;
         p->next_try_ms = 0;
         p->unknown = 1;
-        atomic_fetch_add(&p->faults[CONTENT_DB_F_IOERR], 1);
+        atomic_fetch_add(&p->m.faults[CONTENT_DB_F_IOERR], 1);
         nc_log(NC_LOG_WARN, TAG, "%s: commit: answer lost (test hook) [ioerr, will retry]",
                op_name[p->op]);
         rc = CONTENT_DB_RETRY;
@@ -504,7 +496,7 @@ static int tx_end(content_pg_t *p, uint64_t t0, int rc)
         drop(p);
     }
     if (rc == CONTENT_DB_RANGE)
-        atomic_fetch_add(&p->range_refused, 1);
+        atomic_fetch_add(&p->m.range_refused, 1);
     record(p, t0,
            rc == CONTENT_DB_OK || rc == CONTENT_DB_REFUSED || rc == CONTENT_DB_RANGE ||
                rc == CONTENT_DB_NOT_OWNER);
@@ -800,7 +792,7 @@ int content_pg_exists(content_pg_t *p, const char *name, int *exists)
     p->op = OP_EXISTS;
     *exists = 0;
     if (!ensure(p)) {
-        atomic_fetch_add(&p->faults[CONTENT_DB_F_IOERR], 1);
+        atomic_fetch_add(&p->m.faults[CONTENT_DB_F_IOERR], 1);
         record(p, t0, 0);
         return CONTENT_DB_RETRY;
     }
@@ -945,7 +937,7 @@ int content_pg_wallet(content_pg_t *p, uint64_t req, int64_t char_id, int64_t de
                       int32_t count, int64_t *balance)
 {
     if (count < 0) { /* content_db.c: a negative price or count */
-        atomic_fetch_add(&p->range_refused, 1);
+        atomic_fetch_add(&p->m.range_refused, 1);
         return CONTENT_DB_RANGE;
     }
     uint64_t t0 = mono_us();
@@ -1019,7 +1011,7 @@ int content_pg_fields_get(content_pg_t *p, int64_t char_id, content_fields_t *ou
     uint64_t t0 = mono_us();
     p->op = OP_FIELD;
     if (!ensure(p)) {
-        atomic_fetch_add(&p->faults[CONTENT_DB_F_IOERR], 1);
+        atomic_fetch_add(&p->m.faults[CONTENT_DB_F_IOERR], 1);
         record(p, t0, 0);
         return CONTENT_DB_RETRY;
     }
@@ -1072,13 +1064,5 @@ void content_pg_inject_fault(content_pg_t *p, int kind, int result, uint32_t cou
 
 void content_pg_stats(content_pg_t *p, content_db_stats_t *out)
 {
-    out->ops = atomic_load(&p->ops);
-    out->errors = atomic_load(&p->errors);
-    out->total_us = atomic_load(&p->total_us);
-    for (int i = 0; i < CONTENT_DB_F_COUNT; i++)
-        out->faults[i] = atomic_load(&p->faults[i]);
-    out->range_refused = atomic_load(&p->range_refused);
-    for (int i = 0; i < 8; i++)
-        out->buckets[i] = atomic_load(&p->buckets[i]);
-    out->reconnects = atomic_load(&p->reconnects);
+    content_db_meter_read(&p->m, out);
 }

@@ -7,7 +7,19 @@
 
 #include "content_db.h"
 
+#include <stdatomic.h>
+
 typedef struct content_pg_s content_pg_t;
+
+/* Statement counts, faults and latency of one handle, either driver:
+ * written on the db strand, read by the metrics thread. */
+typedef struct content_db_meter_s {
+    atomic_uint_fast64_t ops, errors, total_us, buckets[8];
+    atomic_uint_fast64_t faults[CONTENT_DB_F_COUNT], range_refused, reconnects;
+} content_db_meter_t;
+/* One operation that started at t0 (mono us) ended, ok or not. */
+void content_db_meter_record(content_db_meter_t *m, uint64_t t0, int ok);
+void content_db_meter_read(content_db_meter_t *m, content_db_stats_t *out);
 
 int content_pg_open(const content_db_opts_t *o, content_pg_t **out, char *err, size_t errlen);
 void content_pg_close(content_pg_t *p);
