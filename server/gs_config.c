@@ -223,7 +223,7 @@ void gs_config_defaults(gs_config_t *c)
     c->tick_budget_ms = 0;
     c->view_slack = 3;
     c->interest_lod_max = 32;
-    c->update_hz = 0;
+    c->update_hz = 10;
     c->chat_per_s = 1;
     c->chat_burst = 5;
     c->chat_mute_ms = 10000;
