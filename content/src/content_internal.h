@@ -120,8 +120,9 @@ struct zone_s {
     atomic_int fanning;       /* a sliced fan-out is in progress */
     uint32_t nchat, capchat;
     atomic_uint_fast64_t updates, update_packets, overruns;
-    uint32_t tick_step; /* sim ticks per update tick (zones.update_hz) */
-    int outbox_on;      /* sends to players go to their outboxes */
+    uint32_t tick_step;     /* sim ticks per update tick (zones.update_hz) */
+    int outbox_on;          /* sends to players go to their outboxes */
+    uint64_t chat_since_ms; /* when the oldest queued zone chat line came */
     /* zones.encode_jobs: zone.c, "encode jobs" */
     int encode_jobs, enc_inline;
     struct enc_batch_s *batch; /* the slice's, being filled */
