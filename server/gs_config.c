@@ -96,6 +96,10 @@ static const key_t_ keys[] = {
         "visibility recomputed after moving this far (0 = on every move)"),
     INT("zones.tick_budget_ms", tick_budget_ms, 0, 60000,
         "a zone tick over this lowers the update rate (0 = half the tick period)"),
+    INT("zones.update_hz", update_hz, 0, 1000,
+        "visibility, zone chat and entity_updates per second (0 = tick_hz)"),
+    BOOL("zones.encode_jobs", encode_jobs,
+         "entity_updates encoded and sent by jobs on other game workers"),
     NUM("chat.rate_per_s", chat_per_s, 0.01, 1000, "chat messages per second"),
     NUM("chat.burst", chat_burst, 1, 1000, "chat burst before muting"),
     INT("chat.mute_ms", chat_mute_ms, 0, 86400000, "mute duration for flooders"),
@@ -229,6 +233,7 @@ void gs_config_defaults(gs_config_t *c)
     c->tick_budget_ms = 0;
     c->view_slack = 3;
     c->interest_lod_max = 32;
+    c->update_hz = 10;
     c->chat_per_s = 1;
     c->chat_burst = 5;
     c->chat_mute_ms = 10000;

@@ -65,6 +65,8 @@ typedef struct gs_config_s {
     int64_t interest_full, interest_lod_ticks, tick_budget_ms;
     double view_slack;
     int64_t interest_lod_max;
+    int64_t update_hz; /* 0 = tick_hz */
+    int encode_jobs;   /* bool */
     /* outbound link connects (issue 12) */
     int64_t links_connect_timeout_ms;
     /* issue 12: shutdown deadline, metrics page limits */

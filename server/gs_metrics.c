@@ -260,6 +260,15 @@ static void content_metrics(buf_t *b, gs_app_t *a)
     for (int i = 0; i < n && i < 64; i++)
         put(b, "gs_zone_tick_overruns_total{zone=\"%u\"} %llu\n", z[i].id,
             (unsigned long long)z[i].overruns);
+    head(b, "gs_zone_encode_batches_total", "counter",
+         "Fan-out batches encoded and sent (zones.encode_jobs) by a game-queue job, or on the "
+         "zone strand when the queue was full.");
+    for (int i = 0; i < n && i < 64; i++) {
+        put(b, "gs_zone_encode_batches_total{zone=\"%u\",on=\"job\"} %llu\n", z[i].id,
+            (unsigned long long)z[i].encode_jobs);
+        put(b, "gs_zone_encode_batches_total{zone=\"%u\",on=\"strand\"} %llu\n", z[i].id,
+            (unsigned long long)z[i].encode_inline);
+    }
     head(b, "gs_zone_update_divider", "gauge",
          "Updates go out every Nth zone tick (1 = every tick; more under overload).");
     for (int i = 0; i < n && i < 64; i++)

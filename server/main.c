@@ -74,7 +74,9 @@ static int start_world(gs_app_t *a)
                         .interest_lod_ticks = (uint32_t)c->interest_lod_ticks,
                         .tick_budget_ms = (uint32_t)c->tick_budget_ms,
                         .view_slack = (float)c->view_slack,
-                        .interest_lod_max = (uint32_t)c->interest_lod_max};
+                        .interest_lod_max = (uint32_t)c->interest_lod_max,
+                        .update_hz = (uint32_t)c->update_hz,
+                        .encode_jobs = c->encode_jobs};
     char err[256];
     if (content_world_create(&o, &a->world, err, sizeof err) != 0) {
         nc_log(NC_LOG_ERROR, TAG, "world: %s", err);

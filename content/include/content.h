@@ -72,6 +72,10 @@ typedef struct content_opts_s {
     uint32_t tick_budget_ms;     /* a tick longer than this lowers the update rate [period/2] */
     float view_slack;            /* visibility is recomputed after moving this far, or
                                   * interest_lod_ticks after a smaller move [0: every move] */
+    uint32_t update_hz;          /* a zone's tick work (visibility, chat, entity_updates)
+                                  * runs at this rate, tick numbers count tick_hz [tick_hz] */
+    int encode_jobs;             /* 1: fan-out batches are encoded and sent by jobs on
+                                  * other workers of the game queue */
 } content_opts_t;
 
 int content_world_create(const content_opts_t *o, content_world_t **out, char *err, size_t errlen);
@@ -141,9 +145,11 @@ typedef struct content_zone_stats_s {
     uint64_t tick_buckets[CONTENT_TICK_BUCKETS]; /* cumulative, last is +Inf */
     uint64_t notifications;
     /* crowds (issue 15) */
-    uint64_t updates, update_packets; /* entity_updates entries / packets sent */
-    uint64_t overruns;                /* ticks over zones.tick_budget_ms */
-    uint32_t update_divider;          /* updates go out every Nth tick now (1 = every tick) */
+    uint64_t updates, update_packets;    /* entity_updates entries / packets sent */
+    uint64_t overruns;                   /* ticks over zones.tick_budget_ms */
+    uint32_t update_divider;             /* updates go out every Nth tick now (1 = every tick) */
+    uint64_t encode_jobs, encode_inline; /* fan-out batches run as game-queue jobs / on the
+                                          * strand (queue full, or a synchronous tick) */
 } content_zone_stats_t;
 
 /* Ticket refusals by reason (gs_auth_tickets_rejected_total{reason}). */

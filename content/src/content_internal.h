@@ -28,6 +28,8 @@ typedef struct login_auth_s {
     int role; /* PA_ROLE_* */
 } login_auth_t;
 
+typedef struct enc_batch_s enc_batch_t;
+
 typedef struct player_s {
     zone_ent_t ent; /* ent.id: shard-unique entity id */
     nc_sid_t sid;
@@ -59,6 +61,10 @@ typedef struct player_s {
     uint32_t vis_tick;       /* and when (zone tick) */
     int vis_done;            /* computed at least once in this zone */
     uint32_t full_tick;      /* zone tick of the last full-set rebuild */
+    /* a fan-out tick's spawns, despawns and chat for this player, sent with
+     * its entity_updates in one write (zone.c, "outbox") */
+    nc_packet_t **out;
+    uint32_t nout, capout;
 } player_t;
 
 /* Registry entry: one per claimed character name, guarded by reg_mu.
@@ -114,6 +120,14 @@ struct zone_s {
     atomic_int fanning;       /* a sliced fan-out is in progress */
     uint32_t nchat, capchat;
     atomic_uint_fast64_t updates, update_packets, overruns;
+    uint32_t tick_step;     /* sim ticks per update tick (zones.update_hz) */
+    int outbox_on;          /* sends to players go to their outboxes */
+    uint64_t chat_since_ms; /* when the oldest queued zone chat line came */
+    /* zones.encode_jobs: zone.c, "encode jobs" */
+    int encode_jobs, enc_inline;
+    struct enc_batch_s *batch; /* the slice's, being filled */
+    atomic_uint enc_inflight;  /* batches out, + 1 while slices remain */
+    atomic_uint_fast64_t enc_us, enc_posted, enc_inline_runs;
 };
 
 struct content_world_s {
@@ -209,6 +223,7 @@ void zone_add_player(zone_t *z, player_t *p);
 void zone_remove_player(zone_t *z, player_t *p, uint8_t reason);
 void zone_mark_dirty(zone_t *z, player_t *p);
 void zone_send_to_known(zone_t *z, player_t *p, nc_packet_t *pkt, int include_self);
+uint32_t zone_tick_step(const content_opts_t *o);
 /* Zone chat: p's line goes to p now and to those who see p at the next tick,
  * in the same write as that tick's updates (takes over the caller's
  * reference). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #define TAG "zone"
+#define CHAT_HOLD_MS 250 /* zone chat waits for a fan-out at most this long */
 
 player_t *player_new(content_world_t *w, const content_char_t *c, nc_sid_t sid, uint32_t entity_id)
 {
@@ -31,6 +32,9 @@ void player_free(player_t *p)
 {
     if (!p)
         return;
+    for (uint32_t i = 0; i < p->nout; i++)
+        nc_packet_release(p->out[i]);
+    free(p->out);
     zone_idmap_free(&p->known);
     free(p->full);
     free(p);
@@ -46,10 +50,46 @@ void player_snapshot(const player_t *p, content_pos_t *out)
     snprintf(out->name, sizeof out->name, "%s", p->name);
 }
 
+static void fan_finish(zone_t *z);
+static void tick_done(zone_t *z, int fan);
+
 static void send_counted(zone_t *z, nc_sid_t sid, nc_packet_t *pkt)
 {
     world_send(z->w, sid, pkt);
     atomic_fetch_add_explicit(&z->notifications, 1, memory_order_relaxed);
+}
+
+/* ---- outbox ----
+ * On a fan-out tick, what the tick's visibility and chat steps send to a
+ * player waits in its outbox and leaves just before its entity_updates, in
+ * the same write: the fan-out runs in slices (separate jobs, separate
+ * writes), so sending at once cost a player in a later slice two writes per
+ * tick.  Once a player's outbox holds anything, every later zone send to it
+ * (send_to) queues behind, so a despawn never overtakes its spawn.  Every
+ * outbox is empty again when the fan-out ends (fan_out_one, fan_end), or
+ * when its player leaves the zone (sent to it first). */
+static void outbox_drain(zone_t *z, player_t *p)
+{
+    for (uint32_t i = 0; i < p->nout; i++) {
+        send_counted(z, p->sid, p->out[i]);
+        nc_packet_release(p->out[i]);
+    }
+    p->nout = 0;
+}
+
+static void send_to(zone_t *z, player_t *o, nc_packet_t *pkt)
+{
+    if (z->outbox_on || o->nout) {
+        nc_packet_t **no = content_grow(o->out, &o->capout, o->nout, sizeof *no, 8);
+        if (no) {
+            o->out = no;
+            nc_packet_retain(pkt);
+            o->out[o->nout++] = pkt;
+            return;
+        }
+        outbox_drain(z, o); /* out of memory: send now, in order */
+    }
+    send_counted(z, o->sid, pkt);
 }
 
 static nc_packet_t *spawn_pkt(const player_t *p)
@@ -70,10 +110,10 @@ static nc_packet_t *despawn_pkt(uint32_t id, uint8_t reason)
     return pkt;
 }
 
-static void send_and_release(zone_t *z, nc_sid_t sid, nc_packet_t *pkt)
+static void send_and_release(zone_t *z, player_t *to, nc_packet_t *pkt)
 {
     if (pkt) {
-        send_counted(z, sid, pkt);
+        send_to(z, to, pkt);
         nc_packet_release(pkt);
     }
 }
@@ -135,9 +175,9 @@ static void vis_visit(zone_ent_t *oe, void *ud)
         }
         nc_packet_t *ps = spawn_cached(p), *os = spawn_cached(o);
         if (ps)
-            send_counted(c->z, o->sid, ps);
+            send_to(c->z, o, ps);
         if (os)
-            send_counted(c->z, p->sid, os);
+            send_to(c->z, p, os);
     }
 }
 
@@ -165,10 +205,10 @@ static void vis_forget_unseen(zone_t *z, player_t *p)
         uint32_t id = z->scratch[i];
         player_t *o = zone_idmap_get(&z->players, id);
         known_del(p, id);
-        send_and_release(z, p->sid, despawn_pkt(id, 0));
+        send_and_release(z, p, despawn_pkt(id, 0));
         if (o) {
             known_del(o, p->ent.id);
-            send_and_release(z, o->sid, despawn_pkt(p->ent.id, 0));
+            send_and_release(z, o, despawn_pkt(p->ent.id, 0));
         }
     }
 }
@@ -240,6 +280,8 @@ void zone_queue_chat(zone_t *z, player_t *p, nc_packet_t *pkt)
         return;
     }
     z->chat = nc;
+    if (!z->nchat)
+        z->chat_since_ms = nc_now_ms();
     send_counted(z, p->sid, pkt); /* the sender's echo now: ordered with its pings */
     z->chat[z->nchat++] = (zone_chat_t){pkt, p->ent.id};
 }
@@ -262,7 +304,8 @@ static void chat_flush(zone_t *z)
 
 void zone_remove_player(zone_t *z, player_t *p, uint8_t reason)
 {
-    chat_flush(z); /* p's audience hears what p said before p leaves */
+    chat_flush(z);      /* p's audience hears what p said before p leaves */
+    outbox_drain(z, p); /* and p what was said to it */
     nc_packet_t *bye = despawn_pkt(p->ent.id, reason);
     for (uint32_t i = 0; i < p->known.keys.cap; i++) {
         uint32_t id = p->known.keys.slots[i];
@@ -271,7 +314,7 @@ void zone_remove_player(zone_t *z, player_t *p, uint8_t reason)
             continue;
         known_del(o, p->ent.id);
         if (bye)
-            send_counted(z, o->sid, bye);
+            send_to(z, o, bye);
     }
     if (bye)
         nc_packet_release(bye);
@@ -294,12 +337,12 @@ void zone_remove_player(zone_t *z, player_t *p, uint8_t reason)
 void zone_send_to_known(zone_t *z, player_t *p, nc_packet_t *pkt, int include_self)
 {
     if (include_self)
-        send_counted(z, p->sid, pkt);
+        send_to(z, p, pkt);
     for (uint32_t i = 0; i < p->known.keys.cap; i++) {
         uint32_t id = p->known.keys.slots[i];
         player_t *o = id ? zone_idmap_get(&z->players, id) : NULL;
         if (o)
-            send_counted(z, o->sid, pkt);
+            send_to(z, o, pkt);
     }
 }
 
@@ -314,18 +357,125 @@ void zone_send_to_known(zone_t *z, player_t *p, nc_packet_t *pkt, int include_se
 
 #define FAN_SLICE 128 /* players per fan-out job */
 
-static void upd_flush(zone_t *z, player_t *p)
+/* ---- encode jobs (zones.encode_jobs) ----
+ * With encode_jobs, a fan-out slice on the zone strand only selects: each
+ * recipient's outbox packets and chosen entries go into a batch, an
+ * immutable snapshot of that slice's part of the tick, and the batch is
+ * encoded and sent by a job on the game queue (any worker, within the
+ * queue's thread cap; a full queue runs it on the strand).  Zone sends stay
+ * in outboxes until every batch of the fan-out is done (fan_finish), so
+ * nothing the strand sends meanwhile overtakes a batch. */
+typedef struct enc_rec_s {
+    nc_sid_t sid;
+    uint32_t off, n; /* into pk (outbox packets) or, with upd, into ent */
+    int upd;
+} enc_rec_t;
+
+struct enc_batch_s {
+    zone_t *z;
+    uint32_t tick;
+    float step;
+    enc_rec_t *rec;
+    uint32_t nrec, caprec;
+    proto_entity_update_t *ent;
+    uint32_t nent, capent;
+    nc_packet_t **pk;
+    uint32_t npk, cappk;
+};
+
+static void batch_free(enc_batch_t *b)
 {
-    proto_entity_updates_t *u = z->upd;
-    if (!u->entries_count)
+    if (!b)
         return;
+    for (uint32_t i = 0; i < b->npk; i++)
+        nc_packet_release(b->pk[i]);
+    free(b->rec);
+    free(b->ent);
+    free(b->pk);
+    free(b);
+}
+
+static int batch_rec(enc_batch_t *b, nc_sid_t sid, uint32_t off, uint32_t n, int upd)
+{
+    enc_rec_t *nr = content_grow(b->rec, &b->caprec, b->nrec, sizeof *nr, 64);
+    if (!nr)
+        return -1;
+    b->rec = nr;
+    b->rec[b->nrec++] = (enc_rec_t){sid, off, n, upd};
+    return 0;
+}
+
+/* The fan-out's batch for this slice (NULL: send from the strand). */
+static enc_batch_t *batch_get(zone_t *z)
+{
+    if (!z->encode_jobs)
+        return NULL;
+    if (!z->batch) {
+        z->batch = calloc(1, sizeof *z->batch);
+        if (z->batch) {
+            z->batch->z = z;
+            z->batch->tick = z->tick_no;
+            z->batch->step = z->q_step;
+        }
+    }
+    return z->batch;
+}
+
+/* p's outbox into the batch (its references move); 0 if done. */
+static int batch_outbox(zone_t *z, player_t *p)
+{
+    enc_batch_t *b = batch_get(z);
+    if (!b || !p->nout)
+        return b ? 0 : -1;
+    if (b->npk + p->nout > b->cappk) {
+        uint32_t cap = (b->npk + p->nout) * 2;
+        nc_packet_t **np = realloc(b->pk, (size_t)cap * sizeof *np);
+        if (!np)
+            return -1;
+        b->pk = np;
+        b->cappk = cap;
+    }
+    if (batch_rec(b, p->sid, b->npk, p->nout, 0) != 0)
+        return -1;
+    memcpy(b->pk + b->npk, p->out, (size_t)p->nout * sizeof *p->out);
+    b->npk += p->nout;
+    p->nout = 0;
+    return 0;
+}
+
+/* The entries being built for p into the batch; 0 if done. */
+static int batch_updates(zone_t *z, player_t *p)
+{
+    enc_batch_t *b = batch_get(z);
+    proto_entity_updates_t *u = z->upd;
+    if (!b)
+        return -1;
+    if (b->nent + u->entries_count > b->capent) {
+        uint32_t cap = (b->nent + u->entries_count) * 2;
+        proto_entity_update_t *ne = realloc(b->ent, (size_t)cap * sizeof *ne);
+        if (!ne)
+            return -1;
+        b->ent = ne;
+        b->capent = cap;
+    }
+    if (batch_rec(b, p->sid, b->nent, u->entries_count, 1) != 0)
+        return -1;
+    memcpy(b->ent + b->nent, u->entries, (size_t)u->entries_count * sizeof *u->entries);
+    b->nent += u->entries_count;
+    u->entries_count = 0;
+    return 0;
+}
+
+/* Encodes u into one packet and sends it to sid. */
+static void upd_send(zone_t *z, nc_sid_t sid, const proto_entity_updates_t *u)
+{
     size_t cap = 18u + 9u * u->entries_count; /* tick, origin, step, count, 9 B/entry */
     nc_packet_t *pkt = nc_packet_alloc(cap);
     int n = pkt ? proto_encode_entity_updates(u, nc_packet_body(pkt), pkt->cap) : -1;
     if (n >= 0) {
         pkt->len = (uint32_t)n;
         pkt->type = PROTO_T_ENTITY_UPDATES;
-        send_counted(z, p->sid, pkt);
+        send_counted(z, sid, pkt);
         atomic_fetch_add_explicit(&z->updates, u->entries_count, memory_order_relaxed);
         atomic_fetch_add_explicit(&z->update_packets, 1, memory_order_relaxed);
     } else {
@@ -333,6 +483,65 @@ static void upd_flush(zone_t *z, player_t *p)
     }
     if (pkt)
         nc_packet_release(pkt);
+}
+
+static void fan_finish_job(void *arg)
+{
+    fan_finish(arg);
+}
+
+/* A batch's work, on any worker of the game queue: reads only the batch. */
+static void batch_job(void *arg)
+{
+    enc_batch_t *b = arg;
+    zone_t *z = b->z;
+    uint64_t t0 = nc_now_ns();
+    proto_entity_updates_t *u = malloc(sizeof *u);
+    for (uint32_t i = 0; i < b->nrec; i++) {
+        const enc_rec_t *r = &b->rec[i];
+        if (!r->upd) {
+            for (uint32_t k = 0; k < r->n; k++)
+                send_counted(z, r->sid, b->pk[r->off + k]);
+        } else if (u) {
+            *u = (proto_entity_updates_t){.tick = b->tick, .step = b->step};
+            u->entries_count = (uint16_t)r->n; /* <= ENTRIES_MAX: upd_add flushes there */
+            memcpy(u->entries, b->ent + r->off, (size_t)r->n * sizeof *u->entries);
+            upd_send(z, r->sid, u);
+        }
+    }
+    free(u);
+    batch_free(b);
+    nc_send_flush();
+    atomic_fetch_add(&z->enc_us, (nc_now_ns() - t0) / 1000u);
+    if (atomic_fetch_sub(&z->enc_inflight, 1) == 1 &&
+        world_post_critical(z->w, z->strand, fan_finish_job, z) != 0)
+        fan_finish(z); /* the pool is stopping: nothing else runs on the strand */
+}
+
+/* The slice's batch goes to the game queue (or runs here if it is full). */
+static void batch_post(zone_t *z)
+{
+    enc_batch_t *b = z->batch;
+    z->batch = NULL;
+    if (!b)
+        return;
+    atomic_fetch_add(&z->enc_inflight, 1);
+    if (z->enc_inline || nc_queue_post(z->w->o.game_queue, batch_job, b) != 0) {
+        atomic_fetch_add(&z->enc_inline_runs, 1);
+        batch_job(b);
+    } else {
+        atomic_fetch_add(&z->enc_posted, 1);
+    }
+}
+
+static void upd_flush(zone_t *z, player_t *p)
+{
+    proto_entity_updates_t *u = z->upd;
+    if (!u->entries_count)
+        return;
+    if (z->encode_jobs && batch_updates(z, p) == 0)
+        return;
+    upd_send(z, p->sid, u);
     u->entries_count = 0;
 }
 
@@ -419,9 +628,12 @@ static uint32_t upd_slot(zone_t *z, player_t *p, uint32_t slot, const player_t *
 static void fan_out_one(zone_t *z, player_t *p)
 {
     zone_idmap_t *k = &p->known;
+    if (!z->encode_jobs || batch_outbox(z, p) != 0)
+        outbox_drain(z, p); /* corked: one write with the updates below */
     if (!k->keys.n)
         return;
-    uint32_t half = z->lod_ticks / 2 ? z->lod_ticks / 2 : 1;
+    /* the reduced-rate cursor covers known every lod_ticks/2 sim ticks */
+    uint32_t half = z->lod_ticks / 2 / z->tick_step ? z->lod_ticks / 2 / z->tick_step : 1;
     /* every lod_ticks/4 ticks (5: 4 Hz) whatever the divider: in a dense
      * crowd the nearest 64 change within a second */
     uint32_t every = z->lod_ticks / 4 ? z->lod_ticks / 4 : 1;
@@ -519,6 +731,7 @@ static int fan_slice(zone_t *z)
     uint64_t t0 = nc_now_ns();
     for (uint32_t n = 0; n < FAN_SLICE && z->fan_pos < z->nall; n++)
         fan_out_one(z, z->all[z->fan_pos++]);
+    batch_post(z);
     /* write now, not when the job returns: the writes (the kernel's share,
      * the biggest on loopback) are part of what the budget measures */
     nc_send_flush();
@@ -526,10 +739,34 @@ static int fan_slice(zone_t *z)
     return z->fan_pos < z->nall;
 }
 
+/* A fan-out is over: outboxes that it did not reach (a player moved in
+ * z->all by a leave between slices) are sent now. */
+static void fan_end(zone_t *z)
+{
+    for (uint32_t i = 0; i < z->nall; i++)
+        if (z->all[i]->nout)
+            outbox_drain(z, z->all[i]);
+}
+
+/* Every slice of a fan-out ran: with encode jobs, the fan-out is over when
+ * its last batch is (fan_finish); else now. */
+static void fan_slices_over(zone_t *z)
+{
+    if (z->encode_jobs) {
+        if (atomic_fetch_sub(&z->enc_inflight, 1) == 1)
+            fan_finish(z);
+        return;
+    }
+    tick_done(z, 1);
+    atomic_store(&z->fanning, 0);
+}
+
 /* A tick is done: its time (the sum of its slices, not the waits between
  * them) goes to the histogram and, for a fan-out, to the overload control. */
 static void tick_done(zone_t *z, int fan)
 {
+    if (fan)
+        fan_end(z);
     uint64_t us = z->tick_us;
     double ms = (double)us / 1000.0;
     if (z->budget_us && us > z->budget_us)
@@ -544,17 +781,54 @@ static void tick_done(zone_t *z, int fan)
 }
 
 /* Benchmarks and tests: the whole tick at once. */
+/* The tick's visibility and chat step; on a fan-out tick (1) their sends
+ * wait in the outboxes for the fan-out. */
+static int tick_start(zone_t *z)
+{
+    z->tick_no += z->tick_step;
+    int fan = (z->tick_no / z->tick_step) % z->divider == 0;
+    if (!fan) {
+        /* overload: visibility waits for the next fan-out (spawns carry
+         * positions; they come at the positions' rate), zone chat at most
+         * CHAT_HOLD_MS: writing them now would cost every player a write
+         * per update tick, the very cost the divider is shedding */
+        if (z->nchat && nc_now_ms() - z->chat_since_ms >= CHAT_HOLD_MS)
+            chat_flush(z);
+        return 0;
+    }
+    z->outbox_on = fan;
+    tick_vis(z);
+    /* with encode jobs, zone sends wait in outboxes until the batches are
+     * out (fan_finish) */
+    z->outbox_on = fan && z->encode_jobs;
+    if (fan && z->encode_jobs)
+        atomic_store(&z->enc_inflight, 1); /* the strand's, until its last slice */
+    return fan;
+}
+
+/* With encode jobs, on the strand once every batch of the fan-out is done:
+ * their time counts in the tick's (work, not wall: the jobs may overlap). */
+static void fan_finish(zone_t *z)
+{
+    z->tick_us += atomic_exchange(&z->enc_us, 0);
+    z->outbox_on = 0;
+    tick_done(z, 1);
+    atomic_store(&z->fanning, 0);
+}
+
 uint64_t zone_tick(zone_t *z)
 {
     uint64_t t0 = nc_now_ns(), n0 = atomic_load(&z->notifications);
-    z->tick_no++;
-    tick_vis(z);
+    z->enc_inline = 1; /* synchronous: batches run here */
+    int fan = tick_start(z);
     z->tick_us = (nc_now_ns() - t0) / 1000u;
-    int fan = z->tick_no % z->divider == 0;
     z->fan_pos = 0;
     while (fan && fan_slice(z))
         ;
-    tick_done(z, fan);
+    if (fan)
+        fan_slices_over(z);
+    else
+        tick_done(z, 0);
     return atomic_load(&z->notifications) - n0;
 }
 
@@ -569,8 +843,7 @@ static void fan_job(void *arg)
     if (fan_slice(z) && !atomic_load(&z->w->shutting_down) &&
         world_post_critical(z->w, z->strand, fan_job, z) == 0)
         return;
-    tick_done(z, 1);
-    atomic_store(&z->fanning, 0);
+    fan_slices_over(z);
 }
 
 static void tick_job(void *arg)
@@ -581,10 +854,9 @@ static void tick_job(void *arg)
         return;
     }
     uint64_t t0 = nc_now_ns();
-    z->tick_no++;
-    tick_vis(z);
+    int fan = tick_start(z);
     z->tick_us = (nc_now_ns() - t0) / 1000u;
-    if (z->tick_no % z->divider != 0) {
+    if (!fan) {
         tick_done(z, 0);
         return;
     }
@@ -614,10 +886,12 @@ int zone_init(zone_t *z, content_world_t *w, int idx, const content_zone_def_t *
     z->idx = idx;
     z->def = def;
     uint32_t hz = w->o.tick_hz ? w->o.tick_hz : 20;
+    z->tick_step = zone_tick_step(&w->o);
+    z->encode_jobs = w->o.encode_jobs;
     z->divider = 1;
     atomic_store(&z->divider_now, 1);
     z->budget_us = w->o.tick_budget_ms ? (uint64_t)w->o.tick_budget_ms * 1000u
-                                       : 500000u / hz; /* half the period */
+                                       : 500000u * z->tick_step / hz; /* half the period */
     z->full_n = w->o.interest_full_unlimited ? 0 : w->o.interest_full ? w->o.interest_full : 64;
     z->lod_ticks = w->o.interest_lod_ticks ? w->o.interest_lod_ticks : 20;
     z->lod_max = w->o.interest_lod_max ? w->o.interest_lod_max : 32;
@@ -632,10 +906,21 @@ int zone_init(zone_t *z, content_world_t *w, int idx, const content_zone_def_t *
     return nc_strand_create(w->o.game_queue, &z->strand);
 }
 
+/* Sim ticks per update tick: tick_hz / update_hz, rounded, at least 1. */
+uint32_t zone_tick_step(const content_opts_t *o)
+{
+    uint32_t hz = o->tick_hz ? o->tick_hz : 20;
+    uint32_t uhz = o->update_hz && o->update_hz < hz ? o->update_hz : hz;
+    uint32_t step = (hz + uhz / 2) / uhz;
+    return step ? step : 1;
+}
+
 void zone_start_timers(zone_t *z)
 {
     uint32_t hz = z->w->o.tick_hz ? z->w->o.tick_hz : 20;
-    uint64_t period = 1000u / hz ? 1000u / hz : 1;
+    /* the timer runs at the update rate: a sim tick between two update
+     * ticks has nothing to do (moves apply as they arrive) */
+    uint64_t period = 1000u * z->tick_step / hz ? 1000u * z->tick_step / hz : 1;
     if (nc_timer_start(z->strand, period, period, tick_job, z, &z->tick_timer) != 0)
         nc_log(NC_LOG_ERROR, TAG, "zone %u: cannot start tick timer", z->def->id);
     if (z->w->o.autosave_ms && nc_timer_start(z->strand, z->w->o.autosave_ms, z->w->o.autosave_ms,
@@ -667,6 +952,8 @@ void zone_free(zone_t *z)
     free(z->scratch);
     free(z->upd);
     free(z->cand);
+    batch_free(z->batch);
+    z->batch = NULL;
     for (uint32_t i = 0; i < z->nchat; i++)
         nc_packet_release(z->chat[i].pkt);
     free(z->chat);

@@ -445,6 +445,8 @@ static inline uint8_t *nc_packet_body(nc_packet_t *p)
     return p->data_ + NC_HEADER_SIZE;
 }
 void nc_packet_release(nc_packet_t *p);
+/* Another reference, for a caller that keeps a packet to send later. */
+void nc_packet_retain(nc_packet_t *p);
 int nc_send_packet(nc_session_t *s, nc_packet_t *p);
 /* Raw roles only: bytes as they are, no header; any length (split into
  * pieces internally), same bound and ordering as nc_send. */

@@ -821,6 +821,11 @@ void nc_packet_release(nc_packet_t *p)
         free(p);
 }
 
+void nc_packet_retain(nc_packet_t *p)
+{
+    atomic_fetch_add_explicit(&p->refs_, 1, memory_order_relaxed);
+}
+
 /* Writes the header once, even when several threads send the packet. */
 static void packet_seal(nc_packet_t *p)
 {

@@ -107,16 +107,43 @@ static int near_eq(float a, float b)
     return fabsf(a - b) < 0.02f; /* quantization step 1000/65535 */
 }
 
-static int setup(void **state)
+/* The same checks with the defaults of these keys, with the fan-out's
+ * encoding and sending on other workers (zones.encode_jobs), and with the
+ * update tick at half the sim tick (zones.update_hz 10 of tick_hz 20:
+ * tick numbers step by 2; "every tick" is every update tick). */
+static int setup_with(const char *key, const char *val)
 {
-    (void)state;
     gs_proc_init(&srv);
+    memset(seen, 0, sizeof seen);
+    first_tick = last_tick = 0;
+    ticks_seen = 0;
+    char kv[64];
+    snprintf(kv, sizeof kv, "%s=%s", key, val);
     const char *extra[] = {"--set", "zones.interest_full=16", "--set", "zones.interest_lod_ticks=8",
                            "--set", "zones.interest_lod_max=512", "--set", "zones.view_slack=0",
                            /* a loaded test machine must not lower the update rate here */
                            "--set", "zones.tick_budget_ms=5000", "--set", "zones.max_speed=100000",
-                           "--set", "limits.budget_per_s=0", NULL};
+                           "--set", "limits.budget_per_s=0", "--set", "zones.tick_hz=20", "--set",
+                           kv, NULL};
     return gs_proc_start(&srv, extra, 5000);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return setup_with("zones.update_hz", "20");
+}
+
+static int setup_encode_jobs(void **state)
+{
+    (void)state;
+    return setup_with("zones.encode_jobs", "true");
+}
+
+static int setup_update_hz(void **state)
+{
+    (void)state;
+    return setup_with("zones.update_hz", "10");
 }
 
 static int teardown(void **state)
@@ -264,6 +291,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_full_rate_set_every_tick_rest_reduced_no_despawn_lost,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_rate_set_every_tick_rest_reduced_no_despawn_lost,
+                                        setup_encode_jobs, teardown),
+        cmocka_unit_test_setup_teardown(test_full_rate_set_every_tick_rest_reduced_no_despawn_lost,
+                                        setup_update_hz, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

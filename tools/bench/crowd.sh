@@ -50,6 +50,9 @@ wait_ready() { # FILE PID
   return 1
 }
 hz=$(getconf CLK_TCK)
+# the links' shared secret (issue 13), one for every run; dev-mode logins
+secret=$work/s2s.secret
+(umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$secret"; echo >>"$secret")
 csv=$OUT/runs.csv
 [ -f "$csv" ] || echo "build,run,bots,spread,duration,load1,p50_ms,p99_ms,p99_first_ms,p99_last_ms,max_ms,errors,logins,pkts_in_per_s,positions_in_per_s,gs_cpu_core,tc_cpu_core,gs_notifications,gs_bytes_out,tc_warn,update_pkts_per_bot_s,tick_overruns" >"$csv"
 spread_arg=; ((SPREAD)) && spread_arg=--spread
@@ -62,14 +65,15 @@ for ((r = 1; r <= RUNS; r++)); do
     avar=GS_ARGS_$name; gs_args="${GS_ARGS:-} ${!avar:-}"
     rd=$work/$name.$r; mkdir -p "$rd"
     load1=$(cut -d' ' -f1 /proc/loadavg)
-    "$ms" --port 0 >"$rd/ms.out" 2>"$rd/ms.err" & pids+=($!)
+    "$ms" --port 0 --login-port 0 --db "$rd/ms.db" --secret-file "$secret" >"$rd/ms.out" 2>"$rd/ms.err" & pids+=($!)
     wait_ready "$rd/ms.out" $! || { echo "crowd.sh: masterserver not ready" >&2; exit 1; }
     mport=$(sed -n 's/^READY port=\([0-9]*\).*/\1/p' "$rd/ms.out")
-    "$cs" --port 0 >"$rd/cs.out" 2>"$rd/cs.err" & pids+=($!)
+    "$cs" --port 0 --secret-file "$secret" >"$rd/cs.out" 2>"$rd/cs.err" & pids+=($!)
     wait_ready "$rd/cs.out" $! || { echo "crowd.sh: chatserver not ready" >&2; exit 1; }
     cport=$(sed -n 's/^READY port=\([0-9]*\).*/\1/p' "$rd/cs.out")
     "$gs" --port 0 --metrics-port 0 --db "$rd/gs.db" --chat-port "$cport" --master-port "$mport" \
-          --log-level warn --set limits.new_characters_per_min_global=1000000 $gs_args \
+          --log-level warn --set limits.new_characters_per_min_global=1000000 \
+          --set auth.mode=dev --set links.secret_file="$secret" $gs_args \
           >"$rd/gs.out" 2>"$rd/gs.err" & gs_pid=$!; pids+=($gs_pid)
     wait_ready "$rd/gs.out" $gs_pid || { echo "crowd.sh: gameserver not ready" >&2; exit 1; }
     read -r port mtport < <(sed -n 's/^READY port=\([0-9]*\) metrics_port=\([0-9]*\).*/\1 \2/p' "$rd/gs.out")
