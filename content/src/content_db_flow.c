@@ -1,0 +1,583 @@
+/* The character store's operations, written once for every driver
+ * (content_db_driver.h): transactions, the owner rules, range and overflow
+ * checks, request ids, the CONTENT_DB_* results, the meter and the fault
+ * hooks.  The drivers (content_db.c: SQLite, content_db_pg.c: PostgreSQL)
+ * only run statements. */
+#include "content_db_driver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAG "db"
+
+const double content_db_bucket_ms[8] = {0.1, 0.5, 1, 5, 10, 50, 100, 1e300};
+
+_Static_assert(CONTENT_DB_F_COUNT == 6, "content.h declares content_db_fault_name[6]");
+const char *const content_db_fault_name[CONTENT_DB_F_COUNT] = {"busy", "locked", "readonly",
+                                                               "full", "ioerr",  "other"};
+
+static const char *const op_name[CONTENT_DB_OP_COUNT] = {"open",  "login",  "save",  "gold",
+                                                         "probe", "exists", "claim", "field"};
+
+static uint64_t mono_us(void)
+{
+    return nc_now_ns() / 1000u;
+}
+
+/* One operation that started at t0 ended, ok or not. */
+static void record(content_db_t *db, uint64_t t0, int ok)
+{
+    uint64_t us = mono_us() - t0;
+    atomic_fetch_add(&db->m.ops, 1);
+    atomic_fetch_add(&db->m.total_us, us);
+    if (!ok)
+        atomic_fetch_add(&db->m.errors, 1);
+    for (int i = 0; i < 8; i++)
+        if ((double)us / 1000.0 <= content_db_bucket_ms[i])
+            atomic_fetch_add(&db->m.buckets[i], 1);
+}
+
+void content_db_stats(content_db_t *db, content_db_stats_t *out)
+{
+    content_db_meter_t *m = &db->m;
+    out->ops = atomic_load(&m->ops);
+    out->errors = atomic_load(&m->errors);
+    out->total_us = atomic_load(&m->total_us);
+    for (int i = 0; i < CONTENT_DB_F_COUNT; i++)
+        out->faults[i] = atomic_load(&m->faults[i]);
+    out->range_refused = atomic_load(&m->range_refused);
+    for (int i = 0; i < 8; i++)
+        out->buckets[i] = atomic_load(&m->buckets[i]);
+    out->reconnects = atomic_load(&m->reconnects);
+}
+
+int content_db_fault(content_db_t *db, int kind, const char *what, const char *detail)
+{
+    atomic_fetch_add(&db->m.faults[kind], 1);
+    int result = kind == CONTENT_DB_F_OTHER ? CONTENT_DB_ERROR : CONTENT_DB_RETRY;
+    char one[256]; /* one line: libpq's messages end in, and may hold, newlines */
+    snprintf(one, sizeof one, "%s", detail);
+    for (char *q = one; *q; q++)
+        if (*q == '\n')
+            *q = ' ';
+    for (size_t n = strlen(one); n > 0 && one[n - 1] == ' ';)
+        one[--n] = 0;
+    nc_log_limited(&db->lim[db->op], 1000, result == CONTENT_DB_RETRY ? NC_LOG_WARN : NC_LOG_ERROR,
+                   TAG, "%s: %s failed: %s [%s, %s]", op_name[db->op], what, one,
+                   content_db_fault_name[kind],
+                   result == CONTENT_DB_RETRY ? "will retry" : "permanent");
+    return result;
+}
+
+/* Test hooks: the fault a transaction fails with at BEGIN (a kind), or -1.
+ * An injected one first; else the one named in the fault file ("busy",
+ * "locked", "readonly", "full", "ioerr", "corrupt"; anything else is an
+ * I/O error), whose "lostcommit" arms instead the loss of the COMMIT
+ * answers of changes carrying a request id. */
+static int injected(content_db_t *db)
+{
+    if (db->inject_left > 0) {
+        db->inject_left--;
+        return db->inject_kind;
+    }
+    FILE *f = db->fault_file ? fopen(db->fault_file, "r") : NULL;
+    db->file_lost = 0;
+    if (!f)
+        return -1;
+    char word[32] = "";
+    if (!fgets(word, sizeof word, f))
+        word[0] = 0;
+    fclose(f);
+    if (strncmp(word, "lostcommit", 10) == 0) {
+        db->file_lost = 1;
+        return -1;
+    }
+    if (strncmp(word, "corrupt", 7) == 0)
+        return CONTENT_DB_F_OTHER;
+    for (int k = 0; k < CONTENT_DB_F_OTHER; k++)
+        if (strncmp(word, content_db_fault_name[k], strlen(content_db_fault_name[k])) == 0)
+            return k;
+    return CONTENT_DB_F_IOERR;
+}
+
+/* Transactions.  tx_begin records a failed BEGIN itself; tx_end commits
+ * when rc is OK and rolls back otherwise, records the outcome and returns
+ * rc (or the commit's fault: then db->unknown says whether its answer was
+ * lost). */
+static int tx_begin(content_db_t *db, int op, uint64_t t0)
+{
+    db->op = op;
+    db->unknown = 0;
+    int kind = injected(db);
+    db->lose_armed = 0;
+    int rc = kind >= 0 ? content_db_fault(db, kind, "begin (injected)", content_db_fault_name[kind])
+                       : db->d->begin(db);
+    if (rc != CONTENT_DB_OK)
+        record(db, t0, 0);
+    return rc;
+}
+
+static int tx_end(content_db_t *db, uint64_t t0, int rc)
+{
+    if (rc == CONTENT_DB_OK) {
+        int lose = db->lose_commits > 0 || db->lose_armed;
+        if (db->lose_commits > 0)
+            db->lose_commits--;
+        rc = db->d->commit(db, lose);
+    } else {
+        db->d->rollback(db);
+    }
+    if (rc == CONTENT_DB_RANGE)
+        atomic_fetch_add(&db->m.range_refused, 1);
+    record(db, t0,
+           rc == CONTENT_DB_OK || rc == CONTENT_DB_REFUSED || rc == CONTENT_DB_RANGE ||
+               rc == CONTENT_DB_NOT_OWNER);
+    return rc;
+}
+
+/* Outside a transaction: OK when the driver is connected, else the
+ * operation is counted as a failed one and RETRY. */
+static int ready(content_db_t *db, int op, uint64_t t0)
+{
+    db->op = op;
+    if (!db->d->connected || db->d->connected(db))
+        return CONTENT_DB_OK;
+    atomic_fetch_add(&db->m.faults[CONTENT_DB_F_IOERR], 1);
+    record(db, t0, 0);
+    return CONTENT_DB_RETRY;
+}
+
+/* Inside the transaction: 1 and *value when request req was committed
+ * before (its COMMIT's answer lost), 0 not, or the fault. */
+static int req_done(content_db_t *db, uint64_t req, int64_t *value)
+{
+    if (req == 0 || req != db->unknown_req || !db->d->req_get)
+        return 0;
+    int found = db->d->req_get(db, req, value);
+    if (found >= 0)
+        nc_log(NC_LOG_INFO, TAG, "request %llu: the commit whose answer was lost %s",
+               (unsigned long long)req, found ? "happened: not applied again" : "did not happen");
+    return found;
+}
+
+/* Inside the transaction: remembers request req's committed value. */
+static int req_put(content_db_t *db, uint64_t req, int64_t value)
+{
+    if (req == 0 || !db->d->req_put)
+        return CONTENT_DB_OK;
+    db->lose_armed = db->file_lost; /* tests: database.fault_file "lostcommit" */
+    return db->d->req_put(db, req, value);
+}
+
+/* The end of a change that carries req: a lost COMMIT answer is
+ * remembered for the resend; any other outcome settles it. */
+static int req_end(content_db_t *db, uint64_t req, int rc)
+{
+    if (req && rc == CONTENT_DB_RETRY && db->unknown)
+        db->unknown_req = req;
+    else if (req && req == db->unknown_req && rc != CONTENT_DB_RETRY)
+        db->unknown_req = 0;
+    return rc;
+}
+
+/* ---- open, close ---- */
+
+int content_db_open(const char *path, content_db_t **out, char *err, size_t errlen)
+{
+    content_db_opts_t o = CONTENT_DB_OPTS_DEFAULT;
+    return content_db_open_opts(path, &o, out, err, errlen);
+}
+
+int content_db_open_opts(const char *path, const content_db_opts_t *o, content_db_t **out,
+                         char *err, size_t errlen)
+{
+    content_db_t *db = calloc(1, sizeof *db);
+    if (!db) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    db->op = CONTENT_DB_OP_OPEN;
+    db->fault_file = o->fault_file;
+    int rc = o->driver == CONTENT_DB_POSTGRES ? content_db_pg_open(db, o, err, errlen)
+                                              : content_db_sqlite_open(db, path, o, err, errlen);
+    if (rc != 0) {
+        free(db);
+        return -1;
+    }
+    *out = db;
+    return 0;
+}
+
+void content_db_close(content_db_t *db)
+{
+    if (!db)
+        return;
+    db->d->close(db);
+    free(db);
+}
+
+int content_db_user_version(content_db_t *db)
+{
+    return db->d->user_version(db);
+}
+
+const char *content_db_driver_name(content_db_t *db)
+{
+    return db->d->name;
+}
+
+/* ---- characters ---- */
+
+/* The owner rules for an existing character (content_db.h). */
+static int owner_ok(const content_login_t *who, const content_char_t *c)
+{
+    if (!who->checked)
+        return 1;
+    if (!c->has_owner)
+        return who->legacy_ok;
+    return c->account_id == who->account_id;
+}
+
+int content_db_load_or_create(content_db_t *db, const char *name, int32_t zone, float x, float y,
+                              int64_t now_ms, content_char_t *out)
+{
+    const content_login_t anyone = {.checked = 0, .legacy_ok = 1};
+    return content_db_login(db, name, &anyone, zone, x, y, now_ms, out);
+}
+
+/* Inside the login's transaction: a new character, loaded, with the
+ * declared defaults (not the columns'). */
+static int create(content_db_t *db, const char *name, const content_login_t *who, int32_t zone,
+                  float x, float y, int64_t now_ms, content_char_t *out)
+{
+    int rc = db->d->insert(db, name, zone, x, y, now_ms, who->checked ? &who->account_id : NULL);
+    if (rc >= 0) {
+        int found = db->d->load(db, name, out);
+        rc = found < 0 ? found : found == 1 ? CONTENT_DB_OK : CONTENT_DB_ERROR;
+    }
+    out->created_now = rc == CONTENT_DB_OK;
+    for (int i = 0; i < CONTENT_FIELD_COUNT && rc == CONTENT_DB_OK; i++) {
+        rc = db->d->field_set(db, out->id, i, content_fields[i].def);
+        rc = rc < 0 ? rc : rc == 1 ? CONTENT_DB_OK : CONTENT_DB_REFUSED;
+    }
+    return rc;
+}
+
+int content_db_login(content_db_t *db, const char *name, const content_login_t *who, int32_t zone,
+                     float x, float y, int64_t now_ms, content_char_t *out)
+{
+    uint64_t t0 = mono_us();
+    memset(out, 0, sizeof *out);
+    int rc = tx_begin(db, CONTENT_DB_OP_LOGIN, t0);
+    if (rc != CONTENT_DB_OK)
+        return rc;
+    int found = db->d->load(db, name, out);
+    rc = found < 0 ? found : CONTENT_DB_OK;
+    if (found == 1 && !owner_ok(who, out))
+        rc = CONTENT_DB_NOT_OWNER;
+    int has_owner = out->has_owner;
+    uint64_t owner = out->account_id;
+    if (found == 0)
+        rc = create(db, name, who, zone, x, y, now_ms, out);
+    if (rc == CONTENT_DB_OK) {
+        found = db->d->fields_get(db, out->id, &out->f);
+        rc = found < 0 ? found : found == 1 ? CONTENT_DB_OK : CONTENT_DB_REFUSED;
+    }
+    if (rc == CONTENT_DB_OK)
+        rc = db->d->touch(db, out->id, now_ms);
+    rc = tx_end(db, t0, rc);
+    if (rc == CONTENT_DB_OK) {
+        out->last_login_ms = now_ms;
+    } else {
+        memset(out, 0, sizeof *out);
+        out->has_owner = has_owner; /* NOT_OWNER: legacy or another account's */
+        out->account_id = owner;
+    }
+    return rc;
+}
+
+int content_db_claim(content_db_t *db, const char *name, uint64_t account_id, int *outcome,
+                     uint64_t *prev_owner)
+{
+    uint64_t t0 = mono_us();
+    *outcome = CONTENT_CLAIM_NO_SUCH;
+    *prev_owner = 0;
+    int rc = tx_begin(db, CONTENT_DB_OP_CLAIM, t0);
+    if (rc != CONTENT_DB_OK)
+        return rc;
+    int64_t id = 0;
+    int owned = 0;
+    uint64_t owner = 0;
+    int found = db->d->owner_get(db, name, &id, &owned, &owner);
+    rc = found < 0 ? found : CONTENT_DB_OK;
+    if (found == 1 && owned) {
+        *prev_owner = owner;
+        *outcome = owner == account_id ? CONTENT_CLAIM_ALREADY : CONTENT_CLAIM_OWNED;
+    } else if (found == 1) {
+        rc = db->d->owner_set(db, id, account_id);
+        if (rc == CONTENT_DB_OK)
+            *outcome = CONTENT_CLAIM_DONE;
+    }
+    return tx_end(db, t0, rc);
+}
+
+int content_db_exists(content_db_t *db, const char *name, int *exists)
+{
+    uint64_t t0 = mono_us();
+    content_char_t scratch;
+    *exists = 0;
+    int rc = ready(db, CONTENT_DB_OP_EXISTS, t0);
+    if (rc != CONTENT_DB_OK)
+        return rc;
+    int found = db->d->load(db, name, &scratch);
+    record(db, t0, found >= 0);
+    *exists = found == 1;
+    return found < 0 ? found : CONTENT_DB_OK;
+}
+
+int content_db_save_positions(content_db_t *db, const content_pos_t *v, size_t n)
+{
+    uint64_t t0 = mono_us();
+    int rc = tx_begin(db, CONTENT_DB_OP_SAVE, t0);
+    if (rc != CONTENT_DB_OK)
+        return rc;
+    return tx_end(db, t0, db->d->save(db, v, n));
+}
+
+/* ---- gold and items ---- */
+
+/* Inside the transaction: balance + delta, checked (never wraps). */
+static int gold_apply(content_db_t *db, int64_t char_id, int64_t delta, int64_t *balance)
+{
+    int64_t g, n;
+    int rc = db->d->gold_get(db, char_id, &g);
+    if (rc != CONTENT_DB_OK)
+        return rc;
+    if (__builtin_add_overflow(g, delta, &n)) {
+        nc_log_limited(&db->range_lim, 1000, NC_LOG_WARN, TAG,
+                       "gold: character %lld: %lld %+lld overflows; refused", (long long)char_id,
+                       (long long)g, (long long)delta);
+        return CONTENT_DB_RANGE;
+    }
+    if (n < 0)
+        return CONTENT_DB_REFUSED;
+    if ((rc = db->d->gold_set(db, char_id, n)) != CONTENT_DB_OK)
+        return rc;
+    *balance = n;
+    return CONTENT_DB_OK;
+}
+
+/* Inside the transaction: item += count, checked. */
+static int item_apply(content_db_t *db, int64_t char_id, int32_t item, int32_t count)
+{
+    int changed = db->d->item_add(db, char_id, item, count);
+    if (changed != 0)
+        return changed < 0 ? changed : CONTENT_DB_OK;
+    nc_log_limited(&db->range_lim, 1000, NC_LOG_WARN, TAG,
+                   "item: character %lld: item %d %+d overflows; refused", (long long)char_id,
+                   (int)item, (int)count);
+    return CONTENT_DB_RANGE;
+}
+
+/* One transaction: gold += delta, then (count > 0) item += count. */
+static int wallet_tx(content_db_t *db, uint64_t req, int64_t char_id, int64_t delta, int32_t item,
+                     int32_t count, int64_t *balance)
+{
+    uint64_t t0 = mono_us();
+    int64_t bal = 0;
+    int rc = tx_begin(db, CONTENT_DB_OP_GOLD, t0);
+    if (rc != CONTENT_DB_OK)
+        return req_end(db, req, rc);
+    int done = req_done(db, req, &bal);
+    rc = done < 0 ? done : CONTENT_DB_OK;
+    if (done == 0)
+        rc = gold_apply(db, char_id, delta, &bal);
+    if (done == 0 && rc == CONTENT_DB_OK && count > 0)
+        rc = item_apply(db, char_id, item, count);
+    if (done == 0 && rc == CONTENT_DB_OK)
+        rc = req_put(db, req, bal);
+    rc = req_end(db, req, tx_end(db, t0, rc));
+    if (rc == CONTENT_DB_OK)
+        *balance = bal;
+    return rc;
+}
+
+int content_db_gold_add(content_db_t *db, int64_t char_id, int64_t delta, int64_t *balance)
+{
+    return wallet_tx(db, 0, char_id, delta, 0, 0, balance);
+}
+
+int content_db_gold_add_req(content_db_t *db, uint64_t req, int64_t char_id, int64_t delta,
+                            int64_t *balance)
+{
+    return wallet_tx(db, req, char_id, delta, 0, 0, balance);
+}
+
+int content_db_buy_item_req(content_db_t *db, uint64_t req, int64_t char_id, int32_t item,
+                            int32_t count, int64_t price, int64_t *balance)
+{
+    if (price < 0 || count < 0) { /* -price is then always defined */
+        atomic_fetch_add(&db->m.range_refused, 1);
+        return CONTENT_DB_RANGE;
+    }
+    return wallet_tx(db, req, char_id, -price, item, count, balance);
+}
+
+int content_db_buy_item(content_db_t *db, int64_t char_id, int32_t item, int32_t count,
+                        int64_t price, int64_t *balance)
+{
+    return content_db_buy_item_req(db, 0, char_id, item, count, price, balance);
+}
+
+int64_t content_db_item_count(content_db_t *db, int64_t char_id, int32_t item)
+{
+    int64_t n = 0;
+    if (!db->d->connected || db->d->connected(db))
+        db->d->item_get(db, char_id, item, &n);
+    return n;
+}
+
+/* ---- declared fields ---- */
+
+/* One transaction: the field becomes v (is_delta 0) or value + v, checked. */
+static int field_update(content_db_t *db, uint64_t req, int64_t char_id, int field, int is_delta,
+                        int64_t v, int64_t *value)
+{
+    if (field < 0 || field >= CONTENT_FIELD_COUNT)
+        return CONTENT_DB_REFUSED;
+    const content_field_info_t *fi = &content_fields[field];
+    uint64_t t0 = mono_us();
+    int rc = tx_begin(db, CONTENT_DB_OP_FIELD, t0);
+    if (rc != CONTENT_DB_OK)
+        return req_end(db, req, rc);
+    content_fields_t f;
+    int64_t *cur = content_field_ptr(&f, field), n = v;
+    int done = req_done(db, req, &n);
+    rc = done < 0 ? done : CONTENT_DB_OK;
+    if (done == 0) {
+        int found = db->d->fields_get(db, char_id, &f);
+        rc = found < 0 ? found : found == 1 ? CONTENT_DB_OK : CONTENT_DB_REFUSED;
+        if (rc == CONTENT_DB_OK && is_delta && __builtin_add_overflow(*cur, v, &n))
+            rc = CONTENT_DB_RANGE;
+        if (rc == CONTENT_DB_OK && (n < fi->min || n > fi->max))
+            rc = CONTENT_DB_RANGE;
+        if (rc == CONTENT_DB_RANGE)
+            nc_log_limited(&db->range_lim, 1000, NC_LOG_WARN, TAG,
+                           "%s: character %lld: %s%lld outside [%lld, %lld]; refused", fi->name,
+                           (long long)char_id, is_delta ? "+" : "", (long long)v,
+                           (long long)fi->min, (long long)fi->max);
+        if (rc == CONTENT_DB_OK) {
+            int changed = db->d->field_set(db, char_id, field, n);
+            rc = changed < 0 ? changed : changed == 1 ? CONTENT_DB_OK : CONTENT_DB_REFUSED;
+        }
+        if (rc == CONTENT_DB_OK)
+            rc = req_put(db, req, n);
+    }
+    rc = req_end(db, req, tx_end(db, t0, rc));
+    if (rc == CONTENT_DB_OK)
+        *value = n;
+    return rc;
+}
+
+int content_db_field_set(content_db_t *db, int64_t char_id, int field, int64_t v, int64_t *value)
+{
+    return field_update(db, 0, char_id, field, 0, v, value);
+}
+
+int content_db_field_add(content_db_t *db, int64_t char_id, int field, int64_t delta,
+                         int64_t *value)
+{
+    return field_update(db, 0, char_id, field, 1, delta, value);
+}
+
+int content_db_field_add_req(content_db_t *db, uint64_t req, int64_t char_id, int field,
+                             int64_t delta, int64_t *value)
+{
+    return field_update(db, req, char_id, field, 1, delta, value);
+}
+
+int content_db_fields_get(content_db_t *db, int64_t char_id, content_fields_t *out)
+{
+    uint64_t t0 = mono_us();
+    int rc = ready(db, CONTENT_DB_OP_FIELD, t0);
+    if (rc != CONTENT_DB_OK)
+        return rc;
+    int found = db->d->fields_get(db, char_id, out);
+    rc = found < 0 ? found : found == 1 ? CONTENT_DB_OK : CONTENT_DB_REFUSED;
+    record(db, t0, rc == CONTENT_DB_OK || rc == CONTENT_DB_REFUSED);
+    return rc;
+}
+
+/* ---- probes and test hooks ---- */
+
+int content_db_probe(content_db_t *db)
+{
+    uint64_t t0 = mono_us();
+    int rc = tx_begin(db, CONTENT_DB_OP_PROBE, t0);
+    if (rc != CONTENT_DB_OK)
+        return rc;
+    db->d->rollback(db);
+    return CONTENT_DB_OK;
+}
+
+int content_db_outcome_unknown(content_db_t *db)
+{
+    return db->unknown;
+}
+
+void content_db_inject_fault(content_db_t *db, int sqlite_rc, uint32_t count)
+{
+    db->inject_kind = content_db_sqlite_kind(sqlite_rc);
+    db->inject_left = count;
+}
+
+void content_db_lose_commit_answers(content_db_t *db, uint32_t count)
+{
+    db->lose_commits = count;
+}
+
+/* ---- shared by the drivers ---- */
+
+/* The statements generated from the declared fields (char_fields.h), with
+ * parameters written mark1, mark2: field < 0 reads them all (id first),
+ * field >= 0 writes that one.  0, or -1: too long for buf. */
+static int field_sql(char *buf, size_t size, int field, char mark)
+{
+    int n = field >= 0 ? snprintf(buf, size, "UPDATE characters SET %s = %c2 WHERE id = %c1",
+                                  content_fields[field].name, mark, mark)
+                       : snprintf(buf, size, "SELECT id");
+    for (int f = 0; field < 0 && f < CONTENT_FIELD_COUNT && n > 0 && (size_t)n < size; f++)
+        n += snprintf(buf + n, size - (size_t)n, ", %s", content_fields[f].name);
+    if (field < 0 && n > 0 && (size_t)n < size)
+        n += snprintf(buf + n, size - (size_t)n, " FROM characters WHERE id = %c1", mark);
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+int content_db_prepare(int nfixed, const char *const *fixed, char mark,
+                       const char *(*prepare)(void *ctx, int i, const char *sql), void *ctx,
+                       char *err, size_t errlen)
+{
+    int count = nfixed + 1 + CONTENT_FIELD_COUNT;
+    for (int k = 0; k < count; k++) {
+        int i = (k + nfixed + 1) % count, field = i - nfixed - 1;
+        char sql[96 + CONTENT_FIELD_COUNT * 40];
+        if (i >= nfixed && field_sql(sql, sizeof sql, field, mark) != 0) {
+            snprintf(err, errlen, "character fields: statement %d too long", i);
+            return -1;
+        }
+        const char *why = prepare(ctx, i, i < nfixed ? fixed[i] : sql);
+        if (!why)
+            continue;
+        if (field >= 0)
+            snprintf(err, errlen,
+                     "character field '%s' (char_fields.h) has no column in the database (%s): "
+                     "add a migration step for it (migrations[] of content_db.c and "
+                     "content_db_pg.c)",
+                     content_fields[field].name, why);
+        else
+            snprintf(err, errlen, "prepare statement %d: %s", i, why);
+        return -1;
+    }
+    return 0;
+}
