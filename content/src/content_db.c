@@ -223,8 +223,11 @@ static int sq_begin(content_db_t *db)
 
 static void sq_rollback(content_db_t *db)
 {
-    if (!sqlite3_get_autocommit(((sq_t *)db->drv)->h)) /* a failed rollback leaves nothing */
-        finish(db, ST_ROLLBACK, sqlite3_step(((sq_t *)db->drv)->st[ST_ROLLBACK]));
+    sq_t *q = db->drv;
+    if (!sqlite3_get_autocommit(q->h)) { /* a failed rollback leaves nothing to undo */
+        sqlite3_step(q->st[ST_ROLLBACK]);
+        sqlite3_reset(q->st[ST_ROLLBACK]);
+    }
 }
 
 /* A COMMIT's outcome is always known here: lose_answer does not apply. */

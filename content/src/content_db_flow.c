@@ -229,6 +229,13 @@ const char *content_db_driver_name(content_db_t *db)
 
 /* ---- characters ---- */
 
+/* A primitive's count of rows (found, changed) as a result: OK for one,
+ * `none` for none, or its fault. */
+static int one(int rows, int none)
+{
+    return rows < 0 ? rows : rows == 1 ? CONTENT_DB_OK : none;
+}
+
 /* The owner rules for an existing character (content_db.h). */
 static int owner_ok(const content_login_t *who, const content_char_t *c)
 {
@@ -252,15 +259,11 @@ static int create(content_db_t *db, const char *name, const content_login_t *who
                   float x, float y, int64_t now_ms, content_char_t *out)
 {
     int rc = db->d->insert(db, name, zone, x, y, now_ms, who->checked ? &who->account_id : NULL);
-    if (rc >= 0) {
-        int found = db->d->load(db, name, out);
-        rc = found < 0 ? found : found == 1 ? CONTENT_DB_OK : CONTENT_DB_ERROR;
-    }
+    if (rc == CONTENT_DB_OK)
+        rc = one(db->d->load(db, name, out), CONTENT_DB_ERROR);
     out->created_now = rc == CONTENT_DB_OK;
-    for (int i = 0; i < CONTENT_FIELD_COUNT && rc == CONTENT_DB_OK; i++) {
-        rc = db->d->field_set(db, out->id, i, content_fields[i].def);
-        rc = rc < 0 ? rc : rc == 1 ? CONTENT_DB_OK : CONTENT_DB_REFUSED;
-    }
+    for (int i = 0; i < CONTENT_FIELD_COUNT && rc == CONTENT_DB_OK; i++)
+        rc = one(db->d->field_set(db, out->id, i, content_fields[i].def), CONTENT_DB_REFUSED);
     return rc;
 }
 
@@ -280,10 +283,8 @@ int content_db_login(content_db_t *db, const char *name, const content_login_t *
     uint64_t owner = out->account_id;
     if (found == 0)
         rc = create(db, name, who, zone, x, y, now_ms, out);
-    if (rc == CONTENT_DB_OK) {
-        found = db->d->fields_get(db, out->id, &out->f);
-        rc = found < 0 ? found : found == 1 ? CONTENT_DB_OK : CONTENT_DB_REFUSED;
-    }
+    if (rc == CONTENT_DB_OK)
+        rc = one(db->d->fields_get(db, out->id, &out->f), CONTENT_DB_REFUSED);
     if (rc == CONTENT_DB_OK)
         rc = db->d->touch(db, out->id, now_ms);
     rc = tx_end(db, t0, rc);
@@ -345,62 +346,73 @@ int content_db_save_positions(content_db_t *db, const content_pos_t *v, size_t n
     return tx_end(db, t0, db->d->save(db, v, n));
 }
 
-/* ---- gold and items ---- */
+/* ---- changes: gold, items, fields ---- */
 
-/* Inside the transaction: balance + delta, checked (never wraps). */
-static int gold_apply(content_db_t *db, int64_t char_id, int64_t delta, int64_t *balance)
+/* What a change does inside its transaction: the new value in *value, or
+ * not OK (nothing is committed). */
+typedef struct change_s {
+    int64_t char_id;
+    int64_t delta; /* gold += delta / the field becomes v (or += v) */
+    int32_t item;  /* then (count > 0) item += count */
+    int32_t count;
+    int field; /* a field change: its index, is_delta */
+    int is_delta;
+} change_t;
+typedef int (*apply_fn)(content_db_t *db, const change_t *c, int64_t *value);
+
+/* One change carrying request id req (0: none) in one transaction: the
+ * resend of a change whose COMMIT's answer was lost returns the committed
+ * value instead of applying it again; *value gets the committed value. */
+static int change(content_db_t *db, int op, uint64_t req, apply_fn apply, const change_t *c,
+                  int64_t *value)
+{
+    uint64_t t0 = mono_us();
+    int64_t v = 0;
+    int rc = tx_begin(db, op, t0);
+    if (rc != CONTENT_DB_OK)
+        return req_end(db, req, rc);
+    int done = req_done(db, req, &v);
+    rc = done < 0 ? done : done ? CONTENT_DB_OK : apply(db, c, &v);
+    if (done == 0 && rc == CONTENT_DB_OK)
+        rc = req_put(db, req, v);
+    rc = req_end(db, req, tx_end(db, t0, rc));
+    if (rc == CONTENT_DB_OK)
+        *value = v;
+    return rc;
+}
+
+/* gold += delta (never below zero, never wraps), then item += count. */
+static int wallet_apply(content_db_t *db, const change_t *c, int64_t *balance)
 {
     int64_t g, n;
-    int rc = db->d->gold_get(db, char_id, &g);
+    int rc = db->d->gold_get(db, c->char_id, &g);
     if (rc != CONTENT_DB_OK)
         return rc;
-    if (__builtin_add_overflow(g, delta, &n)) {
+    if (__builtin_add_overflow(g, c->delta, &n)) {
         nc_log_limited(&db->range_lim, 1000, NC_LOG_WARN, TAG,
-                       "gold: character %lld: %lld %+lld overflows; refused", (long long)char_id,
-                       (long long)g, (long long)delta);
+                       "gold: character %lld: %lld %+lld overflows; refused", (long long)c->char_id,
+                       (long long)g, (long long)c->delta);
         return CONTENT_DB_RANGE;
     }
     if (n < 0)
         return CONTENT_DB_REFUSED;
-    if ((rc = db->d->gold_set(db, char_id, n)) != CONTENT_DB_OK)
+    if ((rc = db->d->gold_set(db, c->char_id, n)) != CONTENT_DB_OK)
         return rc;
     *balance = n;
-    return CONTENT_DB_OK;
-}
-
-/* Inside the transaction: item += count, checked. */
-static int item_apply(content_db_t *db, int64_t char_id, int32_t item, int32_t count)
-{
-    int changed = db->d->item_add(db, char_id, item, count);
+    int changed = c->count > 0 ? db->d->item_add(db, c->char_id, c->item, c->count) : 1;
     if (changed != 0)
         return changed < 0 ? changed : CONTENT_DB_OK;
     nc_log_limited(&db->range_lim, 1000, NC_LOG_WARN, TAG,
-                   "item: character %lld: item %d %+d overflows; refused", (long long)char_id,
-                   (int)item, (int)count);
+                   "item: character %lld: item %d %+d overflows; refused", (long long)c->char_id,
+                   (int)c->item, (int)c->count);
     return CONTENT_DB_RANGE;
 }
 
-/* One transaction: gold += delta, then (count > 0) item += count. */
 static int wallet_tx(content_db_t *db, uint64_t req, int64_t char_id, int64_t delta, int32_t item,
                      int32_t count, int64_t *balance)
 {
-    uint64_t t0 = mono_us();
-    int64_t bal = 0;
-    int rc = tx_begin(db, CONTENT_DB_OP_GOLD, t0);
-    if (rc != CONTENT_DB_OK)
-        return req_end(db, req, rc);
-    int done = req_done(db, req, &bal);
-    rc = done < 0 ? done : CONTENT_DB_OK;
-    if (done == 0)
-        rc = gold_apply(db, char_id, delta, &bal);
-    if (done == 0 && rc == CONTENT_DB_OK && count > 0)
-        rc = item_apply(db, char_id, item, count);
-    if (done == 0 && rc == CONTENT_DB_OK)
-        rc = req_put(db, req, bal);
-    rc = req_end(db, req, tx_end(db, t0, rc));
-    if (rc == CONTENT_DB_OK)
-        *balance = bal;
-    return rc;
+    const change_t c = {.char_id = char_id, .delta = delta, .item = item, .count = count};
+    return change(db, CONTENT_DB_OP_GOLD, req, wallet_apply, &c, balance);
 }
 
 int content_db_gold_add(content_db_t *db, int64_t char_id, int64_t delta, int64_t *balance)
@@ -440,44 +452,36 @@ int64_t content_db_item_count(content_db_t *db, int64_t char_id, int32_t item)
 
 /* ---- declared fields ---- */
 
-/* One transaction: the field becomes v (is_delta 0) or value + v, checked. */
+/* The field becomes v, or (is_delta) value + v: within [min, max]. */
+static int field_apply(content_db_t *db, const change_t *c, int64_t *value)
+{
+    const content_field_info_t *fi = &content_fields[c->field];
+    content_fields_t f;
+    int64_t n = c->delta;
+    int rc = one(db->d->fields_get(db, c->char_id, &f), CONTENT_DB_REFUSED);
+    if (rc == CONTENT_DB_OK && c->is_delta &&
+        __builtin_add_overflow(*content_field_ptr(&f, c->field), c->delta, &n))
+        rc = CONTENT_DB_RANGE;
+    if (rc == CONTENT_DB_OK && (n < fi->min || n > fi->max))
+        rc = CONTENT_DB_RANGE;
+    if (rc == CONTENT_DB_RANGE)
+        nc_log_limited(&db->range_lim, 1000, NC_LOG_WARN, TAG,
+                       "%s: character %lld: %s%lld outside [%lld, %lld]; refused", fi->name,
+                       (long long)c->char_id, c->is_delta ? "+" : "", (long long)c->delta,
+                       (long long)fi->min, (long long)fi->max);
+    if (rc == CONTENT_DB_OK)
+        rc = one(db->d->field_set(db, c->char_id, c->field, n), CONTENT_DB_REFUSED);
+    *value = n;
+    return rc;
+}
+
 static int field_update(content_db_t *db, uint64_t req, int64_t char_id, int field, int is_delta,
                         int64_t v, int64_t *value)
 {
     if (field < 0 || field >= CONTENT_FIELD_COUNT)
         return CONTENT_DB_REFUSED;
-    const content_field_info_t *fi = &content_fields[field];
-    uint64_t t0 = mono_us();
-    int rc = tx_begin(db, CONTENT_DB_OP_FIELD, t0);
-    if (rc != CONTENT_DB_OK)
-        return req_end(db, req, rc);
-    content_fields_t f;
-    int64_t *cur = content_field_ptr(&f, field), n = v;
-    int done = req_done(db, req, &n);
-    rc = done < 0 ? done : CONTENT_DB_OK;
-    if (done == 0) {
-        int found = db->d->fields_get(db, char_id, &f);
-        rc = found < 0 ? found : found == 1 ? CONTENT_DB_OK : CONTENT_DB_REFUSED;
-        if (rc == CONTENT_DB_OK && is_delta && __builtin_add_overflow(*cur, v, &n))
-            rc = CONTENT_DB_RANGE;
-        if (rc == CONTENT_DB_OK && (n < fi->min || n > fi->max))
-            rc = CONTENT_DB_RANGE;
-        if (rc == CONTENT_DB_RANGE)
-            nc_log_limited(&db->range_lim, 1000, NC_LOG_WARN, TAG,
-                           "%s: character %lld: %s%lld outside [%lld, %lld]; refused", fi->name,
-                           (long long)char_id, is_delta ? "+" : "", (long long)v,
-                           (long long)fi->min, (long long)fi->max);
-        if (rc == CONTENT_DB_OK) {
-            int changed = db->d->field_set(db, char_id, field, n);
-            rc = changed < 0 ? changed : changed == 1 ? CONTENT_DB_OK : CONTENT_DB_REFUSED;
-        }
-        if (rc == CONTENT_DB_OK)
-            rc = req_put(db, req, n);
-    }
-    rc = req_end(db, req, tx_end(db, t0, rc));
-    if (rc == CONTENT_DB_OK)
-        *value = n;
-    return rc;
+    const change_t c = {.char_id = char_id, .delta = v, .field = field, .is_delta = is_delta};
+    return change(db, CONTENT_DB_OP_FIELD, req, field_apply, &c, value);
 }
 
 int content_db_field_set(content_db_t *db, int64_t char_id, int field, int64_t v, int64_t *value)
@@ -503,8 +507,7 @@ int content_db_fields_get(content_db_t *db, int64_t char_id, content_fields_t *o
     int rc = ready(db, CONTENT_DB_OP_FIELD, t0);
     if (rc != CONTENT_DB_OK)
         return rc;
-    int found = db->d->fields_get(db, char_id, out);
-    rc = found < 0 ? found : found == 1 ? CONTENT_DB_OK : CONTENT_DB_REFUSED;
+    rc = one(db->d->fields_get(db, char_id, out), CONTENT_DB_REFUSED);
     record(db, t0, rc == CONTENT_DB_OK || rc == CONTENT_DB_REFUSED);
     return rc;
 }

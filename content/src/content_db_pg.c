@@ -352,9 +352,10 @@ static num_t dbl(double v)
     return n;
 }
 
-/* A statement of int64 parameters whose rows do not matter: OK or the
- * fault (rows: the rows it changed). */
-static int run_n(content_db_t *db, int st, int n, const int64_t *iv, int *rows)
+/* Statement st with n (<= 5) int64 parameters: OK or the fault.  rows: the
+ * rows it changed or found; first: the first column of its row (0 without
+ * exactly one). */
+static int run_i(content_db_t *db, int st, int n, const int64_t *iv, int *rows, int64_t *first)
 {
     num_t s[5];
     const char *v[5];
@@ -364,28 +365,12 @@ static int run_n(content_db_t *db, int st, int n, const int64_t *iv, int *rows)
     }
     PGresult *r;
     int rc = run(db, st, n, v, &r);
-    if (rc == CONTENT_DB_OK && rows)
-        *rows = changes(r);
+    if (rows)
+        *rows = rc == CONTENT_DB_OK ? changes(r) : 0;
+    if (first)
+        *first = rc == CONTENT_DB_OK && PQntuples(r) == 1 ? i64(r, 0, 0) : 0;
     PQclear(r);
     return rc;
-}
-
-/* A statement of int64 parameters: the first column of its row in *out
- * (0 without one); 1, 0 no row, or the fault. */
-static int read1(content_db_t *db, int st, int n, const int64_t *iv, int64_t *out)
-{
-    num_t s[2];
-    const char *v[2];
-    for (int i = 0; i < n; i++) {
-        s[i] = num(iv[i]);
-        v[i] = s[i].s;
-    }
-    PGresult *r;
-    int rc = run(db, st, n, v, &r);
-    int found = rc == CONTENT_DB_OK && PQntuples(r) == 1;
-    *out = found ? i64(r, 0, 0) : 0;
-    PQclear(r);
-    return rc == CONTENT_DB_OK ? found : rc;
 }
 
 /* ---- transactions ---- */
@@ -564,7 +549,7 @@ static int pg_insert(content_db_t *db, const char *name, int32_t zone, float x, 
 
 static int pg_touch(content_db_t *db, int64_t id, int64_t now_ms)
 {
-    return run_n(db, ST_TOUCH, 2, (int64_t[]){id, now_ms}, NULL);
+    return run_i(db, ST_TOUCH, 2, (int64_t[]){id, now_ms}, NULL, NULL);
 }
 
 static int pg_owner_get(content_db_t *db, const char *name, int64_t *id, int *owned,
@@ -585,7 +570,7 @@ static int pg_owner_get(content_db_t *db, const char *name, int64_t *id, int *ow
 
 static int pg_owner_set(content_db_t *db, int64_t id, uint64_t account_id)
 {
-    return run_n(db, ST_OWNER_SET, 2, (int64_t[]){id, (int64_t)account_id}, NULL);
+    return run_i(db, ST_OWNER_SET, 2, (int64_t[]){id, (int64_t)account_id}, NULL, NULL);
 }
 
 /* The columns of a batch as five array literals ("{1,2,...}") in one
@@ -642,26 +627,24 @@ static int pg_save(content_db_t *db, const content_pos_t *v, size_t n)
 
 static int pg_gold_get(content_db_t *db, int64_t id, int64_t *gold)
 {
-    int rc = read1(db, ST_GOLD_GET, 1, (int64_t[]){id}, gold);
-    return rc < 0 ? rc : CONTENT_DB_OK;
+    return run_i(db, ST_GOLD_GET, 1, (int64_t[]){id}, NULL, gold);
 }
 
 static int pg_gold_set(content_db_t *db, int64_t id, int64_t gold)
 {
-    return run_n(db, ST_GOLD_SET, 2, (int64_t[]){id, gold}, NULL);
+    return run_i(db, ST_GOLD_SET, 2, (int64_t[]){id, gold}, NULL, NULL);
 }
 
 /* the statement's WHERE leaves the row unchanged on overflow */
 static int pg_item_add(content_db_t *db, int64_t id, int32_t item, int32_t count)
 {
-    int rows = 0, rc = run_n(db, ST_ITEM_ADD, 3, (int64_t[]){id, item, count}, &rows);
+    int rows, rc = run_i(db, ST_ITEM_ADD, 3, (int64_t[]){id, item, count}, &rows, NULL);
     return rc < 0 ? rc : rows;
 }
 
 static int pg_item_get(content_db_t *db, int64_t id, int32_t item, int64_t *count)
 {
-    int rc = read1(db, ST_ITEM_GET, 2, (int64_t[]){id, item}, count);
-    return rc < 0 ? rc : CONTENT_DB_OK;
+    return run_i(db, ST_ITEM_GET, 2, (int64_t[]){id, item}, NULL, count);
 }
 
 static int pg_fields_get(content_db_t *db, int64_t id, content_fields_t *out)
@@ -679,22 +662,23 @@ static int pg_fields_get(content_db_t *db, int64_t id, content_fields_t *out)
 
 static int pg_field_set(content_db_t *db, int64_t id, int field, int64_t v)
 {
-    int rows = 0, rc = run_n(db, ST_FIELD_SET0 + field, 2, (int64_t[]){id, v}, &rows);
+    int rows, rc = run_i(db, ST_FIELD_SET0 + field, 2, (int64_t[]){id, v}, &rows, NULL);
     return rc < 0 ? rc : rows;
 }
 
 static int pg_req_get(content_db_t *db, uint64_t req, int64_t *value)
 {
-    return read1(db, ST_REQ_GET, 2, (int64_t[]){PG(db)->boot, (int64_t)req}, value);
+    int rows, rc = run_i(db, ST_REQ_GET, 2, (int64_t[]){PG(db)->boot, (int64_t)req}, &rows, value);
+    return rc < 0 ? rc : rows == 1;
 }
 
 /* Every 1024 requests, those older than the last REQ_KEEP go. */
 static int pg_req_put(content_db_t *db, uint64_t req, int64_t value)
 {
     int64_t boot = PG(db)->boot;
-    int rc = run_n(db, ST_REQ_PUT, 3, (int64_t[]){boot, (int64_t)req, value}, NULL);
+    int rc = run_i(db, ST_REQ_PUT, 3, (int64_t[]){boot, (int64_t)req, value}, NULL, NULL);
     if (rc == CONTENT_DB_OK && req % 1024 == 0 && req > REQ_KEEP)
-        rc = run_n(db, ST_REQ_PRUNE, 2, (int64_t[]){boot, (int64_t)(req - REQ_KEEP)}, NULL);
+        rc = run_i(db, ST_REQ_PRUNE, 2, (int64_t[]){boot, (int64_t)(req - REQ_KEEP)}, NULL, NULL);
     return rc;
 }
 
