@@ -9,49 +9,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum {
-    ST_BEGIN,
-    ST_COMMIT,
-    ST_ROLLBACK,
-    ST_LOAD,
-    ST_INSERT,
-    ST_TOUCH,
-    ST_SAVE_POS,
-    ST_GOLD_GET,
-    ST_GOLD_SET,
-    ST_ITEM_ADD,
-    ST_ITEM_GET,
-    ST_OWNER_GET,
-    ST_OWNER_SET,
-    ST_FIELDS_GET,
-    ST_FIELD_SET0, /* one per declared field */
-    ST_COUNT = ST_FIELD_SET0 + CONTENT_FIELD_COUNT
-};
-
-static const char *const stmt_sql[ST_FIELDS_GET] = {
-    [ST_BEGIN] = "BEGIN IMMEDIATE",
-    [ST_COMMIT] = "COMMIT",
-    [ST_ROLLBACK] = "ROLLBACK",
-    [ST_LOAD] = "SELECT c.id, c.name, c.zone, c.x, c.y, c.created, c.last_login, c.played_time,"
-                " COALESCE(w.gold, 0), c.account_id"
-                " FROM characters c LEFT JOIN wallet w ON w.char_id = c.id"
-                " WHERE c.name = ?1",
-    [ST_INSERT] = "INSERT INTO characters(name, zone, x, y, created, last_login, played_time,"
-                  " account_id) VALUES(?1, ?2, ?3, ?4, ?5, ?5, 0, ?6)",
-    [ST_TOUCH] = "UPDATE characters SET last_login = ?2 WHERE id = ?1",
-    [ST_SAVE_POS] = "UPDATE characters SET zone = ?2, x = ?3, y = ?4, played_time = ?5"
-                    " WHERE id = ?1",
-    [ST_GOLD_GET] = "SELECT gold FROM wallet WHERE char_id = ?1",
-    [ST_GOLD_SET] = "INSERT INTO wallet(char_id, gold) VALUES(?1, ?2)"
-                    " ON CONFLICT(char_id) DO UPDATE SET gold = excluded.gold",
+static const char *const stmt_sql[CONTENT_ST_FIELDS_GET] = {
+    [CONTENT_ST_BEGIN] = "BEGIN IMMEDIATE",
+    [CONTENT_ST_COMMIT] = "COMMIT",
+    [CONTENT_ST_ROLLBACK] = "ROLLBACK",
+    [CONTENT_ST_LOAD] =
+        "SELECT c.id, c.name, c.zone, c.x, c.y, c.created, c.last_login, c.played_time,"
+        " COALESCE(w.gold, 0), c.account_id"
+        " FROM characters c LEFT JOIN wallet w ON w.char_id = c.id"
+        " WHERE c.name = ?1",
+    [CONTENT_ST_INSERT] =
+        "INSERT INTO characters(name, zone, x, y, created, last_login, played_time,"
+        " account_id) VALUES(?1, ?2, ?3, ?4, ?5, ?5, 0, ?6)",
+    [CONTENT_ST_TOUCH] = "UPDATE characters SET last_login = ?2 WHERE id = ?1",
+    [CONTENT_ST_SAVE_POS] = "UPDATE characters SET zone = ?2, x = ?3, y = ?4, played_time = ?5"
+                            " WHERE id = ?1",
+    [CONTENT_ST_GOLD_GET] = "SELECT gold FROM wallet WHERE char_id = ?1",
+    [CONTENT_ST_GOLD_SET] = "INSERT INTO wallet(char_id, gold) VALUES(?1, ?2)"
+                            " ON CONFLICT(char_id) DO UPDATE SET gold = excluded.gold",
     /* the WHERE keeps count + n within int64: no row changes on overflow */
-    [ST_ITEM_ADD] = "INSERT INTO inventory(char_id, item, count) VALUES(?1, ?2, ?3)"
-                    " ON CONFLICT(char_id, item) DO UPDATE SET count = count + excluded.count"
-                    " WHERE count <= 9223372036854775807 - excluded.count",
-    [ST_ITEM_GET] = "SELECT count FROM inventory WHERE char_id = ?1 AND item = ?2",
+    [CONTENT_ST_ITEM_ADD] =
+        "INSERT INTO inventory(char_id, item, count) VALUES(?1, ?2, ?3)"
+        " ON CONFLICT(char_id, item) DO UPDATE SET count = count + excluded.count"
+        " WHERE count <= 9223372036854775807 - excluded.count",
+    [CONTENT_ST_ITEM_GET] = "SELECT count FROM inventory WHERE char_id = ?1 AND item = ?2",
     /* accounts (issue 13): NULL account_id = a legacy (unowned) character */
-    [ST_OWNER_GET] = "SELECT id, account_id FROM characters WHERE name = ?1",
-    [ST_OWNER_SET] = "UPDATE characters SET account_id = ?2 WHERE id = ?1",
+    [CONTENT_ST_OWNER_GET] = "SELECT id, account_id FROM characters WHERE name = ?1",
+    [CONTENT_ST_OWNER_SET] = "UPDATE characters SET account_id = ?2 WHERE id = ?1",
 };
 
 /* Migration i brings user_version from i to i + 1; append, never edit. */
@@ -77,19 +61,9 @@ _Static_assert(sizeof migrations / sizeof migrations[0] == CONTENT_DB_SCHEMA_VER
                "one migration step per schema version: appended a step? bump "
                "CONTENT_DB_SCHEMA_VERSION in content_db.h (and the other way round)");
 
-static const char *const stmt_name[ST_FIELDS_GET] = {
-    [ST_BEGIN] = "begin",           [ST_COMMIT] = "commit",
-    [ST_ROLLBACK] = "rollback",     [ST_LOAD] = "load",
-    [ST_INSERT] = "insert",         [ST_TOUCH] = "touch",
-    [ST_SAVE_POS] = "save",         [ST_GOLD_GET] = "gold read",
-    [ST_GOLD_SET] = "gold write",   [ST_ITEM_ADD] = "item write",
-    [ST_ITEM_GET] = "item read",    [ST_OWNER_GET] = "owner read",
-    [ST_OWNER_SET] = "owner write",
-};
-
 typedef struct sq_s {
     sqlite3 *h;
-    sqlite3_stmt *st[ST_COUNT];
+    sqlite3_stmt *st[CONTENT_ST_COUNT];
 } sq_t;
 
 int content_db_sqlite_kind(int rc)
@@ -120,17 +94,20 @@ static int finish(content_db_t *db, int which, int rc)
     sqlite3_reset(((sq_t *)db->drv)->st[which]);
     if (rc == SQLITE_ROW || rc == SQLITE_DONE)
         return rc == SQLITE_ROW;
-    const char *what = which < ST_FIELDS_GET    ? stmt_name[which]
-                       : which == ST_FIELDS_GET ? "field read"
-                                                : "field write";
-    return content_db_fault(db, content_db_sqlite_kind(rc), what, sqlite3_errstr(rc));
+    return content_db_fault(db, content_db_sqlite_kind(rc), content_db_stmt_name(which),
+                            sqlite3_errstr(rc));
 }
 
-/* A write bound with n int64 parameters: the rows it changed, or the fault. */
-static int exec_rows(content_db_t *db, int which, int n, const int64_t *v)
+static int sq_run(content_db_t *db, int st, int n, const int64_t *v, int *rows, int64_t *first)
 {
-    int rc = finish(db, which, sqlite3_step(bind(db, which, n, v)));
-    return rc < 0 ? rc : sqlite3_changes(((sq_t *)db->drv)->h);
+    sqlite3_stmt *s = bind(db, st, n, v);
+    int rc = sqlite3_step(s);
+    if (first)
+        *first = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    rc = finish(db, st, rc);
+    if (rows)
+        *rows = rc < 0 ? 0 : sqlite3_column_count(s) ? rc : sqlite3_changes(((sq_t *)db->drv)->h);
+    return rc < 0 ? rc : CONTENT_DB_OK;
 }
 
 static int ok(int rc)
@@ -195,7 +172,7 @@ static int unwritable(const char *path, const char *suffix, char *err, size_t er
 static void sq_close(content_db_t *db)
 {
     sq_t *q = db->drv;
-    for (int i = 0; i < ST_COUNT; i++)
+    for (int i = 0; i < CONTENT_ST_COUNT; i++)
         sqlite3_finalize(q->st[i]);
     if (q->h) {
         sqlite3_wal_checkpoint_v2(q->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
@@ -218,15 +195,15 @@ static int sq_user_version(content_db_t *db)
 
 static int sq_begin(content_db_t *db)
 {
-    return ok(exec_rows(db, ST_BEGIN, 0, NULL));
+    return sq_run(db, CONTENT_ST_BEGIN, 0, NULL, NULL, NULL);
 }
 
 static void sq_rollback(content_db_t *db)
 {
     sq_t *q = db->drv;
     if (!sqlite3_get_autocommit(q->h)) { /* a failed rollback leaves nothing to undo */
-        sqlite3_step(q->st[ST_ROLLBACK]);
-        sqlite3_reset(q->st[ST_ROLLBACK]);
+        sqlite3_step(q->st[CONTENT_ST_ROLLBACK]);
+        sqlite3_reset(q->st[CONTENT_ST_ROLLBACK]);
     }
 }
 
@@ -234,7 +211,7 @@ static void sq_rollback(content_db_t *db)
 static int sq_commit(content_db_t *db, int lose_answer)
 {
     (void)lose_answer;
-    int rc = ok(exec_rows(db, ST_COMMIT, 0, NULL));
+    int rc = sq_run(db, CONTENT_ST_COMMIT, 0, NULL, NULL, NULL);
     if (rc != CONTENT_DB_OK)
         sq_rollback(db);
     return rc;
@@ -242,7 +219,7 @@ static int sq_commit(content_db_t *db, int lose_answer)
 
 static int sq_load(content_db_t *db, const char *name, content_char_t *c)
 {
-    sqlite3_stmt *s = ((sq_t *)db->drv)->st[ST_LOAD];
+    sqlite3_stmt *s = ((sq_t *)db->drv)->st[CONTENT_ST_LOAD];
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -259,14 +236,14 @@ static int sq_load(content_db_t *db, const char *name, content_char_t *c)
         c->has_owner = sqlite3_column_type(s, 9) != SQLITE_NULL;
         c->account_id = c->has_owner ? (uint64_t)sqlite3_column_int64(s, 9) : 0;
     }
-    return finish(db, ST_LOAD, rc);
+    return finish(db, CONTENT_ST_LOAD, rc);
 }
 
 static int sq_insert(content_db_t *db, const char *name, int32_t zone, float x, float y,
                      int64_t now_ms, const uint64_t *owner)
 {
     /* an owner is stored as the same 64 bits: ids above INT64_MAX read back equal */
-    sqlite3_stmt *s = bind(db, ST_INSERT, 6, (int64_t[]){0, zone, 0, 0, now_ms, 0});
+    sqlite3_stmt *s = bind(db, CONTENT_ST_INSERT, 6, (int64_t[]){0, zone, 0, 0, now_ms, 0});
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(s, 3, x);
     sqlite3_bind_double(s, 4, y);
@@ -274,18 +251,13 @@ static int sq_insert(content_db_t *db, const char *name, int32_t zone, float x, 
         sqlite3_bind_null(s, 6);
     else
         sqlite3_bind_int64(s, 6, (int64_t)*owner);
-    return ok(finish(db, ST_INSERT, sqlite3_step(s)));
-}
-
-static int sq_touch(content_db_t *db, int64_t id, int64_t now_ms)
-{
-    return ok(exec_rows(db, ST_TOUCH, 2, (int64_t[]){id, now_ms}));
+    return ok(finish(db, CONTENT_ST_INSERT, sqlite3_step(s)));
 }
 
 static int sq_owner_get(content_db_t *db, const char *name, int64_t *id, int *owned,
                         uint64_t *owner)
 {
-    sqlite3_stmt *s = ((sq_t *)db->drv)->st[ST_OWNER_GET];
+    sqlite3_stmt *s = ((sq_t *)db->drv)->st[CONTENT_ST_OWNER_GET];
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -293,12 +265,7 @@ static int sq_owner_get(content_db_t *db, const char *name, int64_t *id, int *ow
         *owned = sqlite3_column_type(s, 1) != SQLITE_NULL;
         *owner = *owned ? (uint64_t)sqlite3_column_int64(s, 1) : 0;
     }
-    return finish(db, ST_OWNER_GET, rc);
-}
-
-static int sq_owner_set(content_db_t *db, int64_t id, uint64_t account_id)
-{
-    return ok(exec_rows(db, ST_OWNER_SET, 2, (int64_t[]){id, (int64_t)account_id}));
+    return finish(db, CONTENT_ST_OWNER_GET, rc);
 }
 
 static int sq_save(content_db_t *db, const content_pos_t *v, size_t n)
@@ -306,79 +273,36 @@ static int sq_save(content_db_t *db, const content_pos_t *v, size_t n)
     int rc = CONTENT_DB_OK;
     for (size_t i = 0; i < n && rc == CONTENT_DB_OK; i++) {
         sqlite3_stmt *s =
-            bind(db, ST_SAVE_POS, 5, (int64_t[]){v[i].id, v[i].zone, 0, 0, v[i].played_s});
+            bind(db, CONTENT_ST_SAVE_POS, 5, (int64_t[]){v[i].id, v[i].zone, 0, 0, v[i].played_s});
         sqlite3_bind_double(s, 3, v[i].x);
         sqlite3_bind_double(s, 4, v[i].y);
-        rc = ok(finish(db, ST_SAVE_POS, sqlite3_step(s)));
+        rc = ok(finish(db, CONTENT_ST_SAVE_POS, sqlite3_step(s)));
     }
     return rc;
 }
 
-/* One int64 column of the row `which` finds (*out 0 without one). */
-static int read1(content_db_t *db, int which, int n, const int64_t *v, int64_t *out)
-{
-    sqlite3_stmt *s = bind(db, which, n, v);
-    int rc = sqlite3_step(s);
-    *out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    return finish(db, which, rc);
-}
-
-static int sq_gold_get(content_db_t *db, int64_t id, int64_t *gold)
-{
-    return ok(read1(db, ST_GOLD_GET, 1, (int64_t[]){id}, gold));
-}
-
-static int sq_gold_set(content_db_t *db, int64_t id, int64_t gold)
-{
-    return ok(exec_rows(db, ST_GOLD_SET, 2, (int64_t[]){id, gold}));
-}
-
-/* the statement's WHERE leaves the row unchanged on overflow */
-static int sq_item_add(content_db_t *db, int64_t id, int32_t item, int32_t count)
-{
-    return exec_rows(db, ST_ITEM_ADD, 3, (int64_t[]){id, item, count});
-}
-
-static int sq_item_get(content_db_t *db, int64_t id, int32_t item, int64_t *count)
-{
-    return ok(read1(db, ST_ITEM_GET, 2, (int64_t[]){id, item}, count));
-}
-
 static int sq_fields_get(content_db_t *db, int64_t id, content_fields_t *out)
 {
-    sqlite3_stmt *s = bind(db, ST_FIELDS_GET, 1, (int64_t[]){id});
+    sqlite3_stmt *s = bind(db, CONTENT_ST_FIELDS_GET, 1, (int64_t[]){id});
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         for (int i = 0; i < CONTENT_FIELD_COUNT; i++)
             *content_field_ptr(out, i) = sqlite3_column_int64(s, i + 1);
-    return finish(db, ST_FIELDS_GET, rc);
+    return finish(db, CONTENT_ST_FIELDS_GET, rc);
 }
 
-static int sq_field_set(content_db_t *db, int64_t id, int field, int64_t v)
-{
-    return exec_rows(db, ST_FIELD_SET0 + field, 2, (int64_t[]){id, v});
-}
-
-static const content_db_driver_t sqlite_driver = {
-    .name = "sqlite",
-    .close = sq_close,
-    .user_version = sq_user_version,
-    .begin = sq_begin,
-    .commit = sq_commit,
-    .rollback = sq_rollback,
-    .load = sq_load,
-    .insert = sq_insert,
-    .touch = sq_touch,
-    .owner_get = sq_owner_get,
-    .owner_set = sq_owner_set,
-    .save = sq_save,
-    .gold_get = sq_gold_get,
-    .gold_set = sq_gold_set,
-    .item_add = sq_item_add,
-    .item_get = sq_item_get,
-    .fields_get = sq_fields_get,
-    .field_set = sq_field_set,
-};
+static const content_db_driver_t sqlite_driver = {.name = "sqlite",
+                                                  .close = sq_close,
+                                                  .user_version = sq_user_version,
+                                                  .begin = sq_begin,
+                                                  .commit = sq_commit,
+                                                  .rollback = sq_rollback,
+                                                  .run = sq_run,
+                                                  .load = sq_load,
+                                                  .insert = sq_insert,
+                                                  .owner_get = sq_owner_get,
+                                                  .save = sq_save,
+                                                  .fields_get = sq_fields_get};
 
 int content_db_sqlite_open(content_db_t *db, const char *path, const content_db_opts_t *o,
                            char *err, size_t errlen)
@@ -409,7 +333,7 @@ int content_db_sqlite_open(content_db_t *db, const char *path, const content_db_
     if (sqlite3_exec(q->h, pragmas, NULL, NULL, NULL) != SQLITE_OK)
         goto fail_sqlite;
     if (migrate(db, err, errlen) != 0 ||
-        content_db_prepare(ST_FIELDS_GET, stmt_sql, '?', prepare1, q, err, errlen) != 0)
+        content_db_prepare(stmt_sql, '?', prepare1, q, err, errlen) != 0)
         goto fail;
     sqlite3_busy_timeout(q->h, (int)(o->busy_timeout_ms > 60000 ? 60000 : o->busy_timeout_ms));
     return 0;

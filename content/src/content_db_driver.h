@@ -19,12 +19,45 @@ typedef struct content_db_meter_s {
     atomic_uint_fast64_t faults[CONTENT_DB_F_COUNT], range_refused, reconnects;
 } content_db_meter_t;
 
+/* The store's statements.  Each driver writes them in its own dialect
+ * (parameters numbered as listed; NULL: a statement it does without);
+ * the ones of the declared fields (char_fields.h) are generated:
+ * CONTENT_ST_FIELDS_GET reads them all (id first), CONTENT_ST_FIELD_SET0 + f
+ * writes field f. */
+enum {
+    CONTENT_ST_BEGIN,
+    CONTENT_ST_COMMIT,
+    CONTENT_ST_ROLLBACK,
+    CONTENT_ST_LOAD,     /* name -> the character and its gold (the load primitive) */
+    CONTENT_ST_INSERT,   /* name, zone, x, y, now, owner (the insert primitive) */
+    CONTENT_ST_TOUCH,    /* id, last_login */
+    CONTENT_ST_SAVE_POS, /* id, zone, x, y, played (the save primitive) */
+    CONTENT_ST_SAVE_BATCH,
+    CONTENT_ST_GOLD_GET,  /* id -> gold; locks the wallet row */
+    CONTENT_ST_GOLD_SET,  /* id, gold */
+    CONTENT_ST_ITEM_ADD,  /* id, item, n: changes no row when the count would overflow */
+    CONTENT_ST_ITEM_GET,  /* id, item -> count */
+    CONTENT_ST_OWNER_GET, /* name -> id, account_id; locks the row */
+    CONTENT_ST_OWNER_SET, /* id, account_id */
+    CONTENT_ST_REQ_GET,   /* boot, seq -> value */
+    CONTENT_ST_REQ_PUT,   /* boot, seq, value */
+    CONTENT_ST_REQ_PRUNE, /* boot, below seq */
+    CONTENT_ST_FIELDS_GET,
+    CONTENT_ST_FIELD_SET0,
+    CONTENT_ST_COUNT = CONTENT_ST_FIELD_SET0 + CONTENT_FIELD_COUNT
+};
+/* A statement's name, for logs. */
+const char *content_db_stmt_name(int st);
+
 /* Conventions: every primitive runs on the db strand; those that return
- * int give CONTENT_DB_OK (or a count of rows found or changed, >= 0) or a
- * fault's result (< 0, from content_db_fault).  Between begin and
- * commit/rollback they share one transaction. */
+ * int give CONTENT_DB_OK (or a count of rows found, >= 0) or a fault's
+ * result (< 0, from content_db_fault).  Between begin and commit/rollback
+ * they share one transaction. */
 typedef struct content_db_driver_s {
     const char *name; /* content_db_driver_name */
+    /* 1: a COMMIT's answer can be lost, so changes record their request
+     * ids (CONTENT_ST_REQ_*); 0: its outcome is always known (SQLite) */
+    int requests;
     void (*close)(content_db_t *db);
     int (*user_version)(content_db_t *db);
     /* Outside a transaction: 1 connected (reconnecting if due), 0 not.
@@ -36,29 +69,19 @@ typedef struct content_db_driver_s {
      * always known ignores it.  A failed COMMIT leaves no transaction. */
     int (*commit)(content_db_t *db, int lose_answer);
     void (*rollback)(content_db_t *db); /* ends a transaction, if one is open */
-    /* the character called name, with its gold: 1, 0 none */
-    int (*load)(content_db_t *db, const char *name, content_char_t *out);
+    /* Statement st with n (<= 5) int64 parameters: OK or the fault.
+     * rows (may be NULL): the rows it changed, or found; first (may be
+     * NULL): the first column of the row it found (0 without one). */
+    int (*run)(content_db_t *db, int st, int n, const int64_t *v, int *rows, int64_t *first);
+    /* The statements with other than int64 parameters or one column: */
+    int (*load)(content_db_t *db, const char *name, content_char_t *out); /* 1, 0 none */
     /* owner: the new character's account, or NULL (nobody) */
     int (*insert)(content_db_t *db, const char *name, int32_t zone, float x, float y,
                   int64_t now_ms, const uint64_t *owner);
-    int (*touch)(content_db_t *db, int64_t id, int64_t now_ms);
-    /* locks the row until the end of the transaction: 1, 0 none */
-    int (*owner_get)(content_db_t *db, const char *name, int64_t *id, int *owned, uint64_t *owner);
-    int (*owner_set)(content_db_t *db, int64_t id, uint64_t account_id);
+    int (*owner_get)(content_db_t *db, const char *name, int64_t *id, int *owned,
+                     uint64_t *owner); /* 1, 0 none */
     int (*save)(content_db_t *db, const content_pos_t *v, size_t n);
-    /* locks the wallet row; *gold 0 without one */
-    int (*gold_get)(content_db_t *db, int64_t id, int64_t *gold);
-    int (*gold_set)(content_db_t *db, int64_t id, int64_t gold);
-    /* item += count: 1, or 0 (nothing changed) when the sum would overflow */
-    int (*item_add)(content_db_t *db, int64_t id, int32_t item, int32_t count);
-    int (*item_get)(content_db_t *db, int64_t id, int32_t item, int64_t *count);
     int (*fields_get)(content_db_t *db, int64_t id, content_fields_t *out); /* 1, 0 none */
-    int (*field_set)(content_db_t *db, int64_t id, int field, int64_t v);   /* rows changed */
-    /* Request ids (content_db.h): the value committed with req, 1 or 0
-     * (req_get), and recording it in the change's transaction (req_put).
-     * NULL: the driver always knows its COMMIT's outcome (SQLite). */
-    int (*req_get)(content_db_t *db, uint64_t req, int64_t *value);
-    int (*req_put)(content_db_t *db, uint64_t req, int64_t value);
 } content_db_driver_t;
 
 /* Operations, for logs (one rate-limited line per second each). */
@@ -88,6 +111,7 @@ struct content_db_s {
     int lose_armed;       /* tests: drop this transaction's COMMIT answer */
     int unknown;          /* the last RETRY was a COMMIT without an answer */
     uint64_t unknown_req; /* and its request id (0: none) */
+    int64_t boot;         /* request ids are (boot, req): boot set by the driver */
     /* read by the metrics thread: */
     content_db_meter_t m;
 };
@@ -99,13 +123,12 @@ int content_db_fault(content_db_t *db, int kind, const char *what, const char *d
 /* The fault kind of an SQLite result code (content_db_inject_fault). */
 int content_db_sqlite_kind(int rc);
 
-/* Prepares a driver's statements: fixed[0, nfixed), then the ones generated
- * from the declared fields (char_fields.h): nfixed reads them all (id
- * first), nfixed + 1 + f writes field f; their parameters are written
- * mark1, mark2 ('?' or '$').  prepare returns NULL, or the database's
- * message.  The fields' writes go first: a field without its column (a
- * migration step forgotten) stops the start with its name.  0 or -1. */
-int content_db_prepare(int nfixed, const char *const *fixed, char mark,
+/* Prepares a driver's statements (sql[st] for st < CONTENT_ST_FIELDS_GET,
+ * NULL skipped; the fields' generated with parameters written mark1,
+ * mark2: '?' or '$') through prepare, which returns NULL or the
+ * database's message.  The fields' writes go first: a field without its
+ * column (a migration step forgotten) stops the start with its name. */
+int content_db_prepare(const char *const *sql, char mark,
                        const char *(*prepare)(void *ctx, int i, const char *sql), void *ctx,
                        char *err, size_t errlen);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #define TAG "db"
+#define REQ_KEEP 4096 /* request ids kept per handle */
 
 const double content_db_bucket_ms[8] = {0.1, 0.5, 1, 5, 10, 50, 100, 1e300};
 
@@ -19,6 +20,33 @@ const char *const content_db_fault_name[CONTENT_DB_F_COUNT] = {"busy", "locked",
 
 static const char *const op_name[CONTENT_DB_OP_COUNT] = {"open",  "login",  "save",  "gold",
                                                          "probe", "exists", "claim", "field"};
+
+static const char *const stmt_name[CONTENT_ST_FIELDS_GET] = {
+    [CONTENT_ST_BEGIN] = "begin",
+    [CONTENT_ST_COMMIT] = "commit",
+    [CONTENT_ST_ROLLBACK] = "rollback",
+    [CONTENT_ST_LOAD] = "load",
+    [CONTENT_ST_INSERT] = "insert",
+    [CONTENT_ST_TOUCH] = "touch",
+    [CONTENT_ST_SAVE_POS] = "save",
+    [CONTENT_ST_SAVE_BATCH] = "save batch",
+    [CONTENT_ST_GOLD_GET] = "gold read",
+    [CONTENT_ST_GOLD_SET] = "gold write",
+    [CONTENT_ST_ITEM_ADD] = "item write",
+    [CONTENT_ST_ITEM_GET] = "item read",
+    [CONTENT_ST_OWNER_GET] = "owner read",
+    [CONTENT_ST_OWNER_SET] = "owner write",
+    [CONTENT_ST_REQ_GET] = "request read",
+    [CONTENT_ST_REQ_PUT] = "request write",
+    [CONTENT_ST_REQ_PRUNE] = "request prune",
+};
+
+const char *content_db_stmt_name(int st)
+{
+    return st < CONTENT_ST_FIELDS_GET    ? stmt_name[st]
+           : st == CONTENT_ST_FIELDS_GET ? "field read"
+                                         : "field write";
+}
 
 static uint64_t mono_us(void)
 {
@@ -152,22 +180,32 @@ static int ready(content_db_t *db, int op, uint64_t t0)
  * before (its COMMIT's answer lost), 0 not, or the fault. */
 static int req_done(content_db_t *db, uint64_t req, int64_t *value)
 {
-    if (req == 0 || req != db->unknown_req || !db->d->req_get)
+    if (req == 0 || req != db->unknown_req || !db->d->requests)
         return 0;
-    int found = db->d->req_get(db, req, value);
-    if (found >= 0)
-        nc_log(NC_LOG_INFO, TAG, "request %llu: the commit whose answer was lost %s",
-               (unsigned long long)req, found ? "happened: not applied again" : "did not happen");
-    return found;
+    int found = 0;
+    int rc =
+        db->d->run(db, CONTENT_ST_REQ_GET, 2, (int64_t[]){db->boot, (int64_t)req}, &found, value);
+    if (rc != CONTENT_DB_OK)
+        return rc;
+    nc_log(NC_LOG_INFO, TAG, "request %llu: the commit whose answer was lost %s",
+           (unsigned long long)req, found ? "happened: not applied again" : "did not happen");
+    return found == 1;
 }
 
-/* Inside the transaction: remembers request req's committed value. */
+/* Inside the transaction: remembers request req's committed value.  A
+ * handle keeps its last REQ_KEEP (a resend is of the newest), pruned every
+ * 1024 requests. */
 static int req_put(content_db_t *db, uint64_t req, int64_t value)
 {
-    if (req == 0 || !db->d->req_put)
+    if (req == 0 || !db->d->requests)
         return CONTENT_DB_OK;
     db->lose_armed = db->file_lost; /* tests: database.fault_file "lostcommit" */
-    return db->d->req_put(db, req, value);
+    int rc = db->d->run(db, CONTENT_ST_REQ_PUT, 3, (int64_t[]){db->boot, (int64_t)req, value}, NULL,
+                        NULL);
+    if (rc == CONTENT_DB_OK && req % 1024 == 0 && req > REQ_KEEP)
+        rc = db->d->run(db, CONTENT_ST_REQ_PRUNE, 2,
+                        (int64_t[]){db->boot, (int64_t)(req - REQ_KEEP)}, NULL, NULL);
+    return rc;
 }
 
 /* The end of a change that carries req: a lost COMMIT answer is
@@ -236,6 +274,16 @@ static int one(int rows, int none)
     return rows < 0 ? rows : rows == 1 ? CONTENT_DB_OK : none;
 }
 
+/* A declared field's new value: OK, REFUSED (no such character) or the
+ * fault. */
+static int field_write(content_db_t *db, int64_t char_id, int field, int64_t v)
+{
+    int changed = 0;
+    int rc =
+        db->d->run(db, CONTENT_ST_FIELD_SET0 + field, 2, (int64_t[]){char_id, v}, &changed, NULL);
+    return rc != CONTENT_DB_OK ? rc : changed == 1 ? CONTENT_DB_OK : CONTENT_DB_REFUSED;
+}
+
 /* The owner rules for an existing character (content_db.h). */
 static int owner_ok(const content_login_t *who, const content_char_t *c)
 {
@@ -263,7 +311,7 @@ static int create(content_db_t *db, const char *name, const content_login_t *who
         rc = one(db->d->load(db, name, out), CONTENT_DB_ERROR);
     out->created_now = rc == CONTENT_DB_OK;
     for (int i = 0; i < CONTENT_FIELD_COUNT && rc == CONTENT_DB_OK; i++)
-        rc = one(db->d->field_set(db, out->id, i, content_fields[i].def), CONTENT_DB_REFUSED);
+        rc = field_write(db, out->id, i, content_fields[i].def);
     return rc;
 }
 
@@ -286,7 +334,7 @@ int content_db_login(content_db_t *db, const char *name, const content_login_t *
     if (rc == CONTENT_DB_OK)
         rc = one(db->d->fields_get(db, out->id, &out->f), CONTENT_DB_REFUSED);
     if (rc == CONTENT_DB_OK)
-        rc = db->d->touch(db, out->id, now_ms);
+        rc = db->d->run(db, CONTENT_ST_TOUCH, 2, (int64_t[]){out->id, now_ms}, NULL, NULL);
     rc = tx_end(db, t0, rc);
     if (rc == CONTENT_DB_OK) {
         out->last_login_ms = now_ms;
@@ -316,7 +364,8 @@ int content_db_claim(content_db_t *db, const char *name, uint64_t account_id, in
         *prev_owner = owner;
         *outcome = owner == account_id ? CONTENT_CLAIM_ALREADY : CONTENT_CLAIM_OWNED;
     } else if (found == 1) {
-        rc = db->d->owner_set(db, id, account_id);
+        rc = db->d->run(db, CONTENT_ST_OWNER_SET, 2, (int64_t[]){id, (int64_t)account_id}, NULL,
+                        NULL);
         if (rc == CONTENT_DB_OK)
             *outcome = CONTENT_CLAIM_DONE;
     }
@@ -385,7 +434,7 @@ static int change(content_db_t *db, int op, uint64_t req, apply_fn apply, const 
 static int wallet_apply(content_db_t *db, const change_t *c, int64_t *balance)
 {
     int64_t g, n;
-    int rc = db->d->gold_get(db, c->char_id, &g);
+    int rc = db->d->run(db, CONTENT_ST_GOLD_GET, 1, (int64_t[]){c->char_id}, NULL, &g);
     if (rc != CONTENT_DB_OK)
         return rc;
     if (__builtin_add_overflow(g, c->delta, &n)) {
@@ -396,12 +445,14 @@ static int wallet_apply(content_db_t *db, const change_t *c, int64_t *balance)
     }
     if (n < 0)
         return CONTENT_DB_REFUSED;
-    if ((rc = db->d->gold_set(db, c->char_id, n)) != CONTENT_DB_OK)
-        return rc;
+    rc = db->d->run(db, CONTENT_ST_GOLD_SET, 2, (int64_t[]){c->char_id, n}, NULL, NULL);
     *balance = n;
-    int changed = c->count > 0 ? db->d->item_add(db, c->char_id, c->item, c->count) : 1;
-    if (changed != 0)
-        return changed < 0 ? changed : CONTENT_DB_OK;
+    int changed = 1;
+    if (rc == CONTENT_DB_OK && c->count > 0)
+        rc = db->d->run(db, CONTENT_ST_ITEM_ADD, 3, (int64_t[]){c->char_id, c->item, c->count},
+                        &changed, NULL);
+    if (rc != CONTENT_DB_OK || changed != 0)
+        return rc;
     nc_log_limited(&db->range_lim, 1000, NC_LOG_WARN, TAG,
                    "item: character %lld: item %d %+d overflows; refused", (long long)c->char_id,
                    (int)c->item, (int)c->count);
@@ -446,7 +497,7 @@ int64_t content_db_item_count(content_db_t *db, int64_t char_id, int32_t item)
 {
     int64_t n = 0;
     if (!db->d->connected || db->d->connected(db))
-        db->d->item_get(db, char_id, item, &n);
+        db->d->run(db, CONTENT_ST_ITEM_GET, 2, (int64_t[]){char_id, item}, NULL, &n);
     return n;
 }
 
@@ -470,7 +521,7 @@ static int field_apply(content_db_t *db, const change_t *c, int64_t *value)
                        (long long)c->char_id, c->is_delta ? "+" : "", (long long)c->delta,
                        (long long)fi->min, (long long)fi->max);
     if (rc == CONTENT_DB_OK)
-        rc = one(db->d->field_set(db, c->char_id, c->field, n), CONTENT_DB_REFUSED);
+        rc = field_write(db, c->char_id, c->field, n);
     *value = n;
     return rc;
 }
@@ -557,29 +608,29 @@ static int field_sql(char *buf, size_t size, int field, char mark)
     return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
-int content_db_prepare(int nfixed, const char *const *fixed, char mark,
+int content_db_prepare(const char *const *sql, char mark,
                        const char *(*prepare)(void *ctx, int i, const char *sql), void *ctx,
                        char *err, size_t errlen)
 {
-    int count = nfixed + 1 + CONTENT_FIELD_COUNT;
-    for (int k = 0; k < count; k++) {
-        int i = (k + nfixed + 1) % count, field = i - nfixed - 1;
-        char sql[96 + CONTENT_FIELD_COUNT * 40];
-        if (i >= nfixed && field_sql(sql, sizeof sql, field, mark) != 0) {
-            snprintf(err, errlen, "character fields: statement %d too long", i);
+    for (int k = 0; k < CONTENT_ST_COUNT; k++) {
+        int st = (k + CONTENT_ST_FIELD_SET0) % CONTENT_ST_COUNT, f = st - CONTENT_ST_FIELD_SET0;
+        char gen[96 + CONTENT_FIELD_COUNT * 40];
+        if (st >= CONTENT_ST_FIELDS_GET && field_sql(gen, sizeof gen, f, mark) != 0) {
+            snprintf(err, errlen, "character fields: statement %d too long", st);
             return -1;
         }
-        const char *why = prepare(ctx, i, i < nfixed ? fixed[i] : sql);
+        const char *q = st < CONTENT_ST_FIELDS_GET ? sql[st] : gen;
+        const char *why = q ? prepare(ctx, st, q) : NULL;
         if (!why)
             continue;
-        if (field >= 0)
+        if (f >= 0)
             snprintf(err, errlen,
                      "character field '%s' (char_fields.h) has no column in the database (%s): "
                      "add a migration step for it (migrations[] of content_db.c and "
                      "content_db_pg.c)",
-                     content_fields[field].name, why);
+                     content_fields[f].name, why);
         else
-            snprintf(err, errlen, "prepare statement %d: %s", i, why);
+            snprintf(err, errlen, "prepare %s: %s", content_db_stmt_name(st), why);
         return -1;
     }
     return 0;

@@ -34,75 +34,40 @@
 #define BACKOFF_MIN_MS 50u
 #define BACKOFF_MAX_MS 1000u
 #define MIGRATE_LOCK 727016 /* pg_advisory_xact_lock key of the migrations */
-#define REQ_KEEP 4096       /* request ids kept per handle (a resend is the newest) */
 
-enum {
-    ST_LOAD,
-    ST_INSERT,
-    ST_TOUCH,
-    ST_SAVE_POS,
-    ST_SAVE_BATCH,
-    ST_GOLD_GET,
-    ST_GOLD_SET,
-    ST_ITEM_ADD,
-    ST_ITEM_GET,
-    ST_OWNER_GET,
-    ST_OWNER_SET,
-    ST_REQ_GET,
-    ST_REQ_PUT,
-    ST_REQ_PRUNE,
-    ST_FIELDS_GET,
-    ST_FIELD_SET0, /* one per declared field */
-    ST_COUNT = ST_FIELD_SET0 + CONTENT_FIELD_COUNT
-};
-
-static const char *const stmt_sql[ST_FIELDS_GET] = {
-    [ST_LOAD] = "SELECT c.id, c.name, c.zone, c.x, c.y, c.created, c.last_login, c.played_time,"
-                " COALESCE(w.gold, 0), c.account_id"
-                " FROM characters c LEFT JOIN wallet w ON w.char_id = c.id"
-                " WHERE c.name = $1",
-    [ST_INSERT] = "INSERT INTO characters(name, zone, x, y, created, last_login, played_time,"
-                  " account_id) VALUES($1, $2, $3, $4, $5, $5, 0, $6)",
-    [ST_TOUCH] = "UPDATE characters SET last_login = $2 WHERE id = $1",
-    [ST_SAVE_POS] = "UPDATE characters SET zone = $2, x = $3, y = $4, played_time = $5"
-                    " WHERE id = $1",
+static const char *const stmt_sql[CONTENT_ST_FIELDS_GET] = {
+    [CONTENT_ST_LOAD] =
+        "SELECT c.id, c.name, c.zone, c.x, c.y, c.created, c.last_login, c.played_time,"
+        " COALESCE(w.gold, 0), c.account_id"
+        " FROM characters c LEFT JOIN wallet w ON w.char_id = c.id"
+        " WHERE c.name = $1",
+    [CONTENT_ST_INSERT] =
+        "INSERT INTO characters(name, zone, x, y, created, last_login, played_time,"
+        " account_id) VALUES($1, $2, $3, $4, $5, $5, 0, $6)",
+    [CONTENT_ST_TOUCH] = "UPDATE characters SET last_login = $2 WHERE id = $1",
+    [CONTENT_ST_SAVE_POS] = "UPDATE characters SET zone = $2, x = $3, y = $4, played_time = $5"
+                            " WHERE id = $1",
     /* a batch in one round trip: arrays of the columns; a character twice
      * in one batch gets its last position (as the SQLite driver's loop) */
-    [ST_SAVE_BATCH] = "UPDATE characters c SET zone = v.zone, x = v.x, y = v.y,"
-                      " played_time = v.played FROM (SELECT DISTINCT ON (u.id) u.* FROM"
-                      " unnest($1::bigint[], $2::integer[], $3::float8[], $4::float8[],"
-                      " $5::bigint[]) WITH ORDINALITY AS u(id, zone, x, y, played, ord)"
-                      " ORDER BY u.id, u.ord DESC) v WHERE c.id = v.id",
-    [ST_GOLD_GET] = "SELECT gold FROM wallet WHERE char_id = $1 FOR UPDATE",
-    [ST_GOLD_SET] = "INSERT INTO wallet(char_id, gold) VALUES($1, $2)"
-                    " ON CONFLICT(char_id) DO UPDATE SET gold = excluded.gold",
+    [CONTENT_ST_SAVE_BATCH] = "UPDATE characters c SET zone = v.zone, x = v.x, y = v.y,"
+                              " played_time = v.played FROM (SELECT DISTINCT ON (u.id) u.* FROM"
+                              " unnest($1::bigint[], $2::integer[], $3::float8[], $4::float8[],"
+                              " $5::bigint[]) WITH ORDINALITY AS u(id, zone, x, y, played, ord)"
+                              " ORDER BY u.id, u.ord DESC) v WHERE c.id = v.id",
+    [CONTENT_ST_GOLD_GET] = "SELECT gold FROM wallet WHERE char_id = $1 FOR UPDATE",
+    [CONTENT_ST_GOLD_SET] = "INSERT INTO wallet(char_id, gold) VALUES($1, $2)"
+                            " ON CONFLICT(char_id) DO UPDATE SET gold = excluded.gold",
     /* the WHERE keeps count + n within int64: no row changes on overflow */
-    [ST_ITEM_ADD] = "INSERT INTO inventory(char_id, item, count) VALUES($1, $2, $3)"
-                    " ON CONFLICT(char_id, item) DO UPDATE SET count = inventory.count +"
-                    " excluded.count WHERE inventory.count <= 9223372036854775807 - excluded.count",
-    [ST_ITEM_GET] = "SELECT count FROM inventory WHERE char_id = $1 AND item = $2",
-    [ST_OWNER_GET] = "SELECT id, account_id FROM characters WHERE name = $1 FOR UPDATE",
-    [ST_OWNER_SET] = "UPDATE characters SET account_id = $2 WHERE id = $1",
-    [ST_REQ_GET] = "SELECT value FROM content_requests WHERE boot = $1 AND seq = $2",
-    [ST_REQ_PUT] = "INSERT INTO content_requests(boot, seq, value) VALUES($1, $2, $3)",
-    [ST_REQ_PRUNE] = "DELETE FROM content_requests WHERE boot = $1 AND seq < $2",
-};
-
-static const char *const stmt_name[ST_FIELDS_GET] = {
-    [ST_LOAD] = "load",
-    [ST_INSERT] = "insert",
-    [ST_TOUCH] = "touch",
-    [ST_SAVE_POS] = "save",
-    [ST_SAVE_BATCH] = "save batch",
-    [ST_GOLD_GET] = "gold read",
-    [ST_GOLD_SET] = "gold write",
-    [ST_ITEM_ADD] = "item write",
-    [ST_ITEM_GET] = "item read",
-    [ST_OWNER_GET] = "owner read",
-    [ST_OWNER_SET] = "owner write",
-    [ST_REQ_GET] = "request read",
-    [ST_REQ_PUT] = "request write",
-    [ST_REQ_PRUNE] = "request prune",
+    [CONTENT_ST_ITEM_ADD] =
+        "INSERT INTO inventory(char_id, item, count) VALUES($1, $2, $3)"
+        " ON CONFLICT(char_id, item) DO UPDATE SET count = inventory.count +"
+        " excluded.count WHERE inventory.count <= 9223372036854775807 - excluded.count",
+    [CONTENT_ST_ITEM_GET] = "SELECT count FROM inventory WHERE char_id = $1 AND item = $2",
+    [CONTENT_ST_OWNER_GET] = "SELECT id, account_id FROM characters WHERE name = $1 FOR UPDATE",
+    [CONTENT_ST_OWNER_SET] = "UPDATE characters SET account_id = $2 WHERE id = $1",
+    [CONTENT_ST_REQ_GET] = "SELECT value FROM content_requests WHERE boot = $1 AND seq = $2",
+    [CONTENT_ST_REQ_PUT] = "INSERT INTO content_requests(boot, seq, value) VALUES($1, $2, $3)",
+    [CONTENT_ST_REQ_PRUNE] = "DELETE FROM content_requests WHERE boot = $1 AND seq < $2",
 };
 
 /* Migration i brings content_schema_version from i to i + 1; append, never
@@ -136,7 +101,6 @@ typedef struct pg_s {
     PGconn *c; /* NULL while disconnected */
     char url[1024];
     uint32_t lock_timeout_ms;
-    int64_t boot; /* request ids: (boot, seq) */
     uint64_t next_try_ms;
     uint32_t backoff_ms;
     nc_log_state_t conn_lim;
@@ -257,7 +221,7 @@ static int prepare_all(pg_t *p, PGconn *c, char *err, size_t errlen)
         snprintf(err, errlen, "%s", PQerrorMessage(c));
         return -1;
     }
-    return content_db_prepare(ST_FIELDS_GET, stmt_sql, '$', prepare1, c, err, errlen);
+    return content_db_prepare(stmt_sql, '$', prepare1, c, err, errlen);
 }
 
 /* 1 connected (reconnected if it was due), 0 not (counted, logged). */
@@ -309,7 +273,7 @@ static int run(content_db_t *db, int st, int n, const char *const *v, PGresult *
         *out = r;
         return CONTENT_DB_OK;
     }
-    int rc = fault(db, r, st < ST_FIELDS_GET ? stmt_name[st] : "field");
+    int rc = fault(db, r, content_db_stmt_name(st));
     PQclear(r);
     *out = NULL;
     return rc;
@@ -352,10 +316,7 @@ static num_t dbl(double v)
     return n;
 }
 
-/* Statement st with n (<= 5) int64 parameters: OK or the fault.  rows: the
- * rows it changed or found; first: the first column of its row (0 without
- * exactly one). */
-static int run_i(content_db_t *db, int st, int n, const int64_t *iv, int *rows, int64_t *first)
+static int pg_run(content_db_t *db, int st, int n, const int64_t *iv, int *rows, int64_t *first)
 {
     num_t s[5];
     const char *v[5];
@@ -517,7 +478,7 @@ static int pg_load(content_db_t *db, const char *name, content_char_t *c)
 {
     const char *v[] = {name};
     PGresult *r;
-    int rc = run(db, ST_LOAD, 1, v, &r);
+    int rc = run(db, CONTENT_ST_LOAD, 1, v, &r);
     if (rc != CONTENT_DB_OK)
         return rc;
     int found = PQntuples(r) == 1;
@@ -544,12 +505,7 @@ static int pg_insert(content_db_t *db, const char *name, int32_t zone, float x, 
     num_t z = num(zone), xs = dbl(x), ys = dbl(y), now = num(now_ms),
           acc = num(owner ? (int64_t)*owner : 0); /* the same 64 bits */
     const char *v[] = {name, z.s, xs.s, ys.s, now.s, owner ? acc.s : NULL};
-    return run0(db, ST_INSERT, 6, v);
-}
-
-static int pg_touch(content_db_t *db, int64_t id, int64_t now_ms)
-{
-    return run_i(db, ST_TOUCH, 2, (int64_t[]){id, now_ms}, NULL, NULL);
+    return run0(db, CONTENT_ST_INSERT, 6, v);
 }
 
 static int pg_owner_get(content_db_t *db, const char *name, int64_t *id, int *owned,
@@ -557,7 +513,7 @@ static int pg_owner_get(content_db_t *db, const char *name, int64_t *id, int *ow
 {
     const char *v[] = {name};
     PGresult *r;
-    int rc = run(db, ST_OWNER_GET, 1, v, &r);
+    int rc = run(db, CONTENT_ST_OWNER_GET, 1, v, &r);
     int found = rc == CONTENT_DB_OK && PQntuples(r) == 1;
     if (found) {
         *id = i64(r, 0, 0);
@@ -566,11 +522,6 @@ static int pg_owner_get(content_db_t *db, const char *name, int64_t *id, int *ow
     }
     PQclear(r);
     return rc == CONTENT_DB_OK ? found : rc;
-}
-
-static int pg_owner_set(content_db_t *db, int64_t id, uint64_t account_id)
-{
-    return run_i(db, ST_OWNER_SET, 2, (int64_t[]){id, (int64_t)account_id}, NULL, NULL);
 }
 
 /* The columns of a batch as five array literals ("{1,2,...}") in one
@@ -613,7 +564,7 @@ static int pg_save(content_db_t *db, const content_pos_t *v, size_t n)
             nc_log(NC_LOG_ERROR, TAG, "save: a batch of %zu characters: out of memory", n);
             rc = CONTENT_DB_RETRY; /* kept and retried (world_db.c) */
         } else {
-            rc = run0(db, ST_SAVE_BATCH, 5, pv);
+            rc = run0(db, CONTENT_ST_SAVE_BATCH, 5, pv);
         }
         free(buf);
         return rc;
@@ -622,29 +573,7 @@ static int pg_save(content_db_t *db, const content_pos_t *v, size_t n)
         return CONTENT_DB_OK;
     num_t id = num(v->id), z = num(v->zone), xs = dbl(v->x), ys = dbl(v->y), pl = num(v->played_s);
     const char *pv[] = {id.s, z.s, xs.s, ys.s, pl.s};
-    return run0(db, ST_SAVE_POS, 5, pv);
-}
-
-static int pg_gold_get(content_db_t *db, int64_t id, int64_t *gold)
-{
-    return run_i(db, ST_GOLD_GET, 1, (int64_t[]){id}, NULL, gold);
-}
-
-static int pg_gold_set(content_db_t *db, int64_t id, int64_t gold)
-{
-    return run_i(db, ST_GOLD_SET, 2, (int64_t[]){id, gold}, NULL, NULL);
-}
-
-/* the statement's WHERE leaves the row unchanged on overflow */
-static int pg_item_add(content_db_t *db, int64_t id, int32_t item, int32_t count)
-{
-    int rows, rc = run_i(db, ST_ITEM_ADD, 3, (int64_t[]){id, item, count}, &rows, NULL);
-    return rc < 0 ? rc : rows;
-}
-
-static int pg_item_get(content_db_t *db, int64_t id, int32_t item, int64_t *count)
-{
-    return run_i(db, ST_ITEM_GET, 2, (int64_t[]){id, item}, NULL, count);
+    return run0(db, CONTENT_ST_SAVE_POS, 5, pv);
 }
 
 static int pg_fields_get(content_db_t *db, int64_t id, content_fields_t *out)
@@ -652,7 +581,7 @@ static int pg_fields_get(content_db_t *db, int64_t id, content_fields_t *out)
     num_t ids = num(id);
     const char *v[] = {ids.s};
     PGresult *r;
-    int rc = run(db, ST_FIELDS_GET, 1, v, &r);
+    int rc = run(db, CONTENT_ST_FIELDS_GET, 1, v, &r);
     int found = rc == CONTENT_DB_OK && PQntuples(r) == 1;
     for (int i = 0; found && i < CONTENT_FIELD_COUNT; i++)
         *content_field_ptr(out, i) = i64(r, 0, i + 1);
@@ -660,51 +589,20 @@ static int pg_fields_get(content_db_t *db, int64_t id, content_fields_t *out)
     return rc == CONTENT_DB_OK ? found : rc;
 }
 
-static int pg_field_set(content_db_t *db, int64_t id, int field, int64_t v)
-{
-    int rows, rc = run_i(db, ST_FIELD_SET0 + field, 2, (int64_t[]){id, v}, &rows, NULL);
-    return rc < 0 ? rc : rows;
-}
-
-static int pg_req_get(content_db_t *db, uint64_t req, int64_t *value)
-{
-    int rows, rc = run_i(db, ST_REQ_GET, 2, (int64_t[]){PG(db)->boot, (int64_t)req}, &rows, value);
-    return rc < 0 ? rc : rows == 1;
-}
-
-/* Every 1024 requests, those older than the last REQ_KEEP go. */
-static int pg_req_put(content_db_t *db, uint64_t req, int64_t value)
-{
-    int64_t boot = PG(db)->boot;
-    int rc = run_i(db, ST_REQ_PUT, 3, (int64_t[]){boot, (int64_t)req, value}, NULL, NULL);
-    if (rc == CONTENT_DB_OK && req % 1024 == 0 && req > REQ_KEEP)
-        rc = run_i(db, ST_REQ_PRUNE, 2, (int64_t[]){boot, (int64_t)(req - REQ_KEEP)}, NULL, NULL);
-    return rc;
-}
-
-static const content_db_driver_t pg_driver = {
-    .name = "postgres",
-    .close = pg_close,
-    .user_version = pg_user_version,
-    .connected = ensure,
-    .begin = pg_begin,
-    .commit = pg_commit,
-    .rollback = pg_rollback,
-    .load = pg_load,
-    .insert = pg_insert,
-    .touch = pg_touch,
-    .owner_get = pg_owner_get,
-    .owner_set = pg_owner_set,
-    .save = pg_save,
-    .gold_get = pg_gold_get,
-    .gold_set = pg_gold_set,
-    .item_add = pg_item_add,
-    .item_get = pg_item_get,
-    .fields_get = pg_fields_get,
-    .field_set = pg_field_set,
-    .req_get = pg_req_get,
-    .req_put = pg_req_put,
-};
+static const content_db_driver_t pg_driver = {.name = "postgres",
+                                              .requests = 1,
+                                              .close = pg_close,
+                                              .user_version = pg_user_version,
+                                              .connected = ensure,
+                                              .begin = pg_begin,
+                                              .commit = pg_commit,
+                                              .rollback = pg_rollback,
+                                              .run = pg_run,
+                                              .load = pg_load,
+                                              .insert = pg_insert,
+                                              .owner_get = pg_owner_get,
+                                              .save = pg_save,
+                                              .fields_get = pg_fields_get};
 
 int content_db_pg_open(content_db_t *db, const content_db_opts_t *o, char *err, size_t errlen)
 {
@@ -740,16 +638,17 @@ int content_db_pg_open(content_db_t *db, const content_db_opts_t *o, char *err, 
         goto fail;
     PGresult *r = PQexec(p->c, "SELECT nextval('content_boot')");
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-        p->boot = i64(r, 0, 0);
+        db->boot = i64(r, 0, 0);
     PQclear(r);
-    if (p->boot <= 0) {
+    if (db->boot <= 0) {
         snprintf(err, errlen, "character store (postgres): cannot draw a boot id: %s",
                  PQerrorMessage(p->c));
         goto fail;
     }
     /* the request ids of earlier handles: nobody resends those any more */
     char sql[128];
-    snprintf(sql, sizeof sql, "DELETE FROM content_requests WHERE boot < %lld", (long long)p->boot);
+    snprintf(sql, sizeof sql, "DELETE FROM content_requests WHERE boot < %lld",
+             (long long)db->boot);
     if (!exec_ok(p->c, sql) || prepare_all(p, p->c, why, sizeof why) != 0) {
         snprintf(err, errlen, "character store (postgres): %s",
                  why[0] ? why : PQerrorMessage(p->c));
