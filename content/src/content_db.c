@@ -291,18 +291,20 @@ static int sq_fields_get(content_db_t *db, int64_t id, content_fields_t *out)
     return finish(db, CONTENT_ST_FIELDS_GET, rc);
 }
 
-static const content_db_driver_t sqlite_driver = {.name = "sqlite",
-                                                  .close = sq_close,
-                                                  .user_version = sq_user_version,
-                                                  .begin = sq_begin,
-                                                  .commit = sq_commit,
-                                                  .rollback = sq_rollback,
-                                                  .run = sq_run,
-                                                  .load = sq_load,
-                                                  .insert = sq_insert,
-                                                  .owner_get = sq_owner_get,
-                                                  .save = sq_save,
-                                                  .fields_get = sq_fields_get};
+static const content_db_driver_t sqlite_driver = {
+    .name = "sqlite",
+    .close = sq_close,
+    .user_version = sq_user_version,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .run = sq_run,
+    .load = sq_load,
+    .insert = sq_insert,
+    .owner_get = sq_owner_get,
+    .save = sq_save,
+    .fields_get = sq_fields_get,
+};
 
 int content_db_sqlite_open(content_db_t *db, const char *path, const content_db_opts_t *o,
                            char *err, size_t errlen)

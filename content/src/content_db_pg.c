@@ -589,20 +589,22 @@ static int pg_fields_get(content_db_t *db, int64_t id, content_fields_t *out)
     return rc == CONTENT_DB_OK ? found : rc;
 }
 
-static const content_db_driver_t pg_driver = {.name = "postgres",
-                                              .requests = 1,
-                                              .close = pg_close,
-                                              .user_version = pg_user_version,
-                                              .connected = ensure,
-                                              .begin = pg_begin,
-                                              .commit = pg_commit,
-                                              .rollback = pg_rollback,
-                                              .run = pg_run,
-                                              .load = pg_load,
-                                              .insert = pg_insert,
-                                              .owner_get = pg_owner_get,
-                                              .save = pg_save,
-                                              .fields_get = pg_fields_get};
+static const content_db_driver_t pg_driver = {
+    .name = "postgres",
+    .requests = 1,
+    .close = pg_close,
+    .user_version = pg_user_version,
+    .connected = ensure,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .run = pg_run,
+    .load = pg_load,
+    .insert = pg_insert,
+    .owner_get = pg_owner_get,
+    .save = pg_save,
+    .fields_get = pg_fields_get,
+};
 
 int content_db_pg_open(content_db_t *db, const content_db_opts_t *o, char *err, size_t errlen)
 {
