@@ -280,6 +280,14 @@ static void content_metrics(buf_t *b, gs_app_t *a)
         histogram(b, "gs_zone_tick_seconds", l, content_tick_bucket_ms, z[i].tick_buckets,
                   CONTENT_TICK_BUCKETS, z[i].ticks, (double)z[i].tick_sum_us / 1e6);
     }
+    head(b, "gs_zone_request_wait_seconds", "histogram",
+         "Players' requests (moves, pings, chat): from decoded to handled by their zone.");
+    for (int i = 0; i < n && i < 64; i++) {
+        char l[32];
+        snprintf(l, sizeof l, "zone=\"%u\"", z[i].id);
+        histogram(b, "gs_zone_request_wait_seconds", l, content_tick_bucket_ms, z[i].wait_buckets,
+                  CONTENT_TICK_BUCKETS, z[i].waits, (double)z[i].wait_sum_us / 1e6);
+    }
     content_stats_t c;
     content_stats(a->world, &c);
     head(b, "gs_db_op_seconds", "histogram", "Database operation (transaction) latency.");

@@ -143,6 +143,9 @@ typedef struct content_zone_stats_s {
     uint32_t players;
     uint64_t ticks, tick_sum_us;
     uint64_t tick_buckets[CONTENT_TICK_BUCKETS]; /* cumulative, last is +Inf */
+    /* players' requests (moves, pings, chat...): decoded to handled by the
+     * zone, i.e. the game queue's and the zone strand's wait */
+    uint64_t waits, wait_sum_us, wait_buckets[CONTENT_TICK_BUCKETS];
     uint64_t notifications;
     /* crowds (issue 15) */
     uint64_t updates, update_packets;    /* entity_updates entries / packets sent */

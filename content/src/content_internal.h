@@ -103,6 +103,8 @@ struct zone_s {
     atomic_uint nplayers;
     atomic_uint_fast64_t ticks, tick_sum_us, notifications;
     atomic_uint_fast64_t tick_buckets[CONTENT_TICK_BUCKETS];
+    /* requests' wait from their decoding to the zone's handling */
+    atomic_uint_fast64_t wait_buckets[CONTENT_TICK_BUCKETS], waits, wait_sum_us;
     /* crowds (issue 15): zone.c */
     uint32_t tick_no;            /* ticks run (wraps) */
     uint32_t divider, calm;      /* updates every divider-th tick; fan-outs that fit */
@@ -116,8 +118,13 @@ struct zone_s {
     atomic_uint divider_now;  /* for /metrics */
     struct zone_chat_s *chat; /* zone chat lines waiting for the tick */
     uint32_t fan_pos;         /* next player of the fan-out in progress */
-    uint64_t tick_us;         /* this tick's time so far (its slices) */
-    atomic_int fanning;       /* a sliced fan-out is in progress */
+    player_t **vis;           /* the visibility step's players (vis_slice) */
+    uint32_t nvis, capvis, vis_pos;
+    int in_vis;             /* the tick is in its visibility step */
+    uint64_t fan_t0_ns;     /* when it started */
+    uint64_t fan_spread_ns; /* its slices are paced over this long */
+    uint64_t tick_us;       /* this tick's time so far (its slices) */
+    atomic_int fanning;     /* a sliced fan-out is in progress */
     uint32_t nchat, capchat;
     atomic_uint_fast64_t updates, update_packets, overruns;
     uint32_t tick_step;     /* sim ticks per update tick (zones.update_hz) */
@@ -241,6 +248,7 @@ typedef struct zone_msg_s {
     nc_sid_t sid;
     char name[CONTENT_NAME_MAX + 1];
     uint16_t type; /* PROTO_T_* of the c2s packet, or 0 for "leave" */
+    uint64_t t_ns; /* decoded at (nc_now_ns): its wait is in the zone's wait histogram */
     /* The sending session while the request waits for its zone: it counts
      * against that session's input bound (nc_session_hold), so a player's
      * backlog in a zone pauses that player's reads, not everyone's.  NULL

@@ -561,6 +561,7 @@ static void to_zone(nc_session_t *s, csess_t *c, uint16_t type, const uint8_t *b
                       .sid = c->sid,
                       .type = type,
                       .held = s,
+                      .t_ns = nc_now_ns(),
                       .u = m->u};
     memcpy(m->name, c->name, sizeof c->name);
     nc_session_hold(s, (uint32_t)sizeof *m);

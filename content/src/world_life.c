@@ -299,8 +299,12 @@ int content_zone_stats(content_world_t *w, content_zone_stats_t *out, int max)
         s->update_divider = atomic_load(&z->divider_now);
         s->encode_jobs = atomic_load(&z->enc_posted);
         s->encode_inline = atomic_load(&z->enc_inline_runs);
-        for (int b = 0; b < CONTENT_TICK_BUCKETS; b++)
+        for (int b = 0; b < CONTENT_TICK_BUCKETS; b++) {
             s->tick_buckets[b] = atomic_load(&z->tick_buckets[b]);
+            s->wait_buckets[b] = atomic_load(&z->wait_buckets[b]);
+        }
+        s->waits = atomic_load(&z->waits);
+        s->wait_sum_us = atomic_load(&z->wait_sum_us);
     }
     return w->nzones;
 }

@@ -321,10 +321,13 @@ void zone_remove_player(zone_t *z, player_t *p, uint8_t reason)
     zone_idmap_free(&p->known);
     p->nfull = 0;
     p->full_stale = 1;
-    if (p->dirty) {
+    if (p->dirty) { /* in the dirty list, or in the visibility step's */
         for (uint32_t i = 0; i < z->ndirty; i++)
             if (z->dirty[i] == p)
                 z->dirty[i] = z->dirty[--z->ndirty];
+        for (uint32_t i = z->vis_pos; i < z->nvis; i++)
+            if (z->vis[i] == p)
+                z->vis[i] = NULL;
         p->dirty = 0;
     }
     zone_grid_remove(&z->grid, &p->ent);
@@ -355,7 +358,9 @@ void zone_send_to_known(zone_t *z, player_t *p, nc_packet_t *pkt, int include_se
  * its position changed since the version this player last got, so skipped
  * passes lose nothing: the latest position always follows. */
 
-#define FAN_SLICE 128 /* players per fan-out job */
+#define FAN_SLICE 128 /* players per fan-out job, at most */
+#define SLICE_US 2000 /* and a slice (fan-out or visibility) ends after this long */
+#define SLICE_CHECK 8 /* players between two looks at the clock */
 
 /* ---- encode jobs (zones.encode_jobs) ----
  * With encode_jobs, a fan-out slice on the zone strand only selects: each
@@ -691,15 +696,38 @@ static void overload_adjust(zone_t *z, uint64_t us)
     atomic_store(&z->divider_now, z->divider);
 }
 
-/* The tick's first part: visibility for those who moved (now if new, or
- * moved view_slack since the last time, or lod_ticks after a shorter move;
- * the others stay dirty) and the queued zone chat. */
-static void tick_vis(zone_t *z)
+/* The tick's first part, in slices like the fan-out: visibility for those
+ * who moved (now if new, or moved view_slack since the last time, or
+ * lod_ticks after a shorter move; the others stay dirty), then the queued
+ * zone chat.  In one piece it was the longest job on the strand: 600
+ * refreshes in a 667-player zone, 10-50 ms every fan-out (140 ms while the
+ * crowd arrived), and every ping and move of the zone waited behind it.
+ * The dirty list is taken whole at the start (vis_begin): a player who
+ * moves meanwhile is marked dirty again only after its refresh, into the
+ * next tick's list; zone_remove_player takes a leaver out of either. */
+static void vis_begin(zone_t *z)
+{
+    player_t **t = z->vis;
+    uint32_t cap = z->capvis;
+    z->vis = z->dirty;
+    z->capvis = z->capdirty;
+    z->nvis = z->ndirty;
+    z->vis_pos = 0;
+    z->dirty = t;
+    z->capdirty = cap;
+    z->ndirty = 0;
+}
+
+/* Refreshes the next players of the visibility step, for at most SLICE_US
+ * if `bounded`; 1 if more are left. */
+static int vis_slice(zone_t *z, int bounded)
 {
     float slack2 = z->w->o.view_slack * z->w->o.view_slack;
-    uint32_t keep = 0;
-    for (uint32_t i = 0; i < z->ndirty; i++) {
-        player_t *p = z->dirty[i];
+    uint64_t t0 = bounded ? nc_now_ns() : 0;
+    for (uint32_t n = 1; z->vis_pos < z->nvis; n++) {
+        player_t *p = z->vis[z->vis_pos++];
+        if (!p)
+            continue; /* left the zone meanwhile */
         zone_grid_update(&z->grid, &p->ent);
         float dx = p->ent.x - p->vis_x, dy = p->ent.y - p->vis_y;
         if (!p->vis_done || dx * dx + dy * dy >= slack2 ||
@@ -712,25 +740,49 @@ static void tick_vis(zone_t *z)
             p->vis_x = p->ent.x;
             p->vis_y = p->ent.y;
             vis_refresh(z, p);
-        } else {
-            z->dirty[keep++] = p;
+        } else { /* stays dirty: into the next tick's list */
+            player_t **nd = content_grow(z->dirty, &z->capdirty, z->ndirty, sizeof *nd, 64);
+            if (nd) {
+                z->dirty = nd;
+                z->dirty[z->ndirty++] = p;
+            } else {
+                p->dirty = 0; /* out of memory: it is marked again at its next move */
+            }
         }
+        if (bounded && n % SLICE_CHECK == 0 && nc_now_ns() - t0 >= SLICE_US * 1000u)
+            break;
     }
-    z->ndirty = keep;
-    chat_flush(z);
+    /* spawns are encoded once per slice (spawn_cached): a move between two
+     * slices must not leave an older position in a later spawn */
     for (uint32_t i = 0; i < z->nall; i++)
         if (z->all[i]->spawn_pkt) {
             nc_packet_release(z->all[i]->spawn_pkt);
             z->all[i]->spawn_pkt = NULL;
         }
+    if (bounded)
+        z->tick_us += (nc_now_ns() - t0) / 1000u;
+    if (z->vis_pos < z->nvis)
+        return 1;
+    z->nvis = z->vis_pos = 0;
+    chat_flush(z);
+    /* with encode jobs, zone sends wait in outboxes until the batches are
+     * out (fan_finish) */
+    z->outbox_on = z->encode_jobs;
+    if (z->encode_jobs)
+        atomic_store(&z->enc_inflight, 1); /* the strand's, until its last slice */
+    z->in_vis = 0;
+    return 0;
 }
 
 /* Fans out to the next FAN_SLICE players; 1 if more are left. */
 static int fan_slice(zone_t *z)
 {
     uint64_t t0 = nc_now_ns();
-    for (uint32_t n = 0; n < FAN_SLICE && z->fan_pos < z->nall; n++)
+    for (uint32_t n = 1; n <= FAN_SLICE && z->fan_pos < z->nall; n++) {
         fan_out_one(z, z->all[z->fan_pos++]);
+        if (n % SLICE_CHECK == 0 && nc_now_ns() - t0 >= SLICE_US * 1000u)
+            break; /* what waits behind the slice waits SLICE_US at most */
+    }
     batch_post(z);
     /* write now, not when the job returns: the writes (the kernel's share,
      * the biggest on loopback) are part of what the budget measures */
@@ -796,14 +848,10 @@ static int tick_start(zone_t *z)
             chat_flush(z);
         return 0;
     }
-    z->outbox_on = fan;
-    tick_vis(z);
-    /* with encode jobs, zone sends wait in outboxes until the batches are
-     * out (fan_finish) */
-    z->outbox_on = fan && z->encode_jobs;
-    if (fan && z->encode_jobs)
-        atomic_store(&z->enc_inflight, 1); /* the strand's, until its last slice */
-    return fan;
+    z->outbox_on = 1; /* until the visibility step is over (vis_slice) */
+    z->in_vis = 1;
+    vis_begin(z);
+    return 1;
 }
 
 /* With encode jobs, on the strand once every batch of the fan-out is done:
@@ -821,6 +869,8 @@ uint64_t zone_tick(zone_t *z)
     uint64_t t0 = nc_now_ns(), n0 = atomic_load(&z->notifications);
     z->enc_inline = 1; /* synchronous: batches run here */
     int fan = tick_start(z);
+    if (fan)
+        vis_slice(z, 0);
     z->tick_us = (nc_now_ns() - t0) / 1000u;
     z->fan_pos = 0;
     while (fan && fan_slice(z))
@@ -837,12 +887,35 @@ uint64_t zone_tick(zone_t *z)
  * waits for one slice (~1 ms), not for the whole fan-out.  A player leaving
  * or arriving between slices is skipped or visited twice in this tick;
  * versions make either harmless. */
+static void fan_job(void *arg);
+
+/* The next slice: the visibility step's at once; the fan-out's paced, so
+ * that they spread over the first half of the update period rather than
+ * run back to back.  At once, a fan-out was a burst of one zone's whole
+ * tick every period (three zones, three workers, two cores) and every
+ * ping, move and I/O wake waited for the burst; paced, the same work
+ * leaves the cores free between slices.  A slice that is late (the zone is
+ * behind) follows at once.  The pacing timer is never canceled: it fires
+ * within a period, and shutdown waits for the fan-out to end. */
+static int fan_next(zone_t *z)
+{
+    uint64_t now = nc_now_ns();
+    uint32_t n = z->nall ? z->nall : 1, pos = z->fan_pos < n ? z->fan_pos : n;
+    uint64_t due = z->fan_t0_ns + z->fan_spread_ns / n * pos;
+    if (!z->in_vis && due >= now + 1000000u && !atomic_load(&z->w->shutting_down) &&
+        nc_timer_start(z->strand, (due - now) / 1000000u, 0, fan_job, z, NULL) == 0)
+        return 0;
+    return world_post_critical(z->w, z->strand, fan_job, z);
+}
+
 static void fan_job(void *arg)
 {
     zone_t *z = arg;
-    if (fan_slice(z) && !atomic_load(&z->w->shutting_down) &&
-        world_post_critical(z->w, z->strand, fan_job, z) == 0)
+    int more = z->in_vis ? (vis_slice(z, 1), 1) : fan_slice(z);
+    if (more && !atomic_load(&z->w->shutting_down) && fan_next(z) == 0)
         return;
+    if (z->in_vis) /* shutting down in the visibility step: finish it here */
+        vis_slice(z, 0);
     fan_slices_over(z);
 }
 
@@ -861,6 +934,7 @@ static void tick_job(void *arg)
         return;
     }
     z->fan_pos = 0;
+    z->fan_t0_ns = t0;
     atomic_store(&z->fanning, 1);
     fan_job(z);
 }
@@ -887,6 +961,7 @@ int zone_init(zone_t *z, content_world_t *w, int idx, const content_zone_def_t *
     z->def = def;
     uint32_t hz = w->o.tick_hz ? w->o.tick_hz : 20;
     z->tick_step = zone_tick_step(&w->o);
+    z->fan_spread_ns = 500000000u * (uint64_t)z->tick_step / hz; /* half the update period */
     z->encode_jobs = w->o.encode_jobs;
     z->divider = 1;
     atomic_store(&z->divider_now, 1);
@@ -921,7 +996,12 @@ void zone_start_timers(zone_t *z)
     /* the timer runs at the update rate: a sim tick between two update
      * ticks has nothing to do (moves apply as they arrive) */
     uint64_t period = 1000u * z->tick_step / hz ? 1000u * z->tick_step / hz : 1;
-    if (nc_timer_start(z->strand, period, period, tick_job, z, &z->tick_timer) != 0)
+    /* zones take turns: zone i's update ticks come i/nzones of a period
+     * after zone 0's, so that their fan-outs do not all start at one
+     * instant (three zones at once on two cores waited for each other, and
+     * every ping behind them with them) */
+    uint64_t phase = z->w->nzones > 1 ? period * (uint64_t)z->idx / (uint64_t)z->w->nzones : 0;
+    if (nc_timer_start(z->strand, period + phase, period, tick_job, z, &z->tick_timer) != 0)
         nc_log(NC_LOG_ERROR, TAG, "zone %u: cannot start tick timer", z->def->id);
     if (z->w->o.autosave_ms && nc_timer_start(z->strand, z->w->o.autosave_ms, z->w->o.autosave_ms,
                                               zone_autosave_job, z, &z->save_timer) != 0)
@@ -949,6 +1029,7 @@ void zone_free(zone_t *z)
         player_free(z->all[i]);
     free(z->all);
     free(z->dirty);
+    free(z->vis);
     free(z->scratch);
     free(z->upd);
     free(z->cand);

@@ -318,6 +318,15 @@ void zone_msg_job(void *arg)
         zone_route(m->w, m);
         return;
     }
+    if (m->t_ns) {
+        uint64_t us = (nc_now_ns() - m->t_ns) / 1000u;
+        double ms = (double)us / 1000.0;
+        atomic_fetch_add_explicit(&z->waits, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&z->wait_sum_us, us, memory_order_relaxed);
+        for (int b = 0; b < CONTENT_TICK_BUCKETS; b++)
+            if (ms <= content_tick_bucket_ms[b])
+                atomic_fetch_add_explicit(&z->wait_buckets[b], 1, memory_order_relaxed);
+    }
     dispatch(z, p, m);
     zone_msg_free(m);
 }

@@ -51,6 +51,10 @@ typedef struct stats_s {
     atomic_uint_fast64_t err_disconnect, err_packet, err_login, err_connect, err_send;
     pthread_mutex_t hmu;
     tc_hist_t win, total; /* under hmu */
+    /* pings sent once every bot was in the world (placed, with --spread):
+     * the crowd as it stands, without its arrival (under hmu) */
+    tc_hist_t steady;
+    _Atomic uint64_t all_in_ns; /* 0 until then */
     /* crowds (issue 15): neighbours' positions received (entity_updates
      * entries, or move_notify from an older server); own CPU */
     atomic_uint_fast64_t positions, update_pkts;
@@ -63,6 +67,7 @@ typedef struct stats_s {
 } stats_t;
 
 static stats_t st = {.hmu = PTHREAD_MUTEX_INITIALIZER};
+static uint64_t t0_ns; /* the run's start (nc_now_ns) */
 static const tc_opts_t *opt;
 static tc_net_t net;
 
@@ -188,9 +193,11 @@ static void on_typed(bot_t *b, uint16_t type, const uint8_t *body, size_t len)
         set_pos(b, m.move_correction.pos, 0);
         atomic_fetch_add(&st.corrections, 1);
     } else if (type == PROTO_T_PONG) {
-        uint64_t us = (nc_now_ns() - m.pong.client_time) / 1000;
+        uint64_t us = (nc_now_ns() - m.pong.client_time) / 1000, in = atomic_load(&st.all_in_ns);
         pthread_mutex_lock(&st.hmu);
         tc_hist_add(&st.win, us);
+        if (in && m.pong.client_time >= in)
+            tc_hist_add(&st.steady, us);
         pthread_mutex_unlock(&st.hmu);
     } else if (type == PROTO_T_ERROR && m.error.code == PROTO_ERR_NO_SUCH_PLAYER) {
         atomic_fetch_add(&st.w_notfound, 1); /* a whisper's target is not online */
@@ -566,6 +573,9 @@ static void run(bot_t *bots, uint64_t t0)
             start_bot(&bots[started++], now);
         for (int i = 0; i < started; i++)
             bot_tick(&bots[i], now);
+        if (!atomic_load(&st.all_in_ns) &&
+            (opt->spread ? st.placed : st.logins) >= (uint64_t)opt->bots)
+            atomic_store(&st.all_in_ns, nc_now_ns());
         if (!marked && elapsed >= watch_from) {
             tc_watch_mark(); /* the nearest neighbours' rate: over the last 3 s */
             marked = 1;
@@ -649,6 +659,16 @@ static int summary(double secs)
     printf("  round trip      %llu pings  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n",
            (unsigned long long)h->n, tc_hist_pct_ms(h, 50), tc_hist_pct_ms(h, 90),
            tc_hist_pct_ms(h, 99), (double)h->max_us / 1000.0);
+    if (atomic_load(&st.all_in_ns)) {
+        const tc_hist_t *sh = &st.steady;
+        printf(
+            "  round trip, all in  %llu pings  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms"
+            "  (sent after %.1f s, when the last bot was %s)\n",
+            (unsigned long long)sh->n, tc_hist_pct_ms(sh, 50), tc_hist_pct_ms(sh, 90),
+            tc_hist_pct_ms(sh, 99), (double)sh->max_us / 1000.0,
+            (double)(atomic_load(&st.all_in_ns) - t0_ns) / 1e9,
+            opt->spread ? "placed" : "in the world");
+    }
     printf("  chat received   %llu   position corrections %llu\n", (unsigned long long)st.chats_in,
            (unsigned long long)st.corrections);
     tc_hist_merge(&st.wtotal, &st.wwin);
@@ -728,6 +748,7 @@ int tc_bots_main(const tc_opts_t *o)
         bots[i].off_y = r * sinf(a);
     }
     uint64_t t0 = nc_now_ms();
+    t0_ns = nc_now_ns();
     run(bots, t0);
     tc_watch_end();
     double secs = (double)(nc_now_ms() - t0) / 1000.0;
