@@ -74,8 +74,10 @@ static const key_t_ keys[] = {
     BOOL("engine.io_preempt", io_preempt,
          "I/O threads may preempt workers (Linux; false = SCHED_BATCH)"),
     STR("pool.mode", pool_mode, "\"shared\" (one pool, capped queues) or \"separate\""),
-    INT("pool.threads", pool_threads, 1, 256, "workers of the shared pool"),
-    INT("queues.game.max_threads", q_game.max_threads, 1, 256, "game queue thread cap"),
+    INT("pool.threads", pool_threads, 0, 256,
+        "workers of the shared pool (0 = auto: the sum of the queue caps)"),
+    INT("queues.game.max_threads", q_game.max_threads, 0, 256,
+        "game queue thread cap (0 = auto: the online CPUs, clamped to 2..4)"),
     INT("queues.game.capacity", q_game.capacity, 16, 1 << 24, "game queue pending jobs"),
     INT("queues.control.max_threads", q_control.max_threads, 1, 256, "control queue cap"),
     INT("queues.control.capacity", q_control.capacity, 16, 1 << 24, "control pending jobs"),
@@ -220,8 +222,8 @@ void gs_config_defaults(gs_config_t *c)
     snprintf(c->log_level, sizeof c->log_level, "info");
     c->io_threads = 1;
     snprintf(c->pool_mode, sizeof c->pool_mode, "shared");
-    c->pool_threads = 6; /* game 4 + db 1 + control 1: nothing starves */
-    c->q_game = (gs_queue_cfg_t){4, 65536};
+    c->pool_threads = 0;                    /* auto: game + db + control, nothing starves */
+    c->q_game = (gs_queue_cfg_t){0, 65536}; /* auto: CPUs clamped to 2..4 */
     c->q_control = (gs_queue_cfg_t){1, 4096};
     c->q_db = (gs_queue_cfg_t){1, 65536};
     c->tick_hz = 20;
@@ -278,6 +280,21 @@ void gs_config_defaults(gs_config_t *c)
     snprintf(c->redis_channel_prefix, sizeof c->redis_channel_prefix, "mmo.");
     c->redis_presence_ttl_s = 30;
     c->redis_presence_refresh_ms = 10000;
+    c->cpus = nc_cpu_count();
+}
+
+void gs_config_pool_size(const gs_config_t *c, gs_pool_size_t *out)
+{
+    int64_t cpus = c->cpus;
+    out->game = c->q_game.max_threads;
+    if (out->game == 0)
+        out->game = cpus < GS_GAME_AUTO_MIN   ? GS_GAME_AUTO_MIN
+                    : cpus > GS_GAME_AUTO_MAX ? GS_GAME_AUTO_MAX
+                                              : cpus;
+    out->db = c->q_db.max_threads;
+    out->control = c->q_control.max_threads;
+    /* each cap is at most 256 (the key table), the sum cannot overflow */
+    out->threads = c->pool_threads ? c->pool_threads : out->game + out->db + out->control;
 }
 
 static const key_t_ *find_key(const char *path)
@@ -555,7 +572,17 @@ int gs_config_validate(const gs_config_t *c, char *err, size_t errlen)
     }
     if (strcmp(c->pool_mode, "shared") != 0)
         return 0; /* separate: a pool per queue, nobody shares */
-    long long t = c->pool_threads, g = c->q_game.max_threads, d = c->q_db.max_threads;
+    gs_pool_size_t ps;
+    gs_config_pool_size(c, &ps);
+    long long t = ps.threads, g = ps.game, d = ps.db;
+    if (t > 256) { /* auto only: an explicit pool.threads is range-checked */
+        snprintf(err, errlen,
+                 "config key 'pool.threads' is auto (0): the sum of 'queues.game.max_threads' "
+                 "(%lld), 'queues.db.max_threads' (%lld) and 'queues.control.max_threads' "
+                 "(%lld) is %lld, above 256; lower the caps or set pool.threads",
+                 g, d, (long long)ps.control, t);
+        return -1;
+    }
     if (g >= t) {
         snprintf(err, errlen,
                  "config keys 'queues.game.max_threads' (%lld) and 'pool.threads' (%lld): in "
@@ -752,6 +779,8 @@ void gs_config_print_keys(void *file)
     static const char *const kn[] = {"int", "number", "string", "bool"};
     gs_config_t d;
     gs_config_defaults(&d);
+    gs_pool_size_t ps; /* issue 15: the auto sizes, as resolved here */
+    gs_config_pool_size(&d, &ps);
     for (size_t i = 0; i < NKEYS; i++) {
         const key_t_ *k = &keys[i];
         const char *p = (const char *)&d + k->off;
@@ -764,6 +793,9 @@ void gs_config_print_keys(void *file)
             snprintf(def, sizeof def, "%s", *(const int *)p ? "true" : "false");
         else
             snprintf(def, sizeof def, "\"%s\"", p);
+        if (k->off == OFF(pool_threads) || k->off == OFF(q_game.max_threads))
+            snprintf(def, sizeof def, "0 (auto: %lld on this machine, %d CPUs)",
+                     (long long)(k->off == OFF(pool_threads) ? ps.threads : ps.game), d.cpus);
         fprintf(file, "  %-28s %-7s default %s  -- %s\n", k->path, kn[k->kind], def, k->doc);
     }
 }

@@ -105,6 +105,9 @@ typedef struct gs_config_s {
     int64_t redis_presence_ttl_s, redis_presence_refresh_ms;
     /* issue 16: more masters, "host:port,host:port" ("" = master.host only) */
     char master_extra[512];
+    /* issue 15: online CPUs (nc_cpu_count() in gs_config_defaults; not a
+     * key), what pool.threads and queues.game.max_threads 0 = auto size by */
+    int cpus;
 } gs_config_t;
 
 /* issue 16: the masters a shard registers with, at most GS_MAX_MASTERS:
@@ -121,6 +124,20 @@ int gs_config_masters(const gs_config_t *c, gs_master_addr_t out[GS_MAX_MASTERS]
                       size_t errlen);
 
 void gs_config_defaults(gs_config_t *c);
+
+/* issue 15: pool.threads and queues.game.max_threads default to 0 = auto.
+ * The sizes in use: the game cap is c->cpus clamped to [GS_GAME_AUTO_MIN,
+ * GS_GAME_AUTO_MAX] (more CPU-bound game workers than cores only time-slice
+ * them), the pool the sum of the three queue caps; explicit values are
+ * kept.  gs_config_validate and gs_jobs_create use this, and everything
+ * that shows the configuration shows these values. */
+#define GS_GAME_AUTO_MIN 2
+#define GS_GAME_AUTO_MAX 4
+typedef struct gs_pool_size_s {
+    int64_t threads; /* shared mode: the pool's workers */
+    int64_t game, db, control;
+} gs_pool_size_t;
+void gs_config_pool_size(const gs_config_t *c, gs_pool_size_t *out);
 /* Applies a JSON document.  -1 with a message naming the key on an unknown
  * key, a wrong type or an out-of-range value. */
 int gs_config_apply_json(gs_config_t *c, const char *json, char *err, size_t errlen);

@@ -27,18 +27,21 @@ int gs_jobs_create(const gs_config_t *c, gs_jobs_t *j)
 {
     int rc;
     memset(j, 0, sizeof *j);
+    gs_pool_size_t ps; /* issue 15: 0 = auto for pool.threads and the game cap */
+    gs_config_pool_size(c, &ps);
+    gs_queue_cfg_t game = {ps.game, c->q_game.capacity};
     if (strcmp(c->pool_mode, "shared") == 0) {
-        if ((rc = make_pool(j, "workers", (int)c->pool_threads)) != 0)
+        if ((rc = make_pool(j, "workers", (int)ps.threads)) != 0)
             return rc;
         nc_pool_t *p = j->pools[0];
-        if ((rc = make_queue(p, "game", &c->q_game, NC_PRIO_HIGH, &j->game)) ||
+        if ((rc = make_queue(p, "game", &game, NC_PRIO_HIGH, &j->game)) ||
             (rc = make_queue(p, "control", &c->q_control, NC_PRIO_LOW, &j->control)) ||
             (rc = make_queue(p, "db", &c->q_db, NC_PRIO_NORMAL, &j->db)))
             return rc;
         return 0;
     }
-    if ((rc = make_pool(j, "game", (int)c->q_game.max_threads)) ||
-        (rc = make_queue(j->pools[0], "game", &c->q_game, NC_PRIO_HIGH, &j->game)) ||
+    if ((rc = make_pool(j, "game", (int)ps.game)) ||
+        (rc = make_queue(j->pools[0], "game", &game, NC_PRIO_HIGH, &j->game)) ||
         (rc = make_pool(j, "control", (int)c->q_control.max_threads)) ||
         (rc = make_queue(j->pools[1], "control", &c->q_control, NC_PRIO_LOW, &j->control)) ||
         (rc = make_pool(j, "db", (int)c->q_db.max_threads)) ||

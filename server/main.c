@@ -21,6 +21,19 @@ static int setup_jobs(gs_app_t *a)
     a->q_game = j.game;
     a->q_control = j.control;
     a->q_db = j.db;
+    if (rc == 0) { /* issue 15: the sizes in use, auto ones resolved */
+        gs_pool_size_t ps;
+        gs_config_pool_size(&a->cfg, &ps);
+        if (strcmp(a->cfg.pool_mode, "shared") == 0)
+            nc_log(NC_LOG_INFO, TAG,
+                   "pool: %lld workers (game %lld, db %lld, control %lld; %d CPUs)",
+                   (long long)ps.threads, (long long)ps.game, (long long)ps.db,
+                   (long long)ps.control, a->cfg.cpus);
+        else
+            nc_log(NC_LOG_INFO, TAG,
+                   "pools: separate, game %lld, db %lld, control %lld workers (%d CPUs)",
+                   (long long)ps.game, (long long)ps.db, (long long)ps.control, a->cfg.cpus);
+    }
     return rc;
 }
 

@@ -112,6 +112,11 @@ int nc_log_limited_flush(nc_log_state_t *st, nc_log_level_t lvl, const char *tag
  * reports a large number (16777216) for both and returns 0. */
 int nc_fd_limit_raise(uint64_t want, uint64_t *soft_out, uint64_t *hard_out);
 
+/* Online CPUs (POSIX: sysconf(_SC_NPROCESSORS_ONLN); Windows:
+ * GetActiveProcessorCount(ALL_PROCESSOR_GROUPS)), at least 1 (1 when the
+ * count cannot be read).  Sizes worker pools to the machine. */
+int nc_cpu_count(void);
+
 /* ---- private files (secrets) ------------------------------------------ */
 
 /* Creates path holding data, readable and writable by its owner only

@@ -73,7 +73,8 @@ static void test_starving_pool_is_refused(void **state)
         2);
     assert_non_null(strstr(err, "queues.game.max_threads"));
     assert_non_null(strstr(err, "pool.threads"));
-    const char *args[] = {"--set", "queues.game.max_threads=5", NULL};
+    /* pool.threads is auto (game + db + control) unless set */
+    const char *args[] = {"--set", "queues.game.max_threads=5", "--set", "pool.threads=6", NULL};
     assert_int_equal(gs_run_capture(args, err, sizeof err, 5000), 2);
     assert_non_null(strstr(err, "queues.db.max_threads"));
 }

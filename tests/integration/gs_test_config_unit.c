@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "gs_config.h"
+#include "netcore.h"
 
 static char err[512];
 static char cfg_path[64];
@@ -56,15 +57,17 @@ static void test_defaults_match_the_readme(void **state)
     assert_int_equal(c.port, 7777);
     assert_int_equal(c.metrics_port, 9177);
     assert_string_equal(c.pool_mode, "shared");
-    assert_int_equal(c.q_game.max_threads, 4);
+    assert_int_equal(c.q_game.max_threads, 0); /* auto: see test_auto_pool_size */
     assert_int_equal(c.q_control.max_threads, 1);
+    assert_int_equal(c.q_db.max_threads, 1);
     assert_int_equal(c.q_db.capacity, 65536);
     assert_int_equal(c.tick_hz, 20);
     assert_true(c.interest);
     assert_int_equal(c.chat_port, 7001);
     assert_int_equal(c.master_port, 7000);
     assert_string_equal(c.shard_name, "shard-1");
-    assert_int_equal(c.pool_threads, 6);
+    assert_int_equal(c.pool_threads, 0); /* auto */
+    assert_int_equal(c.cpus, nc_cpu_count());
     assert_int_equal(c.shutdown_timeout_ms, 30000);
     assert_int_equal(c.metrics_max_conns, 16);
     assert_int_equal(c.metrics_request_timeout_ms, 2000);
@@ -91,7 +94,7 @@ static void test_flags_override_the_file_whatever_their_position(void **state)
     assert_string_equal(c.host, "127.0.0.1"); /* file beats default */
     assert_string_equal(c.shard_name, "from-file");
     assert_int_equal(c.q_game.capacity, 100);
-    assert_int_equal(c.q_game.max_threads, 4); /* sibling keeps its default */
+    assert_int_equal(c.q_game.max_threads, 0); /* sibling keeps its default (auto) */
     const char *before[] = {"--port", "2345", "--shard", "flag", "--config", path, NULL};
     assert_int_equal(from_args(&c, before), 0);
     assert_int_equal(c.port, 2345);
@@ -197,11 +200,14 @@ static void test_starving_pool_is_refused_naming_the_keys(void **state)
 {
     (void)state;
     gs_config_t c;
-    const char *old_defaults[] = {"--set", "pool.threads=4", NULL}; /* game cap 4 of 4 */
+    /* the pre-issue-12 defaults: game cap 4 of 4 */
+    const char *old_defaults[] = {"--set", "pool.threads=4", "--set", "queues.game.max_threads=4",
+                                  NULL};
     assert_int_equal(from_args(&c, old_defaults), -1);
     assert_non_null(strstr(err, "'queues.game.max_threads' (4)"));
     assert_non_null(strstr(err, "'pool.threads' (4)"));
-    const char *no_control[] = {"--set", "pool.threads=5", NULL}; /* game 4 + db 1 = 5 */
+    const char *no_control[] = {"--set", "queues.game.max_threads=4", "--set", "pool.threads=5",
+                                NULL}; /* game 4 + db 1 = 5 */
     assert_int_equal(from_args(&c, no_control), -1);
     assert_non_null(strstr(err, "'queues.db.max_threads' (1)"));
     assert_non_null(strstr(err, "control"));
@@ -211,10 +217,75 @@ static void test_starving_pool_is_refused_naming_the_keys(void **state)
     assert_int_equal(from_args(&c, game3), 0);
     const char *separate[] = {"--set", "pool.threads=1", "--set", "pool.mode=separate", NULL};
     assert_int_equal(from_args(&c, separate), 0); /* a pool per queue: nothing shared */
+    /* an explicit pool.threads too small for the auto game cap (>= 2) */
     const char *json = write_cfg("{\"pool\": {\"threads\": 2}}");
     const char *file[] = {"--config", json, NULL};
     assert_int_equal(from_args(&c, file), -1);
     assert_non_null(strstr(err, "'pool.threads' (2)"));
+    /* the auto pool follows a raised game cap: no need to raise pool.threads */
+    const char *raised[] = {"--set", "queues.game.max_threads=5", NULL};
+    assert_int_equal(from_args(&c, raised), 0);
+    /* an auto pool above pool.threads' range is refused, naming the caps */
+    const char *huge[] = {"--set", "queues.game.max_threads=256", NULL};
+    assert_int_equal(from_args(&c, huge), -1);
+    assert_non_null(strstr(err, "'pool.threads' is auto"));
+    assert_non_null(strstr(err, "'queues.game.max_threads' (256)"));
+    const char *huge_ok[] = {"--set", "queues.game.max_threads=254", NULL}; /* 254 + 1 + 1 */
+    assert_int_equal(from_args(&c, huge_ok), 0);
+}
+
+/* issue 15: 0 = auto for pool.threads and queues.game.max_threads.  The
+ * game cap follows the CPUs, clamped to [2, 4]; the pool is the sum of the
+ * caps; explicit values are kept as given. */
+static void test_auto_pool_size(void **state)
+{
+    (void)state;
+    gs_config_t c;
+    gs_pool_size_t ps;
+    gs_config_defaults(&c);
+    static const struct {
+        int cpus;
+        int64_t game;
+    } clamp[] = {{1, 2}, {2, 2}, {3, 3}, {4, 4}, {5, 4}, {64, 4}, {0, 2}, {-1, 2}};
+    for (size_t i = 0; i < sizeof clamp / sizeof clamp[0]; i++) {
+        c.cpus = clamp[i].cpus;
+        gs_config_pool_size(&c, &ps);
+        if (ps.game != clamp[i].game || ps.threads != clamp[i].game + 2 || ps.db != 1 ||
+            ps.control != 1)
+            fail_msg("%d CPUs: game %lld pool %lld, want game %lld pool %lld", clamp[i].cpus,
+                     (long long)ps.game, (long long)ps.threads, (long long)clamp[i].game,
+                     (long long)clamp[i].game + 2);
+        assert_int_equal(gs_config_validate(&c, err, sizeof err), 0);
+    }
+    /* this machine: what gs_config_defaults resolves to */
+    gs_config_defaults(&c);
+    int n = nc_cpu_count();
+    assert_true(n >= 1);
+    int64_t want = n < 2 ? 2 : n > 4 ? 4 : n;
+    gs_config_pool_size(&c, &ps);
+    assert_int_equal(ps.game, want);
+    assert_int_equal(ps.threads, want + 2);
+    /* explicit values are kept; an auto pool sums whatever the caps are */
+    c.cpus = 8;
+    c.q_game.max_threads = 3;
+    c.q_db.max_threads = 2;
+    c.q_control.max_threads = 5;
+    gs_config_pool_size(&c, &ps);
+    assert_int_equal(ps.game, 3);
+    assert_int_equal(ps.threads, 3 + 2 + 5);
+    c.pool_threads = 7;
+    gs_config_pool_size(&c, &ps);
+    assert_int_equal(ps.threads, 7);
+    assert_int_equal(ps.game, 3);
+    c.q_game.max_threads = 0;
+    gs_config_pool_size(&c, &ps);
+    assert_int_equal(ps.game, 4);
+    assert_int_equal(ps.threads, 7);
+    /* 0 is accepted as a value (= auto) for these two keys only */
+    assert_int_equal(gs_config_set(&c, "pool.threads", "0", err, sizeof err), 0);
+    assert_int_equal(gs_config_set(&c, "queues.game.max_threads", "0", err, sizeof err), 0);
+    assert_int_equal(gs_config_set(&c, "queues.db.max_threads", "0", err, sizeof err), -1);
+    assert_int_equal(gs_config_set(&c, "pool.threads", "-1", err, sizeof err), -1);
 }
 
 /* The console is local-only: with a secret set, admin.host must be a
@@ -394,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_unknown_key_is_named),
         cmocka_unit_test_teardown(test_wrong_type_is_named, teardown_file),
         cmocka_unit_test(test_out_of_range_is_named_and_leaves_the_value),
+        cmocka_unit_test(test_auto_pool_size),
         cmocka_unit_test_teardown(test_starving_pool_is_refused_naming_the_keys, teardown_file),
         cmocka_unit_test(test_missing_file_is_reported),
         cmocka_unit_test(test_chat_bus_keys),

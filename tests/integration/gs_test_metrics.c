@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "gs_harness.h"
+#include "netcore.h"
 
 static gs_proc_t srv;
 static gs_client_t a;
@@ -81,7 +82,12 @@ static void test_priority_labels(void **state)
     gs_proc_init(&srv);
     assert_int_equal(gs_proc_start(&srv, NULL, 5000), 0);
     char *body = metrics_body();
-    assert_non_null(strstr(body, "gs_queue_max_threads{queue=\"game\",priority=\"high\"} 4\n"));
+    /* issue 15: the game cap defaults to the CPUs, clamped to 2..4 */
+    int cpus = nc_cpu_count(), game = cpus < 2 ? 2 : cpus > 4 ? 4 : cpus;
+    char want[96];
+    snprintf(want, sizeof want, "gs_queue_max_threads{queue=\"game\",priority=\"high\"} %d\n",
+             game);
+    assert_non_null(strstr(body, want));
     assert_non_null(strstr(body, "gs_queue_max_threads{queue=\"db\",priority=\"normal\"} 1\n"));
     assert_non_null(strstr(body, "gs_queue_max_threads{queue=\"control\",priority=\"low\"} 1\n"));
     assert_int_equal(gs_proc_stop(&srv, SIGTERM, 5000), 0);

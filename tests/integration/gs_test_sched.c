@@ -110,18 +110,21 @@ static void test_default_db_and_control_never_starve(void **state)
     gs_config_defaults(&c);
     char err[512];
     assert_int_equal(gs_config_validate(&c, err, sizeof err), 0);
+    gs_pool_size_t ps; /* issue 15: the auto sizes of this machine */
+    gs_config_pool_size(&c, &ps);
     gs_jobs_t j;
     assert_int_equal(gs_jobs_create(&c, &j), 0);
+    assert_int_equal(nc_pool_threads(j.pools[0]), (int)ps.threads);
     atomic_store(&stop_busy, 0);
     int span = PROBES * PROBE_EVERY * 2;
 
-    saturate(j.game, (int)c.q_game.max_threads, span);
+    saturate(j.game, (int)ps.game, span);
     uint64_t db_p99 = probe_p99_us(j.db, j.pools[0], "game");
     print_message("db wait p99 with game saturated: %llu us (bound %d us)\n",
                   (unsigned long long)db_p99, BOUND_US);
     assert_true(db_p99 < BOUND_US);
 
-    saturate(j.db, (int)c.q_db.max_threads, span); /* game is still saturated */
+    saturate(j.db, (int)ps.db, span); /* game is still saturated */
     uint64_t ctl_p99 = probe_p99_us(j.control, j.pools[0], "db");
     print_message("control wait p99 with game and db saturated: %llu us\n",
                   (unsigned long long)ctl_p99);
@@ -139,6 +142,7 @@ static void test_old_defaults_starve_db(void **state)
     gs_config_t c;
     gs_config_defaults(&c);
     c.pool_threads = 4;
+    c.q_game.max_threads = 4;
     char err[512];
     assert_int_equal(gs_config_validate(&c, err, sizeof err), -1);
     gs_jobs_t j;

@@ -241,3 +241,9 @@ int nc_file_is_private(const char *path)
         return nc__last_err();
     return (st.st_mode & (S_IRWXG | S_IRWXO)) == 0;
 }
+
+int nc_cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 65536 ? 65536 : (int)n;
+}

@@ -240,3 +240,14 @@ int nc_file_is_private(const char *path)
 {
     return GetFileAttributesA(path) == INVALID_FILE_ATTRIBUTES ? nc__last_err() : 1;
 }
+
+int nc_cpu_count(void)
+{
+    DWORD n = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+    if (n == 0) {
+        SYSTEM_INFO si;
+        GetSystemInfo(&si);
+        n = si.dwNumberOfProcessors;
+    }
+    return n < 1 ? 1 : n > 65536 ? 65536 : (int)n;
+}
