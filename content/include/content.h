@@ -69,7 +69,7 @@ typedef struct content_opts_s {
     int interest_full_unlimited; /* 1: every neighbour at full rate (interest_full ignored) */
     uint32_t interest_lod_ticks; /* far neighbours every N ticks, near ones every N/2 [20] */
     uint32_t interest_lod_max;   /* of those, at most this many per player per tick [32] */
-    uint32_t tick_budget_ms;     /* a tick longer than this lowers the update rate [period/2] */
+    uint32_t tick_budget_ms;     /* a tick longer than this lowers the update rate [0: auto] */
     float view_slack;            /* visibility is recomputed after moving this far, or
                                   * interest_lod_ticks after a smaller move [0: every move] */
     uint32_t update_hz;          /* a zone's tick work (visibility, chat, entity_updates)

@@ -108,7 +108,10 @@ struct zone_s {
     /* crowds (issue 15): zone.c */
     uint32_t tick_no;            /* ticks run (wraps) */
     uint32_t divider, calm;      /* updates every divider-th tick; fan-outs that fit */
-    uint64_t budget_us;          /* zones.tick_budget_ms */
+    uint64_t budget_us;          /* zones.tick_budget_ms, or budget_auto's */
+    uint64_t period_us;          /* the update period */
+    uint32_t cpus;               /* nc_cpu_count(), for budget_auto */
+    int budget_is_auto;          /* zones.tick_budget_ms = 0 */
     uint32_t full_n, lod_ticks;  /* zones.interest_full (0 = all), interest_lod_ticks */
     uint32_t lod_max;            /* zones.interest_lod_max */
     float q_step;                /* entity_updates quantization step */
