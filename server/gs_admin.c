@@ -10,6 +10,7 @@
 #include "gs_admin.h"
 
 #include "nc_evict.h"
+#include "nc_lines.h"
 #include "proto_auth.h"
 
 #include <errno.h>
@@ -51,8 +52,8 @@ struct gs_admin_conn_s {
     int counted;            /* in ad->nconns (under ad->mu) */
     int authed, busy;
     char who[96];
-    size_t len, cap;
-    char in[]; /* cap + 1 */
+    nc_lines_t lines; /* over in[] */
+    char in[];        /* QUEUED_LINES lines + 1 */
 };
 
 typedef struct pending_s {
@@ -198,7 +199,7 @@ static void admin_open(nc_session_t *s, void *ud)
     c->ad = ad;
     c->s = s;
     c->sid = nc_session_id(s);
-    c->cap = cap;
+    nc_lines_init(&c->lines, c->in, cap);
     snprintf(c->who, sizeof c->who, "[%llx] %s", (unsigned long long)c->sid, nc_session_peer(s));
     nc_sid_t evict = 0;
     int rc = take_place(ad, c, &evict);
@@ -284,23 +285,21 @@ static void run_auth(gs_admin_conn_t *c, const char *line)
 static void process(gs_admin_conn_t *c)
 {
     while (!c->busy && !nc_session_is_closing(c->s)) {
-        char *nl = memchr(c->in, '\n', c->len);
-        size_t n = nl ? (size_t)(nl - c->in) : c->len;
-        if (n > c->ad->max_line && !c->authed) {
+        char *in;
+        size_t n;
+        int got = nc_lines_next(&c->lines, c->ad->max_line, &in, &n);
+        if (got == NC_EMSGSIZE && !c->authed) {
             auth_failed(c, "the first line is too long"); /* rate-limited: anyone can */
             return;
         }
-        if (n > c->ad->max_line) {
+        if (got == NC_EMSGSIZE) {
             nc_log(NC_LOG_WARN, TAG, "%s: line over %u bytes: closed", c->who, c->ad->max_line);
             gs_admin_error(c, "line too long (admin.max_line=%u)", c->ad->max_line);
             nc_session_close(c->s, 0, "console line too long");
             return;
         }
-        if (!nl)
+        if (got != 1)
             return;
-        *nl = 0;
-        if (n && c->in[n - 1] == '\r')
-            c->in[n - 1] = 0;
         /* the line is copied out: a command may answer later while more
          * input arrives behind it */
         char *line = malloc(n + 1);
@@ -308,9 +307,8 @@ static void process(gs_admin_conn_t *c)
             nc_session_close(c->s, NC_ENOMEM, "out of memory");
             return;
         }
-        memcpy(line, c->in, n + 1);
-        c->len -= n + 1;
-        memmove(c->in, nl + 1, c->len);
+        memcpy(line, in, n + 1);
+        nc_lines_consume(&c->lines); /* also wipes what it held */
         if (!c->authed) {
             run_auth(c, line);
         } else if (line[0]) {
@@ -335,14 +333,13 @@ static void admin_packet(nc_session_t *s, uint16_t type, const uint8_t *data, si
     if (!c || nc_session_is_closing(s))
         return;
     c->s = s;
-    if (len > c->cap - c->len) {
-        nc_log(NC_LOG_WARN, TAG, "%s: over %zu bytes of input queued: closed", c->who, c->cap);
+    if (nc_lines_feed(&c->lines, data, len) != 0) {
+        nc_log(NC_LOG_WARN, TAG, "%s: over %zu bytes of input queued: closed", c->who,
+               c->lines.cap);
         gs_admin_error(c, "too much input queued behind a running command");
         nc_session_close(s, 0, "console input backlog");
         return;
     }
-    memcpy(c->in + c->len, data, len);
-    c->len += len;
     process(c);
 }
 

@@ -8,6 +8,7 @@
 #include "nc_http.h"
 
 #include "nc_evict.h"
+#include "nc_lines.h"
 
 #include "platform.h"
 
@@ -39,7 +40,8 @@ struct nc_http_s {
 typedef struct {
     nc_evict_node_t node; /* in h->unfinished until answering (under h->mu) */
     int counted;          /* in h->nconns (under h->mu) */
-    size_t got;
+    nc_lines_t head;      /* over req: the request line and headers */
+    char *first;          /* the request line, once complete */
     char req[REQ_MAX + 1];
 } conn_t;
 
@@ -94,6 +96,7 @@ static void http_open(nc_session_t *s, void *ud)
         nc_session_close(s, NC_ENOMEM, "out of memory");
         return;
     }
+    nc_lines_init(&c->head, c->req, REQ_MAX);
     nc_sid_t evict;
     int rc = take_place(h, c, nc_session_id(s), &evict);
     if (evict) {
@@ -166,7 +169,7 @@ static void http_packet(nc_session_t *s, uint16_t type, const uint8_t *data, siz
     conn_t *c = nc_session_ud(s);
     if (!c || nc_session_is_closing(s))
         return;
-    if (len > REQ_MAX - c->got) {
+    if (nc_lines_feed(&c->head, data, len) != 0) {
         nc_log(NC_LOG_DEBUG, TAG, "session %016llx: request over %d bytes",
                (unsigned long long)nc_session_id(s), REQ_MAX);
         answering(h, c);
@@ -174,12 +177,18 @@ static void http_packet(nc_session_t *s, uint16_t type, const uint8_t *data, siz
         reply(s, 400, "text/plain", "", 0);
         return;
     }
-    memcpy(c->req + c->got, data, len);
-    c->got += len;
-    c->req[c->got] = '\0';
-    if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n")) {
-        answering(h, c);
-        answer(h, s, c->req);
+    /* lines are never consumed: REQ_MAX bounds the whole request, and the
+     * request line stays where it is; an empty line ends the head */
+    char *line;
+    size_t n;
+    while (nc_lines_next(&c->head, REQ_MAX, &line, &n) == 1) {
+        if (!c->first) {
+            c->first = line;
+        } else if (n == 0) {
+            answering(h, c);
+            answer(h, s, c->first);
+            return;
+        }
     }
 }
 
