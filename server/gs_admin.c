@@ -9,6 +9,8 @@
  * holding a session reference, so on_close cannot run in between. */
 #include "gs_admin.h"
 
+#include "nc_evict.h"
+#include "nc_lines.h"
 #include "proto_auth.h"
 
 #include <errno.h>
@@ -22,20 +24,17 @@
 #define QUEUED_LINES 16    /* input held behind a running command: 16 lines' worth */
 #define LINE_OUT_MAX 65536 /* longest answer line; longer ones are dropped */
 
-typedef struct slot_s {
-    nc_sid_t sid; /* 0 = free */
-    uint64_t opened_ms;
-    int authed;
-} slot_t;
-
 struct gs_admin_s {
     gs_app_t *app;
     nc_engine_t *engine;
     nc_server_t *srv;
     uint8_t key[PA_S2S_KEY_BYTES]; /* a hash of the secret (pa_s2s_key): no copy kept */
     uint32_t max_conns, max_line, auth_timeout_ms;
-    pthread_mutex_t mu; /* slots, countdown */
-    slot_t *slots;
+    /* connections, countdown; the list is shared by the connections'
+     * strands and the sweep's */
+    pthread_mutex_t mu;
+    uint32_t nconns;     /* connections holding one of admin.max_connections */
+    nc_evict_t unauthed; /* those not authenticated yet, oldest first */
     nc_strand_t *strand; /* sweep and countdown timers */
     nc_timer_id_t sweep_timer, countdown_timer;
     int countdown_left; /* -1: none */
@@ -49,11 +48,12 @@ struct gs_admin_conn_s {
     gs_admin_t *ad;
     nc_session_t *s; /* valid while a job of this session runs */
     nc_sid_t sid;
-    uint32_t slot;
+    nc_evict_node_t unauth; /* in ad->unauthed (under ad->mu) */
+    int counted;            /* in ad->nconns (under ad->mu) */
     int authed, busy;
     char who[96];
-    size_t len, cap;
-    char in[]; /* cap + 1 */
+    nc_lines_t lines; /* over in[] */
+    char in[];        /* QUEUED_LINES lines + 1 */
 };
 
 typedef struct pending_s {
@@ -145,47 +145,45 @@ uint64_t gs_admin_auth_failures(const gs_admin_t *ad)
 
 uint32_t gs_admin_connections(gs_admin_t *ad)
 {
-    uint32_t n = 0;
     pthread_mutex_lock(&ad->mu);
-    for (uint32_t i = 0; i < ad->max_conns; i++)
-        n += ad->slots[i].sid != 0;
+    uint32_t n = ad->nconns;
     pthread_mutex_unlock(&ad->mu);
     return n;
 }
 
 /* ---- connections ---- */
 
-/* A slot for a new connection.  All taken, the newcomer takes the one of
+/* A place for a new connection.  All taken, the newcomer takes the one of
  * the oldest connection that has not authenticated yet (*evict: its id, to
  * close), so connections held open without the secret cannot lock the
- * operator out; authenticated ones are never evicted (red-team review). */
-static int take_slot(gs_admin_t *ad, nc_sid_t sid, nc_sid_t *evict)
+ * operator out; authenticated ones are never evicted (red-team review).
+ * 0, or -1: every connection is authenticated (or timed out, closing). */
+static int take_place(gs_admin_t *ad, gs_admin_conn_t *c, nc_sid_t *evict)
 {
-    int got = -1, oldest = -1;
     *evict = 0;
     pthread_mutex_lock(&ad->mu);
-    for (uint32_t i = 0; i < ad->max_conns && got < 0; i++) {
-        if (!ad->slots[i].sid)
-            got = (int)i;
-        else if (!ad->slots[i].authed &&
-                 (oldest < 0 || ad->slots[i].opened_ms < ad->slots[oldest].opened_ms))
-            oldest = (int)i;
+    nc_evict_node_t *old =
+        ad->nconns >= ad->max_conns ? nc_evict_pick(&ad->unauthed, NULL, NULL) : NULL;
+    if (old) {
+        *evict = old->sid;
+        nc_evict_remove(&ad->unauthed, old);
+        NC_EVICT_ENTRY(old, gs_admin_conn_t, unauth)->counted = 0; /* its place is ours */
+        ad->nconns--;
     }
-    if (got < 0 && oldest >= 0) {
-        got = oldest;
-        *evict = ad->slots[oldest].sid;
+    int ok = ad->nconns < ad->max_conns;
+    if (ok) {
+        ad->nconns++;
+        c->counted = 1;
+        nc_evict_add(&ad->unauthed, &c->unauth, c->sid, nc_now_ms());
     }
-    if (got >= 0)
-        ad->slots[got] = (slot_t){sid, nc_now_ms(), 0};
     pthread_mutex_unlock(&ad->mu);
-    return got;
+    return ok ? 0 : -1;
 }
 
-static void set_slot_authed(gs_admin_t *ad, uint32_t i, nc_sid_t sid)
+static void set_authed(gs_admin_t *ad, gs_admin_conn_t *c)
 {
     pthread_mutex_lock(&ad->mu);
-    if (ad->slots[i].sid == sid)
-        ad->slots[i].authed = 1;
+    nc_evict_remove(&ad->unauthed, &c->unauth); /* never evicted nor timed out */
     pthread_mutex_unlock(&ad->mu);
 }
 
@@ -201,10 +199,10 @@ static void admin_open(nc_session_t *s, void *ud)
     c->ad = ad;
     c->s = s;
     c->sid = nc_session_id(s);
-    c->cap = cap;
+    nc_lines_init(&c->lines, c->in, cap);
     snprintf(c->who, sizeof c->who, "[%llx] %s", (unsigned long long)c->sid, nc_session_peer(s));
     nc_sid_t evict = 0;
-    int i = take_slot(ad, c->sid, &evict);
+    int rc = take_place(ad, c, &evict);
     if (evict) {
         atomic_fetch_add(&ad->auth_failures, 1);
         nc_log_limited(&ad->rl_refuse, 1000, NC_LOG_WARN, TAG,
@@ -214,7 +212,7 @@ static void admin_open(nc_session_t *s, void *ud)
         nc_close_id(ad->engine, evict, NC_ETIMEDOUT,
                     "console full: the oldest unauthenticated connection is closed");
     }
-    if (i < 0) {
+    if (rc != 0) {
         nc_log_limited(&ad->rl_refuse, 1000, NC_LOG_WARN, TAG,
                        "%s refused: %u console connections open (admin.max_connections)", c->who,
                        ad->max_conns);
@@ -223,7 +221,6 @@ static void admin_open(nc_session_t *s, void *ud)
         nc_session_close(s, 0, "too many console connections");
         return;
     }
-    c->slot = (uint32_t)i;
     nc_session_set_ud(s, c);
     nc_log(NC_LOG_DEBUG, TAG, "%s connected", c->who);
 }
@@ -235,8 +232,9 @@ static void admin_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     if (!c)
         return;
     pthread_mutex_lock(&ad->mu);
-    if (ad->slots[c->slot].sid == c->sid)
-        ad->slots[c->slot].sid = 0;
+    nc_evict_remove(&ad->unauthed, &c->unauth);
+    if (c->counted) /* an evicted connection's place went to its newcomer */
+        ad->nconns--;
     pthread_mutex_unlock(&ad->mu);
     nc_log(c->authed ? NC_LOG_INFO : NC_LOG_DEBUG, TAG, "%s disconnected: %s", c->who, why->text);
     nc_session_set_ud(s, NULL);
@@ -278,7 +276,7 @@ static void run_auth(gs_admin_conn_t *c, const char *line)
         return;
     }
     c->authed = 1;
-    set_slot_authed(c->ad, c->slot, c->sid);
+    set_authed(c->ad, c);
     nc_log(NC_LOG_INFO, TAG, "%s: console session authenticated", c->who);
     gs_admin_ok(c);
 }
@@ -287,23 +285,21 @@ static void run_auth(gs_admin_conn_t *c, const char *line)
 static void process(gs_admin_conn_t *c)
 {
     while (!c->busy && !nc_session_is_closing(c->s)) {
-        char *nl = memchr(c->in, '\n', c->len);
-        size_t n = nl ? (size_t)(nl - c->in) : c->len;
-        if (n > c->ad->max_line && !c->authed) {
+        char *in;
+        size_t n;
+        int got = nc_lines_next(&c->lines, c->ad->max_line, &in, &n);
+        if (got == NC_EMSGSIZE && !c->authed) {
             auth_failed(c, "the first line is too long"); /* rate-limited: anyone can */
             return;
         }
-        if (n > c->ad->max_line) {
+        if (got == NC_EMSGSIZE) {
             nc_log(NC_LOG_WARN, TAG, "%s: line over %u bytes: closed", c->who, c->ad->max_line);
             gs_admin_error(c, "line too long (admin.max_line=%u)", c->ad->max_line);
             nc_session_close(c->s, 0, "console line too long");
             return;
         }
-        if (!nl)
+        if (got != 1)
             return;
-        *nl = 0;
-        if (n && c->in[n - 1] == '\r')
-            c->in[n - 1] = 0;
         /* the line is copied out: a command may answer later while more
          * input arrives behind it */
         char *line = malloc(n + 1);
@@ -311,9 +307,8 @@ static void process(gs_admin_conn_t *c)
             nc_session_close(c->s, NC_ENOMEM, "out of memory");
             return;
         }
-        memcpy(line, c->in, n + 1);
-        c->len -= n + 1;
-        memmove(c->in, nl + 1, c->len);
+        memcpy(line, in, n + 1);
+        nc_lines_consume(&c->lines); /* also wipes what it held */
         if (!c->authed) {
             run_auth(c, line);
         } else if (line[0]) {
@@ -338,14 +333,13 @@ static void admin_packet(nc_session_t *s, uint16_t type, const uint8_t *data, si
     if (!c || nc_session_is_closing(s))
         return;
     c->s = s;
-    if (len > c->cap - c->len) {
-        nc_log(NC_LOG_WARN, TAG, "%s: over %zu bytes of input queued: closed", c->who, c->cap);
+    if (nc_lines_feed(&c->lines, data, len) != 0) {
+        nc_log(NC_LOG_WARN, TAG, "%s: over %zu bytes of input queued: closed", c->who,
+               c->lines.cap);
         gs_admin_error(c, "too much input queued behind a running command");
         nc_session_close(s, 0, "console input backlog");
         return;
     }
-    memcpy(c->in + c->len, data, len);
-    c->len += len;
     process(c);
 }
 
@@ -418,7 +412,9 @@ void gs_admin_done(void *ud, int ok, const char *text)
 /* ---- timers: the auth deadline and the shutdown countdown ---- */
 
 /* Every sweep: closes connections that have not authenticated within
- * admin.auth_timeout_ms of connecting. */
+ * admin.auth_timeout_ms of connecting (taken off the list: closed once,
+ * and no longer evicted for a newcomer; they hold their place until their
+ * close ran). */
 static void sweep_job(void *arg)
 {
     gs_admin_t *ad = arg;
@@ -426,13 +422,9 @@ static void sweep_job(void *arg)
     uint32_t n = 0;
     uint64_t now = nc_now_ms();
     pthread_mutex_lock(&ad->mu);
-    for (uint32_t i = 0; i < ad->max_conns && n < 64; i++) {
-        slot_t *sl = &ad->slots[i];
-        if (sl->sid && !sl->authed && now - sl->opened_ms >= ad->auth_timeout_ms) {
-            late[n++] = sl->sid;
-            sl->authed = 1; /* closed once */
-        }
-    }
+    for (nc_evict_node_t *e;
+         n < 64 && (e = nc_evict_pop_older(&ad->unauthed, now, ad->auth_timeout_ms)) != NULL;)
+        late[n++] = e->sid;
     pthread_mutex_unlock(&ad->mu);
     for (uint32_t i = 0; i < n; i++) {
         atomic_fetch_add(&ad->auth_failures, 1);
@@ -559,7 +551,6 @@ static void admin_free(gs_admin_t *ad)
         nc_strand_release(ad->strand);
     pa_wipe(ad->key, sizeof ad->key);
     pthread_mutex_destroy(&ad->mu);
-    free(ad->slots);
     free(ad);
 }
 
@@ -603,8 +594,7 @@ int gs_admin_start(gs_app_t *a, gs_admin_t **out, uint16_t *port)
     ad->auth_timeout_ms = (uint32_t)c->admin_auth_timeout_ms;
     ad->countdown_left = -1;
     pthread_mutex_init(&ad->mu, NULL);
-    ad->slots = calloc(ad->max_conns, sizeof *ad->slots);
-    int rc = ad->slots && load_secret(ad, c->admin_secret_file) == 0 ? 0 : -1;
+    int rc = load_secret(ad, c->admin_secret_file) == 0 ? 0 : -1;
     if (rc == 0)
         rc = nc_strand_create(a->q_control, &ad->strand);
     uint32_t sweep_ms = ad->auth_timeout_ms / 4 ? ad->auth_timeout_ms / 4 : 1;

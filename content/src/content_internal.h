@@ -17,6 +17,7 @@
 #include "proto_routes.h"
 #include "zone_grid.h"
 #include "zone_rules.h"
+#include "nc_evict.h"
 
 typedef struct zone_s zone_t;
 typedef struct world_db_s world_db_t; /* world_db.c: db strand state and fault handling */
@@ -170,9 +171,10 @@ struct content_world_s {
     ip_table_t ips;
     /* red-team review (issue 16 session): sessions that have not sent a
      * login yet, oldest first; at limits.max_prelogin a newcomer evicts the
-     * oldest (session.c, admit) */
+     * oldest (session.c, admit); shared by every session's strand, so under
+     * pre_mu */
     pthread_mutex_t pre_mu;
-    struct csess_s *pre_oldest, *pre_newest;
+    nc_evict_t pre;
     /* nc_log_limited states */
     nc_log_state_t rl_conn, rl_refuse, rl_kick;
     atomic_uint_fast64_t requests_dropped, flood_warnings, kicked_flood, refused_full,

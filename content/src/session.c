@@ -38,8 +38,7 @@ typedef struct csess_s {
     uint32_t prelogin_bad; /* game packets before entering the world */
     struct deadline_s *deadline;
     nc_timer_id_t deadline_timer;
-    struct csess_s *pre_prev, *pre_next; /* w's pre-login list (under w->pre_mu) */
-    int pre_listed;
+    nc_evict_node_t pre; /* in w->pre, the pre-login list (under w->pre_mu) */
 } csess_t;
 
 /* The login deadline's one-shot timer argument: the job looks the session
@@ -65,27 +64,12 @@ static void bad_input(nc_session_t *s, csess_t *c, int code, const char *text)
     fail(s, c, code, text);
 }
 
-/* The pre-login list: sessions that have not sent a login, oldest first. */
-static void pre_unlist_locked(content_world_t *w, csess_t *c)
-{
-    if (!c->pre_listed)
-        return;
-    if (c->pre_prev)
-        c->pre_prev->pre_next = c->pre_next;
-    else
-        w->pre_oldest = c->pre_next;
-    if (c->pre_next)
-        c->pre_next->pre_prev = c->pre_prev;
-    else
-        w->pre_newest = c->pre_prev;
-    c->pre_prev = c->pre_next = NULL;
-    c->pre_listed = 0;
-}
-
+/* Off the pre-login list (sessions that have not sent a login, oldest
+ * first): a victim already taken off it is not touched. */
 static void pre_unlist(csess_t *c)
 {
     pthread_mutex_lock(&c->w->pre_mu);
-    pre_unlist_locked(c->w, c);
+    nc_evict_remove(&c->w->pre, &c->pre);
     pthread_mutex_unlock(&c->w->pre_mu);
 }
 
@@ -213,20 +197,14 @@ static int admit(nc_session_t *s, csess_t *c)
     nc_sid_t victim = 0;
     char vip[sizeof c->ip] = "";
     pthread_mutex_lock(&w->pre_mu);
-    if (full && w->pre_oldest) {
-        victim = w->pre_oldest->sid;
-        snprintf(vip, sizeof vip, "%s", w->pre_oldest->ip);
-        pre_unlist_locked(w, w->pre_oldest);
+    nc_evict_node_t *old = full ? nc_evict_pick(&w->pre, NULL, NULL) : NULL;
+    if (old) {
+        victim = old->sid;
+        snprintf(vip, sizeof vip, "%s", NC_EVICT_ENTRY(old, csess_t, pre)->ip);
+        nc_evict_remove(&w->pre, old);
     }
-    if (!full || victim) {
-        c->pre_prev = w->pre_newest;
-        if (w->pre_newest)
-            w->pre_newest->pre_next = c;
-        else
-            w->pre_oldest = c;
-        w->pre_newest = c;
-        c->pre_listed = 1;
-    }
+    if (!full || victim)
+        nc_evict_add(&w->pre, &c->pre, c->sid, nc_now_ms());
     pthread_mutex_unlock(&w->pre_mu);
     if (full && !victim) {
         refuse(s, c, &w->refused_prelogin, "server full: too many connections logging in");

@@ -7,6 +7,9 @@
  * ones), and a connection cap that evicts the oldest unfinished request. */
 #include "nc_http.h"
 
+#include "nc_evict.h"
+#include "nc_lines.h"
+
 #include "platform.h"
 
 #include <stdatomic.h>
@@ -18,20 +21,16 @@
 #define REQ_MAX 2048
 #define HARD_EXTRA 64 /* netcore-level connections beyond max_conns */
 
-typedef struct slot_s {
-    nc_sid_t sid; /* 0 = free */
-    uint64_t opened_ms;
-    int answering; /* request complete: no longer evictable or timed */
-} slot_t;
-
 struct nc_http_s {
     nc_server_t *srv;
     nc_engine_t *engine;
     nc_http_render_fn fn;
     void *ud;
     uint32_t max_conns, timeout_ms;
+    /* the connections' strands and the sweep's share these: under mu */
     nc_mutex_t mu;
-    slot_t *slots; /* max_conns */
+    uint32_t nconns;       /* connections holding one of max_conns */
+    nc_evict_t unfinished; /* those whose request is incomplete, oldest first */
     uint64_t timeouts, evicted, refused, bad;
     nc_strand_t *sweep_strand;
     nc_timer_id_t sweep_timer;
@@ -39,43 +38,53 @@ struct nc_http_s {
 };
 
 typedef struct {
-    uint32_t slot;
-    size_t got;
+    nc_evict_node_t node; /* in h->unfinished until answering (under h->mu) */
+    int counted;          /* in h->nconns (under h->mu) */
+    nc_lines_t head;      /* over req: the request line and headers */
+    char *first;          /* the request line, once complete */
     char req[REQ_MAX + 1];
 } conn_t;
 
-/* Takes a slot for sid.  Returns the slot index, or -1 (every slot is
- * answering: refuse).  *evict gets a session to close, or 0. */
-static int take_slot(nc_http_t *h, nc_sid_t sid, nc_sid_t *evict)
+/* Off the list (if still on it) and out of the count, under h->mu: an
+ * evicted or late connection's place is free at once. */
+static nc_sid_t drop_locked(nc_http_t *h, nc_evict_node_t *n)
 {
-    *evict = 0;
-    int free_i = -1, old_i = -1;
-    nc__mutex_lock(&h->mu);
-    for (uint32_t i = 0; i < h->max_conns && free_i < 0; i++) {
-        slot_t *sl = &h->slots[i];
-        if (!sl->sid)
-            free_i = (int)i;
-        else if (!sl->answering && (old_i < 0 || sl->opened_ms < h->slots[old_i].opened_ms))
-            old_i = (int)i;
-    }
-    if (free_i < 0 && old_i >= 0) {
-        *evict = h->slots[old_i].sid;
-        free_i = old_i;
-        h->evicted++;
-    }
-    if (free_i >= 0)
-        h->slots[free_i] = (slot_t){sid, nc_now_ms(), 0};
-    else
-        h->refused++;
-    nc__mutex_unlock(&h->mu);
-    return free_i;
+    nc_evict_remove(&h->unfinished, n);
+    NC_EVICT_ENTRY(n, conn_t, node)->counted = 0;
+    h->nconns--;
+    return n->sid;
 }
 
-static void release_slot(nc_http_t *h, uint32_t i, nc_sid_t sid)
+/* A place for c.  0, or -1 (every connection is answering: refuse).
+ * *evict gets a session to close, or 0. */
+static int take_place(nc_http_t *h, conn_t *c, nc_sid_t sid, nc_sid_t *evict)
+{
+    *evict = 0;
+    nc__mutex_lock(&h->mu);
+    nc_evict_node_t *old =
+        h->nconns >= h->max_conns ? nc_evict_pick(&h->unfinished, NULL, NULL) : NULL;
+    if (old) {
+        *evict = drop_locked(h, old);
+        h->evicted++;
+    }
+    int ok = h->nconns < h->max_conns;
+    if (ok) {
+        h->nconns++;
+        c->counted = 1;
+        nc_evict_add(&h->unfinished, &c->node, sid, nc_now_ms());
+    } else {
+        h->refused++;
+    }
+    nc__mutex_unlock(&h->mu);
+    return ok ? 0 : -1;
+}
+
+static void release_place(nc_http_t *h, conn_t *c)
 {
     nc__mutex_lock(&h->mu);
-    if (h->slots[i].sid == sid) /* an evicted session's slot has a new owner */
-        h->slots[i].sid = 0;
+    nc_evict_remove(&h->unfinished, &c->node);
+    if (c->counted) /* an evicted or late session's place is free already */
+        h->nconns--;
     nc__mutex_unlock(&h->mu);
 }
 
@@ -87,21 +96,21 @@ static void http_open(nc_session_t *s, void *ud)
         nc_session_close(s, NC_ENOMEM, "out of memory");
         return;
     }
+    nc_lines_init(&c->head, c->req, REQ_MAX);
     nc_sid_t evict;
-    int i = take_slot(h, nc_session_id(s), &evict);
+    int rc = take_place(h, c, nc_session_id(s), &evict);
     if (evict) {
         nc_log(NC_LOG_DEBUG, TAG, "session %016llx: evicted (unfinished request, %u connections)",
                (unsigned long long)evict, h->max_conns);
         nc_close_id(h->engine, evict, NC_ETIMEDOUT, "evicted: too many metrics connections");
     }
-    if (i < 0) {
+    if (rc != 0) {
         free(c);
         nc_log(NC_LOG_DEBUG, TAG, "session %016llx: refused (%u connections answering)",
                (unsigned long long)nc_session_id(s), h->max_conns);
         nc_session_close(s, NC_EAGAIN, "too many metrics connections");
         return;
     }
-    c->slot = (uint32_t)i;
     nc_session_set_ud(s, c);
 }
 
@@ -122,11 +131,11 @@ static void reply(nc_session_t *s, int status, const char *ctype, const char *bo
     nc_session_close(s, 0, "answered");
 }
 
-static void answering(nc_http_t *h, conn_t *c, nc_session_t *s)
+/* The request is complete: no longer evicted nor timed. */
+static void answering(nc_http_t *h, conn_t *c)
 {
     nc__mutex_lock(&h->mu);
-    if (h->slots[c->slot].sid == nc_session_id(s))
-        h->slots[c->slot].answering = 1;
+    nc_evict_remove(&h->unfinished, &c->node);
     nc__mutex_unlock(&h->mu);
 }
 
@@ -160,20 +169,26 @@ static void http_packet(nc_session_t *s, uint16_t type, const uint8_t *data, siz
     conn_t *c = nc_session_ud(s);
     if (!c || nc_session_is_closing(s))
         return;
-    if (len > REQ_MAX - c->got) {
+    if (nc_lines_feed(&c->head, data, len) != 0) {
         nc_log(NC_LOG_DEBUG, TAG, "session %016llx: request over %d bytes",
                (unsigned long long)nc_session_id(s), REQ_MAX);
-        answering(h, c, s);
+        answering(h, c);
         count_bad(h);
         reply(s, 400, "text/plain", "", 0);
         return;
     }
-    memcpy(c->req + c->got, data, len);
-    c->got += len;
-    c->req[c->got] = '\0';
-    if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n")) {
-        answering(h, c, s);
-        answer(h, s, c->req);
+    /* lines are never consumed: REQ_MAX bounds the whole request, and the
+     * request line stays where it is; an empty line ends the head */
+    char *line;
+    size_t n;
+    while (nc_lines_next(&c->head, REQ_MAX, &line, &n) == 1) {
+        if (!c->first) {
+            c->first = line;
+        } else if (n == 0) {
+            answering(h, c);
+            answer(h, s, c->first);
+            return;
+        }
     }
 }
 
@@ -182,13 +197,13 @@ static void http_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
     (void)why;
     conn_t *c = nc_session_ud(s);
     if (c)
-        release_slot(ud, c->slot, nc_session_id(s));
+        release_place(ud, c);
     free(c);
 }
 
 /* Every sweep_ms: closes connections whose request is not complete
  * timeout_ms after accept (closed at once, no linger: the peer is slow or
- * hostile).  Their slots are free from here on. */
+ * hostile).  Their places are free from here on. */
 static void sweep_job(void *arg)
 {
     nc_http_t *h = arg;
@@ -196,13 +211,10 @@ static void sweep_job(void *arg)
     int n = 0;
     uint64_t now = nc_now_ms();
     nc__mutex_lock(&h->mu);
-    for (uint32_t i = 0; i < h->max_conns && n < 64; i++) {
-        slot_t *sl = &h->slots[i];
-        if (sl->sid && !sl->answering && now - sl->opened_ms >= h->timeout_ms) {
-            late[n++] = sl->sid;
-            sl->sid = 0;
-            h->timeouts++;
-        }
+    for (nc_evict_node_t *e;
+         n < 64 && (e = nc_evict_pop_older(&h->unfinished, now, h->timeout_ms)) != NULL;) {
+        late[n++] = drop_locked(h, e); /* popped: off the list already */
+        h->timeouts++;
     }
     nc__mutex_unlock(&h->mu);
     for (int i = 0; i < n; i++) {
@@ -222,7 +234,6 @@ static void http_free(nc_http_t *h)
     if (h->sweep_strand)
         nc_strand_release(h->sweep_strand);
     nc__mutex_destroy(&h->mu);
-    free(h->slots);
     free(h);
 }
 
@@ -238,8 +249,7 @@ int nc_http_start(nc_engine_t *e, nc_queue_t *q, const nc_http_opts_t *o, nc_htt
     h->max_conns = o->max_conns ? o->max_conns : 16;
     h->timeout_ms = o->request_timeout_ms ? o->request_timeout_ms : 2000;
     nc__mutex_init(&h->mu);
-    h->slots = calloc(h->max_conns, sizeof *h->slots);
-    int rc = h->slots ? nc_strand_create(q, &h->sweep_strand) : NC_ENOMEM;
+    int rc = nc_strand_create(q, &h->sweep_strand);
     uint32_t sweep_ms = h->timeout_ms / 8 ? h->timeout_ms / 8 : 1;
     if (rc == 0)
         rc = nc_timer_start(h->sweep_strand, sweep_ms, sweep_ms, sweep_job, h, &h->sweep_timer);
@@ -249,7 +259,7 @@ int nc_http_start(nc_engine_t *e, nc_queue_t *q, const nc_http_opts_t *o, nc_htt
     }
     /* netcore's cap (an fd bound) leaves room for connections whose
      * on_open has not run yet (a burst: eviction happens there), being
-     * evicted or lingering after their answer; ours (the slots) decides
+     * evicted or lingering after their answer; ours (nconns) decides
      * who is served */
     nc_role_opts_t ro = {.name = TAG,
                          .queue = q,
@@ -282,9 +292,8 @@ void nc_http_stop(nc_http_t *h)
         nc_sid_t open[64];
         uint32_t n = 0;
         nc__mutex_lock(&h->mu);
-        for (uint32_t i = 0; i < h->max_conns; i++)
-            if (h->slots[i].sid && !h->slots[i].answering && n < 64)
-                open[n++] = h->slots[i].sid;
+        for (nc_evict_node_t *e = nc_evict_oldest(&h->unfinished); e && n < 64; e = e->next)
+            open[n++] = e->sid;
         nc__mutex_unlock(&h->mu);
         for (uint32_t i = 0; i < n; i++)
             nc_close_id(h->engine, open[i], NC_ECANCELED, "metrics page stopping");

@@ -112,6 +112,34 @@ static void connect_ok(ls_client_t *c, const master_t *m)
     assert_int_equal(ls_connect(c, (uint16_t)m->s.login_port, DEADLINE_MS), 0);
 }
 
+/* The red-team setup: n connections from src (bare TCP when tcp_only, else
+ * a handshake each), then a witness from 127.0.0.1 must still log in as
+ * alice (the caller added her).  The witness's handshake is answered after
+ * the n were accepted (the kernel's accept queue is FIFO).  Returns the n
+ * connections for the caller's checks; close_all closes and frees them. */
+static ls_client_t *fill_then_witness(const master_t *m, int n, const char *src, int tcp_only)
+{
+    ls_client_t *c = calloc((size_t)n, sizeof *c);
+    assert_non_null(c);
+    uint16_t port = (uint16_t)m->s.login_port;
+    for (int i = 0; i < n; i++)
+        assert_int_equal(tcp_only ? ls_connect_tcp_src(&c[i], port, src)
+                                  : ls_connect_src(&c[i], port, src, DEADLINE_MS),
+                         0);
+    ls_client_t w;
+    connect_ok(&w, m);
+    assert_int_equal(ls_login(&w, "alice", PW, NULL, DEADLINE_MS), 0);
+    ls_close(&w);
+    return c;
+}
+
+static void close_all(ls_client_t *c, int n)
+{
+    for (int i = 0; i < n; i++)
+        ls_close(&c[i]);
+    free(c);
+}
+
 /* ---- accounts -------------------------------------------------------------- */
 
 static void test_wrong_password_is_auth_failed(void **state)
@@ -1031,45 +1059,32 @@ static void test_full_login_listener_evicts_the_biggest_address(void **state)
     assert_int_equal(add_account(&m, "alice", NULL, PW), 0);
     master_launch(&m, NULL);
     enum { N = 8 };
-    ls_client_t c[N], w;
-    for (int i = 0; i < N; i++) /* a handshake each: the server has opened them all */
-        assert_int_equal(ls_connect_src(&c[i], (uint16_t)m.s.login_port, "127.0.0.2", DEADLINE_MS),
-                         0);
-    connect_ok(&w, &m);
-    assert_int_equal(ls_login(&w, "alice", PW, NULL, DEADLINE_MS), 0);
-    ls_close(&w);
+    /* a handshake each: the server has opened them all */
+    ls_client_t *c = fill_then_witness(&m, N, "127.0.0.2", 0);
     assert_int_equal(ls_expect_close(&c[0], DEADLINE_MS), 0); /* the oldest went */
     assert_true(tl_server_wait_log(&m.s, "evicted for a newcomer", DEADLINE_MS) == 0);
-    for (int i = 0; i < N; i++)
-        ls_close(&c[i]);
+    close_all(c, N);
     master_stop(&m);
 }
 
 /* The login port cannot take the registry's session slots: with more login
- * connections than the registry's 1024 open, a game server still registers.
- * (The engine had 1024 slots for both listeners.) */
+ * connections than the registry's 1024 open, a player still logs in and a
+ * game server still registers.  (The engine had 1024 slots for both
+ * listeners.) */
 static void test_login_flood_leaves_the_registry_its_slots(void **state)
 {
     (void)state;
     master_t m;
     master_dir(&m, "{\"accounts\": {\"hash_ops\": 1, \"hash_mem_kib\": 8},"
                    " \"login\": {\"max_sessions\": 1100}}");
+    assert_int_equal(add_account(&m, "alice", NULL, PW), 0);
     master_launch(&m, NULL);
     enum { N = 1100 };
-    ls_client_t *c = calloc(N, sizeof *c);
-    assert_non_null(c);
-    for (int i = 0; i < N; i++)
-        assert_int_equal(ls_connect_tcp_src(&c[i], (uint16_t)m.s.login_port, "127.0.0.2"), 0);
-    /* the last one is open on the server once it answers a handshake */
-    ls_client_t last;
-    assert_int_equal(ls_connect_src(&last, (uint16_t)m.s.login_port, "127.0.0.2", DEADLINE_MS), 0);
+    ls_client_t *c = fill_then_witness(&m, N, "127.0.0.2", 1);
     int fd = fake_shard(&m, "shard-x", 7777);
     assert_true(fd >= 0);
     close(fd);
-    ls_close(&last);
-    for (int i = 0; i < N; i++)
-        ls_close(&c[i]);
-    free(c);
+    close_all(c, N);
     master_stop(&m);
 }
 

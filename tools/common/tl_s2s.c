@@ -4,6 +4,7 @@
  * rate-limited WARN naming the peer). */
 #include "tl_s2s.h"
 
+#include "nc_evict.h"
 #include "tl_common.h"
 
 #include <pthread.h>
@@ -15,16 +16,17 @@
 enum { ST_HELLO = 0, ST_AUTH = 1, ST_OK = 2 };
 
 typedef struct link_st_s {
+    nc_evict_node_t pending; /* in a->pend until authenticated (under a->mu) */
+    char peer[64];
     int stage;
     uint8_t nonce_c[PA_S2S_NONCE_BYTES], nonce_s[PA_S2S_NONCE_BYTES];
     proto_s2s_hello_t hello;
 } link_st_t;
 
-typedef struct pending_s {
+typedef struct late_s { /* a session closed by the sweep */
     nc_sid_t sid;
-    uint64_t deadline_ms;
     char peer[64];
-} pending_t;
+} late_t;
 
 struct tl_s2s_s {
     tl_s2s_opts_t o;
@@ -33,11 +35,12 @@ struct tl_s2s_s {
     nc_engine_t *engine;
     nc_strand_t *strand;
     nc_timer_id_t timer;
-    pthread_mutex_t mu;     /* guards pend/npend */
+    /* the unauthenticated sessions, oldest first: shared by the sessions'
+     * strands and the sweep's, so under mu */
+    pthread_mutex_t mu;
     pthread_mutex_t run_mu; /* a sweep runs under it; tl_s2s_stop sets stopped */
     int stopped;
-    pending_t *pend;
-    uint32_t npend;
+    nc_evict_t pend;
     atomic_uint_fast64_t refused, accepted;
     nc_log_state_t refuse_log;
 };
@@ -51,25 +54,21 @@ static void refused_log(tl_s2s_t *a, const char *peer, const char *why);
  * without authenticating (refreshing them as they time out) then churn
  * among themselves, and a real peer, which authenticates in one round
  * trip, still gets in (red-team review; before, the newcomer was refused). */
-static int pending_add(tl_s2s_t *a, nc_session_t *s)
+static int pending_add(tl_s2s_t *a, nc_session_t *s, link_st_t *st)
 {
-    pending_t victim = {0};
+    late_t victim = {0};
+    snprintf(st->peer, sizeof st->peer, "%s", nc_session_peer(s));
     pthread_mutex_lock(&a->mu);
-    pending_t *p = NULL;
-    if (a->npend < a->o.max_sessions) {
-        p = &a->pend[a->npend++];
-    } else if (a->npend > 0) {
-        p = &a->pend[0];
-        for (uint32_t i = 1; i < a->npend; i++)
-            if (a->pend[i].deadline_ms < p->deadline_ms)
-                p = &a->pend[i];
-        victim = *p;
+    nc_evict_node_t *old =
+        nc_evict_count(&a->pend) >= a->o.max_sessions ? nc_evict_pick(&a->pend, NULL, NULL) : NULL;
+    if (old) {
+        victim.sid = old->sid;
+        memcpy(victim.peer, NC_EVICT_ENTRY(old, link_st_t, pending)->peer, sizeof victim.peer);
+        nc_evict_remove(&a->pend, old);
     }
-    if (p) {
-        p->sid = nc_session_id(s);
-        p->deadline_ms = nc_now_ms() + a->o.timeout_ms;
-        snprintf(p->peer, sizeof p->peer, "%s", nc_session_peer(s));
-    }
+    int ok = nc_evict_count(&a->pend) < a->o.max_sessions;
+    if (ok)
+        nc_evict_add(&a->pend, &st->pending, nc_session_id(s), nc_now_ms());
     pthread_mutex_unlock(&a->mu);
     if (victim.sid) {
         refused_log(a, victim.peer,
@@ -77,17 +76,16 @@ static int pending_add(tl_s2s_t *a, nc_session_t *s)
         nc_close_id(a->engine, victim.sid, PROTO_ERR_S2S_AUTH_FAILED,
                     "too many unauthenticated sessions");
     }
-    return p ? 0 : -1;
+    return ok ? 0 : -1;
 }
 
-static void pending_remove(tl_s2s_t *a, nc_sid_t sid)
+static void pending_remove(tl_s2s_t *a, nc_session_t *s)
 {
+    link_st_t *st = nc_session_ud(s);
+    if (!st)
+        return;
     pthread_mutex_lock(&a->mu);
-    for (uint32_t i = 0; i < a->npend; i++)
-        if (a->pend[i].sid == sid) {
-            a->pend[i] = a->pend[--a->npend];
-            break;
-        }
+    nc_evict_remove(&a->pend, &st->pending);
     pthread_mutex_unlock(&a->mu);
 }
 
@@ -104,7 +102,7 @@ static void refused_log(tl_s2s_t *a, const char *peer, const char *why)
 static void sweep_job(void *arg)
 {
     tl_s2s_t *a = arg;
-    pending_t late[64];
+    late_t late[64];
     int n = 0;
     uint64_t now = nc_now_ms();
     pthread_mutex_lock(&a->run_mu);
@@ -113,13 +111,10 @@ static void sweep_job(void *arg)
         return;
     }
     pthread_mutex_lock(&a->mu);
-    for (uint32_t i = 0; i < a->npend && n < 64;) {
-        if (now >= a->pend[i].deadline_ms) {
-            late[n++] = a->pend[i];
-            a->pend[i] = a->pend[--a->npend];
-        } else {
-            i++;
-        }
+    for (nc_evict_node_t *e;
+         n < 64 && (e = nc_evict_pop_older(&a->pend, now, a->o.timeout_ms)) != NULL; n++) {
+        late[n].sid = e->sid;
+        memcpy(late[n].peer, NC_EVICT_ENTRY(e, link_st_t, pending)->peer, sizeof late[n].peer);
     }
     pthread_mutex_unlock(&a->mu);
     for (int i = 0; i < n; i++) {
@@ -148,7 +143,7 @@ static void answer(tl_s2s_t *a, nc_session_t *s, int code, const link_st_t *st)
 
 static void refuse(tl_s2s_t *a, nc_session_t *s, int code, const char *why)
 {
-    pending_remove(a, nc_session_id(s));
+    pending_remove(a, s);
     refused_log(a, nc_session_peer(s), why);
     answer(a, s, code, NULL);
     nc_session_close(s, code, why);
@@ -157,7 +152,7 @@ static void refuse(tl_s2s_t *a, nc_session_t *s, int code, const char *why)
 static int joined(tl_s2s_t *a, nc_session_t *s, link_st_t *st, const proto_s2s_hello_t **hello)
 {
     st->stage = ST_OK;
-    pending_remove(a, nc_session_id(s));
+    pending_remove(a, s);
     atomic_fetch_add(&a->accepted, 1);
     nc_log(NC_LOG_INFO, a->o.tag, "s2s peer '%s' (session %llx, %s) %s", st->hello.name,
            (unsigned long long)nc_session_id(s), nc_session_peer(s),
@@ -210,7 +205,7 @@ static int on_auth(tl_s2s_t *a, nc_session_t *s, link_st_t *st, const proto_s2s_
 void tl_s2s_open(tl_s2s_t *a, nc_session_t *s)
 {
     link_st_t *st = calloc(1, sizeof *st);
-    if (!st || pending_add(a, s) != 0) {
+    if (!st || pending_add(a, s, st) != 0) {
         free(st);
         refused_log(a, nc_session_peer(s), "too many unauthenticated sessions");
         nc_session_close(s, PROTO_ERR_SERVER_FULL, "too many unauthenticated sessions");
@@ -245,7 +240,7 @@ int tl_s2s_packet(tl_s2s_t *a, nc_session_t *s, const proto_msg_t *m,
 void tl_s2s_close(tl_s2s_t *a, nc_session_t *s)
 {
     link_st_t *st = nc_session_ud(s);
-    pending_remove(a, nc_session_id(s));
+    pending_remove(a, s);
     nc_session_set_ud(s, NULL);
     if (st) {
         pa_wipe(st, sizeof *st);
@@ -274,8 +269,7 @@ int tl_s2s_create(nc_queue_t *q, nc_engine_t *e, const tl_s2s_opts_t *o, tl_s2s_
     a->engine = e;
     pthread_mutex_init(&a->mu, NULL);
     pthread_mutex_init(&a->run_mu, NULL);
-    a->pend = calloc(a->o.max_sessions, sizeof *a->pend);
-    int rc = a->pend ? nc_strand_create(q, &a->strand) : NC_ENOMEM;
+    int rc = nc_strand_create(q, &a->strand);
     uint32_t every = a->o.timeout_ms / 4 ? a->o.timeout_ms / 4 : 1;
     if (rc == 0)
         rc = nc_timer_start(a->strand, every, every, sweep_job, a, &a->timer);
@@ -306,7 +300,6 @@ void tl_s2s_destroy(tl_s2s_t *a)
         return;
     tl_s2s_stop(a);
     pa_wipe(a->key, sizeof a->key);
-    free(a->pend);
     pthread_mutex_destroy(&a->run_mu);
     pthread_mutex_destroy(&a->mu);
     free(a);

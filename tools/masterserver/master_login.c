@@ -11,6 +11,7 @@
  * session's hash is in flight its next requests wait, in order, in a small
  * per-session list (login.max_pending; more closes the session). */
 #include "master_auth.h"
+#include "nc_evict.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -34,12 +35,13 @@ struct master_login_s {
     nc_queue_t *q_login, *q_auth;
     nc_server_t *srv;
     mlock_t *lk_name, *lk_addr;
-    mlock_t *lk_reg;                 /* registrations per address; NULL = no limit */
-    mconn_t *conns;                  /* live connections per address */
-    mconn_t *hashing;                /* auth jobs queued per address; NULL = no limit */
-    pthread_mutex_t mu;              /* the connection list below */
-    struct lsess_s *oldest, *newest; /* live connections in order of arrival */
-    uint32_t live;
+    mlock_t *lk_reg;  /* registrations per address; NULL = no limit */
+    mconn_t *conns;   /* live connections per address */
+    mconn_t *hashing; /* auth jobs queued per address; NULL = no limit */
+    /* live connections in order of arrival (its count: the live ones),
+     * shared by every session's strand: under mu */
+    pthread_mutex_t mu;
+    nc_evict_t conns_by_age;
     char dummy_hash[MASTER_HASH_MAX]; /* verified for unknown names: same timing class */
     atomic_int stopping;
     nc_log_state_t rl_close, rl_ok, rl_fail, rl_full, rl_addr, rl_hash, rl_evict;
@@ -65,9 +67,8 @@ typedef struct lsess_s {
     int authed;
     int counted;         /* holds one of its address's connections in L->conns */
     atomic_int inflight; /* = busy, readable by other sessions' eviction */
-    int listed;          /* in L's connection list (under L->mu) */
+    nc_evict_node_t age; /* in L->conns_by_age (under L->mu) */
     nc_sid_t sid;
-    struct lsess_s *prev, *next;
     int role;
     uint64_t account_id;
     char account[PA_TICKET_NAME_MAX + 1];
@@ -673,23 +674,17 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
     }
 }
 
-/* Takes ls off the connection list (under L->mu); 1 if it was on it. */
-static int unlist(master_login_t *L, lsess_t *ls)
+/* Eviction policy: a connection with a password check in flight is not
+ * idle; the group of a connection is its address's live connections. */
+static int evict_skip(const nc_evict_node_t *n, void *ud)
 {
-    if (!ls->listed)
-        return 0;
-    if (ls->prev)
-        ls->prev->next = ls->next;
-    else
-        L->oldest = ls->next;
-    if (ls->next)
-        ls->next->prev = ls->prev;
-    else
-        L->newest = ls->prev;
-    ls->prev = ls->next = NULL;
-    ls->listed = 0;
-    L->live--;
-    return 1;
+    (void)ud;
+    return atomic_load(&NC_EVICT_ENTRY(n, lsess_t, age)->inflight);
+}
+
+static uint32_t evict_group(const nc_evict_node_t *n, void *ud)
+{
+    return mconn_count(((master_login_t *)ud)->conns, NC_EVICT_ENTRY(n, lsess_t, age)->addr);
 }
 
 /* At login.max_sessions a newcomer evicts the oldest connection without a
@@ -705,37 +700,20 @@ static void admit(nc_session_t *s, lsess_t *ls)
     nc_sid_t victim = 0;
     char vaddr[sizeof ls->addr] = "";
     uint32_t vcount = 0;
+    const nc_evict_policy_t by_addr = {
+        .skip = evict_skip, .group_size = evict_group, .ud = L, .scan = EVICT_SCAN};
     pthread_mutex_lock(&L->mu);
-    if (L->live >= L->cfg.login_sessions) {
-        lsess_t *best = NULL;
-        uint32_t looked = 0; /* the oldest EVICT_SCAN idle ones: bounded work per newcomer */
-        for (lsess_t *e = L->oldest; e && looked < EVICT_SCAN; e = e->next) {
-            if (atomic_load(&e->inflight))
-                continue;
-            looked++;
-            uint32_t n = mconn_count(L->conns, e->addr);
-            if (!best || n > vcount) {
-                best = e;
-                vcount = n;
-            }
-        }
+    if (nc_evict_count(&L->conns_by_age) >= L->cfg.login_sessions) {
+        nc_evict_node_t *best = nc_evict_pick(&L->conns_by_age, &by_addr, &vcount);
         if (best) {
             victim = best->sid;
-            snprintf(vaddr, sizeof vaddr, "%s", best->addr);
-            unlist(L, best);
+            snprintf(vaddr, sizeof vaddr, "%s", NC_EVICT_ENTRY(best, lsess_t, age)->addr);
+            nc_evict_remove(&L->conns_by_age, best);
         }
     }
-    int admitted = L->live < L->cfg.login_sessions;
-    if (admitted) {
-        ls->prev = L->newest;
-        if (L->newest)
-            L->newest->next = ls;
-        else
-            L->oldest = ls;
-        L->newest = ls;
-        ls->listed = 1;
-        L->live++;
-    }
+    int admitted = nc_evict_count(&L->conns_by_age) < L->cfg.login_sessions;
+    if (admitted)
+        nc_evict_add(&L->conns_by_age, &ls->age, ls->sid, nc_now_ms());
     pthread_mutex_unlock(&L->mu);
     if (victim) {
         atomic_fetch_add(&L->n_evicted, 1);
@@ -802,7 +780,7 @@ static void on_close(nc_session_t *s, const nc_close_reason_t *why, void *ud)
         return;
     atomic_fetch_sub(&ls->L->n_sessions, 1);
     pthread_mutex_lock(&ls->L->mu);
-    unlist(ls->L, ls);
+    nc_evict_remove(&ls->L->conns_by_age, &ls->age);
     pthread_mutex_unlock(&ls->L->mu);
     if (ls->counted)
         mconn_del(ls->L->conns, ls->addr);
