@@ -132,10 +132,11 @@ static void arm(world_db_t *d)
 {
     if (d->timer_armed || d->stopped)
         return;
-    if (nc_timer_start(d->w->db_strand, d->backoff_ms, 0, retry_job, d, &d->timer) == 0)
+    int rc = nc_timer_start(d->w->db_strand, d->backoff_ms, 0, retry_job, d, &d->timer);
+    if (rc == 0)
         d->timer_armed = 1;
-    else
-        nc_log(NC_LOG_ERROR, TAG, "cannot start the retry timer (pool stopping)");
+    else /* the next request or save tries again */
+        nc_log(NC_LOG_ERROR, TAG, "cannot start the retry timer: %s", nc_strerror(rc));
 }
 
 static void go_down(world_db_t *d)
@@ -474,6 +475,7 @@ void world_db_save(content_world_t *w, const content_pos_t *v, size_t n)
                        (long long)v[i].id);
             atomic_fetch_add(&d->lost, n);
         }
+        arm(d); /* none if an earlier arm failed (out of memory): these would wait forever */
         publish(d);
         return;
     }

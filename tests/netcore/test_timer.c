@@ -1,6 +1,7 @@
 /* Job system: timers.  Deadline order, repetition with coalescing, cancel
  * from another thread (a job never starts after cancel returned 0), 10,000
- * live timers each firing exactly once, and stale ids. */
+ * live timers each firing exactly once, stale ids, and a back-off retry timer
+ * re-armed from its own job on a held strand whose queue is full. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -273,6 +274,76 @@ static void test_cancel_of_fired_or_unknown_timer_returns_estale(void **state)
     assert_int_equal(nc_timer_start(NULL, 1, 0, once_job, NULL, &id), NC_EINVAL);
 }
 
+/* ---- a back-off retry timer (content/src/world_db.c's pattern) ---------- */
+
+/* The database strand's retry: a one-shot timer re-armed from its own job
+ * with a doubling delay, on a strand held by a long job (a lock wait) while
+ * its capped queue (one thread) is full.  The firing is forced past the
+ * capacity, runs after the jobs queued before it, and every re-arm holds. */
+#define RETRY_FILL 16
+#define RETRY_ROUNDS 5
+static atomic_int gate_started, gate_open, fillers_ran, retries_ran, retry_start_failed;
+static atomic_int retry_off_strand, fillers_at_first_retry;
+static nc_strand_t *retry_strand;
+
+static void gate_job(void *arg)
+{
+    (void)arg;
+    atomic_store(&gate_started, 1);
+    uint64_t end = nc_now_ms() + 10000;
+    while (!atomic_load(&gate_open) && nc_now_ms() < end)
+        nc__sleep_ms(1);
+}
+
+static void filler_job(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&fillers_ran, 1);
+}
+
+static void backoff_job(void *arg)
+{
+    (void)arg;
+    if (!nc_strand_running_here(retry_strand))
+        atomic_fetch_add(&retry_off_strand, 1);
+    int n = atomic_fetch_add(&retries_ran, 1) + 1;
+    if (n == 1)
+        atomic_store(&fillers_at_first_retry, atomic_load(&fillers_ran));
+    if (n < RETRY_ROUNDS && nc_timer_start(retry_strand, 1u << n, 0, backoff_job, NULL, NULL) != 0)
+        atomic_fetch_add(&retry_start_failed, 1);
+}
+
+static bool retry_firing_queued(void *arg)
+{
+    (void)arg;
+    nc_queue_stats_t st[2];
+    return nc_pool_stats(pool, st, 2) == 2 && st[1].pending == RETRY_FILL + 1;
+}
+
+static void test_backoff_retry_timer_fires_on_a_held_strand_with_its_queue_full(void **state)
+{
+    (void)state;
+    nc_queue_t *db;
+    nc_queue_opts_t qo = {.name = "db", .max_threads = 1, .capacity = RETRY_FILL};
+    assert_int_equal(nc_queue_create(pool, &qo, &db), 0);
+    assert_int_equal(nc_strand_create(db, &retry_strand), 0);
+    assert_int_equal(nc_strand_post(retry_strand, gate_job, NULL), 0);
+    assert_true(nc_test_wait_atomic_ge(&gate_started, 1, 5000));
+    for (int i = 0; i < RETRY_FILL; i++)
+        assert_int_equal(nc_strand_post(retry_strand, filler_job, NULL), 0);
+    assert_int_equal(nc_strand_post(retry_strand, filler_job, NULL), NC_EQFULL);
+    assert_int_equal(nc_timer_start(retry_strand, 1, 0, backoff_job, NULL, NULL), 0);
+    /* the firing waits behind the held strand, past the queue's capacity */
+    assert_true(nc_test_wait(retry_firing_queued, NULL, 5000));
+    assert_int_equal(atomic_load(&retries_ran), 0);
+    atomic_store(&gate_open, 1);
+    assert_true(nc_test_wait_atomic_ge(&retries_ran, RETRY_ROUNDS, 5000));
+    assert_int_equal(atomic_load(&fillers_at_first_retry), RETRY_FILL);
+    assert_int_equal(atomic_load(&retry_start_failed), 0);
+    assert_int_equal(atomic_load(&retry_off_strand), 0);
+    nc_strand_release(retry_strand);
+}
+
 int main(void)
 {
     nc_test_init();
@@ -289,6 +360,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cancel_of_fired_or_unknown_timer_returns_estale, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_backoff_retry_timer_fires_on_a_held_strand_with_its_queue_full, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
