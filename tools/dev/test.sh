@@ -8,7 +8,16 @@ cd "$(dirname "$0")/../.."
 bash tools/dev/setup.sh
 
 JOBS=$(nproc)
-step() { printf '\n=== %s ===\n' "$*"; }
+# step NAME: prints the wall-clock time, the seconds since the suite started
+# and the seconds the previous step took, so a log shows where the minutes go
+T0=$(date +%s)
+TSTEP=$T0
+step() {
+  local now; now=$(date +%s)
+  printf '\n=== [%s +%ds, previous step %ds] %s ===\n' "$(date -u +%H:%M:%S)" \
+    $((now - T0)) $((now - TSTEP)) "$*"
+  TSTEP=$now
+}
 
 build() { # dir, extra cmake args...
   local dir=$1; shift
