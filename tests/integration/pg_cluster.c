@@ -308,6 +308,8 @@ int pg_cluster_start(pg_cluster_t *pc)
     char data[96], pwopt[128];
     snprintf(data, sizeof data, "%s/data", pc->dir);
     snprintf(pwopt, sizeof pwopt, "--pwfile=%s", pwfile);
+    /* a change here leaves the template of an existing build dir
+     * (PG_CLUSTER_TEMPLATE) as it was: remove BUILD/pg-template then */
     const char *argv[] = {"initdb",
                           "-D",
                           data,
