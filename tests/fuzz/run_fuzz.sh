@@ -33,12 +33,17 @@ cp "$root/content/data/zones.json" "$work/seeds/fuzz_zones/" || exit 1
 
 export ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-status=0
-printf '%-14s %8s %12s %10s  %s\n' target seconds execs exec/s result
-for t in $targets; do
-    corpus=$work/corpus/$t
+# FUZZ_JOBS targets run at a time (default 1): each libFuzzer run is one
+# process on one core, so on N free cores N of them get the same executions
+# per second as one alone, in 1/N of the wall time.
+jobs=${FUZZ_JOBS:-1}
+case $jobs in '' | *[!0-9]* | 0) echo "run_fuzz: FUZZ_JOBS must be a positive integer" >&2; exit 2 ;; esac
+
+# fuzz_one TARGET: runs it; its row of the table goes to $work/TARGET.row,
+# its exit status to $work/TARGET.rc.
+fuzz_one() {
+    local t=$1 corpus=$work/corpus/$1 log=$work/$1.log start rc elapsed execs result eps
     mkdir -p "$corpus"
-    log=$work/$t.log
     start=$(date +%s)
     "$fuzzdir/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$work/artifacts/$t-" \
@@ -49,12 +54,31 @@ for t in $targets; do
     result=ok
     if [ $rc -ne 0 ]; then
         result="FAILED (rc $rc, see $log)"
-        status=1
     fi
     eps=$(( ${execs:-0} / (elapsed > 0 ? elapsed : 1) ))
-    printf '%-14s %8s %12s %10s  %s\n' "$t" "$elapsed" "${execs:-?}" "$eps" "$result"
-    if [ $rc -ne 0 ]; then
-        grep -m5 -E 'ERROR|SUMMARY|runtime error|deadly' "$log" >&2
+    printf '%-14s %8s %12s %10s  %s\n' "$t" "$elapsed" "${execs:-?}" "$eps" "$result" >"$work/$t.row"
+    echo "$rc" >"$work/$t.rc"
+}
+
+status=0
+running=0
+for t in $targets; do
+    rm -f "$work/$t.row" "$work/$t.rc"
+    fuzz_one "$t" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n
+        running=$((running - 1))
+    fi
+done
+wait
+printf '%-14s %8s %12s %10s  %s\n' target seconds execs exec/s result
+for t in $targets; do
+    rc=$(cat "$work/$t.rc" 2>/dev/null || echo missing)
+    if [ -f "$work/$t.row" ]; then cat "$work/$t.row"; else echo "$t: no result"; fi
+    if [ "$rc" != 0 ]; then
+        status=1
+        grep -m5 -E 'ERROR|SUMMARY|runtime error|deadly' "$work/$t.log" >&2
     fi
 done
 exit $status

@@ -1,9 +1,10 @@
 /* Hostile input against the real gameserver, with witnesses (issue 12).
  *
  * Two witnesses log in -- one in zone 1, where the logged-in attackers are,
- * one in zone 3 -- and ping at 20 Hz throughout.  After a 2 s baseline,
+ * one in zone 3 -- and ping at 50 Hz throughout.  After a 2 s baseline,
  * each attack class of tools/bench/hostile.c runs for a short window (one
- * cmocka test per class, on the same server), the witnesses' pongs are
+ * cmocka test per class, on the same server; 1.5 s, so 75 pings per
+ * witness group, or the class's own window), the witnesses' pongs are
  * drained, and the test checks:
  *   - the server is alive;
  *   - neither witness was disconnected or got an error packet;
@@ -12,7 +13,12 @@
  *     (the + 25 ms absorbs scheduling noise on a shared 2-core machine and
  *     the sanitizer build; the issue's bound is 2x).  A p99 over the bound
  *     gets one re-run of the class (a stall of the machine, not of the
- *     server, is common on a loaded CI box): the re-run's p99 decides;
+ *     server, is common on a loaded CI box): once the witnesses are quiet
+ *     again, a no-attack window of the same length, just before the
+ *     re-run, is the re-run's baseline when it is slower than the first
+ *     one (the machine's load now, measured adjacent to the attack, not a
+ *     minute earlier), and the re-run's p99 against max(2 x that, that +
+ *     25 ms) decides;
  *   - the attacker got a reason where one is due (a close, an error packet
  *     or a notice; see expect_* below);
  *   - the counter for that input moved in /metrics;
@@ -41,9 +47,11 @@
 #include "gs_harness.h"
 #include "hostile.h"
 
-#define ATTACK_MS 2500   /* each class's window */
-#define BASELINE_MS 3000 /* witnesses' no-attack window */
+#define ATTACK_MS 1500   /* each class's window (unless the class sets its own) */
+#define BASELINE_MS 2000 /* witnesses' no-attack window */
+#define WIT_HZ 50        /* pings per second per witness */
 #define SETTLE_MS 10000  /* deadline for fds and sessions to come back */
+#define QUIET_MS 10000   /* deadline for the witnesses to be quiet before a class */
 #define P99_SLACK_MS 25.0
 /* The attacker shares the server's 2 cores here: churn is capped so the
  * test measures the server's accept path, not the attacker's CPU use. */
@@ -125,23 +133,31 @@ static int group_setup(void **state)
     gs_proc_init(&srv);
     if (gs_proc_start(&srv, extra, 10000) != 0)
         return -1;
-    ha_wit_opts_t wo = {.host = "127.0.0.1", .port = srv.port, .n = 2, .hz = 20, .groups = 2};
+    ha_wit_opts_t wo = {.host = "127.0.0.1", .port = srv.port, .n = 2, .hz = WIT_HZ, .groups = 2};
     wo.zone[0] = 1;
     wo.zone[1] = 3;
     if (ha_wit_start(&wo, &wit, 10000) != 0)
         return -1;
-    ha_wit_phase(wit, 0);
-    sleep_ms(BASELINE_MS); /* the baseline is a measuring window, not a wait for a condition */
-    ha_wit_phase(wit, HA_MAX_PHASES - 1);
-    ha_wit_drain(wit, 0, 3000);
-    for (int g = 0; g < 2; g++) {
-        ha_wit_stats_t s;
-        ha_wit_stats(wit, g, 0, &s);
-        base_p99[g] = s.p99_ms;
-        printf("baseline zone %d: %llu pings, p50 %.2f ms, p99 %.2f ms\n", wo.zone[g],
-               (unsigned long long)s.received, s.p50_ms, s.p99_ms);
-        if (s.received < 10)
+    /* the baseline: a measuring window, not a wait for a condition; a
+     * second one when the first got under 10 pongs a group (the machine
+     * stalled: a VM paused, say) */
+    for (int attempt = 0, ok = 0; !ok; attempt++) {
+        if (attempt == 2)
             return -1;
+        ha_wit_reset(wit, 0);
+        ha_wit_phase(wit, 0);
+        sleep_ms(BASELINE_MS);
+        ha_wit_phase(wit, HA_MAX_PHASES - 1);
+        ha_wit_drain(wit, 0, 3000);
+        ok = 1;
+        for (int g = 0; g < 2; g++) {
+            ha_wit_stats_t s;
+            ha_wit_stats(wit, g, 0, &s);
+            base_p99[g] = s.p99_ms;
+            printf("baseline zone %d: %llu pings, p50 %.2f ms, p99 %.2f ms\n", wo.zone[g],
+                   (unsigned long long)s.received, s.p50_ms, s.p99_ms);
+            ok = ok && s.received >= 10;
+        }
     }
     base_fds = ha_proc_fds(srv.pid);
     base_sessions = metric("gs_sessions");
@@ -170,6 +186,7 @@ typedef struct check_s {
     int attackers, expect;
     const char *counter[3]; /* existing counters; the first that moves is enough */
     const char *todo;       /* TODO(lead): counter another branch adds */
+    int window_ms;          /* the attack's window; 0: ATTACK_MS */
 } check_t;
 
 #define BAD(r) "gs_bad_input_total{reason=\"" r "\"}"
@@ -216,7 +233,7 @@ static void attack_once(const check_t *c, ha_result_t *r, ha_wit_stats_t w[2])
                            .churn_per_s = CHURN_PER_S,
                            .zone = 1};
     ha_wit_phase(wit, phase);
-    assert_int_equal(ha_attack(&ao, c->cls, ATTACK_MS, r), 0);
+    assert_int_equal(ha_attack(&ao, c->cls, c->window_ms > 0 ? c->window_ms : ATTACK_MS, r), 0);
     ha_wit_phase(wit, HA_MAX_PHASES - 1);
     ha_wit_drain(wit, phase, 5000);
     for (int g = 0; g < 2; g++)
@@ -228,12 +245,36 @@ static int p99_ok(const ha_wit_stats_t w[2], const double bound[2])
     return w[0].p99_ms <= bound[0] && w[1].p99_ms <= bound[1];
 }
 
+/* max(2 x p99, p99 + slack): the bound over a baseline p99. */
+static double bound_of(double p99)
+{
+    return p99 * 2 > p99 + P99_SLACK_MS ? p99 * 2 : p99 + P99_SLACK_MS;
+}
+
+/* A no-attack window as long as the class's attack, in a new phase: the
+ * witnesses' p99 now (the re-run's adjacent baseline). */
+static void quiet_window(const check_t *c, double p99[2])
+{
+    phase++;
+    ha_wit_phase(wit, phase);
+    sleep_ms(c->window_ms > 0 ? c->window_ms : ATTACK_MS); /* a measuring window */
+    ha_wit_phase(wit, HA_MAX_PHASES - 1);
+    ha_wit_drain(wit, phase, 5000);
+    for (int g = 0; g < 2; g++) {
+        ha_wit_stats_t s;
+        ha_wit_stats(wit, g, phase, &s);
+        p99[g] = s.p99_ms;
+    }
+}
+
 /* Before a class: the witnesses' p99 over 0.5 s windows back within the
- * bound (deadline 30 s), so one class's backlog is not billed to the next. */
+ * bound (deadline QUIET_MS), so one class's backlog is not billed to the
+ * next.  Past the deadline the class runs anyway (a machine that stays
+ * slow is what the re-run's adjacent baseline is for). */
 #define SCRATCH_PHASE (HA_MAX_PHASES - 2)
 static void wait_quiet(const double bound[2])
 {
-    uint64_t end = ha_now_ms() + 30000;
+    uint64_t end = ha_now_ms() + QUIET_MS;
     for (;;) {
         ha_wit_reset(wit, SCRATCH_PHASE);
         ha_wit_phase(wit, SCRATCH_PHASE);
@@ -257,8 +298,7 @@ static void run_check(const check_t *c)
 {
     double bound[2];
     for (int g = 0; g < 2; g++)
-        bound[g] = base_p99[g] * 2 > base_p99[g] + P99_SLACK_MS ? base_p99[g] * 2
-                                                                : base_p99[g] + P99_SLACK_MS;
+        bound[g] = bound_of(base_p99[g]);
     wait_quiet(bound);
     double before = sum_counters(c), todo_before = c->todo ? metric(c->todo) : -1;
     ha_result_t r;
@@ -289,9 +329,16 @@ static void run_check(const check_t *c)
     if (!ok_p99 && alive && settled) {
         ha_result_t r2;
         ha_wit_stats_t w2[2];
+        double adj[2], bound2[2];
+        wait_quiet(bound); /* the first run's backlog is not the machine's load */
+        quiet_window(c, adj);
+        for (int g = 0; g < 2; g++)
+            bound2[g] = bound_of(adj[g] > base_p99[g] ? adj[g] : base_p99[g]);
         attack_once(c, &r2, w2);
-        ok_p99 = p99_ok(w2, bound);
-        printf("%-12s re-run: witness p99 %.2f / %.2f ms\n", c->cls, w2[0].p99_ms, w2[1].p99_ms);
+        ok_p99 = p99_ok(w2, bound2);
+        printf("%-12s re-run: witness p99 %.2f / %.2f ms (adjacent baseline %.2f / %.2f ms, "
+               "bounds %.2f / %.2f)\n",
+               c->cls, w2[0].p99_ms, w2[1].p99_ms, adj[0], adj[1], bound2[0], bound2[1]);
         ok_wit = ok_wit && w2[0].disconnected + w2[1].disconnected == 0;
         settled = server_alive() && back_to_baseline(&fds, &sessions);
     }
@@ -332,33 +379,34 @@ static void run_check(const check_t *c)
         run_check(&c);                                                                             \
     }
 
-CHECK(test_random_bytes, {"random", 2, E_CLOSE, {BAD("bad_length"), BAD("bad_packet")}, NULL})
-CHECK(test_length_below_header, {"len_short", 2, E_CLOSE, {BAD("bad_length")}, NULL})
-CHECK(test_length_above_max, {"len_long", 2, E_CLOSE, {BAD("bad_length")}, NULL})
-CHECK(test_unknown_types, {"unknown_type", 2, E_CLOSE | E_REASON, {BAD("bad_packet")}, NULL})
-CHECK(test_malformed_bodies, {"malformed", 2, E_CLOSE | E_REASON, {BAD("bad_packet")}, NULL})
+CHECK(test_random_bytes, {"random", 2, E_CLOSE, {BAD("bad_length"), BAD("bad_packet")}, NULL, 0})
+CHECK(test_length_below_header, {"len_short", 2, E_CLOSE, {BAD("bad_length")}, NULL, 0})
+CHECK(test_length_above_max, {"len_long", 2, E_CLOSE, {BAD("bad_length")}, NULL, 0})
+CHECK(test_unknown_types, {"unknown_type", 2, E_CLOSE | E_REASON, {BAD("bad_packet")}, NULL, 0})
+CHECK(test_malformed_bodies, {"malformed", 2, E_CLOSE | E_REASON, {BAD("bad_packet")}, NULL, 0})
 /* target: pre-login game packets close the session after a few */
-CHECK(test_prelogin_game_packets, {"prelogin", 2, E_CLOSE | E_REASON, {NULL}, BAD("prelogin")})
-CHECK(test_login_edge_cases, {"login_edge", 2, E_CLOSE | E_REASON, {BAD("bad_packet")}, NULL})
-/* target: the login deadline (2 s here) closes a 1-byte/s login */
-CHECK(test_slowloris, {"slowloris", 8, E_CLOSE, {NULL}, BAD("login_timeout")})
+CHECK(test_prelogin_game_packets, {"prelogin", 2, E_CLOSE | E_REASON, {NULL}, BAD("prelogin"), 0})
+CHECK(test_login_edge_cases, {"login_edge", 2, E_CLOSE | E_REASON, {BAD("bad_packet")}, NULL, 0})
+/* target: the login deadline (2 s here) closes a 1-byte/s login: the
+ * window outlasts it */
+CHECK(test_slowloris, {"slowloris", 8, E_CLOSE, {NULL}, BAD("login_timeout"), 2500})
 /* target: past the pre-login cap (64 here) SERVER_FULL then close; the
  * rest closed by the login deadline */
 CHECK(test_silent_connections_at_cap,
-      {"silent", 1, E_CLOSE | E_REASON | E_FULL, {NULL}, BAD("prelogin_full")})
-CHECK(test_connect_rst_churn, {"churn", 4, 0, {"gs_sessions_total"}, NULL})
+      {"silent", 1, E_CLOSE | E_REASON | E_FULL, {NULL}, BAD("prelogin_full"), 0})
+CHECK(test_connect_rst_churn, {"churn", 4, 0, {"gs_sessions_total"}, NULL, 0})
 /* the non-reader's who requests are mostly dropped (request budget), so its
  * unsent bytes stay far below listen.max_send_bytes and it is not closed
  * for them.  With netcore's packet rate it is read in bursts (~3,300
  * packets, then ~11 s of pause to repay the debt), so within a class
  * content sees one burst: dropped and counted; the request-flood kick comes
  * at its second burst, after the class. */
-CHECK(test_non_reader, {"nonreader", 1, 0, {BAD("over_budget")}, NULL})
-CHECK(test_chat_flood, {"chat_flood", 2, E_REASON, {BAD("chat_flood")}, NULL})
+CHECK(test_non_reader, {"nonreader", 1, 0, {BAD("over_budget")}, NULL, 0})
+CHECK(test_chat_flood, {"chat_flood", 2, E_REASON, {BAD("chat_flood")}, NULL, 0})
 /* target: request budgets drop, warn, then kick */
-CHECK(test_move_flood, {"move_flood", 2, E_REASON, {"gs_moves_total"}, BAD("over_budget")})
-CHECK(test_who_flood, {"who_flood", 2, E_REASON, {NULL}, BAD("over_budget")})
-CHECK(test_ping_flood, {"ping_flood", 2, E_REASON, {NULL}, BAD("over_budget")})
+CHECK(test_move_flood, {"move_flood", 2, E_REASON, {"gs_moves_total"}, BAD("over_budget"), 0})
+CHECK(test_who_flood, {"who_flood", 2, E_REASON, {NULL}, BAD("over_budget"), 0})
+CHECK(test_ping_flood, {"ping_flood", 2, E_REASON, {NULL}, BAD("over_budget"), 0})
 
 int main(void)
 {

@@ -184,6 +184,68 @@ static int launch(pg_cluster_t *pc)
     return -1;
 }
 
+#ifdef PG_CLUSTER_TEMPLATE
+/* The template: PG_CLUSTER_TEMPLATE/data (a fresh initdb), next to a file
+ * `bindir` naming the binaries that made it.  Copied as it is (cp -a keeps
+ * the owner and the 0700 mode postgres insists on).  0 copied, -1 none. */
+static int template_copy(pg_cluster_t *pc)
+{
+    char path[320], made_by[256] = "", cmd[512];
+    snprintf(path, sizeof path, "%s/bindir", PG_CLUSTER_TEMPLATE);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(made_by, 1, sizeof made_by - 1, f);
+    made_by[n] = 0;
+    fclose(f);
+    if (strcmp(made_by, pc->bindir) != 0)
+        return -1; /* another PostgreSQL made it: initdb */
+    snprintf(cmd, sizeof cmd, "cp -a '%s/data' '%s/data'", PG_CLUSTER_TEMPLATE, pc->dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Publishes pc's fresh (never started) data dir as the template: a copy
+ * beside it, renamed into place (atomic: a test running beside this one
+ * sees no template or a whole one; the loser of a race removes its copy). */
+static void template_publish(const pg_cluster_t *pc)
+{
+    char tmp[320], path[360], cmd[1200];
+    snprintf(tmp, sizeof tmp, "%s.%d", PG_CLUSTER_TEMPLATE, (int)getpid());
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s' && cp -a '%s/data' '%s/data'", tmp, tmp,
+             pc->dir, tmp);
+    if (system(cmd) != 0)
+        return;
+    snprintf(path, sizeof path, "%s/bindir", tmp);
+    FILE *f = fopen(path, "w");
+    int ok = f && fputs(pc->bindir, f) >= 0;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (!ok || rename(tmp, PG_CLUSTER_TEMPLATE) != 0) {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+        if (system(cmd) != 0)
+            fprintf(stderr, "pg_cluster: could not remove %s\n", tmp);
+    }
+}
+
+/* A copied cluster still has the template's password: the new one, set
+ * over the Unix socket (trust; the socket is in pc's 0700 dir). */
+static int set_password(pg_cluster_t *pc)
+{
+    char conninfo[160], sql[96];
+    snprintf(conninfo, sizeof conninfo, "host=%s port=%d user=test dbname=postgres", pc->dir,
+             pc->port);
+    snprintf(sql, sizeof sql, "ALTER ROLE test PASSWORD '%s'", pc->password); /* hex */
+    PGconn *c = PQconnectdb(conninfo);
+    PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+    int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        fprintf(stderr, "pg_cluster: cannot set the password: %s\n", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    return ok ? 0 : -1;
+}
+#endif
+
 int pg_cluster_start(pg_cluster_t *pc)
 {
     memset(pc, 0, sizeof *pc);
@@ -239,9 +301,15 @@ int pg_cluster_start(pg_cluster_t *pc)
         pg_cluster_stop(pc);
         return -1;
     }
+    int copied = 0;
+#ifdef PG_CLUSTER_TEMPLATE
+    copied = template_copy(pc) == 0;
+#endif
     char data[96], pwopt[128];
     snprintf(data, sizeof data, "%s/data", pc->dir);
     snprintf(pwopt, sizeof pwopt, "--pwfile=%s", pwfile);
+    /* a change here leaves the template of an existing build dir
+     * (PG_CLUSTER_TEMPLATE) as it was: remove BUILD/pg-template then */
     const char *argv[] = {"initdb",
                           "-D",
                           data,
@@ -255,8 +323,8 @@ int pg_cluster_start(pg_cluster_t *pc)
                           "--no-sync",
                           "--no-locale",
                           NULL};
-    int pid = spawn(pc, argv);
-    int st = pid > 0 ? reap(pid, 60000) : -1;
+    int pid = copied ? 0 : spawn(pc, argv);
+    int st = copied ? 0 : pid > 0 ? reap(pid, 60000) : -1;
     unlink(pwfile);
     if (st != 0) {
         fprintf(stderr, "pg_cluster: initdb failed (status %d; bindir '%s')\n", st, pc->bindir);
@@ -264,10 +332,20 @@ int pg_cluster_start(pg_cluster_t *pc)
         pg_cluster_stop(pc);
         return -1;
     }
+#ifdef PG_CLUSTER_TEMPLATE
+    if (!copied)
+        template_publish(pc);
+#endif
     if (pc->port < 0 || launch(pc) != 0) {
         pg_cluster_stop(pc);
         return -1;
     }
+#ifdef PG_CLUSTER_TEMPLATE
+    if (copied && set_password(pc) != 0) {
+        pg_cluster_stop(pc);
+        return -1;
+    }
+#endif
     return 0;
 }
 

@@ -9,7 +9,11 @@
  * `postgres` (Debian's package creates it) or else `nobody`, which owns the
  * directory.  Binaries: $NC_PG_BINDIR, else the newest
  * /usr/lib/postgresql/N/bin, else PATH.  POSIX only.  Reused by issue 16's
- * content (character store) tests. */
+ * content (character store) tests.
+ * Built with PG_CLUSTER_TEMPLATE (a path; the tests' CMakeLists set it in
+ * the build dir), the first cluster's fresh initdb is kept there and later
+ * clusters start from a copy of it (a new password each), so a build dir
+ * runs initdb once, not once per test. */
 #ifndef PG_CLUSTER_H
 #define PG_CLUSTER_H
 

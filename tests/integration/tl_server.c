@@ -94,21 +94,59 @@ int tl_server_start(tl_server_t *s, const char *const *argv, const char *ready, 
     return 0;
 }
 
-int tl_server_start_game(tl_server_t *s, const char *bin, const char *const *args, int timeout_ms)
+#define TL_ARGV_MAX 64
+/* Appends args (NULL-terminated) to argv[0..n) and the NULL.  0, or -1
+ * (said so, for `who`) past TL_ARGV_MAX. */
+static int append_args(const char **argv, int n, const char *const *args, const char *who)
 {
-    const char *argv[64] = {
-        bin,    "--port",      "0", "--metrics-port", "0", "--db",  s->db,          "--log-level",
-        "info", "--chat-port", "0", "--master-port",  "0", "--set", "auth.mode=dev"};
-    int n = 15;
     for (; args && *args; args++) {
-        if (n == 63) {
-            fprintf(stderr, "tl_server_start_game: too many arguments\n");
+        if (n == TL_ARGV_MAX - 1) {
+            fprintf(stderr, "%s: too many arguments\n", who);
             return -1;
         }
         argv[n++] = *args;
     }
     argv[n] = NULL;
+    return 0;
+}
+
+int tl_server_start_game(tl_server_t *s, const char *bin, const char *const *args, int timeout_ms)
+{
+    const char *argv[TL_ARGV_MAX] = {
+        bin,    "--port",      "0", "--metrics-port", "0", "--db",  s->db,          "--log-level",
+        "info", "--chat-port", "0", "--master-port",  "0", "--set", "auth.mode=dev"};
+    if (append_args(argv, 15, args, "tl_server_start_game") != 0)
+        return -1;
     return tl_server_start(s, argv, NULL, timeout_ms);
+}
+
+int tl_server_start_master(tl_server_t *s, const char *bin, const tl_master_args_t *a,
+                           const char *const *args, char sign_pk[65], int timeout_ms)
+{
+    const char *argv[TL_ARGV_MAX] = {bin,
+                                     "--port",
+                                     a->port ? a->port : "0",
+                                     "--login-port",
+                                     a->login_port ? a->login_port : "0",
+                                     "--db",
+                                     a->db,
+                                     "--key-file",
+                                     a->key_file,
+                                     "--config",
+                                     a->config,
+                                     "--secret-file",
+                                     a->secret_file,
+                                     "--open-registration"};
+    if (append_args(argv, 14, args, "tl_server_start_master") != 0 ||
+        tl_server_start(s, argv, NULL, timeout_ms) != 0)
+        return -1;
+    long at = tl_proc_wait_for(&s->p, "sign_pk ", 0, 0); /* printed before READY */
+    if (at <= 0 || strlen(s->p.out + at) < 64 || s->port <= 0 || s->login_port <= 0) {
+        fprintf(stderr, "tl_server_start_master: no sign_pk line or no ports in its output\n");
+        return -1;
+    }
+    snprintf(sign_pk, 65, "%.64s", s->p.out + at);
+    return 0;
 }
 
 int tl_server_up(tl_server_t *s, const char *tag, const char *bin, const char *const *args,

@@ -40,6 +40,19 @@ int tl_server_start(tl_server_t *s, const char *const *argv, const char *ready, 
  * developer's running shard) --set auth.mode=dev (name-only logins).  As
  * tl_server_start. */
 int tl_server_start_game(tl_server_t *s, const char *bin, const char *const *args, int timeout_ms);
+/* The masterserver's files and ports for tl_server_start_master; a port
+ * NULL is "0" (picked; a restart passes the one it had). */
+typedef struct tl_master_args_s {
+    const char *port, *login_port, *db, *key_file, *config, *secret_file;
+} tl_master_args_t;
+/* The masterserver (bin) with the tests' defaults: --port, --login-port,
+ * --db, --key-file, --config and --secret-file from a, --open-registration,
+ * then args (NULL-terminated; later flags win).  As tl_server_start, then
+ * its signing public key (the "sign_pk " line printed before READY: 64 hex)
+ * into sign_pk; s->port and s->login_port are the ports it listens on.
+ * 0, or -1 (also when the key or a port is missing). */
+int tl_server_start_master(tl_server_t *s, const char *bin, const tl_master_args_t *a,
+                           const char *const *args, char sign_pk[65], int timeout_ms);
 /* A test's gameserver in one call: tl_server_init(s, tag) and
  * tl_server_start_game; on a failure the dir is removed again (cmocka skips
  * teardown when setup fails).  0 or -1. */

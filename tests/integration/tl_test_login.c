@@ -69,26 +69,10 @@ static void master_start(const char *key_name)
 {
     char key[160];
     snprintf(key, sizeof key, "%s/%s", master.dir, key_name);
-    const char *argv[] = {MASTERSERVER_BIN,
-                          "--port",
-                          "0",
-                          "--login-port",
-                          login_port,
-                          "--db",
-                          db,
-                          "--key-file",
-                          key,
-                          "--config",
-                          cfg,
-                          "--secret-file",
-                          secret,
-                          "--open-registration",
-                          NULL};
-    assert_int_equal(tl_server_start(&master, argv, NULL, DEADLINE_MS), 0);
-    long at = tl_proc_wait_for(&master.p, "sign_pk ", 0, 0); /* printed before READY */
-    assert_true(at > 0);
-    snprintf(sign_pk, sizeof sign_pk, "%.64s", master.p.out + at);
-    assert_true(master.port > 0 && master.login_port > 0);
+    const tl_master_args_t a = {
+        .login_port = login_port, .db = db, .key_file = key, .config = cfg, .secret_file = secret};
+    assert_int_equal(
+        tl_server_start_master(&master, MASTERSERVER_BIN, &a, NULL, sign_pk, DEADLINE_MS), 0);
     snprintf(master_port, sizeof master_port, "%d", master.port);
     snprintf(login_port, sizeof login_port, "%d", master.login_port);
 }

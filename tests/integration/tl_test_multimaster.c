@@ -84,28 +84,16 @@ static int setup(void **state)
  * remembered ports (0 the first time: picked, then remembered). */
 static void master_start(int i)
 {
-    const char *argv[] = {MASTERSERVER_BIN,
-                          "--port",
-                          reg_port[i],
-                          "--login-port",
-                          login_port[i],
-                          "--heartbeat-ms",
-                          "200",
-                          "--db",
-                          db[i],
-                          "--key-file",
-                          key,
-                          "--config",
-                          cfg,
-                          "--secret-file",
-                          secret,
-                          "--open-registration",
-                          NULL};
-    assert_int_equal(tl_server_start(&master[i], argv, NULL, DEADLINE_MS), 0);
-    long at = tl_proc_wait_for(&master[i].p, "sign_pk ", 0, 0); /* printed before READY */
-    assert_true(at > 0);
+    const tl_master_args_t a = {.port = reg_port[i],
+                                .login_port = login_port[i],
+                                .db = db[i],
+                                .key_file = key,
+                                .config = cfg,
+                                .secret_file = secret};
+    const char *args[] = {"--heartbeat-ms", "200", NULL};
     char pk[65];
-    snprintf(pk, sizeof pk, "%.64s", master[i].p.out + at);
+    assert_int_equal(
+        tl_server_start_master(&master[i], MASTERSERVER_BIN, &a, args, pk, DEADLINE_MS), 0);
     if (sign_pk[0])
         assert_string_equal(pk, sign_pk); /* one identity for both */
     snprintf(sign_pk, sizeof sign_pk, "%s", pk);

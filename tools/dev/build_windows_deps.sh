@@ -72,8 +72,11 @@ build_cmocka() {
 build_sodium() {
   [ -f "$PREFIX/lib/libsodium.a" ] && return
   local d; d=$(fetch libsodium)
-  # Debian's source is the git tree: generate configure (autotools) once
-  [ -x "$d/configure" ] || (cd "$d" && ./autogen.sh -s >/dev/null 2>&1 ||
+  # Debian's source is the git tree: generate configure (autotools) once.
+  # DO_NOT_UPDATE_CONFIG_SCRIPTS: autogen.sh would otherwise curl
+  # config.guess/config.sub from savannah.gnu.org (offline: ~40 s of
+  # timeouts; online: unpinned code from the network); automake's copies do.
+  [ -x "$d/configure" ] || (cd "$d" && DO_NOT_UPDATE_CONFIG_SCRIPTS=1 ./autogen.sh -s >/dev/null 2>&1 ||
     autoreconf -fi >/dev/null)
   mkdir -p "$SRC/sodium-build"
   (cd "$SRC/sodium-build" &&
