@@ -97,7 +97,8 @@ static const key_t_ keys[] = {
     NUM("zones.view_slack", view_slack, 0, 100000,
         "visibility recomputed after moving this far (0 = on every move)"),
     INT("zones.tick_budget_ms", tick_budget_ms, 0, 60000,
-        "a zone tick over this lowers the update rate (0 = auto: busy zones share 3/4 of the CPUs)"),
+        "a zone tick over this lowers the update rate (0 = auto: busy zones share 3/4 of the "
+        "CPUs)"),
     INT("zones.update_hz", update_hz, 0, 1000,
         "visibility, zone chat and entity_updates per second (0 = tick_hz)"),
     BOOL("zones.encode_jobs", encode_jobs,
