@@ -4,6 +4,7 @@
  * hooks.  The drivers (content_db.c: SQLite, content_db_pg.c: PostgreSQL)
  * only run statements. */
 #include "content_db_driver.h"
+#include "content_hist.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,14 +57,10 @@ static uint64_t mono_us(void)
 /* One operation that started at t0 ended, ok or not. */
 static void record(content_db_t *db, uint64_t t0, int ok)
 {
-    uint64_t us = mono_us() - t0;
-    atomic_fetch_add(&db->m.ops, 1);
-    atomic_fetch_add(&db->m.total_us, us);
     if (!ok)
         atomic_fetch_add(&db->m.errors, 1);
-    for (int i = 0; i < 8; i++)
-        if ((double)us / 1000.0 <= content_db_bucket_ms[i])
-            atomic_fetch_add(&db->m.buckets[i], 1);
+    content_hist_add(db->m.buckets, content_db_bucket_ms, 8, &db->m.ops, &db->m.total_us,
+                     mono_us() - t0);
 }
 
 void content_db_stats(content_db_t *db, content_db_stats_t *out)

@@ -124,11 +124,10 @@ struct zone_s {
     uint32_t fan_pos;         /* next player of the fan-out in progress */
     player_t **vis;           /* the visibility step's players (vis_slice) */
     uint32_t nvis, capvis, vis_pos;
-    int in_vis;             /* the tick is in its visibility step */
-    uint64_t fan_t0_ns;     /* when it started */
-    uint64_t fan_spread_ns; /* its slices are paced over this long */
-    uint64_t tick_us;       /* this tick's time so far (its slices) */
-    atomic_int fanning;     /* a sliced fan-out is in progress */
+    int in_vis;         /* the tick is in its visibility step */
+    uint64_t fan_t0_ns; /* when it started (its slices are paced over half the period) */
+    uint64_t tick_us;   /* this tick's time so far (its slices) */
+    atomic_int fanning; /* a sliced fan-out is in progress */
     uint32_t nchat, capchat;
     atomic_uint_fast64_t updates, update_packets, overruns;
     uint32_t tick_step;     /* sim ticks per update tick (zones.update_hz) */

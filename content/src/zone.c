@@ -2,6 +2,7 @@
  * zone's strand (jobs and timers), so zone state needs no lock.  Visibility
  * is symmetric: p in q->known iff q in p->known. */
 #include "content_internal.h"
+#include "content_hist.h"
 #include "grow.h"
 
 #include <stdio.h>
@@ -813,8 +814,6 @@ static void fan_slices_over(zone_t *z)
     atomic_store(&z->fanning, 0);
 }
 
-/* A tick is done: its time (the sum of its slices, not the waits between
- * them) goes to the histogram and, for a fan-out, to the overload control. */
 /* zones.tick_budget_ms = 0 (auto): the zones that have players share
  * three quarters of the machine's cores, at most 90 % of the update period
  * each and at least 20 %.  One zone (a strand: one core at most) gets 90 %,
@@ -833,6 +832,8 @@ static void budget_auto(zone_t *z)
     z->budget_us = (uint64_t)((double)z->period_us * share);
 }
 
+/* A tick is done: its time (the sum of its slices, not the waits between
+ * them) goes to the histogram and, for a fan-out, to the overload control. */
 static void tick_done(zone_t *z, int fan)
 {
     if (fan)
@@ -840,21 +841,17 @@ static void tick_done(zone_t *z, int fan)
     if (fan && z->budget_is_auto)
         budget_auto(z);
     uint64_t us = z->tick_us;
-    double ms = (double)us / 1000.0;
     if (z->budget_us && us > z->budget_us)
         atomic_fetch_add(&z->overruns, 1);
     if (fan)
         overload_adjust(z, us);
-    atomic_fetch_add(&z->ticks, 1);
-    atomic_fetch_add(&z->tick_sum_us, us);
-    for (int b = 0; b < CONTENT_TICK_BUCKETS; b++)
-        if (ms <= content_tick_bucket_ms[b])
-            atomic_fetch_add_explicit(&z->tick_buckets[b], 1, memory_order_relaxed);
+    content_hist_add(z->tick_buckets, content_tick_bucket_ms, CONTENT_TICK_BUCKETS, &z->ticks,
+                     &z->tick_sum_us, us);
 }
 
-/* Benchmarks and tests: the whole tick at once. */
-/* The tick's visibility and chat step; on a fan-out tick (1) their sends
- * wait in the outboxes for the fan-out. */
+/* A tick's start: on a fan-out tick (1) its visibility step begins (the
+ * slices run by zone_tick or fan_job), and sends wait in the outboxes for
+ * the fan-out; otherwise only zone chat held too long goes out. */
 static int tick_start(zone_t *z)
 {
     z->tick_no += z->tick_step;
@@ -884,6 +881,7 @@ static void fan_finish(zone_t *z)
     atomic_store(&z->fanning, 0);
 }
 
+/* Benchmarks and tests: the whole tick at once. */
 uint64_t zone_tick(zone_t *z)
 {
     uint64_t t0 = nc_now_ns(), n0 = atomic_load(&z->notifications);
@@ -902,11 +900,6 @@ uint64_t zone_tick(zone_t *z)
     return atomic_load(&z->notifications) - n0;
 }
 
-/* The live tick fans out in slices of FAN_SLICE players, each a job at the
- * back of the zone's strand: a ping, move or chat that arrived meanwhile
- * waits for one slice (~1 ms), not for the whole fan-out.  A player leaving
- * or arriving between slices is skipped or visited twice in this tick;
- * versions make either harmless. */
 static void fan_job(void *arg);
 
 /* The next slice: the visibility step's at once; the fan-out's paced, so
@@ -921,13 +914,18 @@ static int fan_next(zone_t *z)
 {
     uint64_t now = nc_now_ns();
     uint32_t n = z->nall ? z->nall : 1, pos = z->fan_pos < n ? z->fan_pos : n;
-    uint64_t due = z->fan_t0_ns + z->fan_spread_ns / n * pos;
+    uint64_t due = z->fan_t0_ns + z->period_us * 500u / n * pos; /* half the period */
     if (!z->in_vis && due >= now + 1000000u && !atomic_load(&z->w->shutting_down) &&
         nc_timer_start(z->strand, (due - now) / 1000000u, 0, fan_job, z, NULL) == 0)
         return 0;
     return world_post_critical(z->w, z->strand, fan_job, z);
 }
 
+/* The live tick runs its visibility step and fan-out in slices (SLICE_US,
+ * at most FAN_SLICE players), each a job at the back of the zone's strand:
+ * a ping, move or chat that arrived meanwhile waits for one slice, not for
+ * the whole tick.  A player leaving or arriving between slices is skipped
+ * or visited twice in this tick; versions make either harmless. */
 static void fan_job(void *arg)
 {
     zone_t *z = arg;
@@ -981,7 +979,6 @@ int zone_init(zone_t *z, content_world_t *w, int idx, const content_zone_def_t *
     z->def = def;
     uint32_t hz = w->o.tick_hz ? w->o.tick_hz : 20;
     z->tick_step = zone_tick_step(&w->o);
-    z->fan_spread_ns = 500000000u * (uint64_t)z->tick_step / hz; /* half the update period */
     z->encode_jobs = w->o.encode_jobs;
     z->divider = 1;
     atomic_store(&z->divider_now, 1);
@@ -1015,10 +1012,9 @@ uint32_t zone_tick_step(const content_opts_t *o)
 
 void zone_start_timers(zone_t *z)
 {
-    uint32_t hz = z->w->o.tick_hz ? z->w->o.tick_hz : 20;
     /* the timer runs at the update rate: a sim tick between two update
      * ticks has nothing to do (moves apply as they arrive) */
-    uint64_t period = 1000u * z->tick_step / hz ? 1000u * z->tick_step / hz : 1;
+    uint64_t period = z->period_us / 1000u ? z->period_us / 1000u : 1;
     /* zones take turns: zone i's update ticks come i/nzones of a period
      * after zone 0's, so that their fan-outs do not all start at one
      * instant (three zones at once on two cores waited for each other, and

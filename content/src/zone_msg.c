@@ -3,6 +3,7 @@
  * packet with "route": "zone", dispatched by the generated
  * proto_zone_dispatch to content_on_<packet>) plus "leave" when a session
  * goes away. */
+#include "content_hist.h"
 #include "content_internal.h"
 
 #include <stdio.h>
@@ -318,15 +319,9 @@ void zone_msg_job(void *arg)
         zone_route(m->w, m);
         return;
     }
-    if (m->t_ns) {
-        uint64_t us = (nc_now_ns() - m->t_ns) / 1000u;
-        double ms = (double)us / 1000.0;
-        atomic_fetch_add_explicit(&z->waits, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&z->wait_sum_us, us, memory_order_relaxed);
-        for (int b = 0; b < CONTENT_TICK_BUCKETS; b++)
-            if (ms <= content_tick_bucket_ms[b])
-                atomic_fetch_add_explicit(&z->wait_buckets[b], 1, memory_order_relaxed);
-    }
+    if (m->t_ns)
+        content_hist_add(z->wait_buckets, content_tick_bucket_ms, CONTENT_TICK_BUCKETS, &z->waits,
+                         &z->wait_sum_us, (nc_now_ns() - m->t_ns) / 1000u);
     dispatch(z, p, m);
     zone_msg_free(m);
 }
