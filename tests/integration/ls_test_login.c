@@ -37,13 +37,10 @@ typedef struct master_s {
 /* Two more arguments for the next master_launch (e.g. --metrics-port auto). */
 static const char *launch_extra[2];
 
+/* every file the test writes must be written: a failure fails the test */
 static void write_file(const char *path, const char *text, int mode)
 {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    chmod(path, (mode_t)mode);
+    assert_int_equal(tl_write_file(path, text, mode), 0);
 }
 
 static void master_dir(master_t *m, const char *config)

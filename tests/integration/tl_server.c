@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 int64_t tl_now_ms(void)
@@ -275,4 +276,17 @@ int tl_server_cleanup(tl_server_t *s)
     }
     s->dir[0] = 0;
     return 0;
+}
+
+int tl_write_file(const char *path, const char *text, int mode)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int rc = fputs(text, f) >= 0 ? 0 : -1;
+    if (fclose(f) != 0)
+        rc = -1;
+    if (rc == 0 && mode >= 0 && chmod(path, (mode_t)mode) != 0)
+        rc = -1;
+    return rc;
 }

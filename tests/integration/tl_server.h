@@ -26,6 +26,9 @@ typedef struct tl_server_s {
 
 /* Monotonic milliseconds, for the tests' deadlines. */
 int64_t tl_now_ms(void);
+/* Writes text to path (replacing it), then sets its permission bits to mode
+ * (mode < 0: as created); 0, or -1 if any step failed. */
+int tl_write_file(const char *path, const char *text, int mode);
 /* Makes the temp dir /tmp/TAG_XXXXXX and the paths in it.  0 or -1. */
 int tl_server_init(tl_server_t *s, const char *tag);
 /* Starts argv (argv[0] the binary; NULL-terminated), stderr appended to

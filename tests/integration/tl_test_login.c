@@ -24,12 +24,10 @@ static tl_proc_t client;
 static char db[128], cfg[128], secret[128], known[128], known2[128], pwfile[128];
 static char login_port[16], master_port[16], sign_pk[65];
 
+/* every file the test writes must be written: a failure fails the test */
 static void write_file(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
+    assert_int_equal(tl_write_file(path, text, -1), 0);
 }
 
 static int teardown(void **state)

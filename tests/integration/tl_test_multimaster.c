@@ -31,12 +31,10 @@ static char cfg[128], secret[128], key[128], pwfile[128], known[128], db[2][160]
 static char admin_secret[128];
 static char reg_port[2][16], login_port[2][16], sign_pk[65];
 
+/* every file the test writes must be written: a failure fails the test */
 static void write_file(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
+    assert_int_equal(tl_write_file(path, text, -1), 0);
 }
 
 static int teardown(void **state)

@@ -142,12 +142,10 @@ static void test_script_passes(void **state)
     assert_false(side_failed);
 }
 
+/* every file the test writes must be written: a failure fails the test */
 static void write_file(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    assert_true(fputs(text, f) >= 0);
-    assert_int_equal(fclose(f), 0);
+    assert_int_equal(tl_write_file(path, text, -1), 0);
 }
 
 /* A packet that never comes, a bad send, a packet name that does not
