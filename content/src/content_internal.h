@@ -133,6 +133,7 @@ struct zone_s {
     uint32_t tick_step;     /* sim ticks per update tick (zones.update_hz) */
     int outbox_on;          /* sends to players go to their outboxes */
     uint64_t chat_since_ms; /* when the oldest queued zone chat line came */
+    uint64_t held_since_ms; /* when a leave first held sends in outboxes (0: none) */
     /* zones.encode_jobs: zone.c, "encode jobs" */
     int encode_jobs, enc_inline;
     struct enc_batch_s *batch; /* the slice's, being filled */

@@ -68,7 +68,9 @@ static void send_counted(zone_t *z, nc_sid_t sid, nc_packet_t *pkt)
  * tick.  Once a player's outbox holds anything, every later zone send to it
  * (send_to) queues behind, so a despawn never overtakes its spawn.  Every
  * outbox is empty again when the fan-out ends (fan_out_one, fan_end), or
- * when its player leaves the zone (sent to it first). */
+ * when its player leaves the zone (sent to it first).  A leave also holds
+ * what it sends to the others (zone_remove_player) until the next fan-out,
+ * or CHAT_HOLD_MS when the divider sheds fan-outs (tick_start). */
 static void outbox_drain(zone_t *z, player_t *p)
 {
     for (uint32_t i = 0; i < p->nout; i++) {
@@ -305,6 +307,14 @@ static void chat_flush(zone_t *z)
 
 void zone_remove_player(zone_t *z, player_t *p, uint8_t reason)
 {
+    /* What a leave sends to the others (the zone's queued chat, p's
+     * despawn) waits in their outboxes for the next fan-out, in the same
+     * write as their updates: sent at once it was a write to every player
+     * in view per leave, and 130 zone changes a second (2,000 bots spreading
+     * out) made those writes three times the fan-outs' (BENCHMARKS "Crowds",
+     * session 8) */
+    int held = z->outbox_on;
+    z->outbox_on = 1;
     chat_flush(z);      /* p's audience hears what p said before p leaves */
     outbox_drain(z, p); /* and p what was said to it */
     nc_packet_t *bye = despawn_pkt(p->ent.id, reason);
@@ -319,6 +329,9 @@ void zone_remove_player(zone_t *z, player_t *p, uint8_t reason)
     }
     if (bye)
         nc_packet_release(bye);
+    z->outbox_on = held;
+    if (!z->held_since_ms)
+        z->held_since_ms = nc_now_ms();
     zone_idmap_free(&p->known);
     p->nfull = 0;
     p->full_stale = 1;
@@ -796,6 +809,7 @@ static int fan_slice(zone_t *z)
  * z->all by a leave between slices) are sent now. */
 static void fan_end(zone_t *z)
 {
+    z->held_since_ms = 0;
     for (uint32_t i = 0; i < z->nall; i++)
         if (z->all[i]->nout)
             outbox_drain(z, z->all[i]);
@@ -861,8 +875,11 @@ static int tick_start(zone_t *z)
          * positions; they come at the positions' rate), zone chat at most
          * CHAT_HOLD_MS: writing them now would cost every player a write
          * per update tick, the very cost the divider is shedding */
-        if (z->nchat && nc_now_ms() - z->chat_since_ms >= CHAT_HOLD_MS)
+        uint64_t now = nc_now_ms();
+        if (z->nchat && now - z->chat_since_ms >= CHAT_HOLD_MS)
             chat_flush(z);
+        if (z->held_since_ms && now - z->held_since_ms >= CHAT_HOLD_MS)
+            fan_end(z); /* and what leaves held in the outboxes */
         return 0;
     }
     z->outbox_on = 1; /* until the visibility step is over (vis_slice) */
