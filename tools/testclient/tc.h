@@ -65,14 +65,22 @@ int tc_net_start_io(tc_net_t *n, int workers, int io_threads);
  * (tc_cpu_posix.c / tc_cpu_win.c). */
 double tc_cpu_seconds(void);
 int tc_cpu_count(void);
-/* Watched bots (tc_watch.c): neighbours' positions and update counts, for
- * the nearest neighbours' update rate in the summary. */
+/* Watched bots (tc_watch.c): when each neighbour's last position came and
+ * how many came, for how fresh the nearest neighbours were (summary). */
 void tc_watch_init(int bots);
 int tc_watching(int bot);
-void tc_watch_pos(int bot, uint32_t id, float x, float y, int is_update);
+void tc_watch_pos(int bot, uint32_t id, int is_update);
 void tc_watch_mark(void);
 void tc_watch_end(void);
-void tc_watch_report(int near, double move_hz, void (*pos_of)(int bot, float *x, float *y));
+void tc_watch_gone(int bot, uint32_t id);
+/* where a bot really is (id: its entity, 0 if not in the world) */
+typedef struct tc_truth_s {
+    uint32_t id;
+    uint16_t zone;
+    float x, y;
+} tc_truth_t;
+void tc_watch_sample(const tc_truth_t *all, int n, int near);
+void tc_watch_report(int near, double move_hz);
 void tc_net_stop(tc_net_t *n);
 /* Encodes and sends by session id; 0 or a negative code. */
 int tc_send(nc_engine_t *e, nc_sid_t sid, const proto_msg_t *m);

@@ -44,6 +44,7 @@ typedef struct bot_s {
     uint16_t zone;
     float off_x, off_y;
     atomic_int placed;
+    atomic_uint eid, zone_in; /* its entity and zone, once in the world */
 } bot_t;
 
 typedef struct stats_s {
@@ -180,15 +181,21 @@ static void on_typed(bot_t *b, uint16_t type, const uint8_t *body, size_t len)
     }
     if (type == PROTO_T_WORLD_ENTERED) {
         set_pos(b, m.world_entered.pos, 1);
+        atomic_store(&b->zone_in, m.world_entered.zone);
+        atomic_store(&b->eid, m.world_entered.entity_id);
         int expect = B_LOGIN;
         atomic_compare_exchange_strong(&b->state, &expect, B_WORLD);
         if (opt->spread && !atomic_load(&b->placed))
             spread_from(b, m.world_entered.zone);
     } else if (type == PROTO_T_ZONE_CHANGED) {
+        atomic_store(&b->zone_in, m.zone_changed.zone);
         if (opt->spread && !atomic_load(&b->placed))
             spread_changed(b, m.zone_changed.pos, m.zone_changed.zone);
         else
             set_pos(b, m.zone_changed.pos, 1);
+    } else if (type == PROTO_T_DESPAWN) {
+        if (tc_watching(b->idx))
+            tc_watch_gone(b->idx, m.despawn.entity_id);
     } else if (type == PROTO_T_MOVE_CORRECTION) {
         set_pos(b, m.move_correction.pos, 0);
         atomic_fetch_add(&st.corrections, 1);
@@ -221,8 +228,7 @@ static void on_updates(const bot_t *b, const uint8_t *body, size_t len)
     atomic_fetch_add(&st.update_pkts, 1);
     if (tc_watching(b->idx))
         for (uint16_t i = 0; i < u.entries_count; i++)
-            tc_watch_pos(b->idx, u.entries[i].entity_id, u.origin.x + u.entries[i].qx * u.step,
-                         u.origin.y + u.entries[i].qy * u.step, 1);
+            tc_watch_pos(b->idx, u.entries[i].entity_id, 1);
 }
 
 /* A chat line; whispers: our own echoed ("wq": delivered), a request to
@@ -267,7 +273,7 @@ static void on_spawn(const bot_t *b, const uint8_t *body, size_t len)
 {
     proto_spawn_t m;
     if (tc_watching(b->idx) && proto_decode_spawn(body, len, &m) == 0)
-        tc_watch_pos(b->idx, m.entity_id, m.pos.x, m.pos.y, 0);
+        tc_watch_pos(b->idx, m.entity_id, 0);
 }
 
 static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_t len, void *ud)
@@ -553,6 +559,31 @@ static void status_line(double elapsed, rates_t *last, uint64_t now)
     *last = (rates_t){in, out, pos, now};
 }
 
+/* A look at how fresh the watched bots' nearest are, from where the bots
+ * really are (tc_watch_sample). */
+static void look(bot_t *bots, int n)
+{
+    static tc_truth_t *t;
+    static int cap;
+    if (n > cap) {
+        tc_truth_t *nt = realloc(t, (size_t)n * sizeof *nt);
+        if (!nt)
+            return;
+        t = nt;
+        cap = n;
+    }
+    for (int i = 0; i < n; i++) {
+        bot_t *b = &bots[i];
+        t[i].id = atomic_load(&b->state) == B_WORLD ? atomic_load(&b->eid) : 0;
+        t[i].zone = (uint16_t)atomic_load(&b->zone_in);
+        pthread_mutex_lock(&b->mu);
+        t[i].x = b->x;
+        t[i].y = b->y;
+        pthread_mutex_unlock(&b->mu);
+    }
+    tc_watch_sample(t, n, 64);
+}
+
 /* Ramps up and drives the bots until the duration ends or a stop signal. */
 static void run(bot_t *bots, uint64_t t0)
 {
@@ -563,6 +594,10 @@ static void run(bot_t *bots, uint64_t t0)
      * within seconds */
     double watch_from = opt->duration_s > 6 ? opt->duration_s - 3 : opt->duration_s / 2;
     int marked = 0;
+    /* the nearest neighbours' freshness: a look every 100 ms over the last
+     * 10 s (or half the run) */
+    double look_from = opt->duration_s > 20 ? opt->duration_s - 10 : opt->duration_s / 2;
+    uint64_t next_look = 0;
     for (;;) {
         uint64_t now = nc_now_ms();
         if (now >= end)
@@ -576,6 +611,10 @@ static void run(bot_t *bots, uint64_t t0)
         if (!atomic_load(&st.all_in_ns) &&
             (opt->spread ? st.placed : st.logins) >= (uint64_t)opt->bots)
             atomic_store(&st.all_in_ns, nc_now_ns());
+        if (elapsed >= look_from && now >= next_look) {
+            look(bots, started);
+            next_look = now + 100;
+        }
         if (!marked && elapsed >= watch_from) {
             tc_watch_mark(); /* the nearest neighbours' rate: over the last 3 s */
             marked = 1;
@@ -614,17 +653,6 @@ static void leave_all(bot_t *bots)
         if (bots[i].client)
             nc_client_destroy(bots[i].client);
     }
-}
-
-static bot_t *all_bots;
-
-static void bot_pos(int idx, float *x, float *y)
-{
-    bot_t *b = &all_bots[idx];
-    pthread_mutex_lock(&b->mu);
-    *x = b->x;
-    *y = b->y;
-    pthread_mutex_unlock(&b->mu);
 }
 
 static int summary(double secs)
@@ -695,7 +723,7 @@ static int summary(double secs)
     if (opt->spread)
         printf("  spread          %llu/%d placed over %d zones\n", (unsigned long long)st.placed,
                opt->bots, opt->nzones);
-    tc_watch_report(64, opt->move_hz, bot_pos);
+    tc_watch_report(64, opt->move_hz);
     printf("  errors          %llu (connect %llu, unexpected disconnects %llu, login %llu, "
            "error packets %llu, send %llu)\n",
            (unsigned long long)e, (unsigned long long)st.err_connect,
@@ -738,7 +766,6 @@ int tc_bots_main(const tc_opts_t *o)
         bots[i].zone = o->zones[i % o->nzones];
         pthread_mutex_init(&bots[i].mu, NULL);
     }
-    all_bots = bots;
     tc_watch_init(o->bots);
     srand((unsigned)nc_now_ns());
     for (int i = 0; i < o->bots; i++) { /* uniform in the disc: radius sqrt(u) */

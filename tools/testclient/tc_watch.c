@@ -1,10 +1,14 @@
 /* testclient --bots: a few watched bots keep, per neighbour, its last known
- * position and how many positions arrived for it, so the summary can say at
- * what rate each watched bot's nearest neighbours were updated (issue 15:
- * "each bot still seeing its nearest neighbours move at the full rate"). */
+ * position, when it came and how many positions arrived for it, so the
+ * summary can say how fresh each watched bot's view of its nearest
+ * neighbours was (issue 15: "each bot still seeing its nearest neighbours
+ * move at the full rate").  The nearest are taken from where the bots really
+ * are (the testclient drives them all), sampled every 100 ms: in a dense
+ * random-walking crowd the nearest 64 change within a second, so a rate
+ * per neighbour over seconds understates what the nearest get at any one
+ * time. */
 #include "tc.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +18,10 @@
 #define WATCH_CAP 8192 /* neighbours per watched bot (open addressing) */
 
 typedef struct nb_s {
-    uint32_t id; /* 0 = empty */
-    float x, y;
+    uint32_t id;            /* 0 = empty */
     uint32_t updates, snap; /* snap: updates at tc_watch_mark */
     int marked;
+    uint64_t last_ms; /* when its last position came (0: despawned) */
 } nb_t;
 
 typedef struct watch_s {
@@ -51,13 +55,15 @@ static watch_t *find(int bot)
     return NULL;
 }
 
-static nb_t *slot(watch_t *x, uint32_t id)
+static nb_t *slot(watch_t *x, uint32_t id, int add)
 {
     uint32_t h = (id * 2654435761u) & (WATCH_CAP - 1);
     for (uint32_t k = 0; k < WATCH_CAP; k++, h = (h + 1) & (WATCH_CAP - 1)) {
         if (x->t[h].id == id)
             return &x->t[h];
         if (!x->t[h].id) {
+            if (!add)
+                return NULL;
             if (x->n * 4 >= WATCH_CAP * 3)
                 return NULL; /* full enough: ignore newcomers */
             x->n++;
@@ -73,30 +79,35 @@ int tc_watching(int bot)
     return bot >= 0 && find(bot) != NULL;
 }
 
-void tc_watch_pos(int bot, uint32_t id, float x, float y, int is_update)
+void tc_watch_pos(int bot, uint32_t id, int is_update)
 {
     watch_t *a = find(bot);
     if (!a || !id)
         return;
     pthread_mutex_lock(&a->mu);
-    nb_t *n = slot(a, id);
+    nb_t *n = slot(a, id, 1);
     if (n) {
-        n->x = x;
-        n->y = y;
         n->updates += is_update ? 1u : 0u;
+        n->last_ms = nc_now_ms();
     }
     pthread_mutex_unlock(&a->mu);
 }
 
-static int cmp_dist(const void *pa, const void *pb)
+void tc_watch_gone(int bot, uint32_t id)
 {
-    float a = *(const float *)pa, b = *(const float *)pb;
-    return a < b ? -1 : a > b;
+    watch_t *a = find(bot);
+    if (!a || !id)
+        return;
+    pthread_mutex_lock(&a->mu);
+    nb_t *n = slot(a, id, 0);
+    if (n)
+        n->last_ms = 0;
+    pthread_mutex_unlock(&a->mu);
 }
 
 static int cmp_rate(const void *pa, const void *pb) /* descending */
 {
-    float a = ((const float *)pa)[1], b = ((const float *)pb)[1];
+    float a = *(const float *)pa, b = *(const float *)pb;
     return a > b ? -1 : a < b;
 }
 
@@ -129,12 +140,10 @@ void tc_watch_end(void)
     end_ms = nc_now_ms();
 }
 
-/* For each watched bot at (x, y) (its last position): its `near` nearest
- * neighbours by last known position (known since the mark), and their
- * positions per second since the mark; prints the median over watched bots
- * of the median and of the slowest rate. */
-static void report(int near, double move_hz, void (*pos_of)(int bot, float *x, float *y),
-                   int busiest)
+/* The busiest `near` neighbours of each watched bot (the server's full-rate
+ * set, if it holds): their positions per second since the mark; prints the
+ * median over watched bots of the median and of the slowest rate. */
+static void report_busiest(int near, double move_hz)
 {
     double med[WATCH_MAX], mins[WATCH_MAX];
     int nm = 0;
@@ -145,47 +154,127 @@ static void report(int near, double move_hz, void (*pos_of)(int bot, float *x, f
     for (int i = 0; i < nwatch; i++) {
         if (w[i].bot < 0)
             continue;
-        float bx, by;
-        pos_of(w[i].bot, &bx, &by);
         pthread_mutex_lock(&w[i].mu);
-        float(*d)[2] = malloc(sizeof *d * (w[i].n ? w[i].n : 1));
+        float *r = malloc(sizeof *r * (w[i].n ? w[i].n : 1));
         int k = 0;
-        for (uint32_t j = 0; d && j < WATCH_CAP; j++) {
+        for (uint32_t j = 0; r && j < WATCH_CAP; j++) {
             nb_t *n = &w[i].t[j];
-            if (!n->id || !n->marked)
-                continue;
-            d[k][0] = hypotf(n->x - bx, n->y - by);
-            d[k][1] = (float)((n->updates - n->snap) / secs);
-            k++;
+            if (n->id && n->marked)
+                r[k++] = (float)((n->updates - n->snap) / secs);
         }
         pthread_mutex_unlock(&w[i].mu);
-        if (d && k > 0) {
-            qsort(d, (size_t)k, sizeof *d, busiest ? cmp_rate : cmp_dist);
+        if (r && k > 0) {
+            qsort(r, (size_t)k, sizeof *r, cmp_rate);
             int m = k < near ? k : near;
-            double r[512];
-            for (int j = 0; j < m && j < 512; j++)
-                r[j] = d[j][1];
-            qsort(r, (size_t)m, sizeof r[0], cmp_dbl);
             med[nm] = r[m / 2];
-            mins[nm] = r[0];
+            mins[nm] = r[m - 1];
             nm++;
         }
-        free(d);
+        free(r);
     }
     if (!nm)
         return;
     qsort(med, (size_t)nm, sizeof med[0], cmp_dbl);
     qsort(mins, (size_t)nm, sizeof mins[0], cmp_dbl);
-    printf("  %s %d  positions/s per neighbour over the last %.0f s, %d watched bots: "
+    printf("  busiest %d  positions/s per neighbour over the last %.0f s, %d watched bots: "
            "median %.2f, slowest %.2f (they move %.2f/s)\n",
-           busiest ? "busiest" : "nearest", near, secs, nm, med[nm / 2], mins[nm / 2], move_hz);
+           near, secs, nm, med[nm / 2], mins[nm / 2], move_hz);
 }
 
-/* Two views: the `near` nearest by last known position (in a dense crowd
- * the far ones' positions are seconds old, so this set is approximate), and
- * the `near` most updated (the server's full-rate set, if it holds). */
-void tc_watch_report(int near, double move_hz, void (*pos_of)(int bot, float *x, float *y))
+/* ---- how fresh the true nearest are ---- */
+#define AGE_MS 10       /* histogram bucket */
+#define AGE_BUCKETS 500 /* 5 s; older ones count in the last */
+
+static uint64_t age_hist[AGE_BUCKETS], age_unseen, age_n; /* main thread */
+static uint32_t age_looks;
+
+typedef struct cand_s {
+    float d2;
+    uint32_t id;
+} cand_t;
+
+static int cmp_cand(const void *pa, const void *pb)
 {
-    report(near, move_hz, pos_of, 0);
-    report(near, move_hz, pos_of, 1);
+    float a = ((const cand_t *)pa)->d2, b = ((const cand_t *)pb)->d2;
+    return a < b ? -1 : a > b;
+}
+
+/* One look (main thread): for each watched bot, its `near` nearest by where
+ * the bots are (`all`, indexed by bot; id 0: not in the world), and how old
+ * its last position of each of them is (never seen, or despawned: unseen). */
+void tc_watch_sample(const tc_truth_t *all, int n, int near)
+{
+    static cand_t *c;
+    static int capc;
+    if (n > capc) {
+        cand_t *nc = realloc(c, (size_t)n * sizeof *nc);
+        if (!nc)
+            return;
+        c = nc;
+        capc = n;
+    }
+    uint64_t now = nc_now_ms();
+    for (int i = 0; i < nwatch; i++) {
+        int b = w[i].bot;
+        if (b < 0 || b >= n || !all[b].id)
+            continue;
+        int k = 0;
+        for (int j = 0; j < n; j++) {
+            if (j == b || !all[j].id || all[j].zone != all[b].zone)
+                continue;
+            float dx = all[j].x - all[b].x, dy = all[j].y - all[b].y;
+            c[k++] = (cand_t){dx * dx + dy * dy, all[j].id};
+        }
+        qsort(c, (size_t)k, sizeof *c, cmp_cand);
+        int m = k < near ? k : near;
+        pthread_mutex_lock(&w[i].mu);
+        for (int j = 0; j < m; j++) {
+            nb_t *nb = slot(&w[i], c[j].id, 0);
+            if (!nb || !nb->last_ms) {
+                age_unseen++;
+            } else {
+                uint64_t a = (now - nb->last_ms) / AGE_MS;
+                age_hist[a < AGE_BUCKETS ? a : AGE_BUCKETS - 1]++;
+            }
+            age_n++;
+        }
+        pthread_mutex_unlock(&w[i].mu);
+    }
+    age_looks++;
+}
+
+/* The age at percentile pct in ms (upper bucket edge), -1 if unseen. */
+static long age_pct(double pct)
+{
+    uint64_t want = (uint64_t)((double)age_n * pct / 100.0), acc = 0;
+    for (int i = 0; i < AGE_BUCKETS; i++) {
+        acc += age_hist[i];
+        if (acc > want)
+            return (long)(i + 1) * AGE_MS;
+    }
+    return -1;
+}
+
+static void report_age(int near, double move_hz)
+{
+    if (!age_n)
+        return;
+    char p[3][24];
+    const double pcts[3] = {50, 90, 99};
+    for (int i = 0; i < 3; i++) {
+        long a = age_pct(pcts[i]);
+        snprintf(p[i], sizeof p[i], a < 0 ? "unseen" : "%ld ms", a);
+    }
+    printf("  nearest %d  by true position, %u looks every 100 ms: position age p50 %s, p90 %s, "
+           "p99 %s, unseen %.1f %% (they move every %.0f ms)\n",
+           near, age_looks, p[0], p[1], p[2], 100.0 * (double)age_unseen / (double)age_n,
+           1000.0 / move_hz);
+}
+
+/* Two views: how old a watched bot's view of its `near` truly nearest was,
+ * and the `near` most updated (the server's full-rate set, if it holds). */
+void tc_watch_report(int near, double move_hz)
+{
+    report_age(near, move_hz);
+    report_busiest(near, move_hz);
 }
