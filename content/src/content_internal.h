@@ -53,8 +53,8 @@ typedef struct player_s {
     int role;               /* PA_ROLE_* (issue 13): privileged commands check it */
     /* interest (issue 15): zone.c */
     uint32_t ver;            /* bumped by every applied move */
-    struct player_s **full;  /* the nearest neighbours, updated every tick; */
-    uint32_t nfull, capfull; /* each is in known with KNOWN_FULL */
+    struct player_s **full;  /* the band: the nearest 2 full_n neighbours as of */
+    uint32_t nfull, capfull; /* full_tick, each in known with KNOWN_FULL */
     int full_stale;          /* rebuild full[] at the next fan-out (entered the zone) */
     uint32_t lod_cursor;     /* next known slot the reduced-rate pass looks at */
     uint32_t lod_cycle;      /* full passes of the cursor over known */

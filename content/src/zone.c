@@ -364,12 +364,20 @@ void zone_send_to_known(zone_t *z, player_t *p, nc_packet_t *pkt, int include_se
 }
 
 /* ---- updates (issue 15): one entity_updates per player per fan-out tick ----
- * Each player's nearest `full_n` neighbours (rebuilt every lod_ticks/4
- * ticks; one that leaves view leaves the set at once) get every new position at every
- * fan-out; the rest of known is walked by a cursor that covers it every
- * lod_ticks/2 fan-outs: a neighbour within half the view radius is sent at
- * each pass, a farther one at every other pass.  A neighbour is sent only if
- * its position changed since the version this player last got, so skipped
+ * Each player's nearest `full_n` neighbours get every new position at every
+ * fan-out.  They are picked at each fan-out from a band, the nearest
+ * 2 full_n of known, rebuilt every lod_ticks/4 ticks (one that leaves view
+ * leaves the band at once): in a dense crowd the nearest 64 change within a
+ * second, and a neighbour that comes near gets the full rate at the next
+ * fan-out, not at the next rebuild, for 128 distances a fan-out instead of
+ * a rebuild over all of known.  The band's outer half gets every other
+ * fan-out: the server ranks by the positions it has (a move period old),
+ * so a player's true 60th nearest is often the server's 66th, and at the
+ * cursor's rate its position was seconds old (BENCHMARKS "Crowds",
+ * session 8).  The rest of known is walked by a cursor that covers it
+ * every lod_ticks/2 fan-outs: a neighbour within half the view radius is
+ * sent at each pass, a farther one at every other pass.  A neighbour is sent only if its
+ * position changed since the version this player last got, so skipped
  * passes lose nothing: the latest position always follows. */
 
 #define FAN_SLICE 128 /* players per fan-out job, at most */
@@ -588,8 +596,8 @@ static float dist2(const player_t *a, const player_t *b)
     return dx * dx + dy * dy;
 }
 
-/* Rebuilds p->full: the nearest full_n of known (all of them if full_n is 0
- * or known is smaller), flagged KNOWN_FULL in known. */
+/* Rebuilds p->full, the band: the nearest 2 full_n of known (all of them
+ * if full_n is 0 or known is smaller), flagged KNOWN_FULL in known. */
 static void full_rebuild(zone_t *z, player_t *p)
 {
     zone_idmap_t *k = &p->known;
@@ -610,7 +618,8 @@ static void full_rebuild(zone_t *z, player_t *p)
         if (o && n < z->capcand)
             z->cand[n++] = (zone_cand_t){dist2(p, o), i, o};
     }
-    uint32_t want = z->full_n && z->full_n < n ? z->full_n : n;
+    uint32_t band = z->full_n * 2;
+    uint32_t want = band && band < n ? band : n;
     if (want > p->capfull) {
         player_t **nf = realloc(p->full, (size_t)want * sizeof *nf);
         if (!nf) {
@@ -661,7 +670,19 @@ static void fan_out_one(zone_t *z, player_t *p)
     if (p->full_stale)
         return;
     z->upd->tick = z->tick_no;
+    uint32_t nsend = p->nfull;
+    if (z->full_n && p->nfull > z->full_n && p->nfull <= z->capcand) {
+        /* the band's nearest full_n now, to the front */
+        for (uint32_t j = 0; j < p->nfull; j++)
+            z->cand[j] = (zone_cand_t){dist2(p, p->full[j]), j, p->full[j]};
+        zone_interest_select(z->cand, p->nfull, z->full_n);
+        for (uint32_t j = 0; j < p->nfull; j++)
+            p->full[j] = z->cand[j].ent;
+        nsend = z->full_n;
+    }
     for (uint32_t j = 0; j < p->nfull; j++) {
+        if (j >= nsend && ((z->tick_no / z->tick_step ^ p->full[j]->ent.id) & 1))
+            continue; /* the band's outer half: every other fan-out */
         int64_t at = zone_idmap_find(k, p->full[j]->ent.id);
         if (at >= 0)
             upd_slot(z, p, (uint32_t)at, p->full[j]);
@@ -680,7 +701,7 @@ static void fan_out_one(zone_t *z, player_t *p)
             }
             uint32_t id = k->keys.slots[i];
             if (!id || ((uintptr_t)k->vals[i] & KNOWN_FULL))
-                continue;
+                continue; /* the band has its own rates, above */
             player_t *o = zone_idmap_get(&z->players, id);
             if (!o || (dist2(p, o) > near2 && ((p->lod_cycle ^ id) & 1)))
                 continue;

@@ -5,8 +5,9 @@
  *  - every round, after the movers' moves are in the zone, the first
  *    entity_updates W gets carries (or was preceded by) the new position of
  *    each of its 15 nearest movers: the full-rate set is updated every tick;
- *  - the other 24 are updated at the reduced rate only (counted against the
- *    ticks that passed), yet all of them are eventually consistent;
+ *  - the next 16 (the band's outer half, movers 15..30) at most every other
+ *    tick, the last 8 at the cursor's reduced rate only (counted against
+ *    the ticks that passed), yet all of them are eventually consistent;
  *  - a batch of logouts and walks out of view: W gets exactly one despawn per
  *    neighbour that left, never an update for it afterwards. */
 #include <setjmp.h>
@@ -239,10 +240,11 @@ static void test_full_rate_set_every_tick_rest_reduced_no_despawn_lost(void **st
     uint32_t ticks = last_tick - first_tick + 1;
     for (int i = 0; i < NFULL_MOVERS; i++)
         assert_true(seen[i].updates >= ROUNDS);
-    /* the reduced rate: near ones (<= 25 units) at most once per LOD_TICKS/2
+    /* the band's outer half (the next NFULL) every other tick; beyond it the
+     * reduced rate: near ones (<= 25 units) at most once per LOD_TICKS/2
      * ticks, far ones once per LOD_TICKS (+1 for a pass already under way) */
     for (int i = NFULL_MOVERS; i < NMOVERS; i++) {
-        uint32_t per = 3 + i <= 25 ? LOD_TICKS / 2 : LOD_TICKS;
+        uint32_t per = i < NFULL_MOVERS + NFULL ? 2 : 3 + i <= 25 ? LOD_TICKS / 2 : LOD_TICKS;
         if (seen[i].updates > ticks / per + 1)
             fail_msg("neighbour %d (distance %d): %u updates in %u ticks, more than one per %u", i,
                      3 + i, seen[i].updates, ticks, per);
