@@ -108,6 +108,7 @@ struct zone_s {
     atomic_uint_fast64_t wait_buckets[CONTENT_TICK_BUCKETS], waits, wait_sum_us;
     /* crowds (issue 15): zone.c */
     uint32_t tick_no;            /* ticks run (wraps) */
+    uint32_t fan_no;             /* fan-outs run (wraps): the band alternates by it */
     uint32_t divider, calm;      /* updates every divider-th tick; fan-outs that fit */
     uint64_t budget_us;          /* zones.tick_budget_ms, or budget_auto's */
     uint64_t period_us;          /* the update period */

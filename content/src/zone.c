@@ -681,7 +681,7 @@ static void fan_out_one(zone_t *z, player_t *p)
         nsend = z->full_n;
     }
     for (uint32_t j = 0; j < p->nfull; j++) {
-        if (j >= nsend && ((z->tick_no / z->tick_step ^ p->full[j]->ent.id) & 1))
+        if (j >= nsend && ((z->fan_no ^ p->full[j]->ent.id) & 1))
             continue; /* the band's outer half: every other fan-out */
         int64_t at = zone_idmap_find(k, p->full[j]->ent.id);
         if (at >= 0)
@@ -905,6 +905,7 @@ static int tick_start(zone_t *z)
     }
     z->outbox_on = 1; /* until the visibility step is over (vis_slice) */
     z->in_vis = 1;
+    z->fan_no++;
     vis_begin(z);
     return 1;
 }

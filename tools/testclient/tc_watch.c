@@ -233,7 +233,8 @@ void tc_watch_sample(const tc_truth_t *all, int n, int near)
             if (!nb || !nb->last_ms) {
                 age_unseen++;
             } else {
-                uint64_t a = (now - nb->last_ms) / AGE_MS;
+                /* it may have come after `now` was taken */
+                uint64_t a = nb->last_ms < now ? (now - nb->last_ms) / AGE_MS : 0;
                 age_hist[a < AGE_BUCKETS ? a : AGE_BUCKETS - 1]++;
             }
             age_n++;
