@@ -136,9 +136,13 @@ static void idle_job(void *arg)
 {
     nc_session_t *s = arg;
     nc__role_t *r = s->role;
-    uint64_t now = nc_now_ms();
+    /* the last receive first, then the clock: an I/O thread stamping a
+     * receive between the two reads made last_rx_ms newer than `now`, and
+     * now - last_rx_ms wrapped to 2^64: an active player (one of 2,000
+     * bots, 60 s into a run) closed "for inactivity" */
+    uint64_t last = atomic_load(&s->last_rx_ms), now = nc_now_ms();
     uint64_t idle = r->opts.idle_timeout_ms, stall = r->opts.max_input_stall_ms;
-    if (idle && now - atomic_load(&s->last_rx_ms) >= idle) {
+    if (idle && now > last && now - last >= idle) {
         /* with a notice: sent, then an orderly close that flushes it */
         if (r->opts.idle_notice && nc_send_packet(s, r->opts.idle_notice) == 0)
             session_close_as(s, NC_ETIMEDOUT, NC_REASON_IDLE, &r->st.closed_idle, 1);
@@ -153,6 +157,7 @@ static void idle_job(void *arg)
      * moment each time its backlog drains, so the length of one pause
      * would not tell; this job also runs behind that backlog.) */
     nc__mutex_lock(&s->lock);
+    now = nc_now_ms(); /* not older than input_paused_ms (same reason as above) */
     uint64_t paused = s->input_paused_total;
     if (s->paused & NC__PAUSE_INPUT)
         paused += now - s->input_paused_ms;
