@@ -672,19 +672,23 @@ static void fan_out_one(zone_t *z, player_t *p)
     if (p->full_stale)
         return;
     z->upd->tick = z->tick_no;
-    uint32_t nsend = p->nfull;
+    uint32_t nsend = p->nfull, nedge = p->nfull;
     if (z->full_n && p->nfull > z->full_n && p->nfull <= z->capcand) {
-        /* the band's nearest full_n now, to the front */
+        /* the band's nearest full_n now to the front, then its next
+         * full_n/4 (the edge) */
         for (uint32_t j = 0; j < p->nfull; j++)
             z->cand[j] = (zone_cand_t){dist2(p, p->full[j]), j, p->full[j]};
         zone_interest_select(z->cand, p->nfull, z->full_n);
+        nsend = z->full_n;
+        nedge = nsend + (z->full_n + 3) / 4;
+        zone_interest_select(z->cand + nsend, p->nfull - nsend, nedge - nsend);
         for (uint32_t j = 0; j < p->nfull; j++)
             p->full[j] = z->cand[j].ent;
-        nsend = z->full_n;
     }
     for (uint32_t j = 0; j < p->nfull; j++) {
-        if (j >= nsend && ((z->fan_no ^ p->full[j]->ent.id) & 1))
-            continue; /* the band's outer half: every other fan-out */
+        uint32_t id = p->full[j]->ent.id;
+        if (j >= nsend && (j < nedge ? (z->fan_no ^ id) & 1 : (z->fan_no ^ id) & 3))
+            continue; /* the edge every other fan-out, the rest every 4th */
         int64_t at = zone_idmap_find(k, p->full[j]->ent.id);
         if (at >= 0)
             upd_slot(z, p, (uint32_t)at, p->full[j]);

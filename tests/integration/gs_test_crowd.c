@@ -5,9 +5,10 @@
  *  - every round, after the movers' moves are in the zone, the first
  *    entity_updates W gets carries (or was preceded by) the new position of
  *    each of its 15 nearest movers: the full-rate set is updated every tick;
- *  - the next 16 (the band's outer half, movers 15..30) at most every other
- *    tick, the last 8 at the cursor's reduced rate only (counted against
- *    the ticks that passed), yet all of them are eventually consistent;
+ *  - the band's outer half (movers 15..30): its nearest 4 (the edge) at
+ *    most every other tick, the next 12 every 4th; the last 8 at the
+ *    cursor's reduced rate only (counted against the ticks that passed),
+ *    yet all of them are eventually consistent;
  *  - a batch of logouts and walks out of view: W gets exactly one despawn per
  *    neighbour that left, never an update for it afterwards. */
 #include <setjmp.h>
@@ -240,11 +241,15 @@ static void test_full_rate_set_every_tick_rest_reduced_no_despawn_lost(void **st
     uint32_t ticks = last_tick - first_tick + 1;
     for (int i = 0; i < NFULL_MOVERS; i++)
         assert_true(seen[i].updates >= ROUNDS);
-    /* the band's outer half (the next NFULL) every other tick; beyond it the
-     * reduced rate: near ones (<= 25 units) at most once per LOD_TICKS/2
-     * ticks, far ones once per LOD_TICKS (+1 for a pass already under way) */
+    /* the band's outer half (the next NFULL): its edge (NFULL/4) every
+     * other tick, the rest every 4th; beyond it the reduced rate: near ones
+     * (<= 25 units) at most once per LOD_TICKS/2 ticks, far ones once per
+     * LOD_TICKS (+1 for a pass already under way) */
     for (int i = NFULL_MOVERS; i < NMOVERS; i++) {
-        uint32_t per = i < NFULL_MOVERS + NFULL ? 2 : 3 + i <= 25 ? LOD_TICKS / 2 : LOD_TICKS;
+        uint32_t per = i < NFULL_MOVERS + NFULL / 4 ? 2
+                       : i < NFULL_MOVERS + NFULL   ? 4
+                       : 3 + i <= 25                ? LOD_TICKS / 2
+                                                    : LOD_TICKS;
         if (seen[i].updates > ticks / per + 1)
             fail_msg("neighbour %d (distance %d): %u updates in %u ticks, more than one per %u", i,
                      3 + i, seen[i].updates, ticks, per);
