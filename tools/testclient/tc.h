@@ -73,6 +73,7 @@ void tc_watch_pos(int bot, uint32_t id, int is_update);
 void tc_watch_mark(void);
 void tc_watch_end(void);
 void tc_watch_gone(int bot, uint32_t id);
+void tc_watch_zone_changed(int bot);
 /* where a bot really is (id: its entity, 0 if not in the world) */
 typedef struct tc_truth_s {
     uint32_t id;

@@ -189,6 +189,8 @@ static void on_typed(bot_t *b, uint16_t type, const uint8_t *body, size_t len)
             spread_from(b, m.world_entered.zone);
     } else if (type == PROTO_T_ZONE_CHANGED) {
         atomic_store(&b->zone_in, m.zone_changed.zone);
+        if (tc_watching(b->idx))
+            tc_watch_zone_changed(b->idx);
         if (opt->spread && !atomic_load(&b->placed))
             spread_changed(b, m.zone_changed.pos, m.zone_changed.zone);
         else

@@ -93,6 +93,18 @@ void tc_watch_pos(int bot, uint32_t id, int is_update)
     pthread_mutex_unlock(&a->mu);
 }
 
+/* A zone change despawns nothing one by one: every neighbour is gone. */
+void tc_watch_zone_changed(int bot)
+{
+    watch_t *a = find(bot);
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->mu);
+    for (uint32_t j = 0; j < WATCH_CAP; j++)
+        a->t[j].last_ms = 0;
+    pthread_mutex_unlock(&a->mu);
+}
+
 void tc_watch_gone(int bot, uint32_t id)
 {
     watch_t *a = find(bot);
