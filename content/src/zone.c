@@ -370,15 +370,16 @@ void zone_send_to_known(zone_t *z, player_t *p, nc_packet_t *pkt, int include_se
  * leaves the band at once): in a dense crowd the nearest 64 change within a
  * second, and a neighbour that comes near gets the full rate at the next
  * fan-out, not at the next rebuild, for 128 distances a fan-out instead of
- * a rebuild over all of known.  The band's outer half gets every other
- * fan-out: the server ranks by the positions it has (a move period old),
- * so a player's true 60th nearest is often the server's 66th, and at the
- * cursor's rate its position was seconds old (BENCHMARKS "Crowds",
- * session 8).  The rest of known is walked by a cursor that covers it
- * every lod_ticks/2 fan-outs: a neighbour within half the view radius is
- * sent at each pass, a farther one at every other pass.  A neighbour is sent only if its
- * position changed since the version this player last got, so skipped
- * passes lose nothing: the latest position always follows. */
+ * a rebuild over all of known.  The band's next full_n/4 (the edge) get
+ * every other fan-out: the server ranks by the positions it has (a move
+ * period old), so a player's true 60th nearest is often the server's 66th,
+ * and at the cursor's rate its position was seconds old (BENCHMARKS
+ * "Crowds", session 8); the rest of the band gets every 4th.  The rest of
+ * known is walked by a cursor that covers it every lod_ticks/2 fan-outs: a
+ * neighbour within half the view radius is sent at each pass, a farther
+ * one at every other pass.  A neighbour is sent only if its position
+ * changed since the version this player last got, so skipped passes lose
+ * nothing: the latest position always follows. */
 
 #define FAN_SLICE 128 /* players per fan-out job, at most */
 #define SLICE_US 2000 /* and a slice (fan-out or visibility) ends after this long */
@@ -689,7 +690,7 @@ static void fan_out_one(zone_t *z, player_t *p)
         uint32_t id = p->full[j]->ent.id;
         if (j >= nsend && (j < nedge ? (z->fan_no ^ id) & 1 : (z->fan_no ^ id) & 3))
             continue; /* the edge every other fan-out, the rest every 4th */
-        int64_t at = zone_idmap_find(k, p->full[j]->ent.id);
+        int64_t at = zone_idmap_find(k, id);
         if (at >= 0)
             upd_slot(z, p, (uint32_t)at, p->full[j]);
     }
