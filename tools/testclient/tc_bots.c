@@ -290,6 +290,7 @@ static void on_packet(nc_session_t *s, uint16_t type, const uint8_t *body, size_
     case PROTO_T_WORLD_ENTERED:
     case PROTO_T_ZONE_CHANGED:
     case PROTO_T_MOVE_CORRECTION:
+    case PROTO_T_DESPAWN:
     case PROTO_T_PONG:
     case PROTO_T_ERROR: on_typed(ud, type, body, len); break;
     default: break;

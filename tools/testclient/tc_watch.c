@@ -256,32 +256,28 @@ void tc_watch_sample(const tc_truth_t *all, int n, int near)
     age_looks++;
 }
 
-/* The age at percentile pct in ms (upper bucket edge), -1 if unseen. */
+/* The age at percentile pct of those seen, in ms (upper bucket edge). */
 static long age_pct(double pct)
 {
-    uint64_t want = (uint64_t)((double)age_n * pct / 100.0), acc = 0;
+    uint64_t want = (uint64_t)((double)(age_n - age_unseen) * pct / 100.0), acc = 0;
     for (int i = 0; i < AGE_BUCKETS; i++) {
         acc += age_hist[i];
         if (acc > want)
             return (long)(i + 1) * AGE_MS;
     }
-    return -1;
+    return (long)AGE_BUCKETS * AGE_MS;
 }
 
 static void report_age(int near, double move_hz)
 {
-    if (!age_n)
+    if (age_n == age_unseen)
         return;
-    char p[3][24];
-    const double pcts[3] = {50, 90, 99};
-    for (int i = 0; i < 3; i++) {
-        long a = age_pct(pcts[i]);
-        snprintf(p[i], sizeof p[i], a < 0 ? "unseen" : "%ld ms", a);
-    }
-    printf("  nearest %d  by true position, %u looks every 100 ms: position age p50 %s, p90 %s, "
-           "p99 %s, unseen %.1f %% (they move every %.0f ms)\n",
-           near, age_looks, p[0], p[1], p[2], 100.0 * (double)age_unseen / (double)age_n,
-           1000.0 / move_hz);
+    /* unseen: never spawned for the watched bot, or despawned (out of the
+     * server's view, which ranks by positions a move period old) */
+    printf("  nearest %d  by true position, %u looks every 100 ms: position age p50 %ld ms, "
+           "p90 %ld ms, p99 %ld ms of those seen; unseen %.2f %% (they move every %.0f ms)\n",
+           near, age_looks, age_pct(50), age_pct(90), age_pct(99),
+           100.0 * (double)age_unseen / (double)age_n, 1000.0 / move_hz);
 }
 
 /* Two views: how old a watched bot's view of its `near` truly nearest was,
