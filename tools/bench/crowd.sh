@@ -58,7 +58,15 @@ hz=$(getconf CLK_TCK)
 secret=$work/s2s.secret
 (umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$secret"; echo >>"$secret")
 csv=$OUT/runs.csv
-[ -f "$csv" ] || echo "build,run,bots,spread,duration,load1,p50_ms,p99_ms,p99_first_ms,p99_last_ms,max_ms,errors,logins,pkts_in_per_s,positions_in_per_s,gs_cpu_core,tc_cpu_core,gs_notifications,gs_bytes_out,tc_warn,update_pkts_per_bot_s,tick_overruns,witness_p50_ms,witness_p99_ms,p99_all_in_ms" >"$csv"
+header="build,run,bots,spread,duration,load1,p50_ms,p99_ms,p99_first_ms,p99_last_ms,max_ms,errors,logins,pkts_in_per_s,positions_in_per_s,gs_cpu_core,tc_cpu_core,gs_notifications,gs_bytes_out,tc_warn,update_pkts_per_bot_s,tick_overruns,witness_p50_ms,witness_p99_ms,p99_all_in_ms,nearest_age_p99_ms,nearest_unseen_pct"
+if [ -f "$csv" ] && [ "$(head -1 "$csv")" != "$header" ]; then # an older crowd.sh's columns
+  csv=$OUT/runs-$(date -u +%Y%m%dT%H%M%S).csv
+  echo "crowd.sh: $OUT/runs.csv has other columns; writing $csv" >&2
+fi
+[ -f "$csv" ] || echo "$header" >"$csv"
+# per-run logs are named by this invocation too: a second one into the same
+# OUT must not overwrite the first one's
+stamp=$(date -u +%H%M%S)
 spread_arg=; ((SPREAD)) && spread_arg=--spread
 for ((r = 1; r <= RUNS; r++)); do
   for ((k = 0; k < ${#names[@]}; k++)); do
@@ -108,6 +116,8 @@ for ((r = 1; r <= RUNS; r++)); do
               print a + 0, b + 0 }')
     read -r p50 p99 pmax < <(awk '/round trip +[0-9]/{for (i = 1; i <= NF; i++) { if ($i == "p50") a = $(i+1); if ($i == "p99") b = $(i+1); if ($i == "max") c = $(i+1) }} END{print a + 0, b + 0, c + 0}' "$rd/tc.sum")
     read -r s99 < <(awk '/round trip, all in/{for (i = 1; i <= NF; i++) if ($i == "p99") b = $(i+1)} END{print b + 0}' "$rd/tc.sum")
+    # the watched bots' true nearest 64: position age p99 (of those seen), unseen share
+    read -r n99 nun < <(awk '/^  nearest [0-9]+  by true position/{for (i = 1; i <= NF; i++) { if ($i == "p99") a = $(i+1); if ($i == "unseen") b = $(i+1) }} END{print a + 0, b + 0}' "$rd/tc.sum")
     read -r w50 w99 < <(awk '/round trip +[0-9]/{for (i = 1; i <= NF; i++) { if ($i == "p50") a = $(i+1); if ($i == "p99") b = $(i+1) }} END{print a + 0, b + 0}' "$rd/wit.sum" 2>/dev/null || echo "0 0")
     errs=$(awk '/^  errors/{print $2}' "$rd/tc.sum"); logins=$(awk '/^  logins/{print $2}' "$rd/tc.sum")
     pin=$(awk '/^  packets in/{gsub(/[()\/s]/, "", $4); print $4}' "$rd/tc.sum")
@@ -117,14 +127,15 @@ for ((r = 1; r <= RUNS; r++)); do
     ((links == 0)) || echo "crowd.sh: WARNING: $links chat/master link-down lines in the gameserver log" >&2
     gcpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s0="$s0" -v s1="$s1" 'BEGIN{printf "%.3f", (b - a) / hz / (s1 - s0)}')
     tcpu=$(tail -1 "$rd/tc.time" | awk '{printf "%.3f", ($1 + $2) / ($3 > 0 ? $3 : 1)}')
-    row="$name,$r,$BOTS,$SPREAD,$DURATION,$load1,$p50,$p99,$pf,$pl,$pmax,${errs:-?},${logins:-?},${pin:-0},${posin:-},$gcpu,$tcpu,${notif:-},${bout:-},$tcw,${upr:-},${ovr:-},${w50:-},${w99:-},${s99:-}"
+    row="$name,$r,$BOTS,$SPREAD,$DURATION,$load1,$p50,$p99,$pf,$pl,$pmax,${errs:-?},${logins:-?},${pin:-0},${posin:-},$gcpu,$tcpu,${notif:-},${bout:-},$tcw,${upr:-},${ovr:-},${w50:-},${w99:-},${s99:-},${n99:-},${nun:-}"
     echo "$row" >>"$csv"
     echo "crowd.sh: $row" >&2
-    mkdir -p "$OUT/logs"; cp "$rd/tc.sum" "$OUT/logs/$name.$BOTS.$SPREAD.$r.sum"; cp "$rd/tc.err" "$OUT/logs/$name.$BOTS.$SPREAD.$r.err"
-    cp "$rd/gs.err" "$OUT/logs/$name.$BOTS.$SPREAD.$r.gs.err"
-    cp "$rd/metrics.txt" "$OUT/logs/$name.$BOTS.$SPREAD.$r.metrics"
-    [ -f "$rd/wit.sum" ] && cp "$rd/wit.sum" "$OUT/logs/$name.$BOTS.$SPREAD.$r.wit.sum"
-    [ -f "$rd/wit.err" ] && cp "$rd/wit.err" "$OUT/logs/$name.$BOTS.$SPREAD.$r.wit.err"
+    lg=$OUT/logs/$name.$BOTS.$SPREAD.$stamp.$r
+    mkdir -p "$OUT/logs"; cp "$rd/tc.sum" "$lg.sum"; cp "$rd/tc.err" "$lg.err"
+    cp "$rd/gs.err" "$lg.gs.err"
+    cp "$rd/metrics.txt" "$lg.metrics"
+    [ -f "$rd/wit.sum" ] && cp "$rd/wit.sum" "$lg.wit.sum"
+    [ -f "$rd/wit.err" ] && cp "$rd/wit.err" "$lg.wit.err"
     rm -rf "$rd"
   done
 done
@@ -132,15 +143,15 @@ done
 {
   echo "### $BOTS bots, spread=$SPREAD, ${DURATION} s, $RUNS runs ($(date -u +%FT%TZ))"
   echo
-  echo "| build | p50 ms | p99 ms | p99 first third | p99 last third | errors | pkts in/s | positions in/s | gameserver core | testclient core | load1 | updates/bot/s | overruns | witness p50 | witness p99 | p99 all in |"
-  echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+  echo "| build | p50 ms | p99 ms | p99 first third | p99 last third | errors | pkts in/s | positions in/s | gameserver core | testclient core | load1 | updates/bot/s | overruns | witness p50 | witness p99 | p99 all in | nearest 64 age p99 ms | unseen % |"
+  echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
   for name in "${names[@]}"; do
     awk -F, -v n="$name" -v b="$BOTS" -v s="$SPREAD" '
       function med(col,   k, i, j, t, a) { k = 0; for (i = 0; i < N; i++) a[k++] = V[i, col] + 0
         for (i = 0; i < k; i++) for (j = i + 1; j < k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
         return sprintf("%g [%g-%g]", (k % 2) ? a[int(k / 2)] : (a[k / 2 - 1] + a[k / 2]) / 2, a[0], a[k - 1]) }
       NR > 1 && $1 == n && $3 == b && $4 == s { for (c = 1; c <= NF; c++) V[N + 0, c] = $c; N++ }
-      END { if (N) printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, med(7), med(8), med(9), med(10), med(12), med(14), med(15), med(16), med(17), med(6), med(21), med(22), med(23), med(24), med(25) }' "$csv"
+      END { if (N) printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, med(7), med(8), med(9), med(10), med(12), med(14), med(15), med(16), med(17), med(6), med(21), med(22), med(23), med(24), med(25), med(26), med(27) }' "$csv"
   done
   echo
 } | tee -a "$OUT/summary.md"
