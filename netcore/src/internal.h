@@ -53,6 +53,14 @@ void nc__cork_flush(void);
 int nc__pool_live_strands(nc_pool_t *pool);
 int nc__pool_live_timers(nc_pool_t *pool);
 
+/* The session watchdog's idle test (session.c, idle_job): `last` (the last
+ * receive's stamp, written by an I/O thread) may be newer than `now` when a
+ * receive lands between the two reads; now - last would wrap. */
+static inline int nc__idle_over(uint64_t last, uint64_t now, uint64_t idle)
+{
+    return idle && now > last && now - last >= idle;
+}
+
 /* ---- framing ------------------------------------------------------------
  * Wire header: little-endian u16 length (whole packet, header included), then
  * u16 type, then the body.  Pure function, no I/O: the I/O threads and the

@@ -142,7 +142,7 @@ static void idle_job(void *arg)
      * bots, 60 s into a run) closed "for inactivity" */
     uint64_t last = atomic_load(&s->last_rx_ms), now = nc_now_ms();
     uint64_t idle = r->opts.idle_timeout_ms, stall = r->opts.max_input_stall_ms;
-    if (idle && now > last && now - last >= idle) {
+    if (nc__idle_over(last, now, idle)) {
         /* with a notice: sent, then an orderly close that flushes it */
         if (r->opts.idle_notice && nc_send_packet(s, r->opts.idle_notice) == 0)
             session_close_as(s, NC_ETIMEDOUT, NC_REASON_IDLE, &r->st.closed_idle, 1);

@@ -8,6 +8,7 @@
 
 #include "nc_testutil.h"
 #include "netcore.h"
+#include "internal.h" /* nc__idle_over */
 #include "platform.h"
 
 #include <stdio.h>
@@ -412,6 +413,19 @@ static void test_peer_that_never_reads_is_cut_at_send_bound(void **st)
     fx_free(f);
 }
 
+/* The idle test with a receive stamped after the watchdog read its clock
+ * (an I/O thread between the two reads): never idle.  It once wrapped
+ * now - last to 2^64 and closed an active player "for inactivity". */
+static void test_idle_test_survives_a_receive_newer_than_the_clock(void **st)
+{
+    (void)st;
+    assert_false(nc__idle_over(5001, 5000, 120000));   /* newer: not idle */
+    assert_false(nc__idle_over(5000, 5000, 120000));   /* just now */
+    assert_false(nc__idle_over(5000, 124999, 120000)); /* 1 ms short */
+    assert_true(nc__idle_over(5000, 125000, 120000));  /* exactly idle */
+    assert_false(nc__idle_over(5000, 1000000, 0));     /* off */
+}
+
 static void test_idle_session_is_closed_with_reason_idle(void **st)
 {
     (void)st;
@@ -628,6 +642,7 @@ int main(void)
         cmocka_unit_test(test_packet_then_fin_at_once_is_delivered_and_closes),
         cmocka_unit_test(test_send_flush_writes_before_the_job_returns),
         cmocka_unit_test(test_peer_that_never_reads_is_cut_at_send_bound),
+        cmocka_unit_test(test_idle_test_survives_a_receive_newer_than_the_clock),
         cmocka_unit_test(test_idle_session_is_closed_with_reason_idle),
         cmocka_unit_test(test_idle_close_sends_the_notice_first),
         cmocka_unit_test(test_failed_connect_reports_its_error),
