@@ -597,6 +597,16 @@ static float dist2(const player_t *a, const player_t *b)
     return dx * dx + dy * dy;
 }
 
+/* The band is rebuilt every lod_ticks/2 ticks (10: 2 Hz) whatever the
+ * divider: in a dense crowd the nearest 64 change within a second, and a
+ * band twice their size is still a margin of 3 units for 1,000 in a
+ * 30-unit disc (at 4 Hz it cost the fan-out 10 % more CPU, bench_zone
+ * --crowd). */
+static uint32_t band_every(const zone_t *z)
+{
+    return z->lod_ticks / 2 ? z->lod_ticks / 2 : 1;
+}
+
 /* Rebuilds p->full, the band: the nearest 2 full_n of known (all of them
  * if full_n is 0 or known is smaller), flagged KNOWN_FULL in known. */
 static void full_rebuild(zone_t *z, player_t *p)
@@ -638,8 +648,7 @@ static void full_rebuild(zone_t *z, player_t *p)
     p->nfull = want;
     /* a new player's first rebuild is offset by its id, so arrivals together
      * do not rebuild together afterwards */
-    uint32_t every = z->lod_ticks / 2 ? z->lod_ticks / 2 : 1;
-    p->full_tick = z->tick_no - (p->full_stale ? p->ent.id % every : 0);
+    p->full_tick = z->tick_no - (p->full_stale ? p->ent.id % band_every(z) : 0);
     p->full_stale = 0;
 }
 
@@ -663,12 +672,7 @@ static void fan_out_one(zone_t *z, player_t *p)
         return;
     /* the reduced-rate cursor covers known every lod_ticks/2 sim ticks */
     uint32_t half = z->lod_ticks / 2 / z->tick_step ? z->lod_ticks / 2 / z->tick_step : 1;
-    /* the band every lod_ticks/2 ticks (10: 2 Hz) whatever the divider: in
-     * a dense crowd the nearest 64 change within a second, and a band
-     * twice their size is still a margin of 3 units for 1,000 in a 30-unit
-     * disc (at 4 Hz it cost the fan-out 10 % more CPU, bench_zone --crowd) */
-    uint32_t every = z->lod_ticks / 2 ? z->lod_ticks / 2 : 1;
-    if (p->full_stale || z->tick_no - p->full_tick >= every)
+    if (p->full_stale || z->tick_no - p->full_tick >= band_every(z))
         full_rebuild(z, p);
     if (p->full_stale)
         return;
