@@ -562,19 +562,10 @@ static void status_line(double elapsed, rates_t *last, uint64_t now)
     *last = (rates_t){in, out, pos, now};
 }
 
-/* A look at how fresh the watched bots' nearest are, from where the bots
- * really are (tc_watch_sample). */
-static void look(bot_t *bots, int n)
+/* A look at how fresh the watched bots' nearest are, from where the n
+ * started bots really are (t: one per bot; tc_watch_sample). */
+static void look(bot_t *bots, tc_truth_t *t, int n)
 {
-    static tc_truth_t *t;
-    static int cap;
-    if (n > cap) {
-        tc_truth_t *nt = realloc(t, (size_t)n * sizeof *nt);
-        if (!nt)
-            return;
-        t = nt;
-        cap = n;
-    }
     for (int i = 0; i < n; i++) {
         bot_t *b = &bots[i];
         t[i].id = atomic_load(&b->state) == B_WORLD ? atomic_load(&b->eid) : 0;
@@ -601,6 +592,7 @@ static void run(bot_t *bots, uint64_t t0)
      * 10 s (or half the run) */
     double look_from = opt->duration_s > 20 ? opt->duration_s - 10 : opt->duration_s / 2;
     uint64_t next_look = 0;
+    tc_truth_t *truth = calloc((size_t)opt->bots, sizeof *truth); /* NULL: no looks */
     for (;;) {
         uint64_t now = nc_now_ms();
         if (now >= end)
@@ -614,8 +606,8 @@ static void run(bot_t *bots, uint64_t t0)
         if (!atomic_load(&st.all_in_ns) &&
             (opt->spread ? st.placed : st.logins) >= (uint64_t)opt->bots)
             atomic_store(&st.all_in_ns, nc_now_ns());
-        if (elapsed >= look_from && now >= next_look) {
-            look(bots, started);
+        if (truth && elapsed >= look_from && now >= next_look) {
+            look(bots, truth, started);
             next_look = now + 100;
         }
         if (!marked && elapsed >= watch_from) {
@@ -631,6 +623,7 @@ static void run(bot_t *bots, uint64_t t0)
             break;
         }
     }
+    free(truth);
 }
 
 static void leave_all(bot_t *bots)

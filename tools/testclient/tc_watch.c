@@ -31,12 +31,21 @@ typedef struct watch_s {
     uint32_t n;
 } watch_t;
 
+typedef struct cand_s {
+    float d2;
+    uint32_t id;
+} cand_t;
+
 static watch_t w[WATCH_MAX];
 static int nwatch;
 static uint64_t mark_ms, end_ms;
+static cand_t *cand; /* tc_watch_sample's, one per bot */
+static int ncand;
 
 void tc_watch_init(int bots)
 {
+    cand = calloc((size_t)(bots > 0 ? bots : 1), sizeof *cand);
+    ncand = cand ? bots : 0;
     nwatch = bots < WATCH_MAX ? bots : WATCH_MAX;
     for (int i = 0; i < nwatch; i++) {
         w[i].bot = (int)((long)i * bots / nwatch);
@@ -200,11 +209,6 @@ static void report_busiest(int near, double move_hz)
 static uint64_t age_hist[AGE_BUCKETS], age_unseen, age_n; /* main thread */
 static uint32_t age_looks;
 
-typedef struct cand_s {
-    float d2;
-    uint32_t id;
-} cand_t;
-
 static int cmp_cand(const void *pa, const void *pb)
 {
     float a = ((const cand_t *)pa)->d2, b = ((const cand_t *)pb)->d2;
@@ -216,15 +220,9 @@ static int cmp_cand(const void *pa, const void *pb)
  * its last position of each of them is (never seen, or despawned: unseen). */
 void tc_watch_sample(const tc_truth_t *all, int n, int near)
 {
-    static cand_t *c;
-    static int capc;
-    if (n > capc) {
-        cand_t *nc = realloc(c, (size_t)n * sizeof *nc);
-        if (!nc)
-            return;
-        c = nc;
-        capc = n;
-    }
+    cand_t *c = cand;
+    if (n > ncand)
+        return; /* more bots than tc_watch_init was told, or out of memory */
     uint64_t now = nc_now_ms();
     for (int i = 0; i < nwatch; i++) {
         int b = w[i].bot;
