@@ -57,16 +57,16 @@ hz=$(getconf CLK_TCK)
 # the links' shared secret (issue 13), one for every run; dev-mode logins
 secret=$work/s2s.secret
 (umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$secret"; echo >>"$secret")
+# this invocation's start: it names the per-run logs, so a second
+# invocation into the same OUT keeps the first one's
+stamp=$(date -u +%Y%m%dT%H%M%S)
 csv=$OUT/runs.csv
 header="build,run,bots,spread,duration,load1,p50_ms,p99_ms,p99_first_ms,p99_last_ms,max_ms,errors,logins,pkts_in_per_s,positions_in_per_s,gs_cpu_core,tc_cpu_core,gs_notifications,gs_bytes_out,tc_warn,update_pkts_per_bot_s,tick_overruns,witness_p50_ms,witness_p99_ms,p99_all_in_ms,nearest_age_p99_ms,nearest_unseen_pct"
 if [ -f "$csv" ] && [ "$(head -1 "$csv")" != "$header" ]; then # an older crowd.sh's columns
-  csv=$OUT/runs-$(date -u +%Y%m%dT%H%M%S).csv
+  csv=$OUT/runs-$stamp.csv
   echo "crowd.sh: $OUT/runs.csv has other columns; writing $csv" >&2
 fi
 [ -f "$csv" ] || echo "$header" >"$csv"
-# per-run logs are named by this invocation too: a second one into the same
-# OUT must not overwrite the first one's
-stamp=$(date -u +%H%M%S)
 spread_arg=; ((SPREAD)) && spread_arg=--spread
 for ((r = 1; r <= RUNS; r++)); do
   for ((k = 0; k < ${#names[@]}; k++)); do
